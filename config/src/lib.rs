@@ -1,0 +1,18 @@
+//! Every lightrag-master setting, resolved from four layers in one fixed order:
+//! command line > process environment > `.env` in the working directory > default.
+//!
+//! The table in [`spec`] is the single source of truth: it builds the `--help` text,
+//! names the environment variable and carries the default. [`Settings::load`] resolves
+//! and validates everything at once, so an invalid value stops the master before it
+//! binds a socket or forks a worker, with one line naming the setting, where the value
+//! came from and the value itself.
+
+mod dotenv;
+mod error;
+mod layers;
+mod settings;
+pub mod spec;
+
+pub use error::ConfigError;
+pub use layers::{Environment, Source};
+pub use settings::{LogLevel, Settings};

@@ -1,0 +1,294 @@
+//! The typed, validated settings and the resolution of each one through the layers.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Arg, ArgMatches, Command};
+
+use crate::error::ConfigError;
+use crate::layers::{Environment, Source};
+use crate::spec::{self, Fallback, Spec};
+
+/// Log verbosity, named as LightRAG (Python logging) names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "DEBUG" => Ok(LogLevel::Debug),
+            "INFO" => Ok(LogLevel::Info),
+            "WARNING" | "WARN" => Ok(LogLevel::Warning),
+            "ERROR" => Ok(LogLevel::Error),
+            "CRITICAL" => Ok(LogLevel::Critical),
+            _ => Err("expected DEBUG, INFO, WARNING, ERROR or CRITICAL".to_owned()),
+        }
+    }
+}
+
+/// Everything the master and its workers are configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    /// Tokio worker threads per worker process; 0 means one per CPU core.
+    pub worker_threads: usize,
+    /// LightRAG's TIMEOUT: the budget of one LLM or embedding call.
+    pub timeout: Duration,
+    /// Heartbeat silence after which a worker is aborted; `None` disables the watchdog.
+    pub worker_timeout: Option<Duration>,
+    pub keepalive: Duration,
+    pub graceful_timeout: Duration,
+    pub max_requests: u64,
+    pub max_requests_jitter: u64,
+    pub backlog: i32,
+    pub pidfile: Option<PathBuf>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub log_level: LogLevel,
+    pub log_dir: PathBuf,
+    pub log_max_bytes: u64,
+    pub log_backup_count: u32,
+    pub working_dir: PathBuf,
+    pub input_dir: PathBuf,
+}
+
+impl Settings {
+    /// The command-line interface: one flag per setting, help lines from [`spec`].
+    pub fn command() -> Command {
+        spec::ALL.iter().fold(
+            Command::new("lightrag-master")
+                .version(env!("CARGO_PKG_VERSION"))
+                .about("Pre-fork production server for LightRAG-style graph RAG")
+                .after_help(
+                    "Precedence: command line > process environment > .env in the working \
+                     directory > default.",
+                ),
+            |cmd, spec| {
+                cmd.arg(
+                    Arg::new(spec.flag)
+                        .long(spec.flag)
+                        .value_name(spec.value_name)
+                        .help(spec.help_line()),
+                )
+            },
+        )
+    }
+
+    /// Parses `args` (program name first) and resolves every setting against `env`.
+    pub fn load<I, T>(args: I, env: &Environment) -> Result<Settings, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Self::command()
+            .try_get_matches_from(args)
+            .map_err(ConfigError::CommandLine)?;
+        Self::from_matches(&matches, env)
+    }
+
+    /// Resolves every setting from already-parsed arguments.
+    pub fn from_matches(matches: &ArgMatches, env: &Environment) -> Result<Settings, ConfigError> {
+        let r = Resolver { matches, env };
+        let timeout = Duration::from_secs(r.get(&spec::TIMEOUT, seconds(1))?);
+        let worker_timeout = r
+            .optional(&spec::WORKER_TIMEOUT, seconds(0))?
+            .unwrap_or(timeout.as_secs() + 30);
+        Ok(Settings {
+            host: r.get(&spec::HOST, non_empty)?,
+            port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
+            workers: r.get(&spec::WORKERS, number::<usize>(1, 4096))?,
+            worker_threads: r.get(&spec::WORKER_THREADS, number::<usize>(0, 1024))?,
+            timeout,
+            worker_timeout: (worker_timeout > 0).then(|| Duration::from_secs(worker_timeout)),
+            keepalive: Duration::from_secs(r.get(&spec::KEEPALIVE, seconds(1))?),
+            graceful_timeout: Duration::from_secs(r.get(&spec::GRACEFUL_TIMEOUT, seconds(0))?),
+            max_requests: r.get(&spec::MAX_REQUESTS, number::<u64>(0, u64::MAX))?,
+            max_requests_jitter: r.get(&spec::MAX_REQUESTS_JITTER, number::<u64>(0, u64::MAX))?,
+            backlog: r.get(&spec::BACKLOG, number::<i32>(1, 65535))?,
+            pidfile: r.optional(&spec::PIDFILE, path)?,
+            user: r.optional(&spec::WORKER_USER, non_empty)?,
+            group: r.optional(&spec::WORKER_GROUP, non_empty)?,
+            log_level: r.get(&spec::LOG_LEVEL, LogLevel::from_str)?,
+            log_dir: r.get(&spec::LOG_DIR, path)?,
+            log_max_bytes: r.get(&spec::LOG_MAX_BYTES, number::<u64>(0, u64::MAX))?,
+            log_backup_count: r.get(&spec::LOG_BACKUP_COUNT, number::<u32>(0, 1000))?,
+            working_dir: r.get(&spec::WORKING_DIR, path)?,
+            input_dir: r.get(&spec::INPUT_DIR, path)?,
+        })
+    }
+
+    /// `host:port` as given to `bind`, with IPv6 hosts bracketed.
+    pub fn bind_address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The rotating log file only the master writes.
+    pub fn log_file(&self) -> PathBuf {
+        self.log_dir.join("lightrag.log")
+    }
+}
+
+struct Resolver<'a> {
+    matches: &'a ArgMatches,
+    env: &'a Environment,
+}
+
+impl Resolver<'_> {
+    fn raw(&self, spec: &Spec) -> Option<(String, Source)> {
+        if let Some(v) = self.matches.get_one::<String>(spec.flag) {
+            return Some((v.clone(), Source::CommandLine(spec.flag)));
+        }
+        if let Some((v, source)) = self.env.get(spec.env) {
+            return Some((v.to_owned(), source));
+        }
+        match spec.fallback {
+            Fallback::Value(v) => Some((v.to_owned(), Source::Default)),
+            Fallback::Unset | Fallback::Derived(_) => None,
+        }
+    }
+
+    fn optional<T>(
+        &self,
+        spec: &Spec,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some((value, source)) = self.raw(spec) else {
+            return Ok(None);
+        };
+        parse(value.trim())
+            .map(Some)
+            .map_err(|reason| ConfigError::Invalid {
+                setting: spec.env,
+                origin: source,
+                value,
+                reason,
+            })
+    }
+
+    fn get<T>(
+        &self,
+        spec: &Spec,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        // Every spec read through `get` has a literal fallback, so `raw` always answers.
+        let parsed = self.optional(spec, parse)?;
+        Ok(parsed.unwrap_or_else(|| unreachable!("{} has no default", spec.env)))
+    }
+}
+
+fn number<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    move |s| {
+        let n: T = s
+            .parse()
+            .map_err(|_| format!("expected a whole number from {min} to {max}"))?;
+        if n < min || n > max {
+            return Err(format!("must be from {min} to {max}"));
+        }
+        Ok(n)
+    }
+}
+
+fn seconds(min: u64) -> impl Fn(&str) -> Result<u64, String> {
+    number::<u64>(min, 365 * 24 * 3600)
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+fn path(s: &str) -> Result<PathBuf, String> {
+    non_empty(s).map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(process: &[(&str, &str)], dotenv: &[(&str, &str)]) -> Environment {
+        let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        Environment::from_maps(map(process), map(dotenv))
+    }
+
+    fn load(args: &[&str], env: &Environment) -> Result<Settings, ConfigError> {
+        Settings::load(std::iter::once("lightrag-master").chain(args.iter().copied()), env)
+    }
+
+    #[test]
+    fn defaults_match_lightrag_and_gunicorn() {
+        let s = load(&[], &env(&[], &[])).unwrap();
+        assert_eq!(s.bind_address(), "0.0.0.0:9621");
+        assert_eq!(s.workers, 2);
+        assert_eq!(s.timeout, Duration::from_secs(300));
+        assert_eq!(s.worker_timeout, Some(Duration::from_secs(330)));
+        assert_eq!(s.keepalive, Duration::from_secs(5));
+        assert_eq!(s.graceful_timeout, Duration::from_secs(30));
+        assert_eq!((s.max_requests, s.max_requests_jitter), (0, 0));
+        assert_eq!(s.backlog, 2048);
+        assert_eq!((s.log_max_bytes, s.log_backup_count), (10_485_760, 5));
+        assert_eq!(s.log_level, LogLevel::Info);
+        assert_eq!(s.pidfile, None);
+    }
+
+    #[test]
+    fn precedence_is_cli_then_env_then_dotenv() {
+        let e = env(&[("PORT", "2")], &[("PORT", "3"), ("WORKERS", "4")]);
+        let s = load(&["--port", "1"], &e).unwrap();
+        assert_eq!((s.port, s.workers), (1, 4));
+        assert_eq!(load(&[], &e).unwrap().port, 2);
+    }
+
+    #[test]
+    fn worker_timeout_follows_timeout_and_zero_disables() {
+        let s = load(&["--timeout", "10"], &env(&[], &[])).unwrap();
+        assert_eq!(s.worker_timeout, Some(Duration::from_secs(40)));
+        let s = load(&[], &env(&[("WORKER_TIMEOUT", "0")], &[])).unwrap();
+        assert_eq!(s.worker_timeout, None);
+    }
+
+    #[test]
+    fn invalid_value_names_setting_source_and_value() {
+        let err = load(&[], &env(&[], &[("WORKERS", "zero")])).unwrap_err();
+        let line = err.to_string();
+        assert!(line.contains("WORKERS") && line.contains(".env") && line.contains("\"zero\""));
+        let err = load(&["--port", "70000"], &env(&[], &[])).unwrap_err();
+        assert!(err.to_string().contains("command line --port"), "{err}");
+        let err = load(&[], &env(&[("WORKERS", "0")], &[])).unwrap_err();
+        assert!(err.to_string().contains("process environment"), "{err}");
+    }
+
+    #[test]
+    fn help_names_every_env_var() {
+        let help = Settings::command().render_help().to_string();
+        for spec in spec::ALL {
+            assert!(help.contains(&format!("[env: {}]", spec.env)), "{}", spec.env);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The table of settings. Each entry names its environment variable (LightRAG's name
+//! where LightRAG has one, gunicorn's otherwise), its command-line flag, its default and
+//! a one-line description. `--help` and the README are generated from the same facts.
+
+/// What a setting falls back to when no layer sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// A literal default value.
+    Value(&'static str),
+    /// Unset unless given (an optional setting).
+    Unset,
+    /// Computed from other settings; the text says how.
+    Derived(&'static str),
+}
+
+/// One setting's identity.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Environment variable, also the name used in error messages.
+    pub env: &'static str,
+    /// Long command-line flag, without the leading dashes.
+    pub flag: &'static str,
+    pub value_name: &'static str,
+    pub fallback: Fallback,
+    pub help: &'static str,
+}
+
+impl Spec {
+    /// The `--help` line: description, environment variable and default.
+    pub fn help_line(&self) -> String {
+        let fallback = match self.fallback {
+            Fallback::Value(v) => format!("default: {v}"),
+            Fallback::Unset => "default: unset".to_owned(),
+            Fallback::Derived(how) => format!("default: {how}"),
+        };
+        format!("{} [env: {}] [{fallback}]", self.help, self.env)
+    }
+}
+
+macro_rules! settings_table {
+    ($( $ident:ident = $env:literal, $flag:literal, $value_name:literal, $fallback:expr, $help:literal; )*) => {
+        $( pub const $ident: Spec = Spec {
+            env: $env, flag: $flag, value_name: $value_name, fallback: $fallback, help: $help,
+        }; )*
+        /// Every setting, in `--help` order.
+        pub const ALL: &[Spec] = &[$($ident),*];
+    };
+}
+
+use Fallback::{Derived, Unset, Value};
+
+settings_table! {
+    HOST = "HOST", "host", "ADDR", Value("0.0.0.0"), "Address to listen on";
+    PORT = "PORT", "port", "PORT", Value("9621"), "TCP port to listen on";
+    WORKERS = "WORKERS", "workers", "N", Value("2"), "Number of worker processes";
+    WORKER_THREADS = "WORKER_THREADS", "threads", "N", Value("0"), "Tokio threads per worker (0: one per CPU core)";
+    TIMEOUT = "TIMEOUT", "timeout", "SECONDS", Value("300"), "Request timeout for LLM and embedding calls";
+    WORKER_TIMEOUT = "WORKER_TIMEOUT", "worker-timeout", "SECONDS", Derived("TIMEOUT + 30"), "A worker silent for this long is aborted and replaced (0 disables the watchdog)";
+    KEEPALIVE = "KEEPALIVE", "keepalive", "SECONDS", Value("5"), "Idle keep-alive connections are closed after this long; also the header read timeout";
+    GRACEFUL_TIMEOUT = "GRACEFUL_TIMEOUT", "graceful-timeout", "SECONDS", Value("30"), "Time workers get to finish in-flight requests on stop or reload before SIGKILL";
+    MAX_REQUESTS = "MAX_REQUESTS", "max-requests", "N", Value("0"), "Recycle a worker after this many requests (0 disables)";
+    MAX_REQUESTS_JITTER = "MAX_REQUESTS_JITTER", "max-requests-jitter", "N", Value("0"), "Random extra requests (0..=N) added to each worker's max-requests";
+    BACKLOG = "BACKLOG", "backlog", "N", Value("2048"), "Listen backlog of the server socket";
+    PIDFILE = "PIDFILE", "pidfile", "PATH", Unset, "Write the master's pid to this file";
+    WORKER_USER = "WORKER_USER", "user", "USER", Unset, "Run workers as this user (name or uid); the master keeps its own";
+    WORKER_GROUP = "WORKER_GROUP", "group", "GROUP", Unset, "Run workers with this group (name or gid)";
+    LOG_LEVEL = "LOG_LEVEL", "log-level", "LEVEL", Value("INFO"), "DEBUG, INFO, WARNING, ERROR or CRITICAL";
+    LOG_DIR = "LOG_DIR", "log-dir", "DIR", Value("."), "Directory of lightrag.log";
+    LOG_MAX_BYTES = "LOG_MAX_BYTES", "log-max-bytes", "BYTES", Value("10485760"), "Rotate lightrag.log past this size (0 disables rotation)";
+    LOG_BACKUP_COUNT = "LOG_BACKUP_COUNT", "log-backup-count", "N", Value("5"), "Rotated files kept (lightrag.log.1 is the newest)";
+    WORKING_DIR = "WORKING_DIR", "working-dir", "DIR", Value("./rag_storage"), "Directory of the RAG storage";
+    INPUT_DIR = "INPUT_DIR", "input-dir", "DIR", Value("./inputs"), "Directory scanned for input documents";
+}
