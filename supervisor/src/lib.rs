@@ -1,1 +1,110 @@
+//! The pre-fork master of lightrag-master, modelled on gunicorn's arbiter.
+//!
+//! [`run`] is the whole life of the master: load and validate the configuration, check
+//! fork safety, open the log, write the pidfile, bind (or adopt systemd's socket), map
+//! the shared [`arena`], then hand over to the [`arbiter`] loop, which forks workers,
+//! supervises them and answers signals. It knows nothing of HTTP or RAG: a worker is a
+//! [`WorkerMain`] function the binary passes in.
 
+pub mod arbiter;
+pub mod arena;
+mod backoff;
+pub mod clock;
+pub mod fork_safety;
+mod listener;
+mod log_file;
+mod log_pipe;
+pub mod logging;
+mod pidfile;
+mod privileges;
+pub mod robust_mutex;
+mod signals;
+mod spawn;
+
+use std::ffi::OsString;
+
+use lightrag_config::{ConfigError, Environment, Settings};
+
+pub use arena::{Arena, SlotState, WorkerSlot};
+pub use spawn::{APP_LOAD_ERROR, WORKER_BOOT_ERROR, WorkerContext, WorkerMain};
+
+/// Exit code for anything that stops the master before it serves.
+const STARTUP_FAILURE: i32 = 1;
+
+/// Runs the master with `args` (program name first); returns the exit code.
+pub fn run(args: Vec<OsString>, worker_main: WorkerMain) -> i32 {
+    match start(args, worker_main) {
+        Ok(arbiter) => arbiter.run(),
+        Err(line) => {
+            eprintln!("Error: {line}");
+            STARTUP_FAILURE
+        }
+    }
+}
+
+fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbiter, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let env = Environment::capture(&cwd).map_err(|e| e.to_string())?;
+    let settings = match Settings::load(args.iter().cloned(), &env) {
+        Ok(settings) => settings,
+        Err(ConfigError::CommandLine(e)) => e.exit(),
+        Err(e) => return Err(e.to_string()),
+    };
+    fork_safety::check(fork_safety::Os::current(), settings.workers, |name| {
+        env.get(name).map(|(v, _)| v.to_owned())
+    })
+    .map_err(|e| e.to_string())?;
+    let credentials = privileges::Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
+        .map_err(|e| e.to_string())?;
+    logging::init_master(&settings)
+        .map_err(|e| format!("cannot open log file {}: {e}", settings.log_file().display()))?;
+
+    let pid = std::process::id();
+    let pidfile = settings
+        .pidfile
+        .as_deref()
+        .map(|path| pidfile::Pidfile::create(path, pid as i32))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let cleanup = |message: String| {
+        if let Some(p) = &pidfile {
+            p.remove();
+        }
+        message
+    };
+    tracing::info!(
+        pid,
+        workers = settings.workers,
+        log_file = %settings.log_file().display(),
+        "Starting lightrag-master {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let signals = signals::SignalQueue::install()
+        .map_err(|e| cleanup(format!("cannot install signal handlers: {e}")))?;
+    let adopted = listener::adopt_systemd(pid).map_err(|e| cleanup(e.to_string()))?;
+    let listener = match adopted {
+        Some(listener) => {
+            tracing::info!("Listening on the socket passed by systemd (fd 3) ({pid})");
+            listener
+        }
+        None => {
+            let listener = listener::bind(&settings.bind_address(), settings.backlog)
+                .map_err(|e| cleanup(e.to_string()))?;
+            tracing::info!("Listening at: http://{} ({pid})", settings.bind_address());
+            listener
+        }
+    };
+    let arena = arena::Arena::map(pid as i32)
+        .map_err(|e| cleanup(format!("cannot map the shared arena: {e}")))?;
+    Ok(arbiter::Arbiter::new(arbiter::Startup {
+        args,
+        cwd,
+        settings,
+        credentials,
+        listener,
+        arena,
+        signals,
+        pidfile,
+        worker_main,
+    }))
+}

@@ -1,0 +1,228 @@
+//! Process-wide logging, set up once in the master and inherited by every worker.
+//!
+//! tracing's global subscriber can be installed only once per process and a forked
+//! worker inherits the master's, so one subscriber serves both roles and a switch
+//! decides where a finished line goes:
+//! - in the master, to the console and the rotating file ([`RotatingFile`]), which only
+//!   the master ever writes;
+//! - in a worker, to its stderr, which is a pipe the master reads ([`crate::log_pipe`]).
+//!
+//! Every line is formatted into a buffer first and written with one call, so lines
+//! are never split. Format: `2026-11-26 06:40:00.123 [pid] [LEVEL] target: message`.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+
+use lightrag_config::{LogLevel, Settings};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{Layer, filter};
+
+use crate::log_file::RotatingFile;
+
+static IS_WORKER: AtomicBool = AtomicBool::new(false);
+static PID: AtomicI32 = AtomicI32::new(0);
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+/// The master's file. A worker drops its inherited copy in [`become_worker`].
+static FILE: Mutex<Option<RotatingFile>> = Mutex::new(None);
+/// Serialises whole-line writes to a worker's pipe across its runtime threads.
+static WORKER_PIPE: Mutex<()> = Mutex::new(());
+
+fn level_rank(level: &Level) -> u8 {
+    match *level {
+        Level::TRACE | Level::DEBUG => LogLevel::Debug as u8,
+        Level::INFO => LogLevel::Info as u8,
+        Level::WARN => LogLevel::Warning as u8,
+        Level::ERROR => LogLevel::Error as u8,
+    }
+}
+
+fn enabled(level: &Level) -> bool {
+    // CRITICAL keeps errors: tracing has no level above ERROR.
+    level_rank(level) >= MAX_LEVEL.load(Ordering::Relaxed).min(LogLevel::Error as u8)
+}
+
+/// Installs the subscriber and opens the log file. Call once, in the master.
+pub fn init_master(settings: &Settings) -> io::Result<()> {
+    PID.store(std::process::id() as i32, Ordering::Relaxed);
+    configure(settings)?;
+    let layer = tracing_subscriber::fmt::layer()
+        .event_format(LineFormat)
+        .with_writer(MakeLineWriter)
+        .with_filter(filter::filter_fn(|meta| enabled(meta.level())));
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .map_err(io::Error::other)
+}
+
+/// Applies level and file settings (at start and on HUP).
+pub fn configure(settings: &Settings) -> io::Result<()> {
+    let file = RotatingFile::open(
+        &settings.log_file(),
+        settings.log_max_bytes,
+        settings.log_backup_count,
+    )?;
+    MAX_LEVEL.store(settings.log_level as u8, Ordering::Relaxed);
+    *FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    Ok(())
+}
+
+/// Reopens the log file at its path (USR1, after logrotate renamed it).
+pub fn reopen() -> io::Result<()> {
+    match FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        Some(file) => file.reopen(),
+        None => Ok(()),
+    }
+}
+
+/// The master forwards a line read from a worker's pipe.
+pub fn forward(line: &[u8]) {
+    let _ = io::stderr().write_all(line);
+    if let Some(file) = FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        && let Err(e) = file.write_line(line)
+    {
+        let _ = writeln!(io::stderr(), "cannot write {}: {e}", file.path().display());
+    }
+}
+
+/// In a freshly forked worker: route lines to stderr (the pipe) and close the
+/// inherited log file.
+pub fn become_worker() {
+    PID.store(std::process::id() as i32, Ordering::Relaxed);
+    IS_WORKER.store(true, Ordering::Relaxed);
+    FILE.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
+
+struct MakeLineWriter;
+
+/// Buffers one formatted event and emits it as one line when dropped.
+struct LineWriter(Vec<u8>);
+
+impl<'a> MakeWriter<'a> for MakeLineWriter {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter(Vec::with_capacity(256))
+    }
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        if IS_WORKER.load(Ordering::Relaxed) {
+            let _guard = WORKER_PIPE.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = io::stderr().lock().write_all(&self.0);
+        } else {
+            forward(&self.0);
+        }
+    }
+}
+
+struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR => "ERROR",
+            Level::WARN => "WARNING",
+            Level::INFO => "INFO",
+            Level::DEBUG => "DEBUG",
+            Level::TRACE => "TRACE",
+        };
+        write!(
+            writer,
+            "{} [{}] [{level}] {}: ",
+            UtcTimestamp::now(),
+            PID.load(Ordering::Relaxed),
+            meta.target()
+        )?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in UTC, without a date-time dependency.
+struct UtcTimestamp {
+    secs: u64,
+    millis: u32,
+}
+
+impl UtcTimestamp {
+    fn now() -> UtcTimestamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        UtcTimestamp {
+            secs: since.as_secs(),
+            millis: since.subsec_millis(),
+        }
+    }
+}
+
+impl fmt::Display for UtcTimestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Howard Hinnant's days-to-civil algorithm.
+        let days = (self.secs / 86_400) as i64 + 719_468;
+        let era = days.div_euclid(146_097);
+        let doe = days.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let rem = self.secs % 86_400;
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60,
+            self.millis
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UtcTimestamp;
+
+    #[test]
+    fn formats_utc_dates() {
+        let t = UtcTimestamp {
+            secs: 1_795_674_000,
+            millis: 7,
+        };
+        assert_eq!(t.to_string(), "2026-11-26 06:20:00.007");
+        let leap = UtcTimestamp {
+            secs: 951_782_400,
+            millis: 0,
+        };
+        assert_eq!(leap.to_string(), "2000-02-29 00:00:00.000");
+    }
+}
