@@ -1,1 +1,72 @@
+//! One lightrag-master worker process.
+//!
+//! The master forks us with the listening socket, an arena slot and the settings. Here
+//! we build our own tokio runtime (never inherited: the master has none), start the
+//! heartbeat, install the worker's signal handling, mark the slot Ready once the socket
+//! is registered with the runtime, and serve HTTP/1.1 through our own hyper accept loop
+//! until the master tells us to stop.
 
+mod access_log;
+mod error;
+mod heartbeat;
+mod lifecycle;
+mod limits;
+mod routes;
+mod server;
+mod service;
+
+use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerContext};
+
+/// Runs the worker to completion; the return value is the process exit code.
+pub fn run(ctx: WorkerContext) -> i32 {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if ctx.settings.worker_threads > 0 {
+        builder.worker_threads(ctx.settings.worker_threads);
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the tokio runtime");
+            return WORKER_BOOT_ERROR;
+        }
+    };
+    let code = runtime.block_on(boot_and_serve(ctx));
+    runtime.shutdown_background();
+    code
+}
+
+async fn boot_and_serve(ctx: WorkerContext) -> i32 {
+    let pid = std::process::id();
+    let router = match routes::router(&ctx) {
+        Ok(router) => router,
+        Err(e) => {
+            tracing::error!(worker = ctx.id, pid, error = %e, "application failed to load");
+            return APP_LOAD_ERROR;
+        }
+    };
+    let booted = ctx
+        .listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(ctx.listener));
+    let listener = match booted {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(worker = ctx.id, pid, error = %e, "cannot use the inherited listener");
+            return WORKER_BOOT_ERROR;
+        }
+    };
+    let signals = match lifecycle::Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            tracing::error!(worker = ctx.id, pid, error = %e, "cannot install signal handlers");
+            return WORKER_BOOT_ERROR;
+        }
+    };
+    heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
+    ctx.slot.transition(SlotState::Booting, SlotState::Ready);
+    tracing::info!(worker = ctx.id, pid, generation = ctx.generation, "Worker ready");
+    let shared = service::Shared::new(router, ctx.slot, ctx.max_requests);
+    server::serve(listener, shared, &ctx.settings, signals).await;
+    tracing::info!(worker = ctx.id, pid, "Worker exiting");
+    0
+}

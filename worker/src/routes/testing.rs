@@ -1,0 +1,79 @@
+//! Routes that misbehave on purpose, compiled only with the `testing` feature so the
+//! black-box tests can exercise supervision: which worker answered, slow requests,
+//! a blocked runtime, a crash, and a boot failure (`LIGHTRAG_TEST_BOOT_EXIT=3|4`).
+
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::routing::get;
+use axum::{Json, Router};
+use lightrag_supervisor::WorkerContext;
+use serde::Deserialize;
+
+use super::AppError;
+
+#[derive(Deserialize)]
+struct Seconds {
+    s: f64,
+}
+
+fn duration(q: &Seconds) -> Duration {
+    Duration::from_secs_f64(q.s.clamp(0.0, 600.0))
+}
+
+pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
+    if std::env::var("LIGHTRAG_TEST_BOOT_EXIT").is_ok_and(|v| v == "4") {
+        return Err(AppError::InjectedFailure);
+    }
+    if std::env::var("LIGHTRAG_TEST_BOOT_EXIT").is_ok_and(|v| v == "3") {
+        std::process::exit(lightrag_supervisor::WORKER_BOOT_ERROR);
+    }
+    let (worker, generation) = (ctx.id, ctx.generation);
+    Ok(Router::new()
+        .route(
+            "/debug/pid",
+            get(move || async move {
+                Json(serde_json::json!({
+                    "pid": std::process::id(),
+                    "worker": worker,
+                    "generation": generation,
+                }))
+            }),
+        )
+        .route(
+            "/debug/sleep",
+            get(|Query(q): Query<Seconds>| async move {
+                tokio::time::sleep(duration(&q)).await;
+                Json(serde_json::json!({ "slept": q.s, "pid": std::process::id() }))
+            }),
+        )
+        .route(
+            "/debug/block",
+            get(|Query(q): Query<Seconds>| async move {
+                std::thread::sleep(duration(&q));
+                Json(serde_json::json!({ "blocked": q.s, "pid": std::process::id() }))
+            }),
+        )
+        .route("/debug/crash", get(crash))
+        .route(
+            "/debug/log",
+            get(|Query(q): Query<LogLines>| async move {
+                for i in 0..q.n.min(100_000) {
+                    tracing::info!(target: "loadtest", "{} line {i} {}", q.tag, "x".repeat(q.pad.min(4000)));
+                }
+                Json(serde_json::json!({ "pid": std::process::id() }))
+            }),
+        ))
+}
+
+#[derive(Deserialize)]
+struct LogLines {
+    n: u64,
+    tag: String,
+    #[serde(default)]
+    pad: usize,
+}
+
+async fn crash() -> &'static str {
+    std::process::abort()
+}
