@@ -20,6 +20,12 @@ use crate::lifecycle::Signals;
 use crate::limits::MAX_HEADERS;
 use crate::service::{self, Shared};
 
+/// After a stop signal, how long connections already accepted get to deliver their
+/// request before idle ones are closed. hyper's graceful shutdown closes a connection
+/// whose request bytes it has not read yet; this pause turns that race into a served
+/// request (answered with `Connection: close`).
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+
 /// Pause after an accept error (EMFILE and friends) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
@@ -66,10 +72,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: &Settin
     drop(listener);
     shared.slot().set_state(SlotState::Stopping);
     tracing::info!(pid = std::process::id(), "graceful stop: finishing in-flight requests");
-    if tokio::time::timeout(settings.graceful_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drain = async {
+        tokio::time::sleep(DRAIN_GRACE).await;
+        graceful.shutdown().await;
+    };
+    if tokio::time::timeout(settings.graceful_timeout, drain).await.is_err() {
         tracing::warn!("graceful timeout reached with requests still in flight");
     }
 }

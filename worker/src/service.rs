@@ -41,24 +41,24 @@ impl Shared {
     }
 }
 
-/// Counts a request as in flight until dropped, even if the client goes away and the
-/// request future is cancelled.
+/// Counts a request as in flight until finished or, if the client goes away and the
+/// request future is cancelled, until dropped.
 struct InFlight<'a> {
-    shared: &'a Shared,
+    slot: &'a WorkerSlot,
+}
+
+impl InFlight<'_> {
+    /// Returns how many requests this worker has served, this one included.
+    fn finish(self) -> u64 {
+        let served = self.slot.request_finished();
+        std::mem::forget(self);
+        served
+    }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let served = self.shared.slot.request_finished();
-        if self.shared.max_requests == Some(served)
-            && self.shared.slot.transition(SlotState::Ready, SlotState::Retiring)
-        {
-            tracing::info!(
-                pid = std::process::id(),
-                served,
-                "max requests reached; asking the master for a replacement"
-            );
-        }
+        self.slot.request_finished();
     }
 }
 
@@ -69,7 +69,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     shared.slot.request_started();
-    let _in_flight = InFlight { shared: &shared };
+    let in_flight = InFlight { slot: shared.slot };
     let method = req.method().clone();
     let version = req.version();
     let target = req
@@ -86,6 +86,13 @@ pub async fn handle(
             }
         }
     };
+    let mut response = response;
+    let served = in_flight.finish();
+    if shared.max_requests.is_some_and(|limit| served >= limit) {
+        retire(&shared, &mut response);
+    } else if shared.slot.state() == SlotState::Stopping {
+        close_connection(&mut response);
+    }
     access_log::record(access_log::Entry {
         peer,
         method: &method,
@@ -96,4 +103,26 @@ pub async fn handle(
         elapsed: started.elapsed(),
     });
     Ok(response)
+}
+
+/// From the request that reaches the limit on, every response closes its connection
+/// (clients must not reuse a connection to a worker about to go) and the first one asks
+/// the master for a replacement; the worker keeps accepting new connections until the
+/// replacement is ready and the master stops it.
+fn retire(shared: &Shared, response: &mut Response<Body>) {
+    close_connection(response);
+    if shared.slot.transition(SlotState::Ready, SlotState::Retiring) {
+        tracing::info!(
+            pid = std::process::id(),
+            served = shared.max_requests,
+            "max requests reached; asking the master for a replacement"
+        );
+    }
+}
+
+/// A stopping or retiring worker must not invite the client to reuse the connection.
+fn close_connection(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
 }

@@ -28,7 +28,7 @@ pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
     if std::env::var("LIGHTRAG_TEST_BOOT_EXIT").is_ok_and(|v| v == "3") {
         std::process::exit(lightrag_supervisor::WORKER_BOOT_ERROR);
     }
-    let (worker, generation) = (ctx.id, ctx.generation);
+    let (worker, generation, slot) = (ctx.id, ctx.generation, ctx.slot);
     Ok(Router::new()
         .route(
             "/debug/pid",
@@ -37,6 +37,7 @@ pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
                     "pid": std::process::id(),
                     "worker": worker,
                     "generation": generation,
+                    "served_before": slot.requests_served(),
                 }))
             }),
         )

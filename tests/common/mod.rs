@@ -1,0 +1,291 @@
+//! Black-box harness: start the real binary on a free loopback port in its own temporary
+//! directory, talk raw HTTP/1.1 to it and send it signals.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lightrag-master");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lrm-test-{name}-{}-{}",
+        std::process::id(),
+        fastrand_suffix()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000_007
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+pub struct Builder {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: PathBuf,
+    port: u16,
+    wait_ready: bool,
+}
+
+impl Builder {
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_owned());
+        self
+    }
+    pub fn args(mut self, a: &[&str]) -> Self {
+        self.args.extend(a.iter().map(|s| s.to_string()));
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn no_wait(mut self) -> Self {
+        self.wait_ready = false;
+        self
+    }
+    pub fn start(self) -> Server {
+        let out = std::fs::File::create(self.dir.join("output.log")).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(&self.dir)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(&self.args)
+            .env_remove("WORKERS")
+            .env_remove("PORT")
+            .env_remove("HOST")
+            .env("WORKER_THREADS", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let server = Server {
+            child,
+            port: self.port,
+            dir: self.dir,
+        };
+        if self.wait_ready {
+            server.wait_healthy(Duration::from_secs(10));
+        }
+        server
+    }
+}
+
+impl Server {
+    pub fn builder(name: &str) -> Builder {
+        Builder {
+            args: Vec::new(),
+            env: Vec::new(),
+            dir: temp_dir(name),
+            port: free_port(),
+            wait_ready: true,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn wait_healthy(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if get(self.port, "/health").is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server not healthy in {within:?}; output:\n{}", self.output());
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        get(self.port, path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.output()))
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.join("output.log")).unwrap_or_default()
+    }
+
+    pub fn log_file(&self) -> String {
+        std::fs::read_to_string(self.dir.join("lightrag.log")).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0, "kill failed");
+    }
+
+    /// Direct children of the master.
+    pub fn workers(&self) -> Vec<i32> {
+        children(self.pid())
+    }
+
+    /// Waits until the master has exactly `n` children; returns them.
+    pub fn wait_workers(&self, n: usize, within: Duration) -> Vec<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            let w = self.workers();
+            if w.len() == n {
+                return w;
+            }
+            if Instant::now() > deadline {
+                panic!("expected {n} workers, have {w:?}\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn wait_output(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.output().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Pid of the worker that answers `/debug/pid`.
+    pub fn answering_pid(&self) -> i32 {
+        self.get("/debug/pid").json()["pid"].as_i64().unwrap() as i32
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let workers = self.workers();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            unsafe { libc::kill(w, libc::SIGKILL) };
+        }
+    }
+}
+
+pub fn children(pid: i32) -> Vec<i32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+pub fn is_alive(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // A zombie (state Z) is dead for our purposes.
+    !stat.is_empty() && !stat.split(") ").nth(1).unwrap_or("").starts_with('Z')
+}
+
+pub fn get(port: u16, path: &str) -> std::io::Result<Response> {
+    request(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// Sends raw bytes on a new connection and reads the response until the server closes.
+pub fn request(port: u16, raw: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(raw)?;
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf)?;
+    parse(&buf).ok_or_else(|| std::io::Error::other(format!("bad response {:?}", String::from_utf8_lossy(&buf))))
+}
+
+pub fn parse(buf: &[u8]) -> Option<Response> {
+    let text = String::from_utf8_lossy(buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some(Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// Reads exactly one response from a kept-alive connection (content-length bodies).
+pub fn read_one(stream: &mut TcpStream) -> std::io::Result<Response> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        }
+        buf.push(byte[0]);
+    }
+    let mut response = parse(&buf).unwrap();
+    let len: usize = response.header("content-length").unwrap_or("0").parse().unwrap();
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body)?;
+    response.body = String::from_utf8_lossy(&body).into_owned();
+    Ok(response)
+}
+
+pub fn write_file(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
