@@ -44,11 +44,9 @@ fn a_killed_worker_is_replaced_at_once() {
 #[test]
 fn boot_failure_at_first_start_exits_3_without_a_fork_loop() {
     for (code, message) in [(3, "Worker failed to boot."), (4, "App failed to load.")] {
-        let mut server = Server::builder("bootfail")
-            .args(&["--workers", "2"])
-            .env("LIGHTRAG_TEST_BOOT_EXIT", &code.to_string())
-            .no_wait()
-            .start();
+        let builder = Server::builder("bootfail").args(&["--workers", "2"]).no_wait();
+        builder.file("test-boot-exit", &code.to_string());
+        let mut server = builder.start();
         let status = server.wait_exit(Duration::from_secs(5)).expect("master exits");
         assert_eq!(status.code(), Some(code), "{}", server.output());
         let output = server.output();

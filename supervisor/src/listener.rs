@@ -20,6 +20,8 @@ pub enum ListenError {
     },
     #[error("invalid LISTEN_FDS {0:?}: expected a positive number")]
     ListenFds(String),
+    #[error("LISTEN_FDS names fd 3, but fd 3 is not a listening socket")]
+    NotListening,
 }
 
 /// Takes fd 3 when systemd passed sockets to this very process, and removes the
@@ -52,8 +54,28 @@ pub fn adopt_systemd(own_pid: u32) -> Result<Option<TcpListener>, ListenError> {
     if count > 1 {
         tracing::warn!(count, "systemd passed several sockets; serving the first (fd 3)");
     }
+    if !is_listening(SD_LISTEN_FDS_START) {
+        return Err(ListenError::NotListening);
+    }
     // SAFETY: systemd's protocol hands us ownership of fds 3..3+LISTEN_FDS.
     Ok(Some(unsafe { TcpListener::from_raw_fd(SD_LISTEN_FDS_START) }))
+}
+
+/// True when `fd` is a socket in the listening state (SO_ACCEPTCONN).
+fn is_listening(fd: i32) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    rc == 0 && value != 0
 }
 
 /// Binds `address` with the given backlog, retrying while the address is busy.

@@ -84,6 +84,13 @@ impl Builder {
         self.env.push((k.to_owned(), v.to_owned()));
         self
     }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// Writes a file into the server's working directory before it starts.
+    pub fn file(&self, name: &str, text: &str) {
+        write_file(&self.dir, name, text);
+    }
     pub fn no_wait(mut self) -> Self {
         self.wait_ready = false;
         self

@@ -55,8 +55,8 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
-    let signals = match lifecycle::Signals::install() {
-        Ok(signals) => signals,
+    let stop = match lifecycle::install() {
+        Ok(stop) => stop,
         Err(e) => {
             tracing::error!(worker = ctx.id, pid, error = %e, "cannot install signal handlers");
             return WORKER_BOOT_ERROR;
@@ -66,7 +66,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);
     tracing::info!(worker = ctx.id, pid, generation = ctx.generation, "Worker ready");
     let shared = service::Shared::new(router, ctx.slot, ctx.max_requests);
-    server::serve(listener, shared, &ctx.settings, signals).await;
+    server::serve(listener, shared, &ctx.settings, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
     0
 }

@@ -1,45 +1,44 @@
 //! How a worker reacts to signals (gunicorn's worker table):
 //! TERM stops gracefully (stop accepting, finish in-flight requests);
-//! INT and QUIT exit at once; ABRT, sent by the watchdog, exits with status 1;
+//! INT and QUIT exit at once, also in the middle of a graceful stop;
+//! ABRT, sent by the watchdog, exits with status 1;
 //! USR1 (log reopen) is acknowledged: workers own no files, the master does.
 //! Every other master signal stays ignored in workers.
 
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
 
-pub struct Signals {
-    term: Signal,
-    int: Signal,
-    quit: Signal,
-    abrt: Signal,
-    usr1: Signal,
-}
+/// Resolves when the master asks for a graceful stop.
+pub type GracefulStop = oneshot::Receiver<()>;
 
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-            quit: signal(SignalKind::quit())?,
-            abrt: signal(SignalKind::from_raw(libc::SIGABRT))?,
-            usr1: signal(SignalKind::user_defined1())?,
-        })
-    }
-
-    /// Resolves when a graceful stop is requested; quick stops exit the process here.
-    pub async fn graceful_stop(mut self) {
+/// Installs the handlers on the current runtime; the task runs for the worker's life.
+pub fn install() -> std::io::Result<GracefulStop> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let mut abrt = signal(SignalKind::from_raw(libc::SIGABRT))?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let mut graceful = Some(tx);
         loop {
             tokio::select! {
-                _ = self.term.recv() => return,
-                _ = self.int.recv() => quick_exit("SIGINT"),
-                _ = self.quit.recv() => quick_exit("SIGQUIT"),
-                _ = self.abrt.recv() => {
+                _ = term.recv() => {
+                    if let Some(tx) = graceful.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                _ = int.recv() => quick_exit("SIGINT"),
+                _ = quit.recv() => quick_exit("SIGQUIT"),
+                _ = abrt.recv() => {
                     tracing::error!(pid = std::process::id(), "worker aborted by the master (heartbeat timeout)");
                     std::process::exit(1);
                 }
-                _ = self.usr1.recv() => tracing::debug!("USR1: log files are reopened by the master"),
+                _ = usr1.recv() => tracing::debug!("USR1: log files are reopened by the master"),
             }
         }
-    }
+    });
+    Ok(rx)
 }
 
 fn quick_exit(signal: &str) -> ! {

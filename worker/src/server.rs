@@ -16,7 +16,7 @@ use lightrag_config::Settings;
 use lightrag_supervisor::SlotState;
 use tokio::net::TcpListener;
 
-use crate::lifecycle::Signals;
+use crate::lifecycle::GracefulStop;
 use crate::limits::MAX_HEADERS;
 use crate::service::{self, Shared};
 
@@ -41,15 +41,14 @@ fn builder(settings: &Settings) -> http1::Builder {
 
 /// Serves until a graceful stop, then drains in-flight requests for at most the
 /// graceful timeout. Responses finished during the drain carry `Connection: close`.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: &Settings, signals: Signals) {
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: &Settings, stop: GracefulStop) {
     let builder = builder(settings);
     let graceful = GracefulShutdown::new();
-    let stop = signals.graceful_stop();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             biased;
-            () = &mut stop => break,
+            _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);

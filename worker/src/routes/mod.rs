@@ -14,7 +14,7 @@ use crate::error;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[cfg(feature = "testing")]
-    #[error("boot failure requested by LIGHTRAG_TEST_BOOT_EXIT")]
+    #[error("boot failure requested by the test-boot-exit file")]
     InjectedFailure,
 }
 

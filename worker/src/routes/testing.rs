@@ -1,6 +1,8 @@
 //! Routes that misbehave on purpose, compiled only with the `testing` feature so the
 //! black-box tests can exercise supervision: which worker answered, slow requests,
-//! a blocked runtime, a crash, and a boot failure (`LIGHTRAG_TEST_BOOT_EXIT=3|4`).
+//! a blocked runtime, a crash, log volume, and a boot failure: a file `test-boot-exit`
+//! in the working directory holding 3 or 4 makes every worker booted while it exists
+//! fail with that exit code (a file, so a test can break a reload's new generation).
 
 use std::time::Duration;
 
@@ -22,11 +24,10 @@ fn duration(q: &Seconds) -> Duration {
 }
 
 pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
-    if std::env::var("LIGHTRAG_TEST_BOOT_EXIT").is_ok_and(|v| v == "4") {
-        return Err(AppError::InjectedFailure);
-    }
-    if std::env::var("LIGHTRAG_TEST_BOOT_EXIT").is_ok_and(|v| v == "3") {
-        std::process::exit(lightrag_supervisor::WORKER_BOOT_ERROR);
+    match std::fs::read_to_string("test-boot-exit").as_deref().map(str::trim) {
+        Ok("4") => return Err(AppError::InjectedFailure),
+        Ok("3") => std::process::exit(lightrag_supervisor::WORKER_BOOT_ERROR),
+        _ => {}
     }
     let (worker, generation, slot) = (ctx.id, ctx.generation, ctx.slot);
     Ok(Router::new()
@@ -57,6 +58,12 @@ pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
         )
         .route("/debug/crash", get(crash))
         .route(
+            "/debug/env",
+            get(|Query(q): Query<EnvName>| async move {
+                Json(serde_json::json!({ "value": std::env::var(&q.name).ok() }))
+            }),
+        )
+        .route(
             "/debug/log",
             get(|Query(q): Query<LogLines>| async move {
                 for i in 0..q.n.min(100_000) {
@@ -65,6 +72,11 @@ pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
                 Json(serde_json::json!({ "pid": std::process::id() }))
             }),
         ))
+}
+
+#[derive(Deserialize)]
+struct EnvName {
+    name: String,
 }
 
 #[derive(Deserialize)]
