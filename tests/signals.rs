@@ -1,5 +1,7 @@
 //! The master's signal table: TERM, INT/QUIT, HUP, TTIN/TTOU, USR1.
 
+#![cfg(feature = "testing")]
+
 mod common;
 
 use std::collections::HashSet;
@@ -21,12 +23,17 @@ fn term_finishes_in_flight_requests_then_exits_0() {
     std::thread::sleep(Duration::from_millis(400));
     server.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(400));
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "new connections are refused");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "new connections are refused"
+    );
     for handle in slow {
         let response = handle.join().unwrap().expect("in-flight request answered");
         assert_eq!(response.status, 200);
     }
-    let status = server.wait_exit(Duration::from_secs(5)).expect("master exits");
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("master exits");
     assert_eq!(status.code(), Some(0), "{}", server.output());
 }
 
@@ -40,11 +47,19 @@ fn graceful_timeout_kills_what_does_not_finish() {
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
     server.signal(libc::SIGTERM);
-    let status = server.wait_exit(Duration::from_secs(5)).expect("master exits");
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("master exits");
     let took = sent.elapsed();
     assert_eq!(status.code(), Some(0));
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(4), "{took:?}");
-    assert!(slow.join().unwrap().is_err(), "the killed request gets no response");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(
+        slow.join().unwrap().is_err(),
+        "the killed request gets no response"
+    );
 }
 
 #[test]
@@ -57,7 +72,9 @@ fn int_is_a_quick_stop_and_a_second_int_ends_a_graceful_one() {
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
     server.signal(libc::SIGINT);
-    let status = server.wait_exit(Duration::from_secs(3)).expect("quick stop");
+    let status = server
+        .wait_exit(Duration::from_secs(3))
+        .expect("quick stop");
     assert!(sent.elapsed() < Duration::from_secs(2));
     assert_eq!(status.code(), Some(0));
     assert!(slow.join().unwrap().is_err());
@@ -119,7 +136,10 @@ impl Load {
                             Ok(r) if r.status == 200 => {
                                 ok.fetch_add(1, Ordering::Relaxed);
                             }
-                            Ok(r) => failures.lock().unwrap().push(format!("status {}", r.status)),
+                            Ok(r) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("status {}", r.status)),
                             Err(e) => failures.lock().unwrap().push(e.to_string()),
                         }
                         std::thread::sleep(Duration::from_millis(2));
@@ -127,7 +147,12 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, ok, failures, threads }
+        Load {
+            stop,
+            ok,
+            failures,
+            threads,
+        }
     }
 
     fn finish(self) -> (usize, Vec<String>) {
@@ -143,7 +168,10 @@ impl Load {
 #[test]
 fn hup_under_constant_load_replaces_every_worker_with_zero_failures() {
     let server = Server::builder("hupload").args(&["--workers", "2"]).start();
-    let mut previous: HashSet<i32> = server.wait_workers(2, Duration::from_secs(5)).into_iter().collect();
+    let mut previous: HashSet<i32> = server
+        .wait_workers(2, Duration::from_secs(5))
+        .into_iter()
+        .collect();
     let load = Load::start(server.port, 4);
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(300));
@@ -154,14 +182,22 @@ fn hup_under_constant_load_replaces_every_worker_with_zero_failures() {
             if now.len() == 2 && now.is_disjoint(&previous) {
                 break now;
             }
-            assert!(Instant::now() < deadline, "round {round}: {now:?} vs {previous:?}");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {now:?} vs {previous:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         previous = current;
     }
     std::thread::sleep(Duration::from_millis(300));
     let (ok, failures) = load.finish();
-    assert!(failures.is_empty(), "{} failures: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failures: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
     assert!(ok > 100, "only {ok} requests");
     assert_eq!(server.output().matches("reload complete").count(), 3);
 }
@@ -170,10 +206,16 @@ fn hup_under_constant_load_replaces_every_worker_with_zero_failures() {
 fn hup_rereads_dotenv_and_applies_the_new_worker_count() {
     // No --workers flag: the command line would win over .env.
     let server = Server::builder("hupenv").start();
-    let before: HashSet<i32> = server.wait_workers(2, Duration::from_secs(5)).into_iter().collect();
+    let before: HashSet<i32> = server
+        .wait_workers(2, Duration::from_secs(5))
+        .into_iter()
+        .collect();
     common::write_file(&server.dir, ".env", "WORKERS=3\n");
     server.signal(libc::SIGHUP);
-    let after: HashSet<i32> = server.wait_workers(3, Duration::from_secs(5)).into_iter().collect();
+    let after: HashSet<i32> = server
+        .wait_workers(3, Duration::from_secs(5))
+        .into_iter()
+        .collect();
     assert!(after.is_disjoint(&before));
 }
 
@@ -183,7 +225,11 @@ fn hup_with_a_broken_config_keeps_serving_with_the_old_one() {
     let before = server.wait_workers(2, Duration::from_secs(5));
     common::write_file(&server.dir, ".env", "WORKERS=zero\n");
     server.signal(libc::SIGHUP);
-    assert!(server.wait_output("reload failed", Duration::from_secs(3)), "{}", server.output());
+    assert!(
+        server.wait_output("reload failed", Duration::from_secs(3)),
+        "{}",
+        server.output()
+    );
     assert!(server.output().contains("\"zero\""));
     std::thread::sleep(Duration::from_millis(200));
     let mut now = server.workers();
@@ -200,7 +246,11 @@ fn hup_whose_new_workers_fail_to_boot_keeps_the_old_generation() {
     let mut before = server.wait_workers(2, Duration::from_secs(5));
     common::write_file(&server.dir, "test-boot-exit", "3");
     server.signal(libc::SIGHUP);
-    assert!(server.wait_output("reload failed", Duration::from_secs(5)), "{}", server.output());
+    assert!(
+        server.wait_output("reload failed", Duration::from_secs(5)),
+        "{}",
+        server.output()
+    );
     std::thread::sleep(Duration::from_millis(300));
     let mut now = server.workers();
     now.sort();
@@ -211,6 +261,32 @@ fn hup_whose_new_workers_fail_to_boot_keeps_the_old_generation() {
     assert_eq!(server.get("/health").status, 200);
     server.signal(libc::SIGHUP);
     assert!(server.wait_output("reload complete", Duration::from_secs(5)));
+}
+
+#[test]
+fn hup_with_a_new_port_moves_the_server() {
+    let server = Server::builder("hupport")
+        .args(&["--workers", "1"])
+        .address_in_dotenv()
+        .start();
+    let new_port = common::free_port();
+    common::write_file(
+        &server.dir,
+        ".env",
+        &format!("HOST=127.0.0.1\nPORT={new_port}\n"),
+    );
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_output("reload complete", Duration::from_secs(5)),
+        "{}",
+        server.output()
+    );
+    assert_eq!(common::get(new_port, "/health").unwrap().status, 200);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(Instant::now() < deadline, "old address still accepts");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -229,7 +305,11 @@ fn hup_refuses_changing_the_worker_user() {
 fn usr1_reopens_the_log_file_after_a_rename() {
     let server = Server::builder("usr1").args(&["--workers", "2"]).start();
     server.get("/nope-before");
-    std::fs::rename(server.dir.join("lightrag.log"), server.dir.join("lightrag.log.old")).unwrap();
+    std::fs::rename(
+        server.dir.join("lightrag.log"),
+        server.dir.join("lightrag.log.old"),
+    )
+    .unwrap();
     server.signal(libc::SIGUSR1);
     assert!(server.wait_output("Handling signal: usr1", Duration::from_secs(2)));
     std::thread::sleep(Duration::from_millis(100));

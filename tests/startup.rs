@@ -1,5 +1,7 @@
 //! Start-up: configuration errors, pidfile rules, bind conflicts, socket activation.
 
+#![cfg(feature = "testing")]
+
 mod common;
 
 use std::net::TcpListener;
@@ -24,8 +26,14 @@ fn an_invalid_value_stops_the_master_before_binding() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("WORKERS") && stderr.contains(".env") && stderr.contains("\"zero\""), "{stderr}");
-    assert!(TcpListener::bind(("0.0.0.0", port)).is_ok(), "nothing was bound");
+    assert!(
+        stderr.contains("WORKERS") && stderr.contains(".env") && stderr.contains("\"zero\""),
+        "{stderr}"
+    );
+    assert!(
+        TcpListener::bind(("0.0.0.0", port)).is_ok(),
+        "nothing was bound"
+    );
 
     std::fs::remove_file(dir.join(".env")).unwrap();
     let out = Command::new(BIN)
@@ -34,7 +42,10 @@ fn an_invalid_value_stops_the_master_before_binding() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("KEEPALIVE") && stderr.contains("command line --keepalive"), "{stderr}");
+    assert!(
+        stderr.contains("KEEPALIVE") && stderr.contains("command line --keepalive"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -42,30 +53,53 @@ fn help_lists_every_setting_with_its_env_var() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for var in ["HOST", "PORT", "WORKERS", "WORKER_TIMEOUT", "GRACEFUL_TIMEOUT", "LOG_MAX_BYTES", "PIDFILE"] {
-        assert!(help.contains(&format!("[env: {var}]")), "{var} missing:\n{help}");
+    for var in [
+        "HOST",
+        "PORT",
+        "WORKERS",
+        "WORKER_TIMEOUT",
+        "GRACEFUL_TIMEOUT",
+        "LOG_MAX_BYTES",
+        "PIDFILE",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {var}]")),
+            "{var} missing:\n{help}"
+        );
     }
 }
 
 #[test]
 fn pidfile_is_written_refused_while_live_and_removed_on_exit() {
-    let builder = Server::builder("pidfile").args(&["--pidfile", "run/master.pid", "--workers", "1"]);
+    let builder =
+        Server::builder("pidfile").args(&["--pidfile", "run/master.pid", "--workers", "1"]);
     // The parent directory must exist, as with gunicorn.
     std::fs::create_dir_all(builder.dir().join("run")).unwrap();
     let mut server = builder.start();
     let path = server.dir.join("run/master.pid");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", server.pid()));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("{}\n", server.pid())
+    );
 
     let second = Command::new(BIN)
         .current_dir(&server.dir)
-        .args(["--pidfile", "run/master.pid", "--port", &free_port().to_string()])
+        .args([
+            "--pidfile",
+            "run/master.pid",
+            "--port",
+            &free_port().to_string(),
+        ])
         .output()
         .unwrap();
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("Already running on PID"));
 
     server.signal(libc::SIGTERM);
-    assert_eq!(server.wait_exit(Duration::from_secs(5)).unwrap().code(), Some(0));
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(5)).unwrap().code(),
+        Some(0)
+    );
     assert!(!path.exists(), "pidfile removed on clean exit");
 
     // A stale pidfile (dead pid) is replaced.
@@ -74,7 +108,10 @@ fn pidfile_is_written_refused_while_live_and_removed_on_exit() {
     let server = Server::builder("pidfile-stale")
         .args(&["--pidfile", pidfile, "--workers", "1"])
         .start();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", server.pid()));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("{}\n", server.pid())
+    );
 }
 
 #[test]
@@ -90,11 +127,22 @@ fn a_busy_port_is_retried_then_exit_1_naming_the_address() {
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("Can't connect to 127.0.0.1:{port}")), "{stderr}");
-    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(8), "{took:?}");
+    assert!(
+        stderr.contains(&format!("Can't connect to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
 }
 
-fn activated(listener: &TcpListener, listen_pid: &str, dir: &std::path::Path, port_arg: u16) -> std::process::Child {
+fn activated(
+    listener: &TcpListener,
+    listen_pid: &str,
+    dir: &std::path::Path,
+    port_arg: u16,
+) -> std::process::Child {
     let fd = listener.as_raw_fd();
     let out = std::fs::File::create(dir.join("output.log")).unwrap();
     let mut cmd = Command::new("sh");
@@ -144,7 +192,11 @@ fn systemd_socket_activation_serves_on_fd_3_and_hides_the_variables() {
     for name in ["LISTEN_FDS", "LISTEN_PID"] {
         for _ in 0..10 {
             let seen = common::get(port, &format!("/debug/env?name={name}")).unwrap();
-            assert_eq!(seen.json()["value"], serde_json::Value::Null, "{name} visible to a worker");
+            assert_eq!(
+                seen.json()["value"],
+                serde_json::Value::Null,
+                "{name} visible to a worker"
+            );
         }
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

@@ -1,6 +1,8 @@
 //! Supervision: worker count, respawn, boot failures, heartbeat watchdog, recycling,
 //! crash-loop back-off, orphans.
 
+#![cfg(feature = "testing")]
+
 mod common;
 
 use std::collections::HashSet;
@@ -13,9 +15,15 @@ use common::{Server, is_alive};
 #[test]
 fn starts_the_configured_number_of_workers_all_serving() {
     let server = Server::builder("count").args(&["--workers", "3"]).start();
-    let workers: HashSet<i32> = server.wait_workers(3, Duration::from_secs(5)).into_iter().collect();
+    let workers: HashSet<i32> = server
+        .wait_workers(3, Duration::from_secs(5))
+        .into_iter()
+        .collect();
     let answering: HashSet<i32> = (0..60).map(|_| server.answering_pid()).collect();
-    assert!(answering.is_subset(&workers), "{answering:?} not in {workers:?}");
+    assert!(
+        answering.is_subset(&workers),
+        "{answering:?} not in {workers:?}"
+    );
 }
 
 #[test]
@@ -44,10 +52,14 @@ fn a_killed_worker_is_replaced_at_once() {
 #[test]
 fn boot_failure_at_first_start_exits_3_without_a_fork_loop() {
     for (code, message) in [(3, "Worker failed to boot."), (4, "App failed to load.")] {
-        let builder = Server::builder("bootfail").args(&["--workers", "2"]).no_wait();
+        let builder = Server::builder("bootfail")
+            .args(&["--workers", "2"])
+            .no_wait();
         builder.file("test-boot-exit", &code.to_string());
         let mut server = builder.start();
-        let status = server.wait_exit(Duration::from_secs(5)).expect("master exits");
+        let status = server
+            .wait_exit(Duration::from_secs(5))
+            .expect("master exits");
         assert_eq!(status.code(), Some(code), "{}", server.output());
         let output = server.output();
         assert!(output.contains(message), "{output}");
@@ -64,15 +76,26 @@ fn a_blocked_worker_is_aborted_and_replaced() {
     let port = server.port;
     let blocker = std::thread::spawn(move || common::get(port, "/debug/block?s=30"));
     let needle = format!("WORKER TIMEOUT (pid:{pid})");
-    assert!(server.wait_output(&needle, Duration::from_secs(6)), "{}", server.output());
+    assert!(
+        server.wait_output(&needle, Duration::from_secs(6)),
+        "{}",
+        server.output()
+    );
     let deadline = Instant::now() + Duration::from_secs(4);
     while is_alive(pid) || server.workers().len() != 1 {
-        assert!(Instant::now() < deadline, "not replaced\n{}", server.output());
+        assert!(
+            Instant::now() < deadline,
+            "not replaced\n{}",
+            server.output()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     server.wait_healthy(Duration::from_secs(3));
     assert_ne!(server.answering_pid(), pid);
-    assert!(blocker.join().unwrap().is_err(), "blocked request cannot complete");
+    assert!(
+        blocker.join().unwrap().is_err(),
+        "blocked request cannot complete"
+    );
 }
 
 #[test]
@@ -96,7 +119,8 @@ fn max_requests_recycles_make_before_break_with_no_failures() {
     let mut conn: Option<TcpStream> = None;
     let mut served: std::collections::HashMap<i64, u64> = Default::default();
     for i in 0..60 {
-        let stream = conn.get_or_insert_with(|| TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+        let stream =
+            conn.get_or_insert_with(|| TcpStream::connect(("127.0.0.1", server.port)).unwrap());
         stream
             .write_all(b"GET /debug/pid HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
@@ -107,7 +131,11 @@ fn max_requests_recycles_make_before_break_with_no_failures() {
         let count = r.json()["served_before"].as_u64().unwrap() + 1;
         served.insert(pid, count);
         let close = r.header("connection") == Some("close");
-        assert_eq!(close, count >= 10, "request {i}: response {count} of pid {pid}");
+        assert_eq!(
+            close,
+            count >= 10,
+            "request {i}: response {count} of pid {pid}"
+        );
         if close {
             let mut rest = Vec::new();
             let n = stream.read_to_end(&mut rest).unwrap_or(0);
@@ -118,18 +146,27 @@ fn max_requests_recycles_make_before_break_with_no_failures() {
     // Every worker served at least its limit; recycling kept going all along.
     assert!(served.len() >= 3, "{served:?}");
     let finished = served.len() - 1;
-    assert!(served.values().filter(|&&n| n >= 10).count() >= finished, "{served:?}");
+    assert!(
+        served.values().filter(|&&n| n >= 10).count() >= finished,
+        "{served:?}"
+    );
     assert!(server.output().contains("max requests reached"));
 }
 
 #[test]
 fn a_crash_loop_backs_off_and_the_master_stays_up() {
-    let server = Server::builder("crashloop").args(&["--workers", "1"]).start();
+    let server = Server::builder("crashloop")
+        .args(&["--workers", "1"])
+        .start();
     for _ in 0..4 {
         let _ = common::get(server.port, "/debug/crash");
         server.wait_healthy(Duration::from_secs(12));
     }
-    assert!(server.output().contains("delaying the next spawn"), "{}", server.output());
+    assert!(
+        server.output().contains("delaying the next spawn"),
+        "{}",
+        server.output()
+    );
     assert!(is_alive(server.pid()));
 }
 

@@ -238,7 +238,10 @@ mod tests {
     }
 
     fn load(args: &[&str], env: &Environment) -> Result<Settings, ConfigError> {
-        Settings::load(std::iter::once("lightrag-master").chain(args.iter().copied()), env)
+        Settings::load(
+            std::iter::once("lightrag-master").chain(args.iter().copied()),
+            env,
+        )
     }
 
     #[test]
@@ -285,10 +288,27 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_setting() {
+        let readme = include_str!("../../README.md");
+        for spec in spec::ALL {
+            let row = format!("| `--{}` | `{}` |", spec.flag, spec.env);
+            assert!(
+                readme.contains(&row),
+                "README lacks the row for {}",
+                spec.env
+            );
+        }
+    }
+
+    #[test]
     fn help_names_every_env_var() {
         let help = Settings::command().render_help().to_string();
         for spec in spec::ALL {
-            assert!(help.contains(&format!("[env: {}]", spec.env)), "{}", spec.env);
+            assert!(
+                help.contains(&format!("[env: {}]", spec.env)),
+                "{}",
+                spec.env
+            );
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use std::ffi::OsString;
 use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -158,7 +159,10 @@ impl Arbiter {
 
     fn wait_for_events(&mut self) {
         let converging = !matches!(self.phase, Phase::Running)
-            || self.workers.iter().any(|w| !w.ready || w.replacement.is_some())
+            || self
+                .workers
+                .iter()
+                .any(|w| !w.ready || w.replacement.is_some())
             || self.live_count() != self.target;
         let tick = if converging { BUSY_TICK } else { IDLE_TICK };
         let mut fds: Vec<libc::pollfd> = std::iter::once(self.signals.fd())
@@ -170,7 +174,13 @@ impl Arbiter {
             })
             .collect();
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tick.as_millis() as i32) };
+        unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                tick.as_millis() as i32,
+            )
+        };
         for worker in &mut self.workers {
             worker.pipe.pump(logging::forward);
         }
@@ -180,7 +190,10 @@ impl Arbiter {
 
     fn handle_signal(&mut self, signal: Signal) {
         if signal != Signal::SIGCHLD {
-            tracing::info!("Handling signal: {}", signal.as_str()[3..].to_ascii_lowercase());
+            tracing::info!(
+                "Handling signal: {}",
+                signal.as_str()[3..].to_ascii_lowercase()
+            );
         }
         match signal {
             Signal::SIGCHLD => {}
@@ -201,7 +214,10 @@ impl Arbiter {
     /// TTIN: one more worker.
     fn handle_ttin(&mut self) {
         if self.target + 1 > MAX_WORKERS / 2 {
-            tracing::warn!(limit = MAX_WORKERS / 2, "TTIN ignored: worker limit reached");
+            tracing::warn!(
+                limit = MAX_WORKERS / 2,
+                "TTIN ignored: worker limit reached"
+            );
             return;
         }
         self.target += 1;
@@ -301,14 +317,14 @@ impl Arbiter {
 
     fn load_settings(&self) -> Result<Settings, String> {
         let env = Environment::capture(&self.cwd).map_err(|e| e.to_string())?;
-        let settings = Settings::load(self.args.iter().cloned(), &env).map_err(|e| e.to_string())?;
+        let settings =
+            Settings::load(self.args.iter().cloned(), &env).map_err(|e| e.to_string())?;
         fork_safety::check(fork_safety::Os::current(), settings.workers, |name| {
             env.get(name).map(|(v, _)| v.to_owned())
         })
         .map_err(|e| e.to_string())?;
-        let credentials =
-            Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
-                .map_err(|e| e.to_string())?;
+        let credentials = Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
+            .map_err(|e| e.to_string())?;
         if credentials != self.credentials {
             return Err("WORKER_USER/WORKER_GROUP cannot change on reload".to_owned());
         }
@@ -330,7 +346,11 @@ impl Arbiter {
         else {
             return;
         };
-        for worker in self.workers.iter_mut().filter(|w| w.generation == generation) {
+        for worker in self
+            .workers
+            .iter_mut()
+            .filter(|w| w.generation == generation)
+        {
             worker.stop_sent = Some(Instant::now());
             let _ = kill(worker.pid, Signal::SIGKILL);
         }
@@ -461,7 +481,11 @@ impl Arbiter {
             .filter(|w| w.generation == generation && w.ready)
             .count();
         if ready >= self.target {
-            for worker in self.workers.iter_mut().filter(|w| w.generation < generation) {
+            for worker in self
+                .workers
+                .iter_mut()
+                .filter(|w| w.generation < generation)
+            {
                 request_stop(worker);
             }
             self.phase = Phase::Running;
@@ -488,15 +512,24 @@ impl Arbiter {
             .map(|w| w.pid)
             .collect();
         for pid in retiring {
-            tracing::info!("Autorestarting worker (pid:{}) after its request limit", pid.as_raw());
+            tracing::info!(
+                "Autorestarting worker (pid:{}) after its request limit",
+                pid.as_raw()
+            );
             let replacement = self.spawn_worker();
             if let Some(worker) = self.workers.iter_mut().find(|w| w.pid == pid) {
                 worker.replacement = replacement;
             }
         }
-        let ready: Vec<Pid> = self.workers.iter().filter(|w| w.ready).map(|w| w.pid).collect();
+        let ready: Vec<Pid> = self
+            .workers
+            .iter()
+            .filter(|w| w.ready)
+            .map(|w| w.pid)
+            .collect();
         for worker in &mut self.workers {
-            if worker.stop_sent.is_none() && worker.replacement.is_some_and(|r| ready.contains(&r)) {
+            if worker.stop_sent.is_none() && worker.replacement.is_some_and(|r| ready.contains(&r))
+            {
                 request_stop(worker);
             }
         }
@@ -527,7 +560,9 @@ impl Arbiter {
                 let _ = kill(worker.pid, Signal::SIGKILL);
                 continue;
             }
-            let Some(timeout_ms) = timeout_ms else { continue };
+            let Some(timeout_ms) = timeout_ms else {
+                continue;
+            };
             if worker.abort_sent.is_none() && worker.stop_sent.is_none() {
                 let silent = now_ms.saturating_sub(self.arena.slot(worker.slot).heartbeat_ms());
                 if silent > timeout_ms {
@@ -576,9 +611,22 @@ impl Arbiter {
         let max_requests = (self.settings.max_requests > 0).then(|| {
             self.settings.max_requests + fastrand::u64(0..=self.settings.max_requests_jitter)
         });
+        // Other workers' log pipes, and the socket a reload is moving away from.
+        let previous_listener = match &self.phase {
+            Phase::Reloading {
+                previous_listener: Some(old),
+                ..
+            } => Some(old.as_raw_fd()),
+            _ => None,
+        };
         let hygiene = ChildHygiene {
             signals: &self.signals,
-            close: self.workers.iter().map(|w| w.pipe.fd()).collect(),
+            close: self
+                .workers
+                .iter()
+                .map(|w| w.pipe.fd())
+                .chain(previous_listener)
+                .collect(),
             credentials: self.credentials,
         };
         match spawn::spawn(

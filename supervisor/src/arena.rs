@@ -180,7 +180,10 @@ impl Arena {
         // SAFETY: see above; the mapping is never unmapped, so 'static holds.
         let layout: &'static Layout = unsafe { ptr.as_ref() };
         layout.header.magic.store(MAGIC, Ordering::Release);
-        layout.header.master_pid.store(master_pid, Ordering::Release);
+        layout
+            .header
+            .master_pid
+            .store(master_pid, Ordering::Release);
         Ok(Arena { layout })
     }
 

@@ -38,7 +38,11 @@ pub enum ForkSafetyError {
 
 /// Refuses configurations that would crash forked workers. `env` looks a variable up
 /// in the process environment and `.env`.
-pub fn check(os: Os, workers: usize, env: impl Fn(&str) -> Option<String>) -> Result<(), ForkSafetyError> {
+pub fn check(
+    os: Os,
+    workers: usize,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(), ForkSafetyError> {
     if os != Os::MacOs || workers <= 1 {
         return Ok(());
     }
@@ -66,8 +70,14 @@ mod tests {
 
     #[test]
     fn linux_and_single_worker_always_pass() {
-        assert_eq!(check(Os::Other, 8, env(&[("DOCUMENT_LOADING_ENGINE", "DOCLING")])), Ok(()));
-        assert_eq!(check(Os::MacOs, 1, env(&[("DOCUMENT_LOADING_ENGINE", "DOCLING")])), Ok(()));
+        assert_eq!(
+            check(Os::Other, 8, env(&[("DOCUMENT_LOADING_ENGINE", "DOCLING")])),
+            Ok(())
+        );
+        assert_eq!(
+            check(Os::MacOs, 1, env(&[("DOCUMENT_LOADING_ENGINE", "DOCLING")])),
+            Ok(())
+        );
     }
 
     #[test]
@@ -84,9 +94,15 @@ mod tests {
     #[test]
     fn macos_requires_objc_fork_safety_off() {
         let err = check(Os::MacOs, 4, env(&[])).unwrap_err();
-        assert!(err.to_string().contains("OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES"));
+        assert!(
+            err.to_string()
+                .contains("OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES")
+        );
         let no = env(&[("OBJC_DISABLE_INITIALIZE_FORK_SAFETY", "NO")]);
-        assert_eq!(check(Os::MacOs, 4, no), Err(ForkSafetyError::ObjcForkSafety));
+        assert_eq!(
+            check(Os::MacOs, 4, no),
+            Err(ForkSafetyError::ObjcForkSafety)
+        );
         let yes = env(&[("OBJC_DISABLE_INITIALIZE_FORK_SAFETY", "YES")]);
         assert_eq!(check(Os::MacOs, 4, yes), Ok(()));
     }

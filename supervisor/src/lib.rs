@@ -43,7 +43,8 @@ pub fn run(args: Vec<OsString>, worker_main: WorkerMain) -> i32 {
 }
 
 fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbiter, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
     let env = Environment::capture(&cwd).map_err(|e| e.to_string())?;
     let settings = match Settings::load(args.iter().cloned(), &env) {
         Ok(settings) => settings,
@@ -54,10 +55,15 @@ fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbite
         env.get(name).map(|(v, _)| v.to_owned())
     })
     .map_err(|e| e.to_string())?;
-    let credentials = privileges::Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
-        .map_err(|e| e.to_string())?;
-    logging::init_master(&settings)
-        .map_err(|e| format!("cannot open log file {}: {e}", settings.log_file().display()))?;
+    let credentials =
+        privileges::Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
+            .map_err(|e| e.to_string())?;
+    logging::init_master(&settings).map_err(|e| {
+        format!(
+            "cannot open log file {}: {e}",
+            settings.log_file().display()
+        )
+    })?;
 
     let pid = std::process::id();
     let pidfile = settings

@@ -52,13 +52,18 @@ pub fn adopt_systemd(own_pid: u32) -> Result<Option<TcpListener>, ListenError> {
         .filter(|n| *n > 0)
         .ok_or_else(|| ListenError::ListenFds(fds.clone()))?;
     if count > 1 {
-        tracing::warn!(count, "systemd passed several sockets; serving the first (fd 3)");
+        tracing::warn!(
+            count,
+            "systemd passed several sockets; serving the first (fd 3)"
+        );
     }
     if !is_listening(SD_LISTEN_FDS_START) {
         return Err(ListenError::NotListening);
     }
     // SAFETY: systemd's protocol hands us ownership of fds 3..3+LISTEN_FDS.
-    Ok(Some(unsafe { TcpListener::from_raw_fd(SD_LISTEN_FDS_START) }))
+    Ok(Some(unsafe {
+        TcpListener::from_raw_fd(SD_LISTEN_FDS_START)
+    }))
 }
 
 /// True when `fd` is a socket in the listening state (SO_ACCEPTCONN).
@@ -101,7 +106,10 @@ pub fn bind(address: &str, backlog: i32) -> Result<TcpListener, ListenError> {
 
 fn bind_once(address: &str, backlog: i32) -> std::io::Result<TcpListener> {
     let addr = address.to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "address resolves to nothing")
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "address resolves to nothing",
+        )
     })?;
     // std sets SO_REUSEADDR on Unix listeners; listen(2) again to apply our backlog.
     let listener = TcpListener::bind(addr)?;

@@ -97,10 +97,16 @@ mod tests {
         let current = read(path.clone());
         let newest = read(file.backup(1));
         assert!(current.ends_with("line 19 .......................\n"));
-        assert!(newest.ends_with("line 17 .......................\n"), "{newest}");
+        assert!(
+            newest.ends_with("line 17 .......................\n"),
+            "{newest}"
+        );
         assert!(!file.backup(3).exists());
         for text in [current, newest, read(file.backup(2))] {
-            assert!(text.len() < 100 && text.lines().all(|l| l.len() == 31), "{text}");
+            assert!(
+                text.len() < 100 && text.lines().all(|l| l.len() == 31),
+                "{text}"
+            );
         }
     }
 }

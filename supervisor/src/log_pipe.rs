@@ -81,6 +81,9 @@ mod tests {
         nix::unistd::write(&write, b"o\nthree").unwrap();
         drop(write);
         assert_eq!(pipe.pump(|l| lines.push(l.to_vec())), PipeState::Closed);
-        assert_eq!(lines, [b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]);
+        assert_eq!(
+            lines,
+            [b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]
+        );
     }
 }

@@ -69,9 +69,21 @@ pub struct Builder {
     dir: PathBuf,
     port: u16,
     wait_ready: bool,
+    address_in_dotenv: bool,
 }
 
 impl Builder {
+    /// Puts HOST and PORT in `.env` instead of on the command line, so a reload can
+    /// change them.
+    pub fn address_in_dotenv(mut self) -> Self {
+        write_file(
+            &self.dir,
+            ".env",
+            &format!("HOST=127.0.0.1\nPORT={}\n", self.port),
+        );
+        self.address_in_dotenv = true;
+        self
+    }
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
         self
@@ -98,9 +110,11 @@ impl Builder {
     pub fn start(self) -> Server {
         let out = std::fs::File::create(self.dir.join("output.log")).unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.current_dir(&self.dir)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(&self.args)
+        cmd.current_dir(&self.dir);
+        if !self.address_in_dotenv {
+            cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string()]);
+        }
+        cmd.args(&self.args)
             .env_remove("WORKERS")
             .env_remove("PORT")
             .env_remove("HOST")
@@ -132,6 +146,7 @@ impl Server {
             dir: temp_dir(name),
             port: free_port(),
             wait_ready: true,
+            address_in_dotenv: false,
         }
     }
 
@@ -147,7 +162,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("server not healthy in {within:?}; output:\n{}", self.output());
+        panic!(
+            "server not healthy in {within:?}; output:\n{}",
+            self.output()
+        );
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -256,7 +274,9 @@ pub fn request(port: u16, raw: &[u8]) -> std::io::Result<Response> {
     stream.write_all(raw)?;
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf)?;
-    parse(&buf).ok_or_else(|| std::io::Error::other(format!("bad response {:?}", String::from_utf8_lossy(&buf))))
+    parse(&buf).ok_or_else(|| {
+        std::io::Error::other(format!("bad response {:?}", String::from_utf8_lossy(&buf)))
+    })
 }
 
 pub fn parse(buf: &[u8]) -> Option<Response> {
@@ -281,12 +301,19 @@ pub fn read_one(stream: &mut TcpStream) -> std::io::Result<Response> {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         if stream.read(&mut byte)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed",
+            ));
         }
         buf.push(byte[0]);
     }
     let mut response = parse(&buf).unwrap();
-    let len: usize = response.header("content-length").unwrap_or("0").parse().unwrap();
+    let len: usize = response
+        .header("content-length")
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body)?;
     response.body = String::from_utf8_lossy(&body).into_owned();

@@ -54,11 +54,19 @@ mod tests {
     #[test]
     fn filters_like_lightrag() {
         assert!(is_filtered(&Method::GET, "/health", StatusCode::OK));
-        assert!(is_filtered(&Method::POST, "/documents/paginated", StatusCode::NOT_MODIFIED));
+        assert!(is_filtered(
+            &Method::POST,
+            "/documents/paginated",
+            StatusCode::NOT_MODIFIED
+        ));
         assert!(is_filtered(&Method::GET, "/webui/", StatusCode::OK));
         assert!(!is_filtered(&Method::GET, "/health", StatusCode::NOT_FOUND));
         assert!(!is_filtered(&Method::DELETE, "/health", StatusCode::OK));
-        assert!(!is_filtered(&Method::GET, "/webui/index.html", StatusCode::OK));
+        assert!(!is_filtered(
+            &Method::GET,
+            "/webui/index.html",
+            StatusCode::OK
+        ));
         assert!(!is_filtered(&Method::GET, "/query", StatusCode::OK));
     }
 }

@@ -64,7 +64,12 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     };
     heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);
-    tracing::info!(worker = ctx.id, pid, generation = ctx.generation, "Worker ready");
+    tracing::info!(
+        worker = ctx.id,
+        pid,
+        generation = ctx.generation,
+        "Worker ready"
+    );
     let shared = service::Shared::new(router, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");

@@ -60,7 +60,8 @@ mod tests {
         let value = "v".repeat(MAX_HEADER_LINE - "x-big: ".len());
         req.headers_mut().insert("x-big", value.parse().unwrap());
         assert_eq!(check(&req), Ok(()));
-        req.headers_mut().insert("x-big", format!("{value}v").parse().unwrap());
+        req.headers_mut()
+            .insert("x-big", format!("{value}v").parse().unwrap());
         assert_eq!(check(&req), Err(Rejection::HeaderLine(8191)));
     }
 }

@@ -41,7 +41,12 @@ fn builder(settings: &Settings) -> http1::Builder {
 
 /// Serves until a graceful stop, then drains in-flight requests for at most the
 /// graceful timeout. Responses finished during the drain carry `Connection: close`.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: &Settings, stop: GracefulStop) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    settings: &Settings,
+    stop: GracefulStop,
+) {
     let builder = builder(settings);
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
@@ -70,12 +75,18 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: &Settin
     }
     drop(listener);
     shared.slot().set_state(SlotState::Stopping);
-    tracing::info!(pid = std::process::id(), "graceful stop: finishing in-flight requests");
+    tracing::info!(
+        pid = std::process::id(),
+        "graceful stop: finishing in-flight requests"
+    );
     let drain = async {
         tokio::time::sleep(DRAIN_GRACE).await;
         graceful.shutdown().await;
     };
-    if tokio::time::timeout(settings.graceful_timeout, drain).await.is_err() {
+    if tokio::time::timeout(settings.graceful_timeout, drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("graceful timeout reached with requests still in flight");
     }
 }

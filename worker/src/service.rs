@@ -26,7 +26,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(router: Router, slot: &'static WorkerSlot, max_requests: Option<u64>) -> Arc<Shared> {
+    pub fn new(
+        router: Router,
+        slot: &'static WorkerSlot,
+        max_requests: Option<u64>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             router,
             slot,
@@ -111,7 +115,10 @@ pub async fn handle(
 /// replacement is ready and the master stops it.
 fn retire(shared: &Shared, response: &mut Response<Body>) {
     close_connection(response);
-    if shared.slot.transition(SlotState::Ready, SlotState::Retiring) {
+    if shared
+        .slot
+        .transition(SlotState::Ready, SlotState::Retiring)
+    {
         tracing::info!(
             pid = std::process::id(),
             served = shared.max_requests,
@@ -122,7 +129,8 @@ fn retire(shared: &Shared, response: &mut Response<Body>) {
 
 /// A stopping or retiring worker must not invite the client to reuse the connection.
 fn close_connection(response: &mut Response<Body>) {
-    response
-        .headers_mut()
-        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
 }

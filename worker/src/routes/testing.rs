@@ -24,7 +24,10 @@ fn duration(q: &Seconds) -> Duration {
 }
 
 pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
-    match std::fs::read_to_string("test-boot-exit").as_deref().map(str::trim) {
+    match std::fs::read_to_string("test-boot-exit")
+        .as_deref()
+        .map(str::trim)
+    {
         Ok("4") => return Err(AppError::InjectedFailure),
         Ok("3") => std::process::exit(lightrag_supervisor::WORKER_BOOT_ERROR),
         _ => {}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Process-model benchmark: lightrag-master --workers 2 beside a minimal hyper server.
+
+Measures, in one run on this machine:
+  * GET /health requests/s and p99 latency (wrk) for both servers, and the ratio;
+  * idle RSS and PSS of the master and of each worker;
+  * time from launch to the first 200;
+  * time from SIGKILL of a worker to its replacement answering (with --workers 1, so
+    any 200 after the kill comes from the replacement).
+Numbers go to stdout; nothing here passes or fails. Loopback only, bounded durations.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "lightrag-master")
+HELLO = os.path.join(ROOT, "target", "release", "hello-hyper")
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
+
+
+def ensure_tools():
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "lightrag-master", "-p", "hello-hyper"],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ok(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def wait_ok(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ok(port):
+            return time.monotonic()
+        time.sleep(0.001)
+    raise RuntimeError(f"port {port} never answered 200")
+
+
+def start_master(port, workers, workdir):
+    env = dict(os.environ)
+    for var in ("WORKERS", "PORT", "HOST", "WORKER_THREADS"):
+        env.pop(var, None)
+    return subprocess.Popen(
+        [BIN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "WARNING"],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def memory_kib(pid):
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            m = re.match(r"(Rss|Pss):\s+(\d+) kB", line)
+            if m:
+                fields[m.group(1)] = int(m.group(2))
+    return fields["Rss"], fields["Pss"]
+
+
+def wrk(port):
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency",
+         f"http://127.0.0.1:{port}/health"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+
+
+def main():
+    ensure_tools()
+    workdir = tempfile.mkdtemp(prefix="lrm-bench-")
+    print(f"machine: {os.cpu_count()} cores; wrk -t2 -c{CONNECTIONS} -d{DURATION}")
+
+    # Baseline first, alone on the machine.
+    hello_port = free_port()
+    hello = subprocess.Popen([HELLO, f"127.0.0.1:{hello_port}"], stdout=subprocess.DEVNULL)
+    wait_ok(hello_port)
+    base_rps, base_p99, _ = wrk(hello_port)
+    hello.terminate()
+    hello.wait()
+
+    # Launch to first 200.
+    port = free_port()
+    launched = time.monotonic()
+    master = start_master(port, 2, workdir)
+    first_200 = wait_ok(port) - launched
+    time.sleep(1.0)
+    master_mem = memory_kib(master.pid)
+    worker_mem = [memory_kib(w) for w in children(master.pid)]
+    rps, p99, non2xx = wrk(port)
+    master.send_signal(signal.SIGTERM)
+    master.wait()
+
+    # SIGKILL of the only worker to its replacement answering.
+    port = free_port()
+    master = start_master(port, 1, workdir)
+    wait_ok(port)
+    time.sleep(0.5)
+    samples = []
+    for _ in range(5):
+        [worker] = children(master.pid)
+        killed = time.monotonic()
+        os.kill(worker, signal.SIGKILL)
+        samples.append((wait_ok(port) - killed) * 1000)
+        time.sleep(1.5)  # past the crash-loop window: measure plain respawn, not back-off
+    master.send_signal(signal.SIGTERM)
+    master.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"GET /health  hello-hyper (1 process)      : {base_rps:10.0f} req/s  p99 {base_p99:6.2f} ms")
+    print(f"GET /health  lightrag-master --workers 2  : {rps:10.0f} req/s  p99 {p99:6.2f} ms"
+          f"  non-2xx {non2xx}")
+    print(f"throughput ratio (lightrag-master / hello-hyper): {rps / base_rps:.2f}x  (target >= 0.8x)")
+    print(f"p99 ratio (lightrag-master / hello-hyper): {p99 / base_p99:.2f}x")
+    print(f"idle master: RSS {master_mem[0] / 1024:.1f} MiB, PSS {master_mem[1] / 1024:.1f} MiB")
+    for i, (rss, pss) in enumerate(worker_mem):
+        print(f"idle worker {i}: RSS {rss / 1024:.1f} MiB, PSS {pss / 1024:.1f} MiB  (target PSS < 10 MiB)")
+    print(f"launch to first 200: {first_200 * 1000:.1f} ms  (target < 200 ms)")
+    print(f"SIGKILL to replacement answering: median {sorted(samples)[2]:.1f} ms, "
+          f"max {max(samples):.1f} ms  (target < 50 ms)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
