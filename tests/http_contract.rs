@@ -27,6 +27,20 @@ fn health_and_json_errors() {
     .unwrap();
     assert_eq!(wrong.status, 405);
     assert_eq!(wrong.body, r#"{"detail":"Method Not Allowed"}"#);
+
+    // Access log: uvicorn's line plus the duration; successful /health polls are filtered.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = server.log_file();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"GET /no/such/route HTTP/1.1\" 404"))
+        .unwrap_or_else(|| panic!("no access line in\n{log}"));
+    assert!(
+        line.contains("[INFO] access: 127.0.0.1:") && line.ends_with("ms"),
+        "{line}"
+    );
+    assert!(log.contains("\"DELETE /health HTTP/1.1\" 405"));
+    assert!(!log.contains("\"GET /health HTTP/1.1\" 200"));
 }
 
 fn raw_get(port: u16, target: &str, extra_headers: &str) -> u16 {

@@ -50,6 +50,54 @@ fn a_killed_worker_is_replaced_at_once() {
 }
 
 #[test]
+fn repeated_kills_leave_no_zombies() {
+    let server = Server::builder("zombies").args(&["--workers", "2"]).start();
+    for _ in 0..20 {
+        let workers = server.wait_workers(2, Duration::from_secs(5));
+        unsafe { libc::kill(workers[0], libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let workers = server.wait_workers(2, Duration::from_secs(5));
+    assert!(
+        workers.iter().all(|&w| is_alive(w)),
+        "a child is a zombie: {workers:?}"
+    );
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn workers_run_as_worker_user_while_the_master_keeps_root() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let server = Server::builder("user")
+        .args(&["--workers", "1", "--user", "nobody"])
+        .start();
+    let uid_of = |pid: i32| -> String {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .unwrap()
+            .to_owned();
+        line.split_whitespace().nth(1).unwrap().to_owned()
+    };
+    let nobody = String::from_utf8(
+        std::process::Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let worker = server.wait_workers(1, Duration::from_secs(5))[0];
+    assert_eq!(uid_of(server.pid()), "0");
+    assert_eq!(uid_of(worker), nobody.trim());
+}
+
+#[test]
 fn boot_failure_at_first_start_exits_3_without_a_fork_loop() {
     for (code, message) in [(3, "Worker failed to boot."), (4, "App failed to load.")] {
         let builder = Server::builder("bootfail")
