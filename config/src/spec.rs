@@ -53,7 +53,7 @@ settings_table! {
     HOST = "HOST", "host", "ADDR", Value("0.0.0.0"), "Address to listen on";
     PORT = "PORT", "port", "PORT", Value("9621"), "TCP port to listen on";
     WORKERS = "WORKERS", "workers", "N", Value("2"), "Number of worker processes";
-    WORKER_THREADS = "WORKER_THREADS", "threads", "N", Value("0"), "Tokio threads per worker (0: one per CPU core)";
+    WORKER_THREADS = "WORKER_THREADS", "threads", "N", Value("0"), "Tokio threads per worker (0: CPU cores divided among the workers, at least 1)";
     TIMEOUT = "TIMEOUT", "timeout", "SECONDS", Value("300"), "Request timeout for LLM and embedding calls";
     WORKER_TIMEOUT = "WORKER_TIMEOUT", "worker-timeout", "SECONDS", Derived("TIMEOUT + 30"), "A worker silent for this long is aborted and replaced (0 disables the watchdog)";
     KEEPALIVE = "KEEPALIVE", "keepalive", "SECONDS", Value("5"), "Idle keep-alive connections are closed after this long; also the header read timeout";

@@ -131,6 +131,7 @@ impl Arbiter {
 
     /// Runs until every worker is gone after a stop; returns the process exit code.
     pub fn run(mut self) -> i32 {
+        self.manage_workers();
         loop {
             self.wait_for_events();
             for signal in self.signals.drain() {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::{Method, StatusCode, Version};
+use http::{Method, StatusCode, Uri, Version};
 
 const QUIET_PATHS: &[&str] = &[
     "/health",
@@ -24,15 +24,14 @@ pub fn is_filtered(method: &Method, path: &str, status: StatusCode) -> bool {
 pub struct Entry<'a> {
     pub peer: SocketAddr,
     pub method: &'a Method,
-    pub target: &'a str,
-    pub path: &'a str,
+    pub uri: &'a Uri,
     pub version: Version,
     pub status: StatusCode,
     pub elapsed: Duration,
 }
 
 pub fn record(entry: Entry<'_>) {
-    if is_filtered(entry.method, entry.path, entry.status) {
+    if is_filtered(entry.method, entry.uri.path(), entry.status) {
         return;
     }
     tracing::info!(
@@ -40,7 +39,7 @@ pub fn record(entry: Entry<'_>) {
         "{} - \"{} {} {:?}\" {} {:.1}ms",
         entry.peer,
         entry.method,
-        entry.target,
+        entry.uri,
         entry.version,
         entry.status.as_u16(),
         entry.elapsed.as_secs_f64() * 1000.0

@@ -20,9 +20,7 @@ use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerCo
 /// Runs the worker to completion; the return value is the process exit code.
 pub fn run(ctx: WorkerContext) -> i32 {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if ctx.settings.worker_threads > 0 {
-        builder.worker_threads(ctx.settings.worker_threads);
-    }
+    builder.worker_threads(runtime_threads(&ctx.settings));
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -33,6 +31,16 @@ pub fn run(ctx: WorkerContext) -> i32 {
     let code = runtime.block_on(boot_and_serve(ctx));
     runtime.shutdown_background();
     code
+}
+
+/// WORKER_THREADS, or the CPU cores shared out among the workers: N workers with a
+/// thread per core each would oversubscribe the machine N times.
+fn runtime_threads(settings: &lightrag_config::Settings) -> usize {
+    if settings.worker_threads > 0 {
+        return settings.worker_threads;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / settings.workers.max(1)).max(1)
 }
 
 async fn boot_and_serve(ctx: WorkerContext) -> i32 {

@@ -1,11 +1,10 @@
 //! gunicorn's request-size contract: a request line over 4094 bytes is answered 400, a
 //! header line over 8190 bytes 431 (more than 100 headers is refused with 431 by hyper's
-//! parser itself, see [`MAX_HEADERS`]). Lengths exclude the CRLF, as gunicorn counts.
+//! parser itself, whose default limit is the same). Lengths exclude the CRLF, as gunicorn counts.
 
 use http::Request;
 
 pub const MAX_REQUEST_LINE: usize = 4094;
-pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEADER_LINE: usize = 8190;
 
 #[derive(Debug, PartialEq, Eq)]

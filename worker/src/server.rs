@@ -17,7 +17,6 @@ use lightrag_supervisor::SlotState;
 use tokio::net::TcpListener;
 
 use crate::lifecycle::GracefulStop;
-use crate::limits::MAX_HEADERS;
 use crate::service::{self, Shared};
 
 /// After a stop signal, how long connections already accepted get to deliver their
@@ -29,13 +28,15 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 /// Pause after an accept error (EMFILE and friends) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
+/// hyper's parser already refuses more than 100 headers
+/// with 431 by default; setting the same limit explicitly would move header storage to
+/// the heap for every request.
 fn builder(settings: &Settings) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.keepalive)
-        .keep_alive(true)
-        .max_headers(MAX_HEADERS);
+        .keep_alive(true);
     builder
 }
 

@@ -76,10 +76,8 @@ pub async fn handle(
     let in_flight = InFlight { slot: shared.slot };
     let method = req.method().clone();
     let version = req.version();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().to_string(), |pq| pq.as_str().to_owned());
+    // Cheap: a Uri shares its bytes.
+    let uri = req.uri().clone();
     let response = match limits::check(&req) {
         Err(rejection) => ApiError::from(rejection).into_response(),
         Ok(()) => {
@@ -100,8 +98,7 @@ pub async fn handle(
     access_log::record(access_log::Entry {
         peer,
         method: &method,
-        path: target.split('?').next().unwrap_or_default(),
-        target: &target,
+        uri: &uri,
         version,
         status: response.status(),
         elapsed: started.elapsed(),
