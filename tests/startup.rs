@@ -182,11 +182,10 @@ fn systemd_socket_activation_serves_on_fd_3_and_hides_the_variables() {
     // `$$` is the shell's pid, which `exec` hands to the server.
     let mut child = activated(&listener, "$$", &dir, free_port());
     drop(listener);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !common::get(port, "/health").is_ok_and(|r| r.status == 200) {
-        assert!(Instant::now() < deadline, "not serving on fd 3");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        common::healthy_within(port, Duration::from_secs(10)),
+        "not serving on fd 3"
+    );
     let log = std::fs::read_to_string(dir.join("output.log")).unwrap();
     assert!(log.contains("socket passed by systemd"), "{log}");
     for name in ["LISTEN_FDS", "LISTEN_PID"] {
@@ -209,11 +208,10 @@ fn socket_activation_for_another_pid_is_ignored() {
     let own_port = free_port();
     let dir = temp_dir("activation-other");
     let mut child = activated(&listener, "1", &dir, own_port);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !common::get(own_port, "/health").is_ok_and(|r| r.status == 200) {
-        assert!(Instant::now() < deadline, "did not bind its own port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        common::healthy_within(own_port, Duration::from_secs(10)),
+        "did not bind its own port"
+    );
     let log = std::fs::read_to_string(dir.join("output.log")).unwrap();
     assert!(log.contains("LISTEN_PID is not ours"), "{log}");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

@@ -245,6 +245,18 @@ impl Drop for Server {
     }
 }
 
+/// Polls `GET /health` on `port` until it answers 200 or `within` passes.
+pub fn healthy_within(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if get(port, "/health").is_ok_and(|r| r.status == 200) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 pub fn children(pid: i32) -> Vec<i32> {
     let path = format!("/proc/{pid}/task/{pid}/children");
     std::fs::read_to_string(path)
