@@ -3,6 +3,14 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = lightrag_supervisor::run(std::env::args_os().collect(), lightrag_worker::run);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "hash-password") {
+        return lightrag_worker::hash_password_command(&args[2..]);
+    }
+    let app = lightrag_supervisor::Application {
+        init_shared: lightrag_worker::init_shared,
+        worker_main: lightrag_worker::run,
+    };
+    let code = lightrag_supervisor::run(args, app);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -75,12 +75,22 @@ impl Environment {
     /// The value of `name` from the process environment, else from `.env`. Empty values
     /// count as unset, as in LightRAG's `get_env_value`.
     pub fn get(&self, name: &str) -> Option<(&str, Source)> {
-        if let Some(v) = self.process.get(name).filter(|v| !v.is_empty()) {
+        self.lookup(name, false)
+    }
+
+    /// Like [`Environment::get`], but an explicitly empty value is returned as such.
+    pub fn get_keeping_empty(&self, name: &str) -> Option<(&str, Source)> {
+        self.lookup(name, true)
+    }
+
+    fn lookup(&self, name: &str, keep_empty: bool) -> Option<(&str, Source)> {
+        let wanted = |v: &&String| keep_empty || !v.is_empty();
+        if let Some(v) = self.process.get(name).filter(wanted) {
             return Some((v, Source::Environment));
         }
         self.dotenv
             .get(name)
-            .filter(|v| !v.is_empty())
+            .filter(wanted)
             .map(|v| (v.as_str(), Source::DotEnv(self.dotenv_path.clone())))
     }
 }

@@ -7,6 +7,7 @@
 //! binds a socket or forks a worker, with one line naming the setting, where the value
 //! came from and the value itself.
 
+pub mod api;
 mod dotenv;
 mod error;
 mod layers;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgMatches, Command};
 
+use crate::api::{self, ApiSettings, AuthSettings, DEFAULT_TOKEN_SECRET, DefaultUi, JwtAlgorithm};
 use crate::error::ConfigError;
 use crate::layers::{Environment, Source};
 use crate::spec::{self, Fallback, Spec};
@@ -61,6 +62,8 @@ pub struct Settings {
     pub log_backup_count: u32,
     pub working_dir: PathBuf,
     pub input_dir: PathBuf,
+    pub auth: AuthSettings,
+    pub api: ApiSettings,
 }
 
 impl Settings {
@@ -125,6 +128,74 @@ impl Settings {
             log_backup_count: r.get(&spec::LOG_BACKUP_COUNT, number::<u32>(0, 1000))?,
             working_dir: r.get(&spec::WORKING_DIR, path)?,
             input_dir: r.get(&spec::INPUT_DIR, path)?,
+            auth: Self::auth(&r)?,
+            api: Self::api(&r)?,
+        })
+    }
+
+    fn auth(r: &Resolver<'_>) -> Result<AuthSettings, ConfigError> {
+        let accounts = r
+            .optional(&spec::AUTH_ACCOUNTS, api::parse_accounts)?
+            .unwrap_or_default();
+        let secret = r.raw(&spec::TOKEN_SECRET);
+        let token_secret = match secret {
+            Some((value, origin)) if !accounts.is_empty() && value == DEFAULT_TOKEN_SECRET => {
+                return Err(ConfigError::Invalid {
+                    setting: spec::TOKEN_SECRET.env,
+                    origin,
+                    value: "<the public default>".to_owned(),
+                    reason: "accounts need a private secret".to_owned(),
+                });
+            }
+            Some((value, _)) => value,
+            None if !accounts.is_empty() => {
+                return Err(ConfigError::Invalid {
+                    setting: spec::TOKEN_SECRET.env,
+                    origin: Source::Default,
+                    value: String::new(),
+                    reason: "must be set when AUTH_ACCOUNTS is set".to_owned(),
+                });
+            }
+            None => DEFAULT_TOKEN_SECRET.to_owned(),
+        };
+        Ok(AuthSettings {
+            accounts,
+            api_key: r.optional(&spec::API_KEY, non_empty)?,
+            token_secret,
+            jwt_algorithm: r.get(&spec::JWT_ALGORITHM, JwtAlgorithm::parse)?,
+            token_expire: r.get(&spec::TOKEN_EXPIRE_HOURS, api::hours)?,
+            guest_token_expire: r.get(&spec::GUEST_TOKEN_EXPIRE_HOURS, api::hours)?,
+            token_auto_renew: r.get(&spec::TOKEN_AUTO_RENEW, api::boolean)?,
+            token_renew_threshold: r.get(&spec::TOKEN_RENEW_THRESHOLD, api::fraction)?,
+            login_max_failed_attempts: r.get(&spec::LOGIN_MAX_FAILED_ATTEMPTS, number(0, 1_000_000))?,
+            login_lockout_window: Duration::from_secs(r.get(&spec::LOGIN_LOCKOUT_WINDOW_SECONDS, seconds(1))?),
+            whitelist_paths: r.get(&spec::WHITELIST_PATHS, |s| Ok(api::list(s)))?,
+        })
+    }
+
+    fn api(r: &Resolver<'_>) -> Result<ApiSettings, ConfigError> {
+        let body_explicit = r
+            .raw(&spec::MAX_REQUEST_BODY_BYTES)
+            .is_some_and(|(_, origin)| origin != Source::Default);
+        Ok(ApiSettings {
+            workspace: r.get(&spec::WORKSPACE, |s| Ok(api::sanitize_workspace(s)))?,
+            api_prefix: r.get(&spec::API_PREFIX, |s| Ok(api::normalize_prefix(s)))?,
+            default_ui: r.get(&spec::DEFAULT_UI, DefaultUi::parse)?,
+            cors_origins: r.get(&spec::CORS_ORIGINS, |s| Ok(api::list(s)))?,
+            enable_api_docs: r.get(&spec::ENABLE_API_DOCS, api::boolean)?,
+            max_request_body_bytes: r.get(&spec::MAX_REQUEST_BODY_BYTES, number(0, u64::MAX))?,
+            max_request_body_explicit: body_explicit,
+            max_upload_size: Some(r.get(&spec::MAX_UPLOAD_SIZE, |s| {
+                if s.eq_ignore_ascii_case("none") {
+                    Ok(0)
+                } else {
+                    number(0, u64::MAX)(s)
+                }
+            })?)
+            .filter(|n| *n > 0),
+            webui_title: r.optional(&spec::WEBUI_TITLE, non_empty)?,
+            webui_description: r.optional(&spec::WEBUI_DESCRIPTION, non_empty)?,
+            ai_content_notice: r.get(&spec::ENABLE_AI_CONTENT_NOTICE, api::boolean)?,
         })
     }
 
@@ -135,6 +206,29 @@ impl Settings {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+
+    /// Risky but valid combinations, for the master to log at start and on reload.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "[::1]" | "localhost");
+        let open = self.auth.accounts.is_empty() && self.auth.api_key.is_none();
+        if open && !loopback {
+            warnings.push(format!(
+                "the server listens on {} with no authentication: anyone who can reach it can \
+                 read and change the knowledge base (set AUTH_ACCOUNTS or LIGHTRAG_API_KEY)",
+                self.bind_address()
+            ));
+        }
+        let reachable = !loopback || !self.api.api_prefix.is_empty();
+        if !open && reachable && self.auth.whitelist_paths.iter().any(|p| p == "/api/*") {
+            warnings.push(
+                "authentication is on, but WHITELIST_PATHS keeps /api/* public: the Ollama-\
+                 compatible routes call the LLM and read the knowledge base without credentials"
+                    .to_owned(),
+            );
+        }
+        warnings
     }
 
     /// The rotating log file only the master writes.
@@ -153,11 +247,17 @@ impl Resolver<'_> {
         if let Some(v) = self.matches.get_one::<String>(spec.flag) {
             return Some((v.clone(), Source::CommandLine(spec.flag)));
         }
-        if let Some((v, source)) = self.env.get(spec.env) {
+        let keep_empty = matches!(spec.fallback, Fallback::ValueOrEmpty(_));
+        let found = if keep_empty {
+            self.env.get_keeping_empty(spec.env)
+        } else {
+            self.env.get(spec.env)
+        };
+        if let Some((v, source)) = found {
             return Some((v.to_owned(), source));
         }
         match spec.fallback {
-            Fallback::Value(v) => Some((v.to_owned(), Source::Default)),
+            Fallback::Value(v) | Fallback::ValueOrEmpty(v) => Some((v.to_owned(), Source::Default)),
             Fallback::Unset | Fallback::Derived(_) => None,
         }
     }
@@ -285,6 +385,46 @@ mod tests {
         assert!(err.to_string().contains("command line --port"), "{err}");
         let err = load(&[], &env(&[("WORKERS", "0")], &[])).unwrap_err();
         assert!(err.to_string().contains("process environment"), "{err}");
+    }
+
+    #[test]
+    fn accounts_require_a_private_token_secret() {
+        let e = env(&[("AUTH_ACCOUNTS", "admin:pw")], &[]);
+        let err = load(&[], &e).unwrap_err().to_string();
+        assert!(err.contains("TOKEN_SECRET"), "{err}");
+        let e = env(&[("AUTH_ACCOUNTS", "admin:pw"), ("TOKEN_SECRET", DEFAULT_TOKEN_SECRET)], &[]);
+        assert!(load(&[], &e).unwrap_err().to_string().contains("private secret"));
+        let e = env(&[("AUTH_ACCOUNTS", "admin:pw"), ("TOKEN_SECRET", "s3cret")], &[]);
+        assert_eq!(load(&[], &e).unwrap().auth.token_secret, "s3cret");
+        assert_eq!(load(&[], &env(&[], &[])).unwrap().auth.token_secret, DEFAULT_TOKEN_SECRET);
+        let e = env(&[("JWT_ALGORITHM", "none")], &[]);
+        assert!(load(&[], &e).unwrap_err().to_string().contains("refused"));
+    }
+
+    #[test]
+    fn empty_cors_origins_means_none_but_empty_port_means_unset() {
+        let e = env(&[("CORS_ORIGINS", ""), ("PORT", "")], &[]);
+        let s = load(&[], &e).unwrap();
+        assert!(s.api.cors_origins.is_empty());
+        assert_eq!(s.port, 9621);
+        let s = load(&[], &env(&[], &[])).unwrap();
+        assert_eq!(s.api.cors_origins, ["*"]);
+        assert_eq!(s.auth.whitelist_paths, ["/health", "/api/*"]);
+        assert!(!s.api.max_request_body_explicit);
+        let s = load(&["--max-request-body-bytes", "10"], &env(&[], &[])).unwrap();
+        assert!(s.api.max_request_body_explicit);
+    }
+
+    #[test]
+    fn warns_about_open_public_servers_and_public_ollama_routes() {
+        let s = load(&[], &env(&[], &[])).unwrap();
+        assert!(s.warnings()[0].contains("no authentication"));
+        let s = load(&["--host", "127.0.0.1"], &env(&[], &[])).unwrap();
+        assert!(s.warnings().is_empty());
+        let s = load(&[], &env(&[("LIGHTRAG_API_KEY", "k")], &[])).unwrap();
+        assert!(s.warnings()[0].contains("/api/*"));
+        let s = load(&["--whitelist-paths", "/health"], &env(&[("LIGHTRAG_API_KEY", "k")], &[])).unwrap();
+        assert!(s.warnings().is_empty());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 pub enum Fallback {
     /// A literal default value.
     Value(&'static str),
+    /// A literal default; an explicitly empty value is kept (it means "none"), not
+    /// treated as unset.
+    ValueOrEmpty(&'static str),
     /// Unset unless given (an optional setting).
     Unset,
     /// Computed from other settings; the text says how.
@@ -29,7 +32,7 @@ impl Spec {
     /// The `--help` line: description, environment variable and default.
     pub fn help_line(&self) -> String {
         let fallback = match self.fallback {
-            Fallback::Value(v) => format!("default: {v}"),
+            Fallback::Value(v) | Fallback::ValueOrEmpty(v) => format!("default: {v}"),
             Fallback::Unset => "default: unset".to_owned(),
             Fallback::Derived(how) => format!("default: {how}"),
         };
@@ -47,7 +50,7 @@ macro_rules! settings_table {
     };
 }
 
-use Fallback::{Derived, Unset, Value};
+use Fallback::{Derived, Unset, Value, ValueOrEmpty};
 
 settings_table! {
     HOST = "HOST", "host", "ADDR", Value("0.0.0.0"), "Address to listen on";
@@ -70,4 +73,25 @@ settings_table! {
     LOG_BACKUP_COUNT = "LOG_BACKUP_COUNT", "log-backup-count", "N", Value("5"), "Rotated files kept (lightrag.log.1 is the newest)";
     WORKING_DIR = "WORKING_DIR", "working-dir", "DIR", Value("./rag_storage"), "Directory of the RAG storage";
     INPUT_DIR = "INPUT_DIR", "input-dir", "DIR", Value("./inputs"), "Directory scanned for input documents";
+    WORKSPACE = "WORKSPACE", "workspace", "NAME", Value(""), "Data isolation workspace (characters outside [A-Za-z0-9_] become _)";
+    API_PREFIX = "LIGHTRAG_API_PREFIX", "api-prefix", "PATH", Value(""), "Path prefix a reverse proxy serves the API under (routes stay unprefixed)";
+    DEFAULT_UI = "LIGHTRAG_DEFAULT_UI", "default-ui", "UI", Value("webui"), "Where / redirects: webui or workspace";
+    AUTH_ACCOUNTS = "AUTH_ACCOUNTS", "auth-accounts", "USER:PASS,...", Unset, "Accounts for password login; a password may be {bcrypt}<hash> (see hash-password)";
+    API_KEY = "LIGHTRAG_API_KEY", "key", "KEY", Unset, "API key expected in the X-API-Key header";
+    TOKEN_SECRET = "TOKEN_SECRET", "token-secret", "SECRET", Unset, "JWT signing secret (required with AUTH_ACCOUNTS)";
+    JWT_ALGORITHM = "JWT_ALGORITHM", "jwt-algorithm", "ALG", Value("HS256"), "JWT algorithm: HS256, HS384 or HS512";
+    TOKEN_EXPIRE_HOURS = "TOKEN_EXPIRE_HOURS", "token-expire-hours", "HOURS", Value("48"), "Lifetime of a login token";
+    GUEST_TOKEN_EXPIRE_HOURS = "GUEST_TOKEN_EXPIRE_HOURS", "guest-token-expire-hours", "HOURS", Value("24"), "Lifetime of a guest token";
+    TOKEN_AUTO_RENEW = "TOKEN_AUTO_RENEW", "token-auto-renew", "BOOL", Value("true"), "Send a fresh token in X-New-Token when one runs low";
+    TOKEN_RENEW_THRESHOLD = "TOKEN_RENEW_THRESHOLD", "token-renew-threshold", "FRACTION", Value("0.5"), "Renew when less than this fraction of the lifetime remains";
+    LOGIN_MAX_FAILED_ATTEMPTS = "LOGIN_MAX_FAILED_ATTEMPTS", "login-max-failed-attempts", "N", Value("5"), "Failed logins per client and user before 429 (0 disables)";
+    LOGIN_LOCKOUT_WINDOW_SECONDS = "LOGIN_LOCKOUT_WINDOW_SECONDS", "login-lockout-window-seconds", "SECONDS", Value("300"), "Window in which failed logins are counted";
+    WHITELIST_PATHS = "WHITELIST_PATHS", "whitelist-paths", "PATHS", ValueOrEmpty("/health,/api/*"), "Paths reachable without credentials (prefix/* covers whole segments)";
+    CORS_ORIGINS = "CORS_ORIGINS", "cors-origins", "ORIGINS", ValueOrEmpty("*"), "Allowed CORS origins, comma-separated (empty: none)";
+    ENABLE_API_DOCS = "ENABLE_API_DOCS", "enable-api-docs", "BOOL", Value("true"), "Serve /docs and /openapi.json";
+    MAX_REQUEST_BODY_BYTES = "MAX_REQUEST_BODY_BYTES", "max-request-body-bytes", "BYTES", Value("1048576"), "Body ceiling of ordinary routes (0 disables all ceilings)";
+    MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
+    WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
+    WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
+    ENABLE_AI_CONTENT_NOTICE = "ENABLE_AI_CONTENT_NOTICE", "enable-ai-content-notice", "BOOL", Value("false"), "Ask the web UI to show an AI-content notice";
 }

@@ -297,6 +297,9 @@ impl Arbiter {
         if let Err(e) = logging::configure(&settings) {
             tracing::error!(error = %e, "reload: cannot open the new log file; keeping the old one");
         }
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
         self.generation += 1;
         self.target = settings.workers;
         let previous = std::mem::replace(&mut self.settings, settings);
@@ -417,6 +420,7 @@ impl Arbiter {
         if worker.stop_sent.is_some() {
             return;
         }
+        self.arena.count_unexpected_exit();
         let lived = worker.spawned_at.elapsed();
         if !worker.ready {
             if !self.booted && matches!(self.phase, Phase::Running) {
@@ -568,6 +572,7 @@ impl Arbiter {
                 let silent = now_ms.saturating_sub(self.arena.slot(worker.slot).heartbeat_ms());
                 if silent > timeout_ms {
                     tracing::error!("WORKER TIMEOUT (pid:{})", worker.pid.as_raw());
+                    self.arena.count_timeout();
                     worker.abort_sent = Some(now);
                     let _ = kill(worker.pid, Signal::SIGABRT);
                 }

@@ -131,6 +131,10 @@ impl WorkerSlot {
 struct Header {
     magic: AtomicU64,
     master_pid: AtomicI32,
+    /// Workers that died without being asked to (crash, OOM kill, watchdog).
+    unexpected_exits: AtomicU64,
+    /// Heartbeat timeouts (WORKER TIMEOUT).
+    timeouts: AtomicU64,
 }
 
 #[repr(C)]
@@ -197,6 +201,24 @@ impl Arena {
 
     pub fn master_pid(&self) -> i32 {
         self.layout.header.master_pid.load(Ordering::Acquire)
+    }
+
+    /// Workers that died without being asked to, since the master started.
+    pub fn unexpected_exits(&self) -> u64 {
+        self.layout.header.unexpected_exits.load(Ordering::Relaxed)
+    }
+
+    /// Heartbeat timeouts since the master started.
+    pub fn timeouts(&self) -> u64 {
+        self.layout.header.timeouts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_unexpected_exit(&self) {
+        self.layout.header.unexpected_exits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_timeout(&self) {
+        self.layout.header.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn app_region(&self) -> &'static AppRegion {

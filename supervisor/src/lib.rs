@@ -3,8 +3,9 @@
 //! [`run`] is the whole life of the master: load and validate the configuration, check
 //! fork safety, open the log, write the pidfile, bind (or adopt systemd's socket), map
 //! the shared [`arena`], then hand over to the [`arbiter`] loop, which forks workers,
-//! supervises them and answers signals. It knows nothing of HTTP or RAG: a worker is a
-//! [`WorkerMain`] function the binary passes in.
+//! supervises them and answers signals. It knows nothing of HTTP or RAG: the binary
+//! passes in an [`Application`]: how to lay out the arena's application region before the
+//! first fork, and the function each worker runs.
 
 pub mod arbiter;
 pub mod arena;
@@ -26,14 +27,25 @@ use std::ffi::OsString;
 use lightrag_config::{ConfigError, Environment, Settings};
 
 pub use arena::{Arena, SlotState, WorkerSlot};
+pub use arena::AppRegion;
 pub use spawn::{APP_LOAD_ERROR, WORKER_BOOT_ERROR, WorkerContext, WorkerMain};
+
+/// What the master runs, without knowing what it is.
+#[derive(Clone, Copy)]
+pub struct Application {
+    /// Initialises the arena's application region (robust mutexes, tables) once, in the
+    /// master, before the first fork. It survives reloads.
+    pub init_shared: fn(&'static AppRegion) -> std::io::Result<()>,
+    /// The body of every worker process.
+    pub worker_main: WorkerMain,
+}
 
 /// Exit code for anything that stops the master before it serves.
 const STARTUP_FAILURE: i32 = 1;
 
 /// Runs the master with `args` (program name first); returns the exit code.
-pub fn run(args: Vec<OsString>, worker_main: WorkerMain) -> i32 {
-    match start(args, worker_main) {
+pub fn run(args: Vec<OsString>, app: Application) -> i32 {
+    match start(args, app) {
         Ok(arbiter) => arbiter.run(),
         Err(line) => {
             eprintln!("Error: {line}");
@@ -42,7 +54,7 @@ pub fn run(args: Vec<OsString>, worker_main: WorkerMain) -> i32 {
     }
 }
 
-fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbiter, String> {
+fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
     let env = Environment::capture(&cwd).map_err(|e| e.to_string())?;
@@ -85,6 +97,9 @@ fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbite
         "Starting lightrag-master {}",
         env!("CARGO_PKG_VERSION")
     );
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
     let signals = signals::SignalQueue::install()
         .map_err(|e| cleanup(format!("cannot install signal handlers: {e}")))?;
     let adopted = listener::adopt_systemd(pid).map_err(|e| cleanup(e.to_string()))?;
@@ -102,6 +117,8 @@ fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbite
     };
     let arena = arena::Arena::map(pid as i32)
         .map_err(|e| cleanup(format!("cannot map the shared arena: {e}")))?;
+    (app.init_shared)(arena.app_region())
+        .map_err(|e| cleanup(format!("cannot initialise the shared application state: {e}")))?;
     Ok(arbiter::Arbiter::new(arbiter::Startup {
         args,
         cwd,
@@ -111,6 +128,6 @@ fn start(args: Vec<OsString>, worker_main: WorkerMain) -> Result<arbiter::Arbite
         arena,
         signals,
         pidfile,
-        worker_main,
+        worker_main: app.worker_main,
     }))
 }

@@ -1,35 +1,117 @@
-//! Turning failures into LightRAG's JSON error shape, `{"detail": ...}`, in one place.
+//! Every failure becomes an HTTP answer here, in LightRAG's (FastAPI's) JSON shapes:
+//! `{"detail": "message"}`, `{"detail": [validation errors]}` for 422, and for anything
+//! unexpected a 500 whose body carries only an error id; the cause goes to the log.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::limits::Rejection;
 
-/// An HTTP error answered as `{"detail": message}`.
-#[derive(Debug, thiserror::Error)]
-#[error("{status}: {detail}")]
+/// An HTTP error answered as `{"detail": ...}`.
+#[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub detail: String,
+    pub detail: Value,
+    retry_after: Option<u64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// One entry of a 422 answer, as pydantic reports it.
+#[derive(Debug, Serialize)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub loc: Vec<Value>,
+    pub msg: String,
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl FieldError {
+    /// A required body field is absent.
+    pub fn missing(location: &str, field: &str) -> FieldError {
+        FieldError {
+            kind: "missing",
+            loc: vec![location.into(), field.into()],
+            msg: "Field required".to_owned(),
+            input: Value::Null,
+            ctx: None,
+        }
+    }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            detail: detail.into(),
+            detail: Value::String(detail.into()),
+            retry_after: None,
         }
+    }
+
+    pub fn unauthorized(detail: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, detail)
+    }
+
+    pub fn forbidden(detail: &str) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, detail)
+    }
+
+    pub fn too_many_requests(detail: &str, retry_after_secs: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail)
+        }
+    }
+
+    pub fn body_too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large. This endpoint accepts at most {limit} bytes."),
+        )
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: serde_json::to_value(errors).unwrap_or(Value::Null),
+            retry_after: None,
+        }
+    }
+
+    /// An unexpected failure: the cause is logged under a fresh id; the client sees only
+    /// the id.
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        let error_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+        tracing::error!(error_id, "internal error: {cause}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Internal server error (error_id: {error_id})"),
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "detail": self.detail })),
-        )
-            .into_response()
+        let mut response =
+            (self.status, Json(serde_json::json!({ "detail": self.detail }))).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -60,4 +142,14 @@ pub async fn not_found() -> ApiError {
 
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// A panic in a handler: the worker survives, the client gets a 500 with an error id.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("panic");
+    ApiError::internal(&format_args!("handler panicked: {message}")).into_response()
 }

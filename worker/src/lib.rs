@@ -7,18 +7,63 @@
 //! until the master tells us to stop.
 
 mod access_log;
+mod app;
+mod auth;
+mod body_limit;
 mod error;
 mod heartbeat;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod routes;
 mod server;
 mod service;
+mod shared;
+
+use std::ffi::OsString;
+use std::io::BufRead;
+use std::process::ExitCode;
 
 use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerContext};
 
+pub use shared::init_shared;
+
+/// `lightrag-master hash-password [PASSWORD]`: prints a `{bcrypt}` value for
+/// AUTH_ACCOUNTS. Without an argument the password is read from the first line of stdin
+/// (so it stays out of the shell history).
+pub fn hash_password_command(args: &[OsString]) -> ExitCode {
+    let password = match args.first() {
+        Some(arg) => arg.to_string_lossy().into_owned(),
+        None => {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).is_err() {
+                eprintln!("Error: cannot read the password from stdin");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.is_empty() {
+        eprintln!("Error: the password must not be empty");
+        return ExitCode::FAILURE;
+    }
+    match auth::accounts::hash_password(&password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the worker to completion; the return value is the process exit code.
 pub fn run(ctx: WorkerContext) -> i32 {
+    // Panics in handlers are answered 500 by the router; log them as one line instead of
+    // the default multi-line stderr dump.
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(runtime_threads(&ctx.settings));
     let runtime = match builder.enable_all().build() {
@@ -45,7 +90,8 @@ fn runtime_threads(settings: &lightrag_config::Settings) -> usize {
 
 async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let pid = std::process::id();
-    let router = match routes::router(&ctx) {
+    let app = app::App::new(&ctx);
+    let router = match routes::router(&ctx, app.clone()) {
         Ok(router) => router,
         Err(e) => {
             tracing::error!(worker = ctx.id, pid, error = %e, "application failed to load");
@@ -78,7 +124,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         generation = ctx.generation,
         "Worker ready"
     );
-    let shared = service::Shared::new(router, ctx.slot, ctx.max_requests);
+    let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
     0

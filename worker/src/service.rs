@@ -16,18 +16,23 @@ use lightrag_supervisor::{SlotState, WorkerSlot};
 use tower::Service;
 
 use crate::access_log;
+use crate::app::{App, ClientAddr};
 use crate::error::ApiError;
 use crate::limits;
+use crate::metrics::MetricsBlock;
 
 pub struct Shared {
     router: Router,
     slot: &'static WorkerSlot,
     max_requests: Option<u64>,
+    metrics: &'static MetricsBlock,
+    api_prefix: String,
 }
 
 impl Shared {
     pub fn new(
         router: Router,
+        app: &App,
         slot: &'static WorkerSlot,
         max_requests: Option<u64>,
     ) -> Arc<Shared> {
@@ -35,7 +40,31 @@ impl Shared {
             router,
             slot,
             max_requests,
+            metrics: &app.shared.metrics,
+            api_prefix: app.settings.api.api_prefix.clone(),
         })
+    }
+}
+
+/// With LIGHTRAG_API_PREFIX set, a proxy may forward `/prefix/route` or strip the
+/// prefix; routes are registered unprefixed, so remove it when present.
+fn strip_api_prefix<B>(req: &mut Request<B>, prefix: &str) {
+    if prefix.is_empty() {
+        return;
+    }
+    let Some(rest) = req.uri().path().strip_prefix(prefix) else {
+        return;
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return;
+    }
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let target = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    if let Ok(uri) = target.parse() {
+        *req.uri_mut() = uri;
     }
 }
 
@@ -69,7 +98,7 @@ impl Drop for InFlight<'_> {
 pub async fn handle(
     shared: Arc<Shared>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     shared.slot.request_started();
@@ -81,6 +110,8 @@ pub async fn handle(
     let response = match limits::check(&req) {
         Err(rejection) => ApiError::from(rejection).into_response(),
         Ok(()) => {
+            strip_api_prefix(&mut req, &shared.api_prefix);
+            req.extensions_mut().insert(ClientAddr(peer));
             let mut router = shared.router.clone();
             match router.call(req).await {
                 Ok(response) => response,
@@ -95,13 +126,15 @@ pub async fn handle(
     } else if shared.slot.state() == SlotState::Stopping {
         close_connection(&mut response);
     }
+    let elapsed = started.elapsed();
+    shared.metrics.record(uri.path(), response.status().as_u16(), elapsed);
     access_log::record(access_log::Entry {
         peer,
         method: &method,
         uri: &uri,
         version,
         status: response.status(),
-        elapsed: started.elapsed(),
+        elapsed,
     });
     Ok(response)
 }

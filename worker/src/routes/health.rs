@@ -1,27 +1,99 @@
-//! `GET /health`: liveness for load balancers and the web UI's poll.
+//! `GET /health`: public liveness for everyone (load balancers, the web UI's poll), plus
+//! the configuration tier for authenticated callers, as in LightRAG 1.5.
 
-use axum::routing::get;
+use std::sync::Arc;
+
+use axum::extract::State;
 use axum::{Json, Router};
+use axum::routing::get;
+use http::HeaderMap;
+use lightrag_supervisor::SlotState;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-/// LightRAG's API version string, which clients compare against.
-pub const API_VERSION: &str = "0344";
+use crate::app::{API_VERSION, App, CORE_VERSION};
 
-#[derive(Serialize)]
-struct Health {
+#[derive(Serialize, ToSchema)]
+pub struct Health {
     status: &'static str,
+    auth_mode: &'static str,
     core_version: &'static str,
     api_version: &'static str,
+    webui_available: bool,
+    workspace_available: bool,
+    api_docs_available: bool,
+    webui_title: Option<String>,
+    webui_description: Option<String>,
+    ai_content_notice_enabled: bool,
+    /// No document pipeline runs in this build yet, so it is never busy.
+    pipeline_busy: bool,
+    pipeline_active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    configuration: Option<ServerDetails>,
 }
 
-async fn health() -> Json<Health> {
+/// Only for authenticated callers.
+#[derive(Serialize, ToSchema)]
+pub struct ServerDetails {
+    working_directory: String,
+    input_directory: String,
+    configuration: Configuration,
+    server_mode: &'static str,
+    /// Workers accepting requests right now.
+    workers: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Configuration {
+    workspace: String,
+}
+
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
+/// Liveness, and the server's configuration for authenticated callers.
+#[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
+pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Health> {
+    let authenticated = app
+        .auth
+        .check("/health", &headers, false)
+        .is_ok_and(|granted| app.auth.sees_configuration(&granted));
+    let settings = &app.settings;
+    let configuration = authenticated.then(|| ServerDetails {
+        working_directory: absolute(&settings.working_dir),
+        input_directory: absolute(&settings.input_dir),
+        configuration: Configuration {
+            workspace: settings.api.workspace.clone(),
+        },
+        server_mode: "gunicorn",
+        workers: app
+            .arena
+            .slots()
+            .iter()
+            .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring))
+            .count(),
+    });
     Json(Health {
         status: "healthy",
-        core_version: env!("CARGO_PKG_VERSION"),
+        auth_mode: app.auth.auth_mode(),
+        core_version: CORE_VERSION,
         api_version: API_VERSION,
+        webui_available: false,
+        workspace_available: false,
+        api_docs_available: settings.api.enable_api_docs,
+        webui_title: settings.api.webui_title.clone(),
+        webui_description: settings.api.webui_description.clone(),
+        ai_content_notice_enabled: settings.api.ai_content_notice,
+        pipeline_busy: false,
+        pipeline_active: false,
+        configuration,
     })
 }
 
-pub fn routes() -> Router {
+pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/health", get(health))
 }

@@ -1,30 +1,111 @@
-//! The HTTP routes. Each API area gets its own module; unknown paths and methods answer
-//! in LightRAG's JSON shape.
+//! The HTTP routes and the layers around them. Each API area gets its own module;
+//! protected routes sit behind [`require_auth`]; unknown paths and methods, panics,
+//! body ceilings and CORS answer in LightRAG's shapes.
 
+mod auth;
+mod docs;
 mod health;
+mod metrics;
+mod root;
 #[cfg(feature = "testing")]
 mod testing;
 
-use axum::Router;
-use lightrag_supervisor::WorkerContext;
+use std::sync::Arc;
 
-use crate::error;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::HeaderValue;
+use lightrag_supervisor::WorkerContext;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::app::App;
+use crate::{body_limit, error};
 
 /// Why the application could not be built (the worker then exits with APP_LOAD_ERROR).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error("invalid CORS origin {0:?}")]
+    CorsOrigin(String),
     #[cfg(feature = "testing")]
     #[error("boot failure requested by the test-boot-exit file")]
     InjectedFailure,
 }
 
-pub fn router(ctx: &WorkerContext) -> Result<Router, AppError> {
-    let router = Router::new().merge(health::routes());
+pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
+    let protected = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_auth));
+    let verify = Router::new()
+        .route("/auth/verify", get(auth::auth_verify))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_auth_ignoring_whitelist));
+    let router = Router::new()
+        .route("/", get(root::root))
+        .route("/login", post(auth::login))
+        .route("/auth-status", get(auth::auth_status))
+        .route("/ui/customization", get(root::customization))
+        .merge(health::routes())
+        .merge(protected)
+        .merge(verify)
+        .merge(docs::routes(&app));
     #[cfg(feature = "testing")]
     let router = router.merge(testing::routes(ctx)?);
     #[cfg(not(feature = "testing"))]
     let _ = ctx;
     Ok(router
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), body_limit::enforce))
+        .layer(DefaultBodyLimit::disable())
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(cors(&app.settings.api.cors_origins)?)
+        .with_state(app))
+}
+
+/// CORS_ORIGINS: `*` for any origin (without credentials), or a list (with
+/// credentials); every method and header; `X-New-Token` readable by scripts.
+fn cors(origins: &[String]) -> Result<CorsLayer, AppError> {
+    let layer = CorsLayer::new().expose_headers([http::HeaderName::from_static("x-new-token")]);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(layer
+            .allow_origin(AllowOrigin::any())
+            .allow_methods(tower_http::cors::Any)
+            .allow_headers(tower_http::cors::Any));
+    }
+    let list = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| AppError::CorsOrigin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(layer
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true))
+}
+
+async fn authorize(app: &App, respect_whitelist: bool, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let granted = match app.auth.check(&path, req.headers(), respect_whitelist) {
+        Ok(granted) => granted,
+        Err(e) => return e.into_response(),
+    };
+    let renewed = app.auth.renewal(&granted, &path);
+    let mut response = next.run(req).await;
+    if let Some(token) = renewed.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert("x-new-token", token);
+    }
+    response
+}
+
+/// LightRAG's auth dependency on a protected route.
+async fn require_auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    authorize(&app, true, req, next).await
+}
+
+/// The same, for `/auth/verify`, which ignores WHITELIST_PATHS.
+async fn require_auth_ignoring_whitelist(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    authorize(&app, false, req, next).await
 }

@@ -23,7 +23,7 @@ fn duration(q: &Seconds) -> Duration {
     Duration::from_secs_f64(q.s.clamp(0.0, 600.0))
 }
 
-pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
+pub fn routes(ctx: &WorkerContext) -> Result<Router<std::sync::Arc<crate::app::App>>, AppError> {
     match std::fs::read_to_string("test-boot-exit")
         .as_deref()
         .map(str::trim)
@@ -60,6 +60,7 @@ pub fn routes(ctx: &WorkerContext) -> Result<Router, AppError> {
             }),
         )
         .route("/debug/crash", get(crash))
+        .route("/debug/panic", get(panic))
         .route(
             "/debug/env",
             get(|Query(q): Query<EnvName>| async move {
@@ -92,4 +93,8 @@ struct LogLines {
 
 async fn crash() -> &'static str {
     std::process::abort()
+}
+
+async fn panic() -> &'static str {
+    panic!("deliberate panic for the tests")
 }

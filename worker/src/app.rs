@@ -1,0 +1,45 @@
+//! What every handler shares within one worker: the settings, the auth state and the
+//! handles on the arena.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lightrag_config::Settings;
+use lightrag_supervisor::{Arena, WorkerContext};
+
+use crate::auth::Auth;
+use crate::auth::throttle::LoginThrottle;
+use crate::shared::SharedRegion;
+
+/// LightRAG's API version string, which clients compare against.
+pub const API_VERSION: &str = "0344";
+pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct App {
+    pub settings: Settings,
+    pub auth: Auth,
+    pub arena: Arena,
+    pub shared: &'static SharedRegion,
+}
+
+impl App {
+    pub fn new(ctx: &WorkerContext) -> Arc<App> {
+        let shared = SharedRegion::of(ctx.arena.app_region());
+        let auth_settings = ctx.settings.auth.clone();
+        let throttle = LoginThrottle::new(
+            &shared.throttle,
+            auth_settings.login_max_failed_attempts,
+            auth_settings.login_lockout_window,
+        );
+        Arc::new(App {
+            auth: Auth::new(auth_settings, &shared.renewals, throttle),
+            settings: ctx.settings.clone(),
+            arena: ctx.arena,
+            shared,
+        })
+    }
+}
+
+/// The TCP peer of the connection a request came on (X-Forwarded-For is not trusted).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);

@@ -1,0 +1,74 @@
+//! `GET /openapi.json` and `GET /docs` (Swagger UI from assets vendored in the binary:
+//! nothing is fetched at build or run time). Both answer 404 with ENABLE_API_DOCS=false.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::{auth, health, metrics, root};
+use crate::app::{API_VERSION, App};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "LightRAG Server API", version = API_VERSION,
+         description = "LightRAG-compatible API served by lightrag-master"),
+    paths(
+        root::root, root::customization, health::health, metrics::metrics,
+        auth::login, auth::auth_status, auth::auth_verify,
+    ),
+    components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
+    modifiers(&Security),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
+
+/// The OpenAPI document, with the API prefix as its server.
+pub fn openapi(prefix: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !prefix.is_empty() {
+        doc.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
+    }
+    doc
+}
+
+pub fn routes(app: &App) -> Router<Arc<App>> {
+    if !app.settings.api.enable_api_docs {
+        return Router::new();
+    }
+    let prefix = app.settings.api.api_prefix.clone();
+    let doc_url = format!("{prefix}/openapi.json");
+    let swagger = SwaggerUi::new("/docs")
+        .external_url_unchecked("/openapi.json", serde_json::to_value(openapi(&prefix)).unwrap_or_default())
+        .config(Config::new([doc_url]));
+    // SwaggerUi redirects /docs to an absolute /docs/; behind a proxy prefix that must
+    // carry the prefix.
+    let slash = format!("{prefix}/docs/");
+    Router::from(swagger).layer(middleware::from_fn(move |req: Request, next: Next| {
+        let slash = slash.clone();
+        async move {
+            if req.uri().path() == "/docs" {
+                Redirect::temporary(&slash).into_response()
+            } else {
+                next.run(req).await
+            }
+        }
+    }))
+}

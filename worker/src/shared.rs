@@ -1,0 +1,45 @@
+//! The worker crate's state in the arena's application region, shared by every worker:
+//! the login-throttle table, the token-renewal table and the metrics counters.
+//!
+//! The master lays it out once before the first fork ([`init_shared`]) without knowing
+//! what it is; every worker then reaches the same bytes through [`SharedRegion::of`].
+
+use lightrag_supervisor::AppRegion;
+use lightrag_supervisor::arena::APP_REGION_BYTES;
+use lightrag_supervisor::robust_mutex::RobustMutex;
+
+use crate::auth::renewal::RenewalTable;
+use crate::auth::throttle::ThrottleTable;
+use crate::metrics::MetricsBlock;
+
+#[repr(C)]
+pub struct SharedRegion {
+    pub throttle: RobustMutex<ThrottleTable>,
+    pub renewals: RenewalTable,
+    pub metrics: MetricsBlock,
+}
+
+const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);
+const _: () = assert!(std::mem::align_of::<SharedRegion>() <= 64);
+
+impl SharedRegion {
+    /// The region inside `app`, as laid out by [`init_shared`].
+    pub fn of(app: &'static AppRegion) -> &'static SharedRegion {
+        // SAFETY: the region is 64-byte aligned, large enough (checked above), shared for
+        // the process's life, and was initialised by the master before any fork. Every
+        // field is atomics or a robust mutex, valid to share between processes.
+        unsafe { &*app.as_ptr().cast::<SharedRegion>() }
+    }
+}
+
+/// Lays out the shared region; the master calls it once, before the first fork.
+pub fn init_shared(app: &'static AppRegion) -> std::io::Result<()> {
+    let region = app.as_ptr().cast::<SharedRegion>();
+    // SAFETY: the zero-filled mapping is valid for the atomics; the mutex is initialised
+    // in place exactly once, before any other process exists to use it.
+    unsafe {
+        RobustMutex::init_at(&raw mut (*region).throttle, ThrottleTable::EMPTY)
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
