@@ -61,17 +61,25 @@ pub(crate) fn parse_accounts(s: &str) -> Result<Vec<Account>, String> {
         };
         let user = user.trim();
         if user.is_empty() || pass.is_empty() {
-            return Err(format!("entry for {user:?} has an empty user name or password"));
+            return Err(format!(
+                "entry for {user:?} has an empty user name or password"
+            ));
         }
         if user.chars().count() > MAX_USERNAME_LEN {
-            return Err(format!("user name longer than {MAX_USERNAME_LEN} characters"));
+            return Err(format!(
+                "user name longer than {MAX_USERNAME_LEN} characters"
+            ));
         }
         if accounts.iter().any(|a| a.username == user) {
             return Err(format!("user {user:?} is listed twice"));
         }
         let password = match pass.strip_prefix("{bcrypt}") {
             Some(hash) if hash.starts_with("$2") => Password::Bcrypt(hash.to_owned()),
-            Some(_) => return Err(format!("the {{bcrypt}} password of {user:?} is not a bcrypt hash")),
+            Some(_) => {
+                return Err(format!(
+                    "the {{bcrypt}} password of {user:?} is not a bcrypt hash"
+                ));
+            }
             None => Password::Plain(pass.to_owned()),
         };
         accounts.push(Account {
@@ -140,7 +148,13 @@ pub struct ApiSettings {
 /// LightRAG's workspace sanitising.
 pub fn sanitize_workspace(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -176,7 +190,9 @@ pub(crate) fn boolean(s: &str) -> Result<bool, String> {
 
 /// Positive, finite hours.
 pub(crate) fn hours(s: &str) -> Result<Duration, String> {
-    let h: f64 = s.parse().map_err(|_| "expected a number of hours".to_owned())?;
+    let h: f64 = s
+        .parse()
+        .map_err(|_| "expected a number of hours".to_owned())?;
     if !h.is_finite() || h <= 0.0 || h > 24.0 * 365.0 * 100.0 {
         return Err("must be a positive number of hours".to_owned());
     }

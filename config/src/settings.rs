@@ -167,8 +167,11 @@ impl Settings {
             guest_token_expire: r.get(&spec::GUEST_TOKEN_EXPIRE_HOURS, api::hours)?,
             token_auto_renew: r.get(&spec::TOKEN_AUTO_RENEW, api::boolean)?,
             token_renew_threshold: r.get(&spec::TOKEN_RENEW_THRESHOLD, api::fraction)?,
-            login_max_failed_attempts: r.get(&spec::LOGIN_MAX_FAILED_ATTEMPTS, number(0, 1_000_000))?,
-            login_lockout_window: Duration::from_secs(r.get(&spec::LOGIN_LOCKOUT_WINDOW_SECONDS, seconds(1))?),
+            login_max_failed_attempts: r
+                .get(&spec::LOGIN_MAX_FAILED_ATTEMPTS, number(0, 1_000_000))?,
+            login_lockout_window: Duration::from_secs(
+                r.get(&spec::LOGIN_LOCKOUT_WINDOW_SECONDS, seconds(1))?,
+            ),
             whitelist_paths: r.get(&spec::WHITELIST_PATHS, |s| Ok(api::list(s)))?,
         })
     }
@@ -211,7 +214,10 @@ impl Settings {
     /// Risky but valid combinations, for the master to log at start and on reload.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "[::1]" | "localhost");
+        let loopback = matches!(
+            self.host.as_str(),
+            "127.0.0.1" | "::1" | "[::1]" | "localhost"
+        );
         let open = self.auth.accounts.is_empty() && self.auth.api_key.is_none();
         if open && !loopback {
             warnings.push(format!(
@@ -392,11 +398,28 @@ mod tests {
         let e = env(&[("AUTH_ACCOUNTS", "admin:pw")], &[]);
         let err = load(&[], &e).unwrap_err().to_string();
         assert!(err.contains("TOKEN_SECRET"), "{err}");
-        let e = env(&[("AUTH_ACCOUNTS", "admin:pw"), ("TOKEN_SECRET", DEFAULT_TOKEN_SECRET)], &[]);
-        assert!(load(&[], &e).unwrap_err().to_string().contains("private secret"));
-        let e = env(&[("AUTH_ACCOUNTS", "admin:pw"), ("TOKEN_SECRET", "s3cret")], &[]);
+        let e = env(
+            &[
+                ("AUTH_ACCOUNTS", "admin:pw"),
+                ("TOKEN_SECRET", DEFAULT_TOKEN_SECRET),
+            ],
+            &[],
+        );
+        assert!(
+            load(&[], &e)
+                .unwrap_err()
+                .to_string()
+                .contains("private secret")
+        );
+        let e = env(
+            &[("AUTH_ACCOUNTS", "admin:pw"), ("TOKEN_SECRET", "s3cret")],
+            &[],
+        );
         assert_eq!(load(&[], &e).unwrap().auth.token_secret, "s3cret");
-        assert_eq!(load(&[], &env(&[], &[])).unwrap().auth.token_secret, DEFAULT_TOKEN_SECRET);
+        assert_eq!(
+            load(&[], &env(&[], &[])).unwrap().auth.token_secret,
+            DEFAULT_TOKEN_SECRET
+        );
         let e = env(&[("JWT_ALGORITHM", "none")], &[]);
         assert!(load(&[], &e).unwrap_err().to_string().contains("refused"));
     }
@@ -423,7 +446,11 @@ mod tests {
         assert!(s.warnings().is_empty());
         let s = load(&[], &env(&[("LIGHTRAG_API_KEY", "k")], &[])).unwrap();
         assert!(s.warnings()[0].contains("/api/*"));
-        let s = load(&["--whitelist-paths", "/health"], &env(&[("LIGHTRAG_API_KEY", "k")], &[])).unwrap();
+        let s = load(
+            &["--whitelist-paths", "/health"],
+            &env(&[("LIGHTRAG_API_KEY", "k")], &[]),
+        )
+        .unwrap();
         assert!(s.warnings().is_empty());
     }
 

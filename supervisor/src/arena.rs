@@ -214,7 +214,10 @@ impl Arena {
     }
 
     pub(crate) fn count_unexpected_exit(&self) {
-        self.layout.header.unexpected_exits.fetch_add(1, Ordering::Relaxed);
+        self.layout
+            .header
+            .unexpected_exits
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_timeout(&self) {

@@ -26,8 +26,8 @@ use std::ffi::OsString;
 
 use lightrag_config::{ConfigError, Environment, Settings};
 
-pub use arena::{Arena, SlotState, WorkerSlot};
 pub use arena::AppRegion;
+pub use arena::{Arena, SlotState, WorkerSlot};
 pub use spawn::{APP_LOAD_ERROR, WORKER_BOOT_ERROR, WorkerContext, WorkerMain};
 
 /// What the master runs, without knowing what it is.
@@ -117,8 +117,11 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
     };
     let arena = arena::Arena::map(pid as i32)
         .map_err(|e| cleanup(format!("cannot map the shared arena: {e}")))?;
-    (app.init_shared)(arena.app_region())
-        .map_err(|e| cleanup(format!("cannot initialise the shared application state: {e}")))?;
+    (app.init_shared)(arena.app_region()).map_err(|e| {
+        cleanup(format!(
+            "cannot initialise the shared application state: {e}"
+        ))
+    })?;
     Ok(arbiter::Arbiter::new(arbiter::Startup {
         args,
         cwd,

@@ -26,7 +26,9 @@ pub fn ceiling(api: &ApiSettings, path: &str) -> Option<u64> {
         return None;
     }
     match path {
-        "/documents/text" | "/documents/texts" if !api.max_request_body_explicit => Some(TEXT_CEILING),
+        "/documents/text" | "/documents/texts" if !api.max_request_body_explicit => {
+            Some(TEXT_CEILING)
+        }
         "/documents/upload" => api.max_upload_size.map(|n| n + MIB),
         _ => Some(api.max_request_body_bytes),
     }
@@ -54,7 +56,9 @@ mod tests {
     use super::*;
 
     fn api(max: u64, explicit: bool, upload: Option<u64>) -> ApiSettings {
-        let mut settings = lightrag_config::Settings::load(["x"], &Default::default()).unwrap().api;
+        let mut settings = lightrag_config::Settings::load(["x"], &Default::default())
+            .unwrap()
+            .api;
         settings.max_request_body_bytes = max;
         settings.max_request_body_explicit = explicit;
         settings.max_upload_size = upload;

@@ -104,8 +104,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, Json(serde_json::json!({ "detail": self.detail }))).into_response();
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "detail": self.detail })),
+        )
+            .into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -10,11 +10,22 @@ use lightrag_supervisor::{Arena, SlotState};
 
 /// Route groups, by first path segment.
 const GROUPS: [&str; 10] = [
-    "health", "auth", "documents", "query", "graph", "ollama", "docs", "metrics", "webui", "other",
+    "health",
+    "auth",
+    "documents",
+    "query",
+    "graph",
+    "ollama",
+    "docs",
+    "metrics",
+    "webui",
+    "other",
 ];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 /// Histogram upper bounds, seconds.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[repr(C)]
 pub struct MetricsBlock {
@@ -38,7 +49,10 @@ fn group_of(path: &str) -> usize {
         "webui" | "workspace" | "ui" => "webui",
         _ => "other",
     };
-    GROUPS.iter().position(|g| *g == name).unwrap_or(GROUPS.len() - 1)
+    GROUPS
+        .iter()
+        .position(|g| *g == name)
+        .unwrap_or(GROUPS.len() - 1)
 }
 
 impl MetricsBlock {
@@ -46,7 +60,10 @@ impl MetricsBlock {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.requests[group_of(path)][class].fetch_add(1, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
-        let bucket = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.duration_sum_us
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
@@ -60,43 +77,85 @@ impl MetricsBlock {
     }
 
     fn write(&self, out: &mut String, arena: Arena) -> std::fmt::Result {
-        writeln!(out, "# HELP lightrag_http_requests_total HTTP requests answered, by route group and status class.")?;
+        writeln!(
+            out,
+            "# HELP lightrag_http_requests_total HTTP requests answered, by route group and status class."
+        )?;
         writeln!(out, "# TYPE lightrag_http_requests_total counter")?;
         for (g, group) in GROUPS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {
                 let n = self.requests[g][c].load(Ordering::Relaxed);
-                writeln!(out, "lightrag_http_requests_total{{group=\"{group}\",status=\"{class}\"}} {n}")?;
+                writeln!(
+                    out,
+                    "lightrag_http_requests_total{{group=\"{group}\",status=\"{class}\"}} {n}"
+                )?;
             }
         }
-        let live = arena
-            .slots()
-            .iter()
-            .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring | SlotState::Stopping));
-        let (alive, in_flight) = live.fold((0u64, 0u64), |(a, f), s| {
-            (a + u64::from(s.state() != SlotState::Stopping), f + s.in_flight())
+        let live = arena.slots().iter().filter(|s| {
+            matches!(
+                s.state(),
+                SlotState::Ready | SlotState::Retiring | SlotState::Stopping
+            )
         });
-        writeln!(out, "# HELP lightrag_http_requests_in_flight Requests being answered now, all workers.")?;
+        let (alive, in_flight) = live.fold((0u64, 0u64), |(a, f), s| {
+            (
+                a + u64::from(s.state() != SlotState::Stopping),
+                f + s.in_flight(),
+            )
+        });
+        writeln!(
+            out,
+            "# HELP lightrag_http_requests_in_flight Requests being answered now, all workers."
+        )?;
         writeln!(out, "# TYPE lightrag_http_requests_in_flight gauge")?;
         writeln!(out, "lightrag_http_requests_in_flight {in_flight}")?;
-        writeln!(out, "# HELP lightrag_http_request_duration_seconds Time to answer a request.")?;
-        writeln!(out, "# TYPE lightrag_http_request_duration_seconds histogram")?;
+        writeln!(
+            out,
+            "# HELP lightrag_http_request_duration_seconds Time to answer a request."
+        )?;
+        writeln!(
+            out,
+            "# TYPE lightrag_http_request_duration_seconds histogram"
+        )?;
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += self.buckets[i].load(Ordering::Relaxed);
-            writeln!(out, "lightrag_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}")?;
+            writeln!(
+                out,
+                "lightrag_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            )?;
         }
         cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-        writeln!(out, "lightrag_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}")?;
+        writeln!(
+            out,
+            "lightrag_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        )?;
         let sum = self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         writeln!(out, "lightrag_http_request_duration_seconds_sum {sum}")?;
-        writeln!(out, "lightrag_http_request_duration_seconds_count {cumulative}")?;
-        writeln!(out, "# HELP lightrag_workers_alive Workers accepting requests.")?;
+        writeln!(
+            out,
+            "lightrag_http_request_duration_seconds_count {cumulative}"
+        )?;
+        writeln!(
+            out,
+            "# HELP lightrag_workers_alive Workers accepting requests."
+        )?;
         writeln!(out, "# TYPE lightrag_workers_alive gauge")?;
         writeln!(out, "lightrag_workers_alive {alive}")?;
-        writeln!(out, "# HELP lightrag_worker_unexpected_exits_total Workers that died without being asked to and were replaced.")?;
+        writeln!(
+            out,
+            "# HELP lightrag_worker_unexpected_exits_total Workers that died without being asked to and were replaced."
+        )?;
         writeln!(out, "# TYPE lightrag_worker_unexpected_exits_total counter")?;
-        writeln!(out, "lightrag_worker_unexpected_exits_total {}", arena.unexpected_exits())?;
-        writeln!(out, "# HELP lightrag_worker_timeouts_total Workers aborted by the heartbeat watchdog.")?;
+        writeln!(
+            out,
+            "lightrag_worker_unexpected_exits_total {}",
+            arena.unexpected_exits()
+        )?;
+        writeln!(
+            out,
+            "# HELP lightrag_worker_timeouts_total Workers aborted by the heartbeat watchdog."
+        )?;
         writeln!(out, "# TYPE lightrag_worker_timeouts_total counter")?;
         writeln!(out, "lightrag_worker_timeouts_total {}", arena.timeouts())
     }

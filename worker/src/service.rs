@@ -127,7 +127,9 @@ pub async fn handle(
         close_connection(&mut response);
     }
     let elapsed = started.elapsed();
-    shared.metrics.record(uri.path(), response.status().as_u16(), elapsed);
+    shared
+        .metrics
+        .record(uri.path(), response.status().as_u16(), elapsed);
     access_log::record(access_log::Entry {
         peer,
         method: &method,

@@ -14,7 +14,9 @@ pub const BCRYPT_COST: u32 = 12;
 /// Checks `username`/`password` against `accounts`. Blocking (bcrypt): call it off the
 /// async threads.
 pub fn verify(accounts: &[Account], username: &str, password: &str) -> bool {
-    let account = accounts.iter().find(|a| constant_time_eq(a.username.as_bytes(), username.as_bytes()));
+    let account = accounts
+        .iter()
+        .find(|a| constant_time_eq(a.username.as_bytes(), username.as_bytes()));
     match account.map(|a| &a.password) {
         Some(Password::Bcrypt(hash)) => bcrypt::verify(password, hash).unwrap_or(false),
         Some(Password::Plain(expected)) => {
@@ -30,7 +32,10 @@ pub fn verify(accounts: &[Account], username: &str, password: &str) -> bool {
 
 /// `{bcrypt}<hash>` for AUTH_ACCOUNTS.
 pub fn hash_password(password: &str) -> Result<String, bcrypt::BcryptError> {
-    Ok(format!("{{bcrypt}}{}", bcrypt::hash(password, BCRYPT_COST)?))
+    Ok(format!(
+        "{{bcrypt}}{}",
+        bcrypt::hash(password, BCRYPT_COST)?
+    ))
 }
 
 #[cfg(test)]
@@ -41,7 +46,10 @@ mod tests {
     fn verifies_plain_and_bcrypt_and_unknown() {
         let hashed = hash_password("pw2").unwrap();
         let accounts = vec![
-            Account { username: "a".into(), password: Password::Plain("pw1".into()) },
+            Account {
+                username: "a".into(),
+                password: Password::Plain("pw1".into()),
+            },
             Account {
                 username: "b".into(),
                 password: Password::Bcrypt(hashed.strip_prefix("{bcrypt}").unwrap().into()),

@@ -113,18 +113,31 @@ mod tests {
         let codec = TokenCodec::new("secret", JwtAlgorithm::Hs256);
         let token = codec.issue("alice", ROLE_USER, "enabled", Duration::from_secs(3600));
         let claims = codec.verify(&token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.role.as_str()), ("alice", "user"));
+        assert_eq!(
+            (claims.sub.as_str(), claims.role.as_str()),
+            ("alice", "user")
+        );
         assert_eq!(claims.metadata["auth_mode"], "enabled");
 
         let other = TokenCodec::new("other", JwtAlgorithm::Hs256);
         assert!(other.verify(&token).is_err(), "wrong secret");
         assert!(codec.verify("garbage").is_err());
-        let expired = codec.sign(&Claims { exp: now_secs() - 1, ..claims.clone() });
+        let expired = codec.sign(&Claims {
+            exp: now_secs() - 1,
+            ..claims.clone()
+        });
         assert!(codec.verify(&expired).is_err(), "expired");
         // alg none: header {"alg":"none"} with the same claims and no signature.
-        let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", token.split('.').nth(1).unwrap());
+        let none = format!(
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+            token.split('.').nth(1).unwrap()
+        );
         assert!(codec.verify(&none).is_err());
         let hs512 = TokenCodec::new("secret", JwtAlgorithm::Hs512);
-        assert!(codec.verify(&hs512.renew(&claims, Duration::from_secs(60))).is_err());
+        assert!(
+            codec
+                .verify(&hs512.renew(&claims, Duration::from_secs(60)))
+                .is_err()
+        );
     }
 }

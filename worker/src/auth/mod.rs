@@ -29,7 +29,11 @@ pub const KEY_OR_LOGIN_REQUIRED: &str = "API Key required or login authenticatio
 pub const GUEST_MESSAGE: &str = "Authentication is disabled. Using guest access.";
 
 /// Paths whose successful requests never renew a token (polled endpoints).
-const NO_RENEW: [&str; 3] = ["/health", "/documents/paginated", "/documents/pipeline_status"];
+const NO_RENEW: [&str; 3] = [
+    "/health",
+    "/documents/paginated",
+    "/documents/pipeline_status",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -82,7 +86,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl Auth {
-    pub fn new(settings: AuthSettings, renewals: &'static RenewalTable, throttle: LoginThrottle) -> Auth {
+    pub fn new(
+        settings: AuthSettings,
+        renewals: &'static RenewalTable,
+        throttle: LoginThrottle,
+    ) -> Auth {
         let mode = match (settings.accounts.is_empty(), settings.api_key.is_some()) {
             (false, _) => Mode::Accounts,
             (true, true) => Mode::ApiKeyOnly,
@@ -108,12 +116,20 @@ impl Auth {
 
     /// `"enabled"` with accounts, `"disabled"` otherwise (LightRAG's `auth_mode`).
     pub fn auth_mode(&self) -> &'static str {
-        if self.mode == Mode::Accounts { "enabled" } else { "disabled" }
+        if self.mode == Mode::Accounts {
+            "enabled"
+        } else {
+            "disabled"
+        }
     }
 
     pub fn guest_token(&self) -> String {
-        self.codec
-            .issue(GUEST_USER, ROLE_GUEST, "disabled", self.settings.guest_token_expire)
+        self.codec.issue(
+            GUEST_USER,
+            ROLE_GUEST,
+            "disabled",
+            self.settings.guest_token_expire,
+        )
     }
 
     pub fn login_token(&self, username: &str) -> String {
@@ -122,9 +138,17 @@ impl Auth {
     }
 
     /// LightRAG's combined auth dependency. `path` is the route path (API prefix removed).
-    pub fn check(&self, path: &str, headers: &HeaderMap, respect_whitelist: bool) -> Result<Granted, ApiError> {
+    pub fn check(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        respect_whitelist: bool,
+    ) -> Result<Granted, ApiError> {
         if respect_whitelist && self.whitelist.matches(path) {
-            return Ok(Granted { access: Access::Whitelisted, renewable: None });
+            return Ok(Granted {
+                access: Access::Whitelisted,
+                renewable: None,
+            });
         }
         let mut co_sent_guest = None;
         if let Some(token) = bearer(headers) {
@@ -134,23 +158,34 @@ impl Auth {
             })?;
             match (self.mode, claims.is_guest()) {
                 (Mode::Open, true) | (Mode::Accounts, false) => {
-                    return Ok(Granted { renewable: Some(claims.clone()), access: Access::Token(claims) });
+                    return Ok(Granted {
+                        renewable: Some(claims.clone()),
+                        access: Access::Token(claims),
+                    });
                 }
                 (Mode::ApiKeyOnly, true) => co_sent_guest = Some(claims),
                 _ => return Err(ApiError::unauthorized(LOGIN_AGAIN)),
             }
         }
         if self.mode == Mode::Open {
-            return Ok(Granted { access: Access::Open, renewable: None });
+            return Ok(Granted {
+                access: Access::Open,
+                renewable: None,
+            });
         }
         let sent_key = headers.get("x-api-key").map(|v| v.as_bytes());
         if let (Some(expected), Some(sent)) = (&self.settings.api_key, sent_key)
             && constant_time_eq(expected.as_bytes(), sent)
         {
-            return Ok(Granted { access: Access::ApiKey, renewable: co_sent_guest });
+            return Ok(Granted {
+                access: Access::ApiKey,
+                renewable: co_sent_guest,
+            });
         }
         Err(match (self.mode, sent_key, &self.settings.api_key) {
-            (Mode::Accounts, _, _) if bearer(headers).is_none() => ApiError::unauthorized(NO_CREDENTIALS),
+            (Mode::Accounts, _, _) if bearer(headers).is_none() => {
+                ApiError::unauthorized(NO_CREDENTIALS)
+            }
             (_, Some(_), Some(_)) => ApiError::forbidden(INVALID_API_KEY),
             (_, None, Some(_)) => ApiError::forbidden(API_KEY_REQUIRED),
             _ => ApiError::forbidden(KEY_OR_LOGIN_REQUIRED),
@@ -173,7 +208,8 @@ impl Auth {
         let claims = granted.renewable.as_ref()?;
         if !self.settings.token_auto_renew
             || NO_RENEW.iter().any(|p| {
-                path.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                path.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
         {
             return None;

@@ -58,7 +58,9 @@ impl RenewalTable {
             if current == key {
                 return claim_time(slot, now);
             }
-            if slot.last_ms.load(Ordering::Relaxed) < self.slots[stalest].last_ms.load(Ordering::Relaxed) {
+            if slot.last_ms.load(Ordering::Relaxed)
+                < self.slots[stalest].last_ms.load(Ordering::Relaxed)
+            {
                 stalest = index;
             }
         }
@@ -80,7 +82,6 @@ fn claim_time(slot: &Slot, now: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use lightrag_supervisor::Arena;
 
     #[test]

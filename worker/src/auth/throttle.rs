@@ -51,7 +51,12 @@ impl ThrottleTable {
             .position(|e| e.key == key)
             .or_else(|| self.entries.iter().position(|e| e.key == 0))
             .unwrap_or_else(|| {
-                let (i, _) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.last_ms).unwrap_or((0, &EMPTY_ENTRY));
+                let (i, _) = self
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.last_ms)
+                    .unwrap_or((0, &EMPTY_ENTRY));
                 i
             });
         let entry = &mut self.entries[index];
@@ -83,7 +88,11 @@ fn key(client: IpAddr, username: &str) -> u64 {
 }
 
 impl LoginThrottle {
-    pub fn new(table: &'static RobustMutex<ThrottleTable>, max_failures: u32, window: Duration) -> Self {
+    pub fn new(
+        table: &'static RobustMutex<ThrottleTable>,
+        max_failures: u32,
+        window: Duration,
+    ) -> Self {
         LoginThrottle {
             table,
             max_failures,
@@ -116,9 +125,11 @@ impl LoginThrottle {
         let window = self.window.as_millis() as u64;
         let key = key(client, username);
         self.with_table(|table| match table.find(key) {
-            Some(e) if e.failures >= self.max_failures && now < e.first_ms + window => Err(Locked {
-                retry_after_secs: (e.first_ms + window - now) / 1000 + 1,
-            }),
+            Some(e) if e.failures >= self.max_failures && now < e.first_ms + window => {
+                Err(Locked {
+                    retry_after_secs: (e.first_ms + window - now) / 1000 + 1,
+                })
+            }
             _ => Ok(()),
         })
     }
@@ -177,7 +188,11 @@ mod tests {
         let locked = t.check(ip, "bob").unwrap_err();
         assert!((299..=301).contains(&locked.retry_after_secs), "{locked:?}");
         assert_eq!(t.check(ip, "alice"), Ok(()), "per user");
-        assert_eq!(t.check("10.0.0.2".parse().unwrap(), "bob"), Ok(()), "per address");
+        assert_eq!(
+            t.check("10.0.0.2".parse().unwrap(), "bob"),
+            Ok(()),
+            "per address"
+        );
         t.record_success(ip, "bob");
         assert_eq!(t.check(ip, "bob"), Ok(()));
     }

@@ -73,14 +73,21 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let ceiling = req.extensions().get::<BodyCeiling>().copied();
-        let body = Bytes::from_request(req, state).await.map_err(|e| match ceiling {
-            Some(BodyCeiling(limit)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::body_too_large(limit)
-            }
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body"),
-        })?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match ceiling {
+                Some(BodyCeiling(limit)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::body_too_large(limit)
+                }
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body"),
+            })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         let mut errors = Vec::new();
         if let Some(grant) = field("grant_type")
             && grant != "password"
@@ -102,7 +109,9 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
             errors.push(FieldError::missing("body", "password"));
         }
         match (username, password) {
-            (Some(username), Some(password)) if errors.is_empty() => Ok(LoginForm { username, password }),
+            (Some(username), Some(password)) if errors.is_empty() => {
+                Ok(LoginForm { username, password })
+            }
             _ => Err(ApiError::validation(errors)),
         }
     }
@@ -143,9 +152,11 @@ pub async fn login(
     let LoginForm { username, password } = form;
     let user = username.clone();
     // bcrypt is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || accounts::verify(checker.auth.accounts(), &user, &password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let ok = tokio::task::spawn_blocking(move || {
+        accounts::verify(checker.auth.accounts(), &user, &password)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     if !ok {
         app.auth.throttle.record_failure(client, &username);
         tracing::info!(user = %username, %client, "login failed");

@@ -30,13 +30,23 @@ struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
     }
 }
 
@@ -56,7 +66,10 @@ pub fn routes(app: &App) -> Router<Arc<App>> {
     let prefix = app.settings.api.api_prefix.clone();
     let doc_url = format!("{prefix}/openapi.json");
     let swagger = SwaggerUi::new("/docs")
-        .external_url_unchecked("/openapi.json", serde_json::to_value(openapi(&prefix)).unwrap_or_default())
+        .external_url_unchecked(
+            "/openapi.json",
+            serde_json::to_value(openapi(&prefix)).unwrap_or_default(),
+        )
         .config(Config::new([doc_url]));
     // SwaggerUi redirects /docs to an absolute /docs/; behind a proxy prefix that must
     // carry the prefix.

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::{Json, Router};
 use axum::routing::get;
+use axum::{Json, Router};
 use http::HeaderMap;
 use lightrag_supervisor::SlotState;
 use serde::Serialize;

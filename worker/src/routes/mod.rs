@@ -12,11 +12,11 @@ mod testing;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use http::HeaderValue;
 use lightrag_supervisor::WorkerContext;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -36,12 +36,19 @@ pub enum AppError {
 }
 
 pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
-    let protected = Router::new()
-        .route("/metrics", get(metrics::metrics))
-        .route_layer(middleware::from_fn_with_state(app.clone(), require_auth));
+    let protected = Router::new().route("/metrics", get(metrics::metrics));
+    #[cfg(feature = "testing")]
+    let protected = protected.merge(testing::routes(ctx)?);
+    #[cfg(not(feature = "testing"))]
+    let _ = ctx;
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(app.clone(), require_auth));
     let verify = Router::new()
         .route("/auth/verify", get(auth::auth_verify))
-        .route_layer(middleware::from_fn_with_state(app.clone(), require_auth_ignoring_whitelist));
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            require_auth_ignoring_whitelist,
+        ));
     let router = Router::new()
         .route("/", get(root::root))
         .route("/login", post(auth::login))
@@ -51,14 +58,13 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .merge(protected)
         .merge(verify)
         .merge(docs::routes(&app));
-    #[cfg(feature = "testing")]
-    let router = router.merge(testing::routes(ctx)?);
-    #[cfg(not(feature = "testing"))]
-    let _ = ctx;
     Ok(router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(middleware::from_fn_with_state(app.clone(), body_limit::enforce))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            body_limit::enforce,
+        ))
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(cors(&app.settings.api.cors_origins)?)
@@ -106,6 +112,10 @@ async fn require_auth(State(app): State<Arc<App>>, req: Request, next: Next) -> 
 }
 
 /// The same, for `/auth/verify`, which ignores WHITELIST_PATHS.
-async fn require_auth_ignoring_whitelist(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+async fn require_auth_ignoring_whitelist(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
     authorize(&app, false, req, next).await
 }
