@@ -6,10 +6,13 @@ Measures, in one run on this machine:
   * idle RSS and PSS of the master and of each worker;
   * time from launch to the first 200;
   * time from SIGKILL of a worker to its replacement answering (with --workers 1, so
-    any 200 after the kill comes from the replacement).
+    any 200 after the kill comes from the replacement);
+  * with accounts configured: GET /auth/verify with a Bearer JWT (verified on every
+    request) and GET /auth-status beside GET /health, and each one's ratio to /health.
 Numbers go to stdout; nothing here passes or fails. Loopback only, bounded durations.
 """
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,10 +66,11 @@ def wait_ok(port, timeout=10.0):
     raise RuntimeError(f"port {port} never answered 200")
 
 
-def start_master(port, workers, workdir):
+def start_master(port, workers, workdir, extra_env=None):
     env = dict(os.environ)
     for var in ("WORKERS", "PORT", "HOST", "WORKER_THREADS"):
         env.pop(var, None)
+    env.update(extra_env or {})
     return subprocess.Popen(
         [BIN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "WARNING"],
@@ -88,10 +93,11 @@ def memory_kib(pid):
     return fields["Rss"], fields["Pss"]
 
 
-def wrk(port):
+def wrk(port, path="/health", headers=()):
+    header_args = [arg for h in headers for arg in ("-H", h)]
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency",
-         f"http://127.0.0.1:{port}/health"],
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", *header_args,
+         f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -118,8 +124,12 @@ def main():
 
     # Throughput: alternate baseline and lightrag-master rounds so that drift in the
     # machine's load hits both alike; report medians.
+    # The baseline serves the very bytes our /health answers, so only the server differs.
+    body_file = os.path.join(workdir, "health.json")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as r, open(body_file, "wb") as f:
+        f.write(r.read())
     hello_port = free_port()
-    hello = subprocess.Popen([HELLO, f"127.0.0.1:{hello_port}"], stdout=subprocess.DEVNULL)
+    hello = subprocess.Popen([HELLO, f"127.0.0.1:{hello_port}", body_file], stdout=subprocess.DEVNULL)
     wait_ok(hello_port)
     base, ours = [], []
     for _ in range(ROUNDS):
@@ -148,9 +158,29 @@ def main():
         time.sleep(1.5)  # past the crash-loop window: measure plain respawn, not back-off
     master.send_signal(signal.SIGTERM)
     master.wait()
+
+    # Auth overhead: accounts mode, a real login, then alternating rounds per route.
+    port = free_port()
+    master = start_master(port, 2, workdir, {
+        "AUTH_ACCOUNTS": "bench:bench-pw", "TOKEN_SECRET": "bench-secret"})
+    wait_ok(port)
+    form = urllib.parse.urlencode({"username": "bench", "password": "bench-pw"}).encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", data=form) as r:
+        token = json.load(r)["access_token"]
+    routes = {
+        "/health": ("/health", ()),
+        "/auth-status": ("/auth-status", ()),
+        "/auth/verify + Bearer JWT": ("/auth/verify", (f"Authorization: Bearer {token}",)),
+    }
+    auth_rounds = {name: [] for name in routes}
+    for _ in range(ROUNDS):
+        for name, (path, headers) in routes.items():
+            auth_rounds[name].append(wrk(port, path, headers))
+    master.send_signal(signal.SIGTERM)
+    master.wait()
     shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"GET /health  hello-hyper (1 process)      : {base_rps:10.0f} req/s  p99 {base_p99:6.2f} ms")
+    print(f"GET /health  hello-hyper (1 process, same body): {base_rps:7.0f} req/s  p99 {base_p99:6.2f} ms")
     print(f"GET /health  lightrag-master --workers 2  : {rps:10.0f} req/s  p99 {p99:6.2f} ms"
           f"  non-2xx {non2xx}")
     print(f"throughput ratio (lightrag-master / hello-hyper): {rps / base_rps:.2f}x  (target >= 0.8x)")
@@ -161,6 +191,13 @@ def main():
     print(f"launch to first 200: {first_200 * 1000:.1f} ms  (target < 200 ms)")
     print(f"SIGKILL to replacement answering: median {sorted(samples)[2]:.1f} ms, "
           f"max {max(samples):.1f} ms  (target < 50 ms)")
+    health_rps = median([r[0] for r in auth_rounds["/health"]])
+    for name, results in auth_rounds.items():
+        route_rps = median([r[0] for r in results])
+        print(f"accounts mode, {name:28}: {route_rps:10.0f} req/s  "
+              f"p99 {median([r[1] for r in results]):6.2f} ms  "
+              f"ratio to /health {route_rps / health_rps:.2f}x  non-2xx {sum(r[2] for r in results)}")
+    print("target: the JWT-checked route at >= 0.7x of /health")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,8 @@ struct Header {
     unexpected_exits: AtomicU64,
     /// Heartbeat timeouts (WORKER TIMEOUT).
     timeouts: AtomicU64,
+    /// One past the highest slot index ever assigned: readers scan only that far.
+    slots_used: AtomicU64,
 }
 
 #[repr(C)]
@@ -195,8 +197,19 @@ impl Arena {
         &self.layout.slots[index]
     }
 
+    /// Every slot ever assigned (free ones included), not the whole table: scanning
+    /// 1024 cache lines on each request would cost more than the request.
     pub fn slots(&self) -> &'static [WorkerSlot] {
-        &self.layout.slots
+        let used = self.layout.header.slots_used.load(Ordering::Acquire) as usize;
+        &self.layout.slots[..used.min(MAX_WORKERS)]
+    }
+
+    /// Master side: slot `index` is about to be used.
+    pub(crate) fn note_slot_used(&self, index: usize) {
+        self.layout
+            .header
+            .slots_used
+            .fetch_max(index as u64 + 1, Ordering::AcqRel);
     }
 
     pub fn master_pid(&self) -> i32 {
@@ -239,6 +252,9 @@ mod tests {
     fn slots_are_shared_with_a_forked_child() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
         let slot = arena.slot(3);
+        assert!(arena.slots().is_empty());
+        arena.note_slot_used(3);
+        assert_eq!(arena.slots().len(), 4);
         slot.assign(42, 7, 1);
         // SAFETY: the child only touches atomics and exits with _exit.
         match unsafe { fork() }.unwrap() {

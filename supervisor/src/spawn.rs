@@ -67,6 +67,7 @@ pub(crate) fn spawn(
 ) -> std::io::Result<Spawned> {
     let (pipe, write_end) = LinePipe::pair()?;
     let slot = arena.slot(slot_index);
+    arena.note_slot_used(slot_index);
     // Claimed before the fork, so the child's Ready can never be overwritten by Booting.
     slot.assign(0, generation, clock::monotonic_ms());
     let master_pid = nix::unistd::getpid();

@@ -16,7 +16,12 @@ pub const API_VERSION: &str = "0344";
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub struct App {
+    /// The worker's slot index.
+    pub worker_id: usize,
     pub settings: Settings,
+    /// WORKING_DIR and INPUT_DIR made absolute once, for `/health`.
+    pub working_directory: String,
+    pub input_directory: String,
     pub auth: Auth,
     pub arena: Arena,
     pub shared: &'static SharedRegion,
@@ -31,7 +36,16 @@ impl App {
             auth_settings.login_max_failed_attempts,
             auth_settings.login_lockout_window,
         );
+        let absolute = |path: &std::path::Path| {
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_owned())
+                .display()
+                .to_string()
+        };
         Arc::new(App {
+            worker_id: ctx.id,
+            working_directory: absolute(&ctx.settings.working_dir),
+            input_directory: absolute(&ctx.settings.input_dir),
             auth: Auth::new(auth_settings, &shared.renewals, throttle),
             settings: ctx.settings.clone(),
             arena: ctx.arena,

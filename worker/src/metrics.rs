@@ -1,6 +1,10 @@
 //! `GET /metrics` data: counters every worker adds to in the arena, so one scrape of any
-//! worker sees the whole server. Monotonic across worker restarts (nothing is per slot),
-//! rendered in the Prometheus text format.
+//! worker sees the whole server, rendered in the Prometheus text format.
+//!
+//! Counters are sharded by worker slot so that workers on different cores do not fight
+//! over one cache line on every request; a scrape sums the shards. Shards live in the
+//! application region, not in the slots, so a replaced worker continues its slot's
+//! counts and every counter stays monotonic.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,12 +31,20 @@ const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[repr(C)]
-pub struct MetricsBlock {
+const SHARDS: usize = 64;
+
+/// One worker slot's counters, on cache lines of its own.
+#[repr(C, align(64))]
+pub struct Shard {
     requests: [[AtomicU64; CLASSES.len()]; GROUPS.len()],
     /// Per-bucket (not cumulative) counts; the last one is +Inf.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     duration_sum_us: AtomicU64,
+}
+
+#[repr(C)]
+pub struct MetricsBlock {
+    shards: [Shard; SHARDS],
 }
 
 fn group_of(path: &str) -> usize {
@@ -55,7 +67,7 @@ fn group_of(path: &str) -> usize {
         .unwrap_or(GROUPS.len() - 1)
 }
 
-impl MetricsBlock {
+impl Shard {
     pub fn record(&self, path: &str, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.requests[group_of(path)][class].fetch_add(1, Ordering::Relaxed);
@@ -67,6 +79,20 @@ impl MetricsBlock {
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.duration_sum_us
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+impl MetricsBlock {
+    /// The shard a worker in slot `worker` writes to.
+    pub fn shard(&self, worker: usize) -> &Shard {
+        &self.shards[worker % SHARDS]
+    }
+
+    fn sum(&self, counter: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| counter(s).load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The Prometheus text exposition of these counters and the arena's worker data.
@@ -84,7 +110,7 @@ impl MetricsBlock {
         writeln!(out, "# TYPE lightrag_http_requests_total counter")?;
         for (g, group) in GROUPS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {
-                let n = self.requests[g][c].load(Ordering::Relaxed);
+                let n = self.sum(|s| &s.requests[g][c]);
                 writeln!(
                     out,
                     "lightrag_http_requests_total{{group=\"{group}\",status=\"{class}\"}} {n}"
@@ -119,18 +145,18 @@ impl MetricsBlock {
         )?;
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            cumulative += self.sum(|s| &s.buckets[i]);
             writeln!(
                 out,
                 "lightrag_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
             )?;
         }
-        cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+        cumulative += self.sum(|s| &s.buckets[BUCKETS.len()]);
         writeln!(
             out,
             "lightrag_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
         )?;
-        let sum = self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum = self.sum(|s| &s.duration_sum_us) as f64 / 1e6;
         writeln!(out, "lightrag_http_request_duration_seconds_sum {sum}")?;
         writeln!(
             out,
@@ -178,8 +204,12 @@ mod tests {
     fn renders_counters_and_a_cumulative_histogram() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
         let block = &crate::shared::SharedRegion::of(arena.app_region()).metrics;
-        block.record("/health", 200, Duration::from_millis(1));
-        block.record("/query", 503, Duration::from_secs(20));
+        block
+            .shard(0)
+            .record("/health", 200, Duration::from_millis(1));
+        block
+            .shard(1)
+            .record("/query", 503, Duration::from_secs(20));
         let text = block.render(arena);
         assert!(text.contains("lightrag_http_requests_total{group=\"health\",status=\"2xx\"} 1"));
         assert!(text.contains("lightrag_http_requests_total{group=\"query\",status=\"5xx\"} 1"));

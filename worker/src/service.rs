@@ -19,13 +19,13 @@ use crate::access_log;
 use crate::app::{App, ClientAddr};
 use crate::error::ApiError;
 use crate::limits;
-use crate::metrics::MetricsBlock;
+use crate::metrics::Shard;
 
 pub struct Shared {
     router: Router,
     slot: &'static WorkerSlot,
     max_requests: Option<u64>,
-    metrics: &'static MetricsBlock,
+    metrics: &'static Shard,
     api_prefix: String,
 }
 
@@ -40,7 +40,7 @@ impl Shared {
             router,
             slot,
             max_requests,
-            metrics: &app.shared.metrics,
+            metrics: app.shared.metrics.shard(app.worker_id),
             api_prefix: app.settings.api.api_prefix.clone(),
         })
     }

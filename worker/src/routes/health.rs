@@ -28,31 +28,25 @@ pub struct Health {
     /// No document pipeline runs in this build yet, so it is never busy.
     pipeline_busy: bool,
     pipeline_active: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    configuration: Option<ServerDetails>,
-}
-
-/// Only for authenticated callers.
-#[derive(Serialize, ToSchema)]
-pub struct ServerDetails {
-    working_directory: String,
-    input_directory: String,
-    configuration: Configuration,
-    server_mode: &'static str,
+    // The rest only for authenticated callers. Plain optional fields rather than a
+    // flattened struct: serde's flatten goes through a slow generic map path, and this
+    // route is polled constantly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration: Option<Configuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_mode: Option<&'static str>,
     /// Workers accepting requests right now.
-    workers: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workers: Option<usize>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Configuration {
     workspace: String,
-}
-
-fn absolute(path: &std::path::Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_owned())
-        .display()
-        .to_string()
 }
 
 /// Liveness, and the server's configuration for authenticated callers.
@@ -63,20 +57,7 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
-    let configuration = authenticated.then(|| ServerDetails {
-        working_directory: absolute(&settings.working_dir),
-        input_directory: absolute(&settings.input_dir),
-        configuration: Configuration {
-            workspace: settings.api.workspace.clone(),
-        },
-        server_mode: "gunicorn",
-        workers: app
-            .arena
-            .slots()
-            .iter()
-            .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring))
-            .count(),
-    });
+    let detail = |value| authenticated.then_some(value);
     Json(Health {
         status: "healthy",
         auth_mode: app.auth.auth_mode(),
@@ -90,7 +71,19 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         ai_content_notice_enabled: settings.api.ai_content_notice,
         pipeline_busy: false,
         pipeline_active: false,
-        configuration,
+        working_directory: detail(app.working_directory.clone()),
+        input_directory: detail(app.input_directory.clone()),
+        configuration: authenticated.then(|| Configuration {
+            workspace: settings.api.workspace.clone(),
+        }),
+        server_mode: authenticated.then_some("gunicorn"),
+        workers: authenticated.then(|| {
+            app.arena
+                .slots()
+                .iter()
+                .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring))
+                .count()
+        }),
     })
 }
 
