@@ -187,7 +187,7 @@ fn systemd_socket_activation_serves_on_fd_3_and_hides_the_variables() {
         "not serving on fd 3"
     );
     let log = std::fs::read_to_string(dir.join("output.log")).unwrap();
-    assert!(log.contains("socket passed by systemd"), "{log}");
+    assert!(log.contains("Listening on an inherited socket"), "{log}");
     for name in ["LISTEN_FDS", "LISTEN_PID"] {
         for _ in 0..10 {
             let seen = common::get(port, &format!("/debug/env?name={name}")).unwrap();

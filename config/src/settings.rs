@@ -64,6 +64,9 @@ pub struct Settings {
     pub input_dir: PathBuf,
     pub auth: AuthSettings,
     pub api: ApiSettings,
+    /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
+    pub hooks: Vec<(&'static str, String)>,
+    pub hook_timeout: Duration,
 }
 
 impl Settings {
@@ -130,6 +133,12 @@ impl Settings {
             input_dir: r.get(&spec::INPUT_DIR, path)?,
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
+            hooks: spec::HOOKS
+                .iter()
+                .map(|(name, spec)| Ok(r.optional(spec, non_empty)?.map(|cmd| (*name, cmd))))
+                .filter_map(Result::transpose)
+                .collect::<Result<_, ConfigError>>()?,
+            hook_timeout: Duration::from_secs(r.get(&spec::HOOK_TIMEOUT, seconds(1))?),
         })
     }
 
@@ -235,6 +244,14 @@ impl Settings {
             );
         }
         warnings
+    }
+
+    /// The operator's command for hook `name`, if any.
+    pub fn hook(&self, name: &str) -> Option<&str> {
+        self.hooks
+            .iter()
+            .find(|(hook, _)| *hook == name)
+            .map(|(_, cmd)| cmd.as_str())
     }
 
     /// The rotating log file only the master writes.

@@ -94,4 +94,35 @@ settings_table! {
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
     WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
     ENABLE_AI_CONTENT_NOTICE = "ENABLE_AI_CONTENT_NOTICE", "enable-ai-content-notice", "BOOL", Value("false"), "Ask the web UI to show an AI-content notice";
+    HOOK_ON_STARTING = "LIGHTRAG_HOOK_ON_STARTING", "hook-on-starting", "CMD", Unset, "Shell command run at the on_starting hook";
+    HOOK_WHEN_READY = "LIGHTRAG_HOOK_WHEN_READY", "hook-when-ready", "CMD", Unset, "Shell command run at the when_ready hook";
+    HOOK_PRE_FORK = "LIGHTRAG_HOOK_PRE_FORK", "hook-pre-fork", "CMD", Unset, "Shell command run at the pre_fork hook";
+    HOOK_POST_FORK = "LIGHTRAG_HOOK_POST_FORK", "hook-post-fork", "CMD", Unset, "Shell command run at the post_fork hook";
+    HOOK_POST_WORKER_INIT = "LIGHTRAG_HOOK_POST_WORKER_INIT", "hook-post-worker-init", "CMD", Unset, "Shell command run at the post_worker_init hook";
+    HOOK_WORKER_INT = "LIGHTRAG_HOOK_WORKER_INT", "hook-worker-int", "CMD", Unset, "Shell command run at the worker_int hook";
+    HOOK_WORKER_ABORT = "LIGHTRAG_HOOK_WORKER_ABORT", "hook-worker-abort", "CMD", Unset, "Shell command run at the worker_abort hook";
+    HOOK_WORKER_EXIT = "LIGHTRAG_HOOK_WORKER_EXIT", "hook-worker-exit", "CMD", Unset, "Shell command run at the worker_exit hook";
+    HOOK_CHILD_EXIT = "LIGHTRAG_HOOK_CHILD_EXIT", "hook-child-exit", "CMD", Unset, "Shell command run at the child_exit hook";
+    HOOK_NWORKERS_CHANGED = "LIGHTRAG_HOOK_NWORKERS_CHANGED", "hook-nworkers-changed", "CMD", Unset, "Shell command run at the nworkers_changed hook";
+    HOOK_ON_RELOAD = "LIGHTRAG_HOOK_ON_RELOAD", "hook-on-reload", "CMD", Unset, "Shell command run at the on_reload hook";
+    HOOK_PRE_EXEC = "LIGHTRAG_HOOK_PRE_EXEC", "hook-pre-exec", "CMD", Unset, "Shell command run at the pre_exec hook";
+    HOOK_ON_EXIT = "LIGHTRAG_HOOK_ON_EXIT", "hook-on-exit", "CMD", Unset, "Shell command run at the on_exit hook";
+    HOOK_TIMEOUT = "HOOK_TIMEOUT", "hook-timeout", "SECONDS", Value("30"), "Longest a hook command may run before it is killed";
 }
+
+/// The hook points, in gunicorn's order, with their settings.
+pub const HOOKS: &[(&str, Spec)] = &[
+    ("on_starting", HOOK_ON_STARTING),
+    ("when_ready", HOOK_WHEN_READY),
+    ("pre_fork", HOOK_PRE_FORK),
+    ("post_fork", HOOK_POST_FORK),
+    ("post_worker_init", HOOK_POST_WORKER_INIT),
+    ("worker_int", HOOK_WORKER_INT),
+    ("worker_abort", HOOK_WORKER_ABORT),
+    ("worker_exit", HOOK_WORKER_EXIT),
+    ("child_exit", HOOK_CHILD_EXIT),
+    ("nworkers_changed", HOOK_NWORKERS_CHANGED),
+    ("on_reload", HOOK_ON_RELOAD),
+    ("pre_exec", HOOK_PRE_EXEC),
+    ("on_exit", HOOK_ON_EXIT),
+];

@@ -27,7 +27,10 @@ use crate::listener;
 use crate::log_pipe::LinePipe;
 use crate::pidfile::Pidfile;
 use crate::privileges::Credentials;
+use crate::hooks;
+use crate::sd_notify::{self, Notifier};
 use crate::signals::SignalQueue;
+use crate::upgrade::{self, Upgraded};
 use crate::spawn::{self, APP_LOAD_ERROR, ChildHygiene, WORKER_BOOT_ERROR, WorkerMain};
 use crate::{clock, logging};
 
@@ -42,6 +45,9 @@ const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything the master was started with.
 pub struct Startup {
+    pub exe: PathBuf,
+    pub upgraded: Option<Upgraded>,
+    pub notifier: Notifier,
     pub args: Vec<OsString>,
     pub cwd: PathBuf,
     pub settings: Settings,
@@ -85,6 +91,14 @@ enum Phase {
 }
 
 pub struct Arbiter {
+    exe: PathBuf,
+    /// Set while this master is the new one of a USR2 upgrade, until the old one exits.
+    upgraded: Option<Upgraded>,
+    /// Set while a new master started by our USR2 runs.
+    upgrade: Option<upgrade::Pending>,
+    notifier: Notifier,
+    /// Ready workers last reported in `STATUS=`.
+    reported_ready: Option<usize>,
     args: Vec<OsString>,
     cwd: PathBuf,
     settings: Settings,
@@ -109,6 +123,11 @@ pub struct Arbiter {
 impl Arbiter {
     pub fn new(startup: Startup) -> Arbiter {
         Arbiter {
+            exe: startup.exe,
+            upgraded: startup.upgraded,
+            upgrade: None,
+            notifier: startup.notifier,
+            reported_ready: None,
             args: startup.args,
             cwd: startup.cwd,
             target: startup.settings.workers,
@@ -131,9 +150,12 @@ impl Arbiter {
 
     /// Runs until every worker is gone after a stop; returns the process exit code.
     pub fn run(mut self) -> i32 {
+        self.workers_changed(None);
         self.manage_workers();
         loop {
             self.wait_for_events();
+            self.notifier.keep_alive();
+            self.follow_upgrade();
             for signal in self.signals.drain() {
                 self.handle_signal(signal);
             }
@@ -148,12 +170,59 @@ impl Arbiter {
         self.halt()
     }
 
+    /// on_exit: the pidfile goes, the log reaches the disk. The arena needs no
+    /// finalising: an anonymous mapping ends with the last process holding it.
     fn halt(self) -> i32 {
         if let Some(pidfile) = &self.pidfile {
             pidfile.remove();
         }
+        hooks::run_logged(&self.settings, "on_exit", self.master_event());
         tracing::info!(pid = std::process::id(), "Shutting down: Master");
+        logging::flush();
         self.exit_code
+    }
+
+    fn master_event(&self) -> hooks::Event {
+        hooks::Event {
+            master_pid: std::process::id() as i32,
+            ..Default::default()
+        }
+    }
+
+    /// nworkers_changed: the target count moved from `old` (none at start).
+    fn workers_changed(&mut self, old: Option<usize>) {
+        hooks::run_logged(
+            &self.settings,
+            "nworkers_changed",
+            hooks::Event {
+                workers_change: Some((old, self.target)),
+                ..self.master_event()
+            },
+        );
+    }
+
+    /// Old master: read the new master's report. New master: take over the plain
+    /// pidfile once the old master has exited.
+    fn follow_upgrade(&mut self) {
+        if let Some(pending) = &mut self.upgrade {
+            let child = pending.child.as_raw();
+            match pending.poll() {
+                upgrade::Report::Ready => tracing::info!(
+                    "upgrade: new master (pid:{child}) is ready; send WINCH to stop the old workers, then TERM to finish"
+                ),
+                upgrade::Report::Failed => tracing::error!(
+                    "upgrade failed: the new master (pid:{child}) did not come up; still serving"
+                ),
+                upgrade::Report::Nothing => {}
+            }
+        }
+        if self.upgraded.as_ref().is_some_and(|u| u.old_master_gone()) {
+            self.upgraded = None;
+            if let (Some(pidfile), Some(plain)) = (&mut self.pidfile, &self.settings.pidfile) {
+                pidfile.rename_to(plain);
+            }
+            tracing::info!("upgrade complete: the old master is gone; this master is promoted");
+        }
     }
 
     // ----- waiting -------------------------------------------------------------------
@@ -166,8 +235,13 @@ impl Arbiter {
                 .any(|w| !w.ready || w.replacement.is_some())
             || self.live_count() != self.target;
         let tick = if converging { BUSY_TICK } else { IDLE_TICK };
+        let tick = self
+            .notifier
+            .max_sleep()
+            .map_or(tick, |watchdog| tick.min(watchdog));
         let mut fds: Vec<libc::pollfd> = std::iter::once(self.signals.fd())
             .chain(self.workers.iter().map(|w| w.pipe.fd()))
+            .chain(self.upgrade.as_ref().and_then(|u| u.fd()))
             .map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -204,10 +278,8 @@ impl Arbiter {
             Signal::SIGTTIN => self.handle_ttin(),
             Signal::SIGTTOU => self.handle_ttou(),
             Signal::SIGUSR1 => self.handle_usr1(),
-            Signal::SIGUSR2 => {
-                tracing::warn!("USR2 (binary upgrade) is not available in this build; ignored")
-            }
-            Signal::SIGWINCH => tracing::debug!("WINCH ignored: not daemonized"),
+            Signal::SIGUSR2 => self.handle_usr2(),
+            Signal::SIGWINCH => self.handle_winch(),
             other => tracing::debug!(signal = other.as_str(), "unexpected signal ignored"),
         }
     }
@@ -223,6 +295,59 @@ impl Arbiter {
         }
         self.target += 1;
         tracing::info!(workers = self.target, "worker count raised");
+        self.workers_changed(Some(self.target - 1));
+    }
+
+    /// USR2: start the binary on disk as a new master on the same socket.
+    fn handle_usr2(&mut self) {
+        if self.upgraded.is_some() {
+            tracing::warn!("USR2 ignored: this master is itself an upgrade not yet promoted");
+            return;
+        }
+        if let Some(pending) = &self.upgrade {
+            tracing::warn!(
+                "USR2 ignored: an upgrade is already pending (new master pid:{})",
+                pending.child.as_raw()
+            );
+            return;
+        }
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        match upgrade::reexec(
+            &self.exe,
+            &self.args,
+            &self.cwd,
+            listener,
+            self.notifier.socket_path(),
+            &self.settings,
+        ) {
+            Ok(pending) => {
+                tracing::info!(
+                    "upgrade: started {} as new master pid:{}",
+                    self.exe.display(),
+                    pending.child.as_raw()
+                );
+                self.upgrade = Some(pending);
+            }
+            Err(e) => tracing::error!(
+                "upgrade failed: cannot start {}: {e}",
+                self.exe.display()
+            ),
+        }
+    }
+
+    /// WINCH: once a new master is ready, stop our workers (this master stays and keeps
+    /// the socket, so HUP brings them back). Otherwise ignored: terminals send WINCH.
+    fn handle_winch(&mut self) {
+        if !self.upgrade.as_ref().is_some_and(|u| u.ready) {
+            tracing::debug!("WINCH ignored: no upgraded master is ready");
+            return;
+        }
+        let old = self.target;
+        self.target = 0;
+        tracing::info!("stopping this master's workers; the new master serves");
+        self.workers_changed(Some(old));
     }
 
     /// TTOU: one worker fewer, never below one; the oldest goes.
@@ -233,6 +358,7 @@ impl Arbiter {
         }
         self.target -= 1;
         tracing::info!(workers = self.target, "worker count lowered");
+        self.workers_changed(Some(self.target + 1));
     }
 
     /// USR1: reopen the log file (workers own none, but are told anyway).
@@ -261,6 +387,7 @@ impl Arbiter {
         self.phase = Phase::Stopping {
             deadline: Instant::now() + budget,
         };
+        self.notifier.send("STOPPING=1");
         for worker in &mut self.workers {
             worker.stop_sent = Some(Instant::now());
             let _ = kill(worker.pid, signal);
@@ -300,9 +427,18 @@ impl Arbiter {
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
+        self.notifier.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            sd_notify::monotonic_usec()
+        ));
         self.generation += 1;
+        let old_target = self.target;
         self.target = settings.workers;
         let previous = std::mem::replace(&mut self.settings, settings);
+        hooks::run_logged(&self.settings, "on_reload", self.master_event());
+        if old_target != self.target {
+            self.workers_changed(Some(old_target));
+        }
         tracing::info!(
             generation = self.generation,
             workers = self.target,
@@ -366,6 +502,7 @@ impl Arbiter {
         }
         self.settings = *previous;
         self.target = self.settings.workers;
+        self.notifier.send("READY=1");
         tracing::error!(
             "reload failed: {reason}; still serving with the previous generation and configuration"
         );
@@ -389,10 +526,30 @@ impl Arbiter {
                 WaitStatus::Signaled(pid, signal, _) => (pid, None, Some(signal)),
                 _ => continue,
             };
+            if self.upgrade.as_ref().is_some_and(|u| u.child == pid) {
+                self.upgrade_exited(pid, code, signal);
+                continue;
+            }
             match self.workers.iter().position(|w| w.pid == pid) {
                 Some(index) => self.worker_exited(index, code, signal),
                 None => tracing::debug!(pid = pid.as_raw(), "reaped a child that is not a worker"),
             }
+        }
+    }
+
+    fn upgrade_exited(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) {
+        let pid = pid.as_raw();
+        let how = match (code, signal) {
+            (Some(code), _) => format!("exit code {code}"),
+            (_, Some(signal)) => signal.as_str().to_owned(),
+            _ => "unknown".to_owned(),
+        };
+        if self.upgrade.take().is_some_and(|u| u.ready) {
+            tracing::warn!("the new master (pid:{pid}) exited ({how})");
+        } else {
+            tracing::error!(
+                "upgrade failed: the new master (pid:{pid}) exited before it was ready ({how}); still serving"
+            );
         }
     }
 
@@ -416,6 +573,20 @@ impl Arbiter {
             if other.replacement == Some(worker.pid) {
                 other.replacement = None;
             }
+        }
+        let halting = !worker.ready
+            && worker.stop_sent.is_none()
+            && !self.booted
+            && matches!(self.phase, Phase::Running);
+        if !halting {
+            hooks::run_logged(
+                &self.settings,
+                "child_exit",
+                hooks::Event {
+                    worker: Some((pid, worker.slot)),
+                    ..self.master_event()
+                },
+            );
         }
         if worker.stop_sent.is_some() {
             return;
@@ -466,6 +637,23 @@ impl Arbiter {
         if !self.booted && self.workers.iter().filter(|w| w.ready).count() >= self.target {
             self.booted = true;
             tracing::info!(workers = self.target, "all workers ready");
+            if let Some(upgraded) = &mut self.upgraded {
+                upgraded.report_ready();
+                self.notifier.send(&format!("MAINPID={}", std::process::id()));
+            }
+            self.notifier.send("READY=1");
+        }
+        let ready = self
+            .workers
+            .iter()
+            .filter(|w| w.ready && w.stop_sent.is_none())
+            .count();
+        if self.booted && self.reported_ready != Some(ready) {
+            self.reported_ready = Some(ready);
+            self.notifier.send(&format!(
+                "STATUS={ready} workers ready of {} wanted (generation {})",
+                self.target, self.generation
+            ));
         }
         self.finish_reload();
         self.recycle_workers();
@@ -495,6 +683,7 @@ impl Arbiter {
             }
             self.phase = Phase::Running;
             tracing::info!(generation, workers = ready, "reload complete");
+            self.notifier.send("READY=1");
         } else if Instant::now() >= deadline {
             self.abort_reload("the new workers did not become ready in time");
         }
@@ -614,6 +803,14 @@ impl Arbiter {
             tracing::error!(limit = MAX_WORKERS, "no free worker slot");
             return None;
         };
+        hooks::run_logged(
+            &self.settings,
+            "pre_fork",
+            hooks::Event {
+                worker: Some((0, slot)),
+                ..self.master_event()
+            },
+        );
         let max_requests = (self.settings.max_requests > 0).then(|| {
             self.settings.max_requests + fastrand::u64(0..=self.settings.max_requests_jitter)
         });

@@ -10,6 +10,7 @@
 pub mod arbiter;
 pub mod arena;
 mod backoff;
+pub mod hooks;
 pub mod clock;
 pub mod fork_safety;
 mod listener;
@@ -18,9 +19,11 @@ mod log_pipe;
 pub mod logging;
 mod pidfile;
 mod privileges;
+mod sd_notify;
 pub mod robust_mutex;
 mod signals;
 mod spawn;
+mod upgrade;
 
 use std::ffi::OsString;
 
@@ -78,10 +81,23 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
     })?;
 
     let pid = std::process::id();
+    // The binary as it is now: USR2 execs whatever is at this path then.
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
+    let upgraded = upgrade::Upgraded::from_env();
+    let notifier = sd_notify::Notifier::from_env(pid);
+    // SAFETY: single-threaded start-up. Workers must not talk to systemd.
+    unsafe {
+        for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            std::env::remove_var(var);
+        }
+    }
     let pidfile = settings
         .pidfile
         .as_deref()
-        .map(|path| pidfile::Pidfile::create(path, pid as i32))
+        .map(|path| match &upgraded {
+            Some(_) => pidfile::Pidfile::create(&upgrade::pending_pidfile(path), pid as i32),
+            None => pidfile::Pidfile::create(path, pid as i32),
+        })
         .transpose()
         .map_err(|e| e.to_string())?;
     let cleanup = |message: String| {
@@ -90,22 +106,32 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         }
         message
     };
+    // on_starting: LightRAG's gunicorn config logs these.
     tracing::info!(
         pid,
         workers = settings.workers,
         log_file = %settings.log_file().display(),
+        master_rss_kib = resident_kib().unwrap_or(0),
+        upgrade_from = upgraded.as_ref().map(|u| u.old_master.as_raw()),
         "Starting lightrag-master {}",
         env!("CARGO_PKG_VERSION")
     );
     for warning in settings.warnings() {
         tracing::warn!("{warning}");
     }
+    let master_event = hooks::Event {
+        master_pid: pid as i32,
+        ..Default::default()
+    };
+    hooks::run(&settings, "on_starting", master_event)
+        .map_err(|e| cleanup(format!("start-up aborted: {e}")))?;
     let signals = signals::SignalQueue::install()
         .map_err(|e| cleanup(format!("cannot install signal handlers: {e}")))?;
-    let adopted = listener::adopt_systemd(pid).map_err(|e| cleanup(e.to_string()))?;
+    let adopted = listener::adopt_inherited(pid).map_err(|e| cleanup(e.to_string()))?;
     let listener = match adopted {
         Some(listener) => {
-            tracing::info!("Listening on the socket passed by systemd (fd 3) ({pid})");
+            let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!("Listening on an inherited socket at http://{addr} ({pid})");
             listener
         }
         None => {
@@ -122,7 +148,11 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
             "cannot initialise the shared application state: {e}"
         ))
     })?;
+    hooks::run_logged(&settings, "when_ready", master_event);
     Ok(arbiter::Arbiter::new(arbiter::Startup {
+        exe,
+        upgraded,
+        notifier,
         args,
         cwd,
         settings,
@@ -133,4 +163,11 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         pidfile,
         worker_main: app.worker_main,
     }))
+}
+
+/// The master's resident memory, for the on_starting log line.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -20,7 +20,7 @@ pub enum ListenError {
     },
     #[error("invalid LISTEN_FDS {0:?}: expected a positive number")]
     ListenFds(String),
-    #[error("LISTEN_FDS names fd 3, but fd 3 is not a listening socket")]
+    #[error("the inherited fd is not a listening socket")]
     NotListening,
 }
 
@@ -29,21 +29,26 @@ pub enum ListenError {
 ///
 /// `getenv` values are read from the master's own environment; call before any thread
 /// exists (the master is single-threaded).
-pub fn adopt_systemd(own_pid: u32) -> Result<Option<TcpListener>, ListenError> {
+///
+/// Without systemd's variables, `LIGHTRAG_LISTEN_FD=N` names an inherited listening fd
+/// (what an upgrading master passes too, besides `LISTEN_FDS`).
+pub fn adopt_inherited(own_pid: u32) -> Result<Option<TcpListener>, ListenError> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();
+    let named = std::env::var(crate::upgrade::LISTEN_FD).ok();
     // SAFETY: the master is single-threaded here; nothing reads the environment concurrently.
     unsafe {
         std::env::remove_var("LISTEN_PID");
         std::env::remove_var("LISTEN_FDS");
         std::env::remove_var("LISTEN_FDNAMES");
+        std::env::remove_var(crate::upgrade::LISTEN_FD);
     }
     let (Some(pid), Some(fds)) = (pid, fds) else {
-        return Ok(None);
+        return adopt_named(named);
     };
     if pid.trim().parse::<u32>().ok() != Some(own_pid) {
         tracing::info!(listen_pid = %pid, "LISTEN_PID is not ours; ignoring systemd sockets");
-        return Ok(None);
+        return adopt_named(named);
     }
     let count: i32 = fds
         .trim()
@@ -64,6 +69,21 @@ pub fn adopt_systemd(own_pid: u32) -> Result<Option<TcpListener>, ListenError> {
     Ok(Some(unsafe {
         TcpListener::from_raw_fd(SD_LISTEN_FDS_START)
     }))
+}
+
+fn adopt_named(named: Option<String>) -> Result<Option<TcpListener>, ListenError> {
+    let Some(named) = named else {
+        return Ok(None);
+    };
+    let fd: i32 = named
+        .trim()
+        .parse()
+        .map_err(|_| ListenError::ListenFds(named.clone()))?;
+    if !is_listening(fd) {
+        return Err(ListenError::NotListening);
+    }
+    // SAFETY: whoever set LIGHTRAG_LISTEN_FD handed this fd over to us.
+    Ok(Some(unsafe { TcpListener::from_raw_fd(fd) }))
 }
 
 /// True when `fd` is a socket in the listening state (SO_ACCEPTCONN).

@@ -70,6 +70,11 @@ impl RotatingFile {
         self.reopen()
     }
 
+    /// Flushes to disk; errors only cost durability of the last lines.
+    pub fn sync(&mut self) {
+        let _ = self.file.sync_data();
+    }
+
     /// Reopens the path (after an external rename, on USR1).
     pub fn reopen(&mut self) -> io::Result<()> {
         let (file, size) = open_append(&self.path)?;

@@ -79,6 +79,13 @@ pub fn reopen() -> io::Result<()> {
     }
 }
 
+/// Pushes the log file to disk (on_exit).
+pub fn flush() {
+    if let Some(file) = FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        file.sync();
+    }
+}
+
 /// The master forwards a line read from a worker's pipe.
 pub fn forward(line: &[u8]) {
     let _ = io::stderr().write_all(line);

@@ -77,6 +77,16 @@ impl Pidfile {
             })
     }
 
+    /// Moves our pidfile to `path` (a promoted upgrade takes the plain name).
+    pub fn rename_to(&mut self, path: &Path) {
+        if read_pid(&self.path) == Some(self.pid) {
+            match std::fs::rename(&self.path, path) {
+                Ok(()) => self.path = path.to_owned(),
+                Err(e) => tracing::error!(error = %e, "cannot rename the pidfile to {}", path.display()),
+            }
+        }
+    }
+
     /// Removes the file if it still names us.
     pub fn remove(&self) {
         if read_pid(&self.path) == Some(self.pid) {

@@ -14,7 +14,7 @@ use crate::arena::{Arena, WorkerSlot};
 use crate::log_pipe::LinePipe;
 use crate::privileges::Credentials;
 use crate::signals::{BlockedSignals, SignalQueue};
-use crate::{clock, logging};
+use crate::{clock, hooks, logging};
 
 /// Exit code of a worker that failed before serving (gunicorn's `WORKER_BOOT_ERROR`).
 pub const WORKER_BOOT_ERROR: i32 = 3;
@@ -88,6 +88,16 @@ pub(crate) fn spawn(
             let settings = settings.clone();
             become_child(&hygiene, &pipe, write_end, master_pid);
             drop(blocked);
+            // post_fork: logging is set up (become_child); privileges are not dropped yet.
+            hooks::run_logged(
+                &settings,
+                "post_fork",
+                hooks::Event {
+                    master_pid: master_pid.as_raw(),
+                    worker: Some((std::process::id() as i32, slot_index)),
+                    ..Default::default()
+                },
+            );
             if let Some(credentials) = hygiene.credentials
                 && let Err(e) = credentials.apply()
             {

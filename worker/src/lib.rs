@@ -109,7 +109,8 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
-    let stop = match lifecycle::install() {
+    let hooks = lifecycle::WorkerHooks::new(&ctx.settings, ctx.master_pid.as_raw(), ctx.id);
+    let stop = match lifecycle::install(hooks.clone()) {
         Ok(stop) => stop,
         Err(e) => {
             tracing::error!(worker = ctx.id, pid, error = %e, "cannot install signal handlers");
@@ -117,6 +118,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         }
     };
     heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
+    hooks.run("post_worker_init").await;
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);
     tracing::info!(
         worker = ctx.id,
@@ -127,5 +129,6 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
+    hooks.run("worker_exit").await;
     0
 }

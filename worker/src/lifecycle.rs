@@ -5,14 +5,54 @@
 //! USR1 (log reopen) is acknowledged: workers own no files, the master does.
 //! Every other master signal stays ignored in workers.
 
+use std::sync::Arc;
+
+use lightrag_config::Settings;
+use lightrag_supervisor::hooks;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
+
+/// Runs this worker's hooks (post_worker_init, worker_int, worker_abort, worker_exit).
+#[derive(Clone)]
+pub struct WorkerHooks {
+    settings: Arc<Settings>,
+    event: hooks::Event,
+}
+
+impl WorkerHooks {
+    pub fn new(settings: &Settings, master_pid: i32, worker_id: usize) -> WorkerHooks {
+        WorkerHooks {
+            settings: Arc::new(settings.clone()),
+            event: hooks::Event {
+                master_pid,
+                worker: Some((std::process::id() as i32, worker_id)),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Runs `hook` on a blocking thread, so the runtime keeps beating meanwhile.
+    pub async fn run(&self, hook: &'static str) {
+        let this = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            hooks::run_logged(&this.settings, hook, this.event)
+        })
+        .await;
+    }
+
+    /// Runs `hook` then worker_exit, and exits the process with `code`.
+    fn exit_after(&self, hook: &'static str, code: i32) -> ! {
+        hooks::run_logged(&self.settings, hook, self.event);
+        hooks::run_logged(&self.settings, "worker_exit", self.event);
+        std::process::exit(code)
+    }
+}
 
 /// Resolves when the master asks for a graceful stop.
 pub type GracefulStop = oneshot::Receiver<()>;
 
 /// Installs the handlers on the current runtime; the task runs for the worker's life.
-pub fn install() -> std::io::Result<GracefulStop> {
+pub fn install(hooks: WorkerHooks) -> std::io::Result<GracefulStop> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut quit = signal(SignalKind::quit())?;
@@ -28,11 +68,11 @@ pub fn install() -> std::io::Result<GracefulStop> {
                         let _ = tx.send(());
                     }
                 }
-                _ = int.recv() => quick_exit("SIGINT"),
-                _ = quit.recv() => quick_exit("SIGQUIT"),
+                _ = int.recv() => quick_exit(&hooks, "SIGINT"),
+                _ = quit.recv() => quick_exit(&hooks, "SIGQUIT"),
                 _ = abrt.recv() => {
                     tracing::error!(pid = std::process::id(), "worker aborted by the master (heartbeat timeout)");
-                    std::process::exit(1);
+                    hooks.exit_after("worker_abort", 1);
                 }
                 _ = usr1.recv() => tracing::debug!("USR1: log files are reopened by the master"),
             }
@@ -41,7 +81,7 @@ pub fn install() -> std::io::Result<GracefulStop> {
     Ok(rx)
 }
 
-fn quick_exit(signal: &str) -> ! {
+fn quick_exit(hooks: &WorkerHooks, signal: &str) -> ! {
     tracing::info!(pid = std::process::id(), signal, "worker quick exit");
-    std::process::exit(0)
+    hooks.exit_after("worker_int", 0)
 }
