@@ -23,15 +23,15 @@ use nix::unistd::Pid;
 use crate::arena::{Arena, MAX_WORKERS, SlotState};
 use crate::backoff::Backoff;
 use crate::fork_safety;
+use crate::hooks;
 use crate::listener;
 use crate::log_pipe::LinePipe;
 use crate::pidfile::Pidfile;
 use crate::privileges::Credentials;
-use crate::hooks;
 use crate::sd_notify::{self, Notifier};
 use crate::signals::SignalQueue;
-use crate::upgrade::{self, Upgraded};
 use crate::spawn::{self, APP_LOAD_ERROR, ChildHygiene, WORKER_BOOT_ERROR, WorkerMain};
+use crate::upgrade::{self, Upgraded};
 use crate::{clock, logging};
 
 /// Longest the master sleeps between turns when nothing happens.
@@ -321,6 +321,7 @@ impl Arbiter {
             listener,
             self.notifier.socket_path(),
             &self.settings,
+            &self.signals,
         ) {
             Ok(pending) => {
                 tracing::info!(
@@ -330,10 +331,7 @@ impl Arbiter {
                 );
                 self.upgrade = Some(pending);
             }
-            Err(e) => tracing::error!(
-                "upgrade failed: cannot start {}: {e}",
-                self.exe.display()
-            ),
+            Err(e) => tracing::error!("upgrade failed: cannot start {}: {e}", self.exe.display()),
         }
     }
 
@@ -639,7 +637,8 @@ impl Arbiter {
             tracing::info!(workers = self.target, "all workers ready");
             if let Some(upgraded) = &mut self.upgraded {
                 upgraded.report_ready();
-                self.notifier.send(&format!("MAINPID={}", std::process::id()));
+                self.notifier
+                    .send(&format!("MAINPID={}", std::process::id()));
             }
             self.notifier.send("READY=1");
         }

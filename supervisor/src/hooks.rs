@@ -34,7 +34,10 @@ pub enum HookError {
         output: String,
     },
     #[error("hook {hook} timed out after {timeout:?} and was killed")]
-    TimedOut { hook: &'static str, timeout: Duration },
+    TimedOut {
+        hook: &'static str,
+        timeout: Duration,
+    },
 }
 
 /// The event a hook describes.
@@ -78,8 +81,11 @@ pub fn run(settings: &Settings, hook: &'static str, event: Event) -> Result<(), 
             .env("LIGHTRAG_WORKER_ID", id.to_string());
     }
     if let Some((old, new)) = event.workers_change {
-        cmd.env("LIGHTRAG_WORKERS_OLD", old.map(|n| n.to_string()).unwrap_or_default())
-            .env("LIGHTRAG_WORKERS_NEW", new.to_string());
+        cmd.env(
+            "LIGHTRAG_WORKERS_OLD",
+            old.map(|n| n.to_string()).unwrap_or_default(),
+        )
+        .env("LIGHTRAG_WORKERS_NEW", new.to_string());
     }
     let mut child = cmd.spawn().map_err(spawn_error)?;
     let deadline = Instant::now() + settings.hook_timeout;

@@ -10,17 +10,17 @@
 pub mod arbiter;
 pub mod arena;
 mod backoff;
-pub mod hooks;
 pub mod clock;
 pub mod fork_safety;
+pub mod hooks;
 mod listener;
 mod log_file;
 mod log_pipe;
 pub mod logging;
 mod pidfile;
 mod privileges;
-mod sd_notify;
 pub mod robust_mutex;
+mod sd_notify;
 mod signals;
 mod spawn;
 mod upgrade;
@@ -130,7 +130,10 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
     let adopted = listener::adopt_inherited(pid).map_err(|e| cleanup(e.to_string()))?;
     let listener = match adopted {
         Some(listener) => {
-            let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let addr = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             tracing::info!("Listening on an inherited socket at http://{addr} ({pid})");
             listener
         }

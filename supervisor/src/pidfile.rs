@@ -82,7 +82,9 @@ impl Pidfile {
         if read_pid(&self.path) == Some(self.pid) {
             match std::fs::rename(&self.path, path) {
                 Ok(()) => self.path = path.to_owned(),
-                Err(e) => tracing::error!(error = %e, "cannot rename the pidfile to {}", path.display()),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot rename the pidfile to {}", path.display())
+                }
             }
         }
     }

@@ -7,18 +7,18 @@
 //! `<pidfile>.2`; when the old master exits it renames that to the plain name. Both
 //! generations accept on the same socket meanwhile, so no connection is refused.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::fcntl::OFlag;
-use nix::unistd::Pid;
+use nix::unistd::{ForkResult, Pid};
 
 use crate::hooks;
+use crate::signals::{BlockedSignals, SignalQueue};
 
 const UPGRADE_FROM: &str = "LIGHTRAG_UPGRADE_FROM";
 const NOTIFY_FD: &str = "LIGHTRAG_UPGRADE_NOTIFY_FD";
@@ -69,7 +69,10 @@ impl Pending {
 }
 
 /// Old master: start the new binary. `exe` and `args` are what this master was started
-/// with; `pre_exec` runs in the forked child right before `exec`.
+/// with; the pre_exec hook runs in the forked child right before `exec`.
+///
+/// A hand-made fork + execve rather than `Command`: `LISTEN_PID` must be the child's own
+/// pid, known only after the fork, and `Command` fixes the environment before it.
 pub fn reexec(
     exe: &Path,
     args: &[OsString],
@@ -77,57 +80,91 @@ pub fn reexec(
     listener: &TcpListener,
     notify_socket: Option<&str>,
     settings: &lightrag_config::Settings,
+    signals: &SignalQueue,
 ) -> std::io::Result<Pending> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    let cstring = |s: &[u8]| CString::new(s).map_err(std::io::Error::other);
+    let program = cstring(exe.as_os_str().as_bytes())?;
+    let argv = args
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let master_pid = std::process::id();
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            ![
+                UPGRADE_FROM,
+                NOTIFY_FD,
+                LISTEN_FD,
+                "LISTEN_FDS",
+                "LISTEN_PID",
+                "NOTIFY_SOCKET",
+            ]
+            .iter()
+            .any(|v| k == v)
+        })
+        .collect();
+    env.push((UPGRADE_FROM.into(), master_pid.to_string().into()));
+    env.push((NOTIFY_FD.into(), write.as_raw_fd().to_string().into()));
+    env.push((LISTEN_FD.into(), "3".into()));
+    env.push(("LISTEN_FDS".into(), "1".into()));
+    if let Some(path) = notify_socket {
+        env.push(("NOTIFY_SOCKET".into(), path.into()));
+    }
     let listen_fd = listener.as_raw_fd();
     let report_fd = write.as_raw_fd();
-    let master_pid = std::process::id();
-    let settings = settings.clone();
-    let mut cmd = Command::new(exe);
-    cmd.args(args.iter().skip(1))
-        .current_dir(cwd)
-        .env(UPGRADE_FROM, master_pid.to_string())
-        .env(NOTIFY_FD, report_fd.to_string())
-        .env(LISTEN_FD, "3")
-        .env("LISTEN_FDS", "1");
-    if let Some(path) = notify_socket {
-        cmd.env("NOTIFY_SOCKET", path);
-    }
-    // SAFETY: the master is single-threaded, so the forked child may run ordinary code
-    // before exec: the pre_exec hook, LISTEN_PID (only known in the child), and fd
-    // plumbing (dup2 onto 3, inheritable report pipe).
-    unsafe {
-        cmd.pre_exec(move || {
-            let pid = std::process::id() as i32;
+    let blocked = BlockedSignals::block_all()?;
+    // SAFETY: the master is single-threaded, so the child may run ordinary code.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Parent { child } => {
+            drop(blocked);
+            drop(write);
+            Ok(Pending {
+                child,
+                report: Some(read),
+                ready: false,
+            })
+        }
+        ForkResult::Child => {
+            signals.forget_in_child();
             hooks::run_logged(
-                &settings,
+                settings,
                 "pre_exec",
                 hooks::Event {
                     master_pid: master_pid as i32,
                     ..Default::default()
                 },
             );
-            // SAFETY: setenv in the single-threaded child just before exec.
-            std::env::set_var("LISTEN_PID", pid.to_string());
-            let moved = if listen_fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(listen_fd, 3)
+            env.push(("LISTEN_PID".into(), std::process::id().to_string().into()));
+            let envp = env
+                .iter()
+                .filter_map(|(k, v)| {
+                    let mut pair = k.as_bytes().to_vec();
+                    pair.push(b'=');
+                    pair.extend_from_slice(v.as_bytes());
+                    CString::new(pair).ok()
+                })
+                .collect::<Vec<_>>();
+            // SAFETY: fd plumbing in the child before exec: the listener onto fd 3 and
+            // the report pipe made inheritable.
+            let plumbed = unsafe {
+                let moved = if listen_fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(listen_fd, 3)
+                };
+                moved >= 0 && libc::fcntl(report_fd, libc::F_SETFD, 0) >= 0
             };
-            if moved < 0 || libc::fcntl(report_fd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
+            if plumbed && std::env::set_current_dir(cwd).is_ok() {
+                drop(blocked);
+                let error = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
+                eprintln!("upgrade: cannot exec {}: {error}", exe.display());
             }
-            Ok(())
-        });
+            // SAFETY: leave the child without running the master's exit code.
+            unsafe { libc::_exit(127) }
+        }
     }
-    let child = cmd.spawn()?;
-    drop(write);
-    Ok(Pending {
-        child: Pid::from_raw(child.id() as i32),
-        report: Some(read),
-        ready: false,
-    })
 }
 
 /// New master: set when this process was started by a USR2 upgrade.

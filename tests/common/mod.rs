@@ -70,6 +70,7 @@ pub struct Builder {
     port: u16,
     wait_ready: bool,
     address_in_dotenv: bool,
+    binary: PathBuf,
 }
 
 impl Builder {
@@ -96,6 +97,11 @@ impl Builder {
         self.env.push((k.to_owned(), v.to_owned()));
         self
     }
+    /// Runs another copy of the binary (upgrade tests replace it on disk).
+    pub fn binary(mut self, path: &Path) -> Self {
+        self.binary = path.to_owned();
+        self
+    }
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -109,7 +115,7 @@ impl Builder {
     }
     pub fn start(self) -> Server {
         let out = std::fs::File::create(self.dir.join("output.log")).unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.binary);
         cmd.current_dir(&self.dir);
         if !self.address_in_dotenv {
             cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string()]);
@@ -147,6 +153,7 @@ impl Server {
             port: free_port(),
             wait_ready: true,
             address_in_dotenv: false,
+            binary: PathBuf::from(BIN),
         }
     }
 

@@ -1,0 +1,482 @@
+//! Running it like production: hooks, USR2 binary upgrade, sd_notify, PID 1.
+
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Server, is_alive};
+
+const HOOKS: [&str; 13] = [
+    "on_starting",
+    "when_ready",
+    "pre_fork",
+    "post_fork",
+    "post_worker_init",
+    "worker_int",
+    "worker_abort",
+    "worker_exit",
+    "child_exit",
+    "nworkers_changed",
+    "on_reload",
+    "pre_exec",
+    "on_exit",
+];
+
+/// Every hook appends `name pid-of-its-process master-pid workers-old workers-new`.
+fn with_recording_hooks(mut builder: common::Builder, log: &Path) -> common::Builder {
+    for hook in HOOKS {
+        let cmd = format!(
+            "echo \"{hook} $PPID $LIGHTRAG_MASTER_PID ${{LIGHTRAG_WORKERS_OLD:--}} ${{LIGHTRAG_WORKERS_NEW:--}}\" >> {}",
+            log.display()
+        );
+        builder = builder.env(&format!("LIGHTRAG_HOOK_{}", hook.to_uppercase()), &cmd);
+    }
+    builder
+}
+
+fn read_hooks(log: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn hooks_run_in_gunicorn_order_and_process() {
+    let dir = common::temp_dir("hooks-log");
+    let log = dir.join("hooks.log");
+    let builder = with_recording_hooks(Server::builder("hooks").args(&["--workers", "1"]), &log);
+    let mut server = builder.start();
+    let master = server.pid().to_string();
+    let worker = server.wait_workers(1, Duration::from_secs(5))[0];
+    wait_for("post_worker_init", Duration::from_secs(5), || {
+        read_hooks(&log).iter().any(|h| h[0] == "post_worker_init")
+    });
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let replacement = loop {
+        let now = server.workers();
+        if now.len() == 1 && now[0] != worker {
+            break now[0];
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    server.wait_healthy(Duration::from_secs(5));
+    wait_for("replacement init", Duration::from_secs(5), || {
+        read_hooks(&log)
+            .iter()
+            .filter(|h| h[0] == "post_worker_init")
+            .count()
+            == 2
+    });
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_output("reload complete", Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(500));
+    let current = server.wait_workers(1, Duration::from_secs(5))[0];
+    server.signal(libc::SIGINT);
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(5)).unwrap().code(),
+        Some(0)
+    );
+
+    let hooks = read_hooks(&log);
+    let names: Vec<&str> = hooks.iter().map(|h| h[0].as_str()).collect();
+    let first = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("{name} missing: {names:?}"))
+    };
+    // Start-up order.
+    assert!(first("on_starting") < first("when_ready"));
+    assert!(first("when_ready") < first("nworkers_changed"));
+    assert!(first("nworkers_changed") < first("pre_fork"));
+    assert!(first("pre_fork") < first("post_fork"));
+    assert!(first("post_fork") < first("post_worker_init"));
+    assert!(first("child_exit") > first("post_worker_init"));
+    assert!(first("on_reload") > first("child_exit"));
+    assert_eq!(names.last(), Some(&"on_exit"));
+    assert!(first("worker_int") < first("on_exit"));
+    // Processes: master hooks run in the master, worker hooks in a worker.
+    for h in &hooks {
+        assert_eq!(h[2], master, "{h:?}: LIGHTRAG_MASTER_PID");
+        let in_master = h[1] == master;
+        match h[0].as_str() {
+            "post_fork" | "post_worker_init" | "worker_int" | "worker_exit" => {
+                assert!(!in_master, "{h:?} ran in the master");
+                let pid: i32 = h[1].parse().unwrap();
+                assert!(
+                    [worker, replacement, current].contains(&pid) || !is_alive(pid),
+                    "{h:?}"
+                );
+            }
+            _ => assert!(in_master, "{h:?} ran outside the master"),
+        }
+    }
+    let start = hooks.iter().find(|h| h[0] == "nworkers_changed").unwrap();
+    assert_eq!((start[3].as_str(), start[4].as_str()), ("-", "1"));
+    let worker_int = hooks.iter().find(|h| h[0] == "worker_int").unwrap();
+    assert_eq!(worker_int[1], current.to_string());
+    assert!(
+        hooks
+            .iter()
+            .any(|h| h[0] == "worker_exit" && h[1] == current.to_string())
+    );
+}
+
+#[test]
+fn ttin_reports_nworkers_changed_and_abrt_runs_worker_abort() {
+    let dir = common::temp_dir("hooks-abort-log");
+    let log = dir.join("hooks.log");
+    let builder = with_recording_hooks(
+        Server::builder("hooks-abort").args(&["--workers", "1"]),
+        &log,
+    );
+    let server = builder.start();
+    server.signal(libc::SIGTTIN);
+    let workers = server.wait_workers(2, Duration::from_secs(5));
+    wait_for("nworkers_changed 1 2", Duration::from_secs(3), || {
+        read_hooks(&log)
+            .iter()
+            .any(|h| h[0] == "nworkers_changed" && h[3] == "1" && h[4] == "2")
+    });
+    // SIGABRT is what the watchdog sends; a worker whose runtime can still run handles it
+    // with worker_abort, then worker_exit, and exits 1.
+    let victim = workers[0];
+    unsafe { libc::kill(victim, libc::SIGABRT) };
+    wait_for("worker_abort", Duration::from_secs(5), || {
+        let hooks = read_hooks(&log);
+        let ran = |name: &str| {
+            hooks
+                .iter()
+                .any(|h| h[0] == name && h[1] == victim.to_string())
+        };
+        ran("worker_abort") && ran("worker_exit")
+    });
+    assert!(server.wait_output(
+        &format!("Worker (pid:{victim}) exited with code 1"),
+        Duration::from_secs(3)
+    ));
+    server.wait_workers(2, Duration::from_secs(5));
+}
+
+#[test]
+fn a_failing_on_starting_hook_aborts_start_and_other_failures_are_only_logged() {
+    let mut server = Server::builder("hook-fail-start")
+        .env(
+            "LIGHTRAG_HOOK_ON_STARTING",
+            "echo 'database not mounted' >&2; exit 3",
+        )
+        .no_wait()
+        .start();
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("start-up aborted");
+    assert_eq!(status.code(), Some(1));
+    let output = server.output();
+    assert!(output.contains("database not mounted"), "{output}");
+    assert!(!output.contains("Booting worker"));
+
+    let server = Server::builder("hook-fail-other")
+        .args(&["--workers", "2", "--hook-timeout", "1"])
+        .env("LIGHTRAG_HOOK_PRE_FORK", "exit 1")
+        .env("LIGHTRAG_HOOK_POST_WORKER_INIT", "sleep 5")
+        .start();
+    assert_eq!(server.wait_workers(2, Duration::from_secs(5)).len(), 2);
+    assert!(server.output().contains("hook pre_fork failed"));
+    assert!(server.wait_output("hook post_worker_init timed out", Duration::from_secs(5)));
+    assert_eq!(server.get("/health").status, 200);
+}
+
+/// A copy of the binary in its own directory, so a test can replace it on disk.
+fn binary_copy(dir: &Path) -> PathBuf {
+    let path = dir.join("lightrag-master");
+    install(&std::fs::read(common::BIN).unwrap(), &path);
+    path
+}
+
+/// Replaces `path` the way deployments do: write beside it, then rename over it.
+fn install(bytes: &[u8], path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+struct Notifications {
+    messages: Arc<Mutex<Vec<(Instant, String)>>>,
+    path: PathBuf,
+}
+
+impl Notifications {
+    fn listen(dir: &Path) -> Notifications {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                sink.lock().unwrap().push((
+                    Instant::now(),
+                    String::from_utf8_lossy(&buf[..n]).into_owned(),
+                ));
+            }
+        });
+        Notifications { messages, path }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    fn wait(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.all().iter().any(|m| m.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+#[test]
+fn usr2_upgrade_under_load_fails_nothing_and_hands_over_the_pidfile() {
+    let builder = Server::builder("upgrade").args(&["--workers", "2", "--pidfile", "master.pid"]);
+    let dir = builder.dir().to_owned();
+    let exe = binary_copy(&dir);
+    let notify = Notifications::listen(&dir);
+    let mut server = builder
+        .binary(&exe)
+        .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
+        .start();
+    let old_master = server.pid();
+    let pidfile = dir.join("master.pid");
+    let pending = dir.join("master.pid.2");
+    assert_eq!(read_pid(&pidfile), Some(old_master));
+    // A new build lands on disk.
+    install(&std::fs::read(common::BIN).unwrap(), &exe);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let port = server.port;
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match common::get(port, "/health") {
+                        Ok(r) if r.status == 200 => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => failures.lock().unwrap().push(format!("{other:?}")),
+                    }
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(libc::SIGUSR2);
+    assert!(
+        server.wait_output("is ready", Duration::from_secs(10)),
+        "{}",
+        server.output()
+    );
+    let new_master = read_pid(&pending).expect("<pidfile>.2 holds the new master");
+    assert_ne!(new_master, old_master);
+    assert!(
+        common::children(old_master).contains(&new_master),
+        "new master is a child of the old"
+    );
+    assert_eq!(
+        read_pid(&pidfile),
+        Some(old_master),
+        "plain pidfile unchanged so far"
+    );
+    assert!(notify.wait(&format!("MAINPID={new_master}"), Duration::from_secs(3)));
+
+    // A second USR2 while one is pending is refused.
+    server.signal(libc::SIGUSR2);
+    assert!(server.wait_output("USR2 ignored", Duration::from_secs(3)));
+
+    let old_workers: Vec<i32> = server
+        .workers()
+        .into_iter()
+        .filter(|&p| p != new_master)
+        .collect();
+    server.signal(libc::SIGWINCH);
+    wait_for("old workers to stop", Duration::from_secs(5), || {
+        old_workers.iter().all(|&w| !is_alive(w))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(libc::SIGTERM);
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(5)).unwrap().code(),
+        Some(0)
+    );
+    wait_for("promotion", Duration::from_secs(5), || {
+        read_pid(&pidfile) == Some(new_master) && !pending.exists()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    assert!(ok.load(Ordering::Relaxed) > 100);
+    assert_eq!(
+        common::children(new_master).len(),
+        2,
+        "the new master serves with its workers"
+    );
+    unsafe { libc::kill(new_master, libc::SIGTERM) };
+    wait_for("new master to stop", Duration::from_secs(5), || {
+        !is_alive(new_master)
+    });
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn a_new_binary_that_fails_leaves_the_old_master_serving() {
+    let builder =
+        Server::builder("upgrade-fail").args(&["--workers", "1", "--pidfile", "master.pid"]);
+    let dir = builder.dir().to_owned();
+    let exe = binary_copy(&dir);
+    let server = builder.binary(&exe).start();
+    install(b"#!/bin/sh\nsleep 1\necho broken build >&2\nexit 1\n", &exe);
+    server.signal(libc::SIGUSR2);
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGUSR2);
+    assert!(server.wait_output("an upgrade is already pending", Duration::from_secs(3)));
+    assert!(
+        server.wait_output("upgrade failed", Duration::from_secs(5)),
+        "{}",
+        server.output()
+    );
+    assert_eq!(read_pid(&dir.join("master.pid")), Some(server.pid()));
+    assert!(!dir.join("master.pid.2").exists());
+    assert_eq!(server.get("/health").status, 200);
+    assert!(server.workers().len() == 1);
+}
+
+#[test]
+fn sd_notify_lifecycle() {
+    let builder = Server::builder("notify").args(&["--workers", "2"]);
+    let dir = builder.dir().to_owned();
+    let notify = Notifications::listen(&dir);
+    let mut server = builder
+        .env("NOTIFY_SOCKET", notify.path.to_str().unwrap())
+        .env("WATCHDOG_USEC", "400000")
+        .no_wait()
+        .start();
+    assert!(notify.wait("READY=1", Duration::from_secs(10)));
+    // READY means serving: every worker accepts by then.
+    assert_eq!(server.get("/health").status, 200);
+    assert_eq!(server.workers().len(), 2);
+    assert!(notify.wait("STATUS=2 workers ready", Duration::from_secs(2)));
+    std::thread::sleep(Duration::from_millis(1000));
+    let pings = notify
+        .all()
+        .iter()
+        .filter(|m| m.as_str() == "WATCHDOG=1")
+        .count();
+    assert!(
+        pings >= 3,
+        "{pings} watchdog pings in a second at 200 ms: {:?}",
+        notify.all()
+    );
+
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_output("reload complete", Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(100));
+    let all = notify.all();
+    let reloading = all
+        .iter()
+        .position(|m| m.starts_with("RELOADING=1\nMONOTONIC_USEC="))
+        .expect("RELOADING");
+    assert!(
+        all[reloading + 1..].iter().any(|m| m == "READY=1"),
+        "{all:?}"
+    );
+
+    server.signal(libc::SIGTERM);
+    assert!(notify.wait("STOPPING=1", Duration::from_secs(3)));
+    assert!(server.wait_exit(Duration::from_secs(5)).is_some());
+}
+
+#[test]
+fn as_pid_1_stray_children_are_reaped_and_term_is_graceful() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: a new PID namespace needs root");
+        return;
+    }
+    let dir = common::temp_dir("pid1");
+    let port = common::free_port();
+    let out = std::fs::File::create(dir.join("output.log")).unwrap();
+    // when_ready leaves an orphan behind: it is re-parented to the master (PID 1).
+    let mut unshare = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", common::BIN])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--workers",
+            "2",
+        ])
+        .env("LIGHTRAG_HOOK_WHEN_READY", "sh -c 'sleep 0.5' &")
+        .env("WORKER_THREADS", "1")
+        .current_dir(&dir)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    assert!(common::healthy_within(port, Duration::from_secs(10)));
+    let master = common::children(unshare.id() as i32)[0];
+    std::thread::sleep(Duration::from_millis(1500));
+    let children = common::children(master);
+    assert_eq!(children.len(), 2, "only the workers remain: {children:?}");
+    assert!(children.iter().all(|&c| is_alive(c)), "no zombies");
+    let log = std::fs::read_to_string(dir.join("output.log")).unwrap();
+    assert!(!log.contains("exited with code"), "{log}");
+    assert!(!log.contains("was sent"), "{log}");
+    assert_eq!(common::get(port, "/health").unwrap().status, 200);
+    unsafe { libc::kill(master, libc::SIGTERM) };
+    let status = unshare.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
