@@ -1,5 +1,7 @@
 //! `lightrag-master`: the binary only wires the master (supervisor) to the worker.
 
+mod healthcheck;
+
 use std::process::ExitCode;
 
 /// Request handling allocates many small, short-lived objects; mimalloc's thread-local
@@ -10,8 +12,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "hash-password") {
-        return lightrag_worker::hash_password_command(&args[2..]);
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("hash-password") => return lightrag_worker::hash_password_command(&args[2..]),
+        Some("healthcheck") => return healthcheck::run(&args[2..]),
+        _ => {}
     }
     let app = lightrag_supervisor::Application {
         init_shared: lightrag_worker::init_shared,

@@ -480,3 +480,22 @@ fn as_pid_1_stray_children_are_reaped_and_term_is_graceful() {
     let status = unshare.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn healthcheck_command_probes_the_configured_port() {
+    let server = Server::builder("healthcheck")
+        .args(&["--workers", "1"])
+        .start();
+    let status = std::process::Command::new(common::BIN)
+        .args(["healthcheck", "--port", &server.port.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dead = common::free_port();
+    let status = std::process::Command::new(common::BIN)
+        .args(["healthcheck", "--port", &dead.to_string()])
+        .env_remove("PORT")
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}

@@ -78,7 +78,9 @@ impl Settings {
                 .about("Pre-fork production server for LightRAG-style graph RAG")
                 .after_help(
                     "Precedence: command line > process environment > .env in the working \
-                     directory > default.",
+                     directory > default.\n\nOther commands:\n  lightrag-master hash-password \
+                     [PASSWORD]  print a {bcrypt} value for AUTH_ACCOUNTS\n  lightrag-master \
+                     healthcheck [FLAGS]      exit 0 when GET /health answers 200",
                 ),
             |cmd, spec| {
                 cmd.arg(
