@@ -6,7 +6,6 @@ mod common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -283,26 +282,7 @@ fn usr2_upgrade_under_load_fails_nothing_and_hands_over_the_pidfile() {
     // A new build lands on disk.
     install(&std::fs::read(common::BIN).unwrap(), &exe);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let port = server.port;
-    let load: Vec<_> = (0..3)
-        .map(|_| {
-            let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match common::get(port, "/health") {
-                        Ok(r) if r.status == 200 => {
-                            ok.fetch_add(1, Ordering::Relaxed);
-                        }
-                        other => failures.lock().unwrap().push(format!("{other:?}")),
-                    }
-                    std::thread::sleep(Duration::from_millis(3));
-                }
-            })
-        })
-        .collect();
+    let load = common::Load::start(server.port, 3, "/health");
 
     std::thread::sleep(Duration::from_millis(300));
     server.signal(libc::SIGUSR2);
@@ -347,18 +327,14 @@ fn usr2_upgrade_under_load_fails_nothing_and_hands_over_the_pidfile() {
         read_pid(&pidfile) == Some(new_master) && !pending.exists()
     });
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    for t in load {
-        t.join().unwrap();
-    }
-    let failures = failures.lock().unwrap().clone();
+    let (ok, failures) = load.finish();
     assert!(
         failures.is_empty(),
         "{} failed: {:?}",
         failures.len(),
         &failures[..failures.len().min(3)]
     );
-    assert!(ok.load(Ordering::Relaxed) > 100);
+    assert!(ok > 100);
     assert_eq!(
         common::children(new_master).len(),
         2,

@@ -7,8 +7,6 @@ mod common;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Server, is_alive};
@@ -114,57 +112,6 @@ fn ttin_and_ttou_scale_by_one_and_a_burst_of_ten_adds_ten() {
     assert_eq!(server.get("/health").status, 200);
 }
 
-/// Runs `/debug/pid` requests in a loop on fresh connections until stopped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failures: Arc<std::sync::Mutex<Vec<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match common::get(port, "/debug/pid") {
-                            Ok(r) if r.status == 200 => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => failures
-                                .lock()
-                                .unwrap()
-                                .push(format!("status {}", r.status)),
-                            Err(e) => failures.lock().unwrap().push(e.to_string()),
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failures,
-            threads,
-        }
-    }
-
-    fn finish(self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        (self.ok.load(Ordering::Relaxed), failures)
-    }
-}
-
 #[test]
 fn hup_under_constant_load_replaces_every_worker_with_zero_failures() {
     let server = Server::builder("hupload").args(&["--workers", "2"]).start();
@@ -172,7 +119,7 @@ fn hup_under_constant_load_replaces_every_worker_with_zero_failures() {
         .wait_workers(2, Duration::from_secs(5))
         .into_iter()
         .collect();
-    let load = Load::start(server.port, 4);
+    let load = common::Load::start(server.port, 4, "/debug/pid");
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(300));
         server.signal(libc::SIGHUP);
