@@ -1,0 +1,10 @@
+//! The RAG core of lightrag-master: identities, chunking, embeddings and storage.
+//!
+//! It knows nothing of HTTP or processes. What must be coordinated across worker
+//! processes reaches it through traits (see [`storage::Generations`]), implemented
+//! in-process here and on the shared-memory arena by the worker crate.
+
+pub mod chunking;
+pub mod embedding;
+pub mod ids;
+pub mod storage;

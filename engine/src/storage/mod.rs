@@ -1,0 +1,365 @@
+//! Storage: what LightRAG keeps, behind traits, with the embedded SQLite backend as the
+//! default. One database file under WORKING_DIR serves every namespace; each worker
+//! opens its own connection after fork (WAL mode: readers never block the writer).
+//! Rows carry the workspace, so workspaces never see each other's data.
+//!
+//! Vector search is exact cosine over an in-memory copy per namespace
+//! ([`vectors::VectorIndex`]), reloaded only when the namespace's generation counter
+//! ([`Generations`]) moves, which any worker's write does.
+
+pub mod sqlite;
+pub mod vectors;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+/// LightRAG's key-value namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KvNamespace {
+    FullDocs,
+    TextChunks,
+    LlmResponseCache,
+    FullEntities,
+    FullRelations,
+    EntityChunks,
+    RelationChunks,
+}
+
+impl KvNamespace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KvNamespace::FullDocs => "full_docs",
+            KvNamespace::TextChunks => "text_chunks",
+            KvNamespace::LlmResponseCache => "llm_response_cache",
+            KvNamespace::FullEntities => "full_entities",
+            KvNamespace::FullRelations => "full_relations",
+            KvNamespace::EntityChunks => "entity_chunks",
+            KvNamespace::RelationChunks => "relation_chunks",
+        }
+    }
+}
+
+/// LightRAG's vector namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VectorNamespace {
+    Chunks,
+    Entities,
+    Relationships,
+}
+
+impl VectorNamespace {
+    pub const ALL: [VectorNamespace; 3] = [
+        VectorNamespace::Chunks,
+        VectorNamespace::Entities,
+        VectorNamespace::Relationships,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VectorNamespace::Chunks => "chunks",
+            VectorNamespace::Entities => "entities",
+            VectorNamespace::Relationships => "relationships",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot prepare the storage directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "embedding dimension mismatch in {namespace}: stored vectors have {stored} \
+         dimensions, this embedding model gives {given}"
+    )]
+    DimensionMismatch {
+        namespace: &'static str,
+        stored: usize,
+        given: usize,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Per-namespace write counters shared by every process that caches vectors. The worker
+/// crate implements it on the shared-memory arena; [`LocalGenerations`] serves one
+/// process.
+pub trait Generations: Send + Sync {
+    fn current(&self, namespace: VectorNamespace) -> u64;
+    fn bump(&self, namespace: VectorNamespace);
+}
+
+#[derive(Default)]
+pub struct LocalGenerations([AtomicU64; 3]);
+
+impl Generations for LocalGenerations {
+    fn current(&self, namespace: VectorNamespace) -> u64 {
+        self.0[namespace.index()].load(Ordering::Acquire)
+    }
+    fn bump(&self, namespace: VectorNamespace) {
+        self.0[namespace.index()].fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Key-value namespaces of JSON values.
+pub trait KvStorage {
+    fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<Value>>;
+    fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()>;
+    fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()>;
+    fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>>;
+    fn kv_drop(&self, ns: KvNamespace) -> Result<()>;
+}
+
+/// One document's processing record (LightRAG's `DocProcessingStatus`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocStatusRecord {
+    pub id: String,
+    pub status: String,
+    pub file_path: String,
+    pub track_id: Option<String>,
+    pub content_summary: String,
+    pub content_length: usize,
+    pub chunks_count: Option<usize>,
+    pub error_msg: Option<String>,
+    pub metadata: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub trait DocStatusStorage {
+    fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()>;
+    fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>>;
+    fn docs_with_status(&self, status: &str) -> Result<Vec<DocStatusRecord>>;
+    fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>>;
+    /// (status, count) for every status present.
+    fn status_counts(&self) -> Result<Vec<(String, usize)>>;
+    fn doc_delete(&self, ids: &[String]) -> Result<()>;
+}
+
+/// A stored vector with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorRecord {
+    pub id: String,
+    pub vector: Vec<f32>,
+    pub meta: Value,
+}
+
+pub trait VectorStorage {
+    fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
+    fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
+    fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>>;
+}
+
+/// An undirected edge; `source`/`target` as first inserted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    pub source: String,
+    pub target: String,
+    pub data: Value,
+}
+
+pub trait GraphStorage {
+    fn node_upsert(&self, name: &str, data: &Value) -> Result<()>;
+    fn node_get(&self, name: &str) -> Result<Option<Value>>;
+    /// Removes the node and its edges.
+    fn node_delete(&self, name: &str) -> Result<()>;
+    fn node_names(&self) -> Result<Vec<String>>;
+    fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()>;
+    /// The edge between `a` and `b`, in either direction.
+    fn edge_get(&self, a: &str, b: &str) -> Result<Option<Edge>>;
+    fn edge_delete(&self, a: &str, b: &str) -> Result<()>;
+    fn edges_of(&self, node: &str) -> Result<Vec<Edge>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite::SqliteStorage;
+    use super::vectors::VectorIndex;
+    use super::*;
+    use serde_json::json;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "lrm-engine-{}-{name}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn kv_round_trips_and_workspaces_are_isolated() {
+        let dir = temp("kv");
+        let a = SqliteStorage::open(&dir, "a").unwrap();
+        let b = SqliteStorage::open(&dir, "b").unwrap();
+        a.kv_upsert(
+            KvNamespace::FullDocs,
+            &[("doc-1".into(), json!({"content": "x"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            a.kv_get(KvNamespace::FullDocs, "doc-1").unwrap(),
+            Some(json!({"content": "x"}))
+        );
+        assert_eq!(b.kv_get(KvNamespace::FullDocs, "doc-1").unwrap(), None);
+        assert_eq!(a.kv_get(KvNamespace::TextChunks, "doc-1").unwrap(), None);
+        a.kv_upsert(
+            KvNamespace::FullDocs,
+            &[("doc-1".into(), json!(2)), ("doc-2".into(), json!(3))],
+        )
+        .unwrap();
+        assert_eq!(
+            a.kv_keys(KvNamespace::FullDocs).unwrap(),
+            ["doc-1", "doc-2"]
+        );
+        a.kv_delete(KvNamespace::FullDocs, &["doc-1".into()])
+            .unwrap();
+        assert_eq!(a.kv_keys(KvNamespace::FullDocs).unwrap(), ["doc-2"]);
+        a.kv_drop(KvNamespace::FullDocs).unwrap();
+        assert!(a.kv_keys(KvNamespace::FullDocs).unwrap().is_empty());
+        // A second connection (another worker) sees committed data.
+        b.kv_upsert(KvNamespace::LlmResponseCache, &[("k".into(), json!("v"))])
+            .unwrap();
+        let b2 = SqliteStorage::open(&dir, "b").unwrap();
+        assert_eq!(
+            b2.kv_get(KvNamespace::LlmResponseCache, "k").unwrap(),
+            Some(json!("v"))
+        );
+    }
+
+    #[test]
+    fn doc_status_queries() {
+        let s = SqliteStorage::open(&temp("docs"), "").unwrap();
+        let doc = |id: &str, status: &str, track: &str| DocStatusRecord {
+            id: id.into(),
+            status: status.into(),
+            file_path: format!("{id}.txt"),
+            track_id: Some(track.into()),
+            content_summary: "summary".into(),
+            content_length: 7,
+            chunks_count: None,
+            error_msg: None,
+            metadata: json!({}),
+            created_at: format!("2026-11-26T00:00:0{}Z", id.len()),
+            updated_at: "2026-11-26T00:00:00Z".into(),
+        };
+        s.doc_upsert(&[
+            doc("a", "pending", "t1"),
+            doc("bb", "processed", "t1"),
+            doc("ccc", "pending", "t2"),
+        ])
+        .unwrap();
+        assert_eq!(s.docs_with_status("pending").unwrap().len(), 2);
+        assert_eq!(s.docs_with_track_id("t1").unwrap().len(), 2);
+        assert_eq!(
+            s.status_counts().unwrap(),
+            [("pending".to_string(), 2), ("processed".to_string(), 1)]
+        );
+        let mut done = doc("a", "processed", "t1");
+        done.chunks_count = Some(3);
+        s.doc_upsert(&[done.clone()]).unwrap();
+        assert_eq!(s.doc_get("a").unwrap(), Some(done));
+        s.doc_delete(&["a".into()]).unwrap();
+        assert_eq!(s.doc_get("a").unwrap(), None);
+    }
+
+    #[test]
+    fn graph_edges_are_undirected() {
+        let s = SqliteStorage::open(&temp("graph"), "").unwrap();
+        s.node_upsert("Alice", &json!({"entity_type": "person"}))
+            .unwrap();
+        s.node_upsert("Bob", &json!({"entity_type": "person"}))
+            .unwrap();
+        s.edge_upsert("Bob", "Alice", &json!({"weight": 1.0}))
+            .unwrap();
+        let e = s.edge_get("Alice", "Bob").unwrap().unwrap();
+        assert_eq!((e.source.as_str(), e.target.as_str()), ("Bob", "Alice"));
+        s.edge_upsert("Alice", "Bob", &json!({"weight": 2.0}))
+            .unwrap();
+        assert_eq!(s.edges_of("Bob").unwrap().len(), 1);
+        assert_eq!(
+            s.edge_get("Bob", "Alice").unwrap().unwrap().data,
+            json!({"weight": 2.0})
+        );
+        assert_eq!(s.node_names().unwrap(), ["Alice", "Bob"]);
+        s.node_delete("Alice").unwrap();
+        assert!(s.edges_of("Bob").unwrap().is_empty());
+        assert_eq!(s.node_get("Alice").unwrap(), None);
+    }
+
+    #[test]
+    fn vector_search_reloads_on_generation_and_refuses_other_dimensions() {
+        let dir = temp("vectors");
+        let writer = SqliteStorage::open(&dir, "").unwrap();
+        let reader = SqliteStorage::open(&dir, "").unwrap();
+        let generations = LocalGenerations::default();
+        let writer_index = VectorIndex::new(VectorNamespace::Entities);
+        let reader_index = VectorIndex::new(VectorNamespace::Entities);
+        let record = |id: &str, v: Vec<f32>| VectorRecord {
+            id: id.into(),
+            vector: v,
+            meta: json!({"name": id}),
+        };
+        writer_index
+            .upsert(
+                &writer,
+                &generations,
+                &[record("x", vec![1.0, 0.0]), record("y", vec![0.6, 0.8])],
+            )
+            .unwrap();
+        let hits = reader_index
+            .query(&reader, &generations, &[1.0, 0.1], 5, 0.2)
+            .unwrap();
+        assert_eq!(
+            hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
+        assert!(hits[0].score > 0.99);
+        // A write elsewhere moves the generation: the reader's copy reloads.
+        writer_index
+            .upsert(&writer, &generations, &[record("z", vec![1.0, 0.05])])
+            .unwrap();
+        let hits = reader_index
+            .query(&reader, &generations, &[1.0, 0.0], 1, 0.2)
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            reader_index
+                .query(&reader, &generations, &[0.0, 1.0], 5, 0.9)
+                .unwrap()
+                .len(),
+            0
+        );
+        assert!(matches!(
+            reader_index.query(&reader, &generations, &[1.0, 0.0, 0.0], 5, 0.0),
+            Err(StorageError::DimensionMismatch {
+                stored: 2,
+                given: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            writer.vectors_upsert(VectorNamespace::Entities, &[record("w", vec![1.0; 3])]),
+            Err(StorageError::DimensionMismatch { .. })
+        ));
+        writer_index
+            .delete(&writer, &generations, &["x".into()])
+            .unwrap();
+        let ids: Vec<_> = reader_index
+            .query(&reader, &generations, &[1.0, 0.0], 5, 0.0)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert!(!ids.contains(&"x".to_string()));
+    }
+}

@@ -1,0 +1,468 @@
+//! The embedded backend: one SQLite file (`WORKING_DIR/lightrag.sqlite3`) in WAL mode
+//! with a busy timeout, `synchronous=FULL` so a committed write survives a crash (a
+//! document is durable before the 200). Every row carries the workspace.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::{
+    DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage, Result,
+    StorageError, VectorNamespace, VectorRecord, VectorStorage,
+};
+
+pub const FILE_NAME: &str = "lightrag.sqlite3";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv (
+    workspace TEXT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (workspace, namespace, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS doc_status (
+    workspace TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, file_path TEXT NOT NULL,
+    track_id TEXT, content_summary TEXT NOT NULL, content_length INTEGER NOT NULL,
+    chunks_count INTEGER, error_msg TEXT, metadata TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (workspace, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_status_by_status ON doc_status (workspace, status);
+CREATE INDEX IF NOT EXISTS doc_status_by_track ON doc_status (workspace, track_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    workspace TEXT NOT NULL, namespace TEXT NOT NULL, id TEXT NOT NULL,
+    dim INTEGER NOT NULL, vector BLOB NOT NULL, meta TEXT NOT NULL,
+    PRIMARY KEY (workspace, namespace, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph_nodes (
+    workspace TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph_edges (
+    workspace TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+    source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (workspace, a, b)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS graph_edges_by_b ON graph_edges (workspace, b);
+";
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+    workspace: String,
+}
+
+/// Undirected edges are stored once, endpoints in sorted order.
+fn ordered<'a>(x: &'a str, y: &'a str) -> (&'a str, &'a str) {
+    if x <= y { (x, y) } else { (y, x) }
+}
+
+fn to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_blob(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database in `working_dir` for `workspace`. Call in
+    /// each worker after fork: a connection must never cross a fork.
+    pub fn open(working_dir: &Path, workspace: &str) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(working_dir)?;
+        let conn = Connection::open(working_dir.join(FILE_NAME))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+            workspace: workspace.to_owned(),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection, &str) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn, &self.workspace)
+    }
+
+    fn stored_dim(conn: &Connection, ws: &str, ns: VectorNamespace) -> Result<Option<usize>> {
+        Ok(conn
+            .query_row(
+                "SELECT dim FROM vectors WHERE workspace = ?1 AND namespace = ?2 LIMIT 1",
+                params![ws, ns.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|d| d as usize))
+    }
+}
+
+impl KvStorage for SqliteStorage {
+    fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<Value>> {
+        self.with(|conn, ws| {
+            let text: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
+                    params![ws, ns.as_str(), key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+        })
+    }
+
+    fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO kv (workspace, namespace, key, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (workspace, namespace, key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (key, value) in items {
+                    stmt.execute(params![ws, ns.as_str(), key, value.to_string()])?;
+                }
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            for key in keys {
+                tx.execute(
+                    "DELETE FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
+                    params![ws, ns.as_str(), key],
+                )?;
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key FROM kv WHERE workspace = ?1 AND namespace = ?2 ORDER BY key",
+            )?;
+            let keys = stmt
+                .query_map(params![ws, ns.as_str()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(keys)
+        })
+    }
+
+    fn kv_drop(&self, ns: KvNamespace) -> Result<()> {
+        self.with(|conn, ws| {
+            conn.execute(
+                "DELETE FROM kv WHERE workspace = ?1 AND namespace = ?2",
+                params![ws, ns.as_str()],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocStatusRecord, String)> {
+    Ok((
+        DocStatusRecord {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            file_path: r.get(2)?,
+            track_id: r.get(3)?,
+            content_summary: r.get(4)?,
+            content_length: r.get::<_, i64>(5)? as usize,
+            chunks_count: r.get::<_, Option<i64>>(6)?.map(|n| n as usize),
+            error_msg: r.get(7)?,
+            metadata: Value::Null,
+            created_at: r.get(9)?,
+            updated_at: r.get(10)?,
+        },
+        r.get(8)?,
+    ))
+}
+
+const DOC_COLUMNS: &str = "id, status, file_path, track_id, content_summary, content_length, \
+                           chunks_count, error_msg, metadata, created_at, updated_at";
+
+fn docs_where(
+    conn: &Connection,
+    clause: &str,
+    ws: &str,
+    value: &str,
+) -> Result<Vec<DocStatusRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DOC_COLUMNS} FROM doc_status WHERE workspace = ?1 AND {clause} ORDER BY created_at, id"
+    ))?;
+    let rows = stmt
+        .query_map(params![ws, value], doc_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(mut doc, metadata)| {
+            doc.metadata = serde_json::from_str(&metadata)?;
+            Ok(doc)
+        })
+        .collect()
+}
+
+impl DocStatusStorage for SqliteStorage {
+    fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO doc_status (workspace, {DOC_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ))?;
+                for d in docs {
+                    stmt.execute(params![
+                        ws,
+                        d.id,
+                        d.status,
+                        d.file_path,
+                        d.track_id,
+                        d.content_summary,
+                        d.content_length as i64,
+                        d.chunks_count.map(|n| n as i64),
+                        d.error_msg,
+                        d.metadata.to_string(),
+                        d.created_at,
+                        d.updated_at
+                    ])?;
+                }
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>> {
+        self.with(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
+    }
+
+    fn docs_with_status(&self, status: &str) -> Result<Vec<DocStatusRecord>> {
+        self.with(|conn, ws| docs_where(conn, "status = ?2", ws, status))
+    }
+
+    fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>> {
+        self.with(|conn, ws| docs_where(conn, "track_id = ?2", ws, track_id))
+    }
+
+    fn status_counts(&self) -> Result<Vec<(String, usize)>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT status, COUNT(*) FROM doc_status WHERE workspace = ?1 GROUP BY status ORDER BY status",
+            )?;
+            let counts = stmt
+                .query_map(params![ws], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(counts)
+        })
+    }
+
+    fn doc_delete(&self, ids: &[String]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            for id in ids {
+                tx.execute(
+                    "DELETE FROM doc_status WHERE workspace = ?1 AND id = ?2",
+                    params![ws, id],
+                )?;
+            }
+            Ok(tx.commit()?)
+        })
+    }
+}
+
+impl VectorStorage for SqliteStorage {
+    fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        self.with(|conn, ws| {
+            let mut dim = Self::stored_dim(conn, ws, ns)?;
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO vectors (workspace, namespace, id, dim, vector, meta)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for item in items {
+                    let given = item.vector.len();
+                    match dim {
+                        Some(stored) if stored != given => {
+                            return Err(StorageError::DimensionMismatch {
+                                namespace: ns.as_str(),
+                                stored,
+                                given,
+                            });
+                        }
+                        _ => dim = Some(given),
+                    }
+                    stmt.execute(params![
+                        ws,
+                        ns.as_str(),
+                        item.id,
+                        given as i64,
+                        to_blob(&item.vector),
+                        item.meta.to_string()
+                    ])?;
+                }
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            for id in ids {
+                tx.execute(
+                    "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2 AND id = ?3",
+                    params![ws, ns.as_str(), id],
+                )?;
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, vector, meta FROM vectors WHERE workspace = ?1 AND namespace = ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![ws, ns.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, blob, meta)| {
+                    Ok(VectorRecord {
+                        id,
+                        vector: from_blob(&blob),
+                        meta: serde_json::from_str(&meta)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+fn edge_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn edges(rows: Vec<(String, String, String)>) -> Result<Vec<Edge>> {
+    rows.into_iter()
+        .map(|(source, target, data)| {
+            Ok(Edge {
+                source,
+                target,
+                data: serde_json::from_str(&data)?,
+            })
+        })
+        .collect()
+}
+
+impl GraphStorage for SqliteStorage {
+    fn node_upsert(&self, name: &str, data: &Value) -> Result<()> {
+        self.with(|conn, ws| {
+            conn.execute(
+                "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
+                params![ws, name, data.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn node_get(&self, name: &str) -> Result<Option<Value>> {
+        self.with(|conn, ws| {
+            let text: Option<String> = conn
+                .query_row(
+                    "SELECT data FROM graph_nodes WHERE workspace = ?1 AND name = ?2",
+                    params![ws, name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+        })
+    }
+
+    fn node_delete(&self, name: &str) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM graph_nodes WHERE workspace = ?1 AND name = ?2",
+                params![ws, name],
+            )?;
+            tx.execute(
+                "DELETE FROM graph_edges WHERE workspace = ?1 AND (a = ?2 OR b = ?2)",
+                params![ws, name],
+            )?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn node_names(&self) -> Result<Vec<String>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name FROM graph_nodes WHERE workspace = ?1 ORDER BY name",
+            )?;
+            let names = stmt
+                .query_map(params![ws], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })
+    }
+
+    fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()> {
+        let (a, b) = ordered(source, target);
+        self.with(|conn, ws| {
+            conn.execute(
+                "INSERT INTO graph_edges (workspace, a, b, source, target, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (workspace, a, b) DO UPDATE SET data = excluded.data",
+                params![ws, a, b, source, target, data.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn edge_get(&self, x: &str, y: &str) -> Result<Option<Edge>> {
+        let (a, b) = ordered(x, y);
+        self.with(|conn, ws| {
+            let row = conn
+                .query_row(
+                    "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND a = ?2 AND b = ?3",
+                    params![ws, a, b],
+                    edge_from_row,
+                )
+                .optional()?;
+            Ok(edges(row.into_iter().collect())?.pop())
+        })
+    }
+
+    fn edge_delete(&self, x: &str, y: &str) -> Result<()> {
+        let (a, b) = ordered(x, y);
+        self.with(|conn, ws| {
+            conn.execute(
+                "DELETE FROM graph_edges WHERE workspace = ?1 AND a = ?2 AND b = ?3",
+                params![ws, a, b],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn edges_of(&self, node: &str) -> Result<Vec<Edge>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND (a = ?2 OR b = ?2)
+                 ORDER BY a, b",
+            )?;
+            let rows = stmt
+                .query_map(params![ws, node], edge_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            edges(rows)
+        })
+    }
+}

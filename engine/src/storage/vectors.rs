@@ -1,0 +1,143 @@
+//! Exact cosine search over an in-memory copy of a vector namespace. Each worker keeps
+//! its own copy and reloads it only when the namespace's generation counter has moved
+//! since it loaded, so a write on any worker is seen everywhere at the next query.
+
+use std::sync::RwLock;
+
+use serde_json::Value;
+
+use super::{Generations, Result, StorageError, VectorNamespace, VectorRecord, VectorStorage};
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub score: f32,
+    pub meta: Value,
+}
+
+#[derive(Default)]
+struct Snapshot {
+    generation: Option<u64>,
+    dim: usize,
+    ids: Vec<String>,
+    metas: Vec<Value>,
+    /// Unit-length rows, `dim` floats each.
+    rows: Vec<f32>,
+}
+
+pub struct VectorIndex {
+    namespace: VectorNamespace,
+    snapshot: RwLock<Snapshot>,
+}
+
+fn normalized(vector: &[f32]) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        return vector.to_vec();
+    }
+    vector.iter().map(|x| x / norm).collect()
+}
+
+impl VectorIndex {
+    pub fn new(namespace: VectorNamespace) -> VectorIndex {
+        VectorIndex {
+            namespace,
+            snapshot: RwLock::new(Snapshot::default()),
+        }
+    }
+
+    /// Writes through to storage, then tells every process to reload.
+    pub fn upsert(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        items: &[VectorRecord],
+    ) -> Result<()> {
+        storage.vectors_upsert(self.namespace, items)?;
+        generations.bump(self.namespace);
+        Ok(())
+    }
+
+    pub fn delete(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        ids: &[String],
+    ) -> Result<()> {
+        storage.vectors_delete(self.namespace, ids)?;
+        generations.bump(self.namespace);
+        Ok(())
+    }
+
+    fn refresh(&self, storage: &dyn VectorStorage, generations: &dyn Generations) -> Result<()> {
+        let current = generations.current(self.namespace);
+        if self
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+            == Some(current)
+        {
+            return Ok(());
+        }
+        let records = storage.vectors_all(self.namespace)?;
+        let dim = records.first().map_or(0, |r| r.vector.len());
+        let mut snapshot = Snapshot {
+            generation: Some(current),
+            dim,
+            ids: Vec::with_capacity(records.len()),
+            metas: Vec::with_capacity(records.len()),
+            rows: Vec::with_capacity(records.len() * dim),
+        };
+        for record in records.into_iter().filter(|r| r.vector.len() == dim) {
+            snapshot.rows.extend(normalized(&record.vector));
+            snapshot.ids.push(record.id);
+            snapshot.metas.push(record.meta);
+        }
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+        Ok(())
+    }
+
+    /// The `top_k` most similar vectors with cosine similarity at least `threshold`,
+    /// best first.
+    pub fn query(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Hit>> {
+        self.refresh(storage, generations)?;
+        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        if snapshot.ids.is_empty() || top_k == 0 {
+            return Ok(Vec::new());
+        }
+        if query.len() != snapshot.dim {
+            return Err(StorageError::DimensionMismatch {
+                namespace: self.namespace.as_str(),
+                stored: snapshot.dim,
+                given: query.len(),
+            });
+        }
+        let query = normalized(query);
+        let mut scored: Vec<(usize, f32)> = snapshot
+            .rows
+            .chunks_exact(snapshot.dim)
+            .map(|row| row.iter().zip(&query).map(|(a, b)| a * b).sum::<f32>())
+            .enumerate()
+            .filter(|(_, score)| *score >= threshold)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.truncate(top_k);
+        Ok(scored
+            .into_iter()
+            .map(|(i, score)| Hit {
+                id: snapshot.ids[i].clone(),
+                score,
+                meta: snapshot.metas[i].clone(),
+            })
+            .collect())
+    }
+}
