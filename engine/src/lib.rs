@@ -6,5 +6,7 @@
 
 pub mod chunking;
 pub mod embedding;
+pub mod extraction;
 pub mod ids;
+pub mod llm;
 pub mod storage;
