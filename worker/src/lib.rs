@@ -12,6 +12,7 @@ mod auth;
 mod body_limit;
 mod error;
 mod heartbeat;
+mod keyed_table;
 mod lifecycle;
 mod limits;
 mod metrics;

@@ -2,30 +2,21 @@
 //! the arena mapping a user-name hash to the time of its last renewal. A compare-and-swap
 //! on the time decides which request renews when several race on different workers.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use lightrag_supervisor::clock;
+
+use crate::keyed_table::KeyedTable;
 
 /// LightRAG caps its table at 10 000 users; a power of two above that.
 const ENTRIES: usize = 16384;
 pub const MIN_INTERVAL_MS: u64 = 60_000;
 
-#[repr(C)]
-struct Slot {
-    key: AtomicU64,
-    last_ms: AtomicU64,
-}
-
+/// User name to the time of its last renewal. Losing an entry to a full neighbourhood
+/// only allows one early renewal.
 #[repr(C)]
 pub struct RenewalTable {
-    slots: [Slot; ENTRIES],
-}
-
-fn key(username: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    username.hash(&mut h);
-    h.finish().max(1)
+    last_ms: KeyedTable<ENTRIES>,
 }
 
 impl RenewalTable {
@@ -35,49 +26,14 @@ impl RenewalTable {
     }
 
     fn try_claim_at(&self, username: &str, now: u64) -> bool {
-        let key = key(username);
-        let start = (key as usize) % ENTRIES;
-        // Linear probing over a bounded neighbourhood; a full neighbourhood reuses its
-        // stalest slot (forgetting a user only allows one early renewal).
-        let mut stalest = start;
-        for i in 0..64 {
-            let index = (start + i) % ENTRIES;
-            let slot = &self.slots[index];
-            let current = slot.key.load(Ordering::Acquire);
-            if current == 0 {
-                if slot
-                    .key
-                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                    && slot.key.load(Ordering::Acquire) != key
-                {
-                    continue;
-                }
-                return claim_time(slot, now);
-            }
-            if current == key {
-                return claim_time(slot, now);
-            }
-            if slot.last_ms.load(Ordering::Relaxed)
-                < self.slots[stalest].last_ms.load(Ordering::Relaxed)
-            {
-                stalest = index;
-            }
+        let cell = self.last_ms.value(username);
+        let last = cell.load(Ordering::Acquire);
+        if last != 0 && now < last + MIN_INTERVAL_MS {
+            return false;
         }
-        let slot = &self.slots[stalest];
-        slot.key.store(key, Ordering::Release);
-        claim_time(slot, now)
+        cell.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
-}
-
-fn claim_time(slot: &Slot, now: u64) -> bool {
-    let last = slot.last_ms.load(Ordering::Acquire);
-    if last != 0 && now < last + MIN_INTERVAL_MS {
-        return false;
-    }
-    slot.last_ms
-        .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
 }
 
 #[cfg(test)]
