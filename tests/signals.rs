@@ -287,3 +287,25 @@ fn keep_alive_response_during_shutdown_carries_connection_close() {
     assert_eq!(response.header("connection"), Some("close"));
     assert!(server.wait_exit(Duration::from_secs(5)).is_some());
 }
+
+#[test]
+fn a_signal_sent_while_a_worker_boots_is_acted_on_once_it_can_be() {
+    // post_fork holds each worker in boot for a second, before its handlers exist.
+    let mut server = Server::builder("boot-signal")
+        .args(&["--workers", "1"])
+        .env("LIGHTRAG_HOOK_POST_FORK", "sleep 1")
+        .no_wait()
+        .start();
+    let worker = server.wait_workers(1, Duration::from_secs(5))[0];
+    server.signal(libc::SIGQUIT);
+    let stopped = server
+        .wait_exit(Duration::from_secs(2))
+        .expect("master exits");
+    assert_eq!(stopped.code(), Some(0));
+    assert!(!is_alive(worker), "the booting worker honoured the QUIT");
+    assert!(
+        server.output().contains("worker quick exit"),
+        "{}",
+        server.output()
+    );
+}

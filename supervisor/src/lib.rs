@@ -21,7 +21,7 @@ mod pidfile;
 mod privileges;
 pub mod robust_mutex;
 mod sd_notify;
-mod signals;
+pub mod signals;
 mod spawn;
 mod upgrade;
 

@@ -110,6 +110,47 @@ impl BlockedSignals {
     }
 }
 
+/// Signals a worker handles itself. Between fork and the moment its runtime has
+/// installed handlers for them they stay blocked (pending, not lost): a TERM sent to a
+/// worker still booting is acted on once it can be.
+pub const WORKER_SIGNALS: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGABRT,
+    Signal::SIGUSR1,
+];
+
+fn worker_signal_set() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for &signal in WORKER_SIGNALS {
+        set.add(signal);
+    }
+    set
+}
+
+impl BlockedSignals {
+    /// In a forked worker: leave only [`WORKER_SIGNALS`] blocked, in one step so that
+    /// none is delivered to the master's (now forgotten) handlers in between.
+    pub fn keep_worker_signals_blocked(self) {
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&worker_signal_set()),
+            None,
+        );
+        std::mem::forget(self);
+    }
+}
+
+/// In a worker, once its own handlers are installed: deliver what arrived meanwhile.
+pub fn unblock_worker_signals() {
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+        Some(&worker_signal_set()),
+        None,
+    );
+}
+
 impl Drop for BlockedSignals {
     fn drop(&mut self) {
         let _ = nix::sys::signal::pthread_sigmask(

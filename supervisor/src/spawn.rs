@@ -87,7 +87,9 @@ pub(crate) fn spawn(
             let listener_fd = listener.as_raw_fd();
             let settings = settings.clone();
             become_child(&hygiene, &pipe, write_end, master_pid);
-            drop(blocked);
+            // The worker unblocks these once its runtime handles them
+            // (`signals::unblock_worker_signals`).
+            blocked.keep_worker_signals_blocked();
             // post_fork: logging is set up (become_child); privileges are not dropped yet.
             hooks::run_logged(
                 &settings,

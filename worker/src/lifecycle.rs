@@ -58,6 +58,8 @@ pub fn install(hooks: WorkerHooks) -> std::io::Result<GracefulStop> {
     let mut quit = signal(SignalKind::quit())?;
     let mut abrt = signal(SignalKind::from_raw(libc::SIGABRT))?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
+    // Signals sent while the worker booted were held pending; deliver them now.
+    lightrag_supervisor::signals::unblock_worker_signals();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(async move {
         let mut graceful = Some(tx);
