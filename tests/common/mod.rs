@@ -139,6 +139,12 @@ impl Builder {
         };
         if self.wait_ready {
             server.wait_healthy(Duration::from_secs(10));
+            // Every worker, not just the first one that answered.
+            assert!(
+                server.wait_output("all workers ready", Duration::from_secs(10)),
+                "workers not ready:\n{}",
+                server.output()
+            );
         }
         server
     }
