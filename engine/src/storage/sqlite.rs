@@ -128,14 +128,12 @@ impl KvStorage for SqliteStorage {
 
     fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()> {
         self.with(|conn, ws| {
-            let tx = conn.transaction()?;
-            for key in keys {
-                tx.execute(
-                    "DELETE FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
-                    params![ws, ns.as_str(), key],
-                )?;
-            }
-            Ok(tx.commit()?)
+            delete_each(
+                conn,
+                "DELETE FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
+                &[ws, ns.as_str()],
+                keys,
+            )
         })
     }
 
@@ -160,6 +158,24 @@ impl KvStorage for SqliteStorage {
             Ok(())
         })
     }
+}
+
+/// Runs `sql` once per key in one transaction; `scope` binds the leading parameters
+/// (workspace, namespace), the key the last one.
+fn delete_each(conn: &mut Connection, sql: &str, scope: &[&str], keys: &[String]) -> Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(sql)?;
+        for key in keys {
+            let params = scope
+                .iter()
+                .map(|s| s as &dyn rusqlite::ToSql)
+                .chain(std::iter::once(key as &dyn rusqlite::ToSql))
+                .collect::<Vec<_>>();
+            stmt.execute(params.as_slice())?;
+        }
+    }
+    Ok(tx.commit()?)
 }
 
 fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocStatusRecord, String)> {
@@ -260,14 +276,12 @@ impl DocStatusStorage for SqliteStorage {
 
     fn doc_delete(&self, ids: &[String]) -> Result<()> {
         self.with(|conn, ws| {
-            let tx = conn.transaction()?;
-            for id in ids {
-                tx.execute(
-                    "DELETE FROM doc_status WHERE workspace = ?1 AND id = ?2",
-                    params![ws, id],
-                )?;
-            }
-            Ok(tx.commit()?)
+            delete_each(
+                conn,
+                "DELETE FROM doc_status WHERE workspace = ?1 AND id = ?2",
+                &[ws],
+                ids,
+            )
         })
     }
 }
@@ -310,14 +324,12 @@ impl VectorStorage for SqliteStorage {
 
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
         self.with(|conn, ws| {
-            let tx = conn.transaction()?;
-            for id in ids {
-                tx.execute(
-                    "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2 AND id = ?3",
-                    params![ws, ns.as_str(), id],
-                )?;
-            }
-            Ok(tx.commit()?)
+            delete_each(
+                conn,
+                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2 AND id = ?3",
+                &[ws, ns.as_str()],
+                ids,
+            )
         })
     }
 
