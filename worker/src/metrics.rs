@@ -103,11 +103,12 @@ impl MetricsBlock {
     }
 
     fn write(&self, out: &mut String, arena: Arena) -> std::fmt::Result {
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_http_requests_total HTTP requests answered, by route group and status class."
+            "lightrag_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route group and status class.",
         )?;
-        writeln!(out, "# TYPE lightrag_http_requests_total counter")?;
         for (g, group) in GROUPS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {
                 let n = self.sum(|s| &s.requests[g][c]);
@@ -129,19 +130,18 @@ impl MetricsBlock {
                 f + s.in_flight(),
             )
         });
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_http_requests_in_flight Requests being answered now, all workers."
+            "lightrag_http_requests_in_flight",
+            "gauge",
+            "Requests being answered now, all workers.",
         )?;
-        writeln!(out, "# TYPE lightrag_http_requests_in_flight gauge")?;
         writeln!(out, "lightrag_http_requests_in_flight {in_flight}")?;
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_http_request_duration_seconds Time to answer a request."
-        )?;
-        writeln!(
-            out,
-            "# TYPE lightrag_http_request_duration_seconds histogram"
+            "lightrag_http_request_duration_seconds",
+            "histogram",
+            "Time to answer a request.",
         )?;
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -162,29 +162,38 @@ impl MetricsBlock {
             out,
             "lightrag_http_request_duration_seconds_count {cumulative}"
         )?;
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_workers_alive Workers accepting requests."
+            "lightrag_workers_alive",
+            "gauge",
+            "Workers accepting requests.",
         )?;
-        writeln!(out, "# TYPE lightrag_workers_alive gauge")?;
         writeln!(out, "lightrag_workers_alive {alive}")?;
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_worker_unexpected_exits_total Workers that died without being asked to and were replaced."
+            "lightrag_worker_unexpected_exits_total",
+            "counter",
+            "Workers that died without being asked to and were replaced.",
         )?;
-        writeln!(out, "# TYPE lightrag_worker_unexpected_exits_total counter")?;
         writeln!(
             out,
             "lightrag_worker_unexpected_exits_total {}",
             arena.unexpected_exits()
         )?;
-        writeln!(
+        describe(
             out,
-            "# HELP lightrag_worker_timeouts_total Workers aborted by the heartbeat watchdog."
+            "lightrag_worker_timeouts_total",
+            "counter",
+            "Workers aborted by the heartbeat watchdog.",
         )?;
-        writeln!(out, "# TYPE lightrag_worker_timeouts_total counter")?;
         writeln!(out, "lightrag_worker_timeouts_total {}", arena.timeouts())
     }
+}
+
+/// The `# HELP` and `# TYPE` lines that introduce a metric.
+fn describe(out: &mut String, name: &str, kind: &str, help: &str) -> std::fmt::Result {
+    writeln!(out, "# HELP {name} {help}")?;
+    writeln!(out, "# TYPE {name} {kind}")
 }
 
 #[cfg(test)]
