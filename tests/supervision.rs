@@ -72,9 +72,23 @@ fn workers_run_as_worker_user_while_the_master_keeps_root() {
         eprintln!("skipped: needs root to switch users");
         return;
     }
-    let server = Server::builder("user")
-        .args(&["--workers", "1", "--user", "nobody"])
-        .start();
+    let builder = Server::builder("user").args(&["--workers", "1", "--user", "nobody"]);
+    // The worker user must be able to write WORKING_DIR, as with any dropped privilege.
+    let storage = builder.dir().join("rag_storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    let nobody_uid: u32 = String::from_utf8(
+        std::process::Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    std::os::unix::fs::chown(&storage, Some(nobody_uid), None).unwrap();
+    let server = builder.start();
     let uid_of = |pid: i32| -> String {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let line = status
@@ -84,17 +98,10 @@ fn workers_run_as_worker_user_while_the_master_keeps_root() {
             .to_owned();
         line.split_whitespace().nth(1).unwrap().to_owned()
     };
-    let nobody = String::from_utf8(
-        std::process::Command::new("id")
-            .args(["-u", "nobody"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let nobody = nobody_uid.to_string();
     let worker = server.wait_workers(1, Duration::from_secs(5))[0];
     assert_eq!(uid_of(server.pid()), "0");
-    assert_eq!(uid_of(worker), nobody.trim());
+    assert_eq!(uid_of(worker), nobody);
 }
 
 #[test]

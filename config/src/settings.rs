@@ -36,6 +36,15 @@ impl FromStr for LogLevel {
     }
 }
 
+/// Which storage backends serve LightRAG's four storage kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSelection {
+    pub kv: String,
+    pub doc_status: String,
+    pub graph: String,
+    pub vector: String,
+}
+
 /// Everything the master and its workers are configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -64,6 +73,8 @@ pub struct Settings {
     pub input_dir: PathBuf,
     pub auth: AuthSettings,
     pub api: ApiSettings,
+    /// LightRAG's four storage selectors, as given (validated against what exists).
+    pub storage: StorageSelection,
     /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
     pub hooks: Vec<(&'static str, String)>,
     pub hook_timeout: Duration,
@@ -135,6 +146,15 @@ impl Settings {
             input_dir: r.get(&spec::INPUT_DIR, path)?,
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
+            storage: StorageSelection {
+                kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
+                doc_status: r.get(
+                    &spec::DOC_STATUS_STORAGE,
+                    implemented(&["JsonDocStatusStorage"]),
+                )?,
+                graph: r.get(&spec::GRAPH_STORAGE, implemented(&["NetworkXStorage"]))?,
+                vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
+            },
             hooks: spec::HOOKS
                 .iter()
                 .map(|(name, spec)| Ok(r.optional(spec, non_empty)?.map(|cmd| (*name, cmd))))
@@ -335,6 +355,22 @@ fn seconds(min: u64) -> impl Fn(&str) -> Result<u64, String> {
     number::<u64>(min, 365 * 24 * 3600)
 }
 
+/// A storage selector must name a backend this build has.
+fn implemented(available: &'static [&'static str]) -> impl Fn(&str) -> Result<String, String> {
+    move |s| {
+        available
+            .iter()
+            .find(|a| **a == s)
+            .map(|a| (*a).to_owned())
+            .ok_or_else(|| {
+                format!(
+                    "not implemented yet; available: {} (the embedded SQLite store)",
+                    available.join(", ")
+                )
+            })
+    }
+}
+
 fn non_empty(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("must not be empty".to_owned());
@@ -471,6 +507,18 @@ mod tests {
         )
         .unwrap();
         assert!(s.warnings().is_empty());
+    }
+
+    #[test]
+    fn storage_selectors_accept_only_what_exists() {
+        let s = load(&[], &env(&[], &[])).unwrap();
+        assert_eq!(s.storage.kv, "JsonKVStorage");
+        let e = env(&[("LIGHTRAG_GRAPH_STORAGE", "Neo4JStorage")], &[]);
+        let err = load(&[], &e).unwrap_err().to_string();
+        assert!(
+            err.contains("LIGHTRAG_GRAPH_STORAGE") && err.contains("NetworkXStorage"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -73,6 +73,10 @@ settings_table! {
     LOG_BACKUP_COUNT = "LOG_BACKUP_COUNT", "log-backup-count", "N", Value("5"), "Rotated files kept (lightrag.log.1 is the newest)";
     WORKING_DIR = "WORKING_DIR", "working-dir", "DIR", Value("./rag_storage"), "Directory of the RAG storage";
     INPUT_DIR = "INPUT_DIR", "input-dir", "DIR", Value("./inputs"), "Directory scanned for input documents";
+    KV_STORAGE = "LIGHTRAG_KV_STORAGE", "kv-storage", "CLASS", Value("JsonKVStorage"), "Key-value storage (LightRAG's class name; JsonKVStorage is served by the embedded SQLite store)";
+    DOC_STATUS_STORAGE = "LIGHTRAG_DOC_STATUS_STORAGE", "doc-status-storage", "CLASS", Value("JsonDocStatusStorage"), "Document status storage (JsonDocStatusStorage: embedded SQLite)";
+    GRAPH_STORAGE = "LIGHTRAG_GRAPH_STORAGE", "graph-storage", "CLASS", Value("NetworkXStorage"), "Graph storage (NetworkXStorage: embedded SQLite)";
+    VECTOR_STORAGE = "LIGHTRAG_VECTOR_STORAGE", "vector-storage", "CLASS", Value("NanoVectorDBStorage"), "Vector storage (NanoVectorDBStorage: embedded SQLite, exact cosine)";
     WORKSPACE = "WORKSPACE", "workspace", "NAME", Value(""), "Data isolation workspace (characters outside [A-Za-z0-9_] become _)";
     API_PREFIX = "LIGHTRAG_API_PREFIX", "api-prefix", "PATH", Value(""), "Path prefix a reverse proxy serves the API under (routes stay unprefixed)";
     DEFAULT_UI = "LIGHTRAG_DEFAULT_UI", "default-ui", "UI", Value("webui"), "Where / redirects: webui or workspace";

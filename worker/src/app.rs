@@ -7,6 +7,9 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
+use lightrag_engine::storage::StorageError;
+use lightrag_engine::storage::sqlite::SqliteStorage;
+
 use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
 use crate::shared::SharedRegion;
@@ -25,10 +28,18 @@ pub struct App {
     pub auth: Auth,
     pub arena: Arena,
     pub shared: &'static SharedRegion,
+    /// This worker's own connection, opened after fork.
+    pub storage: Arc<SqliteStorage>,
 }
 
 impl App {
-    pub fn new(ctx: &WorkerContext) -> Arc<App> {
+    /// Fails when the storage under WORKING_DIR cannot be opened (the worker then exits
+    /// with APP_LOAD_ERROR).
+    pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
+        let storage = Arc::new(SqliteStorage::open(
+            &ctx.settings.working_dir,
+            &ctx.settings.api.workspace,
+        )?);
         let shared = SharedRegion::of(ctx.arena.app_region());
         let auth_settings = ctx.settings.auth.clone();
         let throttle = LoginThrottle::new(
@@ -42,7 +53,8 @@ impl App {
                 .display()
                 .to_string()
         };
-        Arc::new(App {
+        Ok(Arc::new(App {
+            storage,
             worker_id: ctx.id,
             working_directory: absolute(&ctx.settings.working_dir),
             input_directory: absolute(&ctx.settings.input_dir),
@@ -50,7 +62,7 @@ impl App {
             settings: ctx.settings.clone(),
             arena: ctx.arena,
             shared,
-        })
+        }))
     }
 }
 

@@ -91,7 +91,13 @@ fn runtime_threads(settings: &lightrag_config::Settings) -> usize {
 
 async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let pid = std::process::id();
-    let app = app::App::new(&ctx);
+    let app = match app::App::new(&ctx) {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(worker = ctx.id, pid, error = %e, "storage failed to open");
+            return APP_LOAD_ERROR;
+        }
+    };
     let router = match routes::router(&ctx, app.clone()) {
         Ok(router) => router,
         Err(e) => {

@@ -237,6 +237,20 @@ mod tests {
     }
 
     #[test]
+    fn many_connections_can_open_a_new_database_at_once() {
+        let dir = temp("concurrent");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || SqliteStorage::open(&dir, "").map(drop))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+    }
+
+    #[test]
     fn doc_status_queries() {
         let s = SqliteStorage::open(&temp("docs"), "").unwrap();
         let doc = |id: &str, status: &str, track: &str| DocStatusRecord {

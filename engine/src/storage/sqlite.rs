@@ -70,9 +70,28 @@ impl SqliteStorage {
         std::fs::create_dir_all(working_dir)?;
         let conn = Connection::open(working_dir.join(FILE_NAME))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        // Workers open the file at the same moment after a fork; switching to WAL takes
+        // a lock that the busy handler does not wait for, so retry that step ourselves.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let setup = conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+                .and_then(|()| conn.execute_batch(SCHEMA));
+            match setup {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(
+                        10 + u64::from(fastrand::u8(..) % 20),
+                    ));
+                }
+                other => break other?,
+            }
+        }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             workspace: workspace.to_owned(),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, health, metrics, root};
+use super::{auth, documents, health, metrics, root};
 use crate::app::{API_VERSION, App};
 
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::app::{API_VERSION, App};
     paths(
         root::root, root::customization, health::health, metrics::metrics,
         auth::login, auth::auth_status, auth::auth_verify,
+        documents::status_counts, documents::track_status,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

@@ -4,6 +4,7 @@
 
 mod auth;
 mod docs;
+mod documents;
 mod health;
 mod metrics;
 mod root;
@@ -36,7 +37,13 @@ pub enum AppError {
 }
 
 pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
-    let protected = Router::new().route("/metrics", get(metrics::metrics));
+    let protected = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/documents/status_counts", get(documents::status_counts))
+        .route(
+            "/documents/track_status/{track_id}",
+            get(documents::track_status),
+        );
     #[cfg(feature = "testing")]
     let protected = protected.merge(testing::routes(ctx)?);
     #[cfg(not(feature = "testing"))]

@@ -1,0 +1,122 @@
+//! Document status routes over the embedded store, and the storage start-up rules.
+
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Server, send};
+
+/// Writes document records straight into a stopped-or-running server's SQLite file, as
+/// the pipeline will (python3's sqlite3 module: an independent writer).
+fn insert_docs(dir: &std::path::Path, rows: &[(&str, &str, &str)]) {
+    let values = rows
+        .iter()
+        .map(|(id, status, track)| {
+            format!(
+                "('', '{id}', '{status}', '{id}.txt', '{track}', 'summary of {id}', 42, NULL, NULL, '{{}}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00')"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); c.execute(\"\"\"INSERT INTO doc_status VALUES {values}\"\"\"); c.commit()",
+        dir.join("rag_storage/lightrag.sqlite3").display()
+    );
+    let status = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn status_counts_and_track_status_read_the_store() {
+    let server = Server::builder("docs-status")
+        .args(&["--workers", "2"])
+        .start();
+    assert_eq!(
+        server.get("/documents/status_counts").body,
+        r#"{"status_counts":{"all":0}}"#
+    );
+    let empty = server
+        .get("/documents/track_status/insert_20261126_000000_deadbeef")
+        .json();
+    assert_eq!(empty["total_count"], 0);
+    assert_eq!(empty["documents"], serde_json::json!([]));
+    let blank = server.get("/documents/track_status/%20");
+    assert_eq!(blank.status, 400);
+    assert_eq!(blank.json()["detail"], "Track ID cannot be empty");
+
+    insert_docs(
+        &server.dir,
+        &[
+            ("doc-a", "processed", "upload_x"),
+            ("doc-b", "failed", "upload_x"),
+            ("doc-c", "pending", "insert_y"),
+        ],
+    );
+    // Every worker reads the same store.
+    for _ in 0..6 {
+        let counts = server.get("/documents/status_counts").json();
+        assert_eq!(
+            counts["status_counts"],
+            serde_json::json!({"all": 3, "failed": 1, "pending": 1, "processed": 1})
+        );
+    }
+    let track = server.get("/documents/track_status/upload_x").json();
+    assert_eq!(track["total_count"], 2);
+    assert_eq!(
+        track["status_summary"],
+        serde_json::json!({"failed": 1, "processed": 1})
+    );
+    let doc = &track["documents"][0];
+    assert_eq!(doc["id"], "doc-a");
+    assert_eq!(doc["file_path"], "doc-a.txt");
+    assert_eq!(doc["content_length"], 42);
+    assert_eq!(doc["chunks_count"], serde_json::Value::Null);
+}
+
+#[test]
+fn document_routes_require_credentials() {
+    let server = Server::builder("docs-auth")
+        .env("LIGHTRAG_API_KEY", "k3y")
+        .start();
+    assert_eq!(server.get("/documents/status_counts").status, 403);
+    let r = send(
+        server.port,
+        "GET",
+        "/documents/status_counts",
+        &[("X-API-Key", "k3y")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn an_unusable_working_dir_is_an_app_load_failure_and_unknown_backends_stop_start() {
+    let builder = Server::builder("docs-badwd")
+        .args(&["--working-dir", "occupied/rag"])
+        .no_wait();
+    builder.file("occupied", "a file, not a directory");
+    let mut server = builder.start();
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("master exits");
+    assert_eq!(status.code(), Some(4), "{}", server.output());
+    assert!(server.output().contains("App failed to load."));
+
+    let out = Command::new(common::BIN)
+        .current_dir(common::temp_dir("docs-backend"))
+        .env("LIGHTRAG_VECTOR_STORAGE", "MilvusVectorDBStorage")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("LIGHTRAG_VECTOR_STORAGE") && stderr.contains("NanoVectorDBStorage"),
+        "{stderr}"
+    );
+}
