@@ -126,6 +126,11 @@ fn api_key_mode_follows_the_decision_order() {
             .ends_with("rag_storage")
     );
     assert_eq!(full["workers"], 2);
+    assert_eq!(full["configuration"]["kv_storage"], "JsonKVStorage");
+    assert_eq!(
+        full["configuration"]["vector_storage"],
+        "NanoVectorDBStorage"
+    );
     assert_eq!(full["server_mode"], "gunicorn");
     // /auth/verify ignores the whitelist.
     let r = server.get("/auth/verify");

@@ -46,6 +46,10 @@ pub struct Health {
 
 #[derive(Serialize, ToSchema)]
 pub struct Configuration {
+    kv_storage: String,
+    doc_status_storage: String,
+    graph_storage: String,
+    vector_storage: String,
     workspace: String,
 }
 
@@ -74,6 +78,10 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         working_directory: detail(app.working_directory.clone()),
         input_directory: detail(app.input_directory.clone()),
         configuration: authenticated.then(|| Configuration {
+            kv_storage: settings.storage.kv.clone(),
+            doc_status_storage: settings.storage.doc_status.clone(),
+            graph_storage: settings.storage.graph.clone(),
+            vector_storage: settings.storage.vector.clone(),
             workspace: settings.api.workspace.clone(),
         }),
         server_mode: authenticated.then_some("gunicorn"),
