@@ -8,5 +8,6 @@ pub mod chunking;
 pub mod embedding;
 pub mod extraction;
 pub mod ids;
+pub mod ingest;
 pub mod llm;
 pub mod storage;

@@ -1,0 +1,508 @@
+//! One document through the indexing steps: chunk, embed the chunks, extract entities
+//! and relations per chunk (answers cached), merge them into the graph and the entity
+//! and relation vector stores with source tracking, and record the per-document
+//! indexes. The caller owns scheduling and status: it must run one ingestion per
+//! workspace at a time (the pipeline lock), because merges read, modify and write.
+//!
+//! Descriptions of an entity or relation seen in several chunks are kept as distinct
+//! fragments joined by `<SEP>`, as LightRAG stores them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::chunking::{self, ChunkError, ChunkingOptions, Tokenizer};
+use crate::embedding::builtin::HashedNgrams;
+use crate::extraction::{self, Extraction};
+use crate::ids;
+use crate::llm::builtin;
+use crate::storage::vectors::VectorIndex;
+use crate::storage::{
+    Generations, GraphStorage, KvNamespace, KvStorage, StorageError, VectorNamespace, VectorRecord,
+    VectorStorage,
+};
+
+/// LightRAG's separator between merged fragments.
+pub const GRAPH_FIELD_SEP: &str = "<SEP>";
+
+/// Turns texts into vectors.
+pub trait Embedder {
+    fn embed(&self, texts: &[String]) -> Vec<Vec<f32>>;
+}
+
+impl Embedder for HashedNgrams {
+    fn embed(&self, texts: &[String]) -> Vec<Vec<f32>> {
+        self.embed_batch(texts)
+    }
+}
+
+/// Answers the extraction question for one chunk in LightRAG's record format.
+pub trait ChunkExtractor {
+    fn extract(&self, chunk: &str) -> String;
+}
+
+/// The builtin model, with the configured entity types.
+pub struct BuiltinExtractor {
+    pub entity_types: Vec<String>,
+}
+
+impl ChunkExtractor for BuiltinExtractor {
+    fn extract(&self, chunk: &str) -> String {
+        extraction::format(&builtin::extract(chunk, &self.entity_types))
+    }
+}
+
+/// The stores one ingestion writes.
+pub struct Stores<'a> {
+    pub kv: &'a dyn KvStorage,
+    pub graph: &'a dyn GraphStorage,
+    pub vectors: &'a dyn VectorStorage,
+    pub generations: &'a dyn Generations,
+    pub chunk_index: &'a VectorIndex,
+    pub entity_index: &'a VectorIndex,
+    pub relation_index: &'a VectorIndex,
+}
+
+pub struct Document<'a> {
+    pub id: &'a str,
+    pub content: &'a str,
+    pub file_path: &'a str,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub chunk_ids: Vec<String>,
+    pub entities: usize,
+    pub relations: usize,
+    /// Unreadable extraction records skipped.
+    pub skipped_records: usize,
+    pub cached_extractions: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Chunking(#[from] ChunkError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct Ingest<'a> {
+    pub stores: Stores<'a>,
+    pub tokenizer: &'a Tokenizer,
+    pub embedder: &'a dyn Embedder,
+    pub extractor: &'a dyn ChunkExtractor,
+    pub chunking: &'a ChunkingOptions,
+    /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
+    pub use_cache: bool,
+    /// Timestamp stored on new graph elements (seconds since the epoch).
+    pub now: i64,
+}
+
+/// Fragments of `existing` joined by `<SEP>`, plus new ones not already there.
+fn merge_fragments(existing: Option<&str>, new: impl IntoIterator<Item = String>) -> String {
+    let mut fragments: Vec<String> = existing
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(GRAPH_FIELD_SEP).map(str::to_owned).collect())
+        .unwrap_or_default();
+    for fragment in new {
+        if !fragment.is_empty() && !fragments.contains(&fragment) {
+            fragments.push(fragment);
+        }
+    }
+    fragments.join(GRAPH_FIELD_SEP)
+}
+
+fn field<'v>(data: &'v Option<Value>, name: &str) -> Option<&'v str> {
+    data.as_ref()?.get(name)?.as_str()
+}
+
+/// What one document contributed to an entity or a relation.
+#[derive(Default)]
+struct Contribution {
+    entity_type: Option<String>,
+    keywords: Vec<String>,
+    descriptions: Vec<String>,
+    chunk_ids: Vec<String>,
+    count: usize,
+}
+
+impl Ingest<'_> {
+    pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
+        let chunks = chunking::chunk(self.tokenizer, doc.content, self.chunking)?;
+        let mut report = IngestReport::default();
+        let chunk_records: Vec<(String, Value)> = chunks
+            .iter()
+            .map(|c| {
+                let id = ids::chunk_id(&c.content);
+                let record = json!({
+                    "tokens": c.tokens, "content": c.content, "chunk_order_index": c.order,
+                    "full_doc_id": doc.id, "file_path": doc.file_path,
+                });
+                (id, record)
+            })
+            .collect();
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
+        let vectors = self
+            .embedder
+            .embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>());
+        let chunk_vectors: Vec<VectorRecord> = chunk_records
+            .iter()
+            .zip(vectors)
+            .map(|((id, record), vector)| VectorRecord {
+                id: id.clone(),
+                vector,
+                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"]}),
+            })
+            .collect();
+        self.stores.chunk_index.upsert(
+            self.stores.vectors,
+            self.stores.generations,
+            &chunk_vectors,
+        )?;
+
+        let mut entities: BTreeMap<String, Contribution> = BTreeMap::new();
+        let mut relations: BTreeMap<(String, String), Contribution> = BTreeMap::new();
+        for ((chunk_id, _), chunk) in chunk_records.iter().zip(&chunks) {
+            let extraction = self.extract(&chunk.content, &mut report)?;
+            report.skipped_records += extraction.skipped;
+            for e in extraction.entities {
+                let c = entities.entry(e.name).or_default();
+                c.entity_type.get_or_insert(e.entity_type);
+                c.descriptions.push(e.description);
+                c.chunk_ids.push(chunk_id.clone());
+                c.count += 1;
+            }
+            for r in extraction.relations {
+                let key = if r.source <= r.target {
+                    (r.source, r.target)
+                } else {
+                    (r.target, r.source)
+                };
+                let c = relations.entry(key).or_default();
+                c.keywords
+                    .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));
+                c.descriptions.push(r.description);
+                c.chunk_ids.push(chunk_id.clone());
+                c.count += 1;
+            }
+        }
+        // A relation's endpoints must exist as nodes.
+        for (source, target) in relations.keys() {
+            for name in [source, target] {
+                entities
+                    .entry(name.clone())
+                    .or_insert_with(|| Contribution {
+                        chunk_ids: relations[&(source.clone(), target.clone())]
+                            .chunk_ids
+                            .clone(),
+                        ..Default::default()
+                    });
+            }
+        }
+        self.merge_entities(doc, &entities)?;
+        self.merge_relations(doc, &relations)?;
+        report.entities = entities.len();
+        report.relations = relations.len();
+        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
+        Ok(report)
+    }
+
+    fn extract(&self, chunk: &str, report: &mut IngestReport) -> Result<Extraction, IngestError> {
+        let key = format!("extract:{}", ids::md5_hex(chunk.as_bytes()));
+        if self.use_cache
+            && let Some(answer) = self.stores.kv.kv_get(KvNamespace::LlmResponseCache, &key)?
+            && let Some(text) = answer.get("return").and_then(Value::as_str)
+        {
+            report.cached_extractions += 1;
+            return Ok(extraction::parse(text));
+        }
+        let answer = self.extractor.extract(chunk);
+        if self.use_cache {
+            self.stores.kv.kv_upsert(
+                KvNamespace::LlmResponseCache,
+                &[(key, json!({"return": answer, "cache_type": "extract"}))],
+            )?;
+        }
+        Ok(extraction::parse(&answer))
+    }
+
+    fn merge_entities(
+        &self,
+        doc: &Document<'_>,
+        entities: &BTreeMap<String, Contribution>,
+    ) -> Result<(), IngestError> {
+        let mut vectors = Vec::with_capacity(entities.len());
+        let mut chunk_index = Vec::with_capacity(entities.len());
+        for (name, c) in entities {
+            let existing = self.stores.graph.node_get(name)?;
+            let description =
+                merge_fragments(field(&existing, "description"), c.descriptions.clone());
+            let data = json!({
+                "entity_id": name,
+                "entity_type": field(&existing, "entity_type").map(str::to_owned)
+                    .or_else(|| c.entity_type.clone()).unwrap_or_else(|| "other".to_owned()),
+                "description": description,
+                "source_id": merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone()),
+                "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
+                "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
+            });
+            self.stores.graph.node_upsert(name, &data)?;
+            vectors.push(VectorRecord {
+                id: ids::entity_id(name),
+                vector: Vec::new(),
+                meta: json!({"entity_name": name, "content": format!("{name}\n{description}"), "source_id": data["source_id"], "file_path": data["file_path"]}),
+            });
+            chunk_index.push((name.clone(), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
+        }
+        self.embed_into(self.stores.entity_index, vectors)?;
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::EntityChunks, &chunk_index)?;
+        let names: Vec<&String> = entities.keys().collect();
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullEntities,
+            &[(
+                doc.id.to_owned(),
+                json!({"entity_names": names, "count": names.len()}),
+            )],
+        )?;
+        Ok(())
+    }
+
+    fn merge_relations(
+        &self,
+        doc: &Document<'_>,
+        relations: &BTreeMap<(String, String), Contribution>,
+    ) -> Result<(), IngestError> {
+        let mut vectors = Vec::with_capacity(relations.len());
+        let mut chunk_index = Vec::with_capacity(relations.len());
+        for ((source, target), c) in relations {
+            let existing = self.stores.graph.edge_get(source, target)?.map(|e| e.data);
+            let weight = existing
+                .as_ref()
+                .and_then(|e| e.get("weight")?.as_f64())
+                .unwrap_or(0.0)
+                + c.count as f64;
+            let keywords = merge_fragments(
+                field(&existing, "keywords")
+                    .map(|k| k.replace(", ", GRAPH_FIELD_SEP))
+                    .as_deref(),
+                c.keywords.clone(),
+            )
+            .replace(GRAPH_FIELD_SEP, ", ");
+            let description =
+                merge_fragments(field(&existing, "description"), c.descriptions.clone());
+            let data = json!({
+                "weight": weight,
+                "keywords": keywords,
+                "description": description,
+                "source_id": merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone()),
+                "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
+                "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
+            });
+            self.stores.graph.edge_upsert(source, target, &data)?;
+            vectors.push(VectorRecord {
+                id: ids::relation_id(source, target),
+                vector: Vec::new(),
+                meta: json!({"src_id": source, "tgt_id": target, "content": format!("{keywords}\t{source}\n{target}\n{description}"), "source_id": data["source_id"], "file_path": data["file_path"]}),
+            });
+            chunk_index.push((format!("{source}{GRAPH_FIELD_SEP}{target}"), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
+        }
+        self.embed_into(self.stores.relation_index, vectors)?;
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::RelationChunks, &chunk_index)?;
+        let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullRelations,
+            &[(
+                doc.id.to_owned(),
+                json!({"relation_pairs": pairs, "count": pairs.len()}),
+            )],
+        )?;
+        Ok(())
+    }
+
+    /// Embeds each record's `meta.content` and stores it in `index`.
+    fn embed_into(
+        &self,
+        index: &VectorIndex,
+        mut records: Vec<VectorRecord>,
+    ) -> Result<(), IngestError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = records
+            .iter()
+            .map(|r| r.meta["content"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        for (record, vector) in records.iter_mut().zip(self.embedder.embed(&texts)) {
+            record.vector = vector;
+        }
+        index.upsert(self.stores.vectors, self.stores.generations, &records)?;
+        Ok(())
+    }
+}
+
+/// The vector indexes of one workspace, one per namespace.
+pub struct Indexes {
+    pub chunks: VectorIndex,
+    pub entities: VectorIndex,
+    pub relationships: VectorIndex,
+}
+
+impl Default for Indexes {
+    fn default() -> Self {
+        Indexes {
+            chunks: VectorIndex::new(VectorNamespace::Chunks),
+            entities: VectorIndex::new(VectorNamespace::Entities),
+            relationships: VectorIndex::new(VectorNamespace::Relationships),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::LocalGenerations;
+    use crate::storage::sqlite::SqliteStorage;
+
+    struct Fixture {
+        storage: SqliteStorage,
+        generations: LocalGenerations,
+        indexes: Indexes,
+        tokenizer: Tokenizer,
+        embedder: HashedNgrams,
+        extractor: BuiltinExtractor,
+        chunking: ChunkingOptions,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = std::env::temp_dir().join(format!(
+                "lrm-ingest-{}-{}",
+                std::process::id(),
+                fastrand::u32(..)
+            ));
+            Fixture {
+                storage: SqliteStorage::open(&dir, "").unwrap(),
+                generations: LocalGenerations::default(),
+                indexes: Indexes::default(),
+                tokenizer: Tokenizer::o200k(),
+                embedder: HashedNgrams::new(256),
+                extractor: BuiltinExtractor {
+                    entity_types: builtin::DEFAULT_ENTITY_TYPES
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect(),
+                },
+                chunking: ChunkingOptions {
+                    chunk_token_size: 16,
+                    overlap_token_size: 2,
+                    ..Default::default()
+                },
+            }
+        }
+
+        fn ingest(&self, id: &str, content: &str, file: &str) -> IngestReport {
+            Ingest {
+                stores: Stores {
+                    kv: &self.storage,
+                    graph: &self.storage,
+                    vectors: &self.storage,
+                    generations: &self.generations,
+                    chunk_index: &self.indexes.chunks,
+                    entity_index: &self.indexes.entities,
+                    relation_index: &self.indexes.relationships,
+                },
+                tokenizer: &self.tokenizer,
+                embedder: &self.embedder,
+                extractor: &self.extractor,
+                chunking: &self.chunking,
+                use_cache: true,
+                now: 1_795_674_000,
+            }
+            .run(&Document {
+                id,
+                content,
+                file_path: file,
+            })
+            .unwrap()
+        }
+    }
+
+    const TEXT: &str = "Elon Musk founded SpaceX in Hawthorne. NASA awarded SpaceX a launch contract. \
+                        Gwynne Shotwell runs SpaceX operations with Elon Musk.";
+
+    #[test]
+    fn builds_the_graph_vectors_and_indexes() {
+        let f = Fixture::new();
+        let report = f.ingest("doc-1", TEXT, "spacex.txt");
+        assert!(!report.chunk_ids.is_empty());
+        assert!(report.entities >= 5 && report.relations >= 4, "{report:?}");
+        let node = f.storage.node_get("SpaceX").unwrap().unwrap();
+        assert_eq!(node["file_path"], "spacex.txt");
+        assert!(
+            node["description"]
+                .as_str()
+                .unwrap()
+                .contains(GRAPH_FIELD_SEP),
+            "{node}"
+        );
+        let edge = f.storage.edge_get("SpaceX", "Elon Musk").unwrap().unwrap();
+        assert!(edge.data["weight"].as_f64().unwrap() >= 2.0, "{edge:?}");
+        let query = f.embedder.embed("SpaceX launch contract");
+        let hits = f
+            .indexes
+            .entities
+            .query(&f.storage, &f.generations, &query, 3, 0.0)
+            .unwrap();
+        assert!(
+            hits.iter().any(|h| h.meta["entity_name"] == "SpaceX"),
+            "{hits:?}"
+        );
+        let full = f
+            .storage
+            .kv_get(KvNamespace::FullEntities, "doc-1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(full["count"].as_u64().unwrap() as usize, report.entities);
+        assert!(
+            f.storage
+                .kv_get(KvNamespace::TextChunks, &report.chunk_ids[0])
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_second_document_merges_with_source_tracking_and_reuses_cached_extractions() {
+        let f = Fixture::new();
+        f.ingest("doc-1", TEXT, "a.txt");
+        let report = f.ingest("doc-2", TEXT, "b.txt");
+        assert_eq!(report.cached_extractions, report.chunk_ids.len());
+        let node = f.storage.node_get("NASA").unwrap().unwrap();
+        assert_eq!(node["file_path"], format!("a.txt{GRAPH_FIELD_SEP}b.txt"));
+        // Same chunks, same descriptions: fragments are not duplicated.
+        assert!(
+            !node["description"]
+                .as_str()
+                .unwrap()
+                .contains(GRAPH_FIELD_SEP)
+        );
+        let edge = f.storage.edge_get("NASA", "SpaceX").unwrap().unwrap();
+        assert_eq!(edge.data["weight"], 2.0);
+    }
+
+    #[test]
+    fn merge_fragments_keeps_order_and_drops_repeats() {
+        assert_eq!(
+            merge_fragments(Some("a<SEP>b"), ["b".into(), "c".into()]),
+            "a<SEP>b<SEP>c"
+        );
+        assert_eq!(merge_fragments(None, ["".into(), "x".into()]), "x");
+    }
+}
