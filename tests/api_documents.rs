@@ -9,8 +9,21 @@ use std::time::Duration;
 
 use common::{Server, send};
 
-/// Writes document records straight into a stopped-or-running server's SQLite file, as
-/// the pipeline will (python3's sqlite3 module: an independent writer).
+/// Runs a python3 sqlite3 script against the server's store (an independent writer,
+/// standing in for the document routes that do not exist yet).
+fn sqlite(dir: &std::path::Path, statements: &str) {
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect('{}', timeout=10); c.executescript(\"\"\"{statements}\"\"\"); c.commit()",
+        dir.join("rag_storage/lightrag.sqlite3").display()
+    );
+    let status = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Writes document status records straight into the server's SQLite file.
 fn insert_docs(dir: &std::path::Path, rows: &[(&str, &str, &str)]) {
     let values = rows
         .iter()
@@ -21,15 +34,7 @@ fn insert_docs(dir: &std::path::Path, rows: &[(&str, &str, &str)]) {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let script = format!(
-        "import sqlite3; c = sqlite3.connect('{}'); c.execute(\"\"\"INSERT INTO doc_status VALUES {values}\"\"\"); c.commit()",
-        dir.join("rag_storage/lightrag.sqlite3").display()
-    );
-    let status = Command::new("python3")
-        .args(["-c", &script])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sqlite(dir, &format!("INSERT INTO doc_status VALUES {values};"));
 }
 
 #[test]
@@ -55,7 +60,7 @@ fn status_counts_and_track_status_read_the_store() {
         &[
             ("doc-a", "processed", "upload_x"),
             ("doc-b", "failed", "upload_x"),
-            ("doc-c", "pending", "insert_y"),
+            ("doc-c", "parsing", "insert_y"),
         ],
     );
     // Every worker reads the same store.
@@ -63,7 +68,7 @@ fn status_counts_and_track_status_read_the_store() {
         let counts = server.get("/documents/status_counts").json();
         assert_eq!(
             counts["status_counts"],
-            serde_json::json!({"all": 3, "failed": 1, "pending": 1, "processed": 1})
+            serde_json::json!({"all": 3, "failed": 1, "parsing": 1, "processed": 1})
         );
     }
     let track = server.get("/documents/track_status/upload_x").json();
@@ -119,4 +124,47 @@ fn an_unusable_working_dir_is_an_app_load_failure_and_unknown_backends_stop_star
         stderr.contains("LIGHTRAG_VECTOR_STORAGE") && stderr.contains("NanoVectorDBStorage"),
         "{stderr}"
     );
+}
+
+#[test]
+fn pending_documents_are_processed_once_by_one_of_the_workers() {
+    let server = Server::builder("docs-pipeline")
+        .args(&["--workers", "2"])
+        .start();
+    let texts = [
+        "Elon Musk founded SpaceX in Hawthorne. NASA awarded SpaceX a launch contract.",
+        "Ada Lovelace worked with Charles Babbage in London on the Analytical Engine.",
+        "Marie Curie studied radioactivity at the University of Paris with Pierre Curie.",
+    ];
+    let mut statements = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        statements.push_str(&format!(
+            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"{text}\", \"file_path\": \"f{i}.txt\"}}');\n\
+             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'f{i}.txt', 'insert_t', '{text}', {len}, NULL, NULL, '{{}}', '2026-11-26T00:00:0{i}+00:00', '2026-11-26T00:00:00+00:00');\n",
+            len = text.len()
+        ));
+    }
+    // One left "processing" by a run that died: resumed too.
+    statements = statements.replacen("'doc-2', 'pending'", "'doc-2', 'processing'", 1);
+    sqlite(&server.dir, &statements);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let track = loop {
+        let track = server.get("/documents/track_status/insert_t").json();
+        if track["status_summary"] == serde_json::json!({"processed": 3}) {
+            break track;
+        }
+        assert!(std::time::Instant::now() < deadline, "{track}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for doc in track["documents"].as_array().unwrap() {
+        assert!(doc["chunks_count"].as_u64().unwrap() >= 1, "{doc}");
+        assert_eq!(doc["error_msg"], serde_json::Value::Null);
+    }
+    let output = server.output();
+    assert_eq!(
+        output.matches("document processed").count(),
+        3,
+        "each once:\n{output}"
+    );
+    assert!(output.contains("resumed=1"), "{output}");
 }

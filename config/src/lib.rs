@@ -16,4 +16,4 @@ pub mod spec;
 
 pub use error::ConfigError;
 pub use layers::{Environment, Source};
-pub use settings::{LogLevel, Settings, StorageSelection};
+pub use settings::{IndexingSettings, LogLevel, Settings, StorageSelection};

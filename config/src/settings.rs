@@ -36,6 +36,16 @@ impl FromStr for LogLevel {
     }
 }
 
+/// How documents are indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexingSettings {
+    pub chunk_size: usize,
+    pub chunk_overlap: usize,
+    pub entity_types: Vec<String>,
+    pub embedding_dim: usize,
+    pub cache_extraction: bool,
+}
+
 /// Which storage backends serve LightRAG's four storage kinds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageSelection {
@@ -75,6 +85,7 @@ pub struct Settings {
     pub api: ApiSettings,
     /// LightRAG's four storage selectors, as given (validated against what exists).
     pub storage: StorageSelection,
+    pub indexing: IndexingSettings,
     /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
     pub hooks: Vec<(&'static str, String)>,
     pub hook_timeout: Duration,
@@ -146,6 +157,7 @@ impl Settings {
             input_dir: r.get(&spec::INPUT_DIR, path)?,
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
+            indexing: Self::indexing(&r)?,
             storage: StorageSelection {
                 kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
                 doc_status: r.get(
@@ -161,6 +173,29 @@ impl Settings {
                 .filter_map(Result::transpose)
                 .collect::<Result<_, ConfigError>>()?,
             hook_timeout: Duration::from_secs(r.get(&spec::HOOK_TIMEOUT, seconds(1))?),
+        })
+    }
+
+    fn indexing(r: &Resolver<'_>) -> Result<IndexingSettings, ConfigError> {
+        let chunk_size = r.get(&spec::CHUNK_SIZE, number::<usize>(1, 1_000_000))?;
+        let chunk_overlap = r.get(&spec::CHUNK_OVERLAP_SIZE, number::<usize>(0, 1_000_000))?;
+        if chunk_overlap >= chunk_size {
+            let (value, origin) = r
+                .raw(&spec::CHUNK_OVERLAP_SIZE)
+                .unwrap_or_else(|| (chunk_overlap.to_string(), Source::Default));
+            return Err(ConfigError::Invalid {
+                setting: spec::CHUNK_OVERLAP_SIZE.env,
+                origin,
+                value,
+                reason: format!("must be smaller than CHUNK_SIZE ({chunk_size})"),
+            });
+        }
+        Ok(IndexingSettings {
+            chunk_size,
+            chunk_overlap,
+            entity_types: r.get(&spec::ENTITY_TYPES, entity_types)?,
+            embedding_dim: r.get(&spec::EMBEDDING_DIM, number::<usize>(1, 65_536))?,
+            cache_extraction: r.get(&spec::ENABLE_LLM_CACHE_FOR_EXTRACT, crate::api::boolean)?,
         })
     }
 
@@ -355,6 +390,22 @@ fn seconds(min: u64) -> impl Fn(&str) -> Result<u64, String> {
     number::<u64>(min, 365 * 24 * 3600)
 }
 
+/// `a,b,c` or a JSON list `["a","b"]`, lowercased.
+fn entity_types(s: &str) -> Result<Vec<String>, String> {
+    let types: Vec<String> = s
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|t| t.trim().trim_matches(['"', '\'']).trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if types.is_empty() {
+        return Err("at least one entity type is needed".to_owned());
+    }
+    Ok(types)
+}
+
 /// A storage selector must name a backend this build has.
 fn implemented(available: &'static [&'static str]) -> impl Fn(&str) -> Result<String, String> {
     move |s| {
@@ -507,6 +558,27 @@ mod tests {
         )
         .unwrap();
         assert!(s.warnings().is_empty());
+    }
+
+    #[test]
+    fn indexing_settings_validate_the_overlap_and_read_entity_types() {
+        let s = load(&[], &env(&[], &[])).unwrap();
+        assert_eq!(
+            (s.indexing.chunk_size, s.indexing.chunk_overlap),
+            (1200, 100)
+        );
+        assert_eq!(s.indexing.entity_types[0], "person");
+        let e = env(&[("ENTITY_TYPES", r#"["Person", "Tool"]"#)], &[]);
+        assert_eq!(
+            load(&[], &e).unwrap().indexing.entity_types,
+            ["person", "tool"]
+        );
+        let err = load(
+            &["--chunk-size", "100", "--chunk-overlap-size", "100"],
+            &env(&[], &[]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CHUNK_OVERLAP_SIZE"), "{err}");
     }
 
     #[test]

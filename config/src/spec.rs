@@ -97,6 +97,11 @@ settings_table! {
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
     WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
+    CHUNK_SIZE = "CHUNK_SIZE", "chunk-size", "TOKENS", Value("1200"), "Tokens per chunk";
+    CHUNK_OVERLAP_SIZE = "CHUNK_OVERLAP_SIZE", "chunk-overlap-size", "TOKENS", Value("100"), "Tokens shared by consecutive chunks";
+    ENTITY_TYPES = "ENTITY_TYPES", "entity-types", "TYPES", Value("person,creature,organization,location,event,concept,method,content,data,artifact,naturalobject"), "Entity types to extract, comma-separated (a JSON list is accepted too)";
+    EMBEDDING_DIM = "EMBEDDING_DIM", "embedding-dim", "N", Value("1024"), "Embedding dimensions (builtin embedding)";
+    ENABLE_LLM_CACHE_FOR_EXTRACT = "ENABLE_LLM_CACHE_FOR_EXTRACT", "enable-llm-cache-for-extract", "BOOL", Value("true"), "Reuse cached extraction answers";
     ENABLE_AI_CONTENT_NOTICE = "ENABLE_AI_CONTENT_NOTICE", "enable-ai-content-notice", "BOOL", Value("false"), "Ask the web UI to show an AI-content notice";
     HOOK_ON_STARTING = "LIGHTRAG_HOOK_ON_STARTING", "hook-on-starting", "CMD", Unset, "Shell command run at the on_starting hook";
     HOOK_WHEN_READY = "LIGHTRAG_HOOK_WHEN_READY", "hook-when-ready", "CMD", Unset, "Shell command run at the when_ready hook";

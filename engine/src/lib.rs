@@ -5,6 +5,7 @@
 //! in-process here and on the shared-memory arena by the worker crate.
 
 pub mod chunking;
+pub mod clock;
 pub mod embedding;
 pub mod extraction;
 pub mod ids;

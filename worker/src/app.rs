@@ -7,11 +7,13 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
+use lightrag_engine::ingest::Indexes;
 use lightrag_engine::storage::StorageError;
 use lightrag_engine::storage::sqlite::SqliteStorage;
 
 use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
+use crate::pipeline::ArenaGenerations;
 use crate::shared::SharedRegion;
 
 /// LightRAG's API version string, which clients compare against.
@@ -30,6 +32,9 @@ pub struct App {
     pub shared: &'static SharedRegion,
     /// This worker's own connection, opened after fork.
     pub storage: Arc<SqliteStorage>,
+    pub generations: ArenaGenerations,
+    /// This worker's cached copies of the vector namespaces.
+    pub indexes: Indexes,
 }
 
 impl App {
@@ -55,6 +60,11 @@ impl App {
         };
         Ok(Arc::new(App {
             storage,
+            generations: ArenaGenerations::new(
+                &shared.vector_generations,
+                &ctx.settings.api.workspace,
+            ),
+            indexes: Indexes::default(),
             worker_id: ctx.id,
             working_directory: absolute(&ctx.settings.working_dir),
             input_directory: absolute(&ctx.settings.input_dir),

@@ -16,6 +16,7 @@ mod keyed_table;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod pipeline;
 mod routes;
 mod server;
 mod service;
@@ -125,6 +126,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         }
     };
     heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
+    pipeline::spawn(app.clone());
     hooks.run("post_worker_init").await;
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);
     tracing::info!(

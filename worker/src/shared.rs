@@ -1,5 +1,6 @@
 //! The worker crate's state in the arena's application region, shared by every worker:
-//! the login-throttle table, the token-renewal table and the metrics counters.
+//! the login-throttle table, the token-renewal table, the metrics counters, the vector
+//! generation counters and the pipeline ownership.
 //!
 //! The master lays it out once before the first fork ([`init_shared`]) without knowing
 //! what it is; every worker then reaches the same bytes through [`SharedRegion::of`].
@@ -10,6 +11,7 @@ use lightrag_supervisor::robust_mutex::RobustMutex;
 
 use crate::auth::renewal::RenewalTable;
 use crate::auth::throttle::ThrottleTable;
+use crate::keyed_table::KeyedTable;
 use crate::metrics::MetricsBlock;
 
 #[repr(C)]
@@ -17,6 +19,10 @@ pub struct SharedRegion {
     pub throttle: RobustMutex<ThrottleTable>,
     pub renewals: RenewalTable,
     pub metrics: MetricsBlock,
+    /// `<workspace>:<vector namespace>` to its write generation.
+    pub vector_generations: KeyedTable<256>,
+    /// Workspace to the pid of the worker running its pipeline (0: nobody).
+    pub pipeline_owners: KeyedTable<256>,
 }
 
 const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);

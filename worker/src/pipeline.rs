@@ -1,0 +1,215 @@
+//! The document pipeline as seen by a worker: one run at a time per workspace across
+//! all workers, claimed in the arena by pid (a dead owner's claim is taken over, so a
+//! SIGKILLed worker's documents are resumed by another), processing every pending
+//! document and resuming the ones a previous run left in `processing`.
+//!
+//! Every worker polls the document store briefly; whichever finds work and wins the
+//! claim processes it on a blocking thread, document by document, recording
+//! `processing`, then `processed` with its chunk count or `failed` with the error.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use lightrag_engine::chunking::{ChunkingOptions, Tokenizer};
+use lightrag_engine::clock;
+use lightrag_engine::embedding::builtin::HashedNgrams;
+use lightrag_engine::ingest::{BuiltinExtractor, Document, Ingest, Stores};
+use lightrag_engine::storage::{
+    DocStatusRecord, DocStatusStorage, Generations, KvNamespace, KvStorage, VectorNamespace,
+};
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+use crate::app::App;
+use crate::keyed_table::KeyedTable;
+
+/// How often an idle worker looks for documents to process.
+const POLL: Duration = Duration::from_millis(500);
+const PENDING: &str = "pending";
+const PROCESSING: &str = "processing";
+
+/// Vector generations of one workspace, in the arena: a write on any worker makes every
+/// other worker reload its cached vectors.
+pub struct ArenaGenerations {
+    table: &'static KeyedTable<256>,
+    workspace: String,
+}
+
+impl ArenaGenerations {
+    pub fn new(table: &'static KeyedTable<256>, workspace: &str) -> Self {
+        ArenaGenerations {
+            table,
+            workspace: workspace.to_owned(),
+        }
+    }
+
+    fn cell(&self, namespace: VectorNamespace) -> &std::sync::atomic::AtomicU64 {
+        self.table
+            .value(&format!("{}:{}", self.workspace, namespace.as_str()))
+    }
+}
+
+impl Generations for ArenaGenerations {
+    fn current(&self, namespace: VectorNamespace) -> u64 {
+        self.cell(namespace).load(Ordering::Acquire)
+    }
+    fn bump(&self, namespace: VectorNamespace) {
+        self.cell(namespace).fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn is_alive(pid: u64) -> bool {
+    pid != 0 && !matches!(kill(Pid::from_raw(pid as i32), None), Err(Errno::ESRCH))
+}
+
+/// Claims the workspace's pipeline for this process; a dead owner's claim is taken over.
+fn claim(app: &App) -> bool {
+    let cell = app
+        .shared
+        .pipeline_owners
+        .value(&app.settings.api.workspace);
+    let me = u64::from(std::process::id());
+    let owner = cell.load(Ordering::Acquire);
+    if owner == me {
+        return true;
+    }
+    if is_alive(owner) {
+        return false;
+    }
+    if owner != 0 {
+        tracing::warn!(
+            dead_owner = owner,
+            "taking over the pipeline of a dead worker"
+        );
+    }
+    cell.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+fn release(app: &App) {
+    let cell = app
+        .shared
+        .pipeline_owners
+        .value(&app.settings.api.workspace);
+    let _ = cell.compare_exchange(
+        u64::from(std::process::id()),
+        0,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+}
+
+/// Starts the worker's pipeline loop on the runtime.
+pub fn spawn(app: Arc<App>) {
+    tokio::spawn(async move {
+        loop {
+            let app_for_run = app.clone();
+            let outcome = tokio::task::spawn_blocking(move || run_once(&app_for_run)).await;
+            if let Ok(Err(e)) = outcome {
+                tracing::error!(error = %e, "pipeline run failed");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    });
+}
+
+fn unfinished(app: &App) -> lightrag_engine::storage::Result<Vec<DocStatusRecord>> {
+    let mut docs = app.storage.docs_with_status(PROCESSING)?;
+    docs.extend(app.storage.docs_with_status(PENDING)?);
+    Ok(docs)
+}
+
+/// If there is work and this worker wins the claim, processes everything there is.
+fn run_once(app: &App) -> lightrag_engine::storage::Result<()> {
+    if unfinished(app)?.is_empty() || !claim(app) {
+        return Ok(());
+    }
+    let result = process_all(app);
+    release(app);
+    result
+}
+
+fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
+    let indexing = &app.settings.indexing;
+    let tokenizer = Tokenizer::o200k();
+    let embedder = HashedNgrams::new(indexing.embedding_dim);
+    let extractor = BuiltinExtractor {
+        entity_types: indexing.entity_types.clone(),
+    };
+    let chunking = ChunkingOptions {
+        chunk_token_size: indexing.chunk_size,
+        overlap_token_size: indexing.chunk_overlap,
+        ..Default::default()
+    };
+    loop {
+        let docs = unfinished(app)?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let resumed = docs.iter().filter(|d| d.status == PROCESSING).count();
+        tracing::info!(
+            documents = docs.len(),
+            resumed,
+            "pipeline: processing documents"
+        );
+        for mut doc in docs {
+            doc.status = PROCESSING.to_owned();
+            doc.updated_at = clock::now_iso8601();
+            app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+            let content = app
+                .storage
+                .kv_get(KvNamespace::FullDocs, &doc.id)?
+                .and_then(|v| v.get("content")?.as_str().map(str::to_owned));
+            let outcome = match content {
+                None => Err("document content is missing from full_docs".to_owned()),
+                Some(content) => Ingest {
+                    stores: Stores {
+                        kv: &*app.storage,
+                        graph: &*app.storage,
+                        vectors: &*app.storage,
+                        generations: &app.generations,
+                        chunk_index: &app.indexes.chunks,
+                        entity_index: &app.indexes.entities,
+                        relation_index: &app.indexes.relationships,
+                    },
+                    tokenizer: &tokenizer,
+                    embedder: &embedder,
+                    extractor: &extractor,
+                    chunking: &chunking,
+                    use_cache: indexing.cache_extraction,
+                    now: clock::now_epoch_secs(),
+                }
+                .run(&Document {
+                    id: &doc.id,
+                    content: &content,
+                    file_path: &doc.file_path,
+                })
+                .map_err(|e| e.to_string()),
+            };
+            doc.updated_at = clock::now_iso8601();
+            match outcome {
+                Ok(report) => {
+                    tracing::info!(
+                        doc_id = %doc.id,
+                        chunks = report.chunk_ids.len(),
+                        entities = report.entities,
+                        relations = report.relations,
+                        skipped_records = report.skipped_records,
+                        "document processed"
+                    );
+                    doc.status = "processed".to_owned();
+                    doc.chunks_count = Some(report.chunk_ids.len());
+                    doc.error_msg = None;
+                }
+                Err(error) => {
+                    tracing::error!(doc_id = %doc.id, %error, "document failed");
+                    doc.status = "failed".to_owned();
+                    doc.error_msg = Some(error);
+                }
+            }
+            app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+        }
+    }
+}
