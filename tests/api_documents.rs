@@ -168,3 +168,170 @@ fn pending_documents_are_processed_once_by_one_of_the_workers() {
     );
     assert!(output.contains("resumed=1"), "{output}");
 }
+
+fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> common::Response {
+    send(
+        server.port,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn wait_processed(server: &Server, track_id: &str, count: usize) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let track = server
+            .get(&format!("/documents/track_status/{track_id}"))
+            .json();
+        if track["status_summary"] == serde_json::json!({"processed": count}) {
+            return track;
+        }
+        assert!(std::time::Instant::now() < deadline, "{track}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn inserted_texts_are_durable_then_indexed() {
+    let server = Server::builder("docs-insert")
+        .args(&["--workers", "2"])
+        .start();
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "  Grace Hopper built the first compiler at Harvard University.  ", "file_source": "notes/hopper.txt"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["status"], "success");
+    assert_eq!(
+        body["message"],
+        "Text successfully received. Processing will continue in background."
+    );
+    let track_id = body["track_id"].as_str().unwrap().to_owned();
+    assert!(track_id.starts_with("insert_"), "{track_id}");
+    let track = wait_processed(&server, &track_id, 1);
+    let doc = &track["documents"][0];
+    assert_eq!(doc["file_path"], "hopper.txt");
+    assert_eq!(
+        doc["content_summary"],
+        "Grace Hopper built the first compiler at Harvard University."
+    );
+    assert!(doc["id"].as_str().unwrap().starts_with("doc-"));
+
+    // The same source again: 409 with LightRAG's message.
+    let again = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "other", "file_source": "hopper.txt"}),
+    );
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        again.json()["detail"],
+        "Document storage already contains 'hopper.txt' (Status: processed). Delete the existing record before re-uploading."
+    );
+
+    let many = post_json(
+        &server,
+        "/documents/texts",
+        &serde_json::json!({"texts": ["Alan Turing worked at Bletchley Park.", "Claude Shannon founded information theory at Bell Labs."], "file_sources": ["turing.md", "shannon.md"]}),
+    );
+    assert_eq!(many.status, 200, "{}", many.body);
+    assert_eq!(
+        many.json()["message"],
+        "Texts successfully received. Processing will continue in background."
+    );
+    wait_processed(&server, many.json()["track_id"].as_str().unwrap(), 2);
+    let counts = server.get("/documents/status_counts").json();
+    assert_eq!(
+        counts["status_counts"],
+        serde_json::json!({"all": 3, "processed": 3})
+    );
+}
+
+#[test]
+fn insert_validation_follows_lightrag() {
+    let server = Server::builder("docs-insert-bad")
+        .args(&["--workers", "1"])
+        .start();
+    let detail = |r: &common::Response| r.json()["detail"].clone();
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "x"}),
+    );
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            400,
+            "A valid file_source is required for text insertion".into()
+        )
+    );
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "x", "file_source": "unknown_source"}),
+    );
+    assert_eq!(r.status, 400);
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "   ", "file_source": "a.txt"}),
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json()["detail"][0]["loc"],
+        serde_json::json!(["body", "text"])
+    );
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"file_source": "a.txt"}),
+    );
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["type"].clone()),
+        (422, "missing".into())
+    );
+    let r = send(
+        server.port,
+        "POST",
+        "/documents/text",
+        &[("Content-Type", "application/json")],
+        b"{not json",
+    );
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["type"].clone()),
+        (422, "json_invalid".into())
+    );
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "x", "file_source": "a\u{7}.txt"}),
+    );
+    assert_eq!(r.status, 422);
+    let r = post_json(
+        &server,
+        "/documents/texts",
+        &serde_json::json!({"texts": ["a", "b"], "file_sources": ["x/same.txt", "same.txt"]}),
+    );
+    assert_eq!(
+        (r.status, detail(&r)),
+        (400, "file_sources must be unique by filename".into())
+    );
+    let r = post_json(
+        &server,
+        "/documents/texts",
+        &serde_json::json!({"texts": ["a"]}),
+    );
+    assert_eq!(
+        (r.status, detail(&r)),
+        (400, "A valid file_source is required for each text".into())
+    );
+    // Nothing was stored by the refused requests.
+    assert_eq!(
+        server.get("/documents/status_counts").json()["status_counts"]["all"],
+        0
+    );
+}

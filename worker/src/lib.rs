@@ -11,6 +11,7 @@ mod app;
 mod auth;
 mod body_limit;
 mod error;
+mod extract;
 mod heartbeat;
 mod keyed_table;
 mod lifecycle;

@@ -2,16 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::{Extension, Json};
-use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{API_VERSION, App, CORE_VERSION, ClientAddr};
 use crate::auth::{GUEST_MESSAGE, Mode, accounts};
-use crate::body_limit::BodyCeiling;
 use crate::error::{ApiError, FieldError};
 
 /// Fields every auth answer carries for the web UI.
@@ -71,16 +68,8 @@ pub struct LoginForm {
 impl<S: Send + Sync> FromRequest<S> for LoginForm {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let ceiling = req.extensions().get::<BodyCeiling>().copied();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| match ceiling {
-                Some(BodyCeiling(limit)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::body_too_large(limit)
-                }
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body"),
-            })?;
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let body = crate::extract::body_bytes(req).await?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
         let field = |name: &str| {
             pairs

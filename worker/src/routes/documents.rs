@@ -1,18 +1,20 @@
-//! `/documents` routes. So far the read-only ones over the document status store:
-//! `GET /documents/status_counts` and `GET /documents/track_status/{track_id}`.
+//! `/documents` routes: inserting texts (durable as pending documents before the answer;
+//! the pipeline indexes them), and reading the document status store.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use http::StatusCode;
-use lightrag_engine::storage::{DocStatusRecord, DocStatusStorage};
+use lightrag_engine::storage::{DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage};
+use lightrag_engine::{clock, ids};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
+use crate::extract;
 
 /// LightRAG's `DocStatusResponse`.
 #[derive(Serialize, ToSchema)]
@@ -111,5 +113,239 @@ pub async fn track_status(
         total_count: docs.len(),
         documents: docs.into_iter().map(Into::into).collect(),
         status_summary,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InsertResponse {
+    status: &'static str,
+    message: &'static str,
+    track_id: String,
+}
+
+/// `{"text": ..., "file_source": ...}` as documented in OpenAPI.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct InsertTextRequest {
+    text: String,
+    file_source: String,
+}
+
+/// `{"texts": [...], "file_sources": [...]}` as documented in OpenAPI.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct InsertTextsRequest {
+    texts: Vec<String>,
+    file_sources: Vec<String>,
+}
+
+const NO_SOURCE: &str = "A valid file_source is required for text insertion";
+const NO_SOURCES: &str = "A valid file_source is required for each text";
+
+fn missing(field: &str, body: &serde_json::Map<String, serde_json::Value>) -> FieldError {
+    FieldError {
+        input: serde_json::Value::Object(body.clone()),
+        ..FieldError::missing("body", field)
+    }
+}
+
+fn invalid(
+    loc: Vec<serde_json::Value>,
+    kind: &'static str,
+    msg: &str,
+    input: serde_json::Value,
+) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        kind,
+        loc,
+        msg: msg.to_owned(),
+        input,
+        ctx: None,
+    }])
+}
+
+/// The canonical source name: the basename, or `None` when there is no usable one.
+fn canonical_source(source: &str) -> Option<String> {
+    let base = source
+        .trim()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    (!base.is_empty() && base != "unknown_source").then(|| base.to_owned())
+}
+
+/// A text to insert, validated: stripped, non-empty, with its canonical source.
+struct NewText {
+    text: String,
+    source: String,
+}
+
+fn text_at(
+    value: Option<&serde_json::Value>,
+    loc: Vec<serde_json::Value>,
+) -> Result<String, ApiError> {
+    let Some(value) = value else {
+        return Err(invalid(
+            loc,
+            "missing",
+            "Field required",
+            serde_json::Value::Null,
+        ));
+    };
+    let Some(text) = value.as_str() else {
+        return Err(invalid(
+            loc,
+            "string_type",
+            "Input should be a valid string",
+            value.clone(),
+        ));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(
+            loc,
+            "value_error",
+            "Value error, Text cannot be empty",
+            value.clone(),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn source_at(
+    value: Option<&serde_json::Value>,
+    loc: Vec<serde_json::Value>,
+    refusal: &str,
+) -> Result<String, ApiError> {
+    let raw = value.and_then(|v| v.as_str()).unwrap_or_default();
+    if raw.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            loc,
+            "value_error",
+            "Value error, file_source contains control characters",
+            raw.into(),
+        ));
+    }
+    canonical_source(raw).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, refusal))
+}
+
+/// Records the texts durably as pending documents (content and status committed
+/// before the answer); the pipeline picks them up from any worker.
+async fn accept(app: &Arc<App>, texts: Vec<NewText>) -> Result<String, ApiError> {
+    let track_id = ids::track_id(ids::TrackKind::Insert, chrono::Utc::now());
+    let track = track_id.clone();
+    blocking(app, move |app| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
+        for t in &texts {
+            if let Some(existing) = app.storage.doc_get(&ids::doc_id_for_source(&t.source))? {
+                return Ok(Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "Document storage already contains '{}' (Status: {}). Delete the existing record before re-uploading.",
+                        t.source, existing.status
+                    ),
+                )));
+            }
+        }
+        let now = clock::now_iso8601();
+        let docs: Vec<(String, serde_json::Value)> = texts
+            .iter()
+            .map(|t| (ids::doc_id_for_source(&t.source), serde_json::json!({"content": t.text, "file_path": t.source})))
+            .collect();
+        app.storage.kv_upsert(KvNamespace::FullDocs, &docs)?;
+        let records: Vec<DocStatusRecord> = texts
+            .iter()
+            .map(|t| DocStatusRecord {
+                id: ids::doc_id_for_source(&t.source),
+                status: "pending".to_owned(),
+                file_path: t.source.clone(),
+                track_id: Some(track.clone()),
+                content_summary: t.text.chars().take(100).collect(),
+                content_length: t.text.chars().count(),
+                chunks_count: None,
+                error_msg: None,
+                metadata: serde_json::json!({}),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+            })
+            .collect();
+        app.storage.doc_upsert(&records)?;
+        Ok(Ok(()))
+    })
+    .await??;
+    Ok(track_id)
+}
+
+/// Insert one text; it is indexed in the background.
+#[utoipa::path(post, path = "/documents/text", tag = "documents",
+    request_body = InsertTextRequest,
+    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
+pub async fn insert_text(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
+    let body = extract::json_object(req).await?;
+    if !body.contains_key("text") {
+        return Err(ApiError::validation(vec![missing("text", &body)]));
+    }
+    let text = text_at(body.get("text"), vec!["body".into(), "text".into()])?;
+    let source = source_at(
+        body.get("file_source"),
+        vec!["body".into(), "file_source".into()],
+        NO_SOURCE,
+    )?;
+    let track_id = accept(&app, vec![NewText { text, source }]).await?;
+    Ok(Json(InsertResponse {
+        status: "success",
+        message: "Text successfully received. Processing will continue in background.",
+        track_id,
+    }))
+}
+
+/// Insert several texts, each with its own source name.
+#[utoipa::path(post, path = "/documents/texts", tag = "documents",
+    request_body = InsertTextsRequest,
+    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
+pub async fn insert_texts(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let Some(texts) = body.get("texts") else {
+        return Err(ApiError::validation(vec![missing("texts", &body)]));
+    };
+    let Some(texts) = texts.as_array().filter(|t| !t.is_empty()) else {
+        return Err(invalid(
+            vec!["body".into(), "texts".into()],
+            "too_short",
+            "List should have at least 1 item after validation, not 0",
+            texts.clone(),
+        ));
+    };
+    let sources = body.get("file_sources").and_then(|s| s.as_array());
+    let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, NO_SOURCES));
+    };
+    let mut accepted: Vec<NewText> = Vec::with_capacity(texts.len());
+    for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
+        let text = text_at(Some(text), vec!["body".into(), "texts".into(), i.into()])?;
+        let source = source_at(
+            Some(source),
+            vec!["body".into(), "file_sources".into(), i.into()],
+            NO_SOURCES,
+        )?;
+        if accepted.iter().any(|a| a.source == source) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "file_sources must be unique by filename",
+            ));
+        }
+        accepted.push(NewText { text, source });
+    }
+    let track_id = accept(&app, accepted).await?;
+    Ok(Json(InsertResponse {
+        status: "success",
+        message: "Texts successfully received. Processing will continue in background.",
+        track_id,
     }))
 }

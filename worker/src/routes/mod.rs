@@ -40,6 +40,8 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     let protected = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/documents/status_counts", get(documents::status_counts))
+        .route("/documents/text", post(documents::insert_text))
+        .route("/documents/texts", post(documents::insert_texts))
         .route(
             "/documents/track_status/{track_id}",
             get(documents::track_status),
