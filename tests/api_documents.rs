@@ -335,3 +335,65 @@ fn insert_validation_follows_lightrag() {
         0
     );
 }
+
+#[test]
+fn paginated_lists_filters_and_sorts() {
+    let server = Server::builder("docs-page")
+        .args(&["--workers", "1"])
+        .start();
+    insert_docs(
+        &server.dir,
+        &[
+            ("doc-a", "processed", "t"),
+            ("doc-b", "failed", "t"),
+            ("doc-c", "processed", "t"),
+            ("doc-d", "parsing", "t"),
+        ],
+    );
+    let page = |body: serde_json::Value| post_json(&server, "/documents/paginated", &body);
+    let r = page(serde_json::json!({"page_size": 10, "sort_field": "id", "sort_direction": "asc"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    let ids: Vec<&str> = body["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["doc-a", "doc-b", "doc-c", "doc-d"]);
+    assert_eq!(
+        body["pagination"],
+        serde_json::json!({"page": 1, "page_size": 10, "total_count": 4, "total_pages": 1, "has_next": false, "has_prev": false})
+    );
+    assert_eq!(body["status_counts"]["all"], 4);
+    let r = page(serde_json::json!({"status_filter": "processed", "sort_field": "id", "sort_direction": "desc"})).json();
+    let ids: Vec<&str> = r["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["doc-c", "doc-a"]);
+    // status_filters wins over status_filter.
+    let r = page(
+        serde_json::json!({"status_filter": "processed", "status_filters": ["failed", "parsing"]}),
+    )
+    .json();
+    assert_eq!(r["pagination"]["total_count"], 2);
+    // Page 2 of size 10 is empty but valid.
+    let r = page(serde_json::json!({"page": 2, "page_size": 10})).json();
+    assert_eq!(r["documents"], serde_json::json!([]));
+    assert_eq!(r["pagination"]["has_prev"], true);
+    for bad in [
+        serde_json::json!({"page": 0}),
+        serde_json::json!({"page_size": 5}),
+        serde_json::json!({"page_size": 500}),
+        serde_json::json!({"sort_field": "size"}),
+        serde_json::json!({"sort_direction": "up"}),
+        serde_json::json!({"status_filter": "PROCESSED"}),
+    ] {
+        let r = page(bad.clone());
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+        assert!(r.json()["detail"][0]["loc"][0] == "body", "{}", r.body);
+    }
+}

@@ -134,7 +134,50 @@ pub struct DocStatusRecord {
     pub updated_at: String,
 }
 
+/// Orders of the paginated document list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocSort {
+    CreatedAt,
+    UpdatedAt,
+    Id,
+    FilePath,
+}
+
+impl DocSort {
+    pub fn parse(s: &str) -> Option<DocSort> {
+        match s {
+            "created_at" => Some(DocSort::CreatedAt),
+            "updated_at" => Some(DocSort::UpdatedAt),
+            "id" => Some(DocSort::Id),
+            "file_path" => Some(DocSort::FilePath),
+            _ => None,
+        }
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            DocSort::CreatedAt => "created_at",
+            DocSort::UpdatedAt => "updated_at",
+            DocSort::Id => "id",
+            DocSort::FilePath => "file_path",
+        }
+    }
+}
+
+/// One page of the document list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocPageQuery {
+    /// Empty: every status.
+    pub statuses: Vec<String>,
+    pub sort: DocSort,
+    pub descending: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
 pub trait DocStatusStorage {
+    /// The page and the number of documents matching the filter.
+    fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)>;
     fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()>;
     fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>>;
     fn docs_with_status(&self, status: &str) -> Result<Vec<DocStatusRecord>>;
@@ -282,6 +325,30 @@ mod tests {
         done.chunks_count = Some(3);
         s.doc_upsert(&[done.clone()]).unwrap();
         assert_eq!(s.doc_get("a").unwrap(), Some(done));
+        let page = |statuses: &[&str], sort, descending, offset, limit| {
+            let (docs, total) = s
+                .docs_page(&DocPageQuery {
+                    statuses: statuses.iter().map(|x| x.to_string()).collect(),
+                    sort,
+                    descending,
+                    offset,
+                    limit,
+                })
+                .unwrap();
+            (docs.into_iter().map(|d| d.id).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(
+            page(&[], DocSort::Id, false, 0, 2),
+            (vec!["a".to_string(), "bb".into()], 3)
+        );
+        assert_eq!(
+            page(&[], DocSort::CreatedAt, true, 1, 5),
+            (vec!["bb".to_string(), "a".into()], 3)
+        );
+        assert_eq!(
+            page(&["pending"], DocSort::Id, false, 0, 5),
+            (vec!["ccc".to_string()], 1)
+        );
         s.doc_delete(&["a".into()]).unwrap();
         assert_eq!(s.doc_get("a").unwrap(), None);
     }

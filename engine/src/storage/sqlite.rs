@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::{
-    DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage, Result,
-    StorageError, VectorNamespace, VectorRecord, VectorStorage,
+    DocPageQuery, DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage,
+    Result, StorageError, VectorNamespace, VectorRecord, VectorStorage,
 };
 
 pub const FILE_NAME: &str = "lightrag.sqlite3";
@@ -231,6 +231,11 @@ fn docs_where(
     let rows = stmt
         .query_map(params![ws, value], doc_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    with_metadata(rows)
+}
+
+/// Rows with their metadata JSON parsed.
+fn with_metadata(rows: Vec<(DocStatusRecord, String)>) -> Result<Vec<DocStatusRecord>> {
     rows.into_iter()
         .map(|(mut doc, metadata)| {
             doc.metadata = serde_json::from_str(&metadata)?;
@@ -240,6 +245,42 @@ fn docs_where(
 }
 
 impl DocStatusStorage for SqliteStorage {
+    fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)> {
+        self.with(|conn, ws| {
+            // ?1 is the workspace, then one placeholder per status, then limit and offset.
+            let filter = if query.statuses.is_empty() {
+                String::new()
+            } else {
+                let marks: Vec<String> = (0..query.statuses.len()).map(|i| format!("?{}", i + 2)).collect();
+                format!(" AND status IN ({})", marks.join(", "))
+            };
+            let mut scope: Vec<&dyn rusqlite::ToSql> = vec![&ws];
+            scope.extend(query.statuses.iter().map(|s| s as &dyn rusqlite::ToSql));
+            let total: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM doc_status WHERE workspace = ?1{filter}"),
+                scope.as_slice(),
+                |r| r.get(0),
+            )?;
+            let n = query.statuses.len();
+            let sql = format!(
+                "SELECT {DOC_COLUMNS} FROM doc_status WHERE workspace = ?1{filter} ORDER BY {} {}, id LIMIT ?{} OFFSET ?{}",
+                query.sort.column(),
+                if query.descending { "DESC" } else { "ASC" },
+                n + 2,
+                n + 3
+            );
+            let (limit, offset) = (query.limit as i64, query.offset as i64);
+            let mut params = scope;
+            params.push(&limit);
+            params.push(&offset);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params.as_slice(), doc_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((with_metadata(rows)?, total as usize))
+        })
+    }
+
     fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;

@@ -21,7 +21,7 @@ use crate::app::{API_VERSION, App};
         root::root, root::customization, health::health, metrics::metrics,
         auth::login, auth::auth_status, auth::auth_verify,
         documents::status_counts, documents::track_status,
-        documents::insert_text, documents::insert_texts,
+        documents::insert_text, documents::insert_texts, documents::paginated,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use http::StatusCode;
-use lightrag_engine::storage::{DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage};
+use lightrag_engine::storage::{
+    DocPageQuery, DocSort, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage,
+};
 use lightrag_engine::{clock, ids};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +64,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&e))
 }
 
+/// Counts per status plus their sum under `all`, as LightRAG reports them.
+fn with_all(counts: Vec<(String, usize)>) -> BTreeMap<String, usize> {
+    let all = counts.iter().map(|(_, n)| n).sum();
+    let mut map: BTreeMap<String, usize> = counts.into_iter().collect();
+    map.insert("all".to_owned(), all);
+    map
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct StatusCounts {
     /// Documents per status, plus `all`.
@@ -73,10 +83,9 @@ pub struct StatusCounts {
     responses((status = 200, body = StatusCounts)))]
 pub async fn status_counts(State(app): State<Arc<App>>) -> Result<Json<StatusCounts>, ApiError> {
     let counts = blocking(&app, |app| app.storage.status_counts()).await?;
-    let all = counts.iter().map(|(_, n)| n).sum();
-    let mut status_counts: BTreeMap<String, usize> = counts.into_iter().collect();
-    status_counts.insert("all".to_owned(), all);
-    Ok(Json(StatusCounts { status_counts }))
+    Ok(Json(StatusCounts {
+        status_counts: with_all(counts),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -347,5 +356,188 @@ pub async fn insert_texts(
         status: "success",
         message: "Texts successfully received. Processing will continue in background.",
         track_id,
+    }))
+}
+
+/// Statuses LightRAG's document list accepts.
+const STATUSES: [&str; 7] = [
+    "pending",
+    "parsing",
+    "analyzing",
+    "processing",
+    "preprocessed",
+    "processed",
+    "failed",
+];
+
+#[derive(Serialize, ToSchema)]
+pub struct Pagination {
+    page: usize,
+    page_size: usize,
+    total_count: usize,
+    total_pages: usize,
+    has_next: bool,
+    has_prev: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DocumentsPage {
+    documents: Vec<DocStatusResponse>,
+    pagination: Pagination,
+    status_counts: BTreeMap<String, usize>,
+}
+
+/// The paginated request as documented in OpenAPI.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct PaginatedRequest {
+    status_filter: Option<String>,
+    status_filters: Option<Vec<String>>,
+    page: Option<usize>,
+    page_size: Option<usize>,
+    sort_field: Option<String>,
+    sort_direction: Option<String>,
+}
+
+fn field_error(field: &str, kind: &'static str, msg: &str, input: &serde_json::Value) -> ApiError {
+    invalid(vec!["body".into(), field.into()], kind, msg, input.clone())
+}
+
+fn integer(
+    body: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some(value) = body.get(field).filter(|v| !v.is_null()) else {
+        return Ok(default);
+    };
+    let n = value
+        .as_u64()
+        .ok_or_else(|| field_error(field, "int_type", "Input should be a valid integer", value))?
+        as usize;
+    if n < min {
+        return Err(field_error(
+            field,
+            "greater_than_equal",
+            &format!("Input should be greater than or equal to {min}"),
+            value,
+        ));
+    }
+    if n > max {
+        return Err(field_error(
+            field,
+            "less_than_equal",
+            &format!("Input should be less than or equal to {max}"),
+            value,
+        ));
+    }
+    Ok(n)
+}
+
+fn status_value(value: &serde_json::Value, field: &str) -> Result<String, ApiError> {
+    value
+        .as_str()
+        .filter(|s| STATUSES.contains(s))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            field_error(
+                field,
+                "enum",
+                &format!(
+                    "Input should be {}",
+                    STATUSES.map(|s| format!("'{s}'")).join(", ")
+                ),
+                value,
+            )
+        })
+}
+
+/// One page of documents, filtered by status and sorted, with the counts per status.
+#[utoipa::path(post, path = "/documents/paginated", tag = "documents",
+    request_body = PaginatedRequest,
+    responses((status = 200, body = DocumentsPage), (status = 422)))]
+pub async fn paginated(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<DocumentsPage>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let page = integer(&body, "page", 1, 1, usize::MAX)?;
+    let page_size = integer(&body, "page_size", 50, 10, 200)?;
+    let statuses = match (
+        body.get("status_filters").filter(|v| !v.is_null()),
+        body.get("status_filter").filter(|v| !v.is_null()),
+    ) {
+        (Some(list), _) => list
+            .as_array()
+            .ok_or_else(|| {
+                field_error(
+                    "status_filters",
+                    "list_type",
+                    "Input should be a valid list",
+                    list,
+                )
+            })?
+            .iter()
+            .map(|v| status_value(v, "status_filters"))
+            .collect::<Result<Vec<_>, _>>()?,
+        (None, Some(one)) => vec![status_value(one, "status_filter")?],
+        (None, None) => Vec::new(),
+    };
+    let sort_value = body
+        .get("sort_field")
+        .cloned()
+        .unwrap_or_else(|| "updated_at".into());
+    let sort = sort_value
+        .as_str()
+        .and_then(DocSort::parse)
+        .ok_or_else(|| {
+            field_error(
+                "sort_field",
+                "literal_error",
+                "Input should be 'created_at', 'updated_at', 'id' or 'file_path'",
+                &sort_value,
+            )
+        })?;
+    let direction = body
+        .get("sort_direction")
+        .cloned()
+        .unwrap_or_else(|| "desc".into());
+    let descending = match direction.as_str() {
+        Some("desc") => true,
+        Some("asc") => false,
+        _ => {
+            return Err(field_error(
+                "sort_direction",
+                "literal_error",
+                "Input should be 'asc' or 'desc'",
+                &direction,
+            ));
+        }
+    };
+    let query = DocPageQuery {
+        statuses,
+        sort,
+        descending,
+        offset: (page - 1).saturating_mul(page_size),
+        limit: page_size,
+    };
+    let ((docs, total), counts) = blocking(&app, move |app| {
+        Ok((app.storage.docs_page(&query)?, app.storage.status_counts()?))
+    })
+    .await?;
+    let total_pages = total.div_ceil(page_size);
+    Ok(Json(DocumentsPage {
+        documents: docs.into_iter().map(Into::into).collect(),
+        pagination: Pagination {
+            page,
+            page_size,
+            total_count: total,
+            total_pages,
+            has_next: page < total_pages,
+            has_prev: page > 1,
+        },
+        status_counts: with_all(counts),
     }))
 }

@@ -40,6 +40,7 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     let protected = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/documents/status_counts", get(documents::status_counts))
+        .route("/documents/paginated", post(documents::paginated))
         .route("/documents/text", post(documents::insert_text))
         .route("/documents/texts", post(documents::insert_texts))
         .route(
