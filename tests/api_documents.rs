@@ -249,6 +249,29 @@ fn inserted_texts_are_durable_then_indexed() {
         counts["status_counts"],
         serde_json::json!({"all": 3, "processed": 3})
     );
+
+    // The pipeline status is the same whichever worker answers.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let status = server.get("/documents/pipeline_status").json();
+        assert_eq!(status["busy"], false);
+        assert_eq!(status["job_name"], "Default Job");
+        assert!(status["job_start"].as_str().unwrap().ends_with("+00:00"));
+        assert_eq!(
+            status["latest_message"],
+            "Document processing pipeline completed"
+        );
+        let history = status["history_messages"].as_array().unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|m| m.as_str().unwrap().starts_with("Completed processing file"))
+        );
+        assert_eq!(status["recovery_required"], false);
+        seen.insert(status.to_string());
+    }
+    assert_eq!(seen.len(), 1, "identical answers from every worker");
+    assert_eq!(server.get("/health").json()["pipeline_busy"], false);
 }
 
 #[test]

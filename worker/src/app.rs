@@ -14,6 +14,7 @@ use lightrag_engine::storage::sqlite::SqliteStorage;
 use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
 use crate::pipeline::ArenaGenerations;
+use crate::pipeline_status::PipelineStatus;
 use crate::shared::SharedRegion;
 
 /// LightRAG's API version string, which clients compare against.
@@ -35,6 +36,7 @@ pub struct App {
     pub generations: ArenaGenerations,
     /// This worker's cached copies of the vector namespaces.
     pub indexes: Indexes,
+    pub pipeline_status: PipelineStatus,
 }
 
 impl App {
@@ -65,6 +67,7 @@ impl App {
                 &ctx.settings.api.workspace,
             ),
             indexes: Indexes::default(),
+            pipeline_status: PipelineStatus::new(&shared.pipeline_status),
             worker_id: ctx.id,
             working_directory: absolute(&ctx.settings.working_dir),
             input_directory: absolute(&ctx.settings.input_dir),

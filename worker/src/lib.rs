@@ -18,6 +18,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod pipeline;
+mod pipeline_status;
 mod routes;
 mod server;
 mod service;

@@ -29,6 +29,8 @@ use crate::keyed_table::KeyedTable;
 const POLL: Duration = Duration::from_millis(500);
 const PENDING: &str = "pending";
 const PROCESSING: &str = "processing";
+/// LightRAG's job name for document processing runs.
+const JOB_NAME: &str = "Default Job";
 
 /// Vector generations of one workspace, in the arena: a write on any worker makes every
 /// other worker reload its cached vectors.
@@ -127,6 +129,11 @@ fn run_once(app: &App) -> lightrag_engine::storage::Result<()> {
         return Ok(());
     }
     let result = process_all(app);
+    if let Err(e) = &result {
+        app.pipeline_status
+            .message(&format!("Pipeline stopped: {e}"));
+        app.pipeline_status.finish();
+    }
     release(app);
     result
 }
@@ -143,9 +150,12 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
         overlap_token_size: indexing.chunk_overlap,
         ..Default::default()
     };
+    let status = &app.pipeline_status;
     loop {
         let docs = unfinished(app)?;
         if docs.is_empty() {
+            status.message("Document processing pipeline completed");
+            status.finish();
             return Ok(());
         }
         let resumed = docs.iter().filter(|d| d.status == PROCESSING).count();
@@ -154,7 +164,16 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
             resumed,
             "pipeline: processing documents"
         );
-        for mut doc in docs {
+        let total = docs.len();
+        status.start(JOB_NAME, total, clock::now_epoch_secs());
+        status.message(&format!("Processing {total} document(s)"));
+        for (index, mut doc) in docs.into_iter().enumerate() {
+            status.progress(index + 1);
+            status.message(&format!(
+                "Extracting stage {}/{total}: {}",
+                index + 1,
+                doc.file_path
+            ));
             doc.status = PROCESSING.to_owned();
             doc.updated_at = clock::now_iso8601();
             app.storage.doc_upsert(std::slice::from_ref(&doc))?;
@@ -210,6 +229,12 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
                 }
             }
             app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+            status.message(&format!(
+                "Completed processing file {}/{total}: {} ({})",
+                index + 1,
+                doc.file_path,
+                doc.status
+            ));
         }
     }
 }

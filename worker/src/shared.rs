@@ -13,6 +13,7 @@ use crate::auth::renewal::RenewalTable;
 use crate::auth::throttle::ThrottleTable;
 use crate::keyed_table::KeyedTable;
 use crate::metrics::MetricsBlock;
+use crate::pipeline_status::PipelineState;
 
 #[repr(C)]
 pub struct SharedRegion {
@@ -23,6 +24,8 @@ pub struct SharedRegion {
     pub vector_generations: KeyedTable<256>,
     /// Workspace to the pid of the worker running its pipeline (0: nobody).
     pub pipeline_owners: KeyedTable<256>,
+    /// The pipeline status of the server's workspace.
+    pub pipeline_status: RobustMutex<PipelineState>,
 }
 
 const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);
@@ -45,6 +48,8 @@ pub fn init_shared(app: &'static AppRegion) -> std::io::Result<()> {
     // in place exactly once, before any other process exists to use it.
     unsafe {
         RobustMutex::init_at(&raw mut (*region).throttle, ThrottleTable::EMPTY)
+            .map_err(std::io::Error::other)?;
+        RobustMutex::init_at(&raw mut (*region).pipeline_status, PipelineState::EMPTY)
             .map_err(std::io::Error::other)?;
     }
     Ok(())

@@ -22,6 +22,7 @@ use crate::app::{API_VERSION, App};
         auth::login, auth::auth_status, auth::auth_verify,
         documents::status_counts, documents::track_status,
         documents::insert_text, documents::insert_texts, documents::paginated,
+        documents::pipeline_status,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

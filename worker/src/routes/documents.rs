@@ -541,3 +541,47 @@ pub async fn paginated(
         status_counts: with_all(counts),
     }))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct PipelineStatusResponse {
+    busy: bool,
+    job_name: String,
+    job_start: Option<String>,
+    docs: u32,
+    batchs: u32,
+    cur_batch: u32,
+    latest_message: String,
+    history_messages: Vec<String>,
+    /// LightRAG's per-namespace worker flags; ours live in shared memory and need no
+    /// flushing, so there is nothing to report.
+    update_status: BTreeMap<String, Vec<bool>>,
+    cancellation_requested: bool,
+    recovery_required: bool,
+    recovery_kind: Option<String>,
+    recovery_message: Option<String>,
+}
+
+/// The document pipeline's state, identical from every worker.
+#[utoipa::path(get, path = "/documents/pipeline_status", tag = "documents",
+    responses((status = 200, body = PipelineStatusResponse)))]
+pub async fn pipeline_status(State(app): State<Arc<App>>) -> Json<PipelineStatusResponse> {
+    let s = app.pipeline_status.snapshot();
+    Json(PipelineStatusResponse {
+        busy: s.busy,
+        job_name: s.job_name,
+        job_start: s
+            .job_start
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+        docs: s.docs,
+        batchs: s.batchs,
+        cur_batch: s.cur_batch,
+        latest_message: s.latest_message,
+        history_messages: s.history_messages,
+        update_status: BTreeMap::new(),
+        cancellation_requested: s.cancellation_requested,
+        recovery_required: false,
+        recovery_kind: None,
+        recovery_message: None,
+    })
+}

@@ -25,7 +25,6 @@ pub struct Health {
     webui_title: Option<String>,
     webui_description: Option<String>,
     ai_content_notice_enabled: bool,
-    /// No document pipeline runs in this build yet, so it is never busy.
     pipeline_busy: bool,
     pipeline_active: bool,
     // The rest only for authenticated callers. Plain optional fields rather than a
@@ -61,6 +60,7 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
+    let busy = app.pipeline_status.snapshot().busy;
     let detail = |value| authenticated.then_some(value);
     Json(Health {
         status: "healthy",
@@ -73,8 +73,8 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         webui_title: settings.api.webui_title.clone(),
         webui_description: settings.api.webui_description.clone(),
         ai_content_notice_enabled: settings.api.ai_content_notice,
-        pipeline_busy: false,
-        pipeline_active: false,
+        pipeline_busy: busy,
+        pipeline_active: busy,
         working_directory: detail(app.working_directory.clone()),
         input_directory: detail(app.input_directory.clone()),
         configuration: authenticated.then(|| Configuration {

@@ -41,6 +41,10 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/metrics", get(metrics::metrics))
         .route("/documents/status_counts", get(documents::status_counts))
         .route("/documents/paginated", post(documents::paginated))
+        .route(
+            "/documents/pipeline_status",
+            get(documents::pipeline_status),
+        )
         .route("/documents/text", post(documents::insert_text))
         .route("/documents/texts", post(documents::insert_texts))
         .route(
