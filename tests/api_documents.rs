@@ -420,3 +420,52 @@ fn paginated_lists_filters_and_sorts() {
         assert!(r.json()["detail"][0]["loc"][0] == "body", "{}", r.body);
     }
 }
+
+#[test]
+fn clearing_the_cache_and_every_document() {
+    let server = Server::builder("docs-clear")
+        .args(&["--workers", "2"])
+        .start();
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "Linus Torvalds wrote Linux in Helsinki.", "file_source": "linux.txt"}),
+    );
+    wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+    std::fs::create_dir_all(server.dir.join("inputs")).unwrap();
+    std::fs::write(server.dir.join("inputs/leftover.txt"), "x").unwrap();
+
+    let r = post_json(&server, "/documents/clear_cache", &serde_json::json!({}));
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","message":"Successfully cleared all cache"}"#
+    );
+    let r = send(
+        server.port,
+        "POST",
+        "/documents/clear_cache",
+        &[("Content-Type", "application/json")],
+        b"[1]",
+    );
+    assert_eq!(r.status, 422);
+
+    let r = send(server.port, "DELETE", "/documents", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"status": "success", "message": "All documents cleared successfully. Deleted 1 files."})
+    );
+    assert!(!server.dir.join("inputs/leftover.txt").exists());
+    assert_eq!(
+        server.get("/documents/status_counts").json()["status_counts"],
+        serde_json::json!({"all": 0})
+    );
+    // The same source can come back.
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "Linux is a kernel.", "file_source": "linux.txt"}),
+    );
+    assert_eq!(r.status, 200);
+    wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+}

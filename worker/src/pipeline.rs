@@ -67,16 +67,14 @@ fn is_alive(pid: u64) -> bool {
 }
 
 /// Claims the workspace's pipeline for this process; a dead owner's claim is taken over.
-fn claim(app: &App) -> bool {
+/// Exclusive: it fails while anyone, this process included, holds it.
+pub(crate) fn claim(app: &App) -> bool {
     let cell = app
         .shared
         .pipeline_owners
         .value(&app.settings.api.workspace);
     let me = u64::from(std::process::id());
     let owner = cell.load(Ordering::Acquire);
-    if owner == me {
-        return true;
-    }
     if is_alive(owner) {
         return false;
     }
@@ -90,7 +88,7 @@ fn claim(app: &App) -> bool {
         .is_ok()
 }
 
-fn release(app: &App) {
+pub(crate) fn release(app: &App) {
     let cell = app
         .shared
         .pipeline_owners

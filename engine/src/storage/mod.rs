@@ -185,6 +185,8 @@ pub trait DocStatusStorage {
     /// (status, count) for every status present.
     fn status_counts(&self) -> Result<Vec<(String, usize)>>;
     fn doc_delete(&self, ids: &[String]) -> Result<()>;
+    /// Every record of the workspace.
+    fn docs_drop(&self) -> Result<()>;
 }
 
 /// A stored vector with its metadata.
@@ -199,6 +201,7 @@ pub trait VectorStorage {
     fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
     fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>>;
+    fn vectors_drop(&self, ns: VectorNamespace) -> Result<()>;
 }
 
 /// An undirected edge; `source`/`target` as first inserted.
@@ -220,6 +223,8 @@ pub trait GraphStorage {
     fn edge_get(&self, a: &str, b: &str) -> Result<Option<Edge>>;
     fn edge_delete(&self, a: &str, b: &str) -> Result<()>;
     fn edges_of(&self, node: &str) -> Result<Vec<Edge>>;
+    /// Every node and edge of the workspace.
+    fn graph_drop(&self) -> Result<()>;
 }
 
 #[cfg(test)]
@@ -351,6 +356,8 @@ mod tests {
         );
         s.doc_delete(&["a".into()]).unwrap();
         assert_eq!(s.doc_get("a").unwrap(), None);
+        s.docs_drop().unwrap();
+        assert!(s.status_counts().unwrap().is_empty());
     }
 
     #[test]
@@ -375,6 +382,10 @@ mod tests {
         s.node_delete("Alice").unwrap();
         assert!(s.edges_of("Bob").unwrap().is_empty());
         assert_eq!(s.node_get("Alice").unwrap(), None);
+        s.edge_upsert("Bob", "Carol", &json!({})).unwrap();
+        s.graph_drop().unwrap();
+        assert!(s.node_names().unwrap().is_empty());
+        assert!(s.edges_of("Bob").unwrap().is_empty());
     }
 
     #[test]
@@ -435,6 +446,13 @@ mod tests {
         writer_index
             .delete(&writer, &generations, &["x".into()])
             .unwrap();
+        writer.vectors_drop(VectorNamespace::Chunks).unwrap();
+        assert!(
+            writer
+                .vectors_all(VectorNamespace::Chunks)
+                .unwrap()
+                .is_empty()
+        );
         let ids: Vec<_> = reader_index
             .query(&reader, &generations, &[1.0, 0.0], 5, 0.0)
             .unwrap()

@@ -310,6 +310,13 @@ impl DocStatusStorage for SqliteStorage {
         })
     }
 
+    fn docs_drop(&self) -> Result<()> {
+        self.with(|conn, ws| {
+            conn.execute("DELETE FROM doc_status WHERE workspace = ?1", params![ws])?;
+            Ok(())
+        })
+    }
+
     fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>> {
         self.with(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
     }
@@ -393,6 +400,16 @@ impl VectorStorage for SqliteStorage {
         })
     }
 
+    fn vectors_drop(&self, ns: VectorNamespace) -> Result<()> {
+        self.with(|conn, ws| {
+            conn.execute(
+                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2",
+                params![ws, ns.as_str()],
+            )?;
+            Ok(())
+        })
+    }
+
     fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
@@ -437,6 +454,15 @@ fn edges(rows: Vec<(String, String, String)>) -> Result<Vec<Edge>> {
 }
 
 impl GraphStorage for SqliteStorage {
+    fn graph_drop(&self) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM graph_nodes WHERE workspace = ?1", params![ws])?;
+            tx.execute("DELETE FROM graph_edges WHERE workspace = ?1", params![ws])?;
+            Ok(tx.commit()?)
+        })
+    }
+
     fn node_upsert(&self, name: &str, data: &Value) -> Result<()> {
         self.with(|conn, ws| {
             conn.execute(

@@ -22,7 +22,7 @@ use crate::app::{API_VERSION, App};
         auth::login, auth::auth_status, auth::auth_verify,
         documents::status_counts, documents::track_status,
         documents::insert_text, documents::insert_texts, documents::paginated,
-        documents::pipeline_status,
+        documents::pipeline_status, documents::clear_cache, documents::clear_documents,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

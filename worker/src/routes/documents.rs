@@ -585,3 +585,108 @@ pub async fn pipeline_status(State(app): State<Arc<App>>) -> Json<PipelineStatus
         recovery_message: None,
     })
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusMessage {
+    status: &'static str,
+    message: String,
+}
+
+/// Empties the LLM response cache. The body must be a JSON object (send `{}`).
+#[utoipa::path(post, path = "/documents/clear_cache", tag = "documents",
+    responses((status = 200, body = StatusMessage), (status = 422)))]
+pub async fn clear_cache(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<StatusMessage>, ApiError> {
+    extract::json_object(req).await?;
+    blocking(&app, |app| {
+        app.storage.kv_drop(KvNamespace::LlmResponseCache)
+    })
+    .await?;
+    Ok(Json(StatusMessage {
+        status: "success",
+        message: "Successfully cleared all cache".to_owned(),
+    }))
+}
+
+/// The workspace's input directory (`INPUT_DIR[/<workspace>]`).
+fn input_dir(app: &App) -> std::path::PathBuf {
+    let base = app.settings.input_dir.clone();
+    match app.settings.api.workspace.as_str() {
+        "" => base,
+        workspace => base.join(workspace),
+    }
+}
+
+/// Drops every document store but the LLM cache and deletes the files directly in the
+/// input directory; returns how many files went.
+fn clear_everything(app: &App) -> Result<usize, String> {
+    use lightrag_engine::storage::{GraphStorage, VectorNamespace, VectorStorage};
+    let storage_error = |e: lightrag_engine::storage::StorageError| e.to_string();
+    for ns in [
+        KvNamespace::FullDocs,
+        KvNamespace::TextChunks,
+        KvNamespace::FullEntities,
+        KvNamespace::FullRelations,
+        KvNamespace::EntityChunks,
+        KvNamespace::RelationChunks,
+    ] {
+        app.storage.kv_drop(ns).map_err(storage_error)?;
+    }
+    for ns in VectorNamespace::ALL {
+        app.storage.vectors_drop(ns).map_err(storage_error)?;
+        lightrag_engine::storage::Generations::bump(&app.generations, ns);
+    }
+    app.storage.graph_drop().map_err(storage_error)?;
+    app.storage.docs_drop().map_err(storage_error)?;
+    let mut deleted = 0;
+    if let Ok(entries) = std::fs::read_dir(input_dir(app)) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                deleted += 1;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// Clears every document, chunk, vector and the graph; refused with `busy` (200) while
+/// the pipeline runs on any worker.
+#[utoipa::path(delete, path = "/documents", tag = "documents",
+    responses((status = 200, body = StatusMessage)))]
+pub async fn clear_documents(State(app): State<Arc<App>>) -> Result<Json<StatusMessage>, ApiError> {
+    let answer = tokio::task::spawn_blocking(move || {
+        // Holding the pipeline claim keeps every worker's pipeline out meanwhile.
+        if !crate::pipeline::claim(&app) {
+            return StatusMessage {
+                status: "busy",
+                message: "Cannot clear documents while pipeline is busy".to_owned(),
+            };
+        }
+        let outcome = clear_everything(&app);
+        crate::pipeline::release(&app);
+        match outcome {
+            Ok(files) => {
+                tracing::info!(files, "all documents cleared");
+                app.pipeline_status.message("All documents cleared");
+                StatusMessage {
+                    status: "success",
+                    message: format!("All documents cleared successfully. Deleted {files} files."),
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "clearing documents failed");
+                StatusMessage {
+                    status: "fail",
+                    message: format!("Error clearing documents: {error}"),
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(answer))
+}

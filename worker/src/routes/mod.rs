@@ -40,6 +40,11 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     let protected = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/documents/status_counts", get(documents::status_counts))
+        .route(
+            "/documents",
+            axum::routing::delete(documents::clear_documents),
+        )
+        .route("/documents/clear_cache", post(documents::clear_cache))
         .route("/documents/paginated", post(documents::paginated))
         .route(
             "/documents/pipeline_status",
