@@ -180,7 +180,7 @@ fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> common::R
 }
 
 fn wait_processed(server: &Server, track_id: &str, count: usize) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let track = server
             .get(&format!("/documents/track_status/{track_id}"))
@@ -188,7 +188,11 @@ fn wait_processed(server: &Server, track_id: &str, count: usize) -> serde_json::
         if track["status_summary"] == serde_json::json!({"processed": count}) {
             return track;
         }
-        assert!(std::time::Instant::now() < deadline, "{track}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            track["status_summary"]
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -468,4 +472,58 @@ fn clearing_the_cache_and_every_document() {
     );
     assert_eq!(r.status, 200);
     wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+}
+
+#[test]
+fn cancelling_a_run_fails_the_rest_and_reprocess_failed_retries_them() {
+    let server = Server::builder("docs-cancel")
+        .args(&["--workers", "2"])
+        .start();
+    let r = send(server.port, "POST", "/documents/cancel_pipeline", &[], b"");
+    assert_eq!(r.json()["status"], "not_busy");
+
+    // Enough documents that the run is still going when the cancellation arrives.
+    let mut statements = String::new();
+    for i in 0..120 {
+        statements.push_str(&format!(
+            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"Document {i} mentions Alice Smith and Bob Jones in Paris.\", \"file_path\": \"f{i}.txt\"}}');\n\
+             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'f{i}.txt', 'bulk', 'doc {i}', 10, NULL, NULL, '{{}}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00');\n"
+        ));
+    }
+    sqlite(&server.dir, &statements);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.get("/documents/pipeline_status").json()["busy"] != true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pipeline never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = send(server.port, "POST", "/documents/cancel_pipeline", &[], b"");
+    assert_eq!(r.json()["status"], "cancellation_requested");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.get("/documents/pipeline_status").json()["busy"] == true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cancellation not honoured"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let counts = server.get("/documents/status_counts").json()["status_counts"].clone();
+    let failed = counts["failed"].as_u64().unwrap_or(0);
+    assert!(failed > 0, "{counts}");
+    assert_eq!(counts["all"], 120);
+    assert_eq!(counts.get("pending"), None, "{counts}");
+    let failed_docs = post_json(
+        &server,
+        "/documents/paginated",
+        &serde_json::json!({"status_filter": "failed", "page_size": 10}),
+    )
+    .json();
+    assert_eq!(failed_docs["documents"][0]["error_msg"], "User cancelled");
+
+    let r = send(server.port, "POST", "/documents/reprocess_failed", &[], b"");
+    assert_eq!(r.json()["status"], "reprocessing_started");
+    assert_eq!(r.json()["track_id"], "");
+    wait_processed(&server, "bulk", 120);
 }

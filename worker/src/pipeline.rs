@@ -136,6 +136,14 @@ fn run_once(app: &App) -> lightrag_engine::storage::Result<()> {
     result
 }
 
+/// A cancelled run marks what it did not finish as failed, as LightRAG does.
+fn cancel_rest(app: &App, mut doc: DocStatusRecord) -> lightrag_engine::storage::Result<()> {
+    doc.status = "failed".to_owned();
+    doc.error_msg = Some("User cancelled".to_owned());
+    doc.updated_at = clock::now_iso8601();
+    app.storage.doc_upsert(std::slice::from_ref(&doc))
+}
+
 fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
     let indexing = &app.settings.indexing;
     let tokenizer = Tokenizer::o200k();
@@ -150,6 +158,11 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
     };
     let status = &app.pipeline_status;
     loop {
+        if status.cancellation_requested() {
+            status.message("Pipeline cancelled by the user");
+            status.finish();
+            return Ok(());
+        }
         let docs = unfinished(app)?;
         if docs.is_empty() {
             status.message("Document processing pipeline completed");
@@ -166,6 +179,10 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
         status.start(JOB_NAME, total, clock::now_epoch_secs());
         status.message(&format!("Processing {total} document(s)"));
         for (index, mut doc) in docs.into_iter().enumerate() {
+            if status.cancellation_requested() {
+                cancel_rest(app, doc)?;
+                continue;
+            }
             status.progress(index + 1);
             status.message(&format!(
                 "Extracting stage {}/{total}: {}",

@@ -127,8 +127,26 @@ impl PipelineStatus {
         });
     }
 
+    /// Asks the running job to stop; false when nothing runs.
+    pub fn request_cancel(&self) -> bool {
+        self.with(|s| {
+            if s.busy {
+                s.cancellation_requested = true;
+            }
+            s.busy
+        })
+        .unwrap_or(false)
+    }
+
+    pub fn cancellation_requested(&self) -> bool {
+        self.with(|s| s.cancellation_requested).unwrap_or(false)
+    }
+
     pub fn finish(&self) {
-        self.with(|s| s.busy = false);
+        self.with(|s| {
+            s.busy = false;
+            s.cancellation_requested = false;
+        });
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -191,7 +209,10 @@ mod tests {
             256,
             "cut on a char boundary"
         );
+        assert!(status.request_cancel());
+        assert!(status.cancellation_requested());
         status.finish();
         assert!(!status.snapshot().busy);
+        assert!(!status.request_cancel(), "nothing to cancel");
     }
 }

@@ -23,6 +23,7 @@ use crate::app::{API_VERSION, App};
         documents::status_counts, documents::track_status,
         documents::insert_text, documents::insert_texts, documents::paginated,
         documents::pipeline_status, documents::clear_cache, documents::clear_documents,
+        documents::cancel_pipeline, documents::reprocess_failed,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

@@ -690,3 +690,63 @@ pub async fn clear_documents(State(app): State<Arc<App>>) -> Result<Json<StatusM
     .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(answer))
 }
+
+/// Stops the running pipeline after its current document; what it did not finish is
+/// marked failed ("User cancelled").
+#[utoipa::path(post, path = "/documents/cancel_pipeline", tag = "documents",
+    responses((status = 200, body = StatusMessage)))]
+pub async fn cancel_pipeline(State(app): State<Arc<App>>) -> Json<StatusMessage> {
+    if app.pipeline_status.request_cancel() {
+        app.pipeline_status.message("Cancellation requested");
+        Json(StatusMessage {
+            status: "cancellation_requested",
+            message:
+                "Pipeline cancellation has been requested. Documents will be marked as FAILED."
+                    .to_owned(),
+        })
+    } else {
+        Json(StatusMessage {
+            status: "not_busy",
+            message: "Pipeline is not currently running. No cancellation needed.".to_owned(),
+        })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReprocessResponse {
+    status: &'static str,
+    message: String,
+    track_id: &'static str,
+}
+
+/// Gives every failed document another run (they keep their track ids); pending and
+/// interrupted documents are picked up anyway.
+#[utoipa::path(post, path = "/documents/reprocess_failed", tag = "documents",
+    responses((status = 200, body = ReprocessResponse)))]
+pub async fn reprocess_failed(
+    State(app): State<Arc<App>>,
+) -> Result<Json<ReprocessResponse>, ApiError> {
+    let retried = blocking(&app, |app| {
+        let mut failed = app.storage.docs_with_status("failed")?;
+        let now = clock::now_iso8601();
+        for doc in &mut failed {
+            doc.status = "pending".to_owned();
+            doc.error_msg = None;
+            doc.updated_at = now.clone();
+        }
+        app.storage.doc_upsert(&failed)?;
+        Ok(failed.len())
+    })
+    .await?;
+    tracing::info!(
+        documents = retried,
+        "failed documents queued for another run"
+    );
+    Ok(Json(ReprocessResponse {
+        status: "reprocessing_started",
+        message: format!(
+            "Reprocessing of {retried} failed document(s) has been initiated in background."
+        ),
+        track_id: "",
+    }))
+}

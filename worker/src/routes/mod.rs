@@ -45,6 +45,14 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
             axum::routing::delete(documents::clear_documents),
         )
         .route("/documents/clear_cache", post(documents::clear_cache))
+        .route(
+            "/documents/cancel_pipeline",
+            post(documents::cancel_pipeline),
+        )
+        .route(
+            "/documents/reprocess_failed",
+            post(documents::reprocess_failed),
+        )
         .route("/documents/paginated", post(documents::paginated))
         .route(
             "/documents/pipeline_status",
