@@ -235,6 +235,7 @@ impl Ingest<'_> {
         entities: &BTreeMap<String, Contribution>,
     ) -> Result<(), IngestError> {
         let mut vectors = Vec::with_capacity(entities.len());
+        let mut nodes = Vec::with_capacity(entities.len());
         let mut chunk_index = Vec::with_capacity(entities.len());
         for (name, c) in entities {
             let existing = self.stores.graph.node_get(name)?;
@@ -249,7 +250,7 @@ impl Ingest<'_> {
                 "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
                 "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
             });
-            self.stores.graph.node_upsert(name, &data)?;
+            nodes.push((name.clone(), data.clone()));
             vectors.push(VectorRecord {
                 id: ids::entity_id(name),
                 vector: Vec::new(),
@@ -257,6 +258,7 @@ impl Ingest<'_> {
             });
             chunk_index.push((name.clone(), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
         }
+        self.stores.graph.nodes_upsert(&nodes)?;
         self.embed_into(self.stores.entity_index, vectors)?;
         self.stores
             .kv
@@ -278,6 +280,7 @@ impl Ingest<'_> {
         relations: &BTreeMap<(String, String), Contribution>,
     ) -> Result<(), IngestError> {
         let mut vectors = Vec::with_capacity(relations.len());
+        let mut edges = Vec::with_capacity(relations.len());
         let mut chunk_index = Vec::with_capacity(relations.len());
         for ((source, target), c) in relations {
             let existing = self.stores.graph.edge_get(source, target)?.map(|e| e.data);
@@ -303,7 +306,7 @@ impl Ingest<'_> {
                 "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
                 "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
             });
-            self.stores.graph.edge_upsert(source, target, &data)?;
+            edges.push((source.clone(), target.clone(), data.clone()));
             vectors.push(VectorRecord {
                 id: ids::relation_id(source, target),
                 vector: Vec::new(),
@@ -311,6 +314,7 @@ impl Ingest<'_> {
             });
             chunk_index.push((format!("{source}{GRAPH_FIELD_SEP}{target}"), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
         }
+        self.stores.graph.edges_upsert(&edges)?;
         self.embed_into(self.stores.relation_index, vectors)?;
         self.stores
             .kv

@@ -214,11 +214,15 @@ pub struct Edge {
 
 pub trait GraphStorage {
     fn node_upsert(&self, name: &str, data: &Value) -> Result<()>;
+    /// Many nodes in one transaction (one disk sync, not one per node).
+    fn nodes_upsert(&self, nodes: &[(String, Value)]) -> Result<()>;
     fn node_get(&self, name: &str) -> Result<Option<Value>>;
     /// Removes the node and its edges.
     fn node_delete(&self, name: &str) -> Result<()>;
     fn node_names(&self) -> Result<Vec<String>>;
     fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()>;
+    /// Many edges `(source, target, data)` in one transaction.
+    fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()>;
     /// The edge between `a` and `b`, in either direction.
     fn edge_get(&self, a: &str, b: &str) -> Result<Option<Edge>>;
     fn edge_delete(&self, a: &str, b: &str) -> Result<()>;

@@ -464,12 +464,21 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn node_upsert(&self, name: &str, data: &Value) -> Result<()> {
+        self.nodes_upsert(&[(name.to_owned(), data.clone())])
+    }
+
+    fn nodes_upsert(&self, nodes: &[(String, Value)]) -> Result<()> {
         self.with(|conn, ws| {
-            conn.execute(
-                "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
-                params![ws, name, data.to_string()],
-            )?;
-            Ok(())
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
+                )?;
+                for (name, data) in nodes {
+                    stmt.execute(params![ws, name, data.to_string()])?;
+                }
+            }
+            Ok(tx.commit()?)
         })
     }
 
@@ -514,15 +523,24 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()> {
-        let (a, b) = ordered(source, target);
+        self.edges_upsert(&[(source.to_owned(), target.to_owned(), data.clone())])
+    }
+
+    fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()> {
         self.with(|conn, ws| {
-            conn.execute(
-                "INSERT INTO graph_edges (workspace, a, b, source, target, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (workspace, a, b) DO UPDATE SET data = excluded.data",
-                params![ws, a, b, source, target, data.to_string()],
-            )?;
-            Ok(())
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO graph_edges (workspace, a, b, source, target, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (workspace, a, b) DO UPDATE SET data = excluded.data",
+                )?;
+                for (source, target, data) in edges {
+                    let (a, b) = ordered(source, target);
+                    stmt.execute(params![ws, a, b, source, target, data.to_string()])?;
+                }
+            }
+            Ok(tx.commit()?)
         })
     }
 
