@@ -527,3 +527,50 @@ fn cancelling_a_run_fails_the_rest_and_reprocess_failed_retries_them() {
     assert_eq!(r.json()["track_id"], "");
     wait_processed(&server, "bulk", 120);
 }
+
+#[test]
+fn sigkill_of_the_pipeline_worker_loses_no_document() {
+    let server = Server::builder("docs-sigkill")
+        .args(&["--workers", "2"])
+        .start();
+    let mut statements = String::new();
+    for i in 0..120 {
+        statements.push_str(&format!(
+            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"Document {i} says Alan Turing met Grace Hopper at MIT.\", \"file_path\": \"k{i}.txt\"}}');\n\
+             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'k{i}.txt', 'kill', 'doc {i}', 10, NULL, NULL, '{{}}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00');\n"
+        ));
+    }
+    sqlite(&server.dir, &statements);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let runner: i32 = loop {
+        let output = server.output();
+        if let Some(line) = output
+            .lines()
+            .find(|l| l.contains("pipeline: processing documents"))
+        {
+            // "<date> <time> [pid] [INFO] ..."
+            let pid = line
+                .split('[')
+                .nth(1)
+                .and_then(|p| p.split(']').next())
+                .unwrap();
+            break pid.parse().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pipeline never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(runner, libc::SIGKILL) };
+    let track = wait_processed(&server, "kill", 120);
+    assert_eq!(track["total_count"], 120);
+    assert!(
+        server
+            .output()
+            .contains("taking over the pipeline of a dead worker"),
+        "{}",
+        server.output()
+    );
+}

@@ -124,7 +124,6 @@ struct Contribution {
     keywords: Vec<String>,
     descriptions: Vec<String>,
     chunk_ids: Vec<String>,
-    count: usize,
 }
 
 impl Ingest<'_> {
@@ -173,7 +172,6 @@ impl Ingest<'_> {
                 c.entity_type.get_or_insert(e.entity_type);
                 c.descriptions.push(e.description);
                 c.chunk_ids.push(chunk_id.clone());
-                c.count += 1;
             }
             for r in extraction.relations {
                 let key = if r.source <= r.target {
@@ -186,7 +184,6 @@ impl Ingest<'_> {
                     .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));
                 c.descriptions.push(r.description);
                 c.chunk_ids.push(chunk_id.clone());
-                c.count += 1;
             }
         }
         // A relation's endpoints must exist as nodes.
@@ -284,11 +281,10 @@ impl Ingest<'_> {
         let mut chunk_index = Vec::with_capacity(relations.len());
         for ((source, target), c) in relations {
             let existing = self.stores.graph.edge_get(source, target)?.map(|e| e.data);
-            let weight = existing
-                .as_ref()
-                .and_then(|e| e.get("weight")?.as_f64())
-                .unwrap_or(0.0)
-                + c.count as f64;
+            // The weight counts the distinct chunks that state the relation, so running a
+            // document again (after a crash mid-merge) adds nothing twice.
+            let source_id = merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone());
+            let weight = source_id.split(GRAPH_FIELD_SEP).count() as f64;
             let keywords = merge_fragments(
                 field(&existing, "keywords")
                     .map(|k| k.replace(", ", GRAPH_FIELD_SEP))
@@ -302,7 +298,7 @@ impl Ingest<'_> {
                 "weight": weight,
                 "keywords": keywords,
                 "description": description,
-                "source_id": merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone()),
+                "source_id": source_id,
                 "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
                 "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
             });
@@ -497,8 +493,9 @@ mod tests {
                 .unwrap()
                 .contains(GRAPH_FIELD_SEP)
         );
+        // Same chunks again: the relation is not counted twice.
         let edge = f.storage.edge_get("NASA", "SpaceX").unwrap().unwrap();
-        assert_eq!(edge.data["weight"], 2.0);
+        assert_eq!(edge.data["weight"], 1.0);
     }
 
     #[test]
