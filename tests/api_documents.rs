@@ -574,3 +574,53 @@ fn sigkill_of_the_pipeline_worker_loses_no_document() {
         server.output()
     );
 }
+
+#[test]
+fn graph_labels_come_from_indexed_documents() {
+    let server = Server::builder("graph-labels")
+        .args(&["--workers", "2"])
+        .start();
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "Ada Lovelace worked with Charles Babbage in London. Charles Babbage designed the Analytical Engine. Charles Babbage lived in London.", "file_source": "babbage.txt"}),
+    );
+    wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+    let labels: Vec<String> =
+        serde_json::from_value(server.get("/graph/label/list").json()).unwrap();
+    for name in [
+        "Ada Lovelace",
+        "Charles Babbage",
+        "London",
+        "Analytical Engine",
+    ] {
+        assert!(labels.contains(&name.to_string()), "{name} in {labels:?}");
+    }
+    let mut sorted = labels.clone();
+    sorted.sort();
+    assert_eq!(labels, sorted);
+    let popular = server.get("/graph/label/popular?limit=1").json();
+    assert_eq!(popular, serde_json::json!(["Charles Babbage"]));
+    assert_eq!(
+        server.get("/graph/entity/exists?name=London").json(),
+        serde_json::json!({"exists": true})
+    );
+    assert_eq!(
+        server.get("/graph/entity/exists?name=Paris").json(),
+        serde_json::json!({"exists": false})
+    );
+    let r = server.get("/graph/entity/exists");
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["type"].clone()),
+        (422, "missing".into())
+    );
+    for bad in ["0", "1001", "many"] {
+        assert_eq!(
+            server
+                .get(&format!("/graph/label/popular?limit={bad}"))
+                .status,
+            422,
+            "{bad}"
+        );
+    }
+}

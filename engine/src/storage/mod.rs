@@ -220,6 +220,8 @@ pub trait GraphStorage {
     /// Removes the node and its edges.
     fn node_delete(&self, name: &str) -> Result<()>;
     fn node_names(&self) -> Result<Vec<String>>;
+    /// The `limit` names with the most edges, most connected first (ties by name).
+    fn most_connected(&self, limit: usize) -> Result<Vec<String>>;
     fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()>;
     /// Many edges `(source, target, data)` in one transaction.
     fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()>;
@@ -390,6 +392,12 @@ mod tests {
         s.graph_drop().unwrap();
         assert!(s.node_names().unwrap().is_empty());
         assert!(s.edges_of("Bob").unwrap().is_empty());
+        for name in ["X", "Y", "Z"] {
+            s.node_upsert(name, &json!({})).unwrap();
+        }
+        s.edge_upsert("X", "Y", &json!({})).unwrap();
+        s.edge_upsert("Z", "Y", &json!({})).unwrap();
+        assert_eq!(s.most_connected(2).unwrap(), ["Y", "X"]);
     }
 
     #[test]

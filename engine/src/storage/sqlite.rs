@@ -526,6 +526,22 @@ impl GraphStorage for SqliteStorage {
         self.edges_upsert(&[(source.to_owned(), target.to_owned(), data.clone())])
     }
 
+    fn most_connected(&self, limit: usize) -> Result<Vec<String>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT n.name FROM graph_nodes n WHERE n.workspace = ?1
+                 ORDER BY (SELECT COUNT(*) FROM graph_edges e
+                           WHERE e.workspace = n.workspace AND (e.a = n.name OR e.b = n.name)) DESC,
+                          n.name
+                 LIMIT ?2",
+            )?;
+            let names = stmt
+                .query_map(params![ws, limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })
+    }
+
     fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;

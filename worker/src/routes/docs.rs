@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, documents, health, metrics, root};
+use super::{auth, documents, graph, health, metrics, root};
 use crate::app::{API_VERSION, App};
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::app::{API_VERSION, App};
         documents::insert_text, documents::insert_texts, documents::paginated,
         documents::pipeline_status, documents::clear_cache, documents::clear_documents,
         documents::cancel_pipeline, documents::reprocess_failed,
+        graph::label_list, graph::label_popular, graph::entity_exists,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),
     modifiers(&Security),

@@ -53,7 +53,7 @@ impl From<DocStatusRecord> for DocStatusResponse {
 }
 
 /// Runs a blocking storage call off the async threads; storage errors are 500s.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&App) -> lightrag_engine::storage::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {

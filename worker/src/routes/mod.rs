@@ -5,6 +5,7 @@
 mod auth;
 mod docs;
 mod documents;
+mod graph;
 mod health;
 mod metrics;
 mod root;
@@ -40,6 +41,9 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     let protected = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/documents/status_counts", get(documents::status_counts))
+        .route("/graph/label/list", get(graph::label_list))
+        .route("/graph/label/popular", get(graph::label_popular))
+        .route("/graph/entity/exists", get(graph::entity_exists))
         .route(
             "/documents",
             axum::routing::delete(documents::clear_documents),
