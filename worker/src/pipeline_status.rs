@@ -138,6 +138,11 @@ impl PipelineStatus {
         .unwrap_or(false)
     }
 
+    /// Whether a run is going, without copying the rest (`/health` asks on every poll).
+    pub fn busy(&self) -> bool {
+        self.with(|s| s.busy).unwrap_or(false)
+    }
+
     pub fn cancellation_requested(&self) -> bool {
         self.with(|s| s.cancellation_requested).unwrap_or(false)
     }
@@ -193,7 +198,7 @@ mod tests {
         let status = PipelineStatus::new(
             &crate::shared::SharedRegion::of(arena.app_region()).pipeline_status,
         );
-        assert!(!status.snapshot().busy);
+        assert!(!status.busy());
         status.start("Default Job", 3, 1_795_674_000);
         for i in 0..100 {
             status.message(&format!("message {i}"));

@@ -190,18 +190,7 @@ struct NewText {
     source: String,
 }
 
-fn text_at(
-    value: Option<&serde_json::Value>,
-    loc: Vec<serde_json::Value>,
-) -> Result<String, ApiError> {
-    let Some(value) = value else {
-        return Err(invalid(
-            loc,
-            "missing",
-            "Field required",
-            serde_json::Value::Null,
-        ));
-    };
+fn text_at(value: &serde_json::Value, loc: Vec<serde_json::Value>) -> Result<String, ApiError> {
     let Some(text) = value.as_str() else {
         return Err(invalid(
             loc,
@@ -294,10 +283,10 @@ pub async fn insert_text(
     req: Request,
 ) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
-    if !body.contains_key("text") {
+    let Some(text) = body.get("text") else {
         return Err(ApiError::validation(vec![missing("text", &body)]));
-    }
-    let text = text_at(body.get("text"), vec!["body".into(), "text".into()])?;
+    };
+    let text = text_at(text, vec!["body".into(), "text".into()])?;
     let source = source_at(
         body.get("file_source"),
         vec!["body".into(), "file_source".into()],
@@ -337,7 +326,7 @@ pub async fn insert_texts(
     };
     let mut accepted: Vec<NewText> = Vec::with_capacity(texts.len());
     for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
-        let text = text_at(Some(text), vec!["body".into(), "texts".into(), i.into()])?;
+        let text = text_at(text, vec!["body".into(), "texts".into(), i.into()])?;
         let source = source_at(
             Some(source),
             vec!["body".into(), "file_sources".into(), i.into()],

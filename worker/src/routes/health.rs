@@ -60,7 +60,7 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
-    let busy = app.pipeline_status.snapshot().busy;
+    let busy = app.pipeline_status.busy();
     let detail = |value| authenticated.then_some(value);
     Json(Health {
         status: "healthy",
