@@ -113,6 +113,11 @@ fn merge_fragments(existing: Option<&str>, new: impl IntoIterator<Item = String>
     fragments.join(GRAPH_FIELD_SEP)
 }
 
+/// `{"chunk_ids": [...]}` for an entity's or relation's `<SEP>`-joined source ids.
+fn chunk_ids_record(source_id: &str) -> Value {
+    json!({ "chunk_ids": source_id.split(GRAPH_FIELD_SEP).collect::<Vec<_>>() })
+}
+
 fn field<'v>(data: &'v Option<Value>, name: &str) -> Option<&'v str> {
     data.as_ref()?.get(name)?.as_str()
 }
@@ -238,36 +243,63 @@ impl Ingest<'_> {
             let existing = self.stores.graph.node_get(name)?;
             let description =
                 merge_fragments(field(&existing, "description"), c.descriptions.clone());
+            let source_id = merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone());
+            let (file_path, created_at) = self.provenance(&existing, doc);
             let data = json!({
                 "entity_id": name,
                 "entity_type": field(&existing, "entity_type").map(str::to_owned)
                     .or_else(|| c.entity_type.clone()).unwrap_or_else(|| "other".to_owned()),
                 "description": description,
-                "source_id": merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone()),
-                "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
-                "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
+                "source_id": source_id,
+                "file_path": file_path,
+                "created_at": created_at,
             });
-            nodes.push((name.clone(), data.clone()));
+            nodes.push((name.clone(), data));
             vectors.push(VectorRecord {
                 id: ids::entity_id(name),
                 vector: Vec::new(),
-                meta: json!({"entity_name": name, "content": format!("{name}\n{description}"), "source_id": data["source_id"], "file_path": data["file_path"]}),
+                meta: json!({"entity_name": name, "content": format!("{name}\n{description}"), "source_id": source_id, "file_path": file_path}),
             });
-            chunk_index.push((name.clone(), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
+            chunk_index.push((name.clone(), chunk_ids_record(&source_id)));
         }
         self.stores.graph.nodes_upsert(&nodes)?;
-        self.embed_into(self.stores.entity_index, vectors)?;
+        let names: Vec<&String> = entities.keys().collect();
+        self.index_merged(
+            self.stores.entity_index,
+            vectors,
+            (KvNamespace::EntityChunks, chunk_index),
+            (
+                KvNamespace::FullEntities,
+                doc,
+                json!({"entity_names": names, "count": names.len()}),
+            ),
+        )
+    }
+
+    /// A graph element's file paths (this document's added) and creation time (kept).
+    fn provenance(&self, existing: &Option<Value>, doc: &Document<'_>) -> (String, Value) {
+        let file_path = merge_fragments(field(existing, "file_path"), [doc.file_path.to_owned()]);
+        let created_at = existing
+            .as_ref()
+            .and_then(|e| e.get("created_at").cloned())
+            .unwrap_or(json!(self.now));
+        (file_path, created_at)
+    }
+
+    /// What follows the graph write for entities and relations alike: their vectors,
+    /// their chunk index, and the document's list of them.
+    fn index_merged(
+        &self,
+        index: &VectorIndex,
+        vectors: Vec<VectorRecord>,
+        (chunk_ns, chunk_index): (KvNamespace, Vec<(String, Value)>),
+        (doc_ns, doc, doc_record): (KvNamespace, &Document<'_>, Value),
+    ) -> Result<(), IngestError> {
+        self.embed_into(index, vectors)?;
+        self.stores.kv.kv_upsert(chunk_ns, &chunk_index)?;
         self.stores
             .kv
-            .kv_upsert(KvNamespace::EntityChunks, &chunk_index)?;
-        let names: Vec<&String> = entities.keys().collect();
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullEntities,
-            &[(
-                doc.id.to_owned(),
-                json!({"entity_names": names, "count": names.len()}),
-            )],
-        )?;
+            .kv_upsert(doc_ns, &[(doc.id.to_owned(), doc_record)])?;
         Ok(())
     }
 
@@ -294,36 +326,38 @@ impl Ingest<'_> {
             .replace(GRAPH_FIELD_SEP, ", ");
             let description =
                 merge_fragments(field(&existing, "description"), c.descriptions.clone());
+            let (file_path, created_at) = self.provenance(&existing, doc);
             let data = json!({
                 "weight": weight,
                 "keywords": keywords,
                 "description": description,
                 "source_id": source_id,
-                "file_path": merge_fragments(field(&existing, "file_path"), [doc.file_path.to_owned()]),
-                "created_at": existing.as_ref().and_then(|e| e.get("created_at").cloned()).unwrap_or(json!(self.now)),
+                "file_path": file_path,
+                "created_at": created_at,
             });
-            edges.push((source.clone(), target.clone(), data.clone()));
+            edges.push((source.clone(), target.clone(), data));
             vectors.push(VectorRecord {
                 id: ids::relation_id(source, target),
                 vector: Vec::new(),
-                meta: json!({"src_id": source, "tgt_id": target, "content": format!("{keywords}\t{source}\n{target}\n{description}"), "source_id": data["source_id"], "file_path": data["file_path"]}),
+                meta: json!({"src_id": source, "tgt_id": target, "content": format!("{keywords}\t{source}\n{target}\n{description}"), "source_id": source_id, "file_path": file_path}),
             });
-            chunk_index.push((format!("{source}{GRAPH_FIELD_SEP}{target}"), json!({"chunk_ids": data["source_id"].as_str().unwrap_or_default().split(GRAPH_FIELD_SEP).collect::<Vec<_>>()})));
+            chunk_index.push((
+                format!("{source}{GRAPH_FIELD_SEP}{target}"),
+                chunk_ids_record(&source_id),
+            ));
         }
         self.stores.graph.edges_upsert(&edges)?;
-        self.embed_into(self.stores.relation_index, vectors)?;
-        self.stores
-            .kv
-            .kv_upsert(KvNamespace::RelationChunks, &chunk_index)?;
         let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullRelations,
-            &[(
-                doc.id.to_owned(),
+        self.index_merged(
+            self.stores.relation_index,
+            vectors,
+            (KvNamespace::RelationChunks, chunk_index),
+            (
+                KvNamespace::FullRelations,
+                doc,
                 json!({"relation_pairs": pairs, "count": pairs.len()}),
-            )],
-        )?;
-        Ok(())
+            ),
+        )
     }
 
     /// Embeds each record's `meta.content` and stores it in `index`.
