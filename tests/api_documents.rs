@@ -37,6 +37,22 @@ fn insert_docs(dir: &std::path::Path, rows: &[(&str, &str, &str)]) {
     sqlite(dir, &format!("INSERT INTO doc_status VALUES {values};"));
 }
 
+/// SQL queueing `texts` as pending documents `doc-<i>` (content in full_docs, record in
+/// doc_status) under `track_id`, the way the text routes store them.
+fn pending_docs_sql(track_id: &str, texts: &[String]) -> String {
+    let mut statements = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        statements.push_str(&format!(
+            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"{text}\", \"file_path\": \"f{i}.txt\"}}');\n\
+             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'f{i}.txt', '{track_id}', '{text}', {len}, NULL, NULL, '{{}}', '2026-11-26T00:{:02}:{:02}+00:00', '2026-11-26T00:00:00+00:00');\n",
+            i / 60,
+            i % 60,
+            len = text.len()
+        ));
+    }
+    statements
+}
+
 #[test]
 fn status_counts_and_track_status_read_the_store() {
     let server = Server::builder("docs-status")
@@ -136,17 +152,11 @@ fn pending_documents_are_processed_once_by_one_of_the_workers() {
         "Ada Lovelace worked with Charles Babbage in London on the Analytical Engine.",
         "Marie Curie studied radioactivity at the University of Paris with Pierre Curie.",
     ];
-    let mut statements = String::new();
-    for (i, text) in texts.iter().enumerate() {
-        statements.push_str(&format!(
-            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"{text}\", \"file_path\": \"f{i}.txt\"}}');\n\
-             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'f{i}.txt', 'insert_t', '{text}', {len}, NULL, NULL, '{{}}', '2026-11-26T00:00:0{i}+00:00', '2026-11-26T00:00:00+00:00');\n",
-            len = text.len()
-        ));
-    }
-    // One left "processing" by a run that died: resumed too.
-    statements = statements.replacen("'doc-2', 'pending'", "'doc-2', 'processing'", 1);
-    sqlite(&server.dir, &statements);
+    let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+    // One left "processing" by a run that died, in the same write: resumed too.
+    let sql = pending_docs_sql("insert_t", &texts)
+        + "UPDATE doc_status SET status = 'processing' WHERE id = 'doc-2';";
+    sqlite(&server.dir, &sql);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let track = loop {
         let track = server.get("/documents/track_status/insert_t").json();
@@ -483,14 +493,10 @@ fn cancelling_a_run_fails_the_rest_and_reprocess_failed_retries_them() {
     assert_eq!(r.json()["status"], "not_busy");
 
     // Enough documents that the run is still going when the cancellation arrives.
-    let mut statements = String::new();
-    for i in 0..120 {
-        statements.push_str(&format!(
-            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"Document {i} mentions Alice Smith and Bob Jones in Paris.\", \"file_path\": \"f{i}.txt\"}}');\n\
-             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'f{i}.txt', 'bulk', 'doc {i}', 10, NULL, NULL, '{{}}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00');\n"
-        ));
-    }
-    sqlite(&server.dir, &statements);
+    let texts: Vec<String> = (0..120)
+        .map(|i| format!("Document {i} mentions Alice Smith and Bob Jones in Paris."))
+        .collect();
+    sqlite(&server.dir, &pending_docs_sql("bulk", &texts));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while server.get("/documents/pipeline_status").json()["busy"] != true {
         assert!(
@@ -533,14 +539,10 @@ fn sigkill_of_the_pipeline_worker_loses_no_document() {
     let server = Server::builder("docs-sigkill")
         .args(&["--workers", "2"])
         .start();
-    let mut statements = String::new();
-    for i in 0..120 {
-        statements.push_str(&format!(
-            "INSERT INTO kv VALUES ('', 'full_docs', 'doc-{i}', '{{\"content\": \"Document {i} says Alan Turing met Grace Hopper at MIT.\", \"file_path\": \"k{i}.txt\"}}');\n\
-             INSERT INTO doc_status VALUES ('', 'doc-{i}', 'pending', 'k{i}.txt', 'kill', 'doc {i}', 10, NULL, NULL, '{{}}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00');\n"
-        ));
-    }
-    sqlite(&server.dir, &statements);
+    let texts: Vec<String> = (0..120)
+        .map(|i| format!("Document {i} says Alan Turing met Grace Hopper at MIT."))
+        .collect();
+    sqlite(&server.dir, &pending_docs_sql("kill", &texts));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let runner: i32 = loop {
         let output = server.output();
