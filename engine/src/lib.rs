@@ -11,4 +11,5 @@ pub mod extraction;
 pub mod ids;
 pub mod ingest;
 pub mod llm;
+pub mod parsing;
 pub mod storage;

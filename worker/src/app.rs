@@ -77,6 +77,14 @@ impl App {
             shared,
         }))
     }
+
+    /// The workspace's input directory (`INPUT_DIR[/<workspace>]`).
+    pub fn input_dir(&self) -> std::path::PathBuf {
+        match self.settings.api.workspace.as_str() {
+            "" => self.settings.input_dir.clone(),
+            workspace => self.settings.input_dir.join(workspace),
+        }
+    }
 }
 
 /// The TCP peer of the connection a request came on (X-Forwarded-For is not trusted).

@@ -13,6 +13,7 @@ mod body_limit;
 mod error;
 mod extract;
 mod heartbeat;
+mod input_files;
 mod keyed_table;
 mod lifecycle;
 mod limits;

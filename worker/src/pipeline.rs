@@ -23,11 +23,13 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 use crate::app::App;
+use crate::input_files;
 use crate::keyed_table::KeyedTable;
 
 /// How often an idle worker looks for documents to process.
 const POLL: Duration = Duration::from_millis(500);
 const PENDING: &str = "pending";
+const PARSING: &str = "parsing";
 const PROCESSING: &str = "processing";
 /// LightRAG's job name for document processing runs.
 const JOB_NAME: &str = "Default Job";
@@ -88,6 +90,16 @@ pub(crate) fn claim(app: &App) -> bool {
         .is_ok()
 }
 
+/// Whether some live process holds the workspace's pipeline.
+pub(crate) fn busy(app: &App) -> bool {
+    let owner = app
+        .shared
+        .pipeline_owners
+        .value(&app.settings.api.workspace)
+        .load(Ordering::Acquire);
+    is_alive(owner)
+}
+
 pub(crate) fn release(app: &App) {
     let cell = app
         .shared
@@ -117,8 +129,54 @@ pub fn spawn(app: Arc<App>) {
 
 fn unfinished(app: &App) -> lightrag_engine::storage::Result<Vec<DocStatusRecord>> {
     let mut docs = app.storage.docs_with_status(PROCESSING)?;
+    docs.extend(app.storage.docs_with_status(PARSING)?);
     docs.extend(app.storage.docs_with_status(PENDING)?);
     Ok(docs)
+}
+
+/// The document's text: stored with it, or for an uploaded or scanned file, extracted
+/// now (status `parsing`), stored, and the file archived into `__parsed__/`.
+fn content_of(
+    app: &App,
+    doc: &mut DocStatusRecord,
+) -> lightrag_engine::storage::Result<Result<String, String>> {
+    let Some(full_doc) = app.storage.kv_get(KvNamespace::FullDocs, &doc.id)? else {
+        return Ok(Err("document content is missing from full_docs".to_owned()));
+    };
+    if let Some(content) = full_doc.get("content").and_then(|c| c.as_str()) {
+        return Ok(Ok(content.to_owned()));
+    }
+    let Some(file_name) = full_doc.get("source_file").and_then(|f| f.as_str()) else {
+        return Ok(Err(
+            "document has neither content nor a source file".to_owned()
+        ));
+    };
+    doc.status = PARSING.to_owned();
+    doc.updated_at = clock::now_iso8601();
+    app.storage.doc_upsert(std::slice::from_ref(doc))?;
+    let dir = app.input_dir();
+    let text = match input_files::parse(&dir, file_name, &doc.file_path) {
+        Ok(text) => text,
+        Err(error) => return Ok(Err(error)),
+    };
+    app.storage.kv_upsert(
+        KvNamespace::FullDocs,
+        &[(
+            doc.id.clone(),
+            serde_json::json!({"content": text, "file_path": doc.file_path}),
+        )],
+    )?;
+    doc.content_summary = text.chars().take(100).collect();
+    doc.content_length = text.chars().count();
+    match input_files::archive(&dir, file_name) {
+        Ok(to) => {
+            tracing::info!(doc_id = %doc.id, file = %file_name, to = %to.display(), "file parsed and archived")
+        }
+        Err(error) => {
+            tracing::warn!(doc_id = %doc.id, file = %file_name, %error, "parsed file could not be archived")
+        }
+    }
+    Ok(Ok(text))
 }
 
 /// If there is work and this worker wins the claim, processes everything there is.
@@ -189,16 +247,15 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
                 index + 1,
                 doc.file_path
             ));
-            doc.status = PROCESSING.to_owned();
-            doc.updated_at = clock::now_iso8601();
-            app.storage.doc_upsert(std::slice::from_ref(&doc))?;
-            let content = app
-                .storage
-                .kv_get(KvNamespace::FullDocs, &doc.id)?
-                .and_then(|v| v.get("content")?.as_str().map(str::to_owned));
+            let content = content_of(app, &mut doc)?;
+            if content.is_ok() {
+                doc.status = PROCESSING.to_owned();
+                doc.updated_at = clock::now_iso8601();
+                app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+            }
             let outcome = match content {
-                None => Err("document content is missing from full_docs".to_owned()),
-                Some(content) => Ingest {
+                Err(error) => Err(error),
+                Ok(content) => Ingest {
                     stores: Stores {
                         kv: &*app.storage,
                         graph: &*app.storage,

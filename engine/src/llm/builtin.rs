@@ -96,11 +96,33 @@ struct Mention {
     previous: Option<String>,
 }
 
+/// Lowercase words that may sit inside a name.
+const NAME_PARTICLES: &[&str] = &[
+    "of", "van", "von", "de", "der", "den", "da", "di", "du", "del", "la", "le",
+];
+
+/// Punctuation that separates words even without a space, and ends a name.
+const WORD_BREAKS: &[char] = &[
+    ',', ';', ':', '<', '>', '(', ')', '[', ']', '{', '}', '"', '/', '|', '=',
+];
+
+/// The words of a sentence, trimmed of punctuation; an empty word stands where a
+/// separator (`,`, markup, brackets ...) breaks a run of names.
+fn words(sentence: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for token in sentence.split_whitespace() {
+        for (i, piece) in token.split(WORD_BREAKS).enumerate() {
+            if i > 0 {
+                out.push("");
+            }
+            out.push(piece.trim_matches(|c: char| !c.is_alphanumeric() && c != '&'));
+        }
+    }
+    out
+}
+
 fn capitalised_runs(sentence: &str) -> Vec<Mention> {
-    let words: Vec<&str> = sentence
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '&'))
-        .collect();
+    let words = words(sentence);
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -110,10 +132,11 @@ fn capitalised_runs(sentence: &str) -> Vec<Mention> {
         }
         let start = i;
         let mut end = i + 1;
-        // "Bank of America": a lowercase "of" inside a run of capitalised words.
+        // "Bank of America", "Guido van Rossum": a lowercase particle inside a run.
         while end < words.len()
             && (is_capitalised(words[end])
-                || (words[end] == "of" && words.get(end + 1).is_some_and(|w| is_capitalised(w))))
+                || (NAME_PARTICLES.contains(&words[end])
+                    && words.get(end + 1).is_some_and(|w| is_capitalised(w))))
         {
             end += 1;
         }
@@ -288,6 +311,24 @@ pub fn extract(text: &str, entity_types: &[String]) -> Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separators_split_and_end_names() {
+        let names =
+            |s: &str| -> Vec<String> { capitalised_runs(s).into_iter().map(|m| m.name).collect() };
+        assert_eq!(
+            names("<item>Linus Torvalds wrote Linux</item>"),
+            ["Linus Torvalds", "Linux"]
+        );
+        assert_eq!(
+            names("Alan Kay,Smalltalk at Xerox PARC"),
+            ["Alan Kay", "Smalltalk", "Xerox PARC"]
+        );
+        assert_eq!(
+            names("# Guido van Rossum created Python at CWI."),
+            ["Guido van Rossum", "Python", "CWI"]
+        );
+    }
 
     fn types() -> Vec<String> {
         DEFAULT_ENTITY_TYPES.iter().map(|t| t.to_string()).collect()

@@ -24,6 +24,8 @@ pub enum KvNamespace {
     FullRelations,
     EntityChunks,
     RelationChunks,
+    /// Records of `/documents/scan` runs, readable from every worker.
+    ScanJobs,
 }
 
 impl KvNamespace {
@@ -36,6 +38,7 @@ impl KvNamespace {
             KvNamespace::FullRelations => "full_relations",
             KvNamespace::EntityChunks => "entity_chunks",
             KvNamespace::RelationChunks => "relation_chunks",
+            KvNamespace::ScanJobs => "scan_jobs",
         }
     }
 }

@@ -24,6 +24,8 @@ use crate::app::{API_VERSION, App};
         documents::insert_text, documents::insert_texts, documents::paginated,
         documents::pipeline_status, documents::clear_cache, documents::clear_documents,
         documents::cancel_pipeline, documents::reprocess_failed,
+        documents::upload::upload, documents::upload::supported_file_types,
+        documents::scan::scan, documents::scan::scan_status,
         graph::label_list, graph::label_popular, graph::entity_exists,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),

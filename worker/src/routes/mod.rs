@@ -63,6 +63,16 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
             get(documents::pipeline_status),
         )
         .route("/documents/text", post(documents::insert_text))
+        .route("/documents/upload", post(documents::upload::upload))
+        .route("/documents/scan", post(documents::scan::scan))
+        .route(
+            "/documents/scan/status/{track_id}",
+            get(documents::scan::scan_status),
+        )
+        .route(
+            "/documents/supported_file_types",
+            get(documents::upload::supported_file_types),
+        )
         .route("/documents/texts", post(documents::insert_texts))
         .route(
             "/documents/track_status/{track_id}",

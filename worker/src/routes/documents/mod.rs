@@ -18,6 +18,9 @@ use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
 
+pub mod scan;
+pub mod upload;
+
 /// LightRAG's `DocStatusResponse`.
 #[derive(Serialize, ToSchema)]
 pub struct DocStatusResponse {
@@ -128,7 +131,7 @@ pub async fn track_status(
 #[derive(Serialize, ToSchema)]
 pub struct InsertResponse {
     status: &'static str,
-    message: &'static str,
+    message: String,
     track_id: String,
 }
 
@@ -184,12 +187,6 @@ fn canonical_source(source: &str) -> Option<String> {
     (!base.is_empty() && base != "unknown_source").then(|| base.to_owned())
 }
 
-/// A text to insert, validated: stripped, non-empty, with its canonical source.
-struct NewText {
-    text: String,
-    source: String,
-}
-
 fn text_at(value: &serde_json::Value, loc: Vec<serde_json::Value>) -> Result<String, ApiError> {
     let Some(text) = value.as_str() else {
         return Err(invalid(
@@ -228,48 +225,88 @@ fn source_at(
     canonical_source(raw).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, refusal))
 }
 
-/// Records the texts durably as pending documents (content and status committed
-/// before the answer); the pipeline picks them up from any worker.
-async fn accept(app: &Arc<App>, texts: Vec<NewText>) -> Result<String, ApiError> {
-    let track_id = ids::track_id(ids::TrackKind::Insert, chrono::Utc::now());
-    let track = track_id.clone();
-    blocking(app, move |app| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
-        for t in &texts {
-            if let Some(existing) = app.storage.doc_get(&ids::doc_id_for_source(&t.source))? {
-                return Ok(Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "Document storage already contains '{}' (Status: {}). Delete the existing record before re-uploading.",
-                        t.source, existing.status
-                    ),
-                )));
-            }
+/// A document about to be recorded as pending: its canonical source name, what goes
+/// into `full_docs` (its text, or for a file still to parse, where the file is), and the
+/// summary shown until it is processed.
+pub(super) struct Incoming {
+    pub source: String,
+    pub full_doc: serde_json::Value,
+    pub text: String,
+}
+
+impl Incoming {
+    fn text(text: String, source: String) -> Incoming {
+        Incoming {
+            full_doc: serde_json::json!({"content": text, "file_path": source}),
+            source,
+            text,
         }
-        let now = clock::now_iso8601();
-        let docs: Vec<(String, serde_json::Value)> = texts
-            .iter()
-            .map(|t| (ids::doc_id_for_source(&t.source), serde_json::json!({"content": t.text, "file_path": t.source})))
-            .collect();
-        app.storage.kv_upsert(KvNamespace::FullDocs, &docs)?;
-        let records: Vec<DocStatusRecord> = texts
-            .iter()
-            .map(|t| DocStatusRecord {
-                id: ids::doc_id_for_source(&t.source),
-                status: "pending".to_owned(),
-                file_path: t.source.clone(),
-                track_id: Some(track.clone()),
-                content_summary: t.text.chars().take(100).collect(),
-                content_length: t.text.chars().count(),
-                chunks_count: None,
-                error_msg: None,
-                metadata: serde_json::json!({}),
-                created_at: now.clone(),
-                updated_at: now.clone(),
-            })
-            .collect();
-        app.storage.doc_upsert(&records)?;
-        Ok(Ok(()))
-    })
+    }
+}
+
+/// LightRAG's refusal of a second document under an already-known source name.
+pub(super) fn already_contains(source: &str, status: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "Document storage already contains '{source}' (Status: {status}). Delete the existing record before re-uploading."
+        ),
+    )
+}
+
+/// Writes the documents and their pending records in one go; the pipeline of any
+/// worker picks them up.
+pub(super) fn record_pending(
+    app: &App,
+    track_id: &str,
+    docs: &[Incoming],
+) -> lightrag_engine::storage::Result<()> {
+    let now = clock::now_iso8601();
+    let full_docs: Vec<(String, serde_json::Value)> = docs
+        .iter()
+        .map(|d| (ids::doc_id_for_source(&d.source), d.full_doc.clone()))
+        .collect();
+    app.storage.kv_upsert(KvNamespace::FullDocs, &full_docs)?;
+    let records: Vec<DocStatusRecord> = docs
+        .iter()
+        .map(|d| DocStatusRecord {
+            id: ids::doc_id_for_source(&d.source),
+            status: "pending".to_owned(),
+            file_path: d.source.clone(),
+            track_id: Some(track_id.to_owned()),
+            content_summary: d.text.chars().take(100).collect(),
+            content_length: d.text.chars().count(),
+            chunks_count: None,
+            error_msg: None,
+            metadata: serde_json::json!({}),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        })
+        .collect();
+    app.storage.doc_upsert(&records)
+}
+
+/// Records the documents durably as pending (committed before the answer) unless one
+/// of their names is already known (409); returns the new track id.
+pub(super) async fn accept(
+    app: &Arc<App>,
+    kind: ids::TrackKind,
+    docs: Vec<Incoming>,
+) -> Result<String, ApiError> {
+    let track_id = ids::track_id(kind, chrono::Utc::now());
+    let track = track_id.clone();
+    blocking(
+        app,
+        move |app| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
+            for d in &docs {
+                if let Some(existing) = app.storage.doc_get(&ids::doc_id_for_source(&d.source))? {
+                    return Ok(Err(already_contains(&d.source, &existing.status)));
+                }
+            }
+            record_pending(app, &track, &docs)?;
+            Ok(Ok(()))
+        },
+    )
     .await??;
     Ok(track_id)
 }
@@ -292,10 +329,15 @@ pub async fn insert_text(
         vec!["body".into(), "file_source".into()],
         NO_SOURCE,
     )?;
-    let track_id = accept(&app, vec![NewText { text, source }]).await?;
+    let track_id = accept(
+        &app,
+        ids::TrackKind::Insert,
+        vec![Incoming::text(text, source)],
+    )
+    .await?;
     Ok(Json(InsertResponse {
         status: "success",
-        message: "Text successfully received. Processing will continue in background.",
+        message: "Text successfully received. Processing will continue in background.".to_owned(),
         track_id,
     }))
 }
@@ -324,7 +366,7 @@ pub async fn insert_texts(
     let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, NO_SOURCES));
     };
-    let mut accepted: Vec<NewText> = Vec::with_capacity(texts.len());
+    let mut accepted: Vec<Incoming> = Vec::with_capacity(texts.len());
     for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
         let text = text_at(text, vec!["body".into(), "texts".into(), i.into()])?;
         let source = source_at(
@@ -338,12 +380,12 @@ pub async fn insert_texts(
                 "file_sources must be unique by filename",
             ));
         }
-        accepted.push(NewText { text, source });
+        accepted.push(Incoming::text(text, source));
     }
-    let track_id = accept(&app, accepted).await?;
+    let track_id = accept(&app, ids::TrackKind::Insert, accepted).await?;
     Ok(Json(InsertResponse {
         status: "success",
-        message: "Texts successfully received. Processing will continue in background.",
+        message: "Texts successfully received. Processing will continue in background.".to_owned(),
         track_id,
     }))
 }
@@ -599,15 +641,6 @@ pub async fn clear_cache(
     }))
 }
 
-/// The workspace's input directory (`INPUT_DIR[/<workspace>]`).
-fn input_dir(app: &App) -> std::path::PathBuf {
-    let base = app.settings.input_dir.clone();
-    match app.settings.api.workspace.as_str() {
-        "" => base,
-        workspace => base.join(workspace),
-    }
-}
-
 /// Drops every document store but the LLM cache and deletes the files directly in the
 /// input directory; returns how many files went.
 fn clear_everything(app: &App) -> Result<usize, String> {
@@ -630,7 +663,7 @@ fn clear_everything(app: &App) -> Result<usize, String> {
     app.storage.graph_drop().map_err(storage_error)?;
     app.storage.docs_drop().map_err(storage_error)?;
     let mut deleted = 0;
-    if let Ok(entries) = std::fs::read_dir(input_dir(app)) {
+    if let Ok(entries) = std::fs::read_dir(app.input_dir()) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file())
                 && std::fs::remove_file(entry.path()).is_ok()
@@ -708,6 +741,19 @@ pub struct ReprocessResponse {
     track_id: &'static str,
 }
 
+/// Puts every failed document back to pending (keeping its track id); returns how many.
+fn retry_failed(app: &App) -> lightrag_engine::storage::Result<usize> {
+    let mut failed = app.storage.docs_with_status("failed")?;
+    let now = clock::now_iso8601();
+    for doc in &mut failed {
+        doc.status = "pending".to_owned();
+        doc.error_msg = None;
+        doc.updated_at = now.clone();
+    }
+    app.storage.doc_upsert(&failed)?;
+    Ok(failed.len())
+}
+
 /// Gives every failed document another run (they keep their track ids); pending and
 /// interrupted documents are picked up anyway.
 #[utoipa::path(post, path = "/documents/reprocess_failed", tag = "documents",
@@ -715,18 +761,7 @@ pub struct ReprocessResponse {
 pub async fn reprocess_failed(
     State(app): State<Arc<App>>,
 ) -> Result<Json<ReprocessResponse>, ApiError> {
-    let retried = blocking(&app, |app| {
-        let mut failed = app.storage.docs_with_status("failed")?;
-        let now = clock::now_iso8601();
-        for doc in &mut failed {
-            doc.status = "pending".to_owned();
-            doc.error_msg = None;
-            doc.updated_at = now.clone();
-        }
-        app.storage.doc_upsert(&failed)?;
-        Ok(failed.len())
-    })
-    .await?;
+    let retried = blocking(&app, retry_failed).await?;
     tracing::info!(
         documents = retried,
         "failed documents queued for another run"

@@ -1,0 +1,134 @@
+//! Office documents (docx, pptx, odt): zip archives whose text lives in XML parts. Only
+//! the named parts are read, each through a decompressed-size cap, so a zip bomb costs
+//! at most [`MAX_EXTRACTED_BYTES`](super::MAX_EXTRACTED_BYTES) of reading.
+
+use std::io::{Cursor, Read};
+
+use super::ParseError;
+use super::markup::xml_text;
+
+/// Upper bound on slides read from one presentation.
+const MAX_SLIDES: usize = 10_000;
+
+pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
+    let kind = match ext {
+        "docx" => "docx",
+        "pptx" => "pptx",
+        _ => "odt",
+    };
+    let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
+    let mut budget = super::MAX_EXTRACTED_BYTES;
+    match kind {
+        "docx" => {
+            let xml = read_part(&mut archive, "word/document.xml", &mut budget, kind)?;
+            Ok(xml_text(&xml, &["w:p"]))
+        }
+        "pptx" => {
+            let mut slides: Vec<(usize, String)> = archive
+                .file_names()
+                .filter_map(|name| {
+                    let name = name.ok()?;
+                    let n = name
+                        .strip_prefix("ppt/slides/slide")?
+                        .strip_suffix(".xml")?
+                        .parse()
+                        .ok()?;
+                    Some((n, name.to_string()))
+                })
+                .take(MAX_SLIDES)
+                .collect();
+            slides.sort();
+            if slides.is_empty() {
+                return Err(corrupt("no slides".to_owned()));
+            }
+            let mut out = Vec::with_capacity(slides.len());
+            for (_, name) in slides {
+                let xml = read_part(&mut archive, &name, &mut budget, kind)?;
+                out.push(xml_text(&xml, &["a:p"]));
+            }
+            Ok(out.join("\n"))
+        }
+        _ => {
+            let xml = read_part(&mut archive, "content.xml", &mut budget, kind)?;
+            Ok(xml_text(&xml, &["text:p", "text:h"]))
+        }
+    }
+}
+
+/// Reads one part as UTF-8, charging its decompressed size to `budget`.
+fn read_part(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    name: &str,
+    budget: &mut u64,
+    kind: &'static str,
+) -> Result<String, ParseError> {
+    let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
+    let part = archive
+        .by_name(name)
+        .map_err(|e| corrupt(format!("{name}: {e}")))?;
+    let mut xml = Vec::new();
+    // One byte past the budget tells an exact fit from an overflow.
+    part.take(*budget + 1)
+        .read_to_end(&mut xml)
+        .map_err(|e| corrupt(format!("{name}: {e}")))?;
+    if xml.len() as u64 > *budget {
+        return Err(ParseError::TooLarge);
+    }
+    *budget -= xml.len() as u64;
+    String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn archive(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, body) in parts {
+            out.start_file(*name, options).unwrap();
+            out.write_all(body).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn docx_paragraphs_become_lines() {
+        let doc = archive(&[(
+            "word/document.xml",
+            b"<w:document><w:body><w:p><w:r><w:t>Hello</w:t></w:r></w:p><w:p><w:r><w:t>World</w:t></w:r></w:p></w:body></w:document>",
+        )]);
+        assert_eq!(text("docx", &doc).unwrap(), "Hello\nWorld");
+    }
+
+    #[test]
+    fn pptx_slides_in_numeric_order() {
+        let deck = archive(&[
+            ("ppt/slides/slide10.xml", b"<a:p><a:t>Ten</a:t></a:p>"),
+            ("ppt/slides/slide2.xml", b"<a:p><a:t>Two</a:t></a:p>"),
+        ]);
+        assert_eq!(text("pptx", &deck).unwrap(), "Two\nTen");
+    }
+
+    #[test]
+    fn hostile_archives_are_errors() {
+        assert!(matches!(
+            text("docx", b"PK\x03\x04trunc"),
+            Err(ParseError::Corrupt { .. })
+        ));
+        let missing = archive(&[("other.xml", b"<x/>")]);
+        assert!(matches!(
+            text("docx", &missing),
+            Err(ParseError::Corrupt { .. })
+        ));
+        let zeros = vec![b' '; (super::super::MAX_EXTRACTED_BYTES + 10) as usize];
+        let bomb = archive(&[("word/document.xml", &zeros)]);
+        assert!(bomb.len() < 1024 * 1024, "the bomb compresses well");
+        assert_eq!(text("docx", &bomb), Err(ParseError::TooLarge));
+    }
+}

@@ -1,0 +1,210 @@
+//! `POST /documents/scan` and `GET /documents/scan/status/{track_id}`: queue the files
+//! dropped into the input directory. The scan runs in the background and records its
+//! progress in the `scan_jobs` store, so any worker can answer the status request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use lightrag_engine::ids;
+use lightrag_engine::storage::{DocStatusStorage, KvNamespace, KvStorage};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::upload::canonical_upload_name;
+use super::{Incoming, blocking, record_pending, retry_failed};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::input_files;
+
+/// Names kept per sample list; the rest are counted as dropped.
+const SAMPLE_LIMIT: usize = 20;
+
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub struct Sample {
+    items: Vec<String>,
+    truncated: bool,
+    dropped: usize,
+}
+
+impl Sample {
+    fn push(&mut self, item: String) {
+        if self.items.len() < SAMPLE_LIMIT {
+            self.items.push(item);
+        } else {
+            self.truncated = true;
+            self.dropped += 1;
+        }
+    }
+}
+
+/// LightRAG's scan job record.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ScanStatus {
+    track_id: String,
+    status: String,
+    counts: BTreeMap<String, usize>,
+    counters_dropped: usize,
+    samples: BTreeMap<String, Sample>,
+    created_at: f64,
+    updated_at: f64,
+    version: u64,
+    message: String,
+}
+
+fn epoch_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn save(app: &App, job: &ScanStatus) -> lightrag_engine::storage::Result<()> {
+    let value = serde_json::to_value(job).unwrap_or_default();
+    app.storage
+        .kv_upsert(KvNamespace::ScanJobs, &[(job.track_id.clone(), value)])
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScanResponse {
+    status: &'static str,
+    message: &'static str,
+    track_id: String,
+}
+
+/// Queue the new files in the input directory; failed documents get one more run.
+#[utoipa::path(post, path = "/documents/scan", tag = "documents",
+    responses((status = 200, body = ScanResponse)))]
+pub async fn scan(State(app): State<Arc<App>>) -> Result<Json<ScanResponse>, ApiError> {
+    let track_id = ids::track_id(ids::TrackKind::Scan, chrono::Utc::now());
+    if crate::pipeline::busy(&app) {
+        return Ok(Json(ScanResponse {
+            status: "scanning_skipped_pipeline_busy",
+            message: "Pipeline is busy; the scan was skipped. Try again when it is idle.",
+            track_id,
+        }));
+    }
+    let now = epoch_secs();
+    let job = ScanStatus {
+        track_id: track_id.clone(),
+        status: "running".to_owned(),
+        counts: BTreeMap::new(),
+        counters_dropped: 0,
+        samples: ["processed", "warning", "error"]
+            .map(|k| (k.to_owned(), Sample::default()))
+            .into(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        message: "Scanning the input directory".to_owned(),
+    };
+    blocking(&app, {
+        let value = serde_json::to_value(&job).unwrap_or_default();
+        let key = track_id.clone();
+        move |app| {
+            app.storage
+                .kv_upsert(KvNamespace::ScanJobs, &[(key, value)])
+        }
+    })
+    .await?;
+    let worker_app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut job = job;
+        if let Err(error) = run(&worker_app, &mut job) {
+            tracing::error!(track_id = %job.track_id, %error, "scan failed");
+            job.status = "failed".to_owned();
+            job.message = format!("Scan failed: {error}");
+        }
+        job.updated_at = epoch_secs();
+        job.version += 1;
+        if let Err(error) = save(&worker_app, &job) {
+            tracing::error!(track_id = %job.track_id, %error, "scan record not saved");
+        }
+    });
+    Ok(Json(ScanResponse {
+        status: "scanning_started",
+        message: "Scanning process has been initiated in the background",
+        track_id,
+    }))
+}
+
+/// Classifies every file of the input directory and queues the new ones.
+fn run(app: &App, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> {
+    let dir = app.input_dir();
+    let mut count = |key: &str| *job.counts.entry(key.to_owned()).or_insert(0) += 1;
+    let mut new = Vec::new();
+    let mut warnings = Vec::new();
+    for name in input_files::list(&dir) {
+        count("discovered");
+        let canonical = match canonical_upload_name(&name) {
+            Ok(canonical) => canonical,
+            Err(refusal) => {
+                count("skipped_unsupported");
+                warnings.push(format!(
+                    "{name}: {}",
+                    refusal.detail.as_str().unwrap_or_default()
+                ));
+                continue;
+            }
+        };
+        match app.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
+            Some(doc) if doc.status == "processed" => {
+                count("already_processed");
+                if let Err(e) = input_files::archive(&dir, &name) {
+                    warnings.push(format!("{name}: not archived: {e}"));
+                }
+            }
+            Some(_) => count("already_queued"),
+            None => {
+                count("enqueued");
+                new.push(Incoming {
+                    full_doc: serde_json::json!({"file_path": canonical, "source_file": name}),
+                    source: canonical,
+                    text: String::new(),
+                });
+            }
+        }
+    }
+    for warning in warnings {
+        job.samples
+            .entry("warning".to_owned())
+            .or_default()
+            .push(warning);
+    }
+    let processed = job.samples.entry("processed".to_owned()).or_default();
+    for doc in &new {
+        processed.push(doc.source.clone());
+    }
+    record_pending(app, &job.track_id, &new)?;
+    let retried = retry_failed(app)?;
+    job.counts.insert("retried_failed".to_owned(), retried);
+    job.status = "completed".to_owned();
+    job.message = format!(
+        "Scan completed: {} new file(s) queued, {retried} failed document(s) retried",
+        new.len()
+    );
+    tracing::info!(track_id = %job.track_id, queued = new.len(), retried, "scan completed");
+    Ok(())
+}
+
+/// The progress and outcome of one scan.
+#[utoipa::path(get, path = "/documents/scan/status/{track_id}", tag = "documents",
+    params(("track_id" = String, Path)),
+    responses((status = 200, body = ScanStatus), (status = 404)))]
+pub async fn scan_status(
+    State(app): State<Arc<App>>,
+    Path(track_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = track_id.clone();
+    let record = blocking(&app, move |app| {
+        app.storage.kv_get(KvNamespace::ScanJobs, &key)
+    })
+    .await?;
+    record.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Scan job '{track_id}' not found or expired"),
+        )
+    })
+}

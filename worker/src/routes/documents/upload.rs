@@ -1,0 +1,306 @@
+//! `POST /documents/upload` and `GET /documents/supported_file_types`.
+//!
+//! An upload is checked (filename rules, parser hint, file type, duplicates) before a
+//! byte is written, then streamed to `INPUT_DIR[/<workspace>]/<name>` with an exclusive,
+//! no-follow create and fsynced together with its pending record before the 200: the
+//! text is extracted later by the pipeline, which moves the file into `__parsed__/`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::response::IntoResponse;
+use http::{StatusCode, header};
+use lightrag_engine::ids;
+use lightrag_engine::parsing;
+use lightrag_engine::storage::DocStatusStorage;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Incoming, InsertResponse, already_contains, blocking};
+use crate::app::App;
+use crate::error::{ApiError, FieldError};
+
+/// Parser engines a filename hint may name; ours stands in for both.
+const HINT_ENGINES: &[&str] = &["legacy", "native"];
+
+fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, detail)
+}
+
+/// LightRAG's filename rules; returns the canonical name (parser hint removed), which
+/// is the document's identity.
+pub(crate) fn canonical_upload_name(name: &str) -> Result<String, ApiError> {
+    if name.is_empty() {
+        return Err(bad_request("Filename cannot be empty"));
+    }
+    if name.trim() != name
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
+        return Err(bad_request("Invalid filename"));
+    }
+    if name.contains(['/', '\\', ':']) || name == "." || name == ".." {
+        return Err(bad_request("Unsafe filename detected"));
+    }
+    let canonical = strip_parser_hint(name)?;
+    if !parsing::is_supported(&canonical) {
+        return Err(unsupported());
+    }
+    Ok(canonical)
+}
+
+/// `name.[engine].ext` or `name.[engine-options].ext` → `name.ext`.
+fn strip_parser_hint(name: &str) -> Result<String, ApiError> {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return Ok(name.to_owned());
+    };
+    let Some(hinted) = stem.strip_suffix(']') else {
+        return Ok(name.to_owned());
+    };
+    let Some((base, hint)) = hinted.rsplit_once(".[") else {
+        return Err(bad_request(format!(
+            "Malformed parser hint in filename '{name}'"
+        )));
+    };
+    let engine = hint.split('-').next().unwrap_or_default();
+    if base.is_empty() || !HINT_ENGINES.contains(&engine) {
+        return Err(bad_request(format!(
+            "Unsupported parser hint '[{hint}]': available engines are {}",
+            HINT_ENGINES.join(", ")
+        )));
+    }
+    Ok(format!("{base}.{ext}"))
+}
+
+fn unsupported() -> ApiError {
+    let list = parsing::supported_extensions()
+        .iter()
+        .map(|e| format!("'{e}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    bad_request(format!("Unsupported file type. Supported types: ({list})"))
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1}MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Removes a partial upload when dropped unless it was kept.
+struct PartialFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Upload one file; it is parsed and indexed in the background.
+#[utoipa::path(post, path = "/documents/upload", tag = "documents",
+    request_body(content_type = "multipart/form-data", description = "field `file`"),
+    responses((status = 200, body = InsertResponse), (status = 400), (status = 409),
+        (status = 413), (status = 422)))]
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
+    let missing_file = || ApiError::validation(vec![FieldError::missing("body", "file")]);
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|_| missing_file())?;
+    let mut field = loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => break field,
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err(missing_file()),
+            Err(e) => return Err(multipart_error(&app, e)),
+        }
+    };
+    let name = field.file_name().unwrap_or_default().to_owned();
+    let canonical = canonical_upload_name(&name)?;
+    let dir = app.input_dir();
+    let path = dir.join(&name);
+    {
+        let (canonical, path) = (canonical.clone(), path.clone());
+        blocking(&app, move |app| {
+            Ok(
+                match app.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
+                    Some(doc) => Err(already_contains(&canonical, &doc.status)),
+                    None if path.symlink_metadata().is_ok() => Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        format!("File '{canonical}' already exists in the input directory."),
+                    )),
+                    None => Ok(()),
+                },
+            )
+        })
+        .await??;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e))?;
+    let file = match create_exclusive(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("File '{canonical}' already exists in the input directory."),
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(&e)),
+    };
+    let mut partial = PartialFile {
+        path: path.clone(),
+        keep: false,
+    };
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let limit = app.settings.api.max_upload_size;
+    let mut received: u64 = 0;
+    loop {
+        match field.chunk().await {
+            Ok(Some(bytes)) => {
+                received += bytes.len() as u64;
+                if limit.is_some_and(|max| received > max) {
+                    continue;
+                }
+                file.write_all(&bytes).map_err(|e| ApiError::internal(&e))?;
+            }
+            Ok(None) => break,
+            Err(_) if limit.is_some_and(|max| received > max) => break,
+            Err(e) => return Err(multipart_error(&app, e)),
+        }
+    }
+    if let Some(max) = limit.filter(|&max| received > max) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "File too large. Maximum size: {}, uploaded: {}",
+                megabytes(max),
+                megabytes(received)
+            ),
+        ));
+    }
+    let file = file.into_inner().map_err(|e| ApiError::internal(&e))?;
+    let doc = Incoming {
+        full_doc: serde_json::json!({"file_path": canonical, "source_file": name}),
+        source: canonical.clone(),
+        text: String::new(),
+    };
+    let track_id = ids::track_id(ids::TrackKind::Upload, chrono::Utc::now());
+    let track = track_id.clone();
+    blocking(&app, move |app| {
+        // The file and its directory entry are on disk before the record points at it.
+        file.sync_all()?;
+        if let Ok(dir) = std::fs::File::open(&dir) {
+            dir.sync_all()?;
+        }
+        super::record_pending(app, &track, std::slice::from_ref(&doc))
+    })
+    .await?;
+    partial.keep = true;
+    tracing::info!(file = %name, bytes = received, %track_id, "upload accepted");
+    Ok(Json(InsertResponse {
+        status: "success",
+        message: format!(
+            "File '{name}' uploaded successfully. Processing will continue in background."
+        ),
+        track_id,
+    }))
+}
+
+/// A broken or over-long multipart body: the ceiling's 413 when the body limit cut it.
+fn multipart_error(app: &App, error: axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let limit = crate::body_limit::ceiling(&app.settings.api, "/documents/upload");
+        return ApiError::body_too_large(limit.unwrap_or_default());
+    }
+    bad_request(format!("Invalid multipart body: {}", error.body_text()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SupportedFileTypes {
+    supported_extensions: Vec<String>,
+    engines: std::collections::BTreeMap<&'static str, Vec<String>>,
+}
+
+/// The file types an upload or a scan accepts, per parser engine.
+#[utoipa::path(get, path = "/documents/supported_file_types", tag = "documents",
+    responses((status = 200, body = SupportedFileTypes)))]
+pub async fn supported_file_types() -> impl IntoResponse {
+    let all = parsing::supported_extensions();
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::VARY, "LIGHTRAG-WORKSPACE"),
+        ],
+        Json(SupportedFileTypes {
+            engines: [(parsing::ENGINE, all.clone())].into(),
+            supported_extensions: all,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(result: Result<String, ApiError>) -> String {
+        let e = result.unwrap_err();
+        e.detail.as_str().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn filename_rules() {
+        assert_eq!(canonical_upload_name("a.txt").unwrap(), "a.txt");
+        assert_eq!(canonical_upload_name("r.[native].pdf").unwrap(), "r.pdf");
+        assert_eq!(canonical_upload_name("r.[legacy-iF].pdf").unwrap(), "r.pdf");
+        assert_eq!(
+            detail(canonical_upload_name("")),
+            "Filename cannot be empty"
+        );
+        for bad in [" a.txt", "a.txt ", "a\u{7}.txt", "a\u{FFFF}.txt"] {
+            assert_eq!(
+                detail(canonical_upload_name(bad)),
+                "Invalid filename",
+                "{bad:?}"
+            );
+        }
+        for bad in ["../a.txt", "a/b.txt", "a\\b.txt", "c:a.txt", "..", "."] {
+            assert_eq!(
+                detail(canonical_upload_name(bad)),
+                "Unsafe filename detected",
+                "{bad}"
+            );
+        }
+        assert!(
+            detail(canonical_upload_name("a.exe"))
+                .starts_with("Unsupported file type. Supported types: ('.bat', ")
+        );
+        assert!(
+            detail(canonical_upload_name("r.[mineru].pdf")).starts_with("Unsupported parser hint")
+        );
+        assert!(detail(canonical_upload_name("r].pdf")).starts_with("Malformed parser hint"));
+    }
+
+    #[test]
+    fn sizes_in_megabytes_with_one_decimal() {
+        assert_eq!(megabytes(104_857_600), "100.0MB");
+        assert_eq!(megabytes(1_572_864), "1.5MB");
+    }
+}
