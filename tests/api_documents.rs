@@ -626,3 +626,116 @@ fn graph_labels_come_from_indexed_documents() {
         );
     }
 }
+
+fn delete_json(server: &Server, body: &serde_json::Value) -> common::Response {
+    send(
+        server.port,
+        "DELETE",
+        "/documents/delete_document",
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn exists(server: &Server, name: &str) -> bool {
+    server
+        .get(&format!(
+            "/graph/entity/exists?name={}",
+            name.replace(' ', "%20")
+        ))
+        .json()["exists"]
+        == true
+}
+
+#[test]
+fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
+    let server = Server::builder("docs-delete")
+        .args(&["--workers", "2"])
+        .start();
+    let r = post_json(
+        &server,
+        "/documents/texts",
+        &serde_json::json!({
+            "texts": [
+                "Marie Curie worked with Pierre Curie in Paris. Marie Curie received the Nobel Prize.",
+                "Pierre Curie studied magnetism in Paris."
+            ],
+            "file_sources": ["marie.txt", "pierre.txt"]
+        }),
+    );
+    let track = wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 2);
+    let marie = track["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["file_path"] == "marie.txt")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(exists(&server, "Nobel Prize") && exists(&server, "Marie Curie"));
+
+    for (body, kind) in [
+        (serde_json::json!({}), "missing"),
+        (serde_json::json!({"doc_ids": []}), "value_error"),
+        (serde_json::json!({"doc_ids": ["a", " a "]}), "value_error"),
+        (serde_json::json!({"doc_ids": ["  "]}), "value_error"),
+        (serde_json::json!({"doc_ids": "a"}), "list_type"),
+        (
+            serde_json::json!({"doc_ids": ["a"], "delete_file": "yes"}),
+            "bool_type",
+        ),
+    ] {
+        let r = delete_json(&server, &body);
+        assert_eq!(r.status, 422, "{body}");
+        assert_eq!(r.json()["detail"][0]["type"], kind, "{body}");
+    }
+
+    let r = delete_json(
+        &server,
+        &serde_json::json!({"doc_ids": [format!(" {marie} ")]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let answer = r.json();
+    assert_eq!(answer["status"], "deletion_started");
+    assert_eq!(answer["doc_id"], marie);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.get("/documents/status_counts").json()["status_counts"]["all"] != 1 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.get("/documents/pipeline_status").json()["busy"] == true {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Every worker sees the repaired graph.
+    for _ in 0..4 {
+        assert!(!exists(&server, "Marie Curie"));
+        assert!(!exists(&server, "Nobel Prize"));
+        assert!(exists(&server, "Pierre Curie"));
+        assert!(exists(&server, "Paris"));
+    }
+    let status = server.get("/documents/pipeline_status").json();
+    assert!(
+        status["history_messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Deleted document {marie}"))),
+        "{status}"
+    );
+    // The name is free again.
+    let again = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "Marie Curie taught at the Sorbonne.", "file_source": "marie.txt"}),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    wait_processed(&server, again.json()["track_id"].as_str().unwrap(), 1);
+    assert!(exists(&server, "Marie Curie") && exists(&server, "Sorbonne"));
+}

@@ -371,4 +371,27 @@ fn scan_queues_new_files_and_reports_its_progress() {
     }
     let unknown = server.get("/documents/scan/status/scan_20260101_000000_deadbeef");
     assert_eq!(unknown.status, 404);
+
+    // Deleting with delete_file removes the archived source too.
+    let edison = docs
+        .iter()
+        .find(|d| d["file_path"] == "edison.txt")
+        .unwrap()["id"]
+        .clone();
+    let r = send(
+        server.port,
+        "DELETE",
+        "/documents/delete_document",
+        &[("Content-Type", "application/json")],
+        serde_json::json!({"doc_ids": [edison], "delete_file": true})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.json()["status"], "deletion_started", "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inputs.join("__parsed__/edison.txt").exists() {
+        assert!(Instant::now() < deadline, "archived file not deleted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(inputs.join("__parsed__/tesla.md").is_file());
 }

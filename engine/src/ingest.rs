@@ -99,6 +99,11 @@ pub struct Ingest<'a> {
     pub now: i64,
 }
 
+/// The LLM-cache key of a chunk's extraction answer.
+pub(crate) fn extraction_cache_key(chunk: &str) -> String {
+    format!("extract:{}", ids::md5_hex(chunk.as_bytes()))
+}
+
 /// Fragments of `existing` joined by `<SEP>`, plus new ones not already there.
 fn merge_fragments(existing: Option<&str>, new: impl IntoIterator<Item = String>) -> String {
     let mut fragments: Vec<String> = existing
@@ -122,13 +127,34 @@ fn field<'v>(data: &'v Option<Value>, name: &str) -> Option<&'v str> {
     data.as_ref()?.get(name)?.as_str()
 }
 
-/// What one document contributed to an entity or a relation.
-#[derive(Default)]
-struct Contribution {
-    entity_type: Option<String>,
-    keywords: Vec<String>,
-    descriptions: Vec<String>,
-    chunk_ids: Vec<String>,
+/// What a set of chunks says about an entity or a relation.
+#[derive(Default, Clone)]
+pub(crate) struct Contribution {
+    pub entity_type: Option<String>,
+    pub keywords: Vec<String>,
+    pub descriptions: Vec<String>,
+    pub chunk_ids: Vec<String>,
+    pub file_paths: Vec<String>,
+}
+
+pub(crate) type Entities = BTreeMap<String, Contribution>;
+pub(crate) type Relations = BTreeMap<(String, String), Contribution>;
+
+/// A chunk to extract from: its id, text and source file.
+pub(crate) struct ChunkRef<'c> {
+    pub id: &'c str,
+    pub content: &'c str,
+    pub file_path: &'c str,
+}
+
+/// How a write treats what the graph already holds for an element.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// Add this contribution's fragments to the stored ones (a new document).
+    Merge,
+    /// Rebuild the element from this contribution alone (after a deletion); only its
+    /// creation time is kept.
+    Replace,
 }
 
 impl Ingest<'_> {
@@ -149,6 +175,15 @@ impl Ingest<'_> {
         self.stores
             .kv
             .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
+        // The document remembers its chunks, which is what deleting it starts from.
+        let chunk_ids: Vec<&String> = chunk_records.iter().map(|(id, _)| id).collect();
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullDocs,
+            &[(
+                doc.id.to_owned(),
+                json!({"content": doc.content, "file_path": doc.file_path, "chunks_list": chunk_ids}),
+            )],
+        )?;
         let vectors = self
             .embedder
             .embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>());
@@ -167,16 +202,58 @@ impl Ingest<'_> {
             &chunk_vectors,
         )?;
 
-        let mut entities: BTreeMap<String, Contribution> = BTreeMap::new();
-        let mut relations: BTreeMap<(String, String), Contribution> = BTreeMap::new();
-        for ((chunk_id, _), chunk) in chunk_records.iter().zip(&chunks) {
-            let extraction = self.extract(&chunk.content, &mut report)?;
+        let refs: Vec<ChunkRef<'_>> = chunk_records
+            .iter()
+            .zip(&chunks)
+            .map(|((id, _), chunk)| ChunkRef {
+                id,
+                content: &chunk.content,
+                file_path: doc.file_path,
+            })
+            .collect();
+        let (entities, relations) = self.contributions(&refs, &mut report)?;
+        self.write_entities(&entities, Write::Merge)?;
+        self.write_relations(&relations, Write::Merge)?;
+        let names: Vec<&String> = entities.keys().collect();
+        let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullEntities,
+            &[(
+                doc.id.to_owned(),
+                json!({"entity_names": names, "count": names.len()}),
+            )],
+        )?;
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullRelations,
+            &[(
+                doc.id.to_owned(),
+                json!({"relation_pairs": pairs, "count": pairs.len()}),
+            )],
+        )?;
+        report.entities = entities.len();
+        report.relations = relations.len();
+        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
+        Ok(report)
+    }
+
+    /// What the chunks say, entity by entity and relation by relation (extraction
+    /// answers cached). Every relation's endpoints are entities.
+    pub(crate) fn contributions(
+        &self,
+        chunks: &[ChunkRef<'_>],
+        report: &mut IngestReport,
+    ) -> Result<(Entities, Relations), IngestError> {
+        let mut entities = Entities::new();
+        let mut relations = Relations::new();
+        for chunk in chunks {
+            let extraction = self.extract(chunk.content, report)?;
             report.skipped_records += extraction.skipped;
             for e in extraction.entities {
                 let c = entities.entry(e.name).or_default();
                 c.entity_type.get_or_insert(e.entity_type);
                 c.descriptions.push(e.description);
-                c.chunk_ids.push(chunk_id.clone());
+                c.chunk_ids.push(chunk.id.to_owned());
+                c.file_paths.push(chunk.file_path.to_owned());
             }
             for r in extraction.relations {
                 let key = if r.source <= r.target {
@@ -188,32 +265,26 @@ impl Ingest<'_> {
                 c.keywords
                     .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));
                 c.descriptions.push(r.description);
-                c.chunk_ids.push(chunk_id.clone());
+                c.chunk_ids.push(chunk.id.to_owned());
+                c.file_paths.push(chunk.file_path.to_owned());
             }
         }
-        // A relation's endpoints must exist as nodes.
-        for (source, target) in relations.keys() {
+        for ((source, target), c) in &relations {
             for name in [source, target] {
                 entities
                     .entry(name.clone())
                     .or_insert_with(|| Contribution {
-                        chunk_ids: relations[&(source.clone(), target.clone())]
-                            .chunk_ids
-                            .clone(),
+                        chunk_ids: c.chunk_ids.clone(),
+                        file_paths: c.file_paths.clone(),
                         ..Default::default()
                     });
             }
         }
-        self.merge_entities(doc, &entities)?;
-        self.merge_relations(doc, &relations)?;
-        report.entities = entities.len();
-        report.relations = relations.len();
-        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
-        Ok(report)
+        Ok((entities, relations))
     }
 
     fn extract(&self, chunk: &str, report: &mut IngestReport) -> Result<Extraction, IngestError> {
-        let key = format!("extract:{}", ids::md5_hex(chunk.as_bytes()));
+        let key = extraction_cache_key(chunk);
         if self.use_cache
             && let Some(answer) = self.stores.kv.kv_get(KvNamespace::LlmResponseCache, &key)?
             && let Some(text) = answer.get("return").and_then(Value::as_str)
@@ -231,28 +302,39 @@ impl Ingest<'_> {
         Ok(extraction::parse(&answer))
     }
 
-    fn merge_entities(
+    pub(crate) fn write_entities(
         &self,
-        doc: &Document<'_>,
-        entities: &BTreeMap<String, Contribution>,
+        entities: &Entities,
+        mode: Write,
     ) -> Result<(), IngestError> {
         let mut vectors = Vec::with_capacity(entities.len());
         let mut nodes = Vec::with_capacity(entities.len());
         let mut chunk_index = Vec::with_capacity(entities.len());
         for (name, c) in entities {
             let existing = self.stores.graph.node_get(name)?;
-            let description =
-                merge_fragments(field(&existing, "description"), c.descriptions.clone());
-            let source_id = merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone());
-            let (file_path, created_at) = self.provenance(&existing, doc);
+            let kept = |field_name| match mode {
+                Write::Merge => field(&existing, field_name),
+                Write::Replace => None,
+            };
+            let description = merge_fragments(kept("description"), c.descriptions.clone());
+            let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
+            let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
+            let entity_type = match mode {
+                Write::Merge => field(&existing, "entity_type")
+                    .map(str::to_owned)
+                    .or_else(|| c.entity_type.clone()),
+                Write::Replace => c
+                    .entity_type
+                    .clone()
+                    .or_else(|| field(&existing, "entity_type").map(str::to_owned)),
+            };
             let data = json!({
                 "entity_id": name,
-                "entity_type": field(&existing, "entity_type").map(str::to_owned)
-                    .or_else(|| c.entity_type.clone()).unwrap_or_else(|| "other".to_owned()),
+                "entity_type": entity_type.unwrap_or_else(|| "other".to_owned()),
                 "description": description,
                 "source_id": source_id,
                 "file_path": file_path,
-                "created_at": created_at,
+                "created_at": self.created_at(&existing),
             });
             nodes.push((name.clone(), data));
             vectors.push(VectorRecord {
@@ -263,77 +345,55 @@ impl Ingest<'_> {
             chunk_index.push((name.clone(), chunk_ids_record(&source_id)));
         }
         self.stores.graph.nodes_upsert(&nodes)?;
-        let names: Vec<&String> = entities.keys().collect();
-        self.index_merged(
-            self.stores.entity_index,
-            vectors,
-            (KvNamespace::EntityChunks, chunk_index),
-            (
-                KvNamespace::FullEntities,
-                doc,
-                json!({"entity_names": names, "count": names.len()}),
-            ),
-        )
-    }
-
-    /// A graph element's file paths (this document's added) and creation time (kept).
-    fn provenance(&self, existing: &Option<Value>, doc: &Document<'_>) -> (String, Value) {
-        let file_path = merge_fragments(field(existing, "file_path"), [doc.file_path.to_owned()]);
-        let created_at = existing
-            .as_ref()
-            .and_then(|e| e.get("created_at").cloned())
-            .unwrap_or(json!(self.now));
-        (file_path, created_at)
-    }
-
-    /// What follows the graph write for entities and relations alike: their vectors,
-    /// their chunk index, and the document's list of them.
-    fn index_merged(
-        &self,
-        index: &VectorIndex,
-        vectors: Vec<VectorRecord>,
-        (chunk_ns, chunk_index): (KvNamespace, Vec<(String, Value)>),
-        (doc_ns, doc, doc_record): (KvNamespace, &Document<'_>, Value),
-    ) -> Result<(), IngestError> {
-        self.embed_into(index, vectors)?;
-        self.stores.kv.kv_upsert(chunk_ns, &chunk_index)?;
+        self.embed_into(self.stores.entity_index, vectors)?;
         self.stores
             .kv
-            .kv_upsert(doc_ns, &[(doc.id.to_owned(), doc_record)])?;
+            .kv_upsert(KvNamespace::EntityChunks, &chunk_index)?;
         Ok(())
     }
 
-    fn merge_relations(
+    /// A graph element keeps its creation time through merges and rebuilds.
+    fn created_at(&self, existing: &Option<Value>) -> Value {
+        existing
+            .as_ref()
+            .and_then(|e| e.get("created_at").cloned())
+            .unwrap_or(json!(self.now))
+    }
+
+    pub(crate) fn write_relations(
         &self,
-        doc: &Document<'_>,
-        relations: &BTreeMap<(String, String), Contribution>,
+        relations: &Relations,
+        mode: Write,
     ) -> Result<(), IngestError> {
         let mut vectors = Vec::with_capacity(relations.len());
         let mut edges = Vec::with_capacity(relations.len());
         let mut chunk_index = Vec::with_capacity(relations.len());
         for ((source, target), c) in relations {
             let existing = self.stores.graph.edge_get(source, target)?.map(|e| e.data);
+            let kept = |field_name| match mode {
+                Write::Merge => field(&existing, field_name),
+                Write::Replace => None,
+            };
             // The weight counts the distinct chunks that state the relation, so running a
             // document again (after a crash mid-merge) adds nothing twice.
-            let source_id = merge_fragments(field(&existing, "source_id"), c.chunk_ids.clone());
+            let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
             let weight = source_id.split(GRAPH_FIELD_SEP).count() as f64;
             let keywords = merge_fragments(
-                field(&existing, "keywords")
+                kept("keywords")
                     .map(|k| k.replace(", ", GRAPH_FIELD_SEP))
                     .as_deref(),
                 c.keywords.clone(),
             )
             .replace(GRAPH_FIELD_SEP, ", ");
-            let description =
-                merge_fragments(field(&existing, "description"), c.descriptions.clone());
-            let (file_path, created_at) = self.provenance(&existing, doc);
+            let description = merge_fragments(kept("description"), c.descriptions.clone());
+            let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
             let data = json!({
                 "weight": weight,
                 "keywords": keywords,
                 "description": description,
                 "source_id": source_id,
                 "file_path": file_path,
-                "created_at": created_at,
+                "created_at": self.created_at(&existing),
             });
             edges.push((source.clone(), target.clone(), data));
             vectors.push(VectorRecord {
@@ -347,17 +407,11 @@ impl Ingest<'_> {
             ));
         }
         self.stores.graph.edges_upsert(&edges)?;
-        let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
-        self.index_merged(
-            self.stores.relation_index,
-            vectors,
-            (KvNamespace::RelationChunks, chunk_index),
-            (
-                KvNamespace::FullRelations,
-                doc,
-                json!({"relation_pairs": pairs, "count": pairs.len()}),
-            ),
-        )
+        self.embed_into(self.stores.relation_index, vectors)?;
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::RelationChunks, &chunk_index)?;
+        Ok(())
     }
 
     /// Embeds each record's `meta.content` and stores it in `index`.
@@ -442,6 +496,16 @@ mod tests {
         }
 
         fn ingest(&self, id: &str, content: &str, file: &str) -> IngestReport {
+            self.indexer()
+                .run(&Document {
+                    id,
+                    content,
+                    file_path: file,
+                })
+                .unwrap()
+        }
+
+        fn indexer(&self) -> Ingest<'_> {
             Ingest {
                 stores: Stores {
                     kv: &self.storage,
@@ -459,12 +523,6 @@ mod tests {
                 use_cache: true,
                 now: 1_795_674_000,
             }
-            .run(&Document {
-                id,
-                content,
-                file_path: file,
-            })
-            .unwrap()
         }
     }
 
@@ -530,6 +588,81 @@ mod tests {
         // Same chunks again: the relation is not counted twice.
         let edge = f.storage.edge_get("NASA", "SpaceX").unwrap().unwrap();
         assert_eq!(edge.data["weight"], 1.0);
+    }
+
+    #[test]
+    fn deleting_a_document_removes_its_own_elements_and_rebuilds_shared_ones() {
+        let f = Fixture::new();
+        let first = f.ingest("doc-1", TEXT, "a.txt");
+        f.ingest(
+            "doc-2",
+            "SpaceX builds Starship rockets. NASA works with SpaceX on lunar landers.",
+            "b.txt",
+        );
+        let report = f
+            .indexer()
+            .delete_documents(&["doc-1".to_owned()], false)
+            .unwrap();
+        assert_eq!(report.chunks, first.chunk_ids.len());
+        assert!(
+            report.entities_removed >= 2 && report.entities_rebuilt >= 2,
+            "{report:?}"
+        );
+        // Only doc-1 named Gwynne Shotwell and Hawthorne.
+        assert!(f.storage.node_get("Gwynne Shotwell").unwrap().is_none());
+        assert!(f.storage.edges_of("Gwynne Shotwell").unwrap().is_empty());
+        // SpaceX and NASA survive, described by doc-2 alone.
+        let spacex = f.storage.node_get("SpaceX").unwrap().unwrap();
+        assert_eq!(spacex["file_path"], "b.txt");
+        assert!(
+            !spacex["description"]
+                .as_str()
+                .unwrap()
+                .contains("Hawthorne"),
+            "{spacex}"
+        );
+        let edge = f.storage.edge_get("NASA", "SpaceX").unwrap().unwrap();
+        assert_eq!(edge.data["weight"], 1.0);
+        assert_eq!(edge.data["file_path"], "b.txt");
+        for chunk in &first.chunk_ids {
+            assert!(
+                f.storage
+                    .kv_get(KvNamespace::TextChunks, chunk)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        assert!(
+            f.storage
+                .kv_get(KvNamespace::FullEntities, "doc-1")
+                .unwrap()
+                .is_none()
+        );
+        // Vector search no longer finds what went.
+        let hits = f
+            .indexes
+            .entities
+            .query(
+                &f.storage,
+                &f.generations,
+                &f.embedder.embed("Gwynne Shotwell"),
+                50,
+                0.0,
+            )
+            .unwrap();
+        assert!(
+            hits.iter()
+                .all(|h| h.meta["entity_name"] != "Gwynne Shotwell")
+        );
+        let chunks = f
+            .indexes
+            .chunks
+            .query(&f.storage, &f.generations, &f.embedder.embed(TEXT), 50, 0.0)
+            .unwrap();
+        assert!(
+            chunks.iter().all(|h| h.meta["full_doc_id"] == "doc-2"),
+            "{chunks:?}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod chunking;
 pub mod clock;
+pub mod deletion;
 pub mod embedding;
 pub mod extraction;
 pub mod ids;

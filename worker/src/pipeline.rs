@@ -202,7 +202,9 @@ fn cancel_rest(app: &App, mut doc: DocStatusRecord) -> lightrag_engine::storage:
     app.storage.doc_upsert(std::slice::from_ref(&doc))
 }
 
-fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
+/// Runs `f` with the workspace's indexer: the configured chunking, embedding and
+/// extraction over this worker's stores.
+fn with_indexer<T>(app: &App, f: impl FnOnce(&Ingest<'_>) -> T) -> T {
     let indexing = &app.settings.indexing;
     let tokenizer = Tokenizer::o200k();
     let embedder = HashedNgrams::new(indexing.embedding_dim);
@@ -214,6 +216,30 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
         overlap_token_size: indexing.chunk_overlap,
         ..Default::default()
     };
+    f(&Ingest {
+        stores: Stores {
+            kv: &*app.storage,
+            graph: &*app.storage,
+            vectors: &*app.storage,
+            generations: &app.generations,
+            chunk_index: &app.indexes.chunks,
+            entity_index: &app.indexes.entities,
+            relation_index: &app.indexes.relationships,
+        },
+        tokenizer: &tokenizer,
+        embedder: &embedder,
+        extractor: &extractor,
+        chunking: &chunking,
+        use_cache: indexing.cache_extraction,
+        now: clock::now_epoch_secs(),
+    })
+}
+
+fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
+    with_indexer(app, |indexer| process_with(app, indexer))
+}
+
+fn process_with(app: &App, indexer: &Ingest<'_>) -> lightrag_engine::storage::Result<()> {
     let status = &app.pipeline_status;
     loop {
         if status.cancellation_requested() {
@@ -255,29 +281,13 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
             }
             let outcome = match content {
                 Err(error) => Err(error),
-                Ok(content) => Ingest {
-                    stores: Stores {
-                        kv: &*app.storage,
-                        graph: &*app.storage,
-                        vectors: &*app.storage,
-                        generations: &app.generations,
-                        chunk_index: &app.indexes.chunks,
-                        entity_index: &app.indexes.entities,
-                        relation_index: &app.indexes.relationships,
-                    },
-                    tokenizer: &tokenizer,
-                    embedder: &embedder,
-                    extractor: &extractor,
-                    chunking: &chunking,
-                    use_cache: indexing.cache_extraction,
-                    now: clock::now_epoch_secs(),
-                }
-                .run(&Document {
-                    id: &doc.id,
-                    content: &content,
-                    file_path: &doc.file_path,
-                })
-                .map_err(|e| e.to_string()),
+                Ok(content) => indexer
+                    .run(&Document {
+                        id: &doc.id,
+                        content: &content,
+                        file_path: &doc.file_path,
+                    })
+                    .map_err(|e| e.to_string()),
             };
             doc.updated_at = clock::now_iso8601();
             match outcome {
@@ -307,6 +317,85 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
                 doc.file_path,
                 doc.status
             ));
+        }
+    }
+}
+
+/// What a deletion request asks for besides the index: the source files, the cached
+/// extraction answers.
+pub struct DeletionRequest {
+    pub doc_ids: Vec<String>,
+    pub delete_file: bool,
+    pub delete_llm_cache: bool,
+}
+
+/// Deletes documents under the pipeline claim, which the caller must hold: index data
+/// (shared entities and relations rebuilt once for the batch), status records, and on
+/// request their files in the input directory and `__parsed__/`.
+pub(crate) fn delete_documents(
+    app: &App,
+    request: &DeletionRequest,
+) -> lightrag_engine::storage::Result<()> {
+    let status = &app.pipeline_status;
+    let mut known = Vec::new();
+    for id in &request.doc_ids {
+        match app.storage.doc_get(id)? {
+            Some(doc) => known.push(doc),
+            None => status.message(&format!("Document {id} not found")),
+        }
+    }
+    let total = known.len();
+    status.start(
+        &format!("Deleting {total} Documents"),
+        total,
+        clock::now_epoch_secs(),
+    );
+    let ids: Vec<String> = known.iter().map(|d| d.id.clone()).collect();
+    let outcome = with_indexer(app, |indexer| {
+        indexer.delete_documents(&ids, request.delete_llm_cache)
+    });
+    match outcome {
+        Ok(report) => {
+            app.storage.doc_delete(&ids)?;
+            tracing::info!(
+                documents = total,
+                chunks = report.chunks,
+                entities_removed = report.entities_removed,
+                entities_rebuilt = report.entities_rebuilt,
+                relations_removed = report.relations_removed,
+                relations_rebuilt = report.relations_rebuilt,
+                "documents deleted"
+            );
+            for doc in &known {
+                status.message(&format!("Deleted document {} ({})", doc.id, doc.file_path));
+                if request.delete_file {
+                    remove_source_files(app, &doc.file_path);
+                }
+            }
+            status.message(&format!(
+                "Deletion completed: {total} document(s), {} entities rebuilt, {} relations rebuilt",
+                report.entities_rebuilt, report.relations_rebuilt
+            ));
+        }
+        Err(error) => {
+            tracing::error!(%error, "document deletion failed");
+            status.message(&format!("Deletion failed: {error}"));
+        }
+    }
+    status.finish();
+    Ok(())
+}
+
+fn remove_source_files(app: &App, file_name: &str) {
+    let dir = app.input_dir();
+    for path in [
+        dir.join(file_name),
+        dir.join(input_files::PARSED_DIR).join(file_name),
+    ] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(file = %path.display(), "source file deleted"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(file = %path.display(), %error, "source file not deleted"),
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::app::{API_VERSION, App};
         documents::cancel_pipeline, documents::reprocess_failed,
         documents::upload::upload, documents::upload::supported_file_types,
         documents::scan::scan, documents::scan::scan_status,
+        documents::deletion::delete_document,
         graph::label_list, graph::label_popular, graph::entity_exists,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),

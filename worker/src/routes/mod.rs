@@ -66,6 +66,10 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/documents/upload", post(documents::upload::upload))
         .route("/documents/scan", post(documents::scan::scan))
         .route(
+            "/documents/delete_document",
+            axum::routing::delete(documents::deletion::delete_document),
+        )
+        .route(
             "/documents/scan/status/{track_id}",
             get(documents::scan::scan_status),
         )

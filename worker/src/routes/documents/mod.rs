@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
 
+pub mod deletion;
 pub mod scan;
 pub mod upload;
 

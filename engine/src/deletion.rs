@@ -1,0 +1,257 @@
+//! Deleting documents from the index: their chunks and chunk vectors go, and every
+//! entity and relation they contributed to is either removed (no other chunk supports
+//! it) or rebuilt from the chunks that remain. A rebuild re-reads those chunks'
+//! extraction answers from the LLM cache, so the model is only called for chunks whose
+//! answer is not cached. A batch of documents is rebuilt once, not once per document.
+//!
+//! Like ingestion, deletion must hold the workspace's pipeline lock: it reads, modifies
+//! and writes shared graph elements.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::ids;
+use crate::ingest::{
+    ChunkRef, Entities, GRAPH_FIELD_SEP, Ingest, IngestError, IngestReport, Relations, Write,
+};
+use crate::storage::KvNamespace;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeletionReport {
+    pub chunks: usize,
+    pub entities_removed: usize,
+    pub entities_rebuilt: usize,
+    pub relations_removed: usize,
+    pub relations_rebuilt: usize,
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn fragments(value: Option<&Value>, name: &str) -> Vec<String> {
+    value
+        .and_then(|v| v.get(name))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(GRAPH_FIELD_SEP).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+impl Ingest<'_> {
+    /// Removes the documents' chunks, vectors and per-document indexes and repairs the
+    /// graph around them. Document status records are the caller's.
+    /// With `purge_cache`, the cached extraction answers of the deleted chunks go too.
+    pub fn delete_documents(
+        &self,
+        doc_ids: &[String],
+        purge_cache: bool,
+    ) -> Result<DeletionReport, IngestError> {
+        let kv = self.stores.kv;
+        let mut report = DeletionReport::default();
+        let mut deleted_chunks = BTreeSet::new();
+        let mut entity_names = BTreeSet::new();
+        let mut relation_pairs = BTreeSet::new();
+        let mut cache_keys = Vec::new();
+        for doc_id in doc_ids {
+            let full_doc = kv.kv_get(KvNamespace::FullDocs, doc_id)?;
+            for chunk_id in strings(full_doc.as_ref().and_then(|d| d.get("chunks_list"))) {
+                // Chunk ids are content hashes: a chunk another document also holds stays.
+                let owner = kv.kv_get(KvNamespace::TextChunks, &chunk_id)?;
+                let Some(owner) =
+                    owner.filter(|c| c.get("full_doc_id").and_then(Value::as_str) == Some(doc_id))
+                else {
+                    continue;
+                };
+                if let Some(content) = owner.get("content").and_then(Value::as_str) {
+                    cache_keys.push(crate::ingest::extraction_cache_key(content));
+                }
+                deleted_chunks.insert(chunk_id);
+            }
+            let entities = kv.kv_get(KvNamespace::FullEntities, doc_id)?;
+            entity_names.extend(strings(
+                entities.as_ref().and_then(|e| e.get("entity_names")),
+            ));
+            let relations = kv.kv_get(KvNamespace::FullRelations, doc_id)?;
+            if let Some(pairs) = relations
+                .as_ref()
+                .and_then(|r| r.get("relation_pairs")?.as_array().cloned())
+            {
+                for pair in pairs {
+                    if let [Some(a), Some(b)] =
+                        [pair.get(0), pair.get(1)].map(|v| v.and_then(Value::as_str))
+                    {
+                        relation_pairs.insert(if a <= b {
+                            (a.to_owned(), b.to_owned())
+                        } else {
+                            (b.to_owned(), a.to_owned())
+                        });
+                    }
+                }
+            }
+        }
+        let chunk_list: Vec<String> = deleted_chunks.iter().cloned().collect();
+        report.chunks = chunk_list.len();
+        self.stores.chunk_index.delete(
+            self.stores.vectors,
+            self.stores.generations,
+            &chunk_list,
+        )?;
+        kv.kv_delete(KvNamespace::TextChunks, &chunk_list)?;
+
+        // What survives of each affected element: the chunks still supporting it.
+        let remaining = |stored: Option<&Value>| -> Vec<String> {
+            fragments(stored, "source_id")
+                .into_iter()
+                .filter(|c| !deleted_chunks.contains(c))
+                .collect()
+        };
+        let mut rebuild_entities: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut gone_entities = Vec::new();
+        for name in &entity_names {
+            let Some(node) = self.stores.graph.node_get(name)? else {
+                continue;
+            };
+            match remaining(Some(&node)) {
+                left if left.is_empty() => gone_entities.push(name.clone()),
+                left => {
+                    rebuild_entities.insert(name.clone(), left);
+                }
+            }
+        }
+        let mut rebuild_relations: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let mut gone_relations = Vec::new();
+        for (a, b) in &relation_pairs {
+            let Some(edge) = self.stores.graph.edge_get(a, b)? else {
+                continue;
+            };
+            let left = remaining(Some(&edge.data));
+            if left.is_empty() || gone_entities.contains(a) || gone_entities.contains(b) {
+                gone_relations.push((a.clone(), b.clone()));
+            } else {
+                rebuild_relations.insert((a.clone(), b.clone()), left);
+            }
+        }
+
+        for (a, b) in &gone_relations {
+            self.stores.graph.edge_delete(a, b)?;
+        }
+        let relation_ids: Vec<String> = gone_relations
+            .iter()
+            .map(|(a, b)| ids::relation_id(a, b))
+            .collect();
+        self.stores.relation_index.delete(
+            self.stores.vectors,
+            self.stores.generations,
+            &relation_ids,
+        )?;
+        let relation_keys: Vec<String> = gone_relations
+            .iter()
+            .map(|(a, b)| format!("{a}{GRAPH_FIELD_SEP}{b}"))
+            .collect();
+        kv.kv_delete(KvNamespace::RelationChunks, &relation_keys)?;
+        for name in &gone_entities {
+            self.stores.graph.node_delete(name)?;
+        }
+        let entity_ids: Vec<String> = gone_entities.iter().map(|n| ids::entity_id(n)).collect();
+        self.stores.entity_index.delete(
+            self.stores.vectors,
+            self.stores.generations,
+            &entity_ids,
+        )?;
+        kv.kv_delete(KvNamespace::EntityChunks, &gone_entities)?;
+        report.entities_removed = gone_entities.len();
+        report.relations_removed = gone_relations.len();
+
+        self.rebuild(&rebuild_entities, &rebuild_relations)?;
+        report.entities_rebuilt = rebuild_entities.len();
+        report.relations_rebuilt = rebuild_relations.len();
+
+        kv.kv_delete(KvNamespace::FullEntities, doc_ids)?;
+        kv.kv_delete(KvNamespace::FullRelations, doc_ids)?;
+        kv.kv_delete(KvNamespace::FullDocs, doc_ids)?;
+        if purge_cache {
+            kv.kv_delete(KvNamespace::LlmResponseCache, &cache_keys)?;
+        }
+        Ok(report)
+    }
+
+    /// Rewrites each element from what its remaining chunks say about it.
+    fn rebuild(
+        &self,
+        entities: &BTreeMap<String, Vec<String>>,
+        relations: &BTreeMap<(String, String), Vec<String>>,
+    ) -> Result<(), IngestError> {
+        let needed: BTreeSet<&String> = entities
+            .values()
+            .chain(relations.values())
+            .flatten()
+            .collect();
+        let mut stored = Vec::with_capacity(needed.len());
+        for chunk_id in needed {
+            if let Some(chunk) = self.stores.kv.kv_get(KvNamespace::TextChunks, chunk_id)? {
+                let text = |name| {
+                    chunk
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                stored.push((chunk_id.clone(), text("content"), text("file_path")));
+            }
+        }
+        let refs: Vec<ChunkRef<'_>> = stored
+            .iter()
+            .map(|(id, content, file_path)| ChunkRef {
+                id,
+                content,
+                file_path,
+            })
+            .collect();
+        let (said_entities, said_relations) =
+            self.contributions(&refs, &mut IngestReport::default())?;
+        let file_of: BTreeMap<&str, &str> = refs.iter().map(|r| (r.id, r.file_path)).collect();
+        let files = |chunks: &[String]| -> Vec<String> {
+            chunks
+                .iter()
+                .filter_map(|c| file_of.get(c.as_str()).map(|f| f.to_string()))
+                .collect()
+        };
+        let mut new_entities = Entities::new();
+        for (name, left) in entities {
+            let mut c = said_entities.get(name).cloned().unwrap_or_default();
+            if c.chunk_ids.is_empty() {
+                // Nothing in the remaining chunks names it (an endpoint added for a
+                // relation): it keeps its description on its remaining sources.
+                let node = self.stores.graph.node_get(name)?;
+                c.descriptions = fragments(node.as_ref(), "description");
+                c.file_paths = files(left);
+                c.chunk_ids = left.clone();
+            }
+            new_entities.insert(name.clone(), c);
+        }
+        let mut new_relations = Relations::new();
+        for (pair, left) in relations {
+            let mut c = said_relations.get(pair).cloned().unwrap_or_default();
+            if c.chunk_ids.is_empty() {
+                let edge = self.stores.graph.edge_get(&pair.0, &pair.1)?;
+                c.descriptions = fragments(edge.as_ref().map(|e| &e.data), "description");
+                c.file_paths = files(left);
+                c.chunk_ids = left.clone();
+            }
+            new_relations.insert(pair.clone(), c);
+        }
+        self.write_entities(&new_entities, Write::Replace)?;
+        self.write_relations(&new_relations, Write::Replace)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! `DELETE /documents/delete_document`: validated here, answered at once, carried out
+//! in the background under the pipeline claim (so no ingestion interleaves with the
+//! rebuild of shared entities), progress in the pipeline status.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::field_error;
+use crate::app::App;
+use crate::error::{ApiError, FieldError};
+use crate::extract;
+use crate::pipeline::{self, DeletionRequest};
+
+#[derive(Serialize, ToSchema)]
+pub struct DeleteDocResponse {
+    status: &'static str,
+    message: String,
+    doc_id: String,
+}
+
+fn flag(body: &serde_json::Map<String, serde_json::Value>, field: &str) -> Result<bool, ApiError> {
+    match body.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(field_error(
+            field,
+            "bool_type",
+            "Input should be a valid boolean",
+            other,
+        )),
+    }
+}
+
+fn doc_ids(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<String>, ApiError> {
+    let Some(value) = body.get("doc_ids") else {
+        return Err(ApiError::validation(vec![FieldError {
+            input: serde_json::Value::Object(body.clone()),
+            ..FieldError::missing("body", "doc_ids")
+        }]));
+    };
+    let Some(items) = value.as_array() else {
+        return Err(field_error(
+            "doc_ids",
+            "list_type",
+            "Input should be a valid list",
+            value,
+        ));
+    };
+    let invalid = |msg: &str| field_error("doc_ids", "value_error", msg, value);
+    if items.is_empty() {
+        return Err(invalid("Value error, doc_ids cannot be empty"));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(id) = item.as_str() else {
+            return Err(field_error(
+                "doc_ids",
+                "string_type",
+                "Input should be a valid string",
+                item,
+            ));
+        };
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(invalid("Value error, doc_ids cannot contain empty strings"));
+        }
+        if ids.iter().any(|known| known == id) {
+            return Err(invalid("Value error, doc_ids must be unique"));
+        }
+        ids.push(id.to_owned());
+    }
+    Ok(ids)
+}
+
+/// Delete documents with their chunks, vectors and graph pieces; entities and
+/// relations other documents still support are rebuilt from what remains.
+#[utoipa::path(delete, path = "/documents/delete_document", tag = "documents",
+    responses((status = 200, body = DeleteDocResponse), (status = 422)))]
+pub async fn delete_document(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<DeleteDocResponse>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let request = DeletionRequest {
+        doc_ids: doc_ids(&body)?,
+        delete_file: flag(&body, "delete_file")?,
+        delete_llm_cache: flag(&body, "delete_llm_cache")?,
+    };
+    let doc_id = request.doc_ids.join(", ");
+    let count = request.doc_ids.len();
+    let started = tokio::task::spawn_blocking(move || {
+        if !pipeline::claim(&app) {
+            return false;
+        }
+        std::thread::spawn(move || {
+            if let Err(error) = pipeline::delete_documents(&app, &request) {
+                tracing::error!(%error, "document deletion failed");
+            }
+            pipeline::release(&app);
+        });
+        true
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(if started {
+        DeleteDocResponse {
+            status: "deletion_started",
+            message: format!(
+                "Document deletion for {count} document(s) has been initiated. Processing will continue in background."
+            ),
+            doc_id,
+        }
+    } else {
+        DeleteDocResponse {
+            status: "busy",
+            message: "Cannot delete documents while pipeline is busy".to_owned(),
+            doc_id,
+        }
+    }))
+}
