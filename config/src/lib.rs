@@ -16,4 +16,7 @@ pub mod spec;
 
 pub use error::ConfigError;
 pub use layers::{Environment, Source};
-pub use settings::{IndexingSettings, LogLevel, Settings, StorageSelection};
+pub use settings::{
+    Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings, Settings,
+    StorageSelection,
+};

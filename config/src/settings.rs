@@ -44,6 +44,81 @@ pub struct IndexingSettings {
     pub entity_types: Vec<String>,
     pub embedding_dim: usize,
     pub cache_extraction: bool,
+    pub max_gleaning: usize,
+    pub summary_language: String,
+    pub force_summary_on_merge: usize,
+    pub summary_max_tokens: usize,
+    pub summary_length: usize,
+    pub max_parallel_insert: usize,
+}
+
+/// A model provider, by LightRAG's binding names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// The network-free model built into the server.
+    Builtin,
+    OpenAi,
+    AzureOpenAi,
+    Ollama,
+}
+
+impl Binding {
+    fn parse(s: &str) -> Result<Binding, String> {
+        Ok(match s {
+            "builtin" => Binding::Builtin,
+            "openai" => Binding::OpenAi,
+            "azure_openai" => Binding::AzureOpenAi,
+            "ollama" => Binding::Ollama,
+            _ => return Err("expected builtin, openai, azure_openai or ollama".to_owned()),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Binding::Builtin => "builtin",
+            Binding::OpenAi => "openai",
+            Binding::AzureOpenAi => "azure_openai",
+            Binding::Ollama => "ollama",
+        }
+    }
+
+    fn default_host(self) -> &'static str {
+        match self {
+            Binding::Builtin => "",
+            Binding::OpenAi | Binding::AzureOpenAi => "https://api.openai.com/v1",
+            Binding::Ollama => "http://localhost:11434",
+        }
+    }
+
+    fn default_embedding_model(self) -> &'static str {
+        match self {
+            Binding::Builtin => "builtin",
+            Binding::OpenAi | Binding::AzureOpenAi => "text-embedding-3-small",
+            Binding::Ollama => "bge-m3:latest",
+        }
+    }
+}
+
+/// One provider role (the LLM or the embedding model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub binding: Binding,
+    /// Base URL, without a trailing slash.
+    pub host: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub timeout: Duration,
+    /// Calls in flight at once across all workers.
+    pub max_async: usize,
+}
+
+/// The LLM and the embedding model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSettings {
+    pub llm: ProviderSettings,
+    pub embedding: ProviderSettings,
+    pub embedding_batch: usize,
+    pub azure_api_version: String,
 }
 
 /// Which storage backends serve LightRAG's four storage kinds.
@@ -86,6 +161,7 @@ pub struct Settings {
     /// LightRAG's four storage selectors, as given (validated against what exists).
     pub storage: StorageSelection,
     pub indexing: IndexingSettings,
+    pub models: ModelSettings,
     /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
     pub hooks: Vec<(&'static str, String)>,
     pub hook_timeout: Duration,
@@ -158,6 +234,7 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
+            models: Self::models(&r)?,
             storage: StorageSelection {
                 kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
                 doc_status: r.get(
@@ -196,6 +273,63 @@ impl Settings {
             entity_types: r.get(&spec::ENTITY_TYPES, entity_types)?,
             embedding_dim: r.get(&spec::EMBEDDING_DIM, number::<usize>(1, 65_536))?,
             cache_extraction: r.get(&spec::ENABLE_LLM_CACHE_FOR_EXTRACT, crate::api::boolean)?,
+            max_gleaning: r.get(&spec::MAX_GLEANING, number::<usize>(0, 10))?,
+            summary_language: r.get(&spec::SUMMARY_LANGUAGE, non_empty)?,
+            force_summary_on_merge: r.get(
+                &spec::FORCE_LLM_SUMMARY_ON_MERGE,
+                number::<usize>(2, 10_000),
+            )?,
+            summary_max_tokens: r.get(&spec::SUMMARY_MAX_TOKENS, number::<usize>(1, 1_000_000))?,
+            summary_length: r.get(
+                &spec::SUMMARY_LENGTH_RECOMMENDED,
+                number::<usize>(1, 1_000_000),
+            )?,
+            max_parallel_insert: r.get(&spec::MAX_PARALLEL_INSERT, number::<usize>(1, 64))?,
+        })
+    }
+
+    fn models(r: &Resolver<'_>) -> Result<ModelSettings, ConfigError> {
+        let provider = |binding: &Spec,
+                        host: &Spec,
+                        key: &Spec,
+                        timeout: &Spec,
+                        max_async: &Spec,
+                        model: &dyn Fn(Binding) -> Result<String, ConfigError>|
+         -> Result<ProviderSettings, ConfigError> {
+            let binding = r.get(binding, Binding::parse)?;
+            Ok(ProviderSettings {
+                binding,
+                host: r
+                    .optional(host, url)?
+                    .unwrap_or_else(|| binding.default_host().to_owned()),
+                api_key: r.optional(key, non_empty)?,
+                model: model(binding)?,
+                timeout: Duration::from_secs(r.get(timeout, seconds(1))?),
+                max_async: r.get(max_async, number::<usize>(1, MAX_PERMITS))?,
+            })
+        };
+        Ok(ModelSettings {
+            llm: provider(
+                &spec::LLM_BINDING,
+                &spec::LLM_BINDING_HOST,
+                &spec::LLM_BINDING_API_KEY,
+                &spec::LLM_TIMEOUT,
+                &spec::MAX_ASYNC,
+                &|_| r.get(&spec::LLM_MODEL, non_empty),
+            )?,
+            embedding: provider(
+                &spec::EMBEDDING_BINDING,
+                &spec::EMBEDDING_BINDING_HOST,
+                &spec::EMBEDDING_BINDING_API_KEY,
+                &spec::EMBEDDING_TIMEOUT,
+                &spec::EMBEDDING_FUNC_MAX_ASYNC,
+                &|binding| {
+                    Ok(r.optional(&spec::EMBEDDING_MODEL, non_empty)?
+                        .unwrap_or_else(|| binding.default_embedding_model().to_owned()))
+                },
+            )?,
+            embedding_batch: r.get(&spec::EMBEDDING_BATCH_NUM, number::<usize>(1, 10_000))?,
+            azure_api_version: r.get(&spec::AZURE_OPENAI_API_VERSION, non_empty)?,
         })
     }
 
@@ -420,6 +554,18 @@ fn implemented(available: &'static [&'static str]) -> impl Fn(&str) -> Result<St
                 )
             })
     }
+}
+
+/// Most calls in flight one provider role may be allowed (the size of the arena's
+/// permit table).
+pub const MAX_PERMITS: usize = 64;
+
+/// An http(s) base URL, kept without its trailing slash.
+fn url(s: &str) -> Result<String, String> {
+    if !(s.starts_with("http://") || s.starts_with("https://")) || s.len() < 10 {
+        return Err("expected an http:// or https:// URL".to_owned());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
 }
 
 fn non_empty(s: &str) -> Result<String, String> {

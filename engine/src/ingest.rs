@@ -8,14 +8,17 @@
 //! fragments joined by `<SEP>`, as LightRAG stores them.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
 use crate::chunking::{self, ChunkError, ChunkingOptions, Tokenizer};
-use crate::embedding::builtin::HashedNgrams;
+use futures_util::StreamExt;
+
+use crate::embedding::{self, Batching, Embedder};
 use crate::extraction::{self, Extraction};
 use crate::ids;
-use crate::llm::builtin;
+use crate::llm::{ExtractionSettings, LanguageModel, ModelError, SummaryRequest, wait};
 use crate::storage::vectors::VectorIndex;
 use crate::storage::{
     Generations, GraphStorage, KvNamespace, KvStorage, StorageError, VectorNamespace, VectorRecord,
@@ -24,33 +27,6 @@ use crate::storage::{
 
 /// LightRAG's separator between merged fragments.
 pub const GRAPH_FIELD_SEP: &str = "<SEP>";
-
-/// Turns texts into vectors.
-pub trait Embedder {
-    fn embed(&self, texts: &[String]) -> Vec<Vec<f32>>;
-}
-
-impl Embedder for HashedNgrams {
-    fn embed(&self, texts: &[String]) -> Vec<Vec<f32>> {
-        self.embed_batch(texts)
-    }
-}
-
-/// Answers the extraction question for one chunk in LightRAG's record format.
-pub trait ChunkExtractor {
-    fn extract(&self, chunk: &str) -> String;
-}
-
-/// The builtin model, with the configured entity types.
-pub struct BuiltinExtractor {
-    pub entity_types: Vec<String>,
-}
-
-impl ChunkExtractor for BuiltinExtractor {
-    fn extract(&self, chunk: &str) -> String {
-        extraction::format(&builtin::extract(chunk, &self.entity_types))
-    }
-}
 
 /// The stores one ingestion writes.
 pub struct Stores<'a> {
@@ -85,13 +61,34 @@ pub enum IngestError {
     Chunking(#[from] ChunkError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// When merged descriptions are condensed by the model.
+#[derive(Debug, Clone)]
+pub struct SummaryPolicy {
+    /// FORCE_LLM_SUMMARY_ON_MERGE: this many fragments or more are summarised.
+    pub force_on_merge: usize,
+    /// SUMMARY_MAX_TOKENS: a longer merged description is summarised.
+    pub max_tokens: usize,
+    /// SUMMARY_LENGTH_RECOMMENDED, in tokens.
+    pub length: usize,
 }
 
 pub struct Ingest<'a> {
     pub stores: Stores<'a>,
     pub tokenizer: &'a Tokenizer,
     pub embedder: &'a dyn Embedder,
-    pub extractor: &'a dyn ChunkExtractor,
+    pub batching: Batching,
+    pub model: &'a dyn LanguageModel,
+    pub extraction: &'a ExtractionSettings,
+    pub summary: &'a SummaryPolicy,
+    /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
+    pub llm_concurrency: usize,
+    /// Taken around the graph merge: documents indexed in parallel (MAX_PARALLEL_INSERT)
+    /// chunk, embed and extract at once, but merge one at a time.
+    pub merge_lock: &'a Mutex<()>,
     pub chunking: &'a ChunkingOptions,
     /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
     pub use_cache: bool,
@@ -125,6 +122,15 @@ fn chunk_ids_record(source_id: &str) -> Value {
 
 fn field<'v>(data: &'v Option<Value>, name: &str) -> Option<&'v str> {
     data.as_ref()?.get(name)?.as_str()
+}
+
+/// The stored fields a write starts from: all of them when merging, none when
+/// replacing.
+fn kept_field<'v>(existing: &'v Option<Value>, mode: Write) -> impl Fn(&str) -> Option<&'v str> {
+    move |name| match mode {
+        Write::Merge => field(existing, name),
+        Write::Replace => None,
+    }
 }
 
 /// What a set of chunks says about an entity or a relation.
@@ -184,9 +190,7 @@ impl Ingest<'_> {
                 json!({"content": doc.content, "file_path": doc.file_path, "chunks_list": chunk_ids}),
             )],
         )?;
-        let vectors = self
-            .embedder
-            .embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>());
+        let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
         let chunk_vectors: Vec<VectorRecord> = chunk_records
             .iter()
             .zip(vectors)
@@ -212,6 +216,7 @@ impl Ingest<'_> {
             })
             .collect();
         let (entities, relations) = self.contributions(&refs, &mut report)?;
+        let _merging = self.merge_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.write_entities(&entities, Write::Merge)?;
         self.write_relations(&relations, Write::Merge)?;
         let names: Vec<&String> = entities.keys().collect();
@@ -245,8 +250,8 @@ impl Ingest<'_> {
     ) -> Result<(Entities, Relations), IngestError> {
         let mut entities = Entities::new();
         let mut relations = Relations::new();
-        for chunk in chunks {
-            let extraction = self.extract(chunk.content, report)?;
+        let extractions = self.extract_all(chunks, report)?;
+        for (chunk, extraction) in chunks.iter().zip(extractions) {
             report.skipped_records += extraction.skipped;
             for e in extraction.entities {
                 let c = entities.entry(e.name).or_default();
@@ -283,23 +288,104 @@ impl Ingest<'_> {
         Ok((entities, relations))
     }
 
-    fn extract(&self, chunk: &str, report: &mut IngestReport) -> Result<Extraction, IngestError> {
-        let key = extraction_cache_key(chunk);
-        if self.use_cache
-            && let Some(answer) = self.stores.kv.kv_get(KvNamespace::LlmResponseCache, &key)?
-            && let Some(text) = answer.get("return").and_then(Value::as_str)
-        {
-            report.cached_extractions += 1;
-            return Ok(extraction::parse(text));
+    /// Every chunk's extraction: cached answers first, the rest from the model with up
+    /// to `llm_concurrency` calls in flight; new answers are cached.
+    fn extract_all(
+        &self,
+        chunks: &[ChunkRef<'_>],
+        report: &mut IngestReport,
+    ) -> Result<Vec<Extraction>, IngestError> {
+        let mut answers: Vec<Option<String>> = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let cached = if self.use_cache {
+                self.stores
+                    .kv
+                    .kv_get(
+                        KvNamespace::LlmResponseCache,
+                        &extraction_cache_key(chunk.content),
+                    )?
+                    .and_then(|a| a.get("return")?.as_str().map(str::to_owned))
+            } else {
+                None
+            };
+            report.cached_extractions += usize::from(cached.is_some());
+            answers.push(cached);
         }
-        let answer = self.extractor.extract(chunk);
-        if self.use_cache {
-            self.stores.kv.kv_upsert(
-                KvNamespace::LlmResponseCache,
-                &[(key, json!({"return": answer, "cache_type": "extract"}))],
-            )?;
+        let missing: Vec<usize> = (0..chunks.len())
+            .filter(|i| answers[*i].is_none())
+            .collect();
+        let fresh: Vec<Result<String, ModelError>> = wait(
+            futures_util::stream::iter(missing.iter())
+                .map(|&i| self.model.extract(chunks[i].content, self.extraction))
+                .buffered(self.llm_concurrency.max(1))
+                .collect(),
+        );
+        let mut cache = Vec::new();
+        for (i, answer) in missing.into_iter().zip(fresh) {
+            let answer = answer?;
+            if self.use_cache {
+                cache.push((
+                    extraction_cache_key(chunks[i].content),
+                    json!({"return": answer, "cache_type": "extract"}),
+                ));
+            }
+            answers[i] = Some(answer);
         }
-        Ok(extraction::parse(&answer))
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::LlmResponseCache, &cache)?;
+        Ok(answers
+            .into_iter()
+            .map(|a| extraction::parse(&a.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Vectors for `texts`, batched as configured.
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, IngestError> {
+        Ok(wait(embedding::embed_all(
+            self.embedder,
+            texts,
+            self.batching,
+        ))?)
+    }
+
+    /// Merged descriptions with too many fragments or tokens, condensed by the model
+    /// (concurrently); the others unchanged.
+    fn summarize_long(
+        &self,
+        kind: &str,
+        items: Vec<(String, String)>,
+    ) -> Result<Vec<String>, IngestError> {
+        let needs = |description: &str| {
+            let fragments = description.split(GRAPH_FIELD_SEP).count();
+            fragments > 1
+                && (fragments >= self.summary.force_on_merge
+                    || self.tokenizer.count(description) > self.summary.max_tokens)
+        };
+        let summaries: Vec<Result<String, ModelError>> = wait(
+            futures_util::stream::iter(items.iter())
+                .map(|(name, description)| async move {
+                    if !needs(description) {
+                        return Ok(description.clone());
+                    }
+                    let fragments: Vec<String> = description
+                        .split(GRAPH_FIELD_SEP)
+                        .map(str::to_owned)
+                        .collect();
+                    self.model
+                        .summarize(SummaryRequest {
+                            kind,
+                            name,
+                            descriptions: &fragments,
+                            language: &self.extraction.language,
+                            length: self.summary.length,
+                        })
+                        .await
+                })
+                .buffered(self.llm_concurrency.max(1))
+                .collect(),
+        );
+        Ok(summaries.into_iter().collect::<Result<_, _>>()?)
     }
 
     pub(crate) fn write_entities(
@@ -310,13 +396,21 @@ impl Ingest<'_> {
         let mut vectors = Vec::with_capacity(entities.len());
         let mut nodes = Vec::with_capacity(entities.len());
         let mut chunk_index = Vec::with_capacity(entities.len());
+        let mut stored = Vec::with_capacity(entities.len());
+        let mut merged = Vec::with_capacity(entities.len());
         for (name, c) in entities {
             let existing = self.stores.graph.node_get(name)?;
-            let kept = |field_name| match mode {
-                Write::Merge => field(&existing, field_name),
-                Write::Replace => None,
-            };
-            let description = merge_fragments(kept("description"), c.descriptions.clone());
+            let description = merge_fragments(
+                kept_field(&existing, mode)("description"),
+                c.descriptions.clone(),
+            );
+            merged.push((name.clone(), description));
+            stored.push(existing);
+        }
+        let descriptions = self.summarize_long("Entity", merged)?;
+        for (index, ((name, c), existing)) in entities.iter().zip(stored).enumerate() {
+            let kept = kept_field(&existing, mode);
+            let description = &descriptions[index];
             let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
             let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
             let entity_type = match mode {
@@ -368,12 +462,20 @@ impl Ingest<'_> {
         let mut vectors = Vec::with_capacity(relations.len());
         let mut edges = Vec::with_capacity(relations.len());
         let mut chunk_index = Vec::with_capacity(relations.len());
+        let mut stored = Vec::with_capacity(relations.len());
+        let mut merged = Vec::with_capacity(relations.len());
         for ((source, target), c) in relations {
             let existing = self.stores.graph.edge_get(source, target)?.map(|e| e.data);
-            let kept = |field_name| match mode {
-                Write::Merge => field(&existing, field_name),
-                Write::Replace => None,
-            };
+            let description = merge_fragments(
+                kept_field(&existing, mode)("description"),
+                c.descriptions.clone(),
+            );
+            merged.push((format!("{source}-{target}"), description));
+            stored.push(existing);
+        }
+        let descriptions = self.summarize_long("Relation", merged)?;
+        for (index, (((source, target), c), existing)) in relations.iter().zip(stored).enumerate() {
+            let kept = kept_field(&existing, mode);
             // The weight counts the distinct chunks that state the relation, so running a
             // document again (after a crash mid-merge) adds nothing twice.
             let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
@@ -385,7 +487,7 @@ impl Ingest<'_> {
                 c.keywords.clone(),
             )
             .replace(GRAPH_FIELD_SEP, ", ");
-            let description = merge_fragments(kept("description"), c.descriptions.clone());
+            let description = &descriptions[index];
             let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
             let data = json!({
                 "weight": weight,
@@ -427,7 +529,7 @@ impl Ingest<'_> {
             .iter()
             .map(|r| r.meta["content"].as_str().unwrap_or_default().to_owned())
             .collect();
-        for (record, vector) in records.iter_mut().zip(self.embedder.embed(&texts)) {
+        for (record, vector) in records.iter_mut().zip(self.embed(&texts)?) {
             record.vector = vector;
         }
         index.upsert(self.stores.vectors, self.stores.generations, &records)?;
@@ -455,6 +557,8 @@ impl Default for Indexes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embedding::builtin::HashedNgrams;
+    use crate::llm::builtin::{self, BuiltinModel};
     use crate::storage::LocalGenerations;
     use crate::storage::sqlite::SqliteStorage;
 
@@ -464,8 +568,10 @@ mod tests {
         indexes: Indexes,
         tokenizer: Tokenizer,
         embedder: HashedNgrams,
-        extractor: BuiltinExtractor,
+        extraction: ExtractionSettings,
+        summary: SummaryPolicy,
         chunking: ChunkingOptions,
+        merge_lock: Mutex<()>,
     }
 
     impl Fixture {
@@ -481,17 +587,25 @@ mod tests {
                 indexes: Indexes::default(),
                 tokenizer: Tokenizer::o200k(),
                 embedder: HashedNgrams::new(256),
-                extractor: BuiltinExtractor {
+                extraction: ExtractionSettings {
                     entity_types: builtin::DEFAULT_ENTITY_TYPES
                         .iter()
                         .map(|t| t.to_string())
                         .collect(),
+                    language: "English".to_owned(),
+                    max_gleaning: 1,
+                },
+                summary: SummaryPolicy {
+                    force_on_merge: 8,
+                    max_tokens: 1200,
+                    length: 600,
                 },
                 chunking: ChunkingOptions {
                     chunk_token_size: 16,
                     overlap_token_size: 2,
                     ..Default::default()
                 },
+                merge_lock: Mutex::new(()),
             }
         }
 
@@ -518,7 +632,15 @@ mod tests {
                 },
                 tokenizer: &self.tokenizer,
                 embedder: &self.embedder,
-                extractor: &self.extractor,
+                batching: Batching {
+                    batch_size: 10,
+                    concurrency: 2,
+                },
+                model: &BuiltinModel,
+                extraction: &self.extraction,
+                summary: &self.summary,
+                llm_concurrency: 4,
+                merge_lock: &self.merge_lock,
                 chunking: &self.chunking,
                 use_cache: true,
                 now: 1_795_674_000,

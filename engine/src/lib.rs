@@ -13,4 +13,5 @@ pub mod ids;
 pub mod ingest;
 pub mod llm;
 pub mod parsing;
+pub mod providers;
 pub mod storage;

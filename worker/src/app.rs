@@ -7,12 +7,15 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
+use lightrag_engine::embedding::Embedder;
 use lightrag_engine::ingest::Indexes;
+use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::storage::StorageError;
 use lightrag_engine::storage::sqlite::SqliteStorage;
 
 use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
+use crate::models;
 use crate::pipeline::ArenaGenerations;
 use crate::pipeline_status::PipelineStatus;
 use crate::shared::SharedRegion;
@@ -37,6 +40,9 @@ pub struct App {
     /// This worker's cached copies of the vector namespaces.
     pub indexes: Indexes,
     pub pipeline_status: PipelineStatus,
+    /// The LLM and the embedding model, limited across workers.
+    pub model: Arc<dyn LanguageModel>,
+    pub embedder: Arc<dyn Embedder>,
 }
 
 impl App {
@@ -68,6 +74,13 @@ impl App {
             ),
             indexes: Indexes::default(),
             pipeline_status: PipelineStatus::new(&shared.pipeline_status),
+            model: models::language_model(&ctx.settings.models, &shared.llm_permits),
+            embedder: models::embedder(
+                &ctx.settings.models,
+                ctx.settings.indexing.embedding_dim,
+                &shared.embedding_permits,
+            ),
+
             worker_id: ctx.id,
             working_directory: absolute(&ctx.settings.working_dir),
             input_directory: absolute(&ctx.settings.input_dir),

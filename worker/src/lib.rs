@@ -18,6 +18,8 @@ mod keyed_table;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod models;
+mod permits;
 mod pipeline;
 mod pipeline_status;
 mod routes;

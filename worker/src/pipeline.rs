@@ -8,13 +8,15 @@
 //! `processing`, then `processed` with its chunk count or `failed` with the error.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lightrag_engine::chunking::{ChunkingOptions, Tokenizer};
 use lightrag_engine::clock;
-use lightrag_engine::embedding::builtin::HashedNgrams;
-use lightrag_engine::ingest::{BuiltinExtractor, Document, Ingest, Stores};
+use lightrag_engine::embedding::Batching;
+use lightrag_engine::ingest::{Document, Ingest, Stores, SummaryPolicy};
+use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::storage::{
     DocStatusRecord, DocStatusStorage, Generations, KvNamespace, KvStorage, VectorNamespace,
 };
@@ -64,7 +66,7 @@ impl Generations for ArenaGenerations {
     }
 }
 
-fn is_alive(pid: u64) -> bool {
+pub(crate) fn is_alive(pid: u64) -> bool {
     pid != 0 && !matches!(kill(Pid::from_raw(pid as i32), None), Err(Errno::ESRCH))
 }
 
@@ -202,14 +204,21 @@ fn cancel_rest(app: &App, mut doc: DocStatusRecord) -> lightrag_engine::storage:
     app.storage.doc_upsert(std::slice::from_ref(&doc))
 }
 
-/// Runs `f` with the workspace's indexer: the configured chunking, embedding and
-/// extraction over this worker's stores.
-fn with_indexer<T>(app: &App, f: impl FnOnce(&Ingest<'_>) -> T) -> T {
+/// Runs `f` with the workspace's indexer: the configured chunking, model and
+/// embedding over this worker's stores.
+fn with_indexer<T>(app: &App, merge_lock: &Mutex<()>, f: impl FnOnce(&Ingest<'_>) -> T) -> T {
     let indexing = &app.settings.indexing;
+    let models = &app.settings.models;
     let tokenizer = Tokenizer::o200k();
-    let embedder = HashedNgrams::new(indexing.embedding_dim);
-    let extractor = BuiltinExtractor {
+    let extraction = ExtractionSettings {
         entity_types: indexing.entity_types.clone(),
+        language: indexing.summary_language.clone(),
+        max_gleaning: indexing.max_gleaning,
+    };
+    let summary = SummaryPolicy {
+        force_on_merge: indexing.force_summary_on_merge,
+        max_tokens: indexing.summary_max_tokens,
+        length: indexing.summary_length,
     };
     let chunking = ChunkingOptions {
         chunk_token_size: indexing.chunk_size,
@@ -227,20 +236,28 @@ fn with_indexer<T>(app: &App, f: impl FnOnce(&Ingest<'_>) -> T) -> T {
             relation_index: &app.indexes.relationships,
         },
         tokenizer: &tokenizer,
-        embedder: &embedder,
-        extractor: &extractor,
+        embedder: &*app.embedder,
+        batching: Batching {
+            batch_size: models.embedding_batch,
+            concurrency: models.embedding.max_async,
+        },
+        model: &*app.model,
+        extraction: &extraction,
+        summary: &summary,
+        llm_concurrency: models.llm.max_async,
+        merge_lock,
         chunking: &chunking,
         use_cache: indexing.cache_extraction,
         now: clock::now_epoch_secs(),
     })
 }
 
+/// Processes every unfinished document, MAX_PARALLEL_INSERT at a time, until none is
+/// left or the run is cancelled.
 fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
-    with_indexer(app, |indexer| process_with(app, indexer))
-}
-
-fn process_with(app: &App, indexer: &Ingest<'_>) -> lightrag_engine::storage::Result<()> {
     let status = &app.pipeline_status;
+    let runtime = tokio::runtime::Handle::current();
+    let merge_lock = Mutex::new(());
     loop {
         if status.cancellation_requested() {
             status.message("Pipeline cancelled by the user");
@@ -253,72 +270,110 @@ fn process_with(app: &App, indexer: &Ingest<'_>) -> lightrag_engine::storage::Re
             status.finish();
             return Ok(());
         }
-        let resumed = docs.iter().filter(|d| d.status == PROCESSING).count();
-        tracing::info!(
-            documents = docs.len(),
-            resumed,
-            "pipeline: processing documents"
-        );
+        let resumed = docs.iter().filter(|d| d.status != PENDING).count();
         let total = docs.len();
+        tracing::info!(documents = total, resumed, "pipeline: processing documents");
         status.start(JOB_NAME, total, clock::now_epoch_secs());
         status.message(&format!("Processing {total} document(s)"));
-        for (index, mut doc) in docs.into_iter().enumerate() {
-            if status.cancellation_requested() {
-                cancel_rest(app, doc)?;
-                continue;
+        let next = AtomicUsize::new(0);
+        let failure = Mutex::new(None);
+        let parallel = app.settings.indexing.max_parallel_insert.min(total);
+        std::thread::scope(|scope| {
+            for _ in 0..parallel {
+                scope.spawn(|| {
+                    // Model clients belong to the worker's runtime.
+                    let _runtime = runtime.enter();
+                    with_indexer(app, &merge_lock, |indexer| {
+                        loop {
+                            let index = next.fetch_add(1, Ordering::AcqRel);
+                            let Some(doc) = docs.get(index) else { break };
+                            let outcome = if status.cancellation_requested() {
+                                cancel_rest(app, doc.clone())
+                            } else {
+                                process_one(app, indexer, doc.clone(), index, total)
+                            };
+                            if let Err(error) = outcome {
+                                failure
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .get_or_insert(error);
+                                break;
+                            }
+                        }
+                    });
+                });
             }
-            status.progress(index + 1);
-            status.message(&format!(
-                "Extracting stage {}/{total}: {}",
-                index + 1,
-                doc.file_path
-            ));
-            let content = content_of(app, &mut doc)?;
-            if content.is_ok() {
-                doc.status = PROCESSING.to_owned();
-                doc.updated_at = clock::now_iso8601();
-                app.storage.doc_upsert(std::slice::from_ref(&doc))?;
-            }
-            let outcome = match content {
-                Err(error) => Err(error),
-                Ok(content) => indexer
-                    .run(&Document {
-                        id: &doc.id,
-                        content: &content,
-                        file_path: &doc.file_path,
-                    })
-                    .map_err(|e| e.to_string()),
-            };
-            doc.updated_at = clock::now_iso8601();
-            match outcome {
-                Ok(report) => {
-                    tracing::info!(
-                        doc_id = %doc.id,
-                        chunks = report.chunk_ids.len(),
-                        entities = report.entities,
-                        relations = report.relations,
-                        skipped_records = report.skipped_records,
-                        "document processed"
-                    );
-                    doc.status = "processed".to_owned();
-                    doc.chunks_count = Some(report.chunk_ids.len());
-                    doc.error_msg = None;
-                }
-                Err(error) => {
-                    tracing::error!(doc_id = %doc.id, %error, "document failed");
-                    doc.status = "failed".to_owned();
-                    doc.error_msg = Some(error);
-                }
-            }
-            app.storage.doc_upsert(std::slice::from_ref(&doc))?;
-            status.message(&format!(
-                "Completed processing file {}/{total}: {} ({})",
-                index + 1,
-                doc.file_path,
-                doc.status
-            ));
+        });
+        if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(error);
         }
     }
+}
+
+/// One document: its text (parsed from its file if need be), indexed, its status
+/// recorded as `processed` with its chunk count or `failed` with the reason.
+fn process_one(
+    app: &App,
+    indexer: &Ingest<'_>,
+    mut doc: DocStatusRecord,
+    index: usize,
+    total: usize,
+) -> lightrag_engine::storage::Result<()> {
+    let status = &app.pipeline_status;
+    status.progress(index + 1);
+    status.message(&format!(
+        "Extracting stage {}/{total}: {}",
+        index + 1,
+        doc.file_path
+    ));
+    let content = content_of(app, &mut doc)?;
+    if content.is_ok() {
+        doc.status = PROCESSING.to_owned();
+        doc.updated_at = clock::now_iso8601();
+        app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+    }
+    let started = std::time::Instant::now();
+    let outcome = match content {
+        Err(error) => Err(error),
+        Ok(content) => indexer
+            .run(&Document {
+                id: &doc.id,
+                content: &content,
+                file_path: &doc.file_path,
+            })
+            .map_err(|e| e.to_string()),
+    };
+    doc.updated_at = clock::now_iso8601();
+    match outcome {
+        Ok(report) => {
+            tracing::info!(
+                doc_id = %doc.id,
+                chunks = report.chunk_ids.len(),
+                entities = report.entities,
+                relations = report.relations,
+                skipped_records = report.skipped_records,
+                cached_extractions = report.cached_extractions,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "document processed"
+            );
+            doc.status = "processed".to_owned();
+            doc.chunks_count = Some(report.chunk_ids.len());
+            doc.error_msg = None;
+        }
+        Err(error) => {
+            tracing::error!(doc_id = %doc.id, %error, "document failed");
+            doc.status = "failed".to_owned();
+            doc.error_msg = Some(error);
+        }
+    }
+    app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+    status.message(&format!(
+        "Completed processing file {}/{total}: {} ({})",
+        index + 1,
+        doc.file_path,
+        doc.status
+    ));
+    Ok(())
 }
 
 /// What a deletion request asks for besides the index: the source files, the cached
@@ -351,7 +406,7 @@ pub(crate) fn delete_documents(
         clock::now_epoch_secs(),
     );
     let ids: Vec<String> = known.iter().map(|d| d.id.clone()).collect();
-    let outcome = with_indexer(app, |indexer| {
+    let outcome = with_indexer(app, &Mutex::new(()), |indexer| {
         indexer.delete_documents(&ids, request.delete_llm_cache)
     });
     match outcome {

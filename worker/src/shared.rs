@@ -1,6 +1,6 @@
 //! The worker crate's state in the arena's application region, shared by every worker:
 //! the login-throttle table, the token-renewal table, the metrics counters, the vector
-//! generation counters and the pipeline ownership.
+//! generation counters, the pipeline ownership and status, and the model-call permits.
 //!
 //! The master lays it out once before the first fork ([`init_shared`]) without knowing
 //! what it is; every worker then reaches the same bytes through [`SharedRegion::of`].
@@ -13,6 +13,7 @@ use crate::auth::renewal::RenewalTable;
 use crate::auth::throttle::ThrottleTable;
 use crate::keyed_table::KeyedTable;
 use crate::metrics::MetricsBlock;
+use crate::permits::PermitTable;
 use crate::pipeline_status::PipelineState;
 
 #[repr(C)]
@@ -26,6 +27,10 @@ pub struct SharedRegion {
     pub pipeline_owners: KeyedTable<256>,
     /// The pipeline status of the server's workspace.
     pub pipeline_status: RobustMutex<PipelineState>,
+    /// LLM calls in flight (MAX_ASYNC across workers).
+    pub llm_permits: PermitTable,
+    /// Embedding calls in flight (EMBEDDING_FUNC_MAX_ASYNC across workers).
+    pub embedding_permits: PermitTable,
 }
 
 const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);

@@ -32,7 +32,7 @@ const SENTENCE_STARTERS: &[&str] = &[
     "Then", "So", "However", "Also", "Some", "Many", "Most", "All", "Each", "Every", "No", "Not",
     "Yes", "What", "Who", "Why", "How",
 ];
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "by", "with", "from", "is",
     "are", "was", "were", "be", "been", "it", "its", "that", "this", "as", "has", "have", "had",
     "which", "who", "their", "his", "her", "they", "he", "she", "not", "but", "also", "into",
@@ -69,7 +69,7 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Sentences, split at terminal punctuation and line breaks.
-fn sentences(text: &str) -> Vec<&str> {
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
     text.split_inclusive(['.', '!', '?', '。', '！', '？', '\n'])
         .map(str::trim)
         .filter(|s| s.chars().any(char::is_alphanumeric))
@@ -399,5 +399,47 @@ mod tests {
                 .relations
                 .is_empty()
         );
+    }
+}
+
+/// The builtin model behind [`LanguageModel`](super::LanguageModel): the extractor above,
+/// extractive summaries and extractive replies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuiltinModel;
+
+/// Characters per token, roughly, for turning token budgets into text lengths.
+const CHARS_PER_TOKEN: usize = 4;
+
+impl super::LanguageModel for BuiltinModel {
+    fn extract<'a>(
+        &'a self,
+        chunk: &'a str,
+        settings: &'a super::ExtractionSettings,
+    ) -> super::BoxFuture<'a, Result<String, super::ModelError>> {
+        Box::pin(async move {
+            Ok(crate::extraction::format(&extract(
+                chunk,
+                &settings.entity_types,
+            )))
+        })
+    }
+
+    fn summarize<'a>(
+        &'a self,
+        request: super::SummaryRequest<'a>,
+    ) -> super::BoxFuture<'a, Result<String, super::ModelError>> {
+        Box::pin(async move {
+            Ok(super::extractive::summarize(
+                request.descriptions,
+                request.length * CHARS_PER_TOKEN,
+            ))
+        })
+    }
+
+    fn chat(
+        &self,
+        messages: Vec<super::Message>,
+    ) -> super::BoxFuture<'_, Result<super::TextStream, super::ModelError>> {
+        Box::pin(async move { Ok(super::once(super::extractive::reply(&messages))) })
     }
 }

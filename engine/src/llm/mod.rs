@@ -1,6 +1,153 @@
-//! Language-model work. The `builtin` model needs no network: it extracts entities and
-//! relations from text deterministically and answers in LightRAG's record format, so the
-//! pipeline treats it exactly like a real model. Provider bindings come with the
-//! pipeline.
+//! Language-model work, by the roles LightRAG gives the model: entity and relation
+//! extraction (with gleaning), description summaries, and free chat (answers, Ollama
+//! `generate`). [`LanguageModel`] is what the pipeline and the query engine call.
+//!
+//! Two kinds of implementation: the `builtin` model ([`builtin::BuiltinModel`]), which
+//! does the work deterministically without a network, and [`prompted::PromptedModel`],
+//! which renders LightRAG's prompts and sends them to a chat provider
+//! ([`crate::providers`]).
 
 pub mod builtin;
+pub mod extractive;
+pub mod prompted;
+pub mod prompts;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::Stream;
+use thiserror::Error;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Pieces of generated text, in order, as the model produces them.
+pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, ModelError>> + Send>>;
+
+/// Why a model or embedding call failed (after retries, for the retryable kinds).
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("{provider} returned HTTP {status}: {body}")]
+    Status {
+        provider: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("{provider} did not answer within {seconds} s")]
+    Timeout {
+        provider: &'static str,
+        seconds: u64,
+    },
+    #[error("cannot reach {provider}: {reason}")]
+    Connect {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error("{provider} sent an answer we cannot read: {reason}")]
+    Malformed {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error(
+        "embedding dimension mismatch: the model returned {got} dimensions, EMBEDDING_DIM is {expected}"
+    )]
+    Dimension { expected: usize, got: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// What extraction needs besides the chunk.
+#[derive(Debug, Clone)]
+pub struct ExtractionSettings {
+    pub entity_types: Vec<String>,
+    /// SUMMARY_LANGUAGE: the language descriptions are written in.
+    pub language: String,
+    /// MAX_GLEANING: follow-up rounds asking for what the first answer missed.
+    pub max_gleaning: usize,
+}
+
+/// An entity's or relation's descriptions to condense into one.
+#[derive(Debug, Clone)]
+pub struct SummaryRequest<'a> {
+    /// `Entity` or `Relation`.
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub descriptions: &'a [String],
+    pub language: &'a str,
+    /// SUMMARY_LENGTH_RECOMMENDED, in tokens.
+    pub length: usize,
+}
+
+pub trait LanguageModel: Send + Sync {
+    /// The extraction answer for one chunk, in LightRAG's record format.
+    fn extract<'a>(
+        &'a self,
+        chunk: &'a str,
+        settings: &'a ExtractionSettings,
+    ) -> BoxFuture<'a, Result<String, ModelError>>;
+
+    /// One description standing for all of `request.descriptions`.
+    fn summarize<'a>(
+        &'a self,
+        request: SummaryRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, ModelError>>;
+
+    /// A free chat completion, streamed.
+    fn chat(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>>;
+}
+
+/// Collects a stream into one string.
+pub async fn collect(mut stream: TextStream) -> Result<String, ModelError> {
+    use futures_util::StreamExt;
+    let mut out = String::new();
+    while let Some(piece) = stream.next().await {
+        out.push_str(&piece?);
+    }
+    Ok(out)
+}
+
+/// A stream of one already-known text.
+pub fn once(text: String) -> TextStream {
+    Box::pin(futures_util::stream::once(async move { Ok(text) }))
+}
+
+/// Runs a future to completion from synchronous pipeline code. Pipeline work runs on
+/// blocking threads of the worker's runtime, whose reactor the provider clients use.
+pub fn wait<F: Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => tokio::task::block_in_place(|| handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime can always be built")
+            .block_on(future),
+    }
+}

@@ -45,6 +45,22 @@ pub struct Health {
 
 #[derive(Serialize, ToSchema)]
 pub struct Configuration {
+    llm_binding: &'static str,
+    llm_binding_host: String,
+    llm_model: String,
+    embedding_binding: &'static str,
+    embedding_binding_host: String,
+    embedding_model: String,
+    summary_max_tokens: usize,
+    summary_language: String,
+    force_llm_summary_on_merge: usize,
+    max_parallel_insert: usize,
+    max_async: usize,
+    llm_timeout: u64,
+    embedding_func_max_async: usize,
+    embedding_batch_num: usize,
+    embedding_timeout: u64,
+    enable_llm_cache_for_extract: bool,
     kv_storage: String,
     doc_status_storage: String,
     graph_storage: String,
@@ -60,6 +76,7 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
+    let models = &settings.models;
     let busy = app.pipeline_status.busy();
     let detail = |value| authenticated.then_some(value);
     Json(Health {
@@ -78,6 +95,22 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Hea
         working_directory: detail(app.working_directory.clone()),
         input_directory: detail(app.input_directory.clone()),
         configuration: authenticated.then(|| Configuration {
+            llm_binding: models.llm.binding.name(),
+            llm_binding_host: models.llm.host.clone(),
+            llm_model: models.llm.model.clone(),
+            embedding_binding: models.embedding.binding.name(),
+            embedding_binding_host: models.embedding.host.clone(),
+            embedding_model: models.embedding.model.clone(),
+            summary_max_tokens: settings.indexing.summary_max_tokens,
+            summary_language: settings.indexing.summary_language.clone(),
+            force_llm_summary_on_merge: settings.indexing.force_summary_on_merge,
+            max_parallel_insert: settings.indexing.max_parallel_insert,
+            max_async: models.llm.max_async,
+            llm_timeout: models.llm.timeout.as_secs(),
+            embedding_func_max_async: models.embedding.max_async,
+            embedding_batch_num: models.embedding_batch,
+            embedding_timeout: models.embedding.timeout.as_secs(),
+            enable_llm_cache_for_extract: settings.indexing.cache_extraction,
             kv_storage: settings.storage.kv.clone(),
             doc_status_storage: settings.storage.doc_status.clone(),
             graph_storage: settings.storage.graph.clone(),

@@ -1,0 +1,161 @@
+//! OpenAI's chat-completions and embeddings APIs, as OpenAI and every compatible
+//! server speak them, and Azure OpenAI's deployment-scoped variant of the same.
+
+use serde_json::{Value, json};
+
+use super::lines::{self, Line};
+use super::{ChatProvider, Endpoint, malformed, messages_json, retry};
+use crate::embedding::Embedder;
+use crate::llm::{BoxFuture, Message, ModelError, TextStream};
+use crate::providers::Binding;
+
+const PROVIDER: &str = "openai";
+
+struct Api {
+    client: reqwest::Client,
+    endpoint: Endpoint,
+}
+
+impl Api {
+    fn url(&self, operation: &str) -> String {
+        let e = &self.endpoint;
+        match e.binding {
+            Binding::AzureOpenAi => format!(
+                "{}/openai/deployments/{}/{operation}?api-version={}",
+                e.host, e.model, e.api_version
+            ),
+            _ => format!("{}/{operation}", e.host),
+        }
+    }
+
+    async fn post(&self, operation: &str, body: &Value) -> Result<reqwest::Response, ModelError> {
+        let url = self.url(operation);
+        retry::send(PROVIDER, self.endpoint.timeout, || {
+            let request = self.client.post(&url).json(body);
+            match (&self.endpoint.api_key, self.endpoint.binding) {
+                (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
+                (Some(key), _) => request.bearer_auth(key),
+                (None, _) => request,
+            }
+        })
+        .await
+    }
+}
+
+pub struct OpenAi {
+    api: Api,
+}
+
+impl OpenAi {
+    pub fn new(client: reqwest::Client, endpoint: Endpoint) -> OpenAi {
+        OpenAi {
+            api: Api { client, endpoint },
+        }
+    }
+}
+
+/// One server-sent event line of a streamed completion.
+fn event(line: &str) -> Line {
+    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+        return Line::Skip;
+    };
+    if data == "[DONE]" {
+        return Line::Done;
+    }
+    match serde_json::from_str::<Value>(data) {
+        Ok(chunk) => match chunk["choices"][0]["delta"]["content"].as_str() {
+            Some(text) if !text.is_empty() => Line::Text(text.to_owned()),
+            _ => Line::Skip,
+        },
+        Err(e) => Line::Error(malformed(PROVIDER, format!("stream event: {e}"))),
+    }
+}
+
+impl ChatProvider for OpenAi {
+    fn chat(
+        &self,
+        messages: Vec<Message>,
+        stream: bool,
+    ) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+        Box::pin(async move {
+            let body = json!({
+                "model": self.api.endpoint.model,
+                "messages": messages_json(&messages),
+                "stream": stream,
+            });
+            let response = self.api.post("chat/completions", &body).await?;
+            if stream {
+                return Ok(lines::stream(PROVIDER, response, event));
+            }
+            let answer: Value = response
+                .json()
+                .await
+                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
+            let text = answer["choices"][0]["message"]["content"]
+                .as_str()
+                .ok_or_else(|| malformed(PROVIDER, "no choices[0].message.content"))?;
+            Ok(crate::llm::once(text.to_owned()))
+        })
+    }
+}
+
+pub struct OpenAiEmbedder {
+    api: Api,
+    dim: usize,
+}
+
+impl OpenAiEmbedder {
+    pub fn new(client: reqwest::Client, endpoint: Endpoint, dim: usize) -> OpenAiEmbedder {
+        OpenAiEmbedder {
+            api: Api { client, endpoint },
+            dim,
+        }
+    }
+}
+
+impl Embedder for OpenAiEmbedder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed<'a>(
+        &'a self,
+        texts: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
+        Box::pin(async move {
+            let body = json!({
+                "model": self.api.endpoint.model,
+                "input": texts,
+                "encoding_format": "float",
+            });
+            let answer: Value = self
+                .api
+                .post("embeddings", &body)
+                .await?
+                .json()
+                .await
+                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
+            let mut data: Vec<(u64, Vec<f32>)> = answer["data"]
+                .as_array()
+                .ok_or_else(|| malformed(PROVIDER, "no data in the embeddings answer"))?
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let index = item["index"].as_u64().unwrap_or(i as u64);
+                    let vector = item["embedding"]
+                        .as_array()
+                        .map(|v| {
+                            v.iter()
+                                .filter_map(|x| x.as_f64())
+                                .map(|x| x as f32)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (index, vector)
+                })
+                .collect();
+            data.sort_by_key(|(index, _)| *index);
+            Ok(data.into_iter().map(|(_, v)| v).collect())
+        })
+    }
+}
