@@ -12,15 +12,23 @@ use common::{Server, send};
 /// Runs a python3 sqlite3 script against the server's store (an independent writer,
 /// standing in for the document routes that do not exist yet).
 fn sqlite(dir: &std::path::Path, statements: &str) {
+    use std::io::Write;
     let script = format!(
-        "import sqlite3; c = sqlite3.connect('{}', timeout=10); c.executescript(\"\"\"{statements}\"\"\"); c.commit()",
+        "import sqlite3, sys; c = sqlite3.connect('{}', timeout=10); c.executescript(sys.stdin.read()); c.commit()",
         dir.join("rag_storage/lightrag.sqlite3").display()
     );
-    let status = Command::new("python3")
+    let mut child = Command::new("python3")
         .args(["-c", &script])
-        .status()
+        .stdin(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(status.success());
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(statements.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }
 
 /// Writes document status records straight into the server's SQLite file.
@@ -738,4 +746,59 @@ fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
     assert_eq!(again.status, 200, "{}", again.body);
     wait_processed(&server, again.json()["track_id"].as_str().unwrap(), 1);
     assert!(exists(&server, "Marie Curie") && exists(&server, "Sorbonne"));
+}
+
+#[test]
+fn a_restart_mid_run_resumes_every_document() {
+    let mut first = Server::builder("docs-restart").start();
+    let texts: Vec<String> = (0..300)
+        .map(|i| format!("Document {i}: Alan Turing met Grace Hopper at MIT. ").repeat(30))
+        .collect();
+    sqlite(&first.dir, &pending_docs_sql("restart", &texts));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while first.get("/documents/status_counts").json()["status_counts"]["processed"]
+        .as_u64()
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pipeline never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.signal(libc::SIGTERM);
+    assert!(first.wait_exit(Duration::from_secs(40)).is_some());
+    let count = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import sqlite3; print(sqlite3.connect('{}').execute(\"SELECT count(*) FROM doc_status WHERE status = 'processed'\").fetchone()[0])",
+                first.dir.join("rag_storage/lightrag.sqlite3").display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    let before: usize = String::from_utf8_lossy(&count.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(before < 300, "the run was interrupted ({before} processed)");
+
+    let storage = first.dir.join("rag_storage");
+    let second = Server::builder("docs-restart-again")
+        .args(&["--working-dir", storage.to_str().unwrap()])
+        .start();
+    let track = wait_processed(&second, "restart", 300);
+    assert_eq!(track["total_count"], 300);
+    let resumed = second
+        .output()
+        .lines()
+        .find(|l| l.contains("pipeline: processing documents"))
+        .map(str::to_owned)
+        .unwrap();
+    assert!(
+        resumed.contains(&format!("documents={}", 300 - before)),
+        "{resumed}"
+    );
 }
