@@ -802,3 +802,59 @@ fn a_restart_mid_run_resumes_every_document() {
         "{resumed}"
     );
 }
+
+#[test]
+fn documents_posted_to_every_worker_at_once_are_indexed_once() {
+    let server = Server::builder("docs-concurrent")
+        .args(&["--workers", "2"])
+        .start();
+    let port = server.port;
+    let posters: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|i| {
+                        let body = serde_json::json!({
+                            "text": format!("Poster {t} note {i}: Katherine Johnson computed orbits at NASA Langley."),
+                            "file_source": format!("p{t}-{i}.txt"),
+                        });
+                        let r = send(port, "POST", "/documents/text", &[("Content-Type", "application/json")], body.to_string().as_bytes());
+                        assert_eq!(r.status, 200, "{}", r.body);
+                        r.json()["track_id"].as_str().unwrap().to_owned()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let tracks: Vec<String> = posters
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    for track in &tracks {
+        let docs = wait_processed(&server, track, 1);
+        assert_eq!(docs["documents"][0]["chunks_count"], 1);
+    }
+    let counts = server.get("/documents/status_counts").json();
+    assert_eq!(
+        counts["status_counts"],
+        serde_json::json!({"all": 40, "processed": 40})
+    );
+    // Each of the 40 chunks states the relation once: nothing was merged twice.
+    let edge = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import sqlite3, json; r = sqlite3.connect('{}').execute(\"SELECT data FROM graph_edges WHERE a = 'Katherine Johnson' AND b = 'NASA Langley'\").fetchone(); print(json.loads(r[0])['weight'])",
+                server.dir.join("rag_storage/lightrag.sqlite3").display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&edge.stdout).trim(), "40.0");
+    assert_eq!(
+        server
+            .get("/graph/entity/exists?name=Katherine%20Johnson")
+            .json()["exists"],
+        true
+    );
+}
