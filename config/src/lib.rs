@@ -17,6 +17,6 @@ pub mod spec;
 pub use error::ConfigError;
 pub use layers::{Environment, Source};
 pub use settings::{
-    Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings, Settings,
-    StorageSelection,
+    Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,
+    QuerySettings, Settings, StorageSelection,
 };

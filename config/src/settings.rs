@@ -112,6 +112,22 @@ pub struct ProviderSettings {
     pub max_async: usize,
 }
 
+/// Query defaults and retrieval settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySettings {
+    pub top_k: usize,
+    pub chunk_top_k: usize,
+    pub max_entity_tokens: usize,
+    pub max_relation_tokens: usize,
+    pub max_total_tokens: usize,
+    pub cosine_threshold: f32,
+    pub related_chunk_number: usize,
+    /// `true` for KG_CHUNK_PICK_METHOD=WEIGHT, `false` for VECTOR.
+    pub pick_chunks_by_weight: bool,
+    pub enable_llm_cache: bool,
+    pub user_prompt_prefix: Option<String>,
+}
+
 /// The LLM and the embedding model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSettings {
@@ -162,6 +178,7 @@ pub struct Settings {
     pub storage: StorageSelection,
     pub indexing: IndexingSettings,
     pub models: ModelSettings,
+    pub query: QuerySettings,
     /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
     pub hooks: Vec<(&'static str, String)>,
     pub hook_timeout: Duration,
@@ -235,6 +252,7 @@ impl Settings {
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
             models: Self::models(&r)?,
+            query: Self::query(&r)?,
             storage: StorageSelection {
                 kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
                 doc_status: r.get(
@@ -285,6 +303,33 @@ impl Settings {
                 number::<usize>(1, 1_000_000),
             )?,
             max_parallel_insert: r.get(&spec::MAX_PARALLEL_INSERT, number::<usize>(1, 64))?,
+        })
+    }
+
+    fn query(r: &Resolver<'_>) -> Result<QuerySettings, ConfigError> {
+        let tokens = number::<usize>(1, 1_000_000);
+        Ok(QuerySettings {
+            top_k: r.get(&spec::TOP_K, number::<usize>(1, 1000))?,
+            chunk_top_k: r.get(&spec::CHUNK_TOP_K, number::<usize>(1, 1000))?,
+            max_entity_tokens: r.get(&spec::MAX_ENTITY_TOKENS, &tokens)?,
+            max_relation_tokens: r.get(&spec::MAX_RELATION_TOKENS, &tokens)?,
+            max_total_tokens: r.get(&spec::MAX_TOTAL_TOKENS, &tokens)?,
+            cosine_threshold: r.get(&spec::COSINE_THRESHOLD, |s| {
+                s.parse::<f32>()
+                    .ok()
+                    .filter(|v| (-1.0..=1.0).contains(v))
+                    .ok_or_else(|| "expected a number from -1 to 1".to_owned())
+            })?,
+            related_chunk_number: r.get(&spec::RELATED_CHUNK_NUMBER, number::<usize>(1, 1000))?,
+            pick_chunks_by_weight: r.get(&spec::KG_CHUNK_PICK_METHOD, |s| {
+                match s.to_ascii_uppercase().as_str() {
+                    "VECTOR" => Ok(false),
+                    "WEIGHT" => Ok(true),
+                    _ => Err("expected VECTOR or WEIGHT".to_owned()),
+                }
+            })?,
+            enable_llm_cache: r.get(&spec::ENABLE_LLM_CACHE, api::boolean)?,
+            user_prompt_prefix: r.optional(&spec::USER_PROMPT_PREFIX, non_empty)?,
         })
     }
 

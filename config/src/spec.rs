@@ -120,6 +120,16 @@ settings_table! {
     FORCE_LLM_SUMMARY_ON_MERGE = "FORCE_LLM_SUMMARY_ON_MERGE", "force-llm-summary-on-merge", "N", Value("8"), "Summarise a merged description with the LLM from this many fragments";
     SUMMARY_MAX_TOKENS = "SUMMARY_MAX_TOKENS", "summary-max-tokens", "TOKENS", Value("1200"), "Summarise a merged description longer than this";
     SUMMARY_LENGTH_RECOMMENDED = "SUMMARY_LENGTH_RECOMMENDED", "summary-length-recommended", "TOKENS", Value("600"), "Length asked of description summaries";
+    TOP_K = "TOP_K", "top-k", "N", Value("40"), "Entities or relations retrieved per query (the request's top_k wins)";
+    CHUNK_TOP_K = "CHUNK_TOP_K", "chunk-top-k", "N", Value("20"), "Chunks kept per query (the request's chunk_top_k wins)";
+    MAX_ENTITY_TOKENS = "MAX_ENTITY_TOKENS", "max-entity-tokens", "TOKENS", Value("6000"), "Token budget of the entities in a query context";
+    MAX_RELATION_TOKENS = "MAX_RELATION_TOKENS", "max-relation-tokens", "TOKENS", Value("8000"), "Token budget of the relations in a query context";
+    MAX_TOTAL_TOKENS = "MAX_TOTAL_TOKENS", "max-total-tokens", "TOKENS", Value("30000"), "Token budget of the whole answer prompt";
+    COSINE_THRESHOLD = "COSINE_THRESHOLD", "cosine-threshold", "SIMILARITY", Value("0.2"), "Vector matches below this cosine similarity are ignored";
+    RELATED_CHUNK_NUMBER = "RELATED_CHUNK_NUMBER", "related-chunk-number", "N", Value("5"), "Source chunks taken per retrieved entity or relation";
+    KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
+    ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
+    USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
     MAX_PARALLEL_INSERT = "MAX_PARALLEL_INSERT", "max-parallel-insert", "N", Value("3"), "Documents the pipeline indexes at once";
     ENABLE_LLM_CACHE_FOR_EXTRACT = "ENABLE_LLM_CACHE_FOR_EXTRACT", "enable-llm-cache-for-extract", "BOOL", Value("true"), "Reuse cached extraction answers";
     ENABLE_AI_CONTENT_NOTICE = "ENABLE_AI_CONTENT_NOTICE", "enable-ai-content-notice", "BOOL", Value("false"), "Ask the web UI to show an AI-content notice";

@@ -14,4 +14,5 @@ pub mod ingest;
 pub mod llm;
 pub mod parsing;
 pub mod providers;
+pub mod query;
 pub mod storage;

@@ -12,7 +12,8 @@ use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::llm::builtin::BuiltinModel;
 use lightrag_engine::llm::prompted::PromptedModel;
 use lightrag_engine::llm::{
-    BoxFuture, ExtractionSettings, LanguageModel, Message, ModelError, SummaryRequest, TextStream,
+    BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, SummaryRequest,
+    TextStream,
 };
 use lightrag_engine::providers::{self, Endpoint};
 
@@ -94,6 +95,17 @@ impl LanguageModel for Limited<dyn LanguageModel> {
         Box::pin(async move {
             let _permit = self.permits.acquire(self.limit).await;
             self.inner.summarize(request).await
+        })
+    }
+
+    fn keywords<'a>(
+        &'a self,
+        query: &'a str,
+        language: &'a str,
+    ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+        Box::pin(async move {
+            let _permit = self.permits.acquire(self.limit).await;
+            self.inner.keywords(query, language).await
         })
     }
 

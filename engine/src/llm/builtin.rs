@@ -36,7 +36,9 @@ pub(crate) const STOPWORDS: &[&str] = &[
     "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "by", "with", "from", "is",
     "are", "was", "were", "be", "been", "it", "its", "that", "this", "as", "has", "have", "had",
     "which", "who", "their", "his", "her", "they", "he", "she", "not", "but", "also", "into",
-    "than", "then", "there", "these", "those",
+    "than", "then", "there", "these", "those", "did", "does", "do", "about", "can", "could",
+    "would", "should", "will", "may", "might", "must", "how", "what", "when", "where", "why",
+    "tell", "me", "please", "some", "any", "them", "you", "your", "our", "we", "us", "my",
 ];
 const ORG_WORDS: &[&str] = &[
     "Inc",
@@ -313,6 +315,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn query_keywords_split_names_from_themes() {
+        let k = keywords_of("What did Marie Curie discover about radioactivity?");
+        assert_eq!(k.low_level, ["Marie Curie"]);
+        assert_eq!(k.high_level, ["discover", "radioactivity"]);
+        let k = keywords_of("how do rockets reach orbit");
+        assert_eq!(k.low_level, k.high_level);
+        assert_eq!(k.high_level, ["rockets", "reach", "orbit"]);
+    }
+
+    #[test]
     fn separators_split_and_end_names() {
         let names =
             |s: &str| -> Vec<String> { capitalised_runs(s).into_iter().map(|m| m.name).collect() };
@@ -436,10 +448,65 @@ impl super::LanguageModel for BuiltinModel {
         })
     }
 
+    fn keywords<'a>(
+        &'a self,
+        query: &'a str,
+        _language: &'a str,
+    ) -> super::BoxFuture<'a, Result<super::Keywords, super::ModelError>> {
+        Box::pin(async move { Ok(keywords_of(query)) })
+    }
+
     fn chat(
         &self,
         messages: Vec<super::Message>,
     ) -> super::BoxFuture<'_, Result<super::TextStream, super::ModelError>> {
         Box::pin(async move { Ok(super::once(super::extractive::reply(&messages))) })
+    }
+}
+
+/// Theme words kept as high-level keywords.
+const MAX_THEMES: usize = 5;
+
+/// A query's keywords: the names in it are low-level; its other content words are
+/// high-level (and low-level too when it names nothing).
+pub fn keywords_of(query: &str) -> super::Keywords {
+    let mut low: Vec<String> = Vec::new();
+    for sentence in sentences(query) {
+        let mut mentions = capitalised_runs(sentence);
+        mentions.extend(quoted_terms(sentence));
+        for m in mentions {
+            if !low.contains(&m.name) {
+                low.push(m.name);
+            }
+        }
+    }
+    let named: HashSet<String> = low
+        .iter()
+        .flat_map(|n| n.split(' ').map(str::to_lowercase))
+        .collect();
+    let mut high: Vec<String> = Vec::new();
+    for word in query
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+    {
+        let question_word = SENTENCE_STARTERS
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&word));
+        if word.chars().count() > 2
+            && !STOPWORDS.contains(&word.as_str())
+            && !question_word
+            && !named.contains(&word)
+            && !high.contains(&word)
+        {
+            high.push(word);
+        }
+    }
+    high.truncate(MAX_THEMES);
+    if low.is_empty() {
+        low = high.clone();
+    }
+    super::Keywords {
+        high_level: high,
+        low_level: low,
     }
 }

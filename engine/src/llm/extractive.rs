@@ -62,11 +62,114 @@ pub fn best_sentences<'s>(question: &str, sources: &[&'s str], limit: usize) -> 
         .collect()
 }
 
-/// A reply to the last user message from the sentences of the other messages.
+/// What the builtin model says when the context does not answer the question.
+pub const NOT_IN_CONTEXT: &str =
+    "I do not have enough information to answer this question from the provided context.";
+/// Citations in a builtin answer's references section (LightRAG's prompt asks for 5).
+const MAX_CITATIONS: usize = 5;
+
+/// The document chunks and the reference list of a LightRAG answer prompt.
+struct PromptContext {
+    /// `(reference_id, content)`
+    chunks: Vec<(String, String)>,
+    /// `(reference_id, file_path)`
+    references: Vec<(String, String)>,
+}
+
+fn prompt_context(system: &str) -> Option<PromptContext> {
+    let (_, context) = system.split_once(super::prompts::CONTEXT_HEADER)?;
+    let mut out = PromptContext {
+        chunks: Vec::new(),
+        references: Vec::new(),
+    };
+    let mut section = "";
+    for line in context.lines().map(str::trim) {
+        if line.starts_with("Document Chunks") {
+            section = "chunks";
+        } else if line.starts_with("Reference Document List") {
+            section = "references";
+        } else if line.starts_with("Knowledge Graph Data") {
+            section = "graph";
+        } else if section == "chunks" && line.starts_with('{') {
+            if let Ok(chunk) = serde_json::from_str::<serde_json::Value>(line) {
+                let field = |k: &str| chunk[k].as_str().unwrap_or_default().to_owned();
+                out.chunks.push((field("reference_id"), field("content")));
+            }
+        } else if section == "references"
+            && let Some((id, path)) = line.strip_prefix('[').and_then(|l| l.split_once("] "))
+        {
+            out.references.push((id.to_owned(), path.to_owned()));
+        }
+    }
+    Some(out)
+}
+
+/// An answer from the context of a LightRAG answer prompt: the context sentences that
+/// best match the question, each cited `[n]`, then a `### References` section. `None`
+/// when `system` is not such a prompt.
+pub fn answer_from_prompt(system: &str, question: &str) -> Option<String> {
+    let context = prompt_context(system)?;
+    let wanted = content_words(question);
+    let mut scored: Vec<(usize, usize, &str, &str)> = Vec::new();
+    for (reference, content) in &context.chunks {
+        for sentence in sentences(content) {
+            let score = content_words(sentence).intersection(&wanted).count();
+            if score > 0 && !scored.iter().any(|(_, _, s, _)| *s == sentence) {
+                scored.push((score, scored.len(), sentence, reference));
+            }
+        }
+    }
+    // Best matches first; sentences matching less than half as well as the best are
+    // left out.
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let best = scored.first().map_or(0, |s| s.0);
+    scored.retain(|s| s.0 * 2 > best);
+    scored.truncate(REPLY_SENTENCES);
+    if scored.is_empty() {
+        return Some(NOT_IN_CONTEXT.to_owned());
+    }
+    let mut cited: Vec<&str> = Vec::new();
+    let body = scored
+        .iter()
+        .map(|(_, _, sentence, reference)| {
+            if reference.is_empty() {
+                return sentence.to_string();
+            }
+            if !cited.contains(reference) {
+                cited.push(reference);
+            }
+            format!("{sentence} [{reference}]")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let citations: Vec<String> = cited
+        .iter()
+        .filter_map(|id| context.references.iter().find(|(r, _)| r == id))
+        .take(MAX_CITATIONS)
+        .map(|(id, path)| format!("- [{id}] {path}"))
+        .collect();
+    if citations.is_empty() {
+        return Some(body);
+    }
+    Some(format!(
+        "{body}\n\n### References\n\n{}",
+        citations.join("\n")
+    ))
+}
+
+/// A reply to the last user message: from the context when the system message is a
+/// LightRAG answer prompt, otherwise from the sentences of the other messages.
 pub fn reply(messages: &[Message]) -> String {
     let Some(question) = messages.iter().rev().find(|m| m.role == Role::User) else {
         return NOTHING_MATCHES.to_owned();
     };
+    if let Some(answer) = messages
+        .iter()
+        .find(|m| m.role == Role::System)
+        .and_then(|system| answer_from_prompt(&system.content, &question.content))
+    {
+        return answer;
+    }
     let sources: Vec<&str> = messages
         .iter()
         .filter(|m| !std::ptr::eq(*m, question))
@@ -95,6 +198,36 @@ mod tests {
             "Ada wrote programs. Ada met Babbage. Ada lived in London."
         );
         assert_eq!(summarize(&d, 40), "Ada wrote programs. Ada met Babbage.");
+    }
+
+    #[test]
+    fn answers_from_a_lightrag_prompt_cite_their_sources() {
+        let context = super::super::prompts::render(
+            super::super::prompts::NAIVE_QUERY_CONTEXT,
+            &[
+                (
+                    "text_chunks_str",
+                    r#"{"reference_id": "1", "content": "Paris is the capital of France. It has the Louvre."}
+{"reference_id": "2", "content": "Berlin is the capital of Germany."}"#,
+                ),
+                ("reference_list_str", "[1] france.txt\n[2] germany.txt"),
+            ],
+        );
+        let system = format!("Instructions.\n---Context---\n\n{context}");
+        let messages = vec![
+            Message::new(Role::System, system.clone()),
+            Message::new(Role::User, "What is the capital of Germany?"),
+        ];
+        let answer = reply(&messages);
+        assert_eq!(
+            answer,
+            "Berlin is the capital of Germany. [2]\n\n### References\n\n- [2] germany.txt"
+        );
+        assert_eq!(
+            answer_from_prompt(&system, "quantum chromodynamics").unwrap(),
+            NOT_IN_CONTEXT
+        );
+        assert_eq!(answer_from_prompt("no context here", "x"), None);
     }
 
     #[test]

@@ -120,8 +120,52 @@ pub trait LanguageModel: Send + Sync {
         request: SummaryRequest<'a>,
     ) -> BoxFuture<'a, Result<String, ModelError>>;
 
+    /// The high- and low-level keywords of a query, written in `language`.
+    fn keywords<'a>(
+        &'a self,
+        query: &'a str,
+        language: &'a str,
+    ) -> BoxFuture<'a, Result<Keywords, ModelError>>;
+
     /// A free chat completion, streamed.
     fn chat(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>>;
+}
+
+/// What a query is about: themes (matched against relations) and names and details
+/// (matched against entities).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Keywords {
+    pub high_level: Vec<String>,
+    pub low_level: Vec<String>,
+}
+
+impl Keywords {
+    /// Reads a model's JSON answer, tolerating text around the object; anything
+    /// unreadable is no keywords.
+    pub fn parse(answer: &str) -> Keywords {
+        let json = match (answer.find('{'), answer.rfind('}')) {
+            (Some(start), Some(end)) if start < end => &answer[start..=end],
+            _ => return Keywords::default(),
+        };
+        let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        let list = |key: &str| -> Vec<String> {
+            value[key]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|k| k.as_str().map(str::trim))
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Keywords {
+            high_level: list("high_level_keywords"),
+            low_level: list("low_level_keywords"),
+        }
+    }
 }
 
 /// Collects a stream into one string.

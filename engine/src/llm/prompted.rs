@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::prompts::{self, render};
 use super::{
-    BoxFuture, ExtractionSettings, LanguageModel, Message, ModelError, Role, SummaryRequest,
-    TextStream, collect,
+    BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, Role,
+    SummaryRequest, TextStream, collect,
 };
 use crate::providers::ChatProvider;
 
@@ -94,6 +94,24 @@ impl LanguageModel for PromptedModel {
                 .await?
                 .trim()
                 .to_owned())
+        })
+    }
+
+    fn keywords<'a>(
+        &'a self,
+        query: &'a str,
+        language: &'a str,
+    ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+        Box::pin(async move {
+            // The query goes in last, so text in it is never taken for a placeholder.
+            let prompt = render(
+                prompts::KEYWORDS_EXTRACTION,
+                &[("language", language), ("query", query)],
+            );
+            let answer = self
+                .complete(vec![Message::new(Role::User, prompt)])
+                .await?;
+            Ok(Keywords::parse(&answer))
         })
     }
 

@@ -526,6 +526,16 @@ impl GraphStorage for SqliteStorage {
         self.edges_upsert(&[(source.to_owned(), target.to_owned(), data.clone())])
     }
 
+    fn node_degree(&self, name: &str) -> Result<usize> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND (a = ?2 OR b = ?2)",
+            )?;
+            let n: i64 = stmt.query_row(params![ws, name], |r| r.get(0))?;
+            Ok(n as usize)
+        })
+    }
+
     fn most_connected(&self, limit: usize) -> Result<Vec<String>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(

@@ -2,6 +2,7 @@
 //! its own copy and reloads it only when the namespace's generation counter has moved
 //! since it loaded, so a write on any worker is seen everywhere at the next query.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use serde_json::Value;
@@ -24,6 +25,8 @@ struct Snapshot {
     metas: Vec<Value>,
     /// Unit-length rows, `dim` floats each.
     rows: Vec<f32>,
+    /// Row of each id.
+    positions: HashMap<String, usize>,
 }
 
 pub struct VectorIndex {
@@ -89,14 +92,42 @@ impl VectorIndex {
             ids: Vec::with_capacity(records.len()),
             metas: Vec::with_capacity(records.len()),
             rows: Vec::with_capacity(records.len() * dim),
+            positions: HashMap::with_capacity(records.len()),
         };
         for record in records.into_iter().filter(|r| r.vector.len() == dim) {
             snapshot.rows.extend(normalized(&record.vector));
+            snapshot
+                .positions
+                .insert(record.id.clone(), snapshot.ids.len());
             snapshot.ids.push(record.id);
             snapshot.metas.push(record.meta);
         }
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
         Ok(())
+    }
+
+    /// The cosine similarity of `query` to each of `ids` (`None` for an id not stored).
+    pub fn similarities(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        query: &[f32],
+        ids: &[String],
+    ) -> Result<Vec<Option<f32>>> {
+        self.refresh(storage, generations)?;
+        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        if query.len() != snapshot.dim {
+            return Ok(vec![None; ids.len()]);
+        }
+        let query = normalized(query);
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let row = *snapshot.positions.get(id)?;
+                let vector = &snapshot.rows[row * snapshot.dim..(row + 1) * snapshot.dim];
+                Some(vector.iter().zip(&query).map(|(a, b)| a * b).sum())
+            })
+            .collect())
     }
 
     /// The `top_k` most similar vectors with cosine similarity at least `threshold`,

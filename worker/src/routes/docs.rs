@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, documents, graph, health, metrics, root};
+use super::{auth, documents, graph, health, metrics, query, root};
 use crate::app::{API_VERSION, App};
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::app::{API_VERSION, App};
         documents::upload::upload, documents::upload::supported_file_types,
         documents::scan::scan, documents::scan::scan_status,
         documents::deletion::delete_document,
+        query::query, query::query_stream, query::query_data,
         graph::label_list, graph::label_popular, graph::entity_exists,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),

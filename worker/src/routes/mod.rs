@@ -8,6 +8,7 @@ mod documents;
 mod graph;
 mod health;
 mod metrics;
+mod query;
 mod root;
 #[cfg(feature = "testing")]
 mod testing;
@@ -62,6 +63,9 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
             "/documents/pipeline_status",
             get(documents::pipeline_status),
         )
+        .route("/query", post(query::query))
+        .route("/query/stream", post(query::query_stream))
+        .route("/query/data", post(query::query_data))
         .route("/documents/text", post(documents::insert_text))
         .route("/documents/upload", post(documents::upload::upload))
         .route("/documents/scan", post(documents::scan::scan))

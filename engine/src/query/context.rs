@@ -1,0 +1,287 @@
+//! The context an answer is made from: entities, relations and chunks cut to their
+//! token budgets (MAX_ENTITY_TOKENS, MAX_RELATION_TOKENS, and what MAX_TOTAL_TOKENS
+//! leaves for chunks once the prompt, the graph data and the query are counted), the
+//! reference list, and LightRAG's answer prompt around them.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::{
+    ChunkRow, EntityRow, Mode, ProcessingInfo, QueryParams, Reference, RelationRow, Retrieval,
+};
+use crate::chunking::Tokenizer;
+use crate::ingest::GRAPH_FIELD_SEP;
+use crate::llm::prompts::{self, render};
+use crate::llm::{Keywords, Message, Role};
+
+/// Files without a real name are never cited.
+const UNKNOWN_SOURCE: &str = "unknown_source";
+/// Tokens kept free of the total budget for the model's own formatting.
+const TOTAL_BUFFER: usize = 200;
+
+fn entity_line(e: &EntityRow) -> String {
+    json!({"entity": e.entity_name, "type": e.entity_type, "description": e.description})
+        .to_string()
+}
+
+fn relation_line(r: &RelationRow) -> String {
+    json!({"entity1": r.src_id, "entity2": r.tgt_id, "description": r.description}).to_string()
+}
+
+fn chunk_line(c: &ChunkRow) -> String {
+    json!({"reference_id": c.reference_id, "content": c.content}).to_string()
+}
+
+/// The longest prefix of `items` whose lines fit in `budget` tokens.
+fn within<T>(
+    tokenizer: &Tokenizer,
+    items: Vec<T>,
+    budget: usize,
+    line: impl Fn(&T) -> String,
+) -> Vec<T> {
+    let mut used = 0;
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        used += tokenizer.count(&line(&item)) + 1;
+        if used > budget {
+            break;
+        }
+        kept.push(item);
+    }
+    kept
+}
+
+pub(super) fn truncate_graph(
+    tokenizer: &Tokenizer,
+    params: &QueryParams,
+    entities: Vec<EntityRow>,
+    relations: Vec<RelationRow>,
+) -> (Vec<EntityRow>, Vec<RelationRow>) {
+    (
+        within(tokenizer, entities, params.max_entity_tokens, entity_line),
+        within(
+            tokenizer,
+            relations,
+            params.max_relation_tokens,
+            relation_line,
+        ),
+    )
+}
+
+/// Files cited by the chunks, the most-cited first (ties: first cited first), numbered
+/// from 1.
+fn references(chunks: &[ChunkRow]) -> Vec<Reference> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for chunk in chunks {
+        let path = chunk.file_path.as_str();
+        if path.is_empty() || path == UNKNOWN_SOURCE {
+            continue;
+        }
+        match counts.iter_mut().find(|(p, _)| p == path) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((path.to_owned(), 1)),
+        }
+    }
+    // A stable sort keeps first appearance among equal counts.
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (file_path, _))| Reference {
+            reference_id: (i + 1).to_string(),
+            file_path,
+        })
+        .collect()
+}
+
+pub(super) fn finish(
+    tokenizer: &Tokenizer,
+    params: &QueryParams,
+    keywords: Keywords,
+    mut entities: Vec<EntityRow>,
+    mut relations: Vec<RelationRow>,
+    chunks: Vec<ChunkRow>,
+    (total_entities, total_relations, total_chunks): (usize, usize, usize),
+) -> Retrieval {
+    let template = if params.mode == Mode::Naive {
+        prompts::NAIVE_RAG_RESPONSE
+    } else {
+        prompts::RAG_RESPONSE
+    };
+    let fixed = tokenizer.count(template)
+        + tokenizer.count(&params.query)
+        + tokenizer.count(&params.user_prompt)
+        + entities
+            .iter()
+            .map(|e| tokenizer.count(&entity_line(e)) + 1)
+            .sum::<usize>()
+        + relations
+            .iter()
+            .map(|r| tokenizer.count(&relation_line(r)) + 1)
+            .sum::<usize>();
+    let budget = params.max_total_tokens.saturating_sub(fixed + TOTAL_BUFFER);
+    let mut chunks = within(tokenizer, chunks, budget, chunk_line);
+    let references = references(&chunks);
+    let ids: HashMap<&str, &str> = references
+        .iter()
+        .map(|r| (r.file_path.as_str(), r.reference_id.as_str()))
+        .collect();
+    let cite = |file_path: &str| -> String {
+        file_path
+            .split(GRAPH_FIELD_SEP)
+            .find_map(|f| ids.get(f))
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    };
+    for chunk in &mut chunks {
+        chunk.reference_id = cite(&chunk.file_path);
+    }
+    for entity in &mut entities {
+        entity.reference_id = cite(&entity.file_path);
+    }
+    for relation in &mut relations {
+        relation.reference_id = cite(&relation.file_path);
+    }
+    Retrieval {
+        info: ProcessingInfo {
+            total_entities_found: total_entities,
+            total_relations_found: total_relations,
+            entities_after_truncation: entities.len(),
+            relations_after_truncation: relations.len(),
+            total_chunks_found: total_chunks,
+            final_chunks_count: chunks.len(),
+        },
+        keywords,
+        entities,
+        relations,
+        chunks,
+        references,
+    }
+}
+
+/// The context section of the answer prompt.
+pub fn render_context(mode: Mode, retrieval: &Retrieval) -> String {
+    let lines = |lines: Vec<String>| lines.join("\n");
+    let chunks = lines(retrieval.chunks.iter().map(chunk_line).collect());
+    let references = lines(
+        retrieval
+            .references
+            .iter()
+            .map(|r| format!("[{}] {}", r.reference_id, r.file_path))
+            .collect(),
+    );
+    if mode == Mode::Naive {
+        return render(
+            prompts::NAIVE_QUERY_CONTEXT,
+            &[
+                ("reference_list_str", &references),
+                ("text_chunks_str", &chunks),
+            ],
+        );
+    }
+    render(
+        prompts::KG_QUERY_CONTEXT,
+        &[
+            ("reference_list_str", &references),
+            (
+                "entities_str",
+                &lines(retrieval.entities.iter().map(entity_line).collect()),
+            ),
+            (
+                "relations_str",
+                &lines(retrieval.relations.iter().map(relation_line).collect()),
+            ),
+            ("text_chunks_str", &chunks),
+        ],
+    )
+}
+
+/// The system prompt: LightRAG's answer template with the response type, the
+/// additional instructions and the context (filled last, so document text is never
+/// taken for a placeholder).
+pub fn system_prompt(params: &QueryParams, context: &str) -> String {
+    let user_prompt = if params.user_prompt.is_empty() {
+        "n/a"
+    } else {
+        params.user_prompt.as_str()
+    };
+    let (template, slot) = if params.mode == Mode::Naive {
+        (prompts::NAIVE_RAG_RESPONSE, "content_data")
+    } else {
+        (prompts::RAG_RESPONSE, "context_data")
+    };
+    render(
+        template,
+        &[
+            ("response_type", &params.response_type),
+            ("user_prompt", user_prompt),
+            (slot, context),
+        ],
+    )
+}
+
+/// What `only_need_prompt` returns: the system prompt and the query.
+pub fn prompt_text(system: &str, query: &str) -> String {
+    format!("{system}\n\n---User Query---\n{query}")
+}
+
+/// The messages the model gets: the system prompt (none for `bypass`), the
+/// conversation history, the query.
+pub fn messages(system: Option<String>, history: &[Message], query: &str) -> Vec<Message> {
+    system
+        .map(|s| Message::new(Role::System, s))
+        .into_iter()
+        .chain(history.iter().cloned())
+        .chain(std::iter::once(Message::new(Role::User, query)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(file: &str) -> ChunkRow {
+        ChunkRow {
+            reference_id: String::new(),
+            content: format!("text of {file}"),
+            file_path: file.to_owned(),
+            chunk_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn references_by_chunk_count_then_first_appearance() {
+        let chunks = [
+            chunk("a.txt"),
+            chunk("b.txt"),
+            chunk("unknown_source"),
+            chunk("b.txt"),
+            chunk("c.txt"),
+        ];
+        let refs: Vec<(String, String)> = references(&chunks)
+            .into_iter()
+            .map(|r| (r.reference_id, r.file_path))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("1".into(), "b.txt".into()),
+                ("2".into(), "a.txt".into()),
+                ("3".into(), "c.txt".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn budgets_cut_whole_lines() {
+        let tokenizer = Tokenizer::o200k();
+        let items: Vec<ChunkRow> = (0..10).map(|i| chunk(&format!("{i}.txt"))).collect();
+        let one = tokenizer.count(&chunk_line(&items[0])) + 1;
+        assert_eq!(
+            within(&tokenizer, items.clone(), one * 3, chunk_line).len(),
+            3
+        );
+        assert!(within(&tokenizer, items, 0, chunk_line).is_empty());
+    }
+}

@@ -1,0 +1,379 @@
+//! Retrieval per mode: vector searches, the graph around their hits, source chunks,
+//! round-robin merges, then the token budgets and the references ([`super::context`]).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::context;
+use super::{
+    ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
+    QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
+};
+use crate::ingest::GRAPH_FIELD_SEP;
+use crate::llm::{Keywords, ModelError};
+use crate::storage::KvNamespace;
+
+fn text(data: &Value, key: &str) -> String {
+    data.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn fragments(value: &str) -> impl Iterator<Item = &str> {
+    value.split(GRAPH_FIELD_SEP).filter(|s| !s.is_empty())
+}
+
+/// Interleaves lists (first of each, then second of each ...), dropping repeats.
+fn round_robin<T: Clone, K: std::hash::Hash + Eq>(lists: &[&[T]], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+    for i in 0..longest {
+        for list in lists {
+            if let Some(item) = list.get(i)
+                && seen.insert(key(item))
+            {
+                out.push(item.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The embeddings of the query and its keyword texts, in one call.
+struct Vectors {
+    query: Vec<f32>,
+    low: Option<Vec<f32>>,
+    high: Option<Vec<f32>>,
+}
+
+impl QueryEngine<'_> {
+    async fn vectors(
+        &self,
+        params: &QueryParams,
+        keywords: &Keywords,
+    ) -> Result<Vectors, QueryError> {
+        let mut texts = vec![params.query.clone()];
+        let low = (!keywords.low_level.is_empty()).then(|| {
+            texts.push(keywords.low_level.join(", "));
+            texts.len() - 1
+        });
+        let high = (!keywords.high_level.is_empty()).then(|| {
+            texts.push(keywords.high_level.join(", "));
+            texts.len() - 1
+        });
+        let mut vectors = self.embedder.embed(&texts).await?;
+        if vectors.len() != texts.len() {
+            return Err(ModelError::Malformed {
+                provider: "embedding",
+                reason: format!("{} vectors for {} texts", vectors.len(), texts.len()),
+            }
+            .into());
+        }
+        if let Some(bad) = vectors.iter().find(|v| v.len() != self.embedder.dim()) {
+            return Err(ModelError::Dimension {
+                expected: self.embedder.dim(),
+                got: bad.len(),
+            }
+            .into());
+        }
+        let take = |i: Option<usize>, vectors: &mut Vec<Vec<f32>>| {
+            i.map(|i| std::mem::take(&mut vectors[i]))
+        };
+        let high = take(high, &mut vectors);
+        let low = take(low, &mut vectors);
+        Ok(Vectors {
+            query: std::mem::take(&mut vectors[0]),
+            low,
+            high,
+        })
+    }
+
+    fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
+        Ok(self.stores.graph.node_get(name)?.map(|node| EntityRow {
+            entity_name: name.to_owned(),
+            entity_type: text(&node, "entity_type"),
+            description: text(&node, "description"),
+            source_id: text(&node, "source_id"),
+            file_path: text(&node, "file_path"),
+            created_at: node.get("created_at").cloned().unwrap_or(Value::Null),
+            reference_id: String::new(),
+        }))
+    }
+
+    fn relation(&self, a: &str, b: &str) -> Result<Option<RelationRow>, QueryError> {
+        Ok(self.stores.graph.edge_get(a, b)?.map(|edge| RelationRow {
+            src_id: edge.source.clone(),
+            tgt_id: edge.target.clone(),
+            description: text(&edge.data, "description"),
+            keywords: text(&edge.data, "keywords"),
+            weight: edge
+                .data
+                .get("weight")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0),
+            source_id: text(&edge.data, "source_id"),
+            file_path: text(&edge.data, "file_path"),
+            created_at: edge.data.get("created_at").cloned().unwrap_or(Value::Null),
+            reference_id: String::new(),
+        }))
+    }
+
+    /// Entities similar to the low-level keywords, with their relations (the most
+    /// connected first).
+    fn local(
+        &self,
+        params: &QueryParams,
+        vector: &[f32],
+    ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
+        let hits = self.stores.entity_index.query(
+            self.stores.vectors,
+            self.stores.generations,
+            vector,
+            params.top_k,
+            self.settings.cosine_threshold,
+        )?;
+        let mut entities = Vec::new();
+        for hit in hits {
+            if let Some(entity) = self.entity(&text(&hit.meta, "entity_name"))? {
+                entities.push(entity);
+            }
+        }
+        let mut degrees: HashMap<String, usize> = HashMap::new();
+        let mut degree = |name: &str| -> Result<usize, QueryError> {
+            if let Some(d) = degrees.get(name) {
+                return Ok(*d);
+            }
+            let d = self.stores.graph.node_degree(name)?;
+            degrees.insert(name.to_owned(), d);
+            Ok(d)
+        };
+        let mut seen = HashSet::new();
+        let mut ranked = Vec::new();
+        for entity in &entities {
+            for edge in self.stores.graph.edges_of(&entity.entity_name)? {
+                let key = ordered(&edge.source, &edge.target);
+                if seen.insert(key) {
+                    let rank = degree(&edge.source)? + degree(&edge.target)?;
+                    let weight = edge
+                        .data
+                        .get("weight")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(1.0);
+                    ranked.push((rank, weight, edge.source, edge.target));
+                }
+            }
+        }
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        let mut relations = Vec::new();
+        for (_, _, a, b) in ranked {
+            if let Some(relation) = self.relation(&a, &b)? {
+                relations.push(relation);
+            }
+        }
+        Ok((entities, relations))
+    }
+
+    /// Relations similar to the high-level keywords, with their endpoint entities.
+    fn global(
+        &self,
+        params: &QueryParams,
+        vector: &[f32],
+    ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
+        let hits = self.stores.relation_index.query(
+            self.stores.vectors,
+            self.stores.generations,
+            vector,
+            params.top_k,
+            self.settings.cosine_threshold,
+        )?;
+        let mut relations = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for hit in hits {
+            if let Some(relation) =
+                self.relation(&text(&hit.meta, "src_id"), &text(&hit.meta, "tgt_id"))?
+            {
+                for name in [&relation.src_id, &relation.tgt_id] {
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                }
+                relations.push(relation);
+            }
+        }
+        let mut entities = Vec::new();
+        for name in names {
+            if let Some(entity) = self.entity(&name)? {
+                entities.push(entity);
+            }
+        }
+        Ok((entities, relations))
+    }
+
+    /// Up to RELATED_CHUNK_NUMBER source chunks per item, by similarity to the query or
+    /// by how many items share them.
+    fn source_chunks(&self, sources: &[&str], query: &[f32]) -> Result<Vec<String>, QueryError> {
+        let per_item: Vec<Vec<String>> = sources
+            .iter()
+            .map(|s| fragments(s).map(str::to_owned).collect())
+            .collect();
+        let mut shared: HashMap<&str, usize> = HashMap::new();
+        for ids in &per_item {
+            for id in ids {
+                *shared.entry(id).or_default() += 1;
+            }
+        }
+        let mut picked = Vec::new();
+        for ids in &per_item {
+            let mut ranked: Vec<(f32, usize, &String)> = match self.settings.chunk_pick {
+                ChunkPick::Vector => {
+                    let scores = self.stores.chunk_index.similarities(
+                        self.stores.vectors,
+                        self.stores.generations,
+                        query,
+                        ids,
+                    )?;
+                    ids.iter()
+                        .zip(scores)
+                        .enumerate()
+                        .map(|(i, (id, score))| (score.unwrap_or(f32::MIN), i, id))
+                        .collect()
+                }
+                ChunkPick::Weight => ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (shared[id.as_str()] as f32, i, id))
+                    .collect(),
+            };
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            picked.push(
+                ranked
+                    .into_iter()
+                    .take(self.settings.related_chunk_number)
+                    .map(|(_, _, id)| id.clone())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let lists: Vec<&[String]> = picked.iter().map(Vec::as_slice).collect();
+        Ok(round_robin(&lists, String::clone))
+    }
+
+    fn chunk_rows(&self, ids: &[String]) -> Result<Vec<ChunkRow>, QueryError> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(chunk) = self.stores.kv.kv_get(KvNamespace::TextChunks, id)? {
+                rows.push(ChunkRow {
+                    reference_id: String::new(),
+                    content: text(&chunk, "content"),
+                    file_path: text(&chunk, "file_path"),
+                    chunk_id: id.clone(),
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+fn ordered(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (b.to_owned(), a.to_owned())
+    }
+}
+
+pub(super) async fn run(
+    engine: &QueryEngine<'_>,
+    params: &QueryParams,
+    keywords: Keywords,
+    progress: &(dyn Fn(&'static str) + Sync),
+) -> Result<Retrieval, QueryError> {
+    let vectors = engine.vectors(params, &keywords).await?;
+    let mode = params.mode;
+    let (mut local, mut global) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    if matches!(mode, Mode::Local | Mode::Hybrid | Mode::Mix) {
+        progress(PROGRESS_ENTITIES);
+        if let Some(low) = &vectors.low {
+            local = engine.local(params, low)?;
+        }
+    }
+    if matches!(mode, Mode::Global | Mode::Hybrid | Mode::Mix) {
+        progress(PROGRESS_RELATIONS);
+        if let Some(high) = &vectors.high {
+            global = engine.global(params, high)?;
+        }
+    }
+    let entities = round_robin(&[&local.0, &global.0], |e: &EntityRow| {
+        e.entity_name.clone()
+    });
+    let relations = round_robin(&[&local.1, &global.1], |r: &RelationRow| {
+        ordered(&r.src_id, &r.tgt_id)
+    });
+
+    progress(PROGRESS_CHUNKS);
+    let vector_chunks: Vec<String> = if matches!(mode, Mode::Naive | Mode::Mix) {
+        engine
+            .stores
+            .chunk_index
+            .query(
+                engine.stores.vectors,
+                engine.stores.generations,
+                &vectors.query,
+                params.chunk_top_k,
+                engine.settings.cosine_threshold,
+            )?
+            .into_iter()
+            .map(|hit| hit.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let total_entities = entities.len();
+    let total_relations = relations.len();
+    let (entities, relations) =
+        context::truncate_graph(engine.tokenizer, params, entities, relations);
+    let entity_chunks = engine.source_chunks(
+        &entities
+            .iter()
+            .map(|e| e.source_id.as_str())
+            .collect::<Vec<_>>(),
+        &vectors.query,
+    )?;
+    let relation_chunks = engine.source_chunks(
+        &relations
+            .iter()
+            .map(|r| r.source_id.as_str())
+            .collect::<Vec<_>>(),
+        &vectors.query,
+    )?;
+    let mut chunk_ids = round_robin(
+        &[&vector_chunks, &entity_chunks, &relation_chunks],
+        String::clone,
+    );
+    let total_chunks = chunk_ids.len();
+    chunk_ids.truncate(params.chunk_top_k);
+    let chunks = engine.chunk_rows(&chunk_ids)?;
+    Ok(context::finish(
+        engine.tokenizer,
+        params,
+        keywords,
+        entities,
+        relations,
+        chunks,
+        (total_entities, total_relations, total_chunks),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_interleaves_without_repeats() {
+        let a = ["1", "2", "3"];
+        let b = ["2", "4"];
+        assert_eq!(round_robin(&[&a, &b], |s| *s), ["1", "2", "4", "3"]);
+    }
+}
