@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod fake_provider;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_lightrag-master");
 
 pub fn free_port() -> u16 {

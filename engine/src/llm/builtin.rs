@@ -318,7 +318,10 @@ mod tests {
     fn query_keywords_split_names_from_themes() {
         let k = keywords_of("What did Marie Curie discover about radioactivity?");
         assert_eq!(k.low_level, ["Marie Curie"]);
-        assert_eq!(k.high_level, ["discover", "radioactivity"]);
+        assert_eq!(
+            k.high_level,
+            ["marie", "curie", "discover", "radioactivity"]
+        );
         let k = keywords_of("how do rockets reach orbit");
         assert_eq!(k.low_level, k.high_level);
         assert_eq!(k.high_level, ["rockets", "reach", "orbit"]);
@@ -465,10 +468,11 @@ impl super::LanguageModel for BuiltinModel {
 }
 
 /// Theme words kept as high-level keywords.
-const MAX_THEMES: usize = 5;
+const MAX_THEMES: usize = 8;
 
-/// A query's keywords: the names in it are low-level; its other content words are
-/// high-level (and low-level too when it names nothing).
+/// A query's keywords: the names in it are low-level; all its content words, names
+/// included, are the high-level themes (matched against relation descriptions, which
+/// name their entities). A query naming nothing uses its themes for both.
 pub fn keywords_of(query: &str) -> super::Keywords {
     let mut low: Vec<String> = Vec::new();
     for sentence in sentences(query) {
@@ -480,10 +484,6 @@ pub fn keywords_of(query: &str) -> super::Keywords {
             }
         }
     }
-    let named: HashSet<String> = low
-        .iter()
-        .flat_map(|n| n.split(' ').map(str::to_lowercase))
-        .collect();
     let mut high: Vec<String> = Vec::new();
     for word in query
         .split(|c: char| !c.is_alphanumeric())
@@ -495,7 +495,6 @@ pub fn keywords_of(query: &str) -> super::Keywords {
         if word.chars().count() > 2
             && !STOPWORDS.contains(&word.as_str())
             && !question_word
-            && !named.contains(&word)
             && !high.contains(&word)
         {
             high.push(word);

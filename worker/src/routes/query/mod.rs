@@ -387,6 +387,13 @@ async fn stream_answer(
     responses((status = 200, content_type = "application/x-ndjson"), (status = 422)))]
 pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
+    // LightRAG's `Connection: keep-alive`, unless the client asked to close (the header
+    // would otherwise keep its connection open after the last line).
+    let closing = req
+        .headers()
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let request = read(req).await?;
     let params = params(&app, &request);
     // Without progress lines, retrieval errors are still a plain 500.
@@ -410,16 +417,22 @@ pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<R
             receiver,
         ))
     });
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/x-ndjson"),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::CONNECTION, "keep-alive"),
             (http::HeaderName::from_static("x-accel-buffering"), "no"),
         ],
         Body::from_stream(body),
     )
-        .into_response())
+        .into_response();
+    if !closing {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            http::HeaderValue::from_static("keep-alive"),
+        );
+    }
+    Ok(response)
 }
 
 /// `/query/data`'s own 400 for what the other routes answer 422.
