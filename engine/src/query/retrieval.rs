@@ -141,38 +141,32 @@ impl QueryEngine<'_> {
                 entities.push(entity);
             }
         }
-        let mut degrees: HashMap<String, usize> = HashMap::new();
-        let mut degree = |name: &str| -> Result<usize, QueryError> {
-            if let Some(d) = degrees.get(name) {
-                return Ok(*d);
-            }
-            let d = self.stores.graph.node_degree(name)?;
-            degrees.insert(name.to_owned(), d);
-            Ok(d)
-        };
         let mut seen = HashSet::new();
-        let mut ranked = Vec::new();
+        let mut edges = Vec::new();
         for entity in &entities {
             for edge in self.stores.graph.edges_of(&entity.entity_name)? {
-                let key = ordered(&edge.source, &edge.target);
-                if seen.insert(key) {
-                    let rank = degree(&edge.source)? + degree(&edge.target)?;
-                    let weight = edge
-                        .data
-                        .get("weight")
-                        .and_then(Value::as_f64)
-                        .unwrap_or(1.0);
-                    ranked.push((rank, weight, edge.source, edge.target));
+                if seen.insert(ordered(&edge.source, &edge.target)) {
+                    edges.push(edge);
                 }
             }
         }
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-        let mut relations = Vec::new();
-        for (_, _, a, b) in ranked {
-            if let Some(relation) = self.relation(&a, &b)? {
-                relations.push(relation);
-            }
-        }
+        let endpoints: Vec<String> = edges
+            .iter()
+            .flat_map(|e| [e.source.clone(), e.target.clone()])
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let degrees = self.stores.graph.node_degrees(&endpoints)?;
+        let degree = |name: &str| degrees.get(name).copied().unwrap_or(0);
+        let weight =
+            |e: &crate::storage::Edge| e.data.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
+        // The most connected relations first, then the heaviest.
+        edges.sort_by(|a, b| {
+            (degree(&b.source) + degree(&b.target))
+                .cmp(&(degree(&a.source) + degree(&a.target)))
+                .then(weight(b).total_cmp(&weight(a)))
+        });
+        let relations = edges.into_iter().map(relation_row).collect();
         Ok((entities, relations))
     }
 
@@ -273,6 +267,24 @@ impl QueryEngine<'_> {
             }
         }
         Ok(rows)
+    }
+}
+
+fn relation_row(edge: crate::storage::Edge) -> RelationRow {
+    RelationRow {
+        description: text(&edge.data, "description"),
+        keywords: text(&edge.data, "keywords"),
+        weight: edge
+            .data
+            .get("weight")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0),
+        source_id: text(&edge.data, "source_id"),
+        file_path: text(&edge.data, "file_path"),
+        created_at: edge.data.get("created_at").cloned().unwrap_or(Value::Null),
+        reference_id: String::new(),
+        src_id: edge.source,
+        tgt_id: edge.target,
     }
 }
 

@@ -225,8 +225,8 @@ pub trait GraphStorage {
     fn node_names(&self) -> Result<Vec<String>>;
     /// The `limit` names with the most edges, most connected first (ties by name).
     fn most_connected(&self, limit: usize) -> Result<Vec<String>>;
-    /// How many relations a node has.
-    fn node_degree(&self, name: &str) -> Result<usize>;
+    /// How many relations each of `names` has (absent: none).
+    fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>>;
     fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()>;
     /// Many edges `(source, target, data)` in one transaction.
     fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()>;

@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS graph_edges (
 CREATE INDEX IF NOT EXISTS graph_edges_by_b ON graph_edges (workspace, b);
 ";
 
+/// Bytes of the database file mapped into memory for reads.
+const MMAP_BYTES: i64 = 1 << 30;
+/// Page cache per connection, in KiB.
+const CACHE_KIB: i64 = 32 * 1024;
+
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
     workspace: String,
@@ -77,6 +82,10 @@ impl SqliteStorage {
             let setup = conn
                 .pragma_update(None, "journal_mode", "WAL")
                 .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+                // Reads go through a memory map and a larger page cache: graph walks
+                // touch many pages per query.
+                .and_then(|()| conn.pragma_update(None, "mmap_size", MMAP_BYTES))
+                .and_then(|()| conn.pragma_update(None, "cache_size", -CACHE_KIB))
                 .and_then(|()| conn.execute_batch(SCHEMA));
             match setup {
                 Err(rusqlite::Error::SqliteFailure(e, _))
@@ -526,13 +535,21 @@ impl GraphStorage for SqliteStorage {
         self.edges_upsert(&[(source.to_owned(), target.to_owned(), data.clone())])
     }
 
-    fn node_degree(&self, name: &str) -> Result<usize> {
+    fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>> {
+        let mut degrees = std::collections::HashMap::with_capacity(names.len());
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
-                "SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND (a = ?2 OR b = ?2)",
+                "SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND a = ?2
+                 UNION ALL
+                 SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND b = ?2",
             )?;
-            let n: i64 = stmt.query_row(params![ws, name], |r| r.get(0))?;
-            Ok(n as usize)
+            for name in names {
+                let counts = stmt
+                    .query_map(params![ws, name], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                degrees.insert(name.clone(), counts.iter().sum::<i64>() as usize);
+            }
+            Ok(degrees)
         })
     }
 
@@ -598,12 +615,17 @@ impl GraphStorage for SqliteStorage {
     fn edges_of(&self, node: &str) -> Result<Vec<Edge>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
-                "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND (a = ?2 OR b = ?2)
-                 ORDER BY a, b",
+                // Two indexed lookups: an OR over both columns, or an ORDER BY over the
+                // union, makes SQLite scan the workspace's edges instead.
+                "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND a = ?2
+                 UNION ALL
+                 SELECT source, target, data FROM graph_edges INDEXED BY graph_edges_by_b
+                 WHERE workspace = ?1 AND b = ?2 AND a <> ?2",
             )?;
-            let rows = stmt
+            let mut rows = stmt
                 .query_map(params![ws, node], edge_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.sort_by(|x, y| ordered(&x.0, &x.1).cmp(&ordered(&y.0, &y.1)));
             edges(rows)
         })
     }
