@@ -520,3 +520,48 @@ fn a_client_leaving_mid_stream_stops_the_model_call() {
             .contains("client disconnected; generation stopped")
     );
 }
+
+#[test]
+fn answers_stream_through_ollama_and_azure_too() {
+    let fake = FakeProvider::start(
+        "query-bindings",
+        json!({"dim": 1024, "words": 2, "piece_delay": 0.0}),
+    );
+    for (binding, host, path) in [
+        ("ollama", fake.url(""), "/api/chat"),
+        (
+            "azure_openai",
+            fake.url(""),
+            "/openai/deployments/answerer/chat/completions",
+        ),
+    ] {
+        let server = Server::builder(&format!("query-{binding}"))
+            .env("LLM_BINDING", binding)
+            .env("LLM_BINDING_HOST", &host)
+            .env("LLM_MODEL", "answerer")
+            .env("MAX_GLEANING", "0")
+            .start();
+        indexed(&server);
+        let (_, parsed) = stream(
+            &server,
+            &json!({"query": "What did Grace Hopper write?", "ll_keywords": ["Grace Hopper"], "hl_keywords": ["compiler"]}),
+        );
+        let pieces: Vec<&str> = parsed
+            .iter()
+            .filter_map(|l| l["response"].as_str())
+            .collect();
+        assert!(pieces.len() > 5, "{binding}: {parsed:?}");
+        assert!(
+            pieces
+                .concat()
+                .starts_with("Fake answer to: What did Grace Hopper write?"),
+            "{binding}"
+        );
+        assert!(
+            fake.requests()
+                .iter()
+                .any(|r| r["path"] == path && r["body"]["stream"] == true),
+            "{binding} streamed from {path}"
+        );
+    }
+}
