@@ -143,6 +143,8 @@ pub struct ApiSettings {
     pub webui_title: Option<String>,
     pub webui_description: Option<String>,
     pub ai_content_notice: bool,
+    /// `<name>:<tag>` the Ollama emulation answers as.
+    pub ollama_model: String,
 }
 
 /// LightRAG's workspace sanitising.

@@ -444,6 +444,11 @@ impl Settings {
             webui_title: r.optional(&spec::WEBUI_TITLE, non_empty)?,
             webui_description: r.optional(&spec::WEBUI_DESCRIPTION, non_empty)?,
             ai_content_notice: r.get(&spec::ENABLE_AI_CONTENT_NOTICE, api::boolean)?,
+            ollama_model: format!(
+                "{}:{}",
+                r.get(&spec::OLLAMA_EMULATING_MODEL_NAME, non_empty)?,
+                r.get(&spec::OLLAMA_EMULATING_MODEL_TAG, non_empty)?
+            ),
         })
     }
 

@@ -132,6 +132,8 @@ settings_table! {
     USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
     MAX_PARALLEL_INSERT = "MAX_PARALLEL_INSERT", "max-parallel-insert", "N", Value("3"), "Documents the pipeline indexes at once";
     ENABLE_LLM_CACHE_FOR_EXTRACT = "ENABLE_LLM_CACHE_FOR_EXTRACT", "enable-llm-cache-for-extract", "BOOL", Value("true"), "Reuse cached extraction answers";
+    OLLAMA_EMULATING_MODEL_NAME = "OLLAMA_EMULATING_MODEL_NAME", "simulated-model-name", "NAME", Value("lightrag"), "Model name the Ollama emulation reports";
+    OLLAMA_EMULATING_MODEL_TAG = "OLLAMA_EMULATING_MODEL_TAG", "simulated-model-tag", "TAG", Value("latest"), "Model tag the Ollama emulation reports";
     ENABLE_AI_CONTENT_NOTICE = "ENABLE_AI_CONTENT_NOTICE", "enable-ai-content-notice", "BOOL", Value("false"), "Ask the web UI to show an AI-content notice";
     HOOK_ON_STARTING = "LIGHTRAG_HOOK_ON_STARTING", "hook-on-starting", "CMD", Unset, "Shell command run at the on_starting hook";
     HOOK_WHEN_READY = "LIGHTRAG_HOOK_WHEN_READY", "hook-when-ready", "CMD", Unset, "Shell command run at the when_ready hook";

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, documents, graph, health, metrics, query, root};
+use super::{auth, documents, graph, health, metrics, ollama, query, root};
 use crate::app::{API_VERSION, App};
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::app::{API_VERSION, App};
         documents::scan::scan, documents::scan::scan_status,
         documents::deletion::delete_document,
         query::query, query::query_stream, query::query_data,
+        ollama::version, ollama::tags, ollama::ps, ollama::generate, ollama::chat,
         graph::label_list, graph::label_popular, graph::entity_exists,
     ),
     components(schemas(health::Health, auth::LoginResponse, auth::AuthStatus)),

@@ -8,6 +8,8 @@ mod documents;
 mod graph;
 mod health;
 mod metrics;
+mod ndjson;
+mod ollama;
 mod query;
 mod root;
 #[cfg(feature = "testing")]
@@ -63,6 +65,11 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
             "/documents/pipeline_status",
             get(documents::pipeline_status),
         )
+        .route("/api/version", get(ollama::version))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/ps", get(ollama::ps))
+        .route("/api/generate", post(ollama::generate))
+        .route("/api/chat", post(ollama::chat))
         .route("/query", post(query::query))
         .route("/query/stream", post(query::query_stream))
         .route("/query/data", post(query::query_data))

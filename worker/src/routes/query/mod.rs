@@ -5,15 +5,16 @@
 
 mod request;
 
+pub(crate) use request::QueryRequest;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use http::{StatusCode, header};
+use http::StatusCode;
 use lightrag_engine::ids;
 use lightrag_engine::ingest::Stores;
 use lightrag_engine::llm::{TextStream, collect, prompts, wait};
@@ -24,7 +25,7 @@ use lightrag_engine::query::{
 use lightrag_engine::storage::{KvNamespace, KvStorage};
 use serde_json::{Value, json};
 
-use self::request::QueryRequest;
+use super::ndjson::{self, Lines};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
@@ -222,7 +223,7 @@ async fn answer(
 }
 
 /// Stores a complete generated answer under its cache key.
-async fn remember(app: &Arc<App>, key: Option<String>, mode: Mode, text: &str) {
+pub(crate) async fn remember(app: &Arc<App>, key: Option<String>, mode: Mode, text: &str) {
     let Some(key) = key.filter(|_| !text.trim().is_empty()) else {
         return;
     };
@@ -235,6 +236,37 @@ async fn remember(app: &Arc<App>, key: Option<String>, mode: Mode, text: &str) {
     {
         tracing::warn!(detail = ?e.detail, "query answer not cached");
     }
+}
+
+/// A RAG answer for another front end: whole, or a model stream to relay (and cache
+/// under `cache` once complete).
+pub(crate) enum Reply {
+    Whole(String),
+    Stream {
+        stream: TextStream,
+        cache: Option<String>,
+        mode: Mode,
+    },
+}
+
+pub(crate) async fn reply(app: &Arc<App>, request: &QueryRequest) -> Result<Reply, ApiError> {
+    let params = params(app, request);
+    tracing::info!(
+        mode = %params.mode.as_str(),
+        only_need_context = request.only_need_context,
+        "rag query"
+    );
+    let retrieval = retrieve(app, params.clone(), |_| {})
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(match answer(app, request, &params, &retrieval).await? {
+        Answer::Fixed(text) | Answer::Cached(text) => Reply::Whole(text),
+        Answer::Generated(stream, cache) => Reply::Stream {
+            stream,
+            cache,
+            mode: params.mode,
+        },
+    })
 }
 
 fn seconds_since(started: Instant) -> f64 {
@@ -265,7 +297,7 @@ pub async fn query(State(app): State<Arc<App>>, req: Request) -> Result<Json<Val
         }
     };
     tracing::info!(
-        mode = params.mode.as_str(),
+        mode = %params.mode.as_str(),
         chunks = retrieval.chunks.len(),
         llm_generated,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -277,13 +309,6 @@ pub async fn query(State(app): State<Arc<App>>, req: Request) -> Result<Json<Val
         "response_time": seconds_since(started),
         "llm_generated": llm_generated,
     })))
-}
-
-type Lines = tokio::sync::mpsc::Sender<String>;
-
-/// Sends one NDJSON line; false once the client is gone.
-async fn emit(lines: &Lines, value: Value) -> bool {
-    lines.send(format!("{value}\n")).await.is_ok()
 }
 
 /// Everything after the headers of a `/query/stream` answer.
@@ -299,13 +324,12 @@ async fn stream_answer(
     let retrieval = match retrieval {
         Some(r) => r,
         None => {
-            let progress = move |step: &'static str| {
-                let _ = progress_lines.try_send(format!("{}\n", json!({"progress": step})));
-            };
+            let progress =
+                move |step: &'static str| progress_lines.try_send(json!({"progress": step}));
             match retrieve(&app, params.clone(), progress).await {
                 Ok(r) => r,
                 Err(error) => {
-                    emit(&lines, json!({"error": error})).await;
+                    lines.send(json!({"error": error})).await;
                     return;
                 }
             }
@@ -314,7 +338,7 @@ async fn stream_answer(
     let refs = request
         .include_references
         .then(|| references(&retrieval, request.include_chunk_content));
-    if request.include_progress && !emit(&lines, json!({"progress": PROGRESS_GENERATING})).await {
+    if request.include_progress && !lines.send(json!({"progress": PROGRESS_GENERATING})).await {
         return;
     }
     let single = |text: String, llm_generated: bool| {
@@ -327,25 +351,25 @@ async fn stream_answer(
     let answer = match answer(&app, &request, &params, &retrieval).await {
         Ok(a) => a,
         Err(e) => {
-            emit(&lines, json!({"error": e.detail})).await;
+            lines.send(json!({"error": e.detail})).await;
             return;
         }
     };
     let delivered = match answer {
-        Answer::Fixed(text) => emit(&lines, single(text, false)).await,
-        Answer::Cached(text) => emit(&lines, single(text, true)).await,
+        Answer::Fixed(text) => lines.send(single(text, false)).await,
+        Answer::Cached(text) => lines.send(single(text, true)).await,
         Answer::Generated(stream, key) if request.stream == Some(false) => {
             match collect(stream).await {
                 Ok(text) => {
                     remember(&app, key, params.mode, &text).await;
-                    emit(&lines, single(text, true)).await
+                    lines.send(single(text, true)).await
                 }
-                Err(e) => emit(&lines, json!({"error": e.to_string()})).await,
+                Err(e) => lines.send(json!({"error": e.to_string()})).await,
             }
         }
         Answer::Generated(mut stream, key) => {
             if let Some(refs) = &refs
-                && !emit(&lines, json!({"references": refs})).await
+                && !lines.send(json!({"references": refs})).await
             {
                 return;
             }
@@ -354,7 +378,7 @@ async fn stream_answer(
                 let piece = tokio::select! {
                     // The client went away: dropping the stream ends the model call.
                     _ = lines.closed() => {
-                        tracing::info!(mode = params.mode.as_str(), "client disconnected; generation stopped");
+                        tracing::info!(mode = %params.mode.as_str(), "client disconnected; generation stopped");
                         return;
                     }
                     piece = stream.next() => piece,
@@ -363,12 +387,12 @@ async fn stream_answer(
                     None => break,
                     Some(Ok(piece)) => {
                         text.push_str(&piece);
-                        if !emit(&lines, json!({"response": piece})).await {
+                        if !lines.send(json!({"response": piece})).await {
                             return;
                         }
                     }
                     Some(Err(e)) => {
-                        emit(&lines, json!({"error": e.to_string()})).await;
+                        lines.send(json!({"error": e.to_string()})).await;
                         return;
                     }
                 }
@@ -378,7 +402,9 @@ async fn stream_answer(
         }
     };
     if delivered && request.include_progress {
-        emit(&lines, json!({"response_time": seconds_since(started)})).await;
+        lines
+            .send(json!({"response_time": seconds_since(started)}))
+            .await;
     }
 }
 
@@ -387,13 +413,7 @@ async fn stream_answer(
     responses((status = 200, content_type = "application/x-ndjson"), (status = 422)))]
 pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
-    // LightRAG's `Connection: keep-alive`, unless the client asked to close (the header
-    // would otherwise keep its connection open after the last line).
-    let closing = req
-        .headers()
-        .get(header::CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    let closing = ndjson::closing(req.headers());
     let request = read(req).await?;
     let params = params(&app, &request);
     // Without progress lines, retrieval errors are still a plain 500.
@@ -406,32 +426,10 @@ pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<R
                 .map_err(|e| ApiError::internal(&e))?,
         )
     };
-    let (lines, receiver) = tokio::sync::mpsc::channel::<String>(64);
+    let (lines, response) = ndjson::channel(closing);
     tokio::spawn(stream_answer(
         app, request, params, retrieval, lines, started,
     ));
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let line = receiver.recv().await?;
-        Some((
-            Ok::<_, std::convert::Infallible>(Bytes::from(line)),
-            receiver,
-        ))
-    });
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (http::HeaderName::from_static("x-accel-buffering"), "no"),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response();
-    if !closing {
-        response.headers_mut().insert(
-            header::CONNECTION,
-            http::HeaderValue::from_static("keep-alive"),
-        );
-    }
     Ok(response)
 }
 

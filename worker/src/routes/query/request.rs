@@ -45,6 +45,40 @@ pub struct QueryRequest {
     pub stream: Option<bool>,
 }
 
+impl QueryRequest {
+    /// A request built by another front end (the Ollama chat emulation): the given
+    /// query, mode and history, server defaults for everything else.
+    pub fn from_chat(
+        query: String,
+        mode: Mode,
+        only_need_context: bool,
+        conversation_history: Vec<Message>,
+        user_prompt: Option<String>,
+    ) -> QueryRequest {
+        QueryRequest {
+            query,
+            mode,
+            only_need_context,
+            only_need_prompt: false,
+            response_type: None,
+            top_k: None,
+            chunk_top_k: None,
+            max_entity_tokens: None,
+            max_relation_tokens: None,
+            max_total_tokens: None,
+            hl_keywords: Vec::new(),
+            ll_keywords: Vec::new(),
+            conversation_history,
+            user_prompt,
+            disable_user_prompt_prefix: false,
+            include_references: false,
+            include_chunk_content: false,
+            include_progress: false,
+            stream: None,
+        }
+    }
+}
+
 struct Fields<'a> {
     body: &'a Map<String, Value>,
     errors: Vec<FieldError>,
