@@ -115,6 +115,7 @@ pub struct ProviderSettings {
 /// Query defaults and retrieval settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuerySettings {
+    pub max_graph_nodes: usize,
     pub top_k: usize,
     pub chunk_top_k: usize,
     pub max_entity_tokens: usize,
@@ -309,6 +310,7 @@ impl Settings {
     fn query(r: &Resolver<'_>) -> Result<QuerySettings, ConfigError> {
         let tokens = number::<usize>(1, 1_000_000);
         Ok(QuerySettings {
+            max_graph_nodes: r.get(&spec::MAX_GRAPH_NODES, number::<usize>(1, 1_000_000))?,
             top_k: r.get(&spec::TOP_K, number::<usize>(1, 1000))?,
             chunk_top_k: r.get(&spec::CHUNK_TOP_K, number::<usize>(1, 1000))?,
             max_entity_tokens: r.get(&spec::MAX_ENTITY_TOKENS, &tokens)?,

@@ -120,6 +120,7 @@ settings_table! {
     FORCE_LLM_SUMMARY_ON_MERGE = "FORCE_LLM_SUMMARY_ON_MERGE", "force-llm-summary-on-merge", "N", Value("8"), "Summarise a merged description with the LLM from this many fragments";
     SUMMARY_MAX_TOKENS = "SUMMARY_MAX_TOKENS", "summary-max-tokens", "TOKENS", Value("1200"), "Summarise a merged description longer than this";
     SUMMARY_LENGTH_RECOMMENDED = "SUMMARY_LENGTH_RECOMMENDED", "summary-length-recommended", "TOKENS", Value("600"), "Length asked of description summaries";
+    MAX_GRAPH_NODES = "MAX_GRAPH_NODES", "max-graph-nodes", "N", Value("1000"), "Most nodes /graphs returns";
     TOP_K = "TOP_K", "top-k", "N", Value("40"), "Entities or relations retrieved per query (the request's top_k wins)";
     CHUNK_TOP_K = "CHUNK_TOP_K", "chunk-top-k", "N", Value("20"), "Chunks kept per query (the request's chunk_top_k wins)";
     MAX_ENTITY_TOKENS = "MAX_ENTITY_TOKENS", "max-entity-tokens", "TOKENS", Value("6000"), "Token budget of the entities in a query context";

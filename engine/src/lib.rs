@@ -9,6 +9,7 @@ pub mod clock;
 pub mod deletion;
 pub mod embedding;
 pub mod extraction;
+pub mod graph_edit;
 pub mod ids;
 pub mod ingest;
 pub mod llm;

@@ -47,6 +47,21 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/graph/label/list", get(graph::label_list))
         .route("/graph/label/popular", get(graph::label_popular))
         .route("/graph/entity/exists", get(graph::entity_exists))
+        .route("/graph/label/search", get(graph::label_search))
+        .route("/graphs", get(graph::graphs))
+        .route("/graph/entity/edit", post(graph::edit::entity_edit))
+        .route("/graph/relation/edit", post(graph::edit::relation_edit))
+        .route("/graph/entity/create", post(graph::edit::entity_create))
+        .route("/graph/relation/create", post(graph::edit::relation_create))
+        .route("/graph/entities/merge", post(graph::edit::entities_merge))
+        .route(
+            "/graph/entity/delete",
+            axum::routing::delete(graph::edit::entity_delete),
+        )
+        .route(
+            "/graph/relation/delete",
+            axum::routing::delete(graph::edit::relation_delete),
+        )
         .route(
             "/documents",
             axum::routing::delete(documents::clear_documents),

@@ -1,0 +1,356 @@
+//! Graph edits: `POST /graph/entity/edit`, `/graph/relation/edit`,
+//! `/graph/entity/create`, `/graph/relation/create`, `/graph/entities/merge`,
+//! `DELETE /graph/entity/delete`, `/graph/relation/delete`. Each runs under the
+//! workspace's pipeline claim (409 while the pipeline or another edit holds it), so no
+//! ingestion interleaves, and is visible from every worker as soon as it answers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use http::StatusCode;
+use lightrag_engine::embedding::Batching;
+use lightrag_engine::graph_edit::{EditError, GraphEditor};
+use lightrag_engine::ingest::Stores;
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::error::{ApiError, FieldError};
+use crate::{extract, pipeline};
+
+const BUSY: &str = "Pipeline is busy with another operation. Wait for the running job to finish before editing the knowledge graph.";
+const ENTITY_FIELDS: &[&str] = &[
+    "entity_name",
+    "entity_type",
+    "description",
+    "source_id",
+    "file_path",
+];
+const RELATION_TEXT_FIELDS: &[&str] = &["description", "keywords", "source_id", "file_path"];
+
+fn editor(app: &App) -> GraphEditor<'_> {
+    GraphEditor {
+        stores: Stores {
+            kv: &*app.storage,
+            graph: &*app.storage,
+            vectors: &*app.storage,
+            generations: &app.generations,
+            chunk_index: &app.indexes.chunks,
+            entity_index: &app.indexes.entities,
+            relation_index: &app.indexes.relationships,
+        },
+        embedder: &*app.embedder,
+        batching: Batching {
+            batch_size: app.settings.models.embedding_batch,
+            concurrency: app.settings.models.embedding.max_async,
+        },
+    }
+}
+
+fn answer(error: EditError, not_found: StatusCode) -> ApiError {
+    match error {
+        EditError::NotFound(message) => ApiError::new(not_found, message),
+        EditError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// A read of the graph, off the async threads.
+pub async fn read<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&GraphEditor<'_>) -> Result<T, EditError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || f(&editor(&app)))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| answer(e, StatusCode::NOT_FOUND))
+}
+
+/// An edit under the pipeline claim; `not_found` is the route's status for a missing
+/// element.
+async fn edit<T: Send + 'static>(
+    app: &Arc<App>,
+    not_found: StatusCode,
+    f: impl FnOnce(&GraphEditor<'_>) -> Result<T, EditError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        if !pipeline::claim(&app) {
+            return Err(ApiError::new(StatusCode::CONFLICT, BUSY));
+        }
+        let outcome = f(&editor(&app));
+        pipeline::release(&app);
+        outcome.map_err(|e| answer(e, not_found))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+}
+
+fn missing(body: &Map<String, Value>, field: &str) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        input: Value::Object(body.clone()),
+        ..FieldError::missing("body", field)
+    }])
+}
+
+/// A required name: a string, stripped, not empty (422 otherwise).
+fn name(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    let value = body.get(field).ok_or_else(|| missing(body, field))?;
+    let invalid = |kind, msg: &str| {
+        ApiError::validation(vec![FieldError {
+            kind,
+            loc: vec!["body".into(), field.into()],
+            msg: msg.to_owned(),
+            input: value.clone(),
+            ctx: None,
+        }])
+    };
+    let text = value
+        .as_str()
+        .ok_or_else(|| invalid("string_type", "Input should be a valid string"))?
+        .trim();
+    if text.is_empty() {
+        return Err(invalid("value_error", "Value error, Name cannot be empty"));
+    }
+    Ok(text.to_owned())
+}
+
+fn object(body: &Map<String, Value>, field: &str) -> Result<Map<String, Value>, ApiError> {
+    match body.get(field) {
+        None => Err(missing(body, field)),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(other) => Err(ApiError::validation(vec![FieldError {
+            kind: "dict_type",
+            loc: vec!["body".into(), field.into()],
+            msg: "Input should be a valid dictionary".to_owned(),
+            input: other.clone(),
+            ctx: None,
+        }])),
+    }
+}
+
+fn flag(body: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ApiError::validation(vec![FieldError {
+            kind: "bool_type",
+            loc: vec!["body".into(), field.into()],
+            msg: "Input should be a valid boolean".to_owned(),
+            input: other.clone(),
+            ctx: None,
+        }])),
+    }
+}
+
+/// `updated_data` may only hold the known fields, with string values (a relation's
+/// weight: a number); anything else is LightRAG's 400.
+fn updates(
+    data: Map<String, Value>,
+    text_fields: &[&str],
+    number_fields: &[&str],
+) -> Result<Map<String, Value>, ApiError> {
+    for (key, value) in &data {
+        let ok = (text_fields.contains(&key.as_str()) && value.is_string())
+            || (number_fields.contains(&key.as_str()) && value.is_number());
+        if !ok {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Invalid updated_data: field '{key}' is not editable or has the wrong type"
+                ),
+            ));
+        }
+    }
+    Ok(data)
+}
+
+/// Edit an entity: its type, description, sources; a new `entity_name` renames it
+/// (`allow_rename`) or merges it into an existing one (`allow_merge`).
+#[utoipa::path(post, path = "/graph/entity/edit", tag = "graph",
+    responses((status = 200), (status = 400), (status = 409), (status = 422)))]
+pub async fn entity_edit(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let entity = name(&body, "entity_name")?;
+    let changes = updates(object(&body, "updated_data")?, ENTITY_FIELDS, &[])?;
+    let (allow_rename, allow_merge) = (flag(&body, "allow_rename")?, flag(&body, "allow_merge")?);
+    let original = entity.clone();
+    let (final_name, data, merged) = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+        editor.edit_entity(&entity, &changes, allow_rename, allow_merge)
+    })
+    .await?;
+    let renamed = final_name != original;
+    tracing::info!(entity = %original, final_entity = %final_name, renamed, merged, "entity edited");
+    Ok(Json(json!({
+        "status": "success",
+        "message": if merged { format!("Entity merged successfully into '{final_name}'") } else { "Entity updated successfully".to_owned() },
+        "data": data,
+        "operation_summary": {
+            "merged": merged,
+            "merge_status": if merged { "success" } else { "not_attempted" },
+            "merge_error": null,
+            "operation_status": "success",
+            "target_entity": merged.then_some(&final_name),
+            "final_entity": final_name,
+            "renamed": renamed,
+        },
+    })))
+}
+
+/// Edit a relation's description, keywords, sources or weight.
+#[utoipa::path(post, path = "/graph/relation/edit", tag = "graph",
+    responses((status = 200), (status = 400), (status = 409), (status = 422)))]
+pub async fn relation_edit(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let (source, target) = (name(&body, "source_id")?, name(&body, "target_id")?);
+    let changes = updates(
+        object(&body, "updated_data")?,
+        RELATION_TEXT_FIELDS,
+        &["weight"],
+    )?;
+    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+        editor.edit_relation(&source, &target, &changes)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "success", "message": "Relation updated successfully", "data": data}),
+    ))
+}
+
+/// Create an entity (embedded for vector search at once).
+#[utoipa::path(post, path = "/graph/entity/create", tag = "graph",
+    responses((status = 200), (status = 400), (status = 409), (status = 422)))]
+pub async fn entity_create(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let entity = name(&body, "entity_name")?;
+    let fields = object(&body, "entity_data")?;
+    let created = entity.clone();
+    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+        editor.create_entity(&entity, &fields)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "success", "message": format!("Entity '{created}' created successfully"), "data": data}),
+    ))
+}
+
+/// Create a relation between two existing entities.
+#[utoipa::path(post, path = "/graph/relation/create", tag = "graph",
+    responses((status = 200), (status = 400), (status = 409), (status = 422)))]
+pub async fn relation_create(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let (source, target) = (name(&body, "source_entity")?, name(&body, "target_entity")?);
+    let fields = object(&body, "relation_data")?;
+    let message = format!("Relation created successfully between '{source}' and '{target}'");
+    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+        editor.create_relation(&source, &target, &fields)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "success", "message": message, "data": data}),
+    ))
+}
+
+/// Merge entities into one (created if missing): their relations move to it.
+#[utoipa::path(post, path = "/graph/entities/merge", tag = "graph",
+    responses((status = 200), (status = 400), (status = 409), (status = 422)))]
+pub async fn entities_merge(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let target = name(&body, "entity_to_change_into")?;
+    let sources: Vec<String> = match body.get("entities_to_change") {
+        None => return Err(missing(&body, "entities_to_change")),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                ApiError::validation(vec![FieldError {
+                    kind: "value_error",
+                    loc: vec!["body".into(), "entities_to_change".into()],
+                    msg: "Value error, entity names must be non-empty strings".to_owned(),
+                    input: body["entities_to_change"].clone(),
+                    ctx: None,
+                }])
+            })?,
+        Some(other) => {
+            return Err(ApiError::validation(vec![FieldError {
+                kind: "too_short",
+                loc: vec!["body".into(), "entities_to_change".into()],
+                msg: "List should have at least 1 item after validation, not 0".to_owned(),
+                input: other.clone(),
+                ctx: None,
+            }]));
+        }
+    };
+    let message = format!(
+        "Successfully merged {} entities into '{target}'",
+        sources.len()
+    );
+    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+        editor.merge_entities(&sources, &target)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "success", "message": message, "data": data}),
+    ))
+}
+
+fn deleted(message: String) -> Json<Value> {
+    Json(
+        json!({"status": "success", "doc_id": "", "message": message, "status_code": 200, "file_path": null}),
+    )
+}
+
+/// Delete an entity and its relations.
+#[utoipa::path(delete, path = "/graph/entity/delete", tag = "graph",
+    responses((status = 200), (status = 404), (status = 409), (status = 422)))]
+pub async fn entity_delete(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let entity = name(&body, "entity_name")?;
+    let message = format!("Entity '{entity}' deleted successfully");
+    edit(&app, StatusCode::NOT_FOUND, move |editor| {
+        editor.delete_entity(&entity)
+    })
+    .await?;
+    Ok(deleted(message))
+}
+
+/// Delete a relation.
+#[utoipa::path(delete, path = "/graph/relation/delete", tag = "graph",
+    responses((status = 200), (status = 404), (status = 409), (status = 422)))]
+pub async fn relation_delete(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let body = extract::json_object(req).await?;
+    let (source, target) = (name(&body, "source_entity")?, name(&body, "target_entity")?);
+    let message = format!("Relation from '{source}' to '{target}' deleted successfully");
+    edit(&app, StatusCode::NOT_FOUND, move |editor| {
+        editor.delete_relation(&source, &target)
+    })
+    .await?;
+    Ok(deleted(message))
+}
