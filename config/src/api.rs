@@ -140,6 +140,8 @@ pub struct ApiSettings {
     pub max_request_body_explicit: bool,
     /// `None`: unlimited.
     pub max_upload_size: Option<u64>,
+    /// A built web UI to serve; checked to be a directory at start-up.
+    pub webui_dir: Option<std::path::PathBuf>,
     pub webui_title: Option<String>,
     pub webui_description: Option<String>,
     pub ai_content_notice: bool,

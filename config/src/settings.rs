@@ -443,6 +443,14 @@ impl Settings {
                 }
             })?)
             .filter(|n| *n > 0),
+            webui_dir: r.optional(&spec::WEBUI_DIR, |s| {
+                let dir = PathBuf::from(s);
+                if dir.is_dir() {
+                    Ok(dir)
+                } else {
+                    Err("not a directory".to_owned())
+                }
+            })?,
             webui_title: r.optional(&spec::WEBUI_TITLE, non_empty)?,
             webui_description: r.optional(&spec::WEBUI_DESCRIPTION, non_empty)?,
             ai_content_notice: r.get(&spec::ENABLE_AI_CONTENT_NOTICE, api::boolean)?,

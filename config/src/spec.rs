@@ -95,6 +95,7 @@ settings_table! {
     ENABLE_API_DOCS = "ENABLE_API_DOCS", "enable-api-docs", "BOOL", Value("true"), "Serve /docs and /openapi.json";
     MAX_REQUEST_BODY_BYTES = "MAX_REQUEST_BODY_BYTES", "max-request-body-bytes", "BYTES", Value("1048576"), "Body ceiling of ordinary routes (0 disables all ceilings)";
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
+    WEBUI_DIR = "WEBUI_DIR", "webui-dir", "DIR", Unset, "A built LightRAG web UI (index.html, workspace.html, assets/) served at /webui/ and /workspace/";
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
     WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
     CHUNK_SIZE = "CHUNK_SIZE", "chunk-size", "TOKENS", Value("1200"), "Tokens per chunk";

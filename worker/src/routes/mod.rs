@@ -14,6 +14,7 @@ mod query;
 mod root;
 #[cfg(feature = "testing")]
 mod testing;
+mod webui;
 
 use std::sync::Arc;
 
@@ -125,6 +126,12 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/login", post(auth::login))
         .route("/auth-status", get(auth::auth_status))
         .route("/ui/customization", get(root::customization))
+        .route("/webui", get(webui::admin_bare))
+        .route("/webui/", get(webui::admin_index))
+        .route("/webui/{*path}", get(webui::admin_file))
+        .route("/workspace", get(webui::workspace_index))
+        .route("/workspace/", get(webui::workspace_index))
+        .route("/workspace/{*path}", get(webui::workspace_file))
         .merge(health::routes())
         .merge(protected)
         .merge(verify)
