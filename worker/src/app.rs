@@ -8,17 +8,14 @@ use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
 use lightrag_engine::embedding::Embedder;
-use lightrag_engine::ingest::Indexes;
 use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::storage::StorageError;
-use lightrag_engine::storage::sqlite::SqliteStorage;
 
 use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
 use crate::models;
-use crate::pipeline::ArenaGenerations;
-use crate::pipeline_status::PipelineStatus;
 use crate::shared::SharedRegion;
+use crate::workspace::{Workspace, Workspaces};
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -34,12 +31,10 @@ pub struct App {
     pub auth: Auth,
     pub arena: Arena,
     pub shared: &'static SharedRegion,
-    /// This worker's own connection, opened after fork.
-    pub storage: Arc<SqliteStorage>,
-    pub generations: ArenaGenerations,
-    /// This worker's cached copies of the vector namespaces.
-    pub indexes: Indexes,
-    pub pipeline_status: PipelineStatus,
+    /// The server's `WORKSPACE`, its store opened right after fork.
+    pub default_workspace: Arc<Workspace>,
+    /// Workspaces requests have named, opened on first use.
+    workspaces: Workspaces,
     /// The LLM and the embedding model, limited across workers.
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
@@ -49,11 +44,12 @@ impl App {
     /// Fails when the storage under WORKING_DIR cannot be opened (the worker then exits
     /// with APP_LOAD_ERROR).
     pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
-        let storage = Arc::new(SqliteStorage::open(
-            &ctx.settings.working_dir,
+        let shared = SharedRegion::of(ctx.arena.app_region());
+        let default_workspace = Arc::new(Workspace::open(
+            &ctx.settings,
+            shared,
             &ctx.settings.api.workspace,
         )?);
-        let shared = SharedRegion::of(ctx.arena.app_region());
         let auth_settings = ctx.settings.auth.clone();
         let throttle = LoginThrottle::new(
             &shared.throttle,
@@ -67,20 +63,14 @@ impl App {
                 .to_string()
         };
         Ok(Arc::new(App {
-            storage,
-            generations: ArenaGenerations::new(
-                &shared.vector_generations,
-                &ctx.settings.api.workspace,
-            ),
-            indexes: Indexes::default(),
-            pipeline_status: PipelineStatus::new(&shared.pipeline_status),
+            default_workspace,
+            workspaces: Workspaces::default(),
             model: models::language_model(&ctx.settings.models, &shared.llm_permits),
             embedder: models::embedder(
                 &ctx.settings.models,
                 ctx.settings.indexing.embedding_dim,
                 &shared.embedding_permits,
             ),
-
             worker_id: ctx.id,
             working_directory: absolute(&ctx.settings.working_dir),
             input_directory: absolute(&ctx.settings.input_dir),
@@ -91,12 +81,13 @@ impl App {
         }))
     }
 
-    /// The workspace's input directory (`INPUT_DIR[/<workspace>]`).
-    pub fn input_dir(&self) -> std::path::PathBuf {
-        match self.settings.api.workspace.as_str() {
-            "" => self.settings.input_dir.clone(),
-            workspace => self.settings.input_dir.join(workspace),
+    /// The workspace called `name` (sanitised), opened on first use.
+    pub fn workspace(&self, name: &str) -> Result<Arc<Workspace>, StorageError> {
+        if name == self.default_workspace.name {
+            return Ok(self.default_workspace.clone());
         }
+        self.workspaces
+            .get_or_open(name, || Workspace::open(&self.settings, self.shared, name))
     }
 }
 

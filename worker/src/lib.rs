@@ -26,6 +26,7 @@ mod routes;
 mod server;
 mod service;
 mod shared;
+mod workspace;
 
 use std::ffi::OsString;
 use std::io::BufRead;

@@ -27,6 +27,7 @@ use nix::unistd::Pid;
 use crate::app::App;
 use crate::input_files;
 use crate::keyed_table::KeyedTable;
+use crate::workspace::Workspace;
 
 /// How often an idle worker looks for documents to process.
 const POLL: Duration = Duration::from_millis(500);
@@ -72,11 +73,8 @@ pub(crate) fn is_alive(pid: u64) -> bool {
 
 /// Claims the workspace's pipeline for this process; a dead owner's claim is taken over.
 /// Exclusive: it fails while anyone, this process included, holds it.
-pub(crate) fn claim(app: &App) -> bool {
-    let cell = app
-        .shared
-        .pipeline_owners
-        .value(&app.settings.api.workspace);
+pub(crate) fn claim(app: &App, ws: &Workspace) -> bool {
+    let cell = app.shared.pipeline_owners.value(&ws.name);
     let me = u64::from(std::process::id());
     let owner = cell.load(Ordering::Acquire);
     if is_alive(owner) {
@@ -93,20 +91,17 @@ pub(crate) fn claim(app: &App) -> bool {
 }
 
 /// Whether some live process holds the workspace's pipeline.
-pub(crate) fn busy(app: &App) -> bool {
+pub(crate) fn busy(app: &App, ws: &Workspace) -> bool {
     let owner = app
         .shared
         .pipeline_owners
-        .value(&app.settings.api.workspace)
+        .value(&ws.name)
         .load(Ordering::Acquire);
     is_alive(owner)
 }
 
-pub(crate) fn release(app: &App) {
-    let cell = app
-        .shared
-        .pipeline_owners
-        .value(&app.settings.api.workspace);
+pub(crate) fn release(app: &App, ws: &Workspace) {
+    let cell = app.shared.pipeline_owners.value(&ws.name);
     let _ = cell.compare_exchange(
         u64::from(std::process::id()),
         0,
@@ -115,12 +110,13 @@ pub(crate) fn release(app: &App) {
     );
 }
 
-/// Starts the worker's pipeline loop on the runtime.
+/// Starts the worker's pipeline loop on the runtime: every workspace with unfinished
+/// documents gets a run, by whichever worker claims it.
 pub fn spawn(app: Arc<App>) {
     tokio::spawn(async move {
         loop {
             let app_for_run = app.clone();
-            let outcome = tokio::task::spawn_blocking(move || run_once(&app_for_run)).await;
+            let outcome = tokio::task::spawn_blocking(move || run_workspaces(&app_for_run)).await;
             if let Ok(Err(e)) = outcome {
                 tracing::error!(error = %e, "pipeline run failed");
             }
@@ -129,20 +125,34 @@ pub fn spawn(app: Arc<App>) {
     });
 }
 
-fn unfinished(app: &App) -> lightrag_engine::storage::Result<Vec<DocStatusRecord>> {
-    let mut docs = app.storage.docs_with_status(PROCESSING)?;
-    docs.extend(app.storage.docs_with_status(PARSING)?);
-    docs.extend(app.storage.docs_with_status(PENDING)?);
+fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
+    let names = app
+        .default_workspace
+        .storage
+        .workspaces_with_status(&[PENDING, PARSING, PROCESSING])?;
+    for name in names {
+        let ws = app.workspace(&name)?;
+        if let Err(error) = run_once(app, &ws) {
+            tracing::error!(workspace = %name, %error, "pipeline run failed");
+        }
+    }
+    Ok(())
+}
+
+fn unfinished(ws: &Workspace) -> lightrag_engine::storage::Result<Vec<DocStatusRecord>> {
+    let mut docs = ws.storage.docs_with_status(PROCESSING)?;
+    docs.extend(ws.storage.docs_with_status(PARSING)?);
+    docs.extend(ws.storage.docs_with_status(PENDING)?);
     Ok(docs)
 }
 
 /// The document's text: stored with it, or for an uploaded or scanned file, extracted
 /// now (status `parsing`), stored, and the file archived into `__parsed__/`.
 fn content_of(
-    app: &App,
+    ws: &Workspace,
     doc: &mut DocStatusRecord,
 ) -> lightrag_engine::storage::Result<Result<String, String>> {
-    let Some(full_doc) = app.storage.kv_get(KvNamespace::FullDocs, &doc.id)? else {
+    let Some(full_doc) = ws.storage.kv_get(KvNamespace::FullDocs, &doc.id)? else {
         return Ok(Err("document content is missing from full_docs".to_owned()));
     };
     if let Some(content) = full_doc.get("content").and_then(|c| c.as_str()) {
@@ -155,13 +165,13 @@ fn content_of(
     };
     doc.status = PARSING.to_owned();
     doc.updated_at = clock::now_iso8601();
-    app.storage.doc_upsert(std::slice::from_ref(doc))?;
-    let dir = app.input_dir();
-    let text = match input_files::parse(&dir, file_name, &doc.file_path) {
+    ws.storage.doc_upsert(std::slice::from_ref(doc))?;
+    let dir = &ws.input_dir;
+    let text = match input_files::parse(dir, file_name, &doc.file_path) {
         Ok(text) => text,
         Err(error) => return Ok(Err(error)),
     };
-    app.storage.kv_upsert(
+    ws.storage.kv_upsert(
         KvNamespace::FullDocs,
         &[(
             doc.id.clone(),
@@ -170,7 +180,7 @@ fn content_of(
     )?;
     doc.content_summary = text.chars().take(100).collect();
     doc.content_length = text.chars().count();
-    match input_files::archive(&dir, file_name) {
+    match input_files::archive(dir, file_name) {
         Ok(to) => {
             tracing::info!(doc_id = %doc.id, file = %file_name, to = %to.display(), "file parsed and archived")
         }
@@ -181,32 +191,38 @@ fn content_of(
     Ok(Ok(text))
 }
 
-/// If there is work and this worker wins the claim, processes everything there is.
-fn run_once(app: &App) -> lightrag_engine::storage::Result<()> {
-    if unfinished(app)?.is_empty() || !claim(app) {
+/// If the workspace has work and this worker wins its claim, processes everything there
+/// is.
+fn run_once(app: &App, ws: &Workspace) -> lightrag_engine::storage::Result<()> {
+    if unfinished(ws)?.is_empty() || !claim(app, ws) {
         return Ok(());
     }
-    let result = process_all(app);
+    let result = process_all(app, ws);
     if let Err(e) = &result {
-        app.pipeline_status
+        ws.pipeline_status
             .message(&format!("Pipeline stopped: {e}"));
-        app.pipeline_status.finish();
+        ws.pipeline_status.finish();
     }
-    release(app);
+    release(app, ws);
     result
 }
 
 /// A cancelled run marks what it did not finish as failed, as LightRAG does.
-fn cancel_rest(app: &App, mut doc: DocStatusRecord) -> lightrag_engine::storage::Result<()> {
+fn cancel_rest(ws: &Workspace, mut doc: DocStatusRecord) -> lightrag_engine::storage::Result<()> {
     doc.status = "failed".to_owned();
     doc.error_msg = Some("User cancelled".to_owned());
     doc.updated_at = clock::now_iso8601();
-    app.storage.doc_upsert(std::slice::from_ref(&doc))
+    ws.storage.doc_upsert(std::slice::from_ref(&doc))
 }
 
 /// Runs `f` with the workspace's indexer: the configured chunking, model and
 /// embedding over this worker's stores.
-fn with_indexer<T>(app: &App, merge_lock: &Mutex<()>, f: impl FnOnce(&Ingest<'_>) -> T) -> T {
+fn with_indexer<T>(
+    app: &App,
+    ws: &Workspace,
+    merge_lock: &Mutex<()>,
+    f: impl FnOnce(&Ingest<'_>) -> T,
+) -> T {
     let indexing = &app.settings.indexing;
     let models = &app.settings.models;
     let tokenizer = Tokenizer::o200k();
@@ -227,13 +243,13 @@ fn with_indexer<T>(app: &App, merge_lock: &Mutex<()>, f: impl FnOnce(&Ingest<'_>
     };
     f(&Ingest {
         stores: Stores {
-            kv: &*app.storage,
-            graph: &*app.storage,
-            vectors: &*app.storage,
-            generations: &app.generations,
-            chunk_index: &app.indexes.chunks,
-            entity_index: &app.indexes.entities,
-            relation_index: &app.indexes.relationships,
+            kv: &ws.storage,
+            graph: &ws.storage,
+            vectors: &ws.storage,
+            generations: &ws.generations,
+            chunk_index: &ws.indexes.chunks,
+            entity_index: &ws.indexes.entities,
+            relation_index: &ws.indexes.relationships,
         },
         tokenizer: &tokenizer,
         embedder: &*app.embedder,
@@ -254,8 +270,8 @@ fn with_indexer<T>(app: &App, merge_lock: &Mutex<()>, f: impl FnOnce(&Ingest<'_>
 
 /// Processes every unfinished document, MAX_PARALLEL_INSERT at a time, until none is
 /// left or the run is cancelled.
-fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
-    let status = &app.pipeline_status;
+fn process_all(app: &App, ws: &Workspace) -> lightrag_engine::storage::Result<()> {
+    let status = &ws.pipeline_status;
     let runtime = tokio::runtime::Handle::current();
     let merge_lock = Mutex::new(());
     loop {
@@ -264,7 +280,7 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
             status.finish();
             return Ok(());
         }
-        let docs = unfinished(app)?;
+        let docs = unfinished(ws)?;
         if docs.is_empty() {
             status.message("Document processing pipeline completed");
             status.finish();
@@ -283,14 +299,14 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
                 scope.spawn(|| {
                     // Model clients belong to the worker's runtime.
                     let _runtime = runtime.enter();
-                    with_indexer(app, &merge_lock, |indexer| {
+                    with_indexer(app, ws, &merge_lock, |indexer| {
                         loop {
                             let index = next.fetch_add(1, Ordering::AcqRel);
                             let Some(doc) = docs.get(index) else { break };
                             let outcome = if status.cancellation_requested() {
-                                cancel_rest(app, doc.clone())
+                                cancel_rest(ws, doc.clone())
                             } else {
-                                process_one(app, indexer, doc.clone(), index, total)
+                                process_one(ws, indexer, doc.clone(), index, total)
                             };
                             if let Err(error) = outcome {
                                 failure
@@ -313,24 +329,24 @@ fn process_all(app: &App) -> lightrag_engine::storage::Result<()> {
 /// One document: its text (parsed from its file if need be), indexed, its status
 /// recorded as `processed` with its chunk count or `failed` with the reason.
 fn process_one(
-    app: &App,
+    ws: &Workspace,
     indexer: &Ingest<'_>,
     mut doc: DocStatusRecord,
     index: usize,
     total: usize,
 ) -> lightrag_engine::storage::Result<()> {
-    let status = &app.pipeline_status;
+    let status = &ws.pipeline_status;
     status.progress(index + 1);
     status.message(&format!(
         "Extracting stage {}/{total}: {}",
         index + 1,
         doc.file_path
     ));
-    let content = content_of(app, &mut doc)?;
+    let content = content_of(ws, &mut doc)?;
     if content.is_ok() {
         doc.status = PROCESSING.to_owned();
         doc.updated_at = clock::now_iso8601();
-        app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+        ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     }
     let started = std::time::Instant::now();
     let outcome = match content {
@@ -366,7 +382,7 @@ fn process_one(
             doc.error_msg = Some(error);
         }
     }
-    app.storage.doc_upsert(std::slice::from_ref(&doc))?;
+    ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     status.message(&format!(
         "Completed processing file {}/{total}: {} ({})",
         index + 1,
@@ -389,12 +405,13 @@ pub struct DeletionRequest {
 /// request their files in the input directory and `__parsed__/`.
 pub(crate) fn delete_documents(
     app: &App,
+    ws: &Workspace,
     request: &DeletionRequest,
 ) -> lightrag_engine::storage::Result<()> {
-    let status = &app.pipeline_status;
+    let status = &ws.pipeline_status;
     let mut known = Vec::new();
     for id in &request.doc_ids {
-        match app.storage.doc_get(id)? {
+        match ws.storage.doc_get(id)? {
             Some(doc) => known.push(doc),
             None => status.message(&format!("Document {id} not found")),
         }
@@ -406,12 +423,12 @@ pub(crate) fn delete_documents(
         clock::now_epoch_secs(),
     );
     let ids: Vec<String> = known.iter().map(|d| d.id.clone()).collect();
-    let outcome = with_indexer(app, &Mutex::new(()), |indexer| {
+    let outcome = with_indexer(app, ws, &Mutex::new(()), |indexer| {
         indexer.delete_documents(&ids, request.delete_llm_cache)
     });
     match outcome {
         Ok(report) => {
-            app.storage.doc_delete(&ids)?;
+            ws.storage.doc_delete(&ids)?;
             tracing::info!(
                 documents = total,
                 chunks = report.chunks,
@@ -424,7 +441,7 @@ pub(crate) fn delete_documents(
             for doc in &known {
                 status.message(&format!("Deleted document {} ({})", doc.id, doc.file_path));
                 if request.delete_file {
-                    remove_source_files(app, &doc.file_path);
+                    remove_source_files(ws, &doc.file_path);
                 }
             }
             status.message(&format!(
@@ -441,8 +458,8 @@ pub(crate) fn delete_documents(
     Ok(())
 }
 
-fn remove_source_files(app: &App, file_name: &str) {
-    let dir = app.input_dir();
+fn remove_source_files(ws: &Workspace, file_name: &str) {
+    let dir = &ws.input_dir;
     for path in [
         dir.join(file_name),
         dir.join(input_files::PARSED_DIR).join(file_name),

@@ -196,7 +196,7 @@ mod tests {
         let arena = Arena::map(std::process::id() as i32).unwrap();
         crate::shared::init_shared(arena.app_region()).unwrap();
         let status = PipelineStatus::new(
-            &crate::shared::SharedRegion::of(arena.app_region()).pipeline_status,
+            crate::shared::SharedRegion::of(arena.app_region()).pipeline_status(""),
         );
         assert!(!status.busy());
         status.start("Default Job", 3, 1_795_674_000);

@@ -107,6 +107,21 @@ impl SqliteStorage {
         })
     }
 
+    /// Every workspace holding documents in one of `statuses` (the pipeline looks at
+    /// all of them, whatever workspace this handle serves).
+    pub fn workspaces_with_status(&self, statuses: &[&str]) -> Result<Vec<String>> {
+        self.with(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT workspace FROM doc_status WHERE status IN (?1, ?2, ?3) ORDER BY workspace",
+            )?;
+            let pick = |i: usize| statuses.get(i).copied().unwrap_or_default();
+            let names = stmt
+                .query_map(params![pick(0), pick(1), pick(2)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection, &str) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn, &self.workspace)

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{API_VERSION, App, CORE_VERSION};
+use crate::workspace::Ws;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -70,14 +71,14 @@ pub struct Configuration {
 
 /// Liveness, and the server's configuration for authenticated callers.
 #[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
-pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Health> {
+pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap) -> Json<Health> {
     let authenticated = app
         .auth
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
     let models = &settings.models;
-    let busy = app.pipeline_status.busy();
+    let busy = ws.pipeline_status.busy();
     let detail = |value| authenticated.then_some(value);
     Json(Health {
         status: "healthy",

@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
 use crate::pipeline::{self, DeletionRequest};
+use crate::workspace::Ws;
 
 #[derive(Serialize, ToSchema)]
 pub struct DeleteDocResponse {
@@ -82,6 +83,7 @@ fn doc_ids(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<Stri
     responses((status = 200, body = DeleteDocResponse), (status = 422)))]
 pub async fn delete_document(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<DeleteDocResponse>, ApiError> {
     let body = extract::json_object(req).await?;
@@ -93,14 +95,14 @@ pub async fn delete_document(
     let doc_id = request.doc_ids.join(", ");
     let count = request.doc_ids.len();
     let started = tokio::task::spawn_blocking(move || {
-        if !pipeline::claim(&app) {
+        if !pipeline::claim(&app, &ws) {
             return false;
         }
         std::thread::spawn(move || {
-            if let Err(error) = pipeline::delete_documents(&app, &request) {
+            if let Err(error) = pipeline::delete_documents(&app, &ws, &request) {
                 tracing::error!(%error, "document deletion failed");
             }
-            pipeline::release(&app);
+            pipeline::release(&app, &ws);
         });
         true
     })

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
+use crate::workspace::{Workspace, Ws};
 
 pub mod deletion;
 pub mod scan;
@@ -57,12 +58,12 @@ impl From<DocStatusRecord> for DocStatusResponse {
 }
 
 /// Runs a blocking storage call off the async threads; storage errors are 500s.
-pub(super) async fn blocking<T: Send + 'static>(
-    app: &Arc<App>,
-    f: impl FnOnce(&App) -> lightrag_engine::storage::Result<T> + Send + 'static,
+pub(crate) async fn blocking<T: Send + 'static>(
+    ws: &Arc<Workspace>,
+    f: impl FnOnce(&Workspace) -> lightrag_engine::storage::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || f(&app))
+    let ws = ws.clone();
+    tokio::task::spawn_blocking(move || f(&ws))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::internal(&e))
@@ -85,8 +86,8 @@ pub struct StatusCounts {
 /// How many documents are in each status.
 #[utoipa::path(get, path = "/documents/status_counts", tag = "documents",
     responses((status = 200, body = StatusCounts)))]
-pub async fn status_counts(State(app): State<Arc<App>>) -> Result<Json<StatusCounts>, ApiError> {
-    let counts = blocking(&app, |app| app.storage.status_counts()).await?;
+pub async fn status_counts(Ws(ws): Ws) -> Result<Json<StatusCounts>, ApiError> {
+    let counts = blocking(&ws, |ws| ws.storage.status_counts()).await?;
     Ok(Json(StatusCounts {
         status_counts: with_all(counts),
     }))
@@ -105,7 +106,7 @@ pub struct TrackStatus {
     params(("track_id" = String, Path)),
     responses((status = 200, body = TrackStatus), (status = 400, description = "Track ID cannot be empty")))]
 pub async fn track_status(
-    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Path(track_id): Path<String>,
 ) -> Result<Json<TrackStatus>, ApiError> {
     let track_id = track_id.trim().to_owned();
@@ -116,7 +117,7 @@ pub async fn track_status(
         ));
     }
     let id = track_id.clone();
-    let docs = blocking(&app, move |app| app.storage.docs_with_track_id(&id)).await?;
+    let docs = blocking(&ws, move |ws| ws.storage.docs_with_track_id(&id)).await?;
     let mut status_summary = BTreeMap::new();
     for doc in &docs {
         *status_summary.entry(doc.status.clone()).or_insert(0) += 1;
@@ -258,7 +259,7 @@ pub(super) fn already_contains(source: &str, status: &str) -> ApiError {
 /// Writes the documents and their pending records in one go; the pipeline of any
 /// worker picks them up.
 pub(super) fn record_pending(
-    app: &App,
+    ws: &Workspace,
     track_id: &str,
     docs: &[Incoming],
 ) -> lightrag_engine::storage::Result<()> {
@@ -267,7 +268,7 @@ pub(super) fn record_pending(
         .iter()
         .map(|d| (ids::doc_id_for_source(&d.source), d.full_doc.clone()))
         .collect();
-    app.storage.kv_upsert(KvNamespace::FullDocs, &full_docs)?;
+    ws.storage.kv_upsert(KvNamespace::FullDocs, &full_docs)?;
     let records: Vec<DocStatusRecord> = docs
         .iter()
         .map(|d| DocStatusRecord {
@@ -284,27 +285,27 @@ pub(super) fn record_pending(
             updated_at: now.clone(),
         })
         .collect();
-    app.storage.doc_upsert(&records)
+    ws.storage.doc_upsert(&records)
 }
 
 /// Records the documents durably as pending (committed before the answer) unless one
 /// of their names is already known (409); returns the new track id.
 pub(super) async fn accept(
-    app: &Arc<App>,
+    ws: &Arc<Workspace>,
     kind: ids::TrackKind,
     docs: Vec<Incoming>,
 ) -> Result<String, ApiError> {
     let track_id = ids::track_id(kind, chrono::Utc::now());
     let track = track_id.clone();
     blocking(
-        app,
-        move |app| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
+        ws,
+        move |ws| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
             for d in &docs {
-                if let Some(existing) = app.storage.doc_get(&ids::doc_id_for_source(&d.source))? {
+                if let Some(existing) = ws.storage.doc_get(&ids::doc_id_for_source(&d.source))? {
                     return Ok(Err(already_contains(&d.source, &existing.status)));
                 }
             }
-            record_pending(app, &track, &docs)?;
+            record_pending(ws, &track, &docs)?;
             Ok(Ok(()))
         },
     )
@@ -316,10 +317,7 @@ pub(super) async fn accept(
 #[utoipa::path(post, path = "/documents/text", tag = "documents",
     request_body = InsertTextRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_text(
-    State(app): State<Arc<App>>,
-    req: Request,
-) -> Result<Json<InsertResponse>, ApiError> {
+pub async fn insert_text(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(text) = body.get("text") else {
         return Err(ApiError::validation(vec![missing("text", &body)]));
@@ -331,7 +329,7 @@ pub async fn insert_text(
         NO_SOURCE,
     )?;
     let track_id = accept(
-        &app,
+        &ws,
         ids::TrackKind::Insert,
         vec![Incoming::text(text, source)],
     )
@@ -347,10 +345,7 @@ pub async fn insert_text(
 #[utoipa::path(post, path = "/documents/texts", tag = "documents",
     request_body = InsertTextsRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_texts(
-    State(app): State<Arc<App>>,
-    req: Request,
-) -> Result<Json<InsertResponse>, ApiError> {
+pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(texts) = body.get("texts") else {
         return Err(ApiError::validation(vec![missing("texts", &body)]));
@@ -383,7 +378,7 @@ pub async fn insert_texts(
         }
         accepted.push(Incoming::text(text, source));
     }
-    let track_id = accept(&app, ids::TrackKind::Insert, accepted).await?;
+    let track_id = accept(&ws, ids::TrackKind::Insert, accepted).await?;
     Ok(Json(InsertResponse {
         status: "success",
         message: "Texts successfully received. Processing will continue in background.".to_owned(),
@@ -490,10 +485,7 @@ fn status_value(value: &serde_json::Value, field: &str) -> Result<String, ApiErr
 #[utoipa::path(post, path = "/documents/paginated", tag = "documents",
     request_body = PaginatedRequest,
     responses((status = 200, body = DocumentsPage), (status = 422)))]
-pub async fn paginated(
-    State(app): State<Arc<App>>,
-    req: Request,
-) -> Result<Json<DocumentsPage>, ApiError> {
+pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, ApiError> {
     let body = extract::json_object(req).await?;
     let page = integer(&body, "page", 1, 1, usize::MAX)?;
     let page_size = integer(&body, "page_size", 50, 10, 200)?;
@@ -555,8 +547,8 @@ pub async fn paginated(
         offset: (page - 1).saturating_mul(page_size),
         limit: page_size,
     };
-    let ((docs, total), counts) = blocking(&app, move |app| {
-        Ok((app.storage.docs_page(&query)?, app.storage.status_counts()?))
+    let ((docs, total), counts) = blocking(&ws, move |ws| {
+        Ok((ws.storage.docs_page(&query)?, ws.storage.status_counts()?))
     })
     .await?;
     let total_pages = total.div_ceil(page_size);
@@ -596,8 +588,8 @@ pub struct PipelineStatusResponse {
 /// The document pipeline's state, identical from every worker.
 #[utoipa::path(get, path = "/documents/pipeline_status", tag = "documents",
     responses((status = 200, body = PipelineStatusResponse)))]
-pub async fn pipeline_status(State(app): State<Arc<App>>) -> Json<PipelineStatusResponse> {
-    let s = app.pipeline_status.snapshot();
+pub async fn pipeline_status(Ws(ws): Ws) -> Json<PipelineStatusResponse> {
+    let s = ws.pipeline_status.snapshot();
     Json(PipelineStatusResponse {
         busy: s.busy,
         job_name: s.job_name,
@@ -627,15 +619,9 @@ pub struct StatusMessage {
 /// Empties the LLM response cache. The body must be a JSON object (send `{}`).
 #[utoipa::path(post, path = "/documents/clear_cache", tag = "documents",
     responses((status = 200, body = StatusMessage), (status = 422)))]
-pub async fn clear_cache(
-    State(app): State<Arc<App>>,
-    req: Request,
-) -> Result<Json<StatusMessage>, ApiError> {
+pub async fn clear_cache(Ws(ws): Ws, req: Request) -> Result<Json<StatusMessage>, ApiError> {
     extract::json_object(req).await?;
-    blocking(&app, |app| {
-        app.storage.kv_drop(KvNamespace::LlmResponseCache)
-    })
-    .await?;
+    blocking(&ws, |ws| ws.storage.kv_drop(KvNamespace::LlmResponseCache)).await?;
     Ok(Json(StatusMessage {
         status: "success",
         message: "Successfully cleared all cache".to_owned(),
@@ -644,7 +630,7 @@ pub async fn clear_cache(
 
 /// Drops every document store but the LLM cache and deletes the files directly in the
 /// input directory; returns how many files went.
-fn clear_everything(app: &App) -> Result<usize, String> {
+fn clear_everything(ws: &Workspace) -> Result<usize, String> {
     use lightrag_engine::storage::{GraphStorage, VectorNamespace, VectorStorage};
     let storage_error = |e: lightrag_engine::storage::StorageError| e.to_string();
     for ns in [
@@ -655,16 +641,16 @@ fn clear_everything(app: &App) -> Result<usize, String> {
         KvNamespace::EntityChunks,
         KvNamespace::RelationChunks,
     ] {
-        app.storage.kv_drop(ns).map_err(storage_error)?;
+        ws.storage.kv_drop(ns).map_err(storage_error)?;
     }
     for ns in VectorNamespace::ALL {
-        app.storage.vectors_drop(ns).map_err(storage_error)?;
-        lightrag_engine::storage::Generations::bump(&app.generations, ns);
+        ws.storage.vectors_drop(ns).map_err(storage_error)?;
+        lightrag_engine::storage::Generations::bump(&ws.generations, ns);
     }
-    app.storage.graph_drop().map_err(storage_error)?;
-    app.storage.docs_drop().map_err(storage_error)?;
+    ws.storage.graph_drop().map_err(storage_error)?;
+    ws.storage.docs_drop().map_err(storage_error)?;
     let mut deleted = 0;
-    if let Ok(entries) = std::fs::read_dir(app.input_dir()) {
+    if let Ok(entries) = std::fs::read_dir(&ws.input_dir) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file())
                 && std::fs::remove_file(entry.path()).is_ok()
@@ -680,21 +666,24 @@ fn clear_everything(app: &App) -> Result<usize, String> {
 /// the pipeline runs on any worker.
 #[utoipa::path(delete, path = "/documents", tag = "documents",
     responses((status = 200, body = StatusMessage)))]
-pub async fn clear_documents(State(app): State<Arc<App>>) -> Result<Json<StatusMessage>, ApiError> {
+pub async fn clear_documents(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+) -> Result<Json<StatusMessage>, ApiError> {
     let answer = tokio::task::spawn_blocking(move || {
         // Holding the pipeline claim keeps every worker's pipeline out meanwhile.
-        if !crate::pipeline::claim(&app) {
+        if !crate::pipeline::claim(&app, &ws) {
             return StatusMessage {
                 status: "busy",
                 message: "Cannot clear documents while pipeline is busy".to_owned(),
             };
         }
-        let outcome = clear_everything(&app);
-        crate::pipeline::release(&app);
+        let outcome = clear_everything(&ws);
+        crate::pipeline::release(&app, &ws);
         match outcome {
             Ok(files) => {
                 tracing::info!(files, "all documents cleared");
-                app.pipeline_status.message("All documents cleared");
+                ws.pipeline_status.message("All documents cleared");
                 StatusMessage {
                     status: "success",
                     message: format!("All documents cleared successfully. Deleted {files} files."),
@@ -718,9 +707,9 @@ pub async fn clear_documents(State(app): State<Arc<App>>) -> Result<Json<StatusM
 /// marked failed ("User cancelled").
 #[utoipa::path(post, path = "/documents/cancel_pipeline", tag = "documents",
     responses((status = 200, body = StatusMessage)))]
-pub async fn cancel_pipeline(State(app): State<Arc<App>>) -> Json<StatusMessage> {
-    if app.pipeline_status.request_cancel() {
-        app.pipeline_status.message("Cancellation requested");
+pub async fn cancel_pipeline(Ws(ws): Ws) -> Json<StatusMessage> {
+    if ws.pipeline_status.request_cancel() {
+        ws.pipeline_status.message("Cancellation requested");
         Json(StatusMessage {
             status: "cancellation_requested",
             message:
@@ -743,15 +732,15 @@ pub struct ReprocessResponse {
 }
 
 /// Puts every failed document back to pending (keeping its track id); returns how many.
-fn retry_failed(app: &App) -> lightrag_engine::storage::Result<usize> {
-    let mut failed = app.storage.docs_with_status("failed")?;
+fn retry_failed(ws: &Workspace) -> lightrag_engine::storage::Result<usize> {
+    let mut failed = ws.storage.docs_with_status("failed")?;
     let now = clock::now_iso8601();
     for doc in &mut failed {
         doc.status = "pending".to_owned();
         doc.error_msg = None;
         doc.updated_at = now.clone();
     }
-    app.storage.doc_upsert(&failed)?;
+    ws.storage.doc_upsert(&failed)?;
     Ok(failed.len())
 }
 
@@ -759,10 +748,8 @@ fn retry_failed(app: &App) -> lightrag_engine::storage::Result<usize> {
 /// interrupted documents are picked up anyway.
 #[utoipa::path(post, path = "/documents/reprocess_failed", tag = "documents",
     responses((status = 200, body = ReprocessResponse)))]
-pub async fn reprocess_failed(
-    State(app): State<Arc<App>>,
-) -> Result<Json<ReprocessResponse>, ApiError> {
-    let retried = blocking(&app, retry_failed).await?;
+pub async fn reprocess_failed(Ws(ws): Ws) -> Result<Json<ReprocessResponse>, ApiError> {
+    let retried = blocking(&ws, retry_failed).await?;
     tracing::info!(
         documents = retried,
         "failed documents queued for another run"

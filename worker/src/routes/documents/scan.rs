@@ -18,6 +18,7 @@ use super::{Incoming, blocking, record_pending, retry_failed};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::input_files;
+use crate::workspace::{Workspace, Ws};
 
 /// Names kept per sample list; the rest are counted as dropped.
 const SAMPLE_LIMIT: usize = 20;
@@ -60,9 +61,9 @@ fn epoch_secs() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn save(app: &App, job: &ScanStatus) -> lightrag_engine::storage::Result<()> {
+fn save(ws: &Workspace, job: &ScanStatus) -> lightrag_engine::storage::Result<()> {
     let value = serde_json::to_value(job).unwrap_or_default();
-    app.storage
+    ws.storage
         .kv_upsert(KvNamespace::ScanJobs, &[(job.track_id.clone(), value)])
 }
 
@@ -76,9 +77,9 @@ pub struct ScanResponse {
 /// Queue the new files in the input directory; failed documents get one more run.
 #[utoipa::path(post, path = "/documents/scan", tag = "documents",
     responses((status = 200, body = ScanResponse)))]
-pub async fn scan(State(app): State<Arc<App>>) -> Result<Json<ScanResponse>, ApiError> {
+pub async fn scan(State(app): State<Arc<App>>, Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
     let track_id = ids::track_id(ids::TrackKind::Scan, chrono::Utc::now());
-    if crate::pipeline::busy(&app) {
+    if crate::pipeline::busy(&app, &ws) {
         return Ok(Json(ScanResponse {
             status: "scanning_skipped_pipeline_busy",
             message: "Pipeline is busy; the scan was skipped. Try again when it is idle.",
@@ -99,26 +100,23 @@ pub async fn scan(State(app): State<Arc<App>>) -> Result<Json<ScanResponse>, Api
         version: 1,
         message: "Scanning the input directory".to_owned(),
     };
-    blocking(&app, {
+    blocking(&ws, {
         let value = serde_json::to_value(&job).unwrap_or_default();
         let key = track_id.clone();
-        move |app| {
-            app.storage
-                .kv_upsert(KvNamespace::ScanJobs, &[(key, value)])
-        }
+        move |ws| ws.storage.kv_upsert(KvNamespace::ScanJobs, &[(key, value)])
     })
     .await?;
-    let worker_app = app.clone();
+    let scanned = ws.clone();
     tokio::task::spawn_blocking(move || {
         let mut job = job;
-        if let Err(error) = run(&worker_app, &mut job) {
+        if let Err(error) = run(&scanned, &mut job) {
             tracing::error!(track_id = %job.track_id, %error, "scan failed");
             job.status = "failed".to_owned();
             job.message = format!("Scan failed: {error}");
         }
         job.updated_at = epoch_secs();
         job.version += 1;
-        if let Err(error) = save(&worker_app, &job) {
+        if let Err(error) = save(&scanned, &job) {
             tracing::error!(track_id = %job.track_id, %error, "scan record not saved");
         }
     });
@@ -130,12 +128,12 @@ pub async fn scan(State(app): State<Arc<App>>) -> Result<Json<ScanResponse>, Api
 }
 
 /// Classifies every file of the input directory and queues the new ones.
-fn run(app: &App, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> {
-    let dir = app.input_dir();
+fn run(ws: &Workspace, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> {
+    let dir = &ws.input_dir;
     let mut count = |key: &str| *job.counts.entry(key.to_owned()).or_insert(0) += 1;
     let mut new = Vec::new();
     let mut warnings = Vec::new();
-    for name in input_files::list(&dir) {
+    for name in input_files::list(dir) {
         count("discovered");
         let canonical = match canonical_upload_name(&name) {
             Ok(canonical) => canonical,
@@ -148,10 +146,10 @@ fn run(app: &App, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> 
                 continue;
             }
         };
-        match app.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
+        match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
             Some(doc) if doc.status == "processed" => {
                 count("already_processed");
-                if let Err(e) = input_files::archive(&dir, &name) {
+                if let Err(e) = input_files::archive(dir, &name) {
                     warnings.push(format!("{name}: not archived: {e}"));
                 }
             }
@@ -176,8 +174,8 @@ fn run(app: &App, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> 
     for doc in &new {
         processed.push(doc.source.clone());
     }
-    record_pending(app, &job.track_id, &new)?;
-    let retried = retry_failed(app)?;
+    record_pending(ws, &job.track_id, &new)?;
+    let retried = retry_failed(ws)?;
     job.counts.insert("retried_failed".to_owned(), retried);
     job.status = "completed".to_owned();
     job.message = format!(
@@ -193,12 +191,12 @@ fn run(app: &App, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> 
     params(("track_id" = String, Path)),
     responses((status = 200, body = ScanStatus), (status = 404)))]
 pub async fn scan_status(
-    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Path(track_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = track_id.clone();
-    let record = blocking(&app, move |app| {
-        app.storage.kv_get(KvNamespace::ScanJobs, &key)
+    let record = blocking(&ws, move |ws| {
+        ws.storage.kv_get(KvNamespace::ScanJobs, &key)
     })
     .await?;
     record.map(Json).ok_or_else(|| {

@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 use super::{Incoming, InsertResponse, already_contains, blocking};
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
+use crate::workspace::Ws;
 
 /// Parser engines a filename hint may name; ours stands in for both.
 const HINT_ENGINES: &[&str] = &["legacy", "native"];
@@ -120,6 +121,7 @@ fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
         (status = 413), (status = 422)))]
 pub async fn upload(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<InsertResponse>, ApiError> {
     let missing_file = || ApiError::validation(vec![FieldError::missing("body", "file")]);
@@ -136,13 +138,13 @@ pub async fn upload(
     };
     let name = field.file_name().unwrap_or_default().to_owned();
     let canonical = canonical_upload_name(&name)?;
-    let dir = app.input_dir();
+    let dir = ws.input_dir.clone();
     let path = dir.join(&name);
     {
         let (canonical, path) = (canonical.clone(), path.clone());
-        blocking(&app, move |app| {
+        blocking(&ws, move |ws| {
             Ok(
-                match app.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
+                match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
                     Some(doc) => Err(already_contains(&canonical, &doc.status)),
                     None if path.symlink_metadata().is_ok() => Err(ApiError::new(
                         StatusCode::CONFLICT,
@@ -204,13 +206,13 @@ pub async fn upload(
     };
     let track_id = ids::track_id(ids::TrackKind::Upload, chrono::Utc::now());
     let track = track_id.clone();
-    blocking(&app, move |app| {
+    blocking(&ws, move |ws| {
         // The file and its directory entry are on disk before the record points at it.
         file.sync_all()?;
         if let Ok(dir) = std::fs::File::open(&dir) {
             dir.sync_all()?;
         }
-        super::record_pending(app, &track, std::slice::from_ref(&doc))
+        super::record_pending(ws, &track, std::slice::from_ref(&doc))
     })
     .await?;
     partial.keep = true;

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
+use crate::workspace::{Workspace, Ws};
 use crate::{extract, pipeline};
 
 const BUSY: &str = "Pipeline is busy with another operation. Wait for the running job to finish before editing the knowledge graph.";
@@ -28,16 +29,16 @@ const ENTITY_FIELDS: &[&str] = &[
 ];
 const RELATION_TEXT_FIELDS: &[&str] = &["description", "keywords", "source_id", "file_path"];
 
-fn editor(app: &App) -> GraphEditor<'_> {
+fn editor<'a>(app: &'a App, ws: &'a Workspace) -> GraphEditor<'a> {
     GraphEditor {
         stores: Stores {
-            kv: &*app.storage,
-            graph: &*app.storage,
-            vectors: &*app.storage,
-            generations: &app.generations,
-            chunk_index: &app.indexes.chunks,
-            entity_index: &app.indexes.entities,
-            relation_index: &app.indexes.relationships,
+            kv: &ws.storage,
+            graph: &ws.storage,
+            vectors: &ws.storage,
+            generations: &ws.generations,
+            chunk_index: &ws.indexes.chunks,
+            entity_index: &ws.indexes.entities,
+            relation_index: &ws.indexes.relationships,
         },
         embedder: &*app.embedder,
         batching: Batching {
@@ -58,10 +59,11 @@ fn answer(error: EditError, not_found: StatusCode) -> ApiError {
 /// A read of the graph, off the async threads.
 pub async fn read<T: Send + 'static>(
     app: &Arc<App>,
+    ws: &Arc<Workspace>,
     f: impl FnOnce(&GraphEditor<'_>) -> Result<T, EditError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || f(&editor(&app)))
+    let (app, ws) = (app.clone(), ws.clone());
+    tokio::task::spawn_blocking(move || f(&editor(&app, &ws)))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| answer(e, StatusCode::NOT_FOUND))
@@ -71,16 +73,17 @@ pub async fn read<T: Send + 'static>(
 /// element.
 async fn edit<T: Send + 'static>(
     app: &Arc<App>,
+    ws: &Arc<Workspace>,
     not_found: StatusCode,
     f: impl FnOnce(&GraphEditor<'_>) -> Result<T, EditError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = app.clone();
+    let (app, ws) = (app.clone(), ws.clone());
     tokio::task::spawn_blocking(move || {
-        if !pipeline::claim(&app) {
+        if !pipeline::claim(&app, &ws) {
             return Err(ApiError::new(StatusCode::CONFLICT, BUSY));
         }
-        let outcome = f(&editor(&app));
-        pipeline::release(&app);
+        let outcome = f(&editor(&app, &ws));
+        pipeline::release(&app, &ws);
         outcome.map_err(|e| answer(e, not_found))
     })
     .await
@@ -172,6 +175,7 @@ fn updates(
     responses((status = 200), (status = 400), (status = 409), (status = 422)))]
 pub async fn entity_edit(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
@@ -179,7 +183,7 @@ pub async fn entity_edit(
     let changes = updates(object(&body, "updated_data")?, ENTITY_FIELDS, &[])?;
     let (allow_rename, allow_merge) = (flag(&body, "allow_rename")?, flag(&body, "allow_merge")?);
     let original = entity.clone();
-    let (final_name, data, merged) = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+    let (final_name, data, merged) = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.edit_entity(&entity, &changes, allow_rename, allow_merge)
     })
     .await?;
@@ -206,6 +210,7 @@ pub async fn entity_edit(
     responses((status = 200), (status = 400), (status = 409), (status = 422)))]
 pub async fn relation_edit(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
@@ -215,7 +220,7 @@ pub async fn relation_edit(
         RELATION_TEXT_FIELDS,
         &["weight"],
     )?;
-    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.edit_relation(&source, &target, &changes)
     })
     .await?;
@@ -229,13 +234,14 @@ pub async fn relation_edit(
     responses((status = 200), (status = 400), (status = 409), (status = 422)))]
 pub async fn entity_create(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let entity = name(&body, "entity_name")?;
     let fields = object(&body, "entity_data")?;
     let created = entity.clone();
-    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.create_entity(&entity, &fields)
     })
     .await?;
@@ -249,13 +255,14 @@ pub async fn entity_create(
     responses((status = 200), (status = 400), (status = 409), (status = 422)))]
 pub async fn relation_create(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let (source, target) = (name(&body, "source_entity")?, name(&body, "target_entity")?);
     let fields = object(&body, "relation_data")?;
     let message = format!("Relation created successfully between '{source}' and '{target}'");
-    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.create_relation(&source, &target, &fields)
     })
     .await?;
@@ -269,6 +276,7 @@ pub async fn relation_create(
     responses((status = 200), (status = 400), (status = 409), (status = 422)))]
 pub async fn entities_merge(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
@@ -306,7 +314,7 @@ pub async fn entities_merge(
         "Successfully merged {} entities into '{target}'",
         sources.len()
     );
-    let data = edit(&app, StatusCode::BAD_REQUEST, move |editor| {
+    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.merge_entities(&sources, &target)
     })
     .await?;
@@ -326,12 +334,13 @@ fn deleted(message: String) -> Json<Value> {
     responses((status = 200), (status = 404), (status = 409), (status = 422)))]
 pub async fn entity_delete(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let entity = name(&body, "entity_name")?;
     let message = format!("Entity '{entity}' deleted successfully");
-    edit(&app, StatusCode::NOT_FOUND, move |editor| {
+    edit(&app, &ws, StatusCode::NOT_FOUND, move |editor| {
         editor.delete_entity(&entity)
     })
     .await?;
@@ -343,12 +352,13 @@ pub async fn entity_delete(
     responses((status = 200), (status = 404), (status = 409), (status = 422)))]
 pub async fn relation_delete(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let (source, target) = (name(&body, "source_entity")?, name(&body, "target_entity")?);
     let message = format!("Relation from '{source}' to '{target}' deleted successfully");
-    edit(&app, StatusCode::NOT_FOUND, move |editor| {
+    edit(&app, &ws, StatusCode::NOT_FOUND, move |editor| {
         editor.delete_relation(&source, &target)
     })
     .await?;

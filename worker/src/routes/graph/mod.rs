@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::documents::blocking;
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
+use crate::workspace::Ws;
 
 fn query_error(field: &str, kind: &'static str, msg: String, input: serde_json::Value) -> ApiError {
     ApiError::validation(vec![FieldError {
@@ -29,8 +30,8 @@ fn query_error(field: &str, kind: &'static str, msg: String, input: serde_json::
 /// Every entity name.
 #[utoipa::path(get, path = "/graph/label/list", tag = "graph",
     responses((status = 200, body = Vec<String>)))]
-pub async fn label_list(State(app): State<Arc<App>>) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(blocking(&app, |app| app.storage.node_names()).await?))
+pub async fn label_list(Ws(ws): Ws) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(blocking(&ws, |ws| ws.storage.node_names()).await?))
 }
 
 /// A bounded integer query parameter, with FastAPI's 422s.
@@ -81,12 +82,12 @@ pub struct PopularQuery {
     params(("limit" = Option<usize>, Query, description = "1..1000, default 300")),
     responses((status = 200, body = Vec<String>), (status = 422)))]
 pub async fn label_popular(
-    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Query(q): Query<PopularQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let limit = bounded(q.limit.as_deref(), "limit", 300, 1, Some(1000))?;
     Ok(Json(
-        blocking(&app, move |app| app.storage.most_connected(limit)).await?,
+        blocking(&ws, move |ws| ws.storage.most_connected(limit)).await?,
     ))
 }
 
@@ -103,6 +104,7 @@ pub struct SearchQuery {
     responses((status = 200, body = Vec<String>), (status = 422)))]
 pub async fn label_search(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let Some(query) = q.q else {
@@ -112,7 +114,7 @@ pub async fn label_search(
     };
     let limit = bounded(q.limit.as_deref(), "limit", 50, 1, Some(100))?;
     Ok(Json(
-        edit::read(&app, move |editor| editor.search_labels(&query, limit)).await?,
+        edit::read(&app, &ws, move |editor| editor.search_labels(&query, limit)).await?,
     ))
 }
 
@@ -130,6 +132,7 @@ pub struct GraphsQuery {
     responses((status = 200, description = "{nodes, edges, is_truncated}"), (status = 422)))]
 pub async fn graphs(
     State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Query(q): Query<GraphsQuery>,
 ) -> Result<Json<lightrag_engine::graph_edit::Subgraph>, ApiError> {
     let Some(label) = q.label else {
@@ -141,7 +144,7 @@ pub async fn graphs(
     let cap = app.settings.query.max_graph_nodes;
     let max_nodes = bounded(q.max_nodes.as_deref(), "max_nodes", cap, 1, None)?.min(cap);
     Ok(Json(
-        edit::read(&app, move |editor| {
+        edit::read(&app, &ws, move |editor| {
             editor.subgraph(&label, max_depth, max_nodes)
         })
         .await?,
@@ -163,7 +166,7 @@ pub struct Exists {
     params(("name" = String, Query)),
     responses((status = 200, body = Exists), (status = 422)))]
 pub async fn entity_exists(
-    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
     Query(q): Query<ExistsQuery>,
 ) -> Result<Json<Exists>, ApiError> {
     let Some(name) = q.name else {
@@ -171,7 +174,7 @@ pub async fn entity_exists(
             "query", "name",
         )]));
     };
-    let exists = blocking(&app, move |app| app.storage.node_get(&name))
+    let exists = blocking(&ws, move |ws| ws.storage.node_get(&name))
         .await?
         .is_some();
     Ok(Json(Exists { exists }))

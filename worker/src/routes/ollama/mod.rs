@@ -23,6 +23,7 @@ use super::query::{self, QueryRequest, Reply};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
+use crate::workspace::{Workspace, Ws};
 
 const VERSION: &str = "0.9.3";
 const MODIFIED_AT: &str = "2024-01-15T00:00:00Z";
@@ -216,7 +217,7 @@ async fn respond(
     app: Arc<App>,
     shape: Shape,
     answer: TextStream,
-    cache: Option<(String, Mode)>,
+    cache: Option<(Arc<Workspace>, String, Mode)>,
     stream: bool,
     timing: Timing,
     closing: bool,
@@ -226,8 +227,8 @@ async fn respond(
         let text = lightrag_engine::llm::collect(answer)
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        if let Some((key, mode)) = cache {
-            query::remember(&app, Some(key), mode, &text).await;
+        if let Some((ws, key, mode)) = cache {
+            query::remember(&ws, Some(key), mode, &text).await;
         }
         let text = match (shape, text.trim().is_empty()) {
             (Shape::Generate, true) => NO_RESPONSE.to_owned(),
@@ -237,16 +238,15 @@ async fn respond(
         return Ok(Json(finished(shape, &model, &text, stats)).into_response());
     }
     let (lines, response) = ndjson::channel(closing);
-    tokio::spawn(relay(app, shape, model, answer, cache, timing, lines));
+    tokio::spawn(relay(shape, model, answer, cache, timing, lines));
     Ok(response)
 }
 
 async fn relay(
-    app: Arc<App>,
     shape: Shape,
     model: String,
     mut answer: TextStream,
-    cache: Option<(String, Mode)>,
+    cache: Option<(Arc<Workspace>, String, Mode)>,
     mut timing: Timing,
     lines: Lines,
 ) {
@@ -276,8 +276,8 @@ async fn relay(
             }
         }
     }
-    if let Some((key, mode)) = cache {
-        query::remember(&app, Some(key), mode, &text).await;
+    if let Some((ws, key, mode)) = cache {
+        query::remember(&ws, Some(key), mode, &text).await;
     }
     let stats = timing.stats(&text);
     lines.send(finished(shape, &model, "", stats)).await;
@@ -376,7 +376,11 @@ fn chat_messages(
 /// `POST /api/chat`: the last message is the question (its prefix picks the mode), the
 /// earlier ones the history.
 #[utoipa::path(post, path = "/api/chat", tag = "ollama", responses((status = 200), (status = 400), (status = 413)))]
-pub async fn chat(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+pub async fn chat(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Response, ApiError> {
     let closing = ndjson::closing(req.headers());
     let body = body(req).await?;
     let mut oversized = Vec::new();
@@ -422,13 +426,13 @@ pub async fn chat(State(app): State<Arc<App>>, req: Request) -> Result<Response,
         messages,
         routed.user_prompt,
     );
-    let (answer, cache) = match query::reply(&app, &request).await? {
+    let (answer, cache) = match query::reply(&app, &ws, &request).await? {
         Reply::Whole(text) => (once(text), None),
         Reply::Stream {
             stream,
             cache,
             mode,
-        } => (stream, cache.map(|key| (key, mode))),
+        } => (stream, cache.map(|key| (ws.clone(), key, mode))),
     };
     respond(app, Shape::Chat, answer, cache, stream, timing, closing).await
 }

@@ -29,6 +29,7 @@ use super::ndjson::{self, Lines};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
+use crate::workspace::{Workspace, Ws};
 
 /// LightRAG's answer when the model returned nothing.
 const EMPTY_ANSWER: &str = "No relevant context found for the query.";
@@ -74,10 +75,11 @@ fn params(app: &App, r: &QueryRequest) -> QueryParams {
 /// Runs retrieval on a blocking thread; `progress` hears each step.
 async fn retrieve(
     app: &Arc<App>,
+    ws: &Arc<Workspace>,
     params: QueryParams,
     progress: impl Fn(&'static str) + Send + Sync + 'static,
 ) -> Result<Retrieval, String> {
-    let app = app.clone();
+    let (app, ws) = (app.clone(), ws.clone());
     tokio::task::spawn_blocking(move || {
         let q = &app.settings.query;
         let settings = RetrievalSettings {
@@ -93,13 +95,13 @@ async fn retrieve(
         let tokenizer = lightrag_engine::chunking::Tokenizer::o200k();
         let engine = QueryEngine {
             stores: Stores {
-                kv: &*app.storage,
-                graph: &*app.storage,
-                vectors: &*app.storage,
-                generations: &app.generations,
-                chunk_index: &app.indexes.chunks,
-                entity_index: &app.indexes.entities,
-                relation_index: &app.indexes.relationships,
+                kv: &ws.storage,
+                graph: &ws.storage,
+                vectors: &ws.storage,
+                generations: &ws.generations,
+                chunk_index: &ws.indexes.chunks,
+                entity_index: &ws.indexes.entities,
+                relation_index: &ws.indexes.relationships,
             },
             tokenizer: &tokenizer,
             embedder: &*app.embedder,
@@ -174,6 +176,7 @@ fn cache_key(app: &App, request: &QueryRequest, params: &QueryParams) -> String 
 
 async fn answer(
     app: &Arc<App>,
+    ws: &Arc<Workspace>,
     request: &QueryRequest,
     params: &QueryParams,
     retrieval: &Retrieval,
@@ -202,8 +205,8 @@ async fn answer(
         .enable_llm_cache
         .then(|| cache_key(app, request, params));
     if let Some(key) = key.clone() {
-        let cached = super::documents::blocking(app, move |app| {
-            app.storage.kv_get(KvNamespace::LlmResponseCache, &key)
+        let cached = super::documents::blocking(ws, move |ws| {
+            ws.storage.kv_get(KvNamespace::LlmResponseCache, &key)
         })
         .await?;
         if let Some(text) = cached.and_then(|c| c.get("return")?.as_str().map(str::to_owned)) {
@@ -223,13 +226,13 @@ async fn answer(
 }
 
 /// Stores a complete generated answer under its cache key.
-pub(crate) async fn remember(app: &Arc<App>, key: Option<String>, mode: Mode, text: &str) {
+pub(crate) async fn remember(ws: &Arc<Workspace>, key: Option<String>, mode: Mode, text: &str) {
     let Some(key) = key.filter(|_| !text.trim().is_empty()) else {
         return;
     };
     let value = json!({"return": text, "cache_type": "query", "mode": mode.as_str()});
-    if let Err(e) = super::documents::blocking(app, move |app| {
-        app.storage
+    if let Err(e) = super::documents::blocking(ws, move |ws| {
+        ws.storage
             .kv_upsert(KvNamespace::LlmResponseCache, &[(key, value)])
     })
     .await
@@ -249,17 +252,21 @@ pub(crate) enum Reply {
     },
 }
 
-pub(crate) async fn reply(app: &Arc<App>, request: &QueryRequest) -> Result<Reply, ApiError> {
+pub(crate) async fn reply(
+    app: &Arc<App>,
+    ws: &Arc<Workspace>,
+    request: &QueryRequest,
+) -> Result<Reply, ApiError> {
     let params = params(app, request);
     tracing::info!(
         mode = %params.mode.as_str(),
         only_need_context = request.only_need_context,
         "rag query"
     );
-    let retrieval = retrieve(app, params.clone(), |_| {})
+    let retrieval = retrieve(app, ws, params.clone(), |_| {})
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(match answer(app, request, &params, &retrieval).await? {
+    Ok(match answer(app, ws, request, &params, &retrieval).await? {
         Answer::Fixed(text) | Answer::Cached(text) => Reply::Whole(text),
         Answer::Generated(stream, cache) => Reply::Stream {
             stream,
@@ -276,19 +283,23 @@ fn seconds_since(started: Instant) -> f64 {
 /// Ask a question; the whole answer in one JSON object.
 #[utoipa::path(post, path = "/query", tag = "query",
     responses((status = 200, description = "{response, references, response_time, llm_generated}"), (status = 422)))]
-pub async fn query(State(app): State<Arc<App>>, req: Request) -> Result<Json<Value>, ApiError> {
+pub async fn query(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let request = read(req).await?;
     let params = params(&app, &request);
-    let retrieval = retrieve(&app, params.clone(), |_| {})
+    let retrieval = retrieve(&app, &ws, params.clone(), |_| {})
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let (response, llm_generated) = match answer(&app, &request, &params, &retrieval).await? {
+    let (response, llm_generated) = match answer(&app, &ws, &request, &params, &retrieval).await? {
         Answer::Fixed(text) => (text, false),
         Answer::Cached(text) => (text, true),
         Answer::Generated(stream, key) => {
             let text = collect(stream).await.map_err(|e| ApiError::internal(&e))?;
-            remember(&app, key, params.mode, &text).await;
+            remember(&ws, key, params.mode, &text).await;
             if text.trim().is_empty() {
                 (EMPTY_ANSWER.to_owned(), false)
             } else {
@@ -314,6 +325,7 @@ pub async fn query(State(app): State<Arc<App>>, req: Request) -> Result<Json<Val
 /// Everything after the headers of a `/query/stream` answer.
 async fn stream_answer(
     app: Arc<App>,
+    ws: Arc<Workspace>,
     request: QueryRequest,
     params: QueryParams,
     retrieval: Option<Retrieval>,
@@ -326,7 +338,7 @@ async fn stream_answer(
         None => {
             let progress =
                 move |step: &'static str| progress_lines.try_send(json!({"progress": step}));
-            match retrieve(&app, params.clone(), progress).await {
+            match retrieve(&app, &ws, params.clone(), progress).await {
                 Ok(r) => r,
                 Err(error) => {
                     lines.send(json!({"error": error})).await;
@@ -348,7 +360,7 @@ async fn stream_answer(
         }
         line
     };
-    let answer = match answer(&app, &request, &params, &retrieval).await {
+    let answer = match answer(&app, &ws, &request, &params, &retrieval).await {
         Ok(a) => a,
         Err(e) => {
             lines.send(json!({"error": e.detail})).await;
@@ -361,7 +373,7 @@ async fn stream_answer(
         Answer::Generated(stream, key) if request.stream == Some(false) => {
             match collect(stream).await {
                 Ok(text) => {
-                    remember(&app, key, params.mode, &text).await;
+                    remember(&ws, key, params.mode, &text).await;
                     lines.send(single(text, true)).await
                 }
                 Err(e) => lines.send(json!({"error": e.to_string()})).await,
@@ -397,7 +409,7 @@ async fn stream_answer(
                     }
                 }
             }
-            remember(&app, key, params.mode, &text).await;
+            remember(&ws, key, params.mode, &text).await;
             true
         }
     };
@@ -411,7 +423,11 @@ async fn stream_answer(
 /// Ask a question; the answer as newline-delimited JSON, streamed as it is generated.
 #[utoipa::path(post, path = "/query/stream", tag = "query",
     responses((status = 200, content_type = "application/x-ndjson"), (status = 422)))]
-pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+pub async fn query_stream(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let closing = ndjson::closing(req.headers());
     let request = read(req).await?;
@@ -421,14 +437,14 @@ pub async fn query_stream(State(app): State<Arc<App>>, req: Request) -> Result<R
         None
     } else {
         Some(
-            retrieve(&app, params.clone(), |_| {})
+            retrieve(&app, &ws, params.clone(), |_| {})
                 .await
                 .map_err(|e| ApiError::internal(&e))?,
         )
     };
     let (lines, response) = ndjson::channel(closing);
     tokio::spawn(stream_answer(
-        app, request, params, retrieval, lines, started,
+        app, ws, request, params, retrieval, lines, started,
     ));
     Ok(response)
 }
@@ -469,14 +485,18 @@ fn data_failure(error: ApiError) -> Response {
 /// no answer generated.
 #[utoipa::path(post, path = "/query/data", tag = "query",
     responses((status = 200, description = "{status, message, data, metadata}"), (status = 400)))]
-pub async fn query_data(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+pub async fn query_data(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Response, ApiError> {
     let request = match read(req).await {
         Ok(r) => r,
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => return Ok(data_failure(e)),
         Err(e) => return Err(e),
     };
     let params = params(&app, &request);
-    let retrieval = retrieve(&app, params.clone(), |_| {})
+    let retrieval = retrieve(&app, &ws, params.clone(), |_| {})
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let references: Vec<Value> = retrieval
