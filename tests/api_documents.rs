@@ -645,16 +645,6 @@ fn delete_json(server: &Server, body: &serde_json::Value) -> common::Response {
     )
 }
 
-fn exists(server: &Server, name: &str) -> bool {
-    server
-        .get(&format!(
-            "/graph/entity/exists?name={}",
-            name.replace(' ', "%20")
-        ))
-        .json()["exists"]
-        == true
-}
-
 #[test]
 fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
     let server = Server::builder("docs-delete")
@@ -681,7 +671,10 @@ fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(exists(&server, "Nobel Prize") && exists(&server, "Marie Curie"));
+    assert!(
+        common::entity_exists(&server, "Nobel Prize")
+            && common::entity_exists(&server, "Marie Curie")
+    );
 
     for (body, kind) in [
         (serde_json::json!({}), "missing"),
@@ -720,10 +713,10 @@ fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
     }
     // Every worker sees the repaired graph.
     for _ in 0..4 {
-        assert!(!exists(&server, "Marie Curie"));
-        assert!(!exists(&server, "Nobel Prize"));
-        assert!(exists(&server, "Pierre Curie"));
-        assert!(exists(&server, "Paris"));
+        assert!(!common::entity_exists(&server, "Marie Curie"));
+        assert!(!common::entity_exists(&server, "Nobel Prize"));
+        assert!(common::entity_exists(&server, "Pierre Curie"));
+        assert!(common::entity_exists(&server, "Paris"));
     }
     let status = server.get("/documents/pipeline_status").json();
     assert!(
@@ -745,7 +738,9 @@ fn deleting_a_document_keeps_shared_entities_and_drops_its_own() {
     );
     assert_eq!(again.status, 200, "{}", again.body);
     wait_processed(&server, again.json()["track_id"].as_str().unwrap(), 1);
-    assert!(exists(&server, "Marie Curie") && exists(&server, "Sorbonne"));
+    assert!(
+        common::entity_exists(&server, "Marie Curie") && common::entity_exists(&server, "Sorbonne")
+    );
 }
 
 #[test]

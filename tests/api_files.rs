@@ -41,24 +41,8 @@ fn upload(server: &Server, filename: &str, content: &[u8]) -> Response {
     )
 }
 
-/// Waits until no document of `track_id` is pending or in progress; returns them.
 fn settled(server: &Server, track_id: &str, count: usize) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let track = server
-            .get(&format!("/documents/track_status/{track_id}"))
-            .json();
-        let docs = track["documents"].as_array().cloned().unwrap_or_default();
-        if docs.len() == count
-            && docs
-                .iter()
-                .all(|d| d["status"] == "processed" || d["status"] == "failed")
-        {
-            return docs;
-        }
-        assert!(Instant::now() < deadline, "{track}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::settled(server, track_id, count, Duration::from_secs(30))
 }
 
 fn zip_with(entries: &[(&str, &str)], bomb: bool) -> Vec<u8> {

@@ -5,17 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Response, Server, send};
+use common::{Response, Server};
 use serde_json::{Value, json};
 
 fn request(server: &Server, method: &str, path: &str, body: &Value) -> Response {
-    send(
-        server.port,
-        method,
-        path,
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    )
+    common::call(server, method, path, body)
 }
 
 fn index(server: &Server, texts: &[(&str, &str)]) {
@@ -37,16 +31,6 @@ fn index(server: &Server, texts: &[(&str, &str)]) {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn exists(server: &Server, name: &str) -> bool {
-    server
-        .get(&format!(
-            "/graph/entity/exists?name={}",
-            name.replace(' ', "%20")
-        ))
-        .json()["exists"]
-        == true
 }
 
 /// Entity names local retrieval finds for `keyword`.
@@ -293,7 +277,10 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
         (json!(true), json!("Starbase Texas"), json!(false))
     );
     for _ in 0..4 {
-        assert!(!exists(&server, "Starbase") && exists(&server, "Starbase Texas"));
+        assert!(
+            !common::entity_exists(&server, "Starbase")
+                && common::entity_exists(&server, "Starbase Texas")
+        );
     }
     assert!(found(&server, "Starbase Texas").contains(&"Starbase Texas".to_owned()));
     assert!(!found(&server, "Starbase").contains(&"Starbase".to_owned()));
@@ -338,7 +325,10 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
         "Successfully merged 2 entities into 'Elon Musk'"
     );
     for _ in 0..4 {
-        assert!(!exists(&server, "Elon Msk") && !exists(&server, "Ellon Musk"));
+        assert!(
+            !common::entity_exists(&server, "Elon Msk")
+                && !common::entity_exists(&server, "Ellon Musk")
+        );
     }
     let around = server.get("/graphs?label=Elon%20Musk&max_depth=1").json();
     let neighbours: Vec<&str> = around["nodes"]
@@ -405,7 +395,7 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
         r.json()["message"],
         "Entity 'Starbase Texas' deleted successfully"
     );
-    assert!(!exists(&server, "Starbase Texas"));
+    assert!(!common::entity_exists(&server, "Starbase Texas"));
     assert!(!found(&server, "Starbase Texas").contains(&"Starbase Texas".to_owned()));
     assert_eq!(
         request(

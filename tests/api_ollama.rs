@@ -9,41 +9,7 @@ use common::{Response, Server, send};
 use serde_json::{Value, json};
 
 fn post(server: &Server, path: &str, body: &Value) -> Response {
-    let mut r = send(
-        server.port,
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    );
-    if r.header("transfer-encoding") == Some("chunked") {
-        r.body = dechunk(&r.body);
-    }
-    r
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
-}
-
-fn lines(r: &Response) -> Vec<Value> {
-    r.body
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::call(server, "POST", path, body)
 }
 
 fn index(server: &Server) {
@@ -128,7 +94,7 @@ fn chat_and_generate_with_the_builtin_model() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
-    let parsed = lines(&r);
+    let parsed = common::ndjson(&r);
     let (last, pieces) = parsed.split_last().unwrap();
     assert_final(last);
     assert_eq!(last["model"], "lightrag:latest");
@@ -218,7 +184,7 @@ fn chat_and_generate_with_the_builtin_model() {
         "/api/generate",
         &json!({"prompt": "Where is Mount Lingtai?", "system": "Mount Lingtai is in the west.", "stream": true}),
     );
-    let parsed = lines(&streamed);
+    let parsed = common::ndjson(&streamed);
     assert_eq!(parsed[0]["response"], "Mount Lingtai is in the west.");
     assert_eq!(parsed[0]["done"], false);
     assert_final(parsed.last().unwrap());
@@ -361,7 +327,7 @@ fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
             {"role": "user", "content": "/mix[Answer briefly] Who taught Sun Wukong?"}
         ]}),
     );
-    let parsed = lines(&r);
+    let parsed = common::ndjson(&r);
     assert!(parsed.len() > 5, "{parsed:?}");
     assert_final(parsed.last().unwrap());
     let sent = fake.requests();

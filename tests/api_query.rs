@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::fake_provider::FakeProvider;
-use common::{Response, Server, send};
+use common::{Response, Server};
 use serde_json::{Value, json};
 
 const CORPUS: [(&str, &str); 3] = [
@@ -27,13 +27,7 @@ const CORPUS: [(&str, &str); 3] = [
 ];
 
 fn post(server: &Server, path: &str, body: &Value) -> Response {
-    send(
-        server.port,
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    )
+    common::call(server, "POST", path, body)
 }
 
 fn indexed(server: &Server) {
@@ -56,37 +50,9 @@ fn indexed(server: &Server) {
     }
 }
 
-fn lines(r: &Response) -> Vec<Value> {
-    r.body
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-/// The body of a chunked response, de-chunked.
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
-}
-
 fn stream(server: &Server, body: &Value) -> (Response, Vec<Value>) {
-    let mut r = post(server, "/query/stream", body);
-    if r.header("transfer-encoding") == Some("chunked") {
-        r.body = dechunk(&r.body);
-    }
-    let parsed = lines(&r);
+    let r = post(server, "/query/stream", body);
+    let parsed = common::ndjson(&r);
     (r, parsed)
 }
 

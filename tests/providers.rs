@@ -25,32 +25,7 @@ fn insert(server: &Server, text: &str, source: &str) -> String {
 }
 
 fn settled(server: &Server, track_id: &str, within: Duration) -> serde_json::Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let track = server
-            .get(&format!("/documents/track_status/{track_id}"))
-            .json();
-        let docs = track["documents"].as_array().cloned().unwrap_or_default();
-        if !docs.is_empty()
-            && docs
-                .iter()
-                .all(|d| d["status"] == "processed" || d["status"] == "failed")
-        {
-            return docs[0].clone();
-        }
-        assert!(Instant::now() < deadline, "{track}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn exists(server: &Server, name: &str) -> bool {
-    server
-        .get(&format!(
-            "/graph/entity/exists?name={}",
-            name.replace(' ', "%20")
-        ))
-        .json()["exists"]
-        == true
+    common::settled(server, track_id, 1, within).remove(0)
 }
 
 fn node_description(server: &Server, name: &str) -> String {
@@ -103,7 +78,7 @@ fn openai_binding_sends_lightrag_prompts_retries_and_gleans() {
     let doc = settled(&server, &track, Duration::from_secs(30));
     assert_eq!(doc["status"], "processed", "{doc}");
     for name in ["Marie Curie", "Polonium", "Warsaw", "Gleaned Thing"] {
-        assert!(exists(&server, name), "{name}");
+        assert!(common::entity_exists(&server, name), "{name}");
     }
 
     let requests = fake.requests();
@@ -196,7 +171,7 @@ fn ollama_binding_and_dimension_mismatch() {
         settled(&server, &track, Duration::from_secs(30))["status"],
         "processed"
     );
-    assert!(exists(&server, "Alan Turing"));
+    assert!(common::entity_exists(&server, "Alan Turing"));
     let requests = fake.requests();
     let chat = requests.iter().find(|r| r["path"] == "/api/chat").unwrap();
     assert_eq!(chat["body"]["model"], "qwen-test");

@@ -301,9 +301,86 @@ pub fn request(port: u16, raw: &[u8]) -> std::io::Result<Response> {
     stream.write_all(raw)?;
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf)?;
-    parse(&buf).ok_or_else(|| {
+    let mut response = parse(&buf).ok_or_else(|| {
         std::io::Error::other(format!("bad response {:?}", String::from_utf8_lossy(&buf)))
-    })
+    })?;
+    if response.header("transfer-encoding") == Some("chunked") {
+        response.body = dechunk(&response.body);
+    }
+    Ok(response)
+}
+
+/// The payload of a chunked body.
+pub fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n + 2 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+/// A JSON request (any method) on a new connection.
+pub fn call(server: &Server, method: &str, path: &str, body: &serde_json::Value) -> Response {
+    send(
+        server.port,
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// The lines of an NDJSON body.
+pub fn ndjson(r: &Response) -> Vec<serde_json::Value> {
+    r.body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Whether the graph has an entity of that name.
+pub fn entity_exists(server: &Server, name: &str) -> bool {
+    server
+        .get(&format!(
+            "/graph/entity/exists?name={}",
+            name.replace(' ', "%20")
+        ))
+        .json()["exists"]
+        == true
+}
+
+/// Waits until `count` documents of `track_id` are processed or failed; returns them.
+pub fn settled(
+    server: &Server,
+    track_id: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let track = server
+            .get(&format!("/documents/track_status/{track_id}"))
+            .json();
+        let docs = track["documents"].as_array().cloned().unwrap_or_default();
+        if docs.len() == count
+            && docs
+                .iter()
+                .all(|d| d["status"] == "processed" || d["status"] == "failed")
+        {
+            return docs;
+        }
+        assert!(Instant::now() < deadline, "{track}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub fn parse(buf: &[u8]) -> Option<Response> {

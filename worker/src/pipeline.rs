@@ -15,7 +15,7 @@ use std::time::Duration;
 use lightrag_engine::chunking::{ChunkingOptions, Tokenizer};
 use lightrag_engine::clock;
 use lightrag_engine::embedding::Batching;
-use lightrag_engine::ingest::{Document, Ingest, Stores, SummaryPolicy};
+use lightrag_engine::ingest::{Document, Ingest, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::storage::{
     DocStatusRecord, DocStatusStorage, Generations, KvNamespace, KvStorage, VectorNamespace,
@@ -242,15 +242,7 @@ fn with_indexer<T>(
         ..Default::default()
     };
     f(&Ingest {
-        stores: Stores {
-            kv: &ws.storage,
-            graph: &ws.storage,
-            vectors: &ws.storage,
-            generations: &ws.generations,
-            chunk_index: &ws.indexes.chunks,
-            entity_index: &ws.indexes.entities,
-            relation_index: &ws.indexes.relationships,
-        },
+        stores: ws.stores(),
         tokenizer: &tokenizer,
         embedder: &*app.embedder,
         batching: Batching {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use lightrag_config::api::sanitize_workspace;
-use lightrag_engine::ingest::Indexes;
+use lightrag_engine::ingest::{Indexes, Stores};
 use lightrag_engine::storage::StorageError;
 use lightrag_engine::storage::sqlite::SqliteStorage;
 
@@ -36,6 +36,19 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The workspace's stores, as the engine takes them.
+    pub fn stores(&self) -> Stores<'_> {
+        Stores {
+            kv: &self.storage,
+            graph: &self.storage,
+            vectors: &self.storage,
+            generations: &self.generations,
+            chunk_index: &self.indexes.chunks,
+            entity_index: &self.indexes.entities,
+            relation_index: &self.indexes.relationships,
+        }
+    }
+
     pub fn open(
         settings: &lightrag_config::Settings,
         shared: &'static SharedRegion,

@@ -127,3 +127,26 @@ fn malformed(provider: &'static str, reason: impl Into<String>) -> ModelError {
         reason: reason.into(),
     }
 }
+
+/// A chat answer: the streamed lines, or the text at `content` (a JSON pointer) of the
+/// whole answer.
+async fn chat_answer(
+    provider: &'static str,
+    response: reqwest::Response,
+    stream: bool,
+    line: fn(&str) -> lines::Line,
+    content: &str,
+) -> Result<TextStream, ModelError> {
+    if stream {
+        return Ok(lines::stream(provider, response, line));
+    }
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| malformed(provider, e.to_string()))?;
+    let text = answer
+        .pointer(content)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))?;
+    Ok(crate::llm::once(text.to_owned()))
+}

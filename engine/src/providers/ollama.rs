@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::lines::{self, Line};
-use super::{ChatProvider, Endpoint, malformed, messages_json, retry};
+use super::lines::Line;
+use super::{ChatProvider, Endpoint, chat_answer, malformed, messages_json, retry};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 
@@ -70,17 +70,7 @@ impl ChatProvider for Ollama {
                 "stream": stream,
             });
             let response = self.api.post("/api/chat", &body).await?;
-            if stream {
-                return Ok(lines::stream(PROVIDER, response, ndjson));
-            }
-            let answer: Value = response
-                .json()
-                .await
-                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
-            let text = answer["message"]["content"]
-                .as_str()
-                .ok_or_else(|| malformed(PROVIDER, "no message.content"))?;
-            Ok(crate::llm::once(text.to_owned()))
+            chat_answer(PROVIDER, response, stream, ndjson, "/message/content").await
         })
     }
 }

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::lines::{self, Line};
-use super::{ChatProvider, Endpoint, malformed, messages_json, retry};
+use super::lines::Line;
+use super::{ChatProvider, Endpoint, chat_answer, malformed, messages_json, retry};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 use crate::providers::Binding;
@@ -84,17 +84,14 @@ impl ChatProvider for OpenAi {
                 "stream": stream,
             });
             let response = self.api.post("chat/completions", &body).await?;
-            if stream {
-                return Ok(lines::stream(PROVIDER, response, event));
-            }
-            let answer: Value = response
-                .json()
-                .await
-                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
-            let text = answer["choices"][0]["message"]["content"]
-                .as_str()
-                .ok_or_else(|| malformed(PROVIDER, "no choices[0].message.content"))?;
-            Ok(crate::llm::once(text.to_owned()))
+            chat_answer(
+                PROVIDER,
+                response,
+                stream,
+                event,
+                "/choices/0/message/content",
+            )
+            .await
         })
     }
 }

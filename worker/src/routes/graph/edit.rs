@@ -11,7 +11,6 @@ use axum::extract::{Request, State};
 use http::StatusCode;
 use lightrag_engine::embedding::Batching;
 use lightrag_engine::graph_edit::{EditError, GraphEditor};
-use lightrag_engine::ingest::Stores;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -31,15 +30,7 @@ const RELATION_TEXT_FIELDS: &[&str] = &["description", "keywords", "source_id", 
 
 fn editor<'a>(app: &'a App, ws: &'a Workspace) -> GraphEditor<'a> {
     GraphEditor {
-        stores: Stores {
-            kv: &ws.storage,
-            graph: &ws.storage,
-            vectors: &ws.storage,
-            generations: &ws.generations,
-            chunk_index: &ws.indexes.chunks,
-            entity_index: &ws.indexes.entities,
-            relation_index: &ws.indexes.relationships,
-        },
+        stores: ws.stores(),
         embedder: &*app.embedder,
         batching: Batching {
             batch_size: app.settings.models.embedding_batch,

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::StatusCode;
 use lightrag_engine::ids;
-use lightrag_engine::ingest::Stores;
 use lightrag_engine::llm::{TextStream, collect, prompts, wait};
 use lightrag_engine::query::context::{messages, prompt_text, render_context, system_prompt};
 use lightrag_engine::query::{
@@ -94,15 +93,7 @@ async fn retrieve(
         };
         let tokenizer = lightrag_engine::chunking::Tokenizer::o200k();
         let engine = QueryEngine {
-            stores: Stores {
-                kv: &ws.storage,
-                graph: &ws.storage,
-                vectors: &ws.storage,
-                generations: &ws.generations,
-                chunk_index: &ws.indexes.chunks,
-                entity_index: &ws.indexes.entities,
-                relation_index: &ws.indexes.relationships,
-            },
+            stores: ws.stores(),
             tokenizer: &tokenizer,
             embedder: &*app.embedder,
             model: &*app.model,
