@@ -173,7 +173,13 @@ fn max_requests_recycles_make_before_break_with_no_failures() {
     let mut pids = Vec::new();
     let mut conn: Option<TcpStream> = None;
     let mut served: std::collections::HashMap<i64, u64> = Default::default();
-    for i in 0..60 {
+    // Until three generations have served (a replacement boots more slowly on a loaded
+    // machine, and the old worker keeps serving until it is up), bounded in time.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 0;
+    while served.len() < 3 || i < 60 {
+        assert!(Instant::now() < deadline, "{served:?}");
+        i += 1;
         let stream =
             conn.get_or_insert_with(|| TcpStream::connect(("127.0.0.1", server.port)).unwrap());
         stream

@@ -50,6 +50,9 @@ pub struct IndexingSettings {
     pub summary_max_tokens: usize,
     pub summary_length: usize,
     pub max_parallel_insert: usize,
+    pub max_source_ids_per_entity: usize,
+    pub max_source_ids_per_relation: usize,
+    pub max_file_paths: usize,
 }
 
 /// A model provider, by LightRAG's binding names.
@@ -304,6 +307,15 @@ impl Settings {
                 number::<usize>(1, 1_000_000),
             )?,
             max_parallel_insert: r.get(&spec::MAX_PARALLEL_INSERT, number::<usize>(1, 64))?,
+            max_source_ids_per_entity: r.get(
+                &spec::MAX_SOURCE_IDS_PER_ENTITY,
+                number::<usize>(1, 1_000_000),
+            )?,
+            max_source_ids_per_relation: r.get(
+                &spec::MAX_SOURCE_IDS_PER_RELATION,
+                number::<usize>(1, 1_000_000),
+            )?,
+            max_file_paths: r.get(&spec::MAX_FILE_PATHS, number::<usize>(1, 1_000_000))?,
         })
     }
 

@@ -132,6 +132,9 @@ settings_table! {
     KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
     ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
     USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
+    MAX_SOURCE_IDS_PER_ENTITY = "MAX_SOURCE_IDS_PER_ENTITY", "max-source-ids-per-entity", "N", Value("300"), "Source chunks an entity remembers (the newest)";
+    MAX_SOURCE_IDS_PER_RELATION = "MAX_SOURCE_IDS_PER_RELATION", "max-source-ids-per-relation", "N", Value("300"), "Source chunks a relation remembers (the newest)";
+    MAX_FILE_PATHS = "MAX_FILE_PATHS", "max-file-paths", "N", Value("75"), "Files an entity or relation remembers (the newest)";
     MAX_PARALLEL_INSERT = "MAX_PARALLEL_INSERT", "max-parallel-insert", "N", Value("3"), "Documents the pipeline indexes at once";
     ENABLE_LLM_CACHE_FOR_EXTRACT = "ENABLE_LLM_CACHE_FOR_EXTRACT", "enable-llm-cache-for-extract", "BOOL", Value("true"), "Reuse cached extraction answers";
     OLLAMA_EMULATING_MODEL_NAME = "OLLAMA_EMULATING_MODEL_NAME", "simulated-model-name", "NAME", Value("lightrag"), "Model name the Ollama emulation reports";

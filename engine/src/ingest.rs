@@ -7,7 +7,7 @@
 //! Descriptions of an entity or relation seen in several chunks are kept as distinct
 //! fragments joined by `<SEP>`, as LightRAG stores them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -65,6 +65,15 @@ pub enum IngestError {
     Model(#[from] ModelError),
 }
 
+/// How many source chunks and files an entity or relation keeps (the newest):
+/// MAX_SOURCE_IDS_PER_ENTITY, MAX_SOURCE_IDS_PER_RELATION, MAX_FILE_PATHS.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceLimits {
+    pub entity_sources: usize,
+    pub relation_sources: usize,
+    pub file_paths: usize,
+}
+
 /// When merged descriptions are condensed by the model.
 #[derive(Debug, Clone)]
 pub struct SummaryPolicy {
@@ -84,6 +93,7 @@ pub struct Ingest<'a> {
     pub model: &'a dyn LanguageModel,
     pub extraction: &'a ExtractionSettings,
     pub summary: &'a SummaryPolicy,
+    pub limits: SourceLimits,
     /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
     pub llm_concurrency: usize,
     /// Taken around the graph merge: documents indexed in parallel (MAX_PARALLEL_INSERT)
@@ -103,16 +113,28 @@ pub(crate) fn extraction_cache_key(chunk: &str) -> String {
 
 /// Fragments of `existing` joined by `<SEP>`, plus new ones not already there.
 fn merge_fragments(existing: Option<&str>, new: impl IntoIterator<Item = String>) -> String {
+    merge_newest(existing, new, usize::MAX)
+}
+
+/// Like [`merge_fragments`], keeping only the newest `limit` fragments (LightRAG's FIFO
+/// limit on source ids and file paths: a hub entity's lists stop growing).
+fn merge_newest(
+    existing: Option<&str>,
+    new: impl IntoIterator<Item = String>,
+    limit: usize,
+) -> String {
     let mut fragments: Vec<String> = existing
         .filter(|s| !s.is_empty())
         .map(|s| s.split(GRAPH_FIELD_SEP).map(str::to_owned).collect())
         .unwrap_or_default();
+    let mut seen: HashSet<String> = fragments.iter().cloned().collect();
     for fragment in new {
-        if !fragment.is_empty() && !fragments.contains(&fragment) {
+        if !fragment.is_empty() && seen.insert(fragment.clone()) {
             fragments.push(fragment);
         }
     }
-    fragments.join(GRAPH_FIELD_SEP)
+    let skip = fragments.len().saturating_sub(limit);
+    fragments[skip..].join(GRAPH_FIELD_SEP)
 }
 
 /// `{"chunk_ids": [...]}` for an entity's or relation's `<SEP>`-joined source ids.
@@ -411,8 +433,16 @@ impl Ingest<'_> {
         for (index, ((name, c), existing)) in entities.iter().zip(stored).enumerate() {
             let kept = kept_field(&existing, mode);
             let description = &descriptions[index];
-            let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
-            let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
+            let source_id = merge_newest(
+                kept("source_id"),
+                c.chunk_ids.clone(),
+                self.limits.entity_sources,
+            );
+            let file_path = merge_newest(
+                kept("file_path"),
+                c.file_paths.clone(),
+                self.limits.file_paths,
+            );
             let entity_type = match mode {
                 Write::Merge => field(&existing, "entity_type")
                     .map(str::to_owned)
@@ -476,10 +506,29 @@ impl Ingest<'_> {
         let descriptions = self.summarize_long("Relation", merged)?;
         for (index, (((source, target), c), existing)) in relations.iter().zip(stored).enumerate() {
             let kept = kept_field(&existing, mode);
-            // The weight counts the distinct chunks that state the relation, so running a
-            // document again (after a crash mid-merge) adds nothing twice.
-            let source_id = merge_fragments(kept("source_id"), c.chunk_ids.clone());
-            let weight = source_id.split(GRAPH_FIELD_SEP).count() as f64;
+            // The weight counts the distinct chunks that state the relation: a chunk
+            // already among the sources adds nothing, so running a document again (after
+            // a crash mid-merge) counts nothing twice.
+            let known: HashSet<&str> = kept("source_id")
+                .map(|s| s.split(GRAPH_FIELD_SEP).collect())
+                .unwrap_or_default();
+            let fresh: HashSet<&String> = c
+                .chunk_ids
+                .iter()
+                .filter(|id| !known.contains(id.as_str()))
+                .collect();
+            let weight = match kept("source_id") {
+                Some(_) => existing
+                    .as_ref()
+                    .and_then(|e| e["weight"].as_f64())
+                    .unwrap_or(known.len() as f64),
+                None => 0.0,
+            } + fresh.len() as f64;
+            let source_id = merge_newest(
+                kept("source_id"),
+                c.chunk_ids.clone(),
+                self.limits.relation_sources,
+            );
             let keywords = merge_fragments(
                 kept("keywords")
                     .map(|k| k.replace(", ", GRAPH_FIELD_SEP))
@@ -488,7 +537,11 @@ impl Ingest<'_> {
             )
             .replace(GRAPH_FIELD_SEP, ", ");
             let description = &descriptions[index];
-            let file_path = merge_fragments(kept("file_path"), c.file_paths.clone());
+            let file_path = merge_newest(
+                kept("file_path"),
+                c.file_paths.clone(),
+                self.limits.file_paths,
+            );
             let data = json!({
                 "weight": weight,
                 "keywords": keywords,
@@ -639,6 +692,11 @@ mod tests {
                 model: &BuiltinModel,
                 extraction: &self.extraction,
                 summary: &self.summary,
+                limits: SourceLimits {
+                    entity_sources: 300,
+                    relation_sources: 300,
+                    file_paths: 75,
+                },
                 llm_concurrency: 4,
                 merge_lock: &self.merge_lock,
                 chunking: &self.chunking,
@@ -788,11 +846,55 @@ mod tests {
     }
 
     #[test]
+    fn hub_lists_keep_the_newest_sources_while_weights_keep_counting() {
+        let f = Fixture::new();
+        let mut indexer = f.indexer();
+        indexer.limits = SourceLimits {
+            entity_sources: 2,
+            relation_sources: 2,
+            file_paths: 2,
+        };
+        for i in 0..4 {
+            indexer
+                .run(&Document {
+                    id: &format!("doc-{i}"),
+                    content: &format!("NASA paid SpaceX for mission {i}."),
+                    file_path: &format!("f{i}.txt"),
+                })
+                .unwrap();
+        }
+        let node = f.storage.node_get("NASA").unwrap().unwrap();
+        assert_eq!(
+            node["source_id"]
+                .as_str()
+                .unwrap()
+                .split(GRAPH_FIELD_SEP)
+                .count(),
+            2
+        );
+        assert_eq!(node["file_path"], format!("f2.txt{GRAPH_FIELD_SEP}f3.txt"));
+        let edge = f.storage.edge_get("NASA", "SpaceX").unwrap().unwrap();
+        assert_eq!(edge.data["weight"], 4.0);
+        assert_eq!(
+            edge.data["source_id"]
+                .as_str()
+                .unwrap()
+                .split(GRAPH_FIELD_SEP)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
     fn merge_fragments_keeps_order_and_drops_repeats() {
         assert_eq!(
             merge_fragments(Some("a<SEP>b"), ["b".into(), "c".into()]),
             "a<SEP>b<SEP>c"
         );
         assert_eq!(merge_fragments(None, ["".into(), "x".into()]), "x");
+        assert_eq!(
+            merge_newest(Some("a<SEP>b<SEP>c"), ["d".into(), "b".into()], 3),
+            "b<SEP>c<SEP>d"
+        );
     }
 }

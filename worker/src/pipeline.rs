@@ -15,7 +15,7 @@ use std::time::Duration;
 use lightrag_engine::chunking::{ChunkingOptions, Tokenizer};
 use lightrag_engine::clock;
 use lightrag_engine::embedding::Batching;
-use lightrag_engine::ingest::{Document, Ingest, SummaryPolicy};
+use lightrag_engine::ingest::{Document, Ingest, SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::storage::{
     DocStatusRecord, DocStatusStorage, Generations, KvNamespace, KvStorage, VectorNamespace,
@@ -252,6 +252,11 @@ fn with_indexer<T>(
         model: &*app.model,
         extraction: &extraction,
         summary: &summary,
+        limits: SourceLimits {
+            entity_sources: indexing.max_source_ids_per_entity,
+            relation_sources: indexing.max_source_ids_per_relation,
+            file_paths: indexing.max_file_paths,
+        },
         llm_concurrency: models.llm.max_async,
         merge_lock,
         chunking: &chunking,
