@@ -4,6 +4,7 @@
 //! reference list, and LightRAG's answer prompt around them.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::json;
 
@@ -25,7 +26,7 @@ fn entity_line(e: &EntityRow) -> String {
         .to_string()
 }
 
-fn relation_line(r: &RelationRow) -> String {
+pub(super) fn relation_line(r: &RelationRow) -> String {
     json!({"entity1": r.src_id, "entity2": r.tgt_id, "description": r.description}).to_string()
 }
 
@@ -95,6 +96,17 @@ fn references(chunks: &[ChunkRow]) -> Vec<Reference> {
         .collect()
 }
 
+/// Tokens of the answer template, counted once per process.
+fn template_tokens(tokenizer: &Tokenizer, mode: Mode) -> usize {
+    static KG: OnceLock<usize> = OnceLock::new();
+    static NAIVE: OnceLock<usize> = OnceLock::new();
+    if mode == Mode::Naive {
+        *NAIVE.get_or_init(|| tokenizer.count(prompts::NAIVE_RAG_RESPONSE))
+    } else {
+        *KG.get_or_init(|| tokenizer.count(prompts::RAG_RESPONSE))
+    }
+}
+
 pub(super) fn finish(
     tokenizer: &Tokenizer,
     params: &QueryParams,
@@ -104,12 +116,7 @@ pub(super) fn finish(
     chunks: Vec<ChunkRow>,
     (total_entities, total_relations, total_chunks): (usize, usize, usize),
 ) -> Retrieval {
-    let template = if params.mode == Mode::Naive {
-        prompts::NAIVE_RAG_RESPONSE
-    } else {
-        prompts::RAG_RESPONSE
-    };
-    let fixed = tokenizer.count(template)
+    let fixed = template_tokens(tokenizer, params.mode)
         + tokenizer.count(&params.query)
         + tokenizer.count(&params.user_prompt)
         + entities

@@ -104,21 +104,7 @@ impl QueryEngine<'_> {
     }
 
     fn relation(&self, a: &str, b: &str) -> Result<Option<RelationRow>, QueryError> {
-        Ok(self.stores.graph.edge_get(a, b)?.map(|edge| RelationRow {
-            src_id: edge.source.clone(),
-            tgt_id: edge.target.clone(),
-            description: text(&edge.data, "description"),
-            keywords: text(&edge.data, "keywords"),
-            weight: edge
-                .data
-                .get("weight")
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0),
-            source_id: text(&edge.data, "source_id"),
-            file_path: text(&edge.data, "file_path"),
-            created_at: edge.data.get("created_at").cloned().unwrap_or(Value::Null),
-            reference_id: String::new(),
-        }))
+        Ok(self.stores.graph.edge_get(a, b)?.map(relation_row))
     }
 
     /// Entities similar to the low-level keywords, with their relations (the most
@@ -144,29 +130,39 @@ impl QueryEngine<'_> {
         let mut seen = HashSet::new();
         let mut edges = Vec::new();
         for entity in &entities {
-            for edge in self.stores.graph.edges_of(&entity.entity_name)? {
-                if seen.insert(ordered(&edge.source, &edge.target)) {
-                    edges.push(edge);
+            for (source, target, weight) in
+                self.stores.graph.edge_weights_of(&entity.entity_name)?
+            {
+                if seen.insert(ordered(&source, &target)) {
+                    edges.push((source, target, weight));
                 }
             }
         }
         let endpoints: Vec<String> = edges
             .iter()
-            .flat_map(|e| [e.source.clone(), e.target.clone()])
+            .flat_map(|(s, t, _)| [s.clone(), t.clone()])
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
         let degrees = self.stores.graph.node_degrees(&endpoints)?;
-        let degree = |name: &str| degrees.get(name).copied().unwrap_or(0);
-        let weight =
-            |e: &crate::storage::Edge| e.data.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
+        let rank = |(s, t, _): &(String, String, f64)| {
+            degrees.get(s).copied().unwrap_or(0) + degrees.get(t).copied().unwrap_or(0)
+        };
         // The most connected relations first, then the heaviest.
-        edges.sort_by(|a, b| {
-            (degree(&b.source) + degree(&b.target))
-                .cmp(&(degree(&a.source) + degree(&a.target)))
-                .then(weight(b).total_cmp(&weight(a)))
-        });
-        let relations = edges.into_iter().map(relation_row).collect();
+        edges.sort_by(|a, b| rank(b).cmp(&rank(a)).then(b.2.total_cmp(&a.2)));
+        // Only as many as the relation budget can hold are read in full.
+        let mut relations = Vec::new();
+        let mut tokens = 0;
+        for (source, target, _) in edges {
+            let Some(relation) = self.relation(&source, &target)? else {
+                continue;
+            };
+            tokens += self.tokenizer.count(&context::relation_line(&relation)) + 1;
+            if tokens > params.max_relation_tokens {
+                break;
+            }
+            relations.push(relation);
+        }
         Ok((entities, relations))
     }
 

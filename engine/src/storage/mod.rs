@@ -234,6 +234,9 @@ pub trait GraphStorage {
     fn edge_get(&self, a: &str, b: &str) -> Result<Option<Edge>>;
     fn edge_delete(&self, a: &str, b: &str) -> Result<()>;
     fn edges_of(&self, node: &str) -> Result<Vec<Edge>>;
+    /// A node's relations as `(source, target, weight)`, without the rest of their data
+    /// (ranking many relations must not parse them all).
+    fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
     /// Every node and edge of the workspace.
     fn graph_drop(&self) -> Result<()>;
 }
@@ -401,8 +404,16 @@ mod tests {
             s.node_upsert(name, &json!({})).unwrap();
         }
         s.edge_upsert("X", "Y", &json!({})).unwrap();
-        s.edge_upsert("Z", "Y", &json!({})).unwrap();
+        s.edge_upsert("Z", "Y", &json!({"weight": 3.5})).unwrap();
         assert_eq!(s.most_connected(2).unwrap(), ["Y", "X"]);
+        let mut weights = s.edge_weights_of("Y").unwrap();
+        weights.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            weights,
+            [("X".into(), "Y".into(), 1.0), ("Z".into(), "Y".into(), 3.5)]
+        );
+        let degrees = s.node_degrees(&["Y".into(), "X".into(), "W".into()]).unwrap();
+        assert_eq!((degrees["Y"], degrees["X"], degrees["W"]), (2, 1, 0));
     }
 
     #[test]

@@ -627,6 +627,23 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
+    fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>> {
+        self.with(|conn, ws| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT source, target, COALESCE(json_extract(data, '$.weight'), 1.0)
+                 FROM graph_edges WHERE workspace = ?1 AND a = ?2
+                 UNION ALL
+                 SELECT source, target, COALESCE(json_extract(data, '$.weight'), 1.0)
+                 FROM graph_edges INDEXED BY graph_edges_by_b
+                 WHERE workspace = ?1 AND b = ?2 AND a <> ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![ws, node], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn edges_of(&self, node: &str) -> Result<Vec<Edge>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
