@@ -412,7 +412,9 @@ mod tests {
             weights,
             [("X".into(), "Y".into(), 1.0), ("Z".into(), "Y".into(), 3.5)]
         );
-        let degrees = s.node_degrees(&["Y".into(), "X".into(), "W".into()]).unwrap();
+        let degrees = s
+            .node_degrees(&["Y".into(), "X".into(), "W".into()])
+            .unwrap();
         assert_eq!((degrees["Y"], degrees["X"], degrees["W"]), (2, 1, 0));
     }
 

@@ -13,22 +13,65 @@ use tokio::sync::mpsc;
 const BUFFERED_LINES: usize = 64;
 
 #[derive(Clone)]
-pub struct Lines(mpsc::Sender<String>);
+pub struct Lines {
+    sender: mpsc::Sender<String>,
+    ascii: bool,
+}
+
+/// How lines spell non-ASCII text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `\uXXXX` escapes, as Python's `json.dumps` writes them (`/query/stream`).
+    Ascii,
+    /// UTF-8 as is (the Ollama emulation).
+    Utf8,
+}
+
+/// JSON with every non-ASCII character escaped (UTF-16 pairs beyond the BMP); still the
+/// same JSON, since such characters can only stand inside strings.
+fn ascii_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.is_ascii() {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
 
 impl Lines {
+    fn line(&self, value: &Value) -> String {
+        let mut line = if self.ascii {
+            ascii_json(value)
+        } else {
+            value.to_string()
+        };
+        line.push('\n');
+        line
+    }
+
     /// Sends one line; false once the client is gone.
     pub async fn send(&self, value: Value) -> bool {
-        self.0.send(format!("{value}\n")).await.is_ok()
+        self.sender.send(self.line(&value)).await.is_ok()
     }
 
     /// Sends without waiting (progress notes from blocking code); dropped when full.
     pub fn try_send(&self, value: Value) {
-        let _ = self.0.try_send(format!("{value}\n"));
+        let _ = self.sender.try_send(self.line(&value));
     }
 
     /// Completes when the client has gone away.
     pub async fn closed(&self) {
-        self.0.closed().await
+        self.sender.closed().await
     }
 }
 
@@ -43,7 +86,7 @@ pub fn closing(headers: &HeaderMap) -> bool {
 /// A line writer and the streaming response reading from it, with LightRAG's headers
 /// (`Connection: keep-alive` unless the client asked to close: the header would keep
 /// its connection open after the last line).
-pub fn channel(closing: bool) -> (Lines, Response) {
+pub fn channel(closing: bool, encoding: Encoding) -> (Lines, Response) {
     let (sender, receiver) = mpsc::channel::<String>(BUFFERED_LINES);
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let line = receiver.recv().await?;
@@ -67,5 +110,27 @@ pub fn channel(closing: bool) -> (Lines, Response) {
             http::HeaderValue::from_static("keep-alive"),
         );
     }
-    (Lines(sender), response)
+    (
+        Lines {
+            sender,
+            ascii: encoding == Encoding::Ascii,
+        },
+        response,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_lines_escape_like_python() {
+        let value = serde_json::json!({"response": "孙悟空 é 😀"});
+        assert_eq!(
+            ascii_json(&value),
+            r#"{"response":"\u5b59\u609f\u7a7a \u00e9 \ud83d\ude00"}"#
+        );
+        let back: Value = serde_json::from_str(&ascii_json(&value)).unwrap();
+        assert_eq!(back, value);
+    }
 }

@@ -237,7 +237,7 @@ async fn respond(
         let stats = timing.stats(&text);
         return Ok(Json(finished(shape, &model, &text, stats)).into_response());
     }
-    let (lines, response) = ndjson::channel(closing);
+    let (lines, response) = ndjson::channel(closing, ndjson::Encoding::Utf8);
     tokio::spawn(relay(shape, model, answer, cache, timing, lines));
     Ok(response)
 }

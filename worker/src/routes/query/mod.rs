@@ -433,7 +433,7 @@ pub async fn query_stream(
                 .map_err(|e| ApiError::internal(&e))?,
         )
     };
-    let (lines, response) = ndjson::channel(closing);
+    let (lines, response) = ndjson::channel(closing, ndjson::Encoding::Ascii);
     tokio::spawn(stream_answer(
         app, ws, request, params, retrieval, lines, started,
     ));
