@@ -1,9 +1,10 @@
 //! `GET /health`: public liveness for everyone (load balancers, the web UI's poll), plus
 //! the configuration tier for authenticated callers, as in LightRAG 1.5.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http::HeaderMap;
@@ -15,7 +16,7 @@ use crate::app::{API_VERSION, App, CORE_VERSION};
 use crate::workspace::Ws;
 
 #[derive(Serialize, ToSchema)]
-pub struct Health {
+pub struct Health<'a> {
     status: &'static str,
     auth_mode: &'static str,
     core_version: &'static str,
@@ -23,8 +24,8 @@ pub struct Health {
     webui_available: bool,
     workspace_available: bool,
     api_docs_available: bool,
-    webui_title: Option<String>,
-    webui_description: Option<String>,
+    webui_title: Option<&'a str>,
+    webui_description: Option<&'a str>,
     ai_content_notice_enabled: bool,
     pipeline_busy: bool,
     pipeline_active: bool,
@@ -32,11 +33,11 @@ pub struct Health {
     // flattened struct: serde's flatten goes through a slow generic map path, and this
     // route is polled constantly.
     #[serde(skip_serializing_if = "Option::is_none")]
-    working_directory: Option<String>,
+    working_directory: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    input_directory: Option<String>,
+    input_directory: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    configuration: Option<Configuration>,
+    configuration: Option<&'a Configuration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     server_mode: Option<&'static str>,
     /// Workers accepting requests right now.
@@ -71,53 +72,40 @@ pub struct Configuration {
 
 /// Liveness, and the server's configuration for authenticated callers.
 #[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
-pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap) -> Json<Health> {
+pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap) -> Response {
     let authenticated = app
         .auth
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
-    let models = &settings.models;
     let busy = ws.pipeline_status.busy();
     let detail = |value| authenticated.then_some(value);
+    // What does not change while the worker lives is worked out once: this route is
+    // polled constantly.
+    static STATIC: OnceLock<(Configuration, bool, bool)> = OnceLock::new();
+    let (configuration, webui, workspace_ui) = STATIC.get_or_init(|| {
+        (
+            configuration(&app),
+            super::webui::admin_available(&app),
+            super::webui::workspace_available(&app),
+        )
+    });
     Json(Health {
         status: "healthy",
         auth_mode: app.auth.auth_mode(),
         core_version: CORE_VERSION,
         api_version: API_VERSION,
-        webui_available: super::webui::admin_available(&app),
-        workspace_available: super::webui::workspace_available(&app),
+        webui_available: *webui,
+        workspace_available: *workspace_ui,
         api_docs_available: settings.api.enable_api_docs,
-        webui_title: settings.api.webui_title.clone(),
-        webui_description: settings.api.webui_description.clone(),
+        webui_title: settings.api.webui_title.as_deref(),
+        webui_description: settings.api.webui_description.as_deref(),
         ai_content_notice_enabled: settings.api.ai_content_notice,
         pipeline_busy: busy,
         pipeline_active: busy,
-        working_directory: detail(app.working_directory.clone()),
-        input_directory: detail(app.input_directory.clone()),
-        configuration: authenticated.then(|| Configuration {
-            llm_binding: models.llm.binding.name(),
-            llm_binding_host: models.llm.host.clone(),
-            llm_model: models.llm.model.clone(),
-            embedding_binding: models.embedding.binding.name(),
-            embedding_binding_host: models.embedding.host.clone(),
-            embedding_model: models.embedding.model.clone(),
-            summary_max_tokens: settings.indexing.summary_max_tokens,
-            summary_language: settings.indexing.summary_language.clone(),
-            force_llm_summary_on_merge: settings.indexing.force_summary_on_merge,
-            max_parallel_insert: settings.indexing.max_parallel_insert,
-            max_async: models.llm.max_async,
-            llm_timeout: models.llm.timeout.as_secs(),
-            embedding_func_max_async: models.embedding.max_async,
-            embedding_batch_num: models.embedding_batch,
-            embedding_timeout: models.embedding.timeout.as_secs(),
-            enable_llm_cache_for_extract: settings.indexing.cache_extraction,
-            kv_storage: settings.storage.kv.clone(),
-            doc_status_storage: settings.storage.doc_status.clone(),
-            graph_storage: settings.storage.graph.clone(),
-            vector_storage: settings.storage.vector.clone(),
-            workspace: settings.api.workspace.clone(),
-        }),
+        working_directory: detail(app.working_directory.as_str()),
+        input_directory: detail(app.input_directory.as_str()),
+        configuration: authenticated.then_some(configuration),
         server_mode: authenticated.then_some("gunicorn"),
         workers: authenticated.then(|| {
             app.arena
@@ -127,6 +115,35 @@ pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap)
                 .count()
         }),
     })
+    .into_response()
+}
+
+fn configuration(app: &App) -> Configuration {
+    let settings = &app.settings;
+    let models = &settings.models;
+    Configuration {
+        llm_binding: models.llm.binding.name(),
+        llm_binding_host: models.llm.host.clone(),
+        llm_model: models.llm.model.clone(),
+        embedding_binding: models.embedding.binding.name(),
+        embedding_binding_host: models.embedding.host.clone(),
+        embedding_model: models.embedding.model.clone(),
+        summary_max_tokens: settings.indexing.summary_max_tokens,
+        summary_language: settings.indexing.summary_language.clone(),
+        force_llm_summary_on_merge: settings.indexing.force_summary_on_merge,
+        max_parallel_insert: settings.indexing.max_parallel_insert,
+        max_async: models.llm.max_async,
+        llm_timeout: models.llm.timeout.as_secs(),
+        embedding_func_max_async: models.embedding.max_async,
+        embedding_batch_num: models.embedding_batch,
+        embedding_timeout: models.embedding.timeout.as_secs(),
+        enable_llm_cache_for_extract: settings.indexing.cache_extraction,
+        kv_storage: settings.storage.kv.clone(),
+        doc_status_storage: settings.storage.doc_status.clone(),
+        graph_storage: settings.storage.graph.clone(),
+        vector_storage: settings.storage.vector.clone(),
+        workspace: settings.api.workspace.clone(),
+    }
 }
 
 pub fn routes() -> Router<Arc<App>> {
