@@ -26,7 +26,7 @@ fn entity_line(e: &EntityRow) -> String {
         .to_string()
 }
 
-pub(super) fn relation_line(r: &RelationRow) -> String {
+fn relation_line(r: &RelationRow) -> String {
     json!({"entity1": r.src_id, "entity2": r.tgt_id, "description": r.description}).to_string()
 }
 
@@ -34,17 +34,53 @@ fn chunk_line(c: &ChunkRow) -> String {
     json!({"reference_id": c.reference_id, "content": c.content}).to_string()
 }
 
+/// A row of the context: its JSON line and its cached token count.
+pub(super) trait Line {
+    fn line(&self) -> String;
+    fn tokens(&mut self) -> &mut usize;
+}
+
+impl Line for EntityRow {
+    fn line(&self) -> String {
+        entity_line(self)
+    }
+    fn tokens(&mut self) -> &mut usize {
+        &mut self.tokens
+    }
+}
+
+impl Line for RelationRow {
+    fn line(&self) -> String {
+        relation_line(self)
+    }
+    fn tokens(&mut self) -> &mut usize {
+        &mut self.tokens
+    }
+}
+
+impl Line for ChunkRow {
+    fn line(&self) -> String {
+        chunk_line(self)
+    }
+    fn tokens(&mut self) -> &mut usize {
+        &mut self.tokens
+    }
+}
+
+/// The tokens a row's line takes in the context (with its newline), counted once.
+pub(super) fn tokens_of<T: Line>(tokenizer: &Tokenizer, item: &mut T) -> usize {
+    if *item.tokens() == 0 {
+        *item.tokens() = tokenizer.count(&item.line()) + 1;
+    }
+    *item.tokens()
+}
+
 /// The longest prefix of `items` whose lines fit in `budget` tokens.
-fn within<T>(
-    tokenizer: &Tokenizer,
-    items: Vec<T>,
-    budget: usize,
-    line: impl Fn(&T) -> String,
-) -> Vec<T> {
+fn within<T: Line>(tokenizer: &Tokenizer, items: Vec<T>, budget: usize) -> Vec<T> {
     let mut used = 0;
     let mut kept = Vec::with_capacity(items.len());
-    for item in items {
-        used += tokenizer.count(&line(&item)) + 1;
+    for mut item in items {
+        used += tokens_of(tokenizer, &mut item);
         if used > budget {
             break;
         }
@@ -60,13 +96,8 @@ pub(super) fn truncate_graph(
     relations: Vec<RelationRow>,
 ) -> (Vec<EntityRow>, Vec<RelationRow>) {
     (
-        within(tokenizer, entities, params.max_entity_tokens, entity_line),
-        within(
-            tokenizer,
-            relations,
-            params.max_relation_tokens,
-            relation_line,
-        ),
+        within(tokenizer, entities, params.max_entity_tokens),
+        within(tokenizer, relations, params.max_relation_tokens),
     )
 }
 
@@ -120,15 +151,15 @@ pub(super) fn finish(
         + tokenizer.count(&params.query)
         + tokenizer.count(&params.user_prompt)
         + entities
-            .iter()
-            .map(|e| tokenizer.count(&entity_line(e)) + 1)
+            .iter_mut()
+            .map(|e| tokens_of(tokenizer, e))
             .sum::<usize>()
         + relations
-            .iter()
-            .map(|r| tokenizer.count(&relation_line(r)) + 1)
+            .iter_mut()
+            .map(|r| tokens_of(tokenizer, r))
             .sum::<usize>();
     let budget = params.max_total_tokens.saturating_sub(fixed + TOTAL_BUFFER);
-    let mut chunks = within(tokenizer, chunks, budget, chunk_line);
+    let mut chunks = within(tokenizer, chunks, budget);
     let references = references(&chunks);
     let ids: HashMap<&str, &str> = references
         .iter()
@@ -254,6 +285,7 @@ mod tests {
             content: format!("text of {file}"),
             file_path: file.to_owned(),
             chunk_id: String::new(),
+            tokens: 0,
         }
     }
 
@@ -285,10 +317,7 @@ mod tests {
         let tokenizer = Tokenizer::o200k();
         let items: Vec<ChunkRow> = (0..10).map(|i| chunk(&format!("{i}.txt"))).collect();
         let one = tokenizer.count(&chunk_line(&items[0])) + 1;
-        assert_eq!(
-            within(&tokenizer, items.clone(), one * 3, chunk_line).len(),
-            3
-        );
-        assert!(within(&tokenizer, items, 0, chunk_line).is_empty());
+        assert_eq!(within(&tokenizer, items.clone(), one * 3).len(), 3);
+        assert!(within(&tokenizer, items, 0).is_empty());
     }
 }

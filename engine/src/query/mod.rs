@@ -117,6 +117,9 @@ pub struct EntityRow {
     pub file_path: String,
     pub created_at: Value,
     pub reference_id: String,
+    /// Tokens of the row's context line, once counted (0: not yet).
+    #[serde(skip)]
+    pub tokens: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +133,9 @@ pub struct RelationRow {
     pub file_path: String,
     pub created_at: Value,
     pub reference_id: String,
+    /// Tokens of the row's context line, once counted (0: not yet).
+    #[serde(skip)]
+    pub tokens: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,6 +144,9 @@ pub struct ChunkRow {
     pub content: String,
     pub file_path: String,
     pub chunk_id: String,
+    /// Tokens of the row's context line, once counted (0: not yet).
+    #[serde(skip)]
+    pub tokens: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

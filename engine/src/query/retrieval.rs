@@ -100,6 +100,7 @@ impl QueryEngine<'_> {
             file_path: text(&node, "file_path"),
             created_at: node.get("created_at").cloned().unwrap_or(Value::Null),
             reference_id: String::new(),
+            tokens: 0,
         }))
     }
 
@@ -154,10 +155,10 @@ impl QueryEngine<'_> {
         let mut relations = Vec::new();
         let mut tokens = 0;
         for (source, target, _) in edges {
-            let Some(relation) = self.relation(&source, &target)? else {
+            let Some(mut relation) = self.relation(&source, &target)? else {
                 continue;
             };
-            tokens += self.tokenizer.count(&context::relation_line(&relation)) + 1;
+            tokens += context::tokens_of(self.tokenizer, &mut relation);
             if tokens > params.max_relation_tokens {
                 break;
             }
@@ -259,6 +260,7 @@ impl QueryEngine<'_> {
                     content: text(&chunk, "content"),
                     file_path: text(&chunk, "file_path"),
                     chunk_id: id.clone(),
+                    tokens: 0,
                 });
             }
         }
@@ -279,6 +281,7 @@ fn relation_row(edge: crate::storage::Edge) -> RelationRow {
         file_path: text(&edge.data, "file_path"),
         created_at: edge.data.get("created_at").cloned().unwrap_or(Value::Null),
         reference_id: String::new(),
+        tokens: 0,
         src_id: edge.source,
         tgt_id: edge.target,
     }
