@@ -853,3 +853,62 @@ fn documents_posted_to_every_worker_at_once_are_indexed_once() {
         true
     );
 }
+
+#[test]
+fn a_request_may_choose_its_chunking() {
+    let server = Server::builder("docs-chunking").start();
+    let text = (0..6)
+        .map(|i| {
+            format!("Paragraph {i}: Claude Shannon described information entropy at Bell Labs.")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let post = |source: &str, chunking: serde_json::Value| {
+        post_json(
+            &server,
+            "/documents/text",
+            &serde_json::json!({"text": text, "file_source": source, "chunking": chunking}),
+        )
+    };
+    let default = post("default.txt", serde_json::Value::Null);
+    let small = post(
+        "small.txt",
+        serde_json::json!({"strategy": "fixed_token", "params": {"chunk_token_size": 20, "chunk_overlap_token_size": 2}}),
+    );
+    let paragraphs = post(
+        "paragraphs.txt",
+        serde_json::json!({"params": {"split_by_character": "\n\n", "split_by_character_only": true}}),
+    );
+    let mut counts = Vec::new();
+    for r in [default, small, paragraphs] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        let track = wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+        counts.push(track["documents"][0]["chunks_count"].as_u64().unwrap());
+    }
+    assert_eq!(counts[0], 1, "the server's 1200 tokens hold it all");
+    assert!(counts[1] > 3, "20-token chunks: {counts:?}");
+    assert_eq!(counts[2], 6, "one chunk per paragraph");
+
+    for (chunking, kind) in [
+        (
+            serde_json::json!({"params": {"chunk_token_size": "20"}}),
+            "int_type",
+        ),
+        (
+            serde_json::json!({"params": {"size": 20}}),
+            "extra_forbidden",
+        ),
+        (
+            serde_json::json!({"strategy": "semantic_vector"}),
+            "value_error",
+        ),
+        (
+            serde_json::json!({"params": {"chunk_token_size": 5, "chunk_overlap_token_size": 5}}),
+            "value_error",
+        ),
+    ] {
+        let r = post("refused.txt", chunking.clone());
+        assert_eq!(r.status, 422, "{chunking}");
+        assert_eq!(r.json()["detail"][0]["type"], kind, "{chunking}");
+    }
+}

@@ -43,6 +43,8 @@ pub struct Document<'a> {
     pub id: &'a str,
     pub content: &'a str,
     pub file_path: &'a str,
+    /// The document's own chunking, when its request gave one.
+    pub chunking: Option<&'a ChunkingOptions>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,7 +189,11 @@ pub(crate) enum Write {
 
 impl Ingest<'_> {
     pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
-        let chunks = chunking::chunk(self.tokenizer, doc.content, self.chunking)?;
+        let chunks = chunking::chunk(
+            self.tokenizer,
+            doc.content,
+            doc.chunking.unwrap_or(self.chunking),
+        )?;
         let mut report = IngestReport::default();
         let chunk_records: Vec<(String, Value)> = chunks
             .iter()
@@ -203,15 +209,21 @@ impl Ingest<'_> {
         self.stores
             .kv
             .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
-        // The document remembers its chunks, which is what deleting it starts from.
+        // The document remembers its chunks, which is what deleting it starts from
+        // (other fields of its record, such as its chunking, are kept).
         let chunk_ids: Vec<&String> = chunk_records.iter().map(|(id, _)| id).collect();
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullDocs,
-            &[(
-                doc.id.to_owned(),
-                json!({"content": doc.content, "file_path": doc.file_path, "chunks_list": chunk_ids}),
-            )],
-        )?;
+        let mut record = self
+            .stores
+            .kv
+            .kv_get(KvNamespace::FullDocs, doc.id)?
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        record["content"] = json!(doc.content);
+        record["file_path"] = json!(doc.file_path);
+        record["chunks_list"] = json!(chunk_ids);
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::FullDocs, &[(doc.id.to_owned(), record)])?;
         let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
         let chunk_vectors: Vec<VectorRecord> = chunk_records
             .iter()
@@ -668,6 +680,7 @@ mod tests {
                     id,
                     content,
                     file_path: file,
+                    chunking: None,
                 })
                 .unwrap()
         }
@@ -860,6 +873,7 @@ mod tests {
                     id: &format!("doc-{i}"),
                     content: &format!("NASA paid SpaceX for mission {i}."),
                     file_path: &format!("f{i}.txt"),
+                    chunking: None,
                 })
                 .unwrap();
         }

@@ -191,6 +191,36 @@ fn content_of(
     Ok(Ok(text))
 }
 
+/// The chunking a document's request asked for, on top of the server's (an overlap
+/// not given stays below the requested size).
+fn chunking_of(
+    ws: &Workspace,
+    server: &ChunkingOptions,
+    doc_id: &str,
+) -> lightrag_engine::storage::Result<Option<ChunkingOptions>> {
+    let asked = ws
+        .storage
+        .kv_get(KvNamespace::FullDocs, doc_id)?
+        .and_then(|d| d.get("chunking").cloned())
+        .filter(serde_json::Value::is_object);
+    Ok(asked.map(|c| {
+        let size = c["chunk_token_size"]
+            .as_u64()
+            .map_or(server.chunk_token_size, |n| n as usize);
+        let overlap = c["chunk_overlap_token_size"]
+            .as_u64()
+            .map_or(server.overlap_token_size.min(size.saturating_sub(1)), |n| {
+                n as usize
+            });
+        ChunkingOptions {
+            chunk_token_size: size,
+            overlap_token_size: overlap,
+            split_by_character: c["split_by_character"].as_str().map(str::to_owned),
+            split_by_character_only: c["split_by_character_only"].as_bool().unwrap_or(false),
+        }
+    }))
+}
+
 /// If the workspace has work and this worker wins its claim, processes everything there
 /// is.
 fn run_once(app: &App, ws: &Workspace) -> lightrag_engine::storage::Result<()> {
@@ -346,6 +376,7 @@ fn process_one(
         ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     }
     let started = std::time::Instant::now();
+    let chunking = chunking_of(ws, indexer.chunking, &doc.id)?;
     let outcome = match content {
         Err(error) => Err(error),
         Ok(content) => indexer
@@ -353,6 +384,7 @@ fn process_one(
                 id: &doc.id,
                 content: &content,
                 file_path: &doc.file_path,
+                chunking: chunking.as_ref(),
             })
             .map_err(|e| e.to_string()),
     };

@@ -19,6 +19,7 @@ use crate::error::{ApiError, FieldError};
 use crate::extract;
 use crate::workspace::{Workspace, Ws};
 
+mod chunking;
 pub mod deletion;
 pub mod scan;
 pub mod upload;
@@ -237,9 +238,13 @@ pub(super) struct Incoming {
 }
 
 impl Incoming {
-    fn text(text: String, source: String) -> Incoming {
+    fn text(text: String, source: String, chunking: Option<serde_json::Value>) -> Incoming {
+        let mut full_doc = serde_json::json!({"content": text, "file_path": source});
+        if let Some(chunking) = chunking {
+            full_doc["chunking"] = chunking;
+        }
         Incoming {
-            full_doc: serde_json::json!({"content": text, "file_path": source}),
+            full_doc,
             source,
             text,
         }
@@ -328,10 +333,11 @@ pub async fn insert_text(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse
         vec!["body".into(), "file_source".into()],
         NO_SOURCE,
     )?;
+    let chunking = chunking::parse(&body)?;
     let track_id = accept(
         &ws,
         ids::TrackKind::Insert,
-        vec![Incoming::text(text, source)],
+        vec![Incoming::text(text, source, chunking)],
     )
     .await?;
     Ok(Json(InsertResponse {
@@ -362,6 +368,7 @@ pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertRespons
     let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, NO_SOURCES));
     };
+    let chunking = chunking::parse(&body)?;
     let mut accepted: Vec<Incoming> = Vec::with_capacity(texts.len());
     for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
         let text = text_at(text, vec!["body".into(), "texts".into(), i.into()])?;
@@ -376,7 +383,7 @@ pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertRespons
                 "file_sources must be unique by filename",
             ));
         }
-        accepted.push(Incoming::text(text, source));
+        accepted.push(Incoming::text(text, source, chunking.clone()));
     }
     let track_id = accept(&ws, ids::TrackKind::Insert, accepted).await?;
     Ok(Json(InsertResponse {
