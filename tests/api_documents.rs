@@ -867,7 +867,7 @@ fn a_request_may_choose_its_chunking() {
         post_json(
             &server,
             "/documents/text",
-            &serde_json::json!({"text": text, "file_source": source, "chunking": chunking}),
+            &serde_json::json!({"text": format!("{text}\n\nFiled as {source}."), "file_source": source, "chunking": chunking}),
         )
     };
     let default = post("default.txt", serde_json::Value::Null);
@@ -887,7 +887,7 @@ fn a_request_may_choose_its_chunking() {
     }
     assert_eq!(counts[0], 1, "the server's 1200 tokens hold it all");
     assert!(counts[1] > 3, "20-token chunks: {counts:?}");
-    assert_eq!(counts[2], 6, "one chunk per paragraph");
+    assert_eq!(counts[2], 7, "one chunk per paragraph");
 
     for (chunking, kind) in [
         (
@@ -911,4 +911,58 @@ fn a_request_may_choose_its_chunking() {
         assert_eq!(r.status, 422, "{chunking}");
         assert_eq!(r.json()["detail"][0]["type"], kind, "{chunking}");
     }
+}
+
+#[test]
+fn the_same_text_under_a_second_name_is_a_duplicate() {
+    let server = Server::builder("docs-duplicate").start();
+    let text = "Hedy Lamarr co-invented frequency hopping with George Antheil.";
+    let first = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": text, "file_source": "first.txt"}),
+    );
+    let first_track = first.json()["track_id"].as_str().unwrap().to_owned();
+    let original = wait_processed(&server, &first_track, 1)["documents"][0]["id"].clone();
+    let second = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": text, "file_source": "second.txt"}),
+    );
+    let track = second.json()["track_id"].as_str().unwrap().to_owned();
+    let doc = common::settled(&server, &track, 1, Duration::from_secs(30)).remove(0);
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(
+        doc["error_msg"],
+        format!(
+            "Content already exists. Original doc_id: {}",
+            original.as_str().unwrap()
+        )
+    );
+    assert_eq!(doc["metadata"]["is_duplicate"], true);
+    assert_eq!(doc["metadata"]["original_doc_id"], original);
+    assert_eq!(doc["metadata"]["original_track_id"], first_track);
+
+    // Once the original is deleted, the text may come in again.
+    let r = send(
+        server.port,
+        "DELETE",
+        "/documents/delete_document",
+        &[("Content-Type", "application/json")],
+        serde_json::json!({"doc_ids": [original]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.json()["status"], "deletion_started");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.get("/documents/status_counts").json()["status_counts"]["all"] != 1 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let third = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": text, "file_source": "third.txt"}),
+    );
+    wait_processed(&server, third.json()["track_id"].as_str().unwrap(), 1);
 }

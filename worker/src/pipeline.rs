@@ -191,6 +191,54 @@ fn content_of(
     Ok(Ok(text))
 }
 
+/// The key of a text in the content-hash index.
+fn content_key(text: &str) -> String {
+    lightrag_engine::ids::md5_hex(text.as_bytes())
+}
+
+/// Another live document holding the same text, or `None` after claiming the text for
+/// this one.
+fn duplicate_of(
+    ws: &Workspace,
+    doc: &DocStatusRecord,
+    text: &str,
+) -> lightrag_engine::storage::Result<Option<DocStatusRecord>> {
+    let key = content_key(text);
+    let holder = ws
+        .storage
+        .kv_get(KvNamespace::ContentHashes, &key)?
+        .and_then(|h| h.get("doc_id")?.as_str().map(str::to_owned));
+    if let Some(holder) = holder.filter(|h| *h != doc.id)
+        && let Some(original) = ws.storage.doc_get(&holder)?
+        && original.status != "failed"
+    {
+        return Ok(Some(original));
+    }
+    ws.storage.kv_upsert(
+        KvNamespace::ContentHashes,
+        &[(key, serde_json::json!({"doc_id": doc.id}))],
+    )?;
+    Ok(None)
+}
+
+/// Releases the texts of deleted documents from the content-hash index.
+fn forget_contents(ws: &Workspace, ids: &[String]) -> lightrag_engine::storage::Result<()> {
+    let mut keys = Vec::new();
+    for id in ids {
+        let text = ws
+            .storage
+            .kv_get(KvNamespace::FullDocs, id)?
+            .and_then(|d| d.get("content")?.as_str().map(content_key));
+        if let Some(key) = text {
+            let holder = ws.storage.kv_get(KvNamespace::ContentHashes, &key)?;
+            if holder.is_some_and(|h| h["doc_id"] == id.as_str()) {
+                keys.push(key);
+            }
+        }
+    }
+    ws.storage.kv_delete(KvNamespace::ContentHashes, &keys)
+}
+
 /// The chunking a document's request asked for, on top of the server's (an overlap
 /// not given stays below the requested size).
 fn chunking_of(
@@ -369,7 +417,20 @@ fn process_one(
         index + 1,
         doc.file_path
     ));
-    let content = content_of(ws, &mut doc)?;
+    let mut content = content_of(ws, &mut doc)?;
+    if let Ok(text) = &content
+        && let Some(original) = duplicate_of(ws, &doc, text)?
+    {
+        doc.metadata = serde_json::json!({
+            "is_duplicate": true,
+            "original_doc_id": original.id,
+            "original_track_id": original.track_id,
+        });
+        content = Err(format!(
+            "Content already exists. Original doc_id: {}",
+            original.id
+        ));
+    }
     if content.is_ok() {
         doc.status = PROCESSING.to_owned();
         doc.updated_at = clock::now_iso8601();
@@ -452,6 +513,7 @@ pub(crate) fn delete_documents(
         clock::now_epoch_secs(),
     );
     let ids: Vec<String> = known.iter().map(|d| d.id.clone()).collect();
+    forget_contents(ws, &ids)?;
     let outcome = with_indexer(app, ws, &Mutex::new(()), |indexer| {
         indexer.delete_documents(&ids, request.delete_llm_cache)
     });

@@ -26,6 +26,8 @@ pub enum KvNamespace {
     RelationChunks,
     /// Records of `/documents/scan` runs, readable from every worker.
     ScanJobs,
+    /// md5 of a document's text to the document holding it (duplicate detection).
+    ContentHashes,
 }
 
 impl KvNamespace {
@@ -39,6 +41,7 @@ impl KvNamespace {
             KvNamespace::EntityChunks => "entity_chunks",
             KvNamespace::RelationChunks => "relation_chunks",
             KvNamespace::ScanJobs => "scan_jobs",
+            KvNamespace::ContentHashes => "content_hashes",
         }
     }
 }

@@ -647,6 +647,7 @@ fn clear_everything(ws: &Workspace) -> Result<usize, String> {
         KvNamespace::FullRelations,
         KvNamespace::EntityChunks,
         KvNamespace::RelationChunks,
+        KvNamespace::ContentHashes,
     ] {
         ws.storage.kv_drop(ns).map_err(storage_error)?;
     }
