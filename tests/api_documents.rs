@@ -966,3 +966,40 @@ fn the_same_text_under_a_second_name_is_a_duplicate() {
     );
     wait_processed(&server, third.json()["track_id"].as_str().unwrap(), 1);
 }
+
+#[test]
+fn admission_and_batch_limits() {
+    let server = Server::builder("docs-admission")
+        .env("MAX_PENDING_DOCUMENTS", "2")
+        .env("MAX_TEXTS_PER_REQUEST", "3")
+        .start();
+    let texts = |n: usize, tag: &str| -> serde_json::Value {
+        serde_json::json!({
+            "texts": (0..n).map(|i| format!("{tag} {i}: Barbara McClintock studied maize genetics.")).collect::<Vec<_>>(),
+            "file_sources": (0..n).map(|i| format!("{tag}{i}.txt")).collect::<Vec<_>>(),
+        })
+    };
+    let r = post_json(&server, "/documents/texts", &texts(4, "many"));
+    assert_eq!(r.status, 413);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many texts in one request: 4 (maximum 3)")
+    );
+    let r = post_json(&server, "/documents/texts", &texts(3, "over"));
+    assert_eq!(r.status, 429, "3 waiting would exceed 2: {}", r.body);
+    assert_eq!(r.header("retry-after"), Some("30"));
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pipeline is at capacity: ")
+    );
+    let r = post_json(&server, "/documents/texts", &texts(2, "fits"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 2);
+    // Processed documents no longer count.
+    let r = post_json(&server, "/documents/texts", &texts(2, "later"));
+    assert_eq!(r.status, 200, "{}", r.body);
+}

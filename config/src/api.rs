@@ -140,6 +140,10 @@ pub struct ApiSettings {
     pub max_request_body_explicit: bool,
     /// `None`: unlimited.
     pub max_upload_size: Option<u64>,
+    /// 0: admission control off.
+    pub max_pending_documents: usize,
+    /// 0: no limit.
+    pub max_texts_per_request: usize,
     /// A built web UI to serve; checked to be a directory at start-up.
     pub webui_dir: Option<std::path::PathBuf>,
     pub webui_title: Option<String>,

@@ -455,6 +455,10 @@ impl Settings {
                 }
             })?)
             .filter(|n| *n > 0),
+            max_pending_documents: r
+                .get(&spec::MAX_PENDING_DOCUMENTS, number::<usize>(0, usize::MAX))?,
+            max_texts_per_request: r
+                .get(&spec::MAX_TEXTS_PER_REQUEST, number::<usize>(0, usize::MAX))?,
             webui_dir: r.optional(&spec::WEBUI_DIR, |s| {
                 let dir = PathBuf::from(s);
                 if dir.is_dir() {

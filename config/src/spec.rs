@@ -94,6 +94,8 @@ settings_table! {
     CORS_ORIGINS = "CORS_ORIGINS", "cors-origins", "ORIGINS", ValueOrEmpty("*"), "Allowed CORS origins, comma-separated (empty: none)";
     ENABLE_API_DOCS = "ENABLE_API_DOCS", "enable-api-docs", "BOOL", Value("true"), "Serve /docs and /openapi.json";
     MAX_REQUEST_BODY_BYTES = "MAX_REQUEST_BODY_BYTES", "max-request-body-bytes", "BYTES", Value("1048576"), "Body ceiling of ordinary routes (0 disables all ceilings)";
+    MAX_PENDING_DOCUMENTS = "MAX_PENDING_DOCUMENTS", "max-pending-documents", "N", Value("0"), "Refuse new documents (429) while this many wait to be indexed (0 disables)";
+    MAX_TEXTS_PER_REQUEST = "MAX_TEXTS_PER_REQUEST", "max-texts-per-request", "N", Value("0"), "Most texts one /documents/texts request may carry (0: no limit)";
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
     WEBUI_DIR = "WEBUI_DIR", "webui-dir", "DIR", Unset, "A built LightRAG web UI (index.html, workspace.html, assets/) served at /webui/ and /workspace/";
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";

@@ -293,10 +293,39 @@ pub(super) fn record_pending(
     ws.storage.doc_upsert(&records)
 }
 
+/// MAX_PENDING_DOCUMENTS: room for `incoming` more documents in the workspace's queue,
+/// or LightRAG's 429 with `Retry-After: 30`.
+pub(super) fn admission(
+    ws: &Workspace,
+    incoming: usize,
+    max_pending: usize,
+) -> lightrag_engine::storage::Result<Result<(), ApiError>> {
+    if max_pending == 0 {
+        return Ok(Ok(()));
+    }
+    let waiting: usize = ws
+        .storage
+        .status_counts()?
+        .into_iter()
+        .filter(|(status, _)| matches!(status.as_str(), "pending" | "parsing" | "processing"))
+        .map(|(_, n)| n)
+        .sum();
+    if waiting + incoming > max_pending {
+        return Ok(Err(ApiError::too_many_requests(
+            &format!(
+                "Pipeline is at capacity: {waiting} documents are waiting to be indexed (MAX_PENDING_DOCUMENTS={max_pending}). Retry later."
+            ),
+            30,
+        )));
+    }
+    Ok(Ok(()))
+}
+
 /// Records the documents durably as pending (committed before the answer) unless one
 /// of their names is already known (409); returns the new track id.
 pub(super) async fn accept(
     ws: &Arc<Workspace>,
+    max_pending: usize,
     kind: ids::TrackKind,
     docs: Vec<Incoming>,
 ) -> Result<String, ApiError> {
@@ -305,6 +334,9 @@ pub(super) async fn accept(
     blocking(
         ws,
         move |ws| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
+            if let Err(refusal) = admission(ws, docs.len(), max_pending)? {
+                return Ok(Err(refusal));
+            }
             for d in &docs {
                 if let Some(existing) = ws.storage.doc_get(&ids::doc_id_for_source(&d.source))? {
                     return Ok(Err(already_contains(&d.source, &existing.status)));
@@ -322,7 +354,11 @@ pub(super) async fn accept(
 #[utoipa::path(post, path = "/documents/text", tag = "documents",
     request_body = InsertTextRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_text(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse>, ApiError> {
+pub async fn insert_text(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(text) = body.get("text") else {
         return Err(ApiError::validation(vec![missing("text", &body)]));
@@ -336,6 +372,7 @@ pub async fn insert_text(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse
     let chunking = chunking::parse(&body)?;
     let track_id = accept(
         &ws,
+        app.settings.api.max_pending_documents,
         ids::TrackKind::Insert,
         vec![Incoming::text(text, source, chunking)],
     )
@@ -351,7 +388,11 @@ pub async fn insert_text(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse
 #[utoipa::path(post, path = "/documents/texts", tag = "documents",
     request_body = InsertTextsRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertResponse>, ApiError> {
+pub async fn insert_texts(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(texts) = body.get("texts") else {
         return Err(ApiError::validation(vec![missing("texts", &body)]));
@@ -364,6 +405,16 @@ pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertRespons
             texts.clone(),
         ));
     };
+    let max = app.settings.api.max_texts_per_request;
+    if max > 0 && texts.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Too many texts in one request: {} (maximum {max}). Split them over several requests.",
+                texts.len()
+            ),
+        ));
+    }
     let sources = body.get("file_sources").and_then(|s| s.as_array());
     let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, NO_SOURCES));
@@ -385,7 +436,13 @@ pub async fn insert_texts(Ws(ws): Ws, req: Request) -> Result<Json<InsertRespons
         }
         accepted.push(Incoming::text(text, source, chunking.clone()));
     }
-    let track_id = accept(&ws, ids::TrackKind::Insert, accepted).await?;
+    let track_id = accept(
+        &ws,
+        app.settings.api.max_pending_documents,
+        ids::TrackKind::Insert,
+        accepted,
+    )
+    .await?;
     Ok(Json(InsertResponse {
         status: "success",
         message: "Texts successfully received. Processing will continue in background.".to_owned(),

@@ -142,7 +142,11 @@ pub async fn upload(
     let path = dir.join(&name);
     {
         let (canonical, path) = (canonical.clone(), path.clone());
+        let max_pending = app.settings.api.max_pending_documents;
         blocking(&ws, move |ws| {
+            if let Err(refusal) = super::admission(ws, 1, max_pending)? {
+                return Ok(Err(refusal));
+            }
             Ok(
                 match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
                     Some(doc) => Err(already_contains(&canonical, &doc.status)),
