@@ -1003,3 +1003,86 @@ fn admission_and_batch_limits() {
     let r = post_json(&server, "/documents/texts", &texts(2, "later"));
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn repair_endpoints_keep_their_contracts() {
+    let server = Server::builder("docs-repair").start();
+    let r = post_json(
+        &server,
+        "/documents/text",
+        &serde_json::json!({"text": "Rosalind Franklin imaged DNA.", "file_source": "dna.txt"}),
+    );
+    let track = wait_processed(&server, r.json()["track_id"].as_str().unwrap(), 1);
+    let doc_id = track["documents"][0]["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        server.get("/documents/source_conflicts").json(),
+        serde_json::json!({"conflicts": [], "next_cursor": null})
+    );
+    assert_eq!(
+        server.get("/documents/source_conflicts?limit=0").status,
+        422
+    );
+    assert_eq!(
+        server.get("/documents/source_conflicts?limit=201").status,
+        422
+    );
+    assert_eq!(
+        server.get("/documents/source_conflicts?cursor=abc").status,
+        400
+    );
+
+    let dry = post_json(
+        &server,
+        "/documents/source_conflicts/repair",
+        &serde_json::json!({"canonical_source_key": "dna.txt", "primary_doc_id": doc_id}),
+    );
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    let dry = dry.json();
+    assert_eq!(
+        (dry["candidate_count"].clone(), dry["committed"].clone()),
+        (1.into(), false.into())
+    );
+    let commit = post_json(
+        &server,
+        "/documents/source_conflicts/repair",
+        &serde_json::json!({"canonical_source_key": "dna.txt", "primary_doc_id": doc_id, "dry_run": false, "expected_candidate_count": 1, "expected_candidate_fingerprint": dry["fingerprint"]}),
+    );
+    assert_eq!(commit.json()["committed"], true);
+    let stale = post_json(
+        &server,
+        "/documents/source_conflicts/repair",
+        &serde_json::json!({"canonical_source_key": "dna.txt", "primary_doc_id": doc_id, "dry_run": false, "expected_candidate_count": 2, "expected_candidate_fingerprint": "x"}),
+    );
+    assert_eq!(stale.status, 409);
+    let unchecked = post_json(
+        &server,
+        "/documents/source_conflicts/repair",
+        &serde_json::json!({"canonical_source_key": "dna.txt", "primary_doc_id": doc_id, "dry_run": false}),
+    );
+    assert_eq!(unchecked.status, 422);
+    let stranger = post_json(
+        &server,
+        "/documents/source_conflicts/repair",
+        &serde_json::json!({"canonical_source_key": "dna.txt", "primary_doc_id": "doc-other"}),
+    );
+    assert_eq!(stranger.status, 409);
+
+    assert_eq!(
+        post_json(
+            &server,
+            "/documents/recovery/force_reset",
+            &serde_json::json!({})
+        )
+        .status,
+        400
+    );
+    let reset = post_json(
+        &server,
+        "/documents/recovery/force_reset",
+        &serde_json::json!({"confirm": true}),
+    )
+    .json();
+    assert_eq!(reset["status"], "no_recovery_required");
+    assert_eq!(reset["cancelled_manual_retries"], 0);
+}

@@ -93,6 +93,18 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/documents/upload", post(documents::upload::upload))
         .route("/documents/scan", post(documents::scan::scan))
         .route(
+            "/documents/source_conflicts",
+            get(documents::recovery::source_conflicts),
+        )
+        .route(
+            "/documents/source_conflicts/repair",
+            post(documents::recovery::repair_source_conflict),
+        )
+        .route(
+            "/documents/recovery/force_reset",
+            post(documents::recovery::force_reset),
+        )
+        .route(
             "/documents/delete_document",
             axum::routing::delete(documents::deletion::delete_document),
         )

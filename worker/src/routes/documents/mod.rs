@@ -21,6 +21,7 @@ use crate::workspace::{Workspace, Ws};
 
 mod chunking;
 pub mod deletion;
+pub mod recovery;
 pub mod scan;
 pub mod upload;
 
