@@ -150,3 +150,17 @@ async fn chat_answer(
         .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))?;
     Ok(crate::llm::once(text.to_owned()))
 }
+
+/// A JSON array of numbers as a vector (anything else reads as empty, which the
+/// dimension check then refuses).
+fn floats(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_f64())
+                .map(|x| x as f32)
+                .collect()
+        })
+        .unwrap_or_default()
+}

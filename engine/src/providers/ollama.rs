@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{ChatProvider, Endpoint, chat_answer, malformed, messages_json, retry};
+use super::{ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json, retry};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 
@@ -111,16 +111,7 @@ impl Embedder for OllamaEmbedder {
                 .as_array()
                 .ok_or_else(|| malformed(PROVIDER, "no embeddings in the answer"))?
                 .iter()
-                .map(|v| {
-                    v.as_array()
-                        .map(|v| {
-                            v.iter()
-                                .filter_map(|x| x.as_f64())
-                                .map(|x| x as f32)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
+                .map(floats)
                 .collect();
             Ok(vectors)
         })

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{ChatProvider, Endpoint, chat_answer, malformed, messages_json, retry};
+use super::{ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json, retry};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 use crate::providers::Binding;
@@ -139,15 +139,7 @@ impl Embedder for OpenAiEmbedder {
                 .enumerate()
                 .map(|(i, item)| {
                     let index = item["index"].as_u64().unwrap_or(i as u64);
-                    let vector = item["embedding"]
-                        .as_array()
-                        .map(|v| {
-                            v.iter()
-                                .filter_map(|x| x.as_f64())
-                                .map(|x| x as f32)
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let vector = floats(&item["embedding"]);
                     (index, vector)
                 })
                 .collect();
