@@ -422,6 +422,26 @@ mod tests {
     }
 
     #[test]
+    fn a_store_without_the_weight_column_gets_it_filled() {
+        let dir = temp("migrate");
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = rusqlite::Connection::open(dir.join(sqlite::FILE_NAME)).unwrap();
+        old.execute_batch(
+            "CREATE TABLE graph_edges (workspace TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+                 source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL,
+                 PRIMARY KEY (workspace, a, b)) WITHOUT ROWID;
+             INSERT INTO graph_edges VALUES ('', 'A', 'B', 'A', 'B', '{\"weight\": 7.0}');",
+        )
+        .unwrap();
+        drop(old);
+        let s = SqliteStorage::open(&dir, "").unwrap();
+        assert_eq!(
+            s.edge_weights_of("B").unwrap(),
+            [("A".to_owned(), "B".to_owned(), 7.0)]
+        );
+    }
+
+    #[test]
     fn vector_search_reloads_on_generation_and_refuses_other_dimensions() {
         let dir = temp("vectors");
         let writer = SqliteStorage::open(&dir, "").unwrap();

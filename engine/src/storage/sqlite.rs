@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS graph_nodes (
     PRIMARY KEY (workspace, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graph_edges (
     workspace TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
-    source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL,
+    source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL, weight REAL,
     PRIMARY KEY (workspace, a, b)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS graph_edges_by_b ON graph_edges (workspace, b);
 ";
@@ -54,6 +54,21 @@ pub struct SqliteStorage {
 }
 
 /// Undirected edges are stored once, endpoints in sorted order.
+/// Stores made before relation weights had their own column get it, filled from the
+/// relations' data (ranking reads the column instead of parsing every relation).
+fn add_edge_weights(conn: &Connection) -> rusqlite::Result<()> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('graph_edges') WHERE name = 'weight'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch(
+            "ALTER TABLE graph_edges ADD COLUMN weight REAL;
+             UPDATE graph_edges SET weight = COALESCE(json_extract(data, '$.weight'), 1.0);",
+        )?;
+    }
+    Ok(())
+}
+
 fn ordered<'a>(x: &'a str, y: &'a str) -> (&'a str, &'a str) {
     if x <= y { (x, y) } else { (y, x) }
 }
@@ -86,7 +101,8 @@ impl SqliteStorage {
                 // touch many pages per query.
                 .and_then(|()| conn.pragma_update(None, "mmap_size", MMAP_BYTES))
                 .and_then(|()| conn.pragma_update(None, "cache_size", -CACHE_KIB))
-                .and_then(|()| conn.execute_batch(SCHEMA));
+                .and_then(|()| conn.execute_batch(SCHEMA))
+                .and_then(|()| add_edge_weights(&conn));
             match setup {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(
@@ -589,13 +605,15 @@ impl GraphStorage for SqliteStorage {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT INTO graph_edges (workspace, a, b, source, target, data)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (workspace, a, b) DO UPDATE SET data = excluded.data",
+                    "INSERT INTO graph_edges (workspace, a, b, source, target, data, weight)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (workspace, a, b)
+                     DO UPDATE SET data = excluded.data, weight = excluded.weight",
                 )?;
                 for (source, target, data) in edges {
                     let (a, b) = ordered(source, target);
-                    stmt.execute(params![ws, a, b, source, target, data.to_string()])?;
+                    let weight = data.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
+                    stmt.execute(params![ws, a, b, source, target, data.to_string(), weight])?;
                 }
             }
             Ok(tx.commit()?)
@@ -630,10 +648,10 @@ impl GraphStorage for SqliteStorage {
     fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
-                "SELECT source, target, COALESCE(json_extract(data, '$.weight'), 1.0)
+                "SELECT source, target, COALESCE(weight, 1.0)
                  FROM graph_edges WHERE workspace = ?1 AND a = ?2
                  UNION ALL
-                 SELECT source, target, COALESCE(json_extract(data, '$.weight'), 1.0)
+                 SELECT source, target, COALESCE(weight, 1.0)
                  FROM graph_edges INDEXED BY graph_edges_by_b
                  WHERE workspace = ?1 AND b = ?2 AND a <> ?2",
             )?;
