@@ -30,6 +30,8 @@ pub const GRAPH_FIELD_SEP: &str = "<SEP>";
 
 /// The stores one ingestion writes.
 pub struct Stores<'a> {
+    /// Cached node degrees (read by retrieval).
+    pub degrees: &'a DegreeCache,
     pub kv: &'a dyn KvStorage,
     pub graph: &'a dyn GraphStorage,
     pub vectors: &'a dyn VectorStorage,
@@ -607,6 +609,7 @@ pub struct Indexes {
     pub chunks: VectorIndex,
     pub entities: VectorIndex,
     pub relationships: VectorIndex,
+    pub degrees: DegreeCache,
 }
 
 impl Default for Indexes {
@@ -615,7 +618,45 @@ impl Default for Indexes {
             chunks: VectorIndex::new(VectorNamespace::Chunks),
             entities: VectorIndex::new(VectorNamespace::Entities),
             relationships: VectorIndex::new(VectorNamespace::Relationships),
+            degrees: DegreeCache::default(),
         }
+    }
+}
+
+/// Node degrees a worker has counted, valid while the relationship generation stays
+/// the same: every change of an edge rewrites or removes its relation vector, which
+/// moves that generation.
+#[derive(Default)]
+pub struct DegreeCache {
+    cached: Mutex<(Option<u64>, std::collections::HashMap<String, usize>)>,
+}
+
+impl DegreeCache {
+    /// The degrees of `names`, counting only those not cached for this generation.
+    pub fn get(
+        &self,
+        graph: &dyn GraphStorage,
+        generations: &dyn Generations,
+        names: &[String],
+    ) -> Result<std::collections::HashMap<String, usize>, StorageError> {
+        let generation = generations.current(VectorNamespace::Relationships);
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != Some(generation) {
+            *cached = (Some(generation), std::collections::HashMap::new());
+        }
+        let missing: Vec<String> = names
+            .iter()
+            .filter(|n| !cached.1.contains_key(*n))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let counted = graph.node_degrees(&missing)?;
+            cached.1.extend(counted);
+        }
+        Ok(names
+            .iter()
+            .map(|n| (n.clone(), cached.1.get(n).copied().unwrap_or(0)))
+            .collect())
     }
 }
 
@@ -688,6 +729,7 @@ mod tests {
         fn indexer(&self) -> Ingest<'_> {
             Ingest {
                 stores: Stores {
+                    degrees: &self.indexes.degrees,
                     kv: &self.storage,
                     graph: &self.storage,
                     vectors: &self.storage,
@@ -897,6 +939,22 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn cached_degrees_follow_new_relations() {
+        let f = Fixture::new();
+        f.ingest("doc-1", "NASA hired SpaceX.", "a.txt");
+        let names = ["NASA".to_owned()];
+        let degree = || {
+            f.indexes
+                .degrees
+                .get(&f.storage, &f.generations, &names)
+                .unwrap()["NASA"]
+        };
+        assert_eq!(degree(), 1);
+        f.ingest("doc-2", "NASA worked with Boeing.", "b.txt");
+        assert_eq!(degree(), 2, "a new relation invalidates the cache");
     }
 
     #[test]

@@ -39,6 +39,7 @@ impl Workspace {
     /// The workspace's stores, as the engine takes them.
     pub fn stores(&self) -> Stores<'_> {
         Stores {
+            degrees: &self.indexes.degrees,
             kv: &self.storage,
             graph: &self.storage,
             vectors: &self.storage,

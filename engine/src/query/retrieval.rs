@@ -145,7 +145,10 @@ impl QueryEngine<'_> {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let degrees = self.stores.graph.node_degrees(&endpoints)?;
+        let degrees =
+            self.stores
+                .degrees
+                .get(self.stores.graph, self.stores.generations, &endpoints)?;
         let rank = |(s, t, _): &(String, String, f64)| {
             degrees.get(s).copied().unwrap_or(0) + degrees.get(t).copied().unwrap_or(0)
         };
