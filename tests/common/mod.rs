@@ -513,3 +513,36 @@ impl Load {
         (self.ok.load(std::sync::atomic::Ordering::Relaxed), failures)
     }
 }
+
+/// One kept-alive connection to each of `n` different workers (found through the
+/// `testing` feature's `/debug/pid`), to ask every worker the same question.
+pub fn connections_to_each_worker(server: &Server, n: usize) -> Vec<TcpStream> {
+    let mut found: Vec<(i64, TcpStream)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while found.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} workers answered",
+            found.len()
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream
+            .write_all(b"GET /debug/pid HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let pid = read_one(&mut stream).unwrap().json()["pid"]
+            .as_i64()
+            .unwrap();
+        if found.iter().all(|(p, _)| *p != pid) {
+            found.push((pid, stream));
+        }
+    }
+    found.into_iter().map(|(_, s)| s).collect()
+}
+
+/// A GET on a kept-alive connection.
+pub fn get_on(stream: &mut TcpStream, path: &str) -> Response {
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    read_one(stream).unwrap()
+}
