@@ -249,3 +249,47 @@ fn uploads_use_the_workspace_input_directory() {
     let health = call(&server, "GET", "/health", Some("space"), &Value::Null).json();
     assert_eq!(health["pipeline_busy"], false);
 }
+
+#[test]
+fn a_worker_opens_a_bounded_number_of_workspaces() {
+    let server = Server::builder("workspaces-bound")
+        .args(&["--workers", "1"])
+        .start();
+    for i in 0..256 {
+        let r = call(
+            &server,
+            "GET",
+            "/documents/status_counts",
+            Some(&format!("w{i}")),
+            &Value::Null,
+        );
+        assert_eq!(r.status, 200, "{i}: {}", r.body);
+    }
+    let r = call(
+        &server,
+        "GET",
+        "/documents/status_counts",
+        Some("one_too_many"),
+        &Value::Null,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("More than 256 workspaces are in use")
+    );
+    // The ones already open and the server's own keep working.
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            "/documents/status_counts",
+            Some("w7"),
+            &Value::Null
+        )
+        .status,
+        200
+    );
+    assert_eq!(server.get("/health").status, 200);
+}

@@ -15,7 +15,7 @@ use crate::auth::Auth;
 use crate::auth::throttle::LoginThrottle;
 use crate::models;
 use crate::shared::SharedRegion;
-use crate::workspace::{Workspace, Workspaces};
+use crate::workspace::{OpenError, Workspace, Workspaces};
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -82,7 +82,7 @@ impl App {
     }
 
     /// The workspace called `name` (sanitised), opened on first use.
-    pub fn workspace(&self, name: &str) -> Result<Arc<Workspace>, StorageError> {
+    pub fn workspace(&self, name: &str) -> Result<Arc<Workspace>, OpenError> {
         if name == self.default_workspace.name {
             return Ok(self.default_workspace.clone());
         }

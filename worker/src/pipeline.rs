@@ -131,7 +131,13 @@ fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
         .storage
         .workspaces_with_status(&[PENDING, PARSING, PROCESSING])?;
     for name in names {
-        let ws = app.workspace(&name)?;
+        let ws = match app.workspace(&name) {
+            Ok(ws) => ws,
+            Err(error) => {
+                tracing::error!(workspace = %name, %error, "workspace cannot be opened");
+                continue;
+            }
+        };
         if let Err(error) = run_once(app, &ws) {
             tracing::error!(workspace = %name, %error, "pipeline run failed");
         }

@@ -69,6 +69,10 @@ impl Workspace {
     }
 }
 
+/// Workspaces one worker keeps open at most: each holds a store connection and vector
+/// caches, and a header can name any number of them.
+pub const MAX_OPEN: usize = 256;
+
 /// The workspaces this worker has opened, by name.
 #[derive(Default)]
 pub struct Workspaces {
@@ -80,16 +84,27 @@ impl Workspaces {
         &self,
         name: &str,
         open: impl FnOnce() -> Result<Workspace, StorageError>,
-    ) -> Result<Arc<Workspace>, StorageError> {
+    ) -> Result<Arc<Workspace>, OpenError> {
         let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ws) = map.get(name) {
             return Ok(ws.clone());
+        }
+        if map.len() >= MAX_OPEN {
+            return Err(OpenError::TooMany);
         }
         let ws = Arc::new(open()?);
         map.insert(name.to_owned(), ws.clone());
         tracing::info!(workspace = %name, "workspace opened");
         Ok(ws)
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("More than {MAX_OPEN} workspaces are in use; this one cannot be opened")]
+    TooMany,
 }
 
 /// The workspace a request addresses: its `LIGHTRAG-WORKSPACE` header, or the server's.
@@ -113,7 +128,12 @@ impl FromRequestParts<Arc<App>> for Ws {
                     .await
                     .map_err(|e| ApiError::internal(&e))?
                     .map(Ws)
-                    .map_err(|e| ApiError::internal(&e))
+                    .map_err(|e| match e {
+                        OpenError::TooMany => {
+                            ApiError::new(http::StatusCode::BAD_REQUEST, e.to_string())
+                        }
+                        OpenError::Storage(e) => ApiError::internal(&e),
+                    })
             }
         }
     }
