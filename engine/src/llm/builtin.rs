@@ -66,7 +66,7 @@ const ORG_WORDS: &[&str] = &[
 ];
 const PLACE_PREPOSITIONS: &[&str] = &["in", "at", "near", "from", "to", "across"];
 
-fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff)
 }
 

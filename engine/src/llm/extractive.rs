@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::builtin::{STOPWORDS, sentences};
+use super::builtin::{STOPWORDS, is_cjk, sentences};
 use super::{Message, Role};
 
 /// What the builtin model says when nothing it was given matches the question.
@@ -12,13 +12,28 @@ pub const NOTHING_MATCHES: &str =
 /// Sentences in a builtin reply.
 const REPLY_SENTENCES: usize = 3;
 
-/// Lower-cased content words of a text.
+/// Lower-cased content words of a text; CJK text, written without spaces, counts by
+/// its character pairs.
 pub fn content_words(text: &str) -> HashSet<String> {
-    text.split(|c: char| !c.is_alphanumeric())
+    let mut words = HashSet::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
-        .collect()
+    {
+        if word.chars().any(is_cjk) {
+            let chars: Vec<char> = word.chars().collect();
+            if chars.len() == 1 {
+                words.insert(word.to_owned());
+            }
+            words.extend(chars.windows(2).map(|pair| pair.iter().collect::<String>()));
+            continue;
+        }
+        let word = word.to_lowercase();
+        if !STOPWORDS.contains(&word.as_str()) {
+            words.insert(word);
+        }
+    }
+    words
 }
 
 /// The distinct sentences of `descriptions`, in order, up to `max_chars`.
@@ -228,6 +243,15 @@ mod tests {
             NOT_IN_CONTEXT
         );
         assert_eq!(answer_from_prompt("no context here", "x"), None);
+    }
+
+    #[test]
+    fn cjk_text_matches_by_character_pairs() {
+        let sources = ["孙悟空是花果山的美猴王。孙悟空拜菩提祖师为师，学会了七十二变。"];
+        assert_eq!(
+            best_sentences("孙悟空学会了什么本领？", &sources, 1),
+            ["孙悟空拜菩提祖师为师，学会了七十二变。"]
+        );
     }
 
     #[test]
