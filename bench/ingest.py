@@ -7,7 +7,6 @@ and organisations), posts it to `lightrag-master --workers 2` through
 and the peak RSS (VmHWM) of each worker. Loopback only; nothing here passes or fails.
 """
 
-import json
 import os
 import random
 import shutil
@@ -16,10 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, ROOT, children, free_port, start_master, wait_ok  # noqa: E402
+from run import ROOT, api, children, free_port, index, start_master, wait_ok  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "50"))
 DOC_BYTES = int(os.environ.get("BENCH_DOC_BYTES", str(105 * 1024)))
@@ -47,14 +45,6 @@ def corpus():
     return docs
 
 
-def request(port, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.load(r)
-
-
 def main():
     subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
     docs = corpus()
@@ -65,20 +55,12 @@ def main():
     try:
         wait_ok(port)
         started = time.monotonic()
-        for i in range(0, len(docs), 10):
-            batch = docs[i:i + 10]
-            request(port, "POST", "/documents/texts",
-                    {"texts": batch, "file_sources": [f"doc{i + j}.txt" for j in range(len(batch))]})
-        while True:
-            counts = request(port, "GET", "/documents/status_counts")["status_counts"]
-            if counts.get("processed", 0) + counts.get("failed", 0) >= len(docs):
-                break
-            time.sleep(0.2)
+        counts = index(port, docs, batch=10, poll=0.2, timeout=60)
         elapsed = time.monotonic() - started
         chunks = 0
         page = 1
         while True:
-            body = request(port, "POST", "/documents/paginated", {"page": page, "page_size": 200})
+            body = api(port, "POST", "/documents/paginated", {"page": page, "page_size": 200}, 60)
             chunks += sum(d["chunks_count"] or 0 for d in body["documents"])
             if not body["pagination"]["has_next"]:
                 break

@@ -19,10 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, free_port, start_master, wait_ok  # noqa: E402
+from run import ROOT, api, free_port, index, start_master, wait_ok  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_QUERY_CHUNKS", "1000,10000,100000").split(",")]
 DURATION = os.environ.get("BENCH_DURATION", "5s")
@@ -59,26 +58,6 @@ def corpus(chunks, rng):
         ]
         out.append(" ".join(sentences))
     return out
-
-
-def request(port, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.load(r)
-
-
-def index(port, docs):
-    for i in range(0, len(docs), 50):
-        batch = docs[i:i + 50]
-        request(port, "POST", "/documents/texts",
-                {"texts": batch, "file_sources": [f"doc{i + j}.txt" for j in range(len(batch))]})
-    while True:
-        counts = request(port, "GET", "/documents/status_counts")["status_counts"]
-        if counts.get("processed", 0) + counts.get("failed", 0) >= len(docs):
-            return counts
-        time.sleep(0.5)
 
 
 def wrk_script(mode, rng):
@@ -133,13 +112,13 @@ def main():
         try:
             wait_ok(port)
             started = time.monotonic()
-            status = index(port, docs)
+            status = index(port, docs, batch=50, poll=0.5)
             took = time.monotonic() - started
             # The first search of each kind loads that namespace's vectors into each
             # worker's cache; keep that out of the measurements.
             for mode in MODES:
                 for _ in range(8):
-                    request(port, "POST", "/query/data", {"query": "warm up the caches", "mode": mode})
+                    api(port, "POST", "/query/data", {"query": "warm up the caches", "mode": mode})
             print(f"corpus {size}: {len(docs)} documents indexed in {took:.0f} s "
                   f"({status.get('processed', 0)} processed, {status.get('failed', 0)} failed)",
                   flush=True)

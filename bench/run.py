@@ -93,6 +93,30 @@ def memory_kib(pid):
     return fields["Rss"], fields["Pss"]
 
 
+def api(port, method, path, body=None, timeout=120):
+    """One JSON request to the server; the decoded answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.load(r)
+
+
+def index(port, docs, batch, poll, timeout=120):
+    """Posts `docs` through /documents/texts, `batch` at a time, and waits (looking every
+    `poll` seconds) until each is processed or failed; returns the status counts."""
+    for i in range(0, len(docs), batch):
+        part = docs[i:i + batch]
+        api(port, "POST", "/documents/texts",
+            {"texts": part, "file_sources": [f"doc{i + j}.txt" for j in range(len(part))]},
+            timeout)
+    while True:
+        counts = api(port, "GET", "/documents/status_counts", timeout=timeout)["status_counts"]
+        if counts.get("processed", 0) + counts.get("failed", 0) >= len(docs):
+            return counts
+        time.sleep(poll)
+
+
 def wrk(port, path="/health", headers=()):
     header_args = [arg for h in headers for arg in ("-H", h)]
     out = subprocess.run(
