@@ -91,6 +91,22 @@ impl QueryEngine<'_> {
         })
     }
 
+    /// The `top_k` nearest vectors of `index` at or above COSINE_THRESHOLD.
+    fn search(
+        &self,
+        index: &crate::storage::vectors::VectorIndex,
+        vector: &[f32],
+        top_k: usize,
+    ) -> Result<Vec<crate::storage::vectors::Hit>, QueryError> {
+        Ok(index.query(
+            self.stores.vectors,
+            self.stores.generations,
+            vector,
+            top_k,
+            self.settings.cosine_threshold,
+        )?)
+    }
+
     fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
         Ok(self.stores.graph.node_get(name)?.map(|node| EntityRow {
             entity_name: name.to_owned(),
@@ -115,13 +131,7 @@ impl QueryEngine<'_> {
         params: &QueryParams,
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
-        let hits = self.stores.entity_index.query(
-            self.stores.vectors,
-            self.stores.generations,
-            vector,
-            params.top_k,
-            self.settings.cosine_threshold,
-        )?;
+        let hits = self.search(self.stores.entity_index, vector, params.top_k)?;
         let mut entities = Vec::new();
         for hit in hits {
             if let Some(entity) = self.entity(&text(&hit.meta, "entity_name"))? {
@@ -176,13 +186,7 @@ impl QueryEngine<'_> {
         params: &QueryParams,
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
-        let hits = self.stores.relation_index.query(
-            self.stores.vectors,
-            self.stores.generations,
-            vector,
-            params.top_k,
-            self.settings.cosine_threshold,
-        )?;
+        let hits = self.search(self.stores.relation_index, vector, params.top_k)?;
         let mut relations = Vec::new();
         let mut names: Vec<String> = Vec::new();
         for hit in hits {
@@ -329,14 +333,10 @@ pub(super) async fn run(
     progress(PROGRESS_CHUNKS);
     let vector_chunks: Vec<String> = if matches!(mode, Mode::Naive | Mode::Mix) {
         engine
-            .stores
-            .chunk_index
-            .query(
-                engine.stores.vectors,
-                engine.stores.generations,
+            .search(
+                engine.stores.chunk_index,
                 &vectors.query,
                 params.chunk_top_k,
-                engine.settings.cosine_threshold,
             )?
             .into_iter()
             .map(|hit| hit.id)

@@ -207,10 +207,10 @@ impl<'a> Fields<'a> {
         Some(n as usize)
     }
 
-    fn keywords(&mut self, name: &str) -> Vec<String> {
-        let Some(value) = self.present(name) else {
-            return Vec::new();
-        };
+    /// The items of an optional list field of at most `max` items; `None` when absent
+    /// or refused (the error recorded).
+    fn list(&mut self, name: &str, max: usize) -> Option<&'a Vec<Value>> {
+        let value = self.present(name)?;
         let Some(items) = value.as_array() else {
             self.errors.push(error(
                 &[name],
@@ -218,20 +218,27 @@ impl<'a> Fields<'a> {
                 "Input should be a valid list",
                 value,
             ));
-            return Vec::new();
+            return None;
         };
-        if items.len() > MAX_KEYWORDS {
+        if items.len() > max {
             self.errors.push(error(
                 &[name],
                 "too_long",
                 format!(
-                    "List should have at most {MAX_KEYWORDS} items after validation, not {}",
+                    "List should have at most {max} items after validation, not {}",
                     items.len()
                 ),
                 value,
             ));
-            return Vec::new();
+            return None;
         }
+        Some(items)
+    }
+
+    fn keywords(&mut self, name: &str) -> Vec<String> {
+        let Some(items) = self.list(name, MAX_KEYWORDS) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let index = i.to_string();
@@ -255,31 +262,10 @@ impl<'a> Fields<'a> {
     }
 
     fn history(&mut self) -> Vec<Message> {
-        let Some(value) = self.present("conversation_history") else {
-            return Vec::new();
-        };
         let name = "conversation_history";
-        let Some(items) = value.as_array() else {
-            self.errors.push(error(
-                &[name],
-                "list_type",
-                "Input should be a valid list",
-                value,
-            ));
+        let Some(items) = self.list(name, MAX_MESSAGES) else {
             return Vec::new();
         };
-        if items.len() > MAX_MESSAGES {
-            self.errors.push(error(
-                &[name],
-                "too_long",
-                format!(
-                    "List should have at most {MAX_MESSAGES} items after validation, not {}",
-                    items.len()
-                ),
-                value,
-            ));
-            return Vec::new();
-        }
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let index = i.to_string();
