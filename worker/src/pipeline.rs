@@ -157,12 +157,15 @@ fn unfinished(ws: &Workspace) -> lightrag_engine::storage::Result<Vec<DocStatusR
 fn content_of(
     ws: &Workspace,
     doc: &mut DocStatusRecord,
-) -> lightrag_engine::storage::Result<Result<String, String>> {
+) -> lightrag_engine::storage::Result<Result<Stored, String>> {
     let Some(full_doc) = ws.storage.kv_get(KvNamespace::FullDocs, &doc.id)? else {
         return Ok(Err("document content is missing from full_docs".to_owned()));
     };
     if let Some(content) = full_doc.get("content").and_then(|c| c.as_str()) {
-        return Ok(Ok(content.to_owned()));
+        return Ok(Ok(Stored {
+            text: content.to_owned(),
+            chunking: full_doc.get("chunking").cloned(),
+        }));
     }
     let Some(file_name) = full_doc.get("source_file").and_then(|f| f.as_str()) else {
         return Ok(Err(
@@ -194,7 +197,16 @@ fn content_of(
             tracing::warn!(doc_id = %doc.id, file = %file_name, %error, "parsed file could not be archived")
         }
     }
-    Ok(Ok(text))
+    Ok(Ok(Stored {
+        text,
+        chunking: None,
+    }))
+}
+
+/// A document's text and the chunking its request asked for, as stored.
+struct Stored {
+    text: String,
+    chunking: Option<serde_json::Value>,
 }
 
 /// The key of a text in the content-hash index.
@@ -248,16 +260,10 @@ fn forget_contents(ws: &Workspace, ids: &[String]) -> lightrag_engine::storage::
 /// The chunking a document's request asked for, on top of the server's (an overlap
 /// not given stays below the requested size).
 fn chunking_of(
-    ws: &Workspace,
     server: &ChunkingOptions,
-    doc_id: &str,
-) -> lightrag_engine::storage::Result<Option<ChunkingOptions>> {
-    let asked = ws
-        .storage
-        .kv_get(KvNamespace::FullDocs, doc_id)?
-        .and_then(|d| d.get("chunking").cloned())
-        .filter(serde_json::Value::is_object);
-    Ok(asked.map(|c| {
+    asked: Option<&serde_json::Value>,
+) -> Option<ChunkingOptions> {
+    asked.filter(|c| c.is_object()).map(|c| {
         let size = c["chunk_token_size"]
             .as_u64()
             .map_or(server.chunk_token_size, |n| n as usize);
@@ -272,7 +278,7 @@ fn chunking_of(
             split_by_character: c["split_by_character"].as_str().map(str::to_owned),
             split_by_character_only: c["split_by_character_only"].as_bool().unwrap_or(false),
         }
-    }))
+    })
 }
 
 /// If the workspace has work and this worker wins its claim, processes everything there
@@ -424,8 +430,8 @@ fn process_one(
         doc.file_path
     ));
     let mut content = content_of(ws, &mut doc)?;
-    if let Ok(text) = &content
-        && let Some(original) = duplicate_of(ws, &doc, text)?
+    if let Ok(stored) = &content
+        && let Some(original) = duplicate_of(ws, &doc, &stored.text)?
     {
         doc.metadata = serde_json::json!({
             "is_duplicate": true,
@@ -443,17 +449,19 @@ fn process_one(
         ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     }
     let started = std::time::Instant::now();
-    let chunking = chunking_of(ws, indexer.chunking, &doc.id)?;
     let outcome = match content {
         Err(error) => Err(error),
-        Ok(content) => indexer
-            .run(&Document {
-                id: &doc.id,
-                content: &content,
-                file_path: &doc.file_path,
-                chunking: chunking.as_ref(),
-            })
-            .map_err(|e| e.to_string()),
+        Ok(stored) => {
+            let chunking = chunking_of(indexer.chunking, stored.chunking.as_ref());
+            indexer
+                .run(&Document {
+                    id: &doc.id,
+                    content: &stored.text,
+                    file_path: &doc.file_path,
+                    chunking: chunking.as_ref(),
+                })
+                .map_err(|e| e.to_string())
+        }
     };
     doc.updated_at = clock::now_iso8601();
     match outcome {
