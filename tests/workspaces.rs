@@ -232,22 +232,40 @@ fn uploads_use_the_workspace_input_directory() {
         body.as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    let track_id = r.json()["track_id"].as_str().unwrap().to_owned();
+    // The file reaches `__parsed__/` before extraction ends: wait for the document itself.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !server
-        .dir
-        .join("inputs/space/__parsed__/notes.txt")
-        .is_file()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "parsed into the workspace's input directory"
-        );
+    loop {
+        let track = call(
+            &server,
+            "GET",
+            &format!("/documents/track_status/{track_id}"),
+            Some("space"),
+            &Value::Null,
+        )
+        .json();
+        if track["documents"][0]["status"] == "processed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{track}");
         std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        server
+            .dir
+            .join("inputs/space/__parsed__/notes.txt")
+            .is_file(),
+        "parsed into the workspace's input directory"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while call(&server, "GET", "/health", Some("space"), &Value::Null).json()["pipeline_busy"]
+        != false
+    {
+        assert!(Instant::now() < deadline, "the workspace's pipeline ends");
+        std::thread::sleep(Duration::from_millis(50));
     }
     assert!(labels(&server, Some("space")).contains(&"Katherine Johnson".to_owned()));
     assert!(labels(&server, None).is_empty());
-    let health = call(&server, "GET", "/health", Some("space"), &Value::Null).json();
-    assert_eq!(health["pipeline_busy"], false);
 }
 
 #[test]
