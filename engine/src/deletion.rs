@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::ids;
 use crate::ingest::{
     ChunkRef, Entities, GRAPH_FIELD_SEP, Ingest, IngestError, IngestReport, Relations, Write,
+    relation_chunks_key,
 };
 use crate::storage::KvNamespace;
 
@@ -156,7 +157,7 @@ impl Ingest<'_> {
         )?;
         let relation_keys: Vec<String> = gone_relations
             .iter()
-            .map(|(a, b)| format!("{a}{GRAPH_FIELD_SEP}{b}"))
+            .map(|(a, b)| relation_chunks_key(a, b))
             .collect();
         kv.kv_delete(KvNamespace::RelationChunks, &relation_keys)?;
         for name in &gone_entities {

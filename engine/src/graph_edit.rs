@@ -14,8 +14,11 @@ use serde_json::{Map, Value, json};
 
 use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
-use crate::ingest::{GRAPH_FIELD_SEP, Stores};
+use crate::ingest::{
+    GRAPH_FIELD_SEP, Stores, chunk_ids_record, entity_vector, relation_chunks_key, relation_vector,
+};
 use crate::llm::{ModelError, wait};
+use crate::storage::vectors::VectorIndex;
 use crate::storage::{Edge, KvNamespace, StorageError, VectorRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -243,12 +246,16 @@ impl GraphEditor<'_> {
         })
     }
 
-    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        Ok(wait(embedding::embed_all(
+    /// Embeds a record and stores it in `index`.
+    fn put_vector(&self, index: &VectorIndex, record: VectorRecord) -> Result<()> {
+        let mut records = [record];
+        wait(embedding::embed_records(
             self.embedder,
-            texts,
+            &mut records,
             self.batching,
-        ))?)
+        ))?;
+        index.upsert(self.stores.vectors, self.stores.generations, &records)?;
+        Ok(())
     }
 
     /// Writes an entity's node, vector and chunk index.
@@ -256,28 +263,19 @@ impl GraphEditor<'_> {
         let mut data = data.clone();
         data["entity_id"] = Value::from(name);
         self.stores.graph.node_upsert(name, &data)?;
-        let content = format!("{name}\n{}", text(&data, "description"));
-        let vector = self
-            .embed(std::slice::from_ref(&content))?
-            .pop()
-            .unwrap_or_default();
-        self.stores.entity_index.upsert(
-            self.stores.vectors,
-            self.stores.generations,
-            &[VectorRecord {
-                id: ids::entity_id(name),
-                vector,
-                meta: json!({"entity_name": name, "content": content,
-                    "source_id": text(&data, "source_id"), "file_path": text(&data, "file_path")}),
-            }],
+        let source_id = text(&data, "source_id");
+        self.put_vector(
+            self.stores.entity_index,
+            entity_vector(
+                name,
+                text(&data, "description"),
+                source_id,
+                text(&data, "file_path"),
+            ),
         )?;
-        let chunks: Vec<&str> = text(&data, "source_id")
-            .split(GRAPH_FIELD_SEP)
-            .filter(|c| !c.is_empty())
-            .collect();
         self.stores.kv.kv_upsert(
             KvNamespace::EntityChunks,
-            &[(name.to_owned(), json!({"chunk_ids": chunks}))],
+            &[(name.to_owned(), chunk_ids_record(source_id))],
         )?;
         Ok(())
     }
@@ -286,35 +284,20 @@ impl GraphEditor<'_> {
     fn put_relation(&self, source: &str, target: &str, data: &Value) -> Result<()> {
         let (a, b) = ordered(source, target);
         self.stores.graph.edge_upsert(source, target, data)?;
-        let content = format!(
-            "{}\t{source}\n{target}\n{}",
-            text(data, "keywords"),
-            text(data, "description")
-        );
-        let vector = self
-            .embed(std::slice::from_ref(&content))?
-            .pop()
-            .unwrap_or_default();
-        self.stores.relation_index.upsert(
-            self.stores.vectors,
-            self.stores.generations,
-            &[VectorRecord {
-                id: ids::relation_id(&a, &b),
-                vector,
-                meta: json!({"src_id": source, "tgt_id": target, "content": content,
-                    "source_id": text(data, "source_id"), "file_path": text(data, "file_path")}),
-            }],
+        let source_id = text(data, "source_id");
+        self.put_vector(
+            self.stores.relation_index,
+            relation_vector(
+                (source, target),
+                text(data, "keywords"),
+                text(data, "description"),
+                source_id,
+                text(data, "file_path"),
+            ),
         )?;
-        let chunks: Vec<&str> = text(data, "source_id")
-            .split(GRAPH_FIELD_SEP)
-            .filter(|c| !c.is_empty())
-            .collect();
         self.stores.kv.kv_upsert(
             KvNamespace::RelationChunks,
-            &[(
-                format!("{a}{GRAPH_FIELD_SEP}{b}"),
-                json!({"chunk_ids": chunks}),
-            )],
+            &[(relation_chunks_key(&a, &b), chunk_ids_record(source_id))],
         )?;
         Ok(())
     }
@@ -327,10 +310,9 @@ impl GraphEditor<'_> {
             self.stores.generations,
             &[ids::relation_id(&a, &b)],
         )?;
-        self.stores.kv.kv_delete(
-            KvNamespace::RelationChunks,
-            &[format!("{a}{GRAPH_FIELD_SEP}{b}")],
-        )?;
+        self.stores
+            .kv
+            .kv_delete(KvNamespace::RelationChunks, &[relation_chunks_key(&a, &b)])?;
         Ok(())
     }
 

@@ -41,6 +41,26 @@ pub struct Stores<'a> {
     pub relation_index: &'a VectorIndex,
 }
 
+impl<'a> Stores<'a> {
+    /// One storage backend in every role, with a worker's vector caches over it.
+    pub fn new<S: KvStorage + GraphStorage + VectorStorage>(
+        storage: &'a S,
+        generations: &'a dyn Generations,
+        indexes: &'a Indexes,
+    ) -> Stores<'a> {
+        Stores {
+            degrees: &indexes.degrees,
+            kv: storage,
+            graph: storage,
+            vectors: storage,
+            generations,
+            chunk_index: &indexes.chunks,
+            entity_index: &indexes.entities,
+            relation_index: &indexes.relationships,
+        }
+    }
+}
+
 pub struct Document<'a> {
     pub id: &'a str,
     pub content: &'a str,
@@ -142,8 +162,57 @@ fn merge_newest(
 }
 
 /// `{"chunk_ids": [...]}` for an entity's or relation's `<SEP>`-joined source ids.
-fn chunk_ids_record(source_id: &str) -> Value {
-    json!({ "chunk_ids": source_id.split(GRAPH_FIELD_SEP).collect::<Vec<_>>() })
+pub(crate) fn chunk_ids_record(source_id: &str) -> Value {
+    let ids: Vec<&str> = source_id
+        .split(GRAPH_FIELD_SEP)
+        .filter(|id| !id.is_empty())
+        .collect();
+    json!({ "chunk_ids": ids })
+}
+
+/// A relation's key in `relation_chunks`.
+pub(crate) fn relation_chunks_key(source: &str, target: &str) -> String {
+    format!("{source}{GRAPH_FIELD_SEP}{target}")
+}
+
+/// An entity's vector record, embedded from "name\ndescription" as LightRAG does (the
+/// vector is filled in by [`embedding::embed_records`]).
+pub(crate) fn entity_vector(
+    name: &str,
+    description: &str,
+    source_id: &str,
+    file_path: &str,
+) -> VectorRecord {
+    VectorRecord {
+        id: ids::entity_id(name),
+        vector: Vec::new(),
+        meta: json!({"entity_name": name, "content": format!("{name}\n{description}"),
+            "source_id": source_id, "file_path": file_path}),
+    }
+}
+
+/// A relation's vector record, embedded from "keywords\tsource\ntarget\ndescription"
+/// as LightRAG does (the vector is filled in by [`embedding::embed_records`]). Its id
+/// is the same whichever way round the pair comes.
+pub(crate) fn relation_vector(
+    (source, target): (&str, &str),
+    keywords: &str,
+    description: &str,
+    source_id: &str,
+    file_path: &str,
+) -> VectorRecord {
+    let id = if source <= target {
+        ids::relation_id(source, target)
+    } else {
+        ids::relation_id(target, source)
+    };
+    VectorRecord {
+        id,
+        vector: Vec::new(),
+        meta: json!({"src_id": source, "tgt_id": target,
+            "content": format!("{keywords}\t{source}\n{target}\n{description}"),
+            "source_id": source_id, "file_path": file_path}),
+    }
 }
 
 fn field<'v>(data: &'v Option<Value>, name: &str) -> Option<&'v str> {
@@ -475,11 +544,7 @@ impl Ingest<'_> {
                 "created_at": self.created_at(&existing),
             });
             nodes.push((name.clone(), data));
-            vectors.push(VectorRecord {
-                id: ids::entity_id(name),
-                vector: Vec::new(),
-                meta: json!({"entity_name": name, "content": format!("{name}\n{description}"), "source_id": source_id, "file_path": file_path}),
-            });
+            vectors.push(entity_vector(name, description, &source_id, &file_path));
             chunk_index.push((name.clone(), chunk_ids_record(&source_id)));
         }
         self.stores.graph.nodes_upsert(&nodes)?;
@@ -565,13 +630,15 @@ impl Ingest<'_> {
                 "created_at": self.created_at(&existing),
             });
             edges.push((source.clone(), target.clone(), data));
-            vectors.push(VectorRecord {
-                id: ids::relation_id(source, target),
-                vector: Vec::new(),
-                meta: json!({"src_id": source, "tgt_id": target, "content": format!("{keywords}\t{source}\n{target}\n{description}"), "source_id": source_id, "file_path": file_path}),
-            });
+            vectors.push(relation_vector(
+                (source, target),
+                &keywords,
+                description,
+                &source_id,
+                &file_path,
+            ));
             chunk_index.push((
-                format!("{source}{GRAPH_FIELD_SEP}{target}"),
+                relation_chunks_key(source, target),
                 chunk_ids_record(&source_id),
             ));
         }
@@ -592,13 +659,11 @@ impl Ingest<'_> {
         if records.is_empty() {
             return Ok(());
         }
-        let texts: Vec<String> = records
-            .iter()
-            .map(|r| r.meta["content"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        for (record, vector) in records.iter_mut().zip(self.embed(&texts)?) {
-            record.vector = vector;
-        }
+        wait(embedding::embed_records(
+            self.embedder,
+            &mut records,
+            self.batching,
+        ))?;
         index.upsert(self.stores.vectors, self.stores.generations, &records)?;
         Ok(())
     }
@@ -728,16 +793,7 @@ mod tests {
 
         fn indexer(&self) -> Ingest<'_> {
             Ingest {
-                stores: Stores {
-                    degrees: &self.indexes.degrees,
-                    kv: &self.storage,
-                    graph: &self.storage,
-                    vectors: &self.storage,
-                    generations: &self.generations,
-                    chunk_index: &self.indexes.chunks,
-                    entity_index: &self.indexes.entities,
-                    relation_index: &self.indexes.relationships,
-                },
+                stores: Stores::new(&self.storage, &self.generations, &self.indexes),
                 tokenizer: &self.tokenizer,
                 embedder: &self.embedder,
                 batching: Batching {

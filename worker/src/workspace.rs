@@ -38,16 +38,7 @@ pub struct Workspace {
 impl Workspace {
     /// The workspace's stores, as the engine takes them.
     pub fn stores(&self) -> Stores<'_> {
-        Stores {
-            degrees: &self.indexes.degrees,
-            kv: &self.storage,
-            graph: &self.storage,
-            vectors: &self.storage,
-            generations: &self.generations,
-            chunk_index: &self.indexes.chunks,
-            entity_index: &self.indexes.entities,
-            relation_index: &self.indexes.relationships,
-        }
+        Stores::new(&self.storage, &self.generations, &self.indexes)
     }
 
     pub fn open(

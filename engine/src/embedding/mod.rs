@@ -6,6 +6,7 @@ pub mod builtin;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::llm::{BoxFuture, ModelError};
+use crate::storage::VectorRecord;
 
 pub trait Embedder: Send + Sync {
     /// EMBEDDING_DIM: the length of every vector this embedder returns.
@@ -64,6 +65,23 @@ pub async fn embed_all(
         });
     }
     Ok(vectors)
+}
+
+/// Fills each record's vector by embedding its `meta.content`, as [`embed_all`] does.
+pub async fn embed_records(
+    embedder: &dyn Embedder,
+    records: &mut [VectorRecord],
+    batching: Batching,
+) -> Result<(), ModelError> {
+    let texts: Vec<String> = records
+        .iter()
+        .map(|r| r.meta["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let vectors = embed_all(embedder, &texts, batching).await?;
+    for (record, vector) in records.iter_mut().zip(vectors) {
+        record.vector = vector;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
