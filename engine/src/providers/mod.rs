@@ -24,38 +24,6 @@ pub enum Binding {
     Ollama,
 }
 
-impl Binding {
-    pub const NAMES: &[&str] = &["builtin", "openai", "azure_openai", "ollama"];
-
-    pub fn parse(name: &str) -> Option<Binding> {
-        Some(match name {
-            "builtin" => Binding::Builtin,
-            "openai" => Binding::OpenAi,
-            "azure_openai" => Binding::AzureOpenAi,
-            "ollama" => Binding::Ollama,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Binding::Builtin => "builtin",
-            Binding::OpenAi => "openai",
-            Binding::AzureOpenAi => "azure_openai",
-            Binding::Ollama => "ollama",
-        }
-    }
-
-    /// LightRAG's default host for the binding.
-    pub fn default_host(self) -> &'static str {
-        match self {
-            Binding::Builtin => "",
-            Binding::OpenAi | Binding::AzureOpenAi => "https://api.openai.com/v1",
-            Binding::Ollama => "http://localhost:11434",
-        }
-    }
-}
-
 /// Where and how to reach one provider model.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -79,21 +47,59 @@ pub trait ChatProvider: Send + Sync {
     ) -> BoxFuture<'_, Result<TextStream, ModelError>>;
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+/// One endpoint over HTTP: JSON posts carrying the binding's credentials (Azure's
+/// `api-key` header, a bearer token elsewhere), retried as [`retry`] says.
+struct Api {
+    provider: &'static str,
+    client: reqwest::Client,
+    endpoint: Endpoint,
+}
+
+impl Api {
+    fn new(provider: &'static str, endpoint: Endpoint) -> Api {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Api {
+            provider,
+            client,
+            endpoint,
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, ModelError> {
+        retry::send(self.provider, self.endpoint.timeout, || {
+            let request = self.client.post(url).json(body);
+            match (&self.endpoint.api_key, self.endpoint.binding) {
+                (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
+                (Some(key), _) => request.bearer_auth(key),
+                (None, _) => request,
+            }
+        })
+        .await
+    }
+
+    /// A post's whole answer, as JSON.
+    async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ModelError> {
+        read_json(self.provider, self.post(url, body).await?).await
+    }
 }
 
 /// The chat provider for an HTTP binding; `None` for `builtin`.
 pub fn chat_provider(endpoint: Endpoint) -> Option<Arc<dyn ChatProvider>> {
     match endpoint.binding {
         Binding::Builtin => None,
-        Binding::OpenAi | Binding::AzureOpenAi => {
-            Some(Arc::new(openai::OpenAi::new(client(), endpoint)))
-        }
-        Binding::Ollama => Some(Arc::new(ollama::Ollama::new(client(), endpoint))),
+        Binding::OpenAi | Binding::AzureOpenAi => Some(Arc::new(openai::OpenAi::new(endpoint))),
+        Binding::Ollama => Some(Arc::new(ollama::Ollama::new(endpoint))),
     }
 }
 
@@ -101,16 +107,10 @@ pub fn chat_provider(endpoint: Endpoint) -> Option<Arc<dyn ChatProvider>> {
 pub fn embedder(endpoint: Endpoint, dim: usize) -> Option<Arc<dyn Embedder>> {
     match endpoint.binding {
         Binding::Builtin => None,
-        Binding::OpenAi | Binding::AzureOpenAi => Some(Arc::new(openai::OpenAiEmbedder::new(
-            client(),
-            endpoint,
-            dim,
-        ))),
-        Binding::Ollama => Some(Arc::new(ollama::OllamaEmbedder::new(
-            client(),
-            endpoint,
-            dim,
-        ))),
+        Binding::OpenAi | Binding::AzureOpenAi => {
+            Some(Arc::new(openai::OpenAiEmbedder::new(endpoint, dim)))
+        }
+        Binding::Ollama => Some(Arc::new(ollama::OllamaEmbedder::new(endpoint, dim))),
     }
 }
 
@@ -140,15 +140,22 @@ async fn chat_answer(
     if stream {
         return Ok(lines::stream(provider, response, line));
     }
-    let answer: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| malformed(provider, e.to_string()))?;
+    let answer = read_json(provider, response).await?;
     let text = answer
         .pointer(content)
         .and_then(serde_json::Value::as_str)
         .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))?;
     Ok(crate::llm::once(text.to_owned()))
+}
+
+async fn read_json(
+    provider: &'static str,
+    response: reqwest::Response,
+) -> Result<serde_json::Value, ModelError> {
+    response
+        .json()
+        .await
+        .map_err(|e| malformed(provider, e.to_string()))
 }
 
 /// A JSON array of numbers as a vector (anything else reads as empty, which the

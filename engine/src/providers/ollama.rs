@@ -4,41 +4,27 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json, retry};
+use super::{Api, ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 
 const PROVIDER: &str = "ollama";
-
-struct Api {
-    client: reqwest::Client,
-    endpoint: Endpoint,
-}
-
-impl Api {
-    async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response, ModelError> {
-        let url = format!("{}{path}", self.endpoint.host);
-        retry::send(PROVIDER, self.endpoint.timeout, || {
-            let request = self.client.post(&url).json(body);
-            match &self.endpoint.api_key {
-                Some(key) => request.bearer_auth(key),
-                None => request,
-            }
-        })
-        .await
-    }
-}
 
 pub struct Ollama {
     api: Api,
 }
 
 impl Ollama {
-    pub fn new(client: reqwest::Client, endpoint: Endpoint) -> Ollama {
+    pub fn new(endpoint: Endpoint) -> Ollama {
         Ollama {
-            api: Api { client, endpoint },
+            api: Api::new(PROVIDER, endpoint),
         }
     }
+}
+
+/// The URL of an API path (`/api/...`) on the endpoint's host.
+fn url(api: &Api, path: &str) -> String {
+    format!("{}{path}", api.endpoint.host)
 }
 
 fn ndjson(line: &str) -> Line {
@@ -69,7 +55,7 @@ impl ChatProvider for Ollama {
                 "messages": messages_json(&messages),
                 "stream": stream,
             });
-            let response = self.api.post("/api/chat", &body).await?;
+            let response = self.api.post(&url(&self.api, "/api/chat"), &body).await?;
             chat_answer(PROVIDER, response, stream, ndjson, "/message/content").await
         })
     }
@@ -81,9 +67,9 @@ pub struct OllamaEmbedder {
 }
 
 impl OllamaEmbedder {
-    pub fn new(client: reqwest::Client, endpoint: Endpoint, dim: usize) -> OllamaEmbedder {
+    pub fn new(endpoint: Endpoint, dim: usize) -> OllamaEmbedder {
         OllamaEmbedder {
-            api: Api { client, endpoint },
+            api: Api::new(PROVIDER, endpoint),
             dim,
         }
     }
@@ -100,13 +86,10 @@ impl Embedder for OllamaEmbedder {
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
         Box::pin(async move {
             let body = json!({"model": self.api.endpoint.model, "input": texts});
-            let answer: Value = self
+            let answer = self
                 .api
-                .post("/api/embed", &body)
-                .await?
-                .json()
-                .await
-                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
+                .post_json(&url(&self.api, "/api/embed"), &body)
+                .await?;
             let vectors = answer["embeddings"]
                 .as_array()
                 .ok_or_else(|| malformed(PROVIDER, "no embeddings in the answer"))?

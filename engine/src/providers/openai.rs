@@ -4,41 +4,23 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json, retry};
+use super::{Api, ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 use crate::providers::Binding;
 
 const PROVIDER: &str = "openai";
 
-struct Api {
-    client: reqwest::Client,
-    endpoint: Endpoint,
-}
-
-impl Api {
-    fn url(&self, operation: &str) -> String {
-        let e = &self.endpoint;
-        match e.binding {
-            Binding::AzureOpenAi => format!(
-                "{}/openai/deployments/{}/{operation}?api-version={}",
-                e.host, e.model, e.api_version
-            ),
-            _ => format!("{}/{operation}", e.host),
-        }
-    }
-
-    async fn post(&self, operation: &str, body: &Value) -> Result<reqwest::Response, ModelError> {
-        let url = self.url(operation);
-        retry::send(PROVIDER, self.endpoint.timeout, || {
-            let request = self.client.post(&url).json(body);
-            match (&self.endpoint.api_key, self.endpoint.binding) {
-                (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
-                (Some(key), _) => request.bearer_auth(key),
-                (None, _) => request,
-            }
-        })
-        .await
+/// The URL of an operation (`chat/completions`, `embeddings`): under the host, or
+/// under the deployment with the `api-version` for Azure.
+fn url(api: &Api, operation: &str) -> String {
+    let e = &api.endpoint;
+    match e.binding {
+        Binding::AzureOpenAi => format!(
+            "{}/openai/deployments/{}/{operation}?api-version={}",
+            e.host, e.model, e.api_version
+        ),
+        _ => format!("{}/{operation}", e.host),
     }
 }
 
@@ -47,9 +29,9 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(client: reqwest::Client, endpoint: Endpoint) -> OpenAi {
+    pub fn new(endpoint: Endpoint) -> OpenAi {
         OpenAi {
-            api: Api { client, endpoint },
+            api: Api::new(PROVIDER, endpoint),
         }
     }
 }
@@ -83,7 +65,10 @@ impl ChatProvider for OpenAi {
                 "messages": messages_json(&messages),
                 "stream": stream,
             });
-            let response = self.api.post("chat/completions", &body).await?;
+            let response = self
+                .api
+                .post(&url(&self.api, "chat/completions"), &body)
+                .await?;
             chat_answer(
                 PROVIDER,
                 response,
@@ -102,9 +87,9 @@ pub struct OpenAiEmbedder {
 }
 
 impl OpenAiEmbedder {
-    pub fn new(client: reqwest::Client, endpoint: Endpoint, dim: usize) -> OpenAiEmbedder {
+    pub fn new(endpoint: Endpoint, dim: usize) -> OpenAiEmbedder {
         OpenAiEmbedder {
-            api: Api { client, endpoint },
+            api: Api::new(PROVIDER, endpoint),
             dim,
         }
     }
@@ -125,13 +110,10 @@ impl Embedder for OpenAiEmbedder {
                 "input": texts,
                 "encoding_format": "float",
             });
-            let answer: Value = self
+            let answer = self
                 .api
-                .post("embeddings", &body)
-                .await?
-                .json()
-                .await
-                .map_err(|e| malformed(PROVIDER, e.to_string()))?;
+                .post_json(&url(&self.api, "embeddings"), &body)
+                .await?;
             let mut data: Vec<(u64, Vec<f32>)> = answer["data"]
                 .as_array()
                 .ok_or_else(|| malformed(PROVIDER, "no data in the embeddings answer"))?
