@@ -165,15 +165,7 @@ fn pending_documents_are_processed_once_by_one_of_the_workers() {
     let sql = pending_docs_sql("insert_t", &texts)
         + "UPDATE doc_status SET status = 'processing' WHERE id = 'doc-2';";
     sqlite(&server.dir, &sql);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let track = loop {
-        let track = server.get("/documents/track_status/insert_t").json();
-        if track["status_summary"] == serde_json::json!({"processed": 3}) {
-            break track;
-        }
-        assert!(std::time::Instant::now() < deadline, "{track}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let track = common::processed(&server, "insert_t", 3, Duration::from_secs(10));
     for doc in track["documents"].as_array().unwrap() {
         assert!(doc["chunks_count"].as_u64().unwrap() >= 1, "{doc}");
         assert_eq!(doc["error_msg"], serde_json::Value::Null);
@@ -200,21 +192,7 @@ fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> common::R
 fn wait_processed(server: &Server, track_id: &str, count: usize) -> serde_json::Value {
     // A bound, not a timing claim: the restart test indexes 300 documents, which takes
     // well past 30 s when the test runner shares the cores with many other servers.
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let track = server
-            .get(&format!("/documents/track_status/{track_id}"))
-            .json();
-        if track["status_summary"] == serde_json::json!({"processed": count}) {
-            return track;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            track["status_summary"]
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::processed(server, track_id, count, Duration::from_secs(120))
 }
 
 #[test]

@@ -14,27 +14,6 @@ fn request(server: &Server, method: &str, path: &str, body: &Value) -> Response 
     common::call(server, method, path, body)
 }
 
-fn index(server: &Server, texts: &[(&str, &str)]) {
-    let (texts, sources): (Vec<&str>, Vec<&str>) = texts.iter().map(|(f, t)| (*t, *f)).unzip();
-    let r = request(
-        server,
-        "POST",
-        "/documents/texts",
-        &json!({"texts": texts, "file_sources": sources}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let track = r.json()["track_id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server
-        .get(&format!("/documents/track_status/{track}"))
-        .json()["status_summary"]
-        != json!({"processed": texts.len()})
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Entity names local retrieval finds for `keyword`.
 fn found(server: &Server, keyword: &str) -> Vec<String> {
     let data = request(
@@ -70,7 +49,7 @@ const CORPUS: [(&str, &str); 3] = [
 #[test]
 fn explorer_reads_subgraphs_and_searches_labels() {
     let server = Server::builder("graph-reads").start();
-    index(&server, &CORPUS);
+    common::index_texts(&server, &CORPUS);
     let graph = server.get("/graphs?label=SpaceX&max_depth=1").json();
     let names: Vec<&str> = graph["nodes"]
         .as_array()
@@ -159,7 +138,7 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
     let server = Server::builder("graph-edits")
         .args(&["--workers", "2"])
         .start();
-    index(&server, &CORPUS);
+    common::index_texts(&server, &CORPUS);
 
     // Create.
     let r = request(
@@ -434,7 +413,7 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
 #[test]
 fn edits_wait_for_the_pipeline() {
     let server = Server::builder("graph-busy").start();
-    index(&server, &CORPUS[..1]);
+    common::index_texts(&server, &CORPUS[..1]);
     let texts: Vec<String> = (0..150)
         .map(|i| format!("Document {i}: Ada Lovelace met Charles Babbage in London. ").repeat(40))
         .collect();

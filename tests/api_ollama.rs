@@ -12,29 +12,16 @@ fn post(server: &Server, path: &str, body: &Value) -> Response {
     common::call(server, "POST", path, body)
 }
 
-fn index(server: &Server) {
-    let r = post(
-        server,
-        "/documents/texts",
-        &json!({
-            "texts": [
-                "Sun Wukong learned seventy-two transformations from Subhuti on Mount Lingtai. Sun Wukong wields the Ruyi Jingu Bang.",
-                "Tang Sanzang travelled to the Western Heaven with Sun Wukong, Zhu Bajie and Sha Wujing."
-            ],
-            "file_sources": ["wukong.txt", "journey.txt"]
-        }),
-    );
-    let track = r.json()["track_id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server
-        .get(&format!("/documents/track_status/{track}"))
-        .json()["status_summary"]
-        != json!({"processed": 2})
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+const CORPUS: [(&str, &str); 2] = [
+    (
+        "wukong.txt",
+        "Sun Wukong learned seventy-two transformations from Subhuti on Mount Lingtai. Sun Wukong wields the Ruyi Jingu Bang.",
+    ),
+    (
+        "journey.txt",
+        "Tang Sanzang travelled to the Western Heaven with Sun Wukong, Zhu Bajie and Sha Wujing.",
+    ),
+];
 
 fn assert_final(line: &Value) {
     assert_eq!(line["done"], true, "{line}");
@@ -83,7 +70,7 @@ fn model_listing_follows_ollama_and_is_whitelisted() {
 #[test]
 fn chat_and_generate_with_the_builtin_model() {
     let server = Server::builder("ollama-builtin").start();
-    index(&server);
+    common::index_texts(&server, &CORPUS);
     let question = "What did Sun Wukong learn from Subhuti?";
 
     // Chat streams by default.
@@ -276,7 +263,7 @@ fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
         .env("LLM_BINDING_HOST", &fake.url(""))
         .env("MAX_GLEANING", "0")
         .start();
-    index(&server);
+    common::index_texts(&server, &CORPUS);
     let generated = post(
         &server,
         "/api/generate",

@@ -30,26 +30,6 @@ fn post(server: &Server, path: &str, body: &Value) -> Response {
     common::call(server, "POST", path, body)
 }
 
-fn indexed(server: &Server) {
-    let (texts, sources): (Vec<&str>, Vec<&str>) = CORPUS.iter().map(|(f, t)| (*t, *f)).unzip();
-    let r = post(
-        server,
-        "/documents/texts",
-        &json!({"texts": texts, "file_sources": sources}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let track = r.json()["track_id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server
-        .get(&format!("/documents/track_status/{track}"))
-        .json()["status_summary"]
-        != json!({"processed": 3})
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn stream(server: &Server, body: &Value) -> (Response, Vec<Value>) {
     let r = post(server, "/query/stream", body);
     let parsed = common::ndjson(&r);
@@ -77,7 +57,7 @@ fn every_mode_retrieves_from_the_right_document() {
     let server = Server::builder("query-modes")
         .args(&["--workers", "2"])
         .start();
-    indexed(&server);
+    common::index_texts(&server, &CORPUS);
     let questions = [
         ("What did Marie Curie discover in Paris?", "curie.txt"),
         (
@@ -168,7 +148,7 @@ fn answers_references_and_streams_agree() {
     let server = Server::builder("query-answers")
         .args(&["--workers", "2"])
         .start();
-    indexed(&server);
+    common::index_texts(&server, &CORPUS);
     let question = "What did Marie Curie win with Pierre Curie?";
     let r = post(&server, "/query", &json!({"query": question}));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -362,7 +342,7 @@ fn a_provider_gets_the_context_history_and_user_prompt_and_streams_piece_by_piec
         .env("MAX_GLEANING", "0")
         .env("USER_PROMPT_PREFIX", "Be concise.")
         .start();
-    indexed(&server);
+    common::index_texts(&server, &CORPUS);
     let body = json!({
         "query": "What did Marie Curie discover?",
         "conversation_history": [
@@ -444,7 +424,7 @@ fn a_client_leaving_mid_stream_stops_the_model_call() {
         .env("LLM_BINDING_HOST", &fake.url("/v1"))
         .env("MAX_GLEANING", "0")
         .start();
-    indexed(&server);
+    common::index_texts(&server, &CORPUS);
     let body = json!({"query": "What did Marie Curie discover?", "ll_keywords": ["Marie Curie"], "hl_keywords": ["discovery"]}).to_string();
     let mut conn = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     write!(
@@ -507,7 +487,7 @@ fn answers_stream_through_ollama_and_azure_too() {
             .env("LLM_MODEL", "answerer")
             .env("MAX_GLEANING", "0")
             .start();
-        indexed(&server);
+        common::index_texts(&server, &CORPUS);
         let (_, parsed) = stream(
             &server,
             &json!({"query": "What did Grace Hopper write?", "ll_keywords": ["Grace Hopper"], "hl_keywords": ["compiler"]}),

@@ -358,6 +358,42 @@ pub fn entity_exists(server: &Server, name: &str) -> bool {
         == true
 }
 
+/// Waits until all `count` documents of `track_id` are processed; returns the track
+/// status.
+pub fn processed(
+    server: &Server,
+    track_id: &str,
+    count: usize,
+    within: Duration,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let track = server
+            .get(&format!("/documents/track_status/{track_id}"))
+            .json();
+        if track["status_summary"] == serde_json::json!({ "processed": count }) {
+            return track;
+        }
+        assert!(Instant::now() < deadline, "{}", track["status_summary"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Posts `(source, text)` documents to `/documents/texts` and waits until they are
+/// all processed.
+pub fn index_texts(server: &Server, documents: &[(&str, &str)]) {
+    let (sources, texts): (Vec<&str>, Vec<&str>) = documents.iter().copied().unzip();
+    let r = call(
+        server,
+        "POST",
+        "/documents/texts",
+        &serde_json::json!({"texts": texts, "file_sources": sources}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let track_id = r.json()["track_id"].as_str().unwrap().to_owned();
+    processed(server, &track_id, documents.len(), Duration::from_secs(30));
+}
+
 /// Waits until `count` documents of `track_id` are processed or failed; returns them.
 pub fn settled(
     server: &Server,
