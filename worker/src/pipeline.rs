@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lightrag_engine::chunking::{ChunkingOptions, Tokenizer};
@@ -71,23 +71,48 @@ pub(crate) fn is_alive(pid: u64) -> bool {
     pid != 0 && !matches!(kill(Pid::from_raw(pid as i32), None), Err(Errno::ESRCH))
 }
 
-/// Claims the workspace's pipeline for this process; a dead owner's claim is taken over.
-/// Exclusive: it fails while anyone, this process included, holds it.
-pub(crate) fn claim(app: &App, ws: &Workspace) -> bool {
-    let cell = app.shared.pipeline_owners.value(&ws.name);
-    let me = u64::from(std::process::id());
-    let owner = cell.load(Ordering::Acquire);
-    if is_alive(owner) {
-        return false;
-    }
-    if owner != 0 {
-        tracing::warn!(
-            dead_owner = owner,
-            "taking over the pipeline of a dead worker"
+/// The workspace's pipeline, held by this process until dropped (a panic under it
+/// releases it too).
+pub(crate) struct Claim {
+    cell: &'static AtomicU64,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = self.cell.compare_exchange(
+            u64::from(std::process::id()),
+            0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
         );
     }
-    cell.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+}
+
+impl Claim {
+    /// Takes `cell` for this process unless a live process holds it; a dead owner's
+    /// claim is taken over.
+    fn take(cell: &'static AtomicU64) -> Option<Claim> {
+        let me = u64::from(std::process::id());
+        let owner = cell.load(Ordering::Acquire);
+        if is_alive(owner) {
+            return None;
+        }
+        if owner != 0 {
+            tracing::warn!(
+                dead_owner = owner,
+                "taking over the pipeline of a dead worker"
+            );
+        }
+        cell.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Claim { cell })
+    }
+}
+
+/// Claims the workspace's pipeline for this process. Exclusive: `None` while anyone,
+/// this process included, holds it.
+pub(crate) fn claim(app: &App, ws: &Workspace) -> Option<Claim> {
+    Claim::take(app.shared.pipeline_owners.value(&ws.name))
 }
 
 /// Whether some live process holds the workspace's pipeline.
@@ -98,16 +123,6 @@ pub(crate) fn busy(app: &App, ws: &Workspace) -> bool {
         .value(&ws.name)
         .load(Ordering::Acquire);
     is_alive(owner)
-}
-
-pub(crate) fn release(app: &App, ws: &Workspace) {
-    let cell = app.shared.pipeline_owners.value(&ws.name);
-    let _ = cell.compare_exchange(
-        u64::from(std::process::id()),
-        0,
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    );
 }
 
 /// Starts the worker's pipeline loop on the runtime: every workspace with unfinished
@@ -284,16 +299,18 @@ fn chunking_of(
 /// If the workspace has work and this worker wins its claim, processes everything there
 /// is.
 fn run_once(app: &App, ws: &Workspace) -> lightrag_engine::storage::Result<()> {
-    if unfinished(ws)?.is_empty() || !claim(app, ws) {
+    if unfinished(ws)?.is_empty() {
         return Ok(());
     }
+    let Some(_claim) = claim(app, ws) else {
+        return Ok(());
+    };
     let result = process_all(app, ws);
     if let Err(e) = &result {
         ws.pipeline_status
             .message(&format!("Pipeline stopped: {e}"));
         ws.pipeline_status.finish();
     }
-    release(app, ws);
     result
 }
 
@@ -574,5 +591,46 @@ fn remove_source_files(ws: &Workspace, file_name: &str) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => tracing::warn!(file = %path.display(), %error, "source file not deleted"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell() -> &'static AtomicU64 {
+        Box::leak(Box::new(AtomicU64::new(0)))
+    }
+
+    #[test]
+    fn a_claim_is_exclusive_until_dropped() {
+        let cell = cell();
+        let first = Claim::take(cell).expect("free");
+        assert!(Claim::take(cell).is_none(), "held by this live process");
+        drop(first);
+        assert_eq!(cell.load(Ordering::Acquire), 0);
+        assert!(Claim::take(cell).is_some());
+    }
+
+    #[test]
+    fn a_panic_under_a_claim_releases_it() {
+        let cell = cell();
+        let outcome = std::panic::catch_unwind(|| {
+            let _claim = Claim::take(cell).expect("free");
+            panic!("an edit went wrong");
+        });
+        assert!(outcome.is_err());
+        assert!(Claim::take(cell).is_some());
+    }
+
+    #[test]
+    fn a_dead_owner_is_taken_over() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let cell = cell();
+        cell.store(u64::from(dead), Ordering::Release);
+        let _claim = Claim::take(cell).expect("taken over");
+        assert_eq!(cell.load(Ordering::Acquire), u64::from(std::process::id()));
     }
 }

@@ -95,14 +95,14 @@ pub async fn delete_document(
     let doc_id = request.doc_ids.join(", ");
     let count = request.doc_ids.len();
     let started = tokio::task::spawn_blocking(move || {
-        if !pipeline::claim(&app, &ws) {
+        let Some(claim) = pipeline::claim(&app, &ws) else {
             return false;
-        }
+        };
         std::thread::spawn(move || {
             if let Err(error) = pipeline::delete_documents(&app, &ws, &request) {
                 tracing::error!(%error, "document deletion failed");
             }
-            pipeline::release(&app, &ws);
+            drop(claim);
         });
         true
     })

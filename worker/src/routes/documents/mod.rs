@@ -738,14 +738,14 @@ pub async fn clear_documents(
 ) -> Result<Json<StatusMessage>, ApiError> {
     let answer = tokio::task::spawn_blocking(move || {
         // Holding the pipeline claim keeps every worker's pipeline out meanwhile.
-        if !crate::pipeline::claim(&app, &ws) {
+        let Some(claim) = crate::pipeline::claim(&app, &ws) else {
             return StatusMessage {
                 status: "busy",
                 message: "Cannot clear documents while pipeline is busy".to_owned(),
             };
-        }
+        };
         let outcome = clear_everything(&ws);
-        crate::pipeline::release(&app, &ws);
+        drop(claim);
         match outcome {
             Ok(files) => {
                 tracing::info!(files, "all documents cleared");

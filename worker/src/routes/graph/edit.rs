@@ -70,12 +70,10 @@ async fn edit<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let (app, ws) = (app.clone(), ws.clone());
     tokio::task::spawn_blocking(move || {
-        if !pipeline::claim(&app, &ws) {
+        let Some(_claim) = pipeline::claim(&app, &ws) else {
             return Err(ApiError::new(StatusCode::CONFLICT, BUSY));
-        }
-        let outcome = f(&editor(&app, &ws));
-        pipeline::release(&app, &ws);
-        outcome.map_err(|e| answer(e, not_found))
+        };
+        f(&editor(&app, &ws)).map_err(|e| answer(e, not_found))
     })
     .await
     .map_err(|e| ApiError::internal(&e))?
