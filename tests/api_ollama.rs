@@ -334,3 +334,37 @@ fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
         json!({"role": "user", "content": "Who taught Sun Wukong?"})
     );
 }
+
+#[test]
+fn a_chat_answer_cut_short_by_the_provider_is_not_cached() {
+    let fake = FakeProvider::start(
+        "ollama-cut",
+        json!({"dim": 1024, "words": 6, "piece_delay": 0.0, "stream_error_after": 2}),
+    );
+    let server = Server::builder("ollama-cut-server")
+        .env("LLM_BINDING", "ollama")
+        .env("LLM_BINDING_HOST", &fake.url(""))
+        .env("MAX_GLEANING", "0")
+        .start();
+    common::index_texts(&server, &CORPUS);
+    let question = json!({"messages": [{"role": "user", "content": "Who taught Sun Wukong?"}]});
+    for _ in 0..2 {
+        let parsed = common::ndjson(&post(&server, "/api/chat", &question));
+        assert!(
+            parsed.iter().any(|l| l["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("scripted stream failure"))),
+            "{parsed:?}"
+        );
+        assert_final(parsed.last().unwrap());
+    }
+    let streamed = fake
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/api/chat" && r["body"]["stream"] == true)
+        .count();
+    assert_eq!(
+        streamed, 2,
+        "the cut answer is asked again, not served from the cache"
+    );
+}

@@ -5,12 +5,24 @@
 
 use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use http::{HeaderMap, header};
+use lightrag_engine::llm::{ModelError, TextStream};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// Lines a task may buffer ahead of a slow client.
 const BUFFERED_LINES: usize = 64;
+
+/// How relaying a model's stream ended.
+pub enum Relayed {
+    /// Every piece was sent: the whole text.
+    Complete(String),
+    /// The model failed after the text so far.
+    Failed(ModelError, String),
+    /// The client went away, and the model call with the dropped stream.
+    Gone,
+}
 
 #[derive(Clone)]
 pub struct Lines {
@@ -72,6 +84,32 @@ impl Lines {
     /// Completes when the client has gone away.
     pub async fn closed(&self) {
         self.sender.closed().await
+    }
+
+    /// Sends each piece of a model's answer as the line `line(piece)` until the answer
+    /// ends, fails, or the client goes away (noticed even while the model is silent).
+    pub async fn relay(
+        &self,
+        mut answer: TextStream,
+        mut line: impl FnMut(&str) -> Value,
+    ) -> Relayed {
+        let mut text = String::new();
+        loop {
+            let next = tokio::select! {
+                _ = self.closed() => return Relayed::Gone,
+                next = answer.next() => next,
+            };
+            match next {
+                None => return Relayed::Complete(text),
+                Some(Ok(piece)) => {
+                    text.push_str(&piece);
+                    if !self.send(line(&piece)).await {
+                        return Relayed::Gone;
+                    }
+                }
+                Some(Err(error)) => return Relayed::Failed(error, text),
+            }
+        }
     }
 }
 

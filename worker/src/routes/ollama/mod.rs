@@ -11,19 +11,18 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use http::StatusCode;
 use lightrag_engine::chunking::Tokenizer;
 use lightrag_engine::llm::{Message, Role, TextStream, once};
 use lightrag_engine::query::{Mode, query_weight};
 use serde_json::{Map, Value, json};
 
-use super::ndjson::{self, Lines};
-use super::query::{self, QueryRequest, Reply};
+use super::ndjson::{self, Lines, Relayed};
+use super::query::{self, CacheSlot, QueryRequest, Reply};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
-use crate::workspace::{Workspace, Ws};
+use crate::workspace::Ws;
 
 const VERSION: &str = "0.9.3";
 const MODIFIED_AT: &str = "2024-01-15T00:00:00Z";
@@ -211,25 +210,22 @@ fn error_line(shape: Shape, model: &str, error: &str) -> Value {
     line
 }
 
-/// Relays an answer in the requested shape, streamed or whole; a complete streamed
-/// RAG answer is cached under `cache`.
+/// Relays an answer in the requested shape, streamed or whole; a complete RAG answer
+/// is cached when it has a slot.
 async fn respond(
     app: Arc<App>,
     shape: Shape,
     answer: TextStream,
-    cache: Option<(Arc<Workspace>, String, Mode)>,
+    cache: Option<CacheSlot>,
     stream: bool,
     timing: Timing,
     closing: bool,
 ) -> Result<Response, ApiError> {
     let model = app.settings.api.ollama_model.clone();
     if !stream {
-        let text = lightrag_engine::llm::collect(answer)
+        let text = query::complete(answer, cache)
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        if let Some((ws, key, mode)) = cache {
-            query::remember(&ws, Some(key), mode, &text).await;
-        }
         let text = match (shape, text.trim().is_empty()) {
             (Shape::Generate, true) => NO_RESPONSE.to_owned(),
             _ => text,
@@ -245,40 +241,36 @@ async fn respond(
 async fn relay(
     shape: Shape,
     model: String,
-    mut answer: TextStream,
-    cache: Option<(Arc<Workspace>, String, Mode)>,
+    answer: TextStream,
+    cache: Option<CacheSlot>,
     mut timing: Timing,
     lines: Lines,
 ) {
-    let mut text = String::new();
-    loop {
-        let next = tokio::select! {
-            _ = lines.closed() => {
-                tracing::info!("client disconnected; generation stopped");
-                return;
+    let relayed = lines
+        .relay(answer, |chunk| {
+            timing.first_piece.get_or_insert_with(Instant::now);
+            piece(shape, &model, chunk)
+        })
+        .await;
+    let text = match relayed {
+        Relayed::Complete(text) => {
+            if let Some(cache) = cache {
+                cache.remember(&text).await;
             }
-            next = answer.next() => next,
-        };
-        match next {
-            None => break,
-            Some(Ok(chunk)) => {
-                timing.first_piece.get_or_insert_with(Instant::now);
-                text.push_str(&chunk);
-                if !lines.send(piece(shape, &model, &chunk)).await {
-                    return;
-                }
-            }
-            Some(Err(error)) => {
-                lines
-                    .send(error_line(shape, &model, &error.to_string()))
-                    .await;
-                break;
-            }
+            text
         }
-    }
-    if let Some((ws, key, mode)) = cache {
-        query::remember(&ws, Some(key), mode, &text).await;
-    }
+        // Only a complete answer is cached.
+        Relayed::Failed(error, text) => {
+            lines
+                .send(error_line(shape, &model, &error.to_string()))
+                .await;
+            text
+        }
+        Relayed::Gone => {
+            tracing::info!("client disconnected; generation stopped");
+            return;
+        }
+    };
     let stats = timing.stats(&text);
     lines.send(finished(shape, &model, "", stats)).await;
 }
@@ -428,11 +420,7 @@ pub async fn chat(
     );
     let (answer, cache) = match query::reply(&app, &ws, &request).await? {
         Reply::Whole(text) => (once(text), None),
-        Reply::Stream {
-            stream,
-            cache,
-            mode,
-        } => (stream, cache.map(|key| (ws.clone(), key, mode))),
+        Reply::Stream { stream, cache } => (stream, cache),
     };
     respond(app, Shape::Chat, answer, cache, stream, timing, closing).await
 }

@@ -13,10 +13,9 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use http::StatusCode;
 use lightrag_engine::ids;
-use lightrag_engine::llm::{TextStream, collect, prompts, wait};
+use lightrag_engine::llm::{ModelError, TextStream, collect, prompts, wait};
 use lightrag_engine::query::context::{messages, prompt_text, render_context, system_prompt};
 use lightrag_engine::query::{
     ChunkPick, Mode, QueryEngine, QueryParams, Retrieval, RetrievalSettings,
@@ -24,7 +23,7 @@ use lightrag_engine::query::{
 use lightrag_engine::storage::{KvNamespace, KvStorage};
 use serde_json::{Value, json};
 
-use super::ndjson::{self, Lines};
+use super::ndjson::{self, Lines, Relayed};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
@@ -105,7 +104,18 @@ async fn retrieve(
     .map_err(|e| e.to_string())?
 }
 
-/// `references` as `/query` and `/query/stream` return them.
+/// Retrieval without progress notes; a failure is a 500.
+async fn retrieved(
+    app: &Arc<App>,
+    ws: &Arc<Workspace>,
+    params: &QueryParams,
+) -> Result<Retrieval, ApiError> {
+    retrieve(app, ws, params.clone(), |_| {})
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// `references` as the query routes return them (chunk contents only on request).
 fn references(retrieval: &Retrieval, with_content: bool) -> Value {
     retrieval
         .references
@@ -131,8 +141,46 @@ enum Answer {
     Fixed(String),
     /// From the answer cache.
     Cached(String),
-    /// From the model; cached under the key once complete.
-    Generated(TextStream, Option<String>),
+    /// From the model; cached once complete.
+    Generated(TextStream, Option<CacheSlot>),
+}
+
+/// Where a generated answer is cached once it is complete.
+pub(crate) struct CacheSlot {
+    ws: Arc<Workspace>,
+    key: String,
+    mode: Mode,
+}
+
+impl CacheSlot {
+    /// Stores a complete answer (an empty one is not worth keeping).
+    pub(crate) async fn remember(self, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let CacheSlot { ws, key, mode } = self;
+        let value = json!({"return": text, "cache_type": "query", "mode": mode.as_str()});
+        if let Err(e) = super::documents::blocking(&ws, move |ws| {
+            ws.storage
+                .kv_upsert(KvNamespace::LlmResponseCache, &[(key, value)])
+        })
+        .await
+        {
+            tracing::warn!(detail = ?e.detail, "query answer not cached");
+        }
+    }
+}
+
+/// A generated answer in full, cached when it has a slot.
+pub(crate) async fn complete(
+    stream: TextStream,
+    cache: Option<CacheSlot>,
+) -> Result<String, ModelError> {
+    let text = collect(stream).await?;
+    if let Some(cache) = cache {
+        cache.remember(&text).await;
+    }
+    Ok(text)
 }
 
 fn cache_key(app: &App, request: &QueryRequest, params: &QueryParams) -> String {
@@ -176,14 +224,11 @@ async fn answer(
     if !bypass && retrieval.is_empty() {
         return Ok(Answer::Fixed(prompts::FAIL_RESPONSE.to_owned()));
     }
-    let system = (!bypass).then(|| system_prompt(params, &render_context(params.mode, retrieval)));
+    let context = (!bypass).then(|| render_context(params.mode, retrieval));
     if request.only_need_context {
-        return Ok(Answer::Fixed(if bypass {
-            String::new()
-        } else {
-            render_context(params.mode, retrieval)
-        }));
+        return Ok(Answer::Fixed(context.unwrap_or_default()));
     }
+    let system = context.map(|context| system_prompt(params, &context));
     if request.only_need_prompt {
         return Ok(Answer::Fixed(prompt_text(
             system.as_deref().unwrap_or_default(),
@@ -204,6 +249,11 @@ async fn answer(
             return Ok(Answer::Cached(text));
         }
     }
+    let cache = key.map(|key| CacheSlot {
+        ws: ws.clone(),
+        key,
+        mode: params.mode,
+    });
     let stream = app
         .model
         .chat(messages(
@@ -213,23 +263,7 @@ async fn answer(
         ))
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(Answer::Generated(stream, key))
-}
-
-/// Stores a complete generated answer under its cache key.
-pub(crate) async fn remember(ws: &Arc<Workspace>, key: Option<String>, mode: Mode, text: &str) {
-    let Some(key) = key.filter(|_| !text.trim().is_empty()) else {
-        return;
-    };
-    let value = json!({"return": text, "cache_type": "query", "mode": mode.as_str()});
-    if let Err(e) = super::documents::blocking(ws, move |ws| {
-        ws.storage
-            .kv_upsert(KvNamespace::LlmResponseCache, &[(key, value)])
-    })
-    .await
-    {
-        tracing::warn!(detail = ?e.detail, "query answer not cached");
-    }
+    Ok(Answer::Generated(stream, cache))
 }
 
 /// A RAG answer for another front end: whole, or a model stream to relay (and cache
@@ -238,8 +272,7 @@ pub(crate) enum Reply {
     Whole(String),
     Stream {
         stream: TextStream,
-        cache: Option<String>,
-        mode: Mode,
+        cache: Option<CacheSlot>,
     },
 }
 
@@ -254,16 +287,10 @@ pub(crate) async fn reply(
         only_need_context = request.only_need_context,
         "rag query"
     );
-    let retrieval = retrieve(app, ws, params.clone(), |_| {})
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let retrieval = retrieved(app, ws, &params).await?;
     Ok(match answer(app, ws, request, &params, &retrieval).await? {
         Answer::Fixed(text) | Answer::Cached(text) => Reply::Whole(text),
-        Answer::Generated(stream, cache) => Reply::Stream {
-            stream,
-            cache,
-            mode: params.mode,
-        },
+        Answer::Generated(stream, cache) => Reply::Stream { stream, cache },
     })
 }
 
@@ -282,15 +309,14 @@ pub async fn query(
     let started = Instant::now();
     let request = read(req).await?;
     let params = params(&app, &request);
-    let retrieval = retrieve(&app, &ws, params.clone(), |_| {})
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let retrieval = retrieved(&app, &ws, &params).await?;
     let (response, llm_generated) = match answer(&app, &ws, &request, &params, &retrieval).await? {
         Answer::Fixed(text) => (text, false),
         Answer::Cached(text) => (text, true),
-        Answer::Generated(stream, key) => {
-            let text = collect(stream).await.map_err(|e| ApiError::internal(&e))?;
-            remember(&ws, key, params.mode, &text).await;
+        Answer::Generated(stream, cache) => {
+            let text = complete(stream, cache)
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
             if text.trim().is_empty() {
                 (EMPTY_ANSWER.to_owned(), false)
             } else {
@@ -361,47 +387,37 @@ async fn stream_answer(
     let delivered = match answer {
         Answer::Fixed(text) => lines.send(single(text, false)).await,
         Answer::Cached(text) => lines.send(single(text, true)).await,
-        Answer::Generated(stream, key) if request.stream == Some(false) => {
-            match collect(stream).await {
-                Ok(text) => {
-                    remember(&ws, key, params.mode, &text).await;
-                    lines.send(single(text, true)).await
-                }
+        Answer::Generated(stream, cache) if request.stream == Some(false) => {
+            match complete(stream, cache).await {
+                Ok(text) => lines.send(single(text, true)).await,
                 Err(e) => lines.send(json!({"error": e.to_string()})).await,
             }
         }
-        Answer::Generated(mut stream, key) => {
+        Answer::Generated(stream, cache) => {
             if let Some(refs) = &refs
                 && !lines.send(json!({"references": refs})).await
             {
                 return;
             }
-            let mut text = String::new();
-            loop {
-                let piece = tokio::select! {
-                    // The client went away: dropping the stream ends the model call.
-                    _ = lines.closed() => {
-                        tracing::info!(mode = %params.mode.as_str(), "client disconnected; generation stopped");
-                        return;
+            match lines
+                .relay(stream, |piece| json!({"response": piece}))
+                .await
+            {
+                Relayed::Complete(text) => {
+                    if let Some(cache) = cache {
+                        cache.remember(&text).await;
                     }
-                    piece = stream.next() => piece,
-                };
-                match piece {
-                    None => break,
-                    Some(Ok(piece)) => {
-                        text.push_str(&piece);
-                        if !lines.send(json!({"response": piece})).await {
-                            return;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        lines.send(json!({"error": e.to_string()})).await;
-                        return;
-                    }
+                    true
+                }
+                Relayed::Failed(e, _) => {
+                    lines.send(json!({"error": e.to_string()})).await;
+                    return;
+                }
+                Relayed::Gone => {
+                    tracing::info!(mode = %params.mode.as_str(), "client disconnected; generation stopped");
+                    return;
                 }
             }
-            remember(&ws, key, params.mode, &text).await;
-            true
         }
     };
     if delivered && request.include_progress {
@@ -427,11 +443,7 @@ pub async fn query_stream(
     let retrieval = if request.include_progress {
         None
     } else {
-        Some(
-            retrieve(&app, &ws, params.clone(), |_| {})
-                .await
-                .map_err(|e| ApiError::internal(&e))?,
-        )
+        Some(retrieved(&app, &ws, &params).await?)
     };
     let (lines, response) = ndjson::channel(closing, ndjson::Encoding::Ascii);
     tokio::spawn(stream_answer(
@@ -487,14 +499,8 @@ pub async fn query_data(
         Err(e) => return Err(e),
     };
     let params = params(&app, &request);
-    let retrieval = retrieve(&app, &ws, params.clone(), |_| {})
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let references: Vec<Value> = retrieval
-        .references
-        .iter()
-        .map(|r| json!({"reference_id": r.reference_id, "file_path": r.file_path}))
-        .collect();
+    let retrieval = retrieved(&app, &ws, &params).await?;
+    let references = references(&retrieval, false);
     Ok(Json(json!({
         "status": "success",
         "message": "Query executed successfully",
