@@ -23,7 +23,7 @@ use crate::workspace::{Workspace, Ws};
 /// Names kept per sample list; the rest are counted as dropped.
 const SAMPLE_LIMIT: usize = 20;
 
-#[derive(Serialize, Deserialize, ToSchema, Default)]
+#[derive(Serialize, Deserialize, ToSchema, Default, Clone)]
 pub struct Sample {
     items: Vec<String>,
     truncated: bool,
@@ -42,7 +42,7 @@ impl Sample {
 }
 
 /// LightRAG's scan job record.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
 pub struct ScanStatus {
     track_id: String,
     status: String,
@@ -100,12 +100,8 @@ pub async fn scan(State(app): State<Arc<App>>, Ws(ws): Ws) -> Result<Json<ScanRe
         version: 1,
         message: "Scanning the input directory".to_owned(),
     };
-    blocking(&ws, {
-        let value = serde_json::to_value(&job).unwrap_or_default();
-        let key = track_id.clone();
-        move |ws| ws.storage.kv_upsert(KvNamespace::ScanJobs, &[(key, value)])
-    })
-    .await?;
+    let started = job.clone();
+    blocking(&ws, move |ws| save(ws, &started)).await?;
     let scanned = ws.clone();
     tokio::task::spawn_blocking(move || {
         let mut job = job;
