@@ -39,6 +39,29 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    pub fn new(
+        loc: Vec<Value>,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> FieldError {
+        FieldError {
+            kind,
+            loc,
+            msg: msg.into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// A required field is absent from a JSON body (pydantic echoes the body).
+    pub fn missing_in(body: &serde_json::Map<String, Value>, field: &str) -> FieldError {
+        FieldError {
+            input: Value::Object(body.clone()),
+            ..FieldError::missing("body", field)
+        }
+    }
+
     /// A required body field is absent.
     pub fn missing(location: &str, field: &str) -> FieldError {
         FieldError {
@@ -58,6 +81,20 @@ impl ApiError {
             detail: Value::String(detail.into()),
             retry_after: None,
         }
+    }
+
+    /// A 422 for one field.
+    pub fn invalid(
+        loc: Vec<Value>,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> ApiError {
+        ApiError::validation(vec![FieldError::new(loc, kind, msg, input)])
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
     }
 
     pub fn unauthorized(detail: &str) -> ApiError {

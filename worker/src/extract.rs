@@ -16,7 +16,7 @@ pub async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
             Some(BodyCeiling(limit)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::body_too_large(limit)
             }
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body"),
+            _ => ApiError::bad_request("Could not read the request body"),
         })
 }
 
@@ -27,13 +27,12 @@ pub async fn json_object(
     let body = body_bytes(req).await?;
     match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ApiError::validation(vec![crate::error::FieldError {
-            kind: "model_attributes_type",
-            loc: vec!["body".into()],
-            msg: "Input should be a valid dictionary or object to extract fields from".to_owned(),
-            input: other,
-            ctx: None,
-        }])),
+        Ok(other) => Err(ApiError::invalid(
+            vec!["body".into()],
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+            other,
+        )),
         Err(e) => Err(ApiError::validation(vec![crate::error::FieldError {
             kind: "json_invalid",
             loc: vec!["body".into(), e.column().into()],

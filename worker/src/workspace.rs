@@ -120,9 +120,7 @@ impl FromRequestParts<Arc<App>> for Ws {
                     .map_err(|e| ApiError::internal(&e))?
                     .map(Ws)
                     .map_err(|e| match e {
-                        OpenError::TooMany => {
-                            ApiError::new(http::StatusCode::BAD_REQUEST, e.to_string())
-                        }
+                        OpenError::TooMany => ApiError::bad_request(e.to_string()),
                         OpenError::Storage(e) => ApiError::internal(&e),
                     })
             }

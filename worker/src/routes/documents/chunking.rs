@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::invalid;
 use crate::error::ApiError;
 
 const FIXED_TOKEN_KEYS: &[&str] = &[
@@ -25,7 +24,7 @@ const UNAVAILABLE: &[&str] = &[
 fn error(path: &[&str], kind: &'static str, msg: &str, input: &Value) -> ApiError {
     let mut loc = vec![Value::from("body"), Value::from("chunking")];
     loc.extend(path.iter().map(|p| Value::from(*p)));
-    invalid(loc, kind, msg, input.clone())
+    ApiError::invalid(loc, kind, msg, input.clone())
 }
 
 /// The validated chunking parameters, in the form stored with the document (`None`:

@@ -38,10 +38,9 @@ fn flag(body: &serde_json::Map<String, serde_json::Value>, field: &str) -> Resul
 
 fn doc_ids(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<String>, ApiError> {
     let Some(value) = body.get("doc_ids") else {
-        return Err(ApiError::validation(vec![FieldError {
-            input: serde_json::Value::Object(body.clone()),
-            ..FieldError::missing("body", "doc_ids")
-        }]));
+        return Err(ApiError::validation(vec![FieldError::missing_in(
+            body, "doc_ids",
+        )]));
     };
     let Some(items) = value.as_array() else {
         return Err(field_error(

@@ -113,10 +113,7 @@ pub async fn track_status(
 ) -> Result<Json<TrackStatus>, ApiError> {
     let track_id = track_id.trim().to_owned();
     if track_id.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Track ID cannot be empty",
-        ));
+        return Err(ApiError::bad_request("Track ID cannot be empty"));
     }
     let id = track_id.clone();
     let docs = blocking(&ws, move |ws| ws.storage.docs_with_track_id(&id)).await?;
@@ -158,28 +155,6 @@ struct InsertTextsRequest {
 const NO_SOURCE: &str = "A valid file_source is required for text insertion";
 const NO_SOURCES: &str = "A valid file_source is required for each text";
 
-fn missing(field: &str, body: &serde_json::Map<String, serde_json::Value>) -> FieldError {
-    FieldError {
-        input: serde_json::Value::Object(body.clone()),
-        ..FieldError::missing("body", field)
-    }
-}
-
-fn invalid(
-    loc: Vec<serde_json::Value>,
-    kind: &'static str,
-    msg: &str,
-    input: serde_json::Value,
-) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        kind,
-        loc,
-        msg: msg.to_owned(),
-        input,
-        ctx: None,
-    }])
-}
-
 /// The canonical source name: the basename, or `None` when there is no usable one.
 fn canonical_source(source: &str) -> Option<String> {
     let base = source
@@ -193,7 +168,7 @@ fn canonical_source(source: &str) -> Option<String> {
 
 fn text_at(value: &serde_json::Value, loc: Vec<serde_json::Value>) -> Result<String, ApiError> {
     let Some(text) = value.as_str() else {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             loc,
             "string_type",
             "Input should be a valid string",
@@ -202,7 +177,7 @@ fn text_at(value: &serde_json::Value, loc: Vec<serde_json::Value>) -> Result<Str
     };
     let text = text.trim();
     if text.is_empty() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             loc,
             "value_error",
             "Value error, Text cannot be empty",
@@ -219,14 +194,14 @@ fn source_at(
 ) -> Result<String, ApiError> {
     let raw = value.and_then(|v| v.as_str()).unwrap_or_default();
     if raw.chars().any(|c| c.is_control()) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             loc,
             "value_error",
             "Value error, file_source contains control characters",
             raw.into(),
         ));
     }
-    canonical_source(raw).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, refusal))
+    canonical_source(raw).ok_or_else(|| ApiError::bad_request(refusal))
 }
 
 /// A document about to be recorded as pending: its canonical source name, what goes
@@ -362,7 +337,9 @@ pub async fn insert_text(
 ) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(text) = body.get("text") else {
-        return Err(ApiError::validation(vec![missing("text", &body)]));
+        return Err(ApiError::validation(vec![FieldError::missing_in(
+            &body, "text",
+        )]));
     };
     let text = text_at(text, vec!["body".into(), "text".into()])?;
     let source = source_at(
@@ -396,10 +373,12 @@ pub async fn insert_texts(
 ) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
     let Some(texts) = body.get("texts") else {
-        return Err(ApiError::validation(vec![missing("texts", &body)]));
+        return Err(ApiError::validation(vec![FieldError::missing_in(
+            &body, "texts",
+        )]));
     };
     let Some(texts) = texts.as_array().filter(|t| !t.is_empty()) else {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             vec!["body".into(), "texts".into()],
             "too_short",
             "List should have at least 1 item after validation, not 0",
@@ -418,7 +397,7 @@ pub async fn insert_texts(
     }
     let sources = body.get("file_sources").and_then(|s| s.as_array());
     let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, NO_SOURCES));
+        return Err(ApiError::bad_request(NO_SOURCES));
     };
     let chunking = chunking::parse(&body)?;
     let mut accepted: Vec<Incoming> = Vec::with_capacity(texts.len());
@@ -430,8 +409,7 @@ pub async fn insert_texts(
             NO_SOURCES,
         )?;
         if accepted.iter().any(|a| a.source == source) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "file_sources must be unique by filename",
             ));
         }
@@ -492,7 +470,7 @@ struct PaginatedRequest {
 }
 
 fn field_error(field: &str, kind: &'static str, msg: &str, input: &serde_json::Value) -> ApiError {
-    invalid(vec!["body".into(), field.into()], kind, msg, input.clone())
+    ApiError::invalid(vec!["body".into(), field.into()], kind, msg, input.clone())
 }
 
 fn integer(

@@ -14,7 +14,7 @@ use lightrag_engine::storage::DocStatusStorage;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{blocking, invalid};
+use super::blocking;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
 use crate::workspace::Ws;
@@ -32,14 +32,12 @@ pub struct ConflictQuery {
 pub async fn source_conflicts(Query(q): Query<ConflictQuery>) -> Result<Json<Value>, ApiError> {
     if let Some(raw) = q.limit {
         let limit = raw.trim().parse::<i64>().map_err(|_| {
-            ApiError::validation(vec![FieldError {
-                kind: "int_parsing",
-                loc: vec!["query".into(), "limit".into()],
-                msg: "Input should be a valid integer, unable to parse string as an integer"
-                    .to_owned(),
-                input: raw.clone().into(),
-                ctx: None,
-            }])
+            ApiError::invalid(
+                vec!["query".into(), "limit".into()],
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                raw.clone().into(),
+            )
         })?;
         if !(1..=200).contains(&limit) {
             let (kind, msg) = if limit < 1 {
@@ -53,18 +51,17 @@ pub async fn source_conflicts(Query(q): Query<ConflictQuery>) -> Result<Json<Val
                     "Input should be less than or equal to 200",
                 )
             };
-            return Err(ApiError::validation(vec![FieldError {
+            return Err(ApiError::invalid(
+                vec!["query".into(), "limit".into()],
                 kind,
-                loc: vec!["query".into(), "limit".into()],
-                msg: msg.to_owned(),
-                input: raw.into(),
-                ctx: None,
-            }]));
+                msg,
+                raw.into(),
+            ));
         }
     }
     // No cursor is ever handed out, so any given one is stale or forged.
     if q.cursor.is_some_and(|c| !c.is_empty()) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid cursor"));
+        return Err(ApiError::bad_request("Invalid cursor"));
     }
     Ok(Json(json!({"conflicts": [], "next_cursor": null})))
 }
@@ -75,7 +72,7 @@ fn required_name(body: &Map<String, Value>, field: &str) -> Result<String, ApiEr
             "body", field,
         )])),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(invalid(
+        Some(other) => Err(ApiError::invalid(
             vec!["body".into(), field.into()],
             "string_too_short",
             "String should have at least 1 character",
@@ -101,7 +98,7 @@ pub async fn repair_source_conflict(Ws(ws): Ws, req: Request) -> Result<Json<Val
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 vec!["body".into(), "dry_run".into()],
                 "bool_type",
                 "Input should be a valid boolean",
@@ -116,7 +113,7 @@ pub async fn repair_source_conflict(Ws(ws): Ws, req: Request) -> Result<Json<Val
         .get("expected_candidate_fingerprint")
         .filter(|v| !v.is_null());
     if !dry_run && (expected_count.is_none() || expected_fingerprint.is_none()) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             vec!["body".into()],
             "value_error",
             "Value error, expected_candidate_count and expected_candidate_fingerprint are required when dry_run is false",
@@ -162,8 +159,7 @@ pub async fn force_reset(req: Request) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let confirmed = matches!(body.get("confirm"), Some(Value::Bool(true)));
     if !confirmed {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "Set confirm to true to reset the recovery fence",
         ));
     }

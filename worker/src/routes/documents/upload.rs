@@ -28,25 +28,21 @@ use crate::workspace::Ws;
 /// Parser engines a filename hint may name; ours stands in for both.
 const HINT_ENGINES: &[&str] = &["legacy", "native"];
 
-fn bad_request(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, detail)
-}
-
 /// LightRAG's filename rules; returns the canonical name (parser hint removed), which
 /// is the document's identity.
 pub(crate) fn canonical_upload_name(name: &str) -> Result<String, ApiError> {
     if name.is_empty() {
-        return Err(bad_request("Filename cannot be empty"));
+        return Err(ApiError::bad_request("Filename cannot be empty"));
     }
     if name.trim() != name
         || name
             .chars()
             .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
     {
-        return Err(bad_request("Invalid filename"));
+        return Err(ApiError::bad_request("Invalid filename"));
     }
     if name.contains(['/', '\\', ':']) || name == "." || name == ".." {
-        return Err(bad_request("Unsafe filename detected"));
+        return Err(ApiError::bad_request("Unsafe filename detected"));
     }
     let canonical = strip_parser_hint(name)?;
     if !parsing::is_supported(&canonical) {
@@ -64,13 +60,13 @@ fn strip_parser_hint(name: &str) -> Result<String, ApiError> {
         return Ok(name.to_owned());
     };
     let Some((base, hint)) = hinted.rsplit_once(".[") else {
-        return Err(bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "Malformed parser hint in filename '{name}'"
         )));
     };
     let engine = hint.split('-').next().unwrap_or_default();
     if base.is_empty() || !HINT_ENGINES.contains(&engine) {
-        return Err(bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "Unsupported parser hint '[{hint}]': available engines are {}",
             HINT_ENGINES.join(", ")
         )));
@@ -84,7 +80,14 @@ fn unsupported() -> ApiError {
         .map(|e| format!("'{e}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    bad_request(format!("Unsupported file type. Supported types: ({list})"))
+    ApiError::bad_request(format!("Unsupported file type. Supported types: ({list})"))
+}
+
+fn already_in_input_dir(canonical: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        format!("File '{canonical}' already exists in the input directory."),
+    )
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -150,10 +153,9 @@ pub async fn upload(
             Ok(
                 match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
                     Some(doc) => Err(already_contains(&canonical, &doc.status)),
-                    None if path.symlink_metadata().is_ok() => Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        format!("File '{canonical}' already exists in the input directory."),
-                    )),
+                    None if path.symlink_metadata().is_ok() => {
+                        Err(already_in_input_dir(&canonical))
+                    }
                     None => Ok(()),
                 },
             )
@@ -164,10 +166,7 @@ pub async fn upload(
     let file = match create_exclusive(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("File '{canonical}' already exists in the input directory."),
-            ));
+            return Err(already_in_input_dir(&canonical));
         }
         Err(e) => return Err(ApiError::internal(&e)),
     };
@@ -236,7 +235,7 @@ fn multipart_error(app: &App, error: axum::extract::multipart::MultipartError) -
         let limit = crate::body_limit::ceiling(&app.settings.api, "/documents/upload");
         return ApiError::body_too_large(limit.unwrap_or_default());
     }
-    bad_request(format!("Invalid multipart body: {}", error.body_text()))
+    ApiError::bad_request(format!("Invalid multipart body: {}", error.body_text()))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -42,7 +42,7 @@ fn editor<'a>(app: &'a App, ws: &'a Workspace) -> GraphEditor<'a> {
 fn answer(error: EditError, not_found: StatusCode) -> ApiError {
     match error {
         EditError::NotFound(message) => ApiError::new(not_found, message),
-        EditError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
+        EditError::Invalid(message) => ApiError::bad_request(message),
         other => ApiError::internal(&other),
     }
 }
@@ -80,23 +80,14 @@ async fn edit<T: Send + 'static>(
 }
 
 fn missing(body: &Map<String, Value>, field: &str) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        input: Value::Object(body.clone()),
-        ..FieldError::missing("body", field)
-    }])
+    ApiError::validation(vec![FieldError::missing_in(body, field)])
 }
 
 /// A required name: a string, stripped, not empty (422 otherwise).
 fn name(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
     let value = body.get(field).ok_or_else(|| missing(body, field))?;
     let invalid = |kind, msg: &str| {
-        ApiError::validation(vec![FieldError {
-            kind,
-            loc: vec!["body".into(), field.into()],
-            msg: msg.to_owned(),
-            input: value.clone(),
-            ctx: None,
-        }])
+        ApiError::invalid(vec!["body".into(), field.into()], kind, msg, value.clone())
     };
     let text = value
         .as_str()
@@ -112,13 +103,12 @@ fn object(body: &Map<String, Value>, field: &str) -> Result<Map<String, Value>, 
     match body.get(field) {
         None => Err(missing(body, field)),
         Some(Value::Object(map)) => Ok(map.clone()),
-        Some(other) => Err(ApiError::validation(vec![FieldError {
-            kind: "dict_type",
-            loc: vec!["body".into(), field.into()],
-            msg: "Input should be a valid dictionary".to_owned(),
-            input: other.clone(),
-            ctx: None,
-        }])),
+        Some(other) => Err(ApiError::invalid(
+            vec!["body".into(), field.into()],
+            "dict_type",
+            "Input should be a valid dictionary",
+            other.clone(),
+        )),
     }
 }
 
@@ -126,13 +116,12 @@ fn flag(body: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(ApiError::validation(vec![FieldError {
-            kind: "bool_type",
-            loc: vec!["body".into(), field.into()],
-            msg: "Input should be a valid boolean".to_owned(),
-            input: other.clone(),
-            ctx: None,
-        }])),
+        Some(other) => Err(ApiError::invalid(
+            vec!["body".into(), field.into()],
+            "bool_type",
+            "Input should be a valid boolean",
+            other.clone(),
+        )),
     }
 }
 
@@ -147,12 +136,9 @@ fn updates(
         let ok = (text_fields.contains(&key.as_str()) && value.is_string())
             || (number_fields.contains(&key.as_str()) && value.is_number());
         if !ok {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "Invalid updated_data: field '{key}' is not editable or has the wrong type"
-                ),
-            ));
+            return Err(ApiError::bad_request(format!(
+                "Invalid updated_data: field '{key}' is not editable or has the wrong type"
+            )));
         }
     }
     Ok(data)
@@ -281,22 +267,20 @@ pub async fn entities_merge(
             })
             .collect::<Option<_>>()
             .ok_or_else(|| {
-                ApiError::validation(vec![FieldError {
-                    kind: "value_error",
-                    loc: vec!["body".into(), "entities_to_change".into()],
-                    msg: "Value error, entity names must be non-empty strings".to_owned(),
-                    input: body["entities_to_change"].clone(),
-                    ctx: None,
-                }])
+                ApiError::invalid(
+                    vec!["body".into(), "entities_to_change".into()],
+                    "value_error",
+                    "Value error, entity names must be non-empty strings",
+                    body["entities_to_change"].clone(),
+                )
             })?,
         Some(other) => {
-            return Err(ApiError::validation(vec![FieldError {
-                kind: "too_short",
-                loc: vec!["body".into(), "entities_to_change".into()],
-                msg: "List should have at least 1 item after validation, not 0".to_owned(),
-                input: other.clone(),
-                ctx: None,
-            }]));
+            return Err(ApiError::invalid(
+                vec!["body".into(), "entities_to_change".into()],
+                "too_short",
+                "List should have at least 1 item after validation, not 0",
+                other.clone(),
+            ));
         }
     };
     let message = format!(

@@ -18,13 +18,7 @@ use crate::error::{ApiError, FieldError};
 use crate::workspace::Ws;
 
 fn query_error(field: &str, kind: &'static str, msg: String, input: serde_json::Value) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        kind,
-        loc: vec!["query".into(), field.into()],
-        msg,
-        input,
-        ctx: None,
-    }])
+    ApiError::invalid(vec!["query".into(), field.into()], kind, msg, input)
 }
 
 /// Every entity name.

@@ -42,10 +42,6 @@ const OPEN_WEBUI_TASK: &str = "\n<chat_history>\nUSER:";
 const NO_RESPONSE: &str = "No response generated";
 const TOO_SHORT: &str = "RAG query is too short. Please provide a more specific question.";
 
-fn bad_request(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, detail)
-}
-
 fn created_at() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -87,8 +83,10 @@ async fn body(req: Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = extract::body_bytes(req).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(bad_request("Invalid request body: expected a JSON object")),
-        Err(_) => Err(bad_request("Invalid JSON in request body")),
+        Ok(_) => Err(ApiError::bad_request(
+            "Invalid request body: expected a JSON object",
+        )),
+        Err(_) => Err(ApiError::bad_request("Invalid JSON in request body")),
     }
 }
 
@@ -107,7 +105,7 @@ fn text_field(
             }
             Ok(Some(s.clone()))
         }
-        Some(_) => Err(bad_request(format!(
+        Some(_) => Err(ApiError::bad_request(format!(
             "Invalid request body: {name} must be a string"
         ))),
     }
@@ -117,7 +115,7 @@ fn stream_flag(body: &Map<String, Value>, default: bool) -> Result<bool, ApiErro
     match body.get("stream") {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(bad_request(
+        Some(_) => Err(ApiError::bad_request(
             "Invalid request body: stream must be a boolean",
         )),
     }
@@ -291,7 +289,7 @@ pub async fn generate(State(app): State<Arc<App>>, req: Request) -> Result<Respo
         .sum();
     too_large(oversized, total)?;
     if prompt.trim().is_empty() {
-        return Err(bad_request("Prompt cannot be empty"));
+        return Err(ApiError::bad_request("Prompt cannot be empty"));
     }
     let timing = Timing::new(&prompt);
     let messages: Vec<Message> = system
@@ -313,12 +311,16 @@ fn chat_messages(
     oversized: &mut Vec<String>,
 ) -> Result<Vec<Message>, ApiError> {
     let items = match body.get("messages") {
-        None | Some(Value::Null) => return Err(bad_request("No messages provided")),
+        None | Some(Value::Null) => return Err(ApiError::bad_request("No messages provided")),
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(bad_request("Invalid request body: messages must be a list")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Invalid request body: messages must be a list",
+            ));
+        }
     };
     if items.is_empty() {
-        return Err(bad_request("No messages provided"));
+        return Err(ApiError::bad_request("No messages provided"));
     }
     if items.len() > MAX_MESSAGES {
         oversized.push("messages".to_owned());
@@ -326,13 +328,13 @@ fn chat_messages(
     let mut messages = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Some(message) = item.as_object() else {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "Invalid request body: messages[{i}] must be an object"
             )));
         };
         let field = |name: &str| match message.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
-            _ => Err(bad_request(format!(
+            _ => Err(ApiError::bad_request(format!(
                 "Invalid request body: messages[{i}].{name} is required"
             ))),
         };
@@ -358,7 +360,7 @@ fn chat_messages(
         };
         // The last message must really say "user", not just map to it.
         if i + 1 == items.len() && field("role")? != "user" {
-            return Err(bad_request("Last message must be from user role"));
+            return Err(ApiError::bad_request("Last message must be from user role"));
         }
         messages.push(Message::new(role, content));
     }
@@ -390,7 +392,7 @@ pub async fn chat(
     let last = messages.pop().map(|m| m.content).unwrap_or_default();
     let routed = prefix::route(&last);
     if routed.query.trim().is_empty() {
-        return Err(bad_request("Query cannot be empty"));
+        return Err(ApiError::bad_request("Query cannot be empty"));
     }
     let timing = Timing::new(&routed.query);
     let direct = routed.mode == Mode::Bypass || (!stream && routed.query.contains(OPEN_WEBUI_TASK));
@@ -409,7 +411,7 @@ pub async fn chat(
         return respond(app, Shape::Chat, answer, None, stream, timing, closing).await;
     }
     if query_weight(routed.query.trim()) < 3 {
-        return Err(bad_request(TOO_SHORT));
+        return Err(ApiError::bad_request(TOO_SHORT));
     }
     let request = QueryRequest::from_chat(
         routed.query.trim().to_owned(),

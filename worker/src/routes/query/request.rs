@@ -90,13 +90,7 @@ fn error(loc: &[&str], kind: &'static str, msg: impl Into<String>, input: &Value
         Ok(index) => Value::from(index),
         Err(_) => Value::from(*l),
     }));
-    FieldError {
-        kind,
-        loc: full,
-        msg: msg.into(),
-        input: input.clone(),
-        ctx: None,
-    }
+    FieldError::new(full, kind, msg, input.clone())
 }
 
 /// Pydantic's lax booleans.
@@ -323,10 +317,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<QueryRequest, Vec<FieldError>>
     };
     let query = match body.get("query") {
         None => {
-            f.errors.push(FieldError {
-                input: Value::Object(body.clone()),
-                ..FieldError::missing("body", "query")
-            });
+            f.errors.push(FieldError::missing_in(body, "query"));
             String::new()
         }
         Some(_) => f.string("query", 0, MAX_QUERY_CHARS).unwrap_or_default(),
@@ -397,13 +388,12 @@ pub fn parse(body: &Map<String, Value>) -> Result<QueryRequest, Vec<FieldError>>
             .map_or(0, |p| p.chars().count())
         + history_chars;
     if f.errors.is_empty() && total > MAX_TOTAL_CHARS {
-        f.errors.push(FieldError {
-            kind: "value_error",
-            loc: vec!["body".into()],
-            msg: format!("Value error, the query, user_prompt and conversation_history together exceed {MAX_TOTAL_CHARS} characters"),
-            input: Value::Null,
-            ctx: None,
-        });
+        f.errors.push(FieldError::new(
+            vec!["body".into()],
+            "value_error",
+            format!("Value error, the query, user_prompt and conversation_history together exceed {MAX_TOTAL_CHARS} characters"),
+            Value::Null,
+        ));
     }
     if f.errors.is_empty() {
         Ok(request)
