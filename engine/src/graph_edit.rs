@@ -62,14 +62,6 @@ pub struct Subgraph {
     pub is_truncated: bool,
 }
 
-fn ordered(a: &str, b: &str) -> (String, String) {
-    if a <= b {
-        (a.to_owned(), b.to_owned())
-    } else {
-        (b.to_owned(), a.to_owned())
-    }
-}
-
 fn text<'v>(data: &'v Value, key: &str) -> &'v str {
     data.get(key).and_then(Value::as_str).unwrap_or_default()
 }
@@ -233,7 +225,7 @@ impl GraphEditor<'_> {
             for edge in graph.edges_of(name)? {
                 if kept.contains(edge.source.as_str())
                     && kept.contains(edge.target.as_str())
-                    && seen.insert(ordered(&edge.source, &edge.target))
+                    && seen.insert(ids::endpoints(edge.source.clone(), edge.target.clone()))
                 {
                     edges.push(edge_view(&edge));
                 }
@@ -282,7 +274,7 @@ impl GraphEditor<'_> {
 
     /// Writes a relation's edge, vector and chunk index (the pair in either order).
     fn put_relation(&self, source: &str, target: &str, data: &Value) -> Result<()> {
-        let (a, b) = ordered(source, target);
+        let (a, b) = ids::endpoints(source, target);
         self.stores.graph.edge_upsert(source, target, data)?;
         let source_id = text(data, "source_id");
         self.put_vector(
@@ -297,22 +289,22 @@ impl GraphEditor<'_> {
         )?;
         self.stores.kv.kv_upsert(
             KvNamespace::RelationChunks,
-            &[(relation_chunks_key(&a, &b), chunk_ids_record(source_id))],
+            &[(relation_chunks_key(a, b), chunk_ids_record(source_id))],
         )?;
         Ok(())
     }
 
     fn drop_relation(&self, source: &str, target: &str) -> Result<()> {
-        let (a, b) = ordered(source, target);
-        self.stores.graph.edge_delete(&a, &b)?;
+        let (a, b) = ids::endpoints(source, target);
+        self.stores.graph.edge_delete(a, b)?;
         self.stores.relation_index.delete(
             self.stores.vectors,
             self.stores.generations,
-            &[ids::relation_id(&a, &b)],
+            &[ids::relation_id(a, b)],
         )?;
         self.stores
             .kv
-            .kv_delete(KvNamespace::RelationChunks, &[relation_chunks_key(&a, &b)])?;
+            .kv_delete(KvNamespace::RelationChunks, &[relation_chunks_key(a, b)])?;
         Ok(())
     }
 
@@ -385,7 +377,7 @@ impl GraphEditor<'_> {
             }
             let new: BTreeSet<(String, String)> = pairs
                 .iter()
-                .filter_map(|(a, b)| Some(ordered(&map(a)?, &map(b)?)))
+                .filter_map(|(a, b)| Some(ids::endpoints(map(a)?, map(b)?)))
                 .filter(|(a, b)| a != b)
                 .collect();
             let list: Vec<[&String; 2]> = new.iter().map(|(a, b)| [a, b]).collect();
@@ -644,7 +636,7 @@ impl GraphEditor<'_> {
         }
         self.drop_relation(source, target)?;
         let kv = self.stores.kv;
-        let pair = ordered(source, target);
+        let pair = ids::endpoints(source, target);
         for doc in kv.kv_keys(KvNamespace::FullRelations)? {
             let Some(record) = kv.kv_get(KvNamespace::FullRelations, &doc)? else {
                 continue;
@@ -660,7 +652,7 @@ impl GraphEditor<'_> {
                         p[0].as_str().unwrap_or_default(),
                         p[1].as_str().unwrap_or_default(),
                     );
-                    ordered(a, b) != pair
+                    ids::endpoints(a, b) != pair
                 })
                 .cloned()
                 .collect();

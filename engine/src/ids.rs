@@ -33,6 +33,12 @@ pub fn relation_id(source: &str, target: &str) -> String {
     format!("rel-{}", md5_hex(format!("{source}{target}").as_bytes()))
 }
 
+/// A relation's endpoints in canonical order, the smaller name first: LightRAG's
+/// relations are undirected and stored and identified that way.
+pub fn endpoints<T: PartialOrd>(a: T, b: T) -> (T, T) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
 /// What a track id groups: the operation that accepted the documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackKind {
@@ -64,6 +70,16 @@ pub fn track_id(kind: TrackKind, at: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_come_smaller_first_whatever_the_type() {
+        assert_eq!(endpoints("Paris", "Alice"), ("Alice", "Paris"));
+        assert_eq!(endpoints("Alice", "Paris"), ("Alice", "Paris"));
+        assert_eq!(
+            endpoints("b".to_owned(), "a".to_owned()),
+            ("a".to_owned(), "b".to_owned())
+        );
+    }
 
     #[test]
     fn ids_match_lightrag() {

@@ -201,13 +201,9 @@ pub(crate) fn relation_vector(
     source_id: &str,
     file_path: &str,
 ) -> VectorRecord {
-    let id = if source <= target {
-        ids::relation_id(source, target)
-    } else {
-        ids::relation_id(target, source)
-    };
+    let (a, b) = ids::endpoints(source, target);
     VectorRecord {
-        id,
+        id: ids::relation_id(a, b),
         vector: Vec::new(),
         meta: json!({"src_id": source, "tgt_id": target,
             "content": format!("{keywords}\t{source}\n{target}\n{description}"),
@@ -366,11 +362,7 @@ impl Ingest<'_> {
                 c.file_paths.push(chunk.file_path.to_owned());
             }
             for r in extraction.relations {
-                let key = if r.source <= r.target {
-                    (r.source, r.target)
-                } else {
-                    (r.target, r.source)
-                };
+                let key = ids::endpoints(r.source, r.target);
                 let c = relations.entry(key).or_default();
                 c.keywords
                     .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));

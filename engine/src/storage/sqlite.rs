@@ -9,6 +9,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::ids;
+
 use super::{
     DocPageQuery, DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage,
     Result, StorageError, VectorNamespace, VectorRecord, VectorStorage,
@@ -67,10 +69,6 @@ fn add_edge_weights(conn: &Connection) -> rusqlite::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn ordered<'a>(x: &'a str, y: &'a str) -> (&'a str, &'a str) {
-    if x <= y { (x, y) } else { (y, x) }
 }
 
 fn to_blob(vector: &[f32]) -> Vec<u8> {
@@ -611,7 +609,7 @@ impl GraphStorage for SqliteStorage {
                      DO UPDATE SET data = excluded.data, weight = excluded.weight",
                 )?;
                 for (source, target, data) in edges {
-                    let (a, b) = ordered(source, target);
+                    let (a, b) = ids::endpoints(source, target);
                     let weight = data.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
                     stmt.execute(params![ws, a, b, source, target, data.to_string(), weight])?;
                 }
@@ -621,7 +619,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edge_get(&self, x: &str, y: &str) -> Result<Option<Edge>> {
-        let (a, b) = ordered(x, y);
+        let (a, b) = ids::endpoints(x, y);
         self.with(|conn, ws| {
             let row = conn
                 .query_row(
@@ -635,7 +633,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edge_delete(&self, x: &str, y: &str) -> Result<()> {
-        let (a, b) = ordered(x, y);
+        let (a, b) = ids::endpoints(x, y);
         self.with(|conn, ws| {
             conn.execute(
                 "DELETE FROM graph_edges WHERE workspace = ?1 AND a = ?2 AND b = ?3",
@@ -675,7 +673,7 @@ impl GraphStorage for SqliteStorage {
             let mut rows = stmt
                 .query_map(params![ws, node], edge_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.sort_by(|x, y| ordered(&x.0, &x.1).cmp(&ordered(&y.0, &y.1)));
+            rows.sort_by(|x, y| ids::endpoints(&x.0, &x.1).cmp(&ids::endpoints(&y.0, &y.1)));
             edges(rows)
         })
     }
