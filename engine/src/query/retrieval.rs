@@ -10,8 +10,10 @@ use super::{
     ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
     QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
 };
+use crate::embedding::{self, Batching};
+use crate::ids;
 use crate::ingest::GRAPH_FIELD_SEP;
-use crate::llm::{Keywords, ModelError};
+use crate::llm::Keywords;
 use crate::storage::KvNamespace;
 
 fn text(data: &Value, key: &str) -> String {
@@ -64,21 +66,12 @@ impl QueryEngine<'_> {
             texts.push(keywords.high_level.join(", "));
             texts.len() - 1
         });
-        let mut vectors = self.embedder.embed(&texts).await?;
-        if vectors.len() != texts.len() {
-            return Err(ModelError::Malformed {
-                provider: "embedding",
-                reason: format!("{} vectors for {} texts", vectors.len(), texts.len()),
-            }
-            .into());
-        }
-        if let Some(bad) = vectors.iter().find(|v| v.len() != self.embedder.dim()) {
-            return Err(ModelError::Dimension {
-                expected: self.embedder.dim(),
-                got: bad.len(),
-            }
-            .into());
-        }
+        // All texts in one batch: one embedding call per query.
+        let one_call = Batching {
+            batch_size: texts.len(),
+            concurrency: 1,
+        };
+        let mut vectors = embedding::embed_all(self.embedder, &texts, one_call).await?;
         let take = |i: Option<usize>, vectors: &mut Vec<Vec<f32>>| {
             i.map(|i| std::mem::take(&mut vectors[i]))
         };
@@ -144,7 +137,7 @@ impl QueryEngine<'_> {
             for (source, target, weight) in
                 self.stores.graph.edge_weights_of(&entity.entity_name)?
             {
-                if seen.insert(ordered(&source, &target)) {
+                if seen.insert(ids::endpoints(source.clone(), target.clone())) {
                     edges.push((source, target, weight));
                 }
             }
@@ -294,14 +287,6 @@ fn relation_row(edge: crate::storage::Edge) -> RelationRow {
     }
 }
 
-fn ordered(a: &str, b: &str) -> (String, String) {
-    if a <= b {
-        (a.to_owned(), b.to_owned())
-    } else {
-        (b.to_owned(), a.to_owned())
-    }
-}
-
 pub(super) async fn run(
     engine: &QueryEngine<'_>,
     params: &QueryParams,
@@ -327,7 +312,7 @@ pub(super) async fn run(
         e.entity_name.clone()
     });
     let relations = round_robin(&[&local.1, &global.1], |r: &RelationRow| {
-        ordered(&r.src_id, &r.tgt_id)
+        ids::endpoints(r.src_id.clone(), r.tgt_id.clone())
     });
 
     progress(PROGRESS_CHUNKS);
