@@ -12,12 +12,12 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::embedding::{self, Batching, Embedder};
+use crate::embedding::{Batching, Embedder};
 use crate::ids;
 use crate::ingest::{
     GRAPH_FIELD_SEP, Stores, chunk_ids_record, entity_vector, relation_chunks_key, relation_vector,
 };
-use crate::llm::{ModelError, wait};
+use crate::llm::ModelError;
 use crate::storage::vectors::VectorIndex;
 use crate::storage::{Edge, KvNamespace, StorageError, VectorRecord};
 
@@ -240,14 +240,8 @@ impl GraphEditor<'_> {
 
     /// Embeds a record and stores it in `index`.
     fn put_vector(&self, index: &VectorIndex, record: VectorRecord) -> Result<()> {
-        let mut records = [record];
-        wait(embedding::embed_records(
-            self.embedder,
-            &mut records,
-            self.batching,
-        ))?;
-        index.upsert(self.stores.vectors, self.stores.generations, &records)?;
-        Ok(())
+        self.stores
+            .embed_into(self.embedder, self.batching, index, vec![record])
     }
 
     /// Writes an entity's node, vector and chunk index.

@@ -59,6 +59,23 @@ impl<'a> Stores<'a> {
             relation_index: &indexes.relationships,
         }
     }
+
+    /// Embeds each record's `meta.content` and stores it in `index` (one of these
+    /// stores' indexes).
+    pub(crate) fn embed_into<E: From<StorageError> + From<ModelError>>(
+        &self,
+        embedder: &dyn Embedder,
+        batching: Batching,
+        index: &VectorIndex,
+        mut records: Vec<VectorRecord>,
+    ) -> Result<(), E> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        wait(embedding::embed_records(embedder, &mut records, batching))?;
+        index.upsert(self.vectors, self.generations, &records)?;
+        Ok(())
+    }
 }
 
 pub struct Document<'a> {
@@ -642,22 +659,13 @@ impl Ingest<'_> {
         Ok(())
     }
 
-    /// Embeds each record's `meta.content` and stores it in `index`.
     fn embed_into(
         &self,
         index: &VectorIndex,
-        mut records: Vec<VectorRecord>,
+        records: Vec<VectorRecord>,
     ) -> Result<(), IngestError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        wait(embedding::embed_records(
-            self.embedder,
-            &mut records,
-            self.batching,
-        ))?;
-        index.upsert(self.stores.vectors, self.stores.generations, &records)?;
-        Ok(())
+        self.stores
+            .embed_into(self.embedder, self.batching, index, records)
     }
 }
 
