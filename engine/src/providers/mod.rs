@@ -84,6 +84,26 @@ impl Api {
         .await
     }
 
+    /// A chat request (the same body for OpenAI and Ollama): the streamed answer read
+    /// line by line with `line`, or the text at `content` (a JSON pointer) of the whole
+    /// answer.
+    async fn chat(
+        &self,
+        url: &str,
+        messages: &[Message],
+        stream: bool,
+        line: fn(&str) -> lines::Line,
+        content: &str,
+    ) -> Result<TextStream, ModelError> {
+        let body = serde_json::json!({
+            "model": self.endpoint.model,
+            "messages": messages_json(messages),
+            "stream": stream,
+        });
+        let response = self.post(url, &body).await?;
+        chat_answer(self.provider, response, stream, line, content).await
+    }
+
     /// A post's whole answer, as JSON.
     async fn post_json(
         &self,

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{Api, ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json};
+use super::{Api, ChatProvider, Endpoint, floats, malformed};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 
@@ -50,13 +50,10 @@ impl ChatProvider for Ollama {
         stream: bool,
     ) -> BoxFuture<'_, Result<TextStream, ModelError>> {
         Box::pin(async move {
-            let body = json!({
-                "model": self.api.endpoint.model,
-                "messages": messages_json(&messages),
-                "stream": stream,
-            });
-            let response = self.api.post(&url(&self.api, "/api/chat"), &body).await?;
-            chat_answer(PROVIDER, response, stream, ndjson, "/message/content").await
+            let url = url(&self.api, "/api/chat");
+            self.api
+                .chat(&url, &messages, stream, ndjson, "/message/content")
+                .await
         })
     }
 }

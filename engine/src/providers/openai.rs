@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{Api, ChatProvider, Endpoint, chat_answer, floats, malformed, messages_json};
+use super::{Api, ChatProvider, Endpoint, floats, malformed};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 use crate::providers::Binding;
@@ -60,23 +60,10 @@ impl ChatProvider for OpenAi {
         stream: bool,
     ) -> BoxFuture<'_, Result<TextStream, ModelError>> {
         Box::pin(async move {
-            let body = json!({
-                "model": self.api.endpoint.model,
-                "messages": messages_json(&messages),
-                "stream": stream,
-            });
-            let response = self
-                .api
-                .post(&url(&self.api, "chat/completions"), &body)
-                .await?;
-            chat_answer(
-                PROVIDER,
-                response,
-                stream,
-                event,
-                "/choices/0/message/content",
-            )
-            .await
+            let url = url(&self.api, "chat/completions");
+            self.api
+                .chat(&url, &messages, stream, event, "/choices/0/message/content")
+                .await
         })
     }
 }
