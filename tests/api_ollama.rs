@@ -252,6 +252,16 @@ fn errors_follow_lightrag() {
     assert_eq!(server.get("/health").status, 200);
 }
 
+/// The messages of the last chat request the provider received.
+fn last_chat_messages(fake: &FakeProvider) -> Value {
+    fake.requests()
+        .iter()
+        .rev()
+        .find(|r| r["path"] == "/api/chat")
+        .expect("a chat request")["body"]["messages"]
+        .clone()
+}
+
 #[test]
 fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
     let fake = FakeProvider::start(
@@ -276,14 +286,8 @@ fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
             .unwrap()
             .starts_with("Fake answer to: Say hello")
     );
-    let sent = fake.requests();
-    let last = &sent
-        .iter()
-        .rev()
-        .find(|r| r["path"] == "/api/chat")
-        .unwrap()["body"]["messages"];
     assert_eq!(
-        *last,
+        last_chat_messages(&fake),
         json!([{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Say hello"}])
     );
 
@@ -293,14 +297,8 @@ fn a_provider_gets_generate_and_open_webui_tasks_directly_and_streams_chat() {
         "/api/chat",
         &json!({"stream": false, "messages": [{"role": "user", "content": task}]}),
     );
-    let sent = fake.requests();
-    let last = &sent
-        .iter()
-        .rev()
-        .find(|r| r["path"] == "/api/chat")
-        .unwrap()["body"]["messages"];
     assert_eq!(
-        *last,
+        last_chat_messages(&fake),
         json!([{"role": "user", "content": task}]),
         "no RAG prompt for Open WebUI tasks"
     );
