@@ -933,6 +933,7 @@ fn the_same_text_under_a_second_name_is_a_duplicate() {
     assert_eq!(doc["metadata"]["original_track_id"], first_track);
 
     // Once the original is deleted, the text may come in again.
+    common::pipeline_idle(&server, None, Duration::from_secs(10));
     let r = send(
         server.port,
         "DELETE",

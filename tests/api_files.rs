@@ -357,6 +357,7 @@ fn scan_queues_new_files_and_reports_its_progress() {
     assert_eq!(unknown.status, 404);
 
     // Deleting with delete_file removes the archived source too.
+    common::pipeline_idle(&server, None, Duration::from_secs(10));
     let edison = docs
         .iter()
         .find(|d| d["file_path"] == "edison.txt")

@@ -51,6 +51,7 @@ fn indexed(server: &Server, workspace: Option<&str>, text: &str, source: &str) {
         assert!(Instant::now() < deadline, "{workspace:?} {source}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    common::pipeline_idle(server, workspace, Duration::from_secs(10));
 }
 
 fn labels(server: &Server, workspace: Option<&str>) -> Vec<String> {

@@ -372,10 +372,40 @@ pub fn processed(
             .get(&format!("/documents/track_status/{track_id}"))
             .json();
         if track["status_summary"] == serde_json::json!({ "processed": count }) {
+            pipeline_idle(server, None, Duration::from_secs(10));
             return track;
         }
         assert!(Instant::now() < deadline, "{}", track["status_summary"]);
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the workspace's pipeline run has ended. A run still holds the pipeline
+/// for a moment after its last document is recorded, and deletions, edits and clears
+/// answer `busy` meanwhile, as LightRAG's do.
+pub fn pipeline_idle(server: &Server, workspace: Option<&str>, within: Duration) {
+    let deadline = Instant::now() + within;
+    let headers: Vec<(&str, &str)> = workspace
+        .map(|w| ("LIGHTRAG-WORKSPACE", w))
+        .into_iter()
+        .collect();
+    loop {
+        let status = send(
+            server.port,
+            "GET",
+            "/documents/pipeline_status",
+            &headers,
+            b"",
+        )
+        .json();
+        if status["busy"] == false {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline is still busy: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
