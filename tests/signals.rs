@@ -161,11 +161,21 @@ fn hup_rereads_dotenv_and_applies_the_new_worker_count() {
         .collect();
     common::write_file(&server.dir, ".env", "WORKERS=3\n");
     server.signal(libc::SIGHUP);
-    let after: HashSet<i32> = server
-        .wait_workers(3, Duration::from_secs(5))
-        .into_iter()
-        .collect();
-    assert!(after.is_disjoint(&before));
+    // Make-before-break: old and new workers overlap for a moment (two old and one new
+    // are three too), so wait for three that are all new.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now: HashSet<i32> = server.workers().into_iter().collect();
+        if now.len() == 3 && now.is_disjoint(&before) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected 3 new workers, have {now:?} (before: {before:?})\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
