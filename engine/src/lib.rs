@@ -8,6 +8,7 @@ pub mod chunking;
 pub mod clock;
 pub mod deletion;
 pub mod embedding;
+pub mod error;
 pub mod extraction;
 pub mod graph_edit;
 pub mod ids;

@@ -8,6 +8,8 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
+use lightrag_engine::error::{ErrorKind, Kind};
+
 use crate::limits::Rejection;
 
 /// An HTTP error answered as `{"detail": ...}`.
@@ -124,6 +126,18 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: serde_json::to_value(errors).unwrap_or(Value::Null),
             retry_after: None,
+        }
+    }
+
+    /// An engine failure, answered by its kind: the one place where engine errors get
+    /// their HTTP status. Provider and storage failures are the server's (500 with an
+    /// error id, the cause in the log), as LightRAG answers them.
+    pub fn engine<E: Kind + std::fmt::Display>(error: &E) -> ApiError {
+        match error.kind() {
+            ErrorKind::BadInput => ApiError::bad_request(error.to_string()),
+            ErrorKind::NotFound => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
+            ErrorKind::Conflict => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            ErrorKind::Provider | ErrorKind::Storage => ApiError::internal(error),
         }
     }
 

@@ -43,7 +43,7 @@ fn answer(error: EditError, not_found: StatusCode) -> ApiError {
     match error {
         EditError::NotFound(message) => ApiError::new(not_found, message),
         EditError::Invalid(message) => ApiError::bad_request(message),
-        other => ApiError::internal(&other),
+        other => ApiError::engine(&other),
     }
 }
 
