@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (already exists, pipeline busy).
     Conflict,
+    /// Too much work is queued already; the same request can succeed later.
+    Overloaded,
     /// The LLM, embedding or rerank provider failed (after its retries).
     Provider,
     /// The store failed or holds data we cannot read.

@@ -43,8 +43,8 @@ pub struct Stores<'a> {
 
 impl<'a> Stores<'a> {
     /// One storage backend in every role, with a worker's vector caches over it.
-    pub fn new<S: KvStorage + GraphStorage + VectorStorage>(
-        storage: &'a S,
+    pub fn new(
+        storage: &'a dyn crate::storage::Storage,
         generations: &'a dyn Generations,
         indexes: &'a Indexes,
     ) -> Stores<'a> {

@@ -1,12 +1,16 @@
 //! The RAG core of lightrag-master: identities, chunking, embeddings and storage.
 //!
-//! It knows nothing of HTTP or processes. What must be coordinated across worker
-//! processes reaches it through traits (see [`storage::Generations`]), implemented
-//! in-process here and on the shared-memory arena by the worker crate.
+//! It knows nothing of HTTP or processes. It owns the document lifecycle
+//! ([`documents`]) and the answer, and reaches the outside world through two seams:
+//! storage ([`storage`], every role a trait, the backend chosen in [`storage::open`])
+//! and coordination ([`coordination`], implemented on the shared-memory arena by the
+//! worker crate).
 
 pub mod chunking;
 pub mod clock;
+pub mod coordination;
 pub mod deletion;
+pub mod documents;
 pub mod embedding;
 pub mod error;
 pub mod extraction;
@@ -18,3 +22,4 @@ pub mod parsing;
 pub mod providers;
 pub mod query;
 pub mod storage;
+pub mod workspace;

@@ -7,15 +7,19 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
+use lightrag_engine::coordination::Coordination;
+use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::llm::LanguageModel;
-use lightrag_engine::storage::StorageError;
+use lightrag_engine::storage::{StorageConfig, StorageError};
+use lightrag_engine::workspace::Workspace;
 
+use crate::arena::SharedRegion;
+use crate::arena::coordination::ArenaCoordination;
 use crate::auth::Auth;
-use crate::auth::throttle::LoginThrottle;
-use crate::models;
-use crate::shared::SharedRegion;
-use crate::workspace::{OpenError, Workspace, Workspaces};
+use crate::auth::throttle::SharedThrottle;
+use crate::workspace::{OpenError, Workspaces};
+use crate::{engine_settings, models};
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -38,46 +42,64 @@ pub struct App {
     /// The LLM and the embedding model, limited across workers.
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
+    /// The document pipeline over those models.
+    pub pipeline: Pipeline,
+    /// What the workers coordinate through (the arena on one node).
+    pub coordination: Arc<dyn Coordination>,
+    storage: StorageConfig,
 }
 
 impl App {
     /// Fails when the storage under WORKING_DIR cannot be opened (the worker then exits
     /// with APP_LOAD_ERROR).
     pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
+        let settings = &ctx.settings;
         let shared = SharedRegion::of(ctx.arena.app_region());
+        let coordination: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
+        let storage = engine_settings::storage(settings);
         let default_workspace = Arc::new(Workspace::open(
-            &ctx.settings,
-            shared,
-            &ctx.settings.api.workspace,
+            &storage,
+            coordination.clone(),
+            &settings.input_dir,
+            &settings.api.workspace,
         )?);
-        let auth_settings = ctx.settings.auth.clone();
-        let throttle = LoginThrottle::new(
+        let auth_settings = settings.auth.clone();
+        let throttle = Box::new(SharedThrottle::new(
             &shared.throttle,
             auth_settings.login_max_failed_attempts,
             auth_settings.login_lockout_window,
-        );
+        ));
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())
                 .display()
                 .to_string()
         };
+        let model = models::language_model(&settings.models, &shared.llm_permits);
+        let embedder = models::embedder(
+            &settings.models,
+            settings.indexing.embedding_dim,
+            &shared.embedding_permits,
+        );
         Ok(Arc::new(App {
             default_workspace,
             workspaces: Workspaces::default(),
-            model: models::language_model(&ctx.settings.models, &shared.llm_permits),
-            embedder: models::embedder(
-                &ctx.settings.models,
-                ctx.settings.indexing.embedding_dim,
-                &shared.embedding_permits,
-            ),
+            pipeline: Pipeline {
+                config: engine_settings::indexing(settings),
+                model: model.clone(),
+                embedder: embedder.clone(),
+            },
+            model,
+            embedder,
             worker_id: ctx.id,
-            working_directory: absolute(&ctx.settings.working_dir),
-            input_directory: absolute(&ctx.settings.input_dir),
+            working_directory: absolute(&settings.working_dir),
+            input_directory: absolute(&settings.input_dir),
             auth: Auth::new(auth_settings, &shared.renewals, throttle),
-            settings: ctx.settings.clone(),
+            settings: settings.clone(),
             arena: ctx.arena,
             shared,
+            coordination,
+            storage,
         }))
     }
 
@@ -86,8 +108,21 @@ impl App {
         if name == self.default_workspace.name {
             return Ok(self.default_workspace.clone());
         }
-        self.workspaces
-            .get_or_open(name, || Workspace::open(&self.settings, self.shared, name))
+        self.workspaces.get_or_open(name, || {
+            Workspace::open(
+                &self.storage,
+                self.coordination.clone(),
+                &self.settings.input_dir,
+                name,
+            )
+        })
+    }
+
+    /// Every workspace this worker has open, the default one first.
+    pub fn open_workspaces(&self) -> Vec<Arc<Workspace>> {
+        let mut all = vec![self.default_workspace.clone()];
+        all.extend(self.workspaces.all());
+        all
     }
 }
 

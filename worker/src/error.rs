@@ -137,6 +137,8 @@ impl ApiError {
             ErrorKind::BadInput => ApiError::bad_request(error.to_string()),
             ErrorKind::NotFound => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
             ErrorKind::Conflict => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            // LightRAG's admission control answers with `Retry-After: 30`.
+            ErrorKind::Overloaded => ApiError::too_many_requests(&error.to_string(), 30),
             ErrorKind::Provider | ErrorKind::Storage => ApiError::internal(error),
         }
     }

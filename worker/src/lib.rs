@@ -8,24 +8,21 @@
 
 mod access_log;
 mod app;
+mod arena;
 mod auth;
 mod body_limit;
+mod engine_settings;
 mod error;
 mod extract;
 mod heartbeat;
-mod input_files;
-mod keyed_table;
 mod lifecycle;
 mod limits;
 mod metrics;
 mod models;
-mod permits;
 mod pipeline;
-mod pipeline_status;
 mod routes;
 mod server;
 mod service;
-mod shared;
 mod workspace;
 
 use std::ffi::OsString;
@@ -34,7 +31,7 @@ use std::process::ExitCode;
 
 use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerContext};
 
-pub use shared::init_shared;
+pub use arena::init_shared;
 
 /// `lightrag-master hash-password [PASSWORD]`: prints a `{bcrypt}` value for
 /// AUTH_ACCOUNTS. Without an argument the password is read from the first line of stdin

@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
-        let block = &crate::shared::SharedRegion::of(arena.app_region()).metrics;
+        let block = &crate::arena::SharedRegion::of(arena.app_region()).metrics;
         block
             .shard(0)
             .record("/health", 200, Duration::from_millis(1));

@@ -1,23 +1,20 @@
 //! The worker's LLM and embedding model, built from the settings: the builtin ones or a
-//! provider binding, each wrapped so that its calls take a permit from the arena's
-//! table for that role (MAX_ASYNC, EMBEDDING_FUNC_MAX_ASYNC), which holds the limit
-//! across every worker. A streamed answer keeps its permit until the stream ends.
+//! provider binding, each limited by its role's permits in the arena (MAX_ASYNC,
+//! EMBEDDING_FUNC_MAX_ASYNC), which hold the limit across every worker.
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use lightrag_config::{Binding, ModelSettings, ProviderSettings};
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::builtin::HashedNgrams;
+use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::llm::builtin::BuiltinModel;
+use lightrag_engine::llm::limited::Limited;
 use lightrag_engine::llm::prompted::PromptedModel;
-use lightrag_engine::llm::{
-    BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, SummaryRequest,
-    TextStream,
-};
 use lightrag_engine::providers::{self, Endpoint};
 
-use crate::permits::PermitTable;
+use crate::arena::coordination::ArenaPermits;
+use crate::arena::permits::PermitTable;
 
 fn endpoint(p: &ProviderSettings, azure_api_version: &str) -> Endpoint {
     Endpoint {
@@ -45,11 +42,13 @@ pub fn language_model(
             Some(provider) => Arc::new(PromptedModel::new(provider)),
             None => Arc::new(BuiltinModel),
         };
-    Arc::new(Limited {
+    Arc::new(Limited::new(
         inner,
-        permits,
-        limit: settings.llm.max_async,
-    })
+        Arc::new(ArenaPermits {
+            table: permits,
+            limit: settings.llm.max_async,
+        }),
+    ))
 }
 
 /// The configured embedding model, `dim` dimensions, limited across workers.
@@ -63,78 +62,11 @@ pub fn embedder(
         dim,
     )
     .unwrap_or_else(|| Arc::new(HashedNgrams::new(dim)));
-    Arc::new(Limited {
+    Arc::new(Limited::new(
         inner,
-        permits,
-        limit: settings.embedding.max_async,
-    })
-}
-
-struct Limited<T: ?Sized> {
-    inner: Arc<T>,
-    permits: &'static PermitTable,
-    limit: usize,
-}
-
-impl LanguageModel for Limited<dyn LanguageModel> {
-    fn extract<'a>(
-        &'a self,
-        chunk: &'a str,
-        settings: &'a ExtractionSettings,
-    ) -> BoxFuture<'a, Result<String, ModelError>> {
-        Box::pin(async move {
-            let _permit = self.permits.acquire(self.limit).await;
-            self.inner.extract(chunk, settings).await
-        })
-    }
-
-    fn summarize<'a>(
-        &'a self,
-        request: SummaryRequest<'a>,
-    ) -> BoxFuture<'a, Result<String, ModelError>> {
-        Box::pin(async move {
-            let _permit = self.permits.acquire(self.limit).await;
-            self.inner.summarize(request).await
-        })
-    }
-
-    fn keywords<'a>(
-        &'a self,
-        query: &'a str,
-        language: &'a str,
-    ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
-        Box::pin(async move {
-            let _permit = self.permits.acquire(self.limit).await;
-            self.inner.keywords(query, language).await
-        })
-    }
-
-    fn chat(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>> {
-        Box::pin(async move {
-            let permit = self.permits.acquire(self.limit).await;
-            let stream = self.inner.chat(messages).await?;
-            // The permit lives as long as the stream.
-            let held: TextStream = Box::pin(stream.map(move |piece| {
-                let _ = &permit;
-                piece
-            }));
-            Ok(held)
-        })
-    }
-}
-
-impl Embedder for Limited<dyn Embedder> {
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-
-    fn embed<'a>(
-        &'a self,
-        texts: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
-        Box::pin(async move {
-            let _permit = self.permits.acquire(self.limit).await;
-            self.inner.embed(texts).await
-        })
-    }
+        Arc::new(ArenaPermits {
+            table: permits,
+            limit: settings.embedding.max_async,
+        }),
+    ))
 }

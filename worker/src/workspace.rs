@@ -1,64 +1,23 @@
-//! Workspaces: isolated sets of documents, graph and vectors in the same store. The
-//! server's `WORKSPACE` is the default; a request's `LIGHTRAG-WORKSPACE` header selects
-//! another (sanitised as LightRAG does), created on first use. Each workspace has its
-//! own store handle, vector caches (reloaded by its own generation counters), pipeline
-//! claim and pipeline status in the arena, and input directory.
+//! Workspaces as requests address them: the server's `WORKSPACE` is the default; a
+//! request's `LIGHTRAG-WORKSPACE` header selects another (sanitised as LightRAG does),
+//! opened on first use and kept in this worker's table. What a workspace is (its store
+//! handle, caches, coordination handles) is the engine's
+//! [`lightrag_engine::workspace::Workspace`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use lightrag_config::api::sanitize_workspace;
-use lightrag_engine::ingest::{Indexes, Stores};
 use lightrag_engine::storage::StorageError;
-use lightrag_engine::storage::sqlite::SqliteStorage;
+use lightrag_engine::workspace::Workspace;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::pipeline::ArenaGenerations;
-use crate::pipeline_status::PipelineStatus;
-use crate::shared::SharedRegion;
 
 /// The request header naming the workspace.
 pub const HEADER: &str = "LIGHTRAG-WORKSPACE";
-
-pub struct Workspace {
-    pub name: String,
-    pub storage: SqliteStorage,
-    pub generations: ArenaGenerations,
-    /// This worker's cached copies of the workspace's vectors.
-    pub indexes: Indexes,
-    pub pipeline_status: PipelineStatus,
-    /// `INPUT_DIR[/<workspace>]`.
-    pub input_dir: PathBuf,
-}
-
-impl Workspace {
-    /// The workspace's stores, as the engine takes them.
-    pub fn stores(&self) -> Stores<'_> {
-        Stores::new(&self.storage, &self.generations, &self.indexes)
-    }
-
-    pub fn open(
-        settings: &lightrag_config::Settings,
-        shared: &'static SharedRegion,
-        name: &str,
-    ) -> Result<Workspace, StorageError> {
-        Ok(Workspace {
-            storage: SqliteStorage::open(&settings.working_dir, name)?,
-            generations: ArenaGenerations::new(&shared.vector_generations, name),
-            indexes: Indexes::default(),
-            pipeline_status: PipelineStatus::new(shared.pipeline_status(name)),
-            input_dir: match name {
-                "" => settings.input_dir.clone(),
-                name => settings.input_dir.join(name),
-            },
-            name: name.to_owned(),
-        })
-    }
-}
 
 /// Workspaces one worker keeps open at most: each holds a store connection and vector
 /// caches, and a header can name any number of them.
@@ -87,6 +46,12 @@ impl Workspaces {
         map.insert(name.to_owned(), ws.clone());
         tracing::info!(workspace = %name, "workspace opened");
         Ok(ws)
+    }
+
+    /// The workspaces opened so far.
+    pub fn all(&self) -> Vec<Arc<Workspace>> {
+        let map = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
     }
 }
 
@@ -121,7 +86,7 @@ impl FromRequestParts<Arc<App>> for Ws {
                     .map(Ws)
                     .map_err(|e| match e {
                         OpenError::TooMany => ApiError::bad_request(e.to_string()),
-                        OpenError::Storage(e) => ApiError::internal(&e),
+                        OpenError::Storage(e) => ApiError::engine(&e),
                     })
             }
         }

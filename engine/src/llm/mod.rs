@@ -9,6 +9,7 @@
 
 pub mod builtin;
 pub mod extractive;
+pub mod limited;
 pub mod prompted;
 pub mod prompts;
 

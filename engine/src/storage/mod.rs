@@ -7,8 +7,17 @@
 //! ([`vectors::VectorIndex`]), reloaded only when the namespace's generation counter
 //! ([`Generations`]) moves, which any worker's write does.
 
+mod backend;
+mod doc_status;
+mod full_doc;
 pub mod sqlite;
 pub mod vectors;
+
+pub use backend::{Backend, Storage, StorageConfig, open};
+pub use doc_status::{
+    DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, WorkspaceListing,
+};
+pub use full_doc::{ChunkingRequest, FullDoc};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,6 +37,8 @@ pub enum KvNamespace {
     ScanJobs,
     /// md5 of a document's text to the document holding it (duplicate detection).
     ContentHashes,
+    /// Deletions under way: the durable marker a crashed deletion is resumed from.
+    Deletions,
 }
 
 impl KvNamespace {
@@ -42,8 +53,22 @@ impl KvNamespace {
             KvNamespace::RelationChunks => "relation_chunks",
             KvNamespace::ScanJobs => "scan_jobs",
             KvNamespace::ContentHashes => "content_hashes",
+            KvNamespace::Deletions => "deletions",
         }
     }
+
+    /// What `DELETE /documents` empties: everything derived from the documents; the LLM
+    /// cache and the scan records stay, as in LightRAG.
+    pub const DOCUMENT_DATA: [KvNamespace; 8] = [
+        KvNamespace::FullDocs,
+        KvNamespace::TextChunks,
+        KvNamespace::FullEntities,
+        KvNamespace::FullRelations,
+        KvNamespace::EntityChunks,
+        KvNamespace::RelationChunks,
+        KvNamespace::ContentHashes,
+        KvNamespace::Deletions,
+    ];
 }
 
 /// LightRAG's vector namespaces.
@@ -119,80 +144,12 @@ impl Generations for LocalGenerations {
 pub trait KvStorage {
     fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<Value>>;
     fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()>;
+    /// Inserts every item, or none when one key is already present: then that key comes
+    /// back. One atomic step (an insert-if-absent), for reservations.
+    fn kv_insert_new(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<Option<String>>;
     fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()>;
     fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>>;
     fn kv_drop(&self, ns: KvNamespace) -> Result<()>;
-}
-
-/// One document's processing record (LightRAG's `DocProcessingStatus`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocStatusRecord {
-    pub id: String,
-    pub status: String,
-    pub file_path: String,
-    pub track_id: Option<String>,
-    pub content_summary: String,
-    pub content_length: usize,
-    pub chunks_count: Option<usize>,
-    pub error_msg: Option<String>,
-    pub metadata: Value,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Orders of the paginated document list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocSort {
-    CreatedAt,
-    UpdatedAt,
-    Id,
-    FilePath,
-}
-
-impl DocSort {
-    pub fn parse(s: &str) -> Option<DocSort> {
-        match s {
-            "created_at" => Some(DocSort::CreatedAt),
-            "updated_at" => Some(DocSort::UpdatedAt),
-            "id" => Some(DocSort::Id),
-            "file_path" => Some(DocSort::FilePath),
-            _ => None,
-        }
-    }
-
-    pub fn column(self) -> &'static str {
-        match self {
-            DocSort::CreatedAt => "created_at",
-            DocSort::UpdatedAt => "updated_at",
-            DocSort::Id => "id",
-            DocSort::FilePath => "file_path",
-        }
-    }
-}
-
-/// One page of the document list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocPageQuery {
-    /// Empty: every status.
-    pub statuses: Vec<String>,
-    pub sort: DocSort,
-    pub descending: bool,
-    pub offset: usize,
-    pub limit: usize,
-}
-
-pub trait DocStatusStorage {
-    /// The page and the number of documents matching the filter.
-    fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)>;
-    fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()>;
-    fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>>;
-    fn docs_with_status(&self, status: &str) -> Result<Vec<DocStatusRecord>>;
-    fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>>;
-    /// (status, count) for every status present.
-    fn status_counts(&self) -> Result<Vec<(String, usize)>>;
-    fn doc_delete(&self, ids: &[String]) -> Result<()>;
-    /// Every record of the workspace.
-    fn docs_drop(&self) -> Result<()>;
 }
 
 /// A stored vector with its metadata.
@@ -318,9 +275,9 @@ mod tests {
     #[test]
     fn doc_status_queries() {
         let s = SqliteStorage::open(&temp("docs"), "").unwrap();
-        let doc = |id: &str, status: &str, track: &str| DocStatusRecord {
+        let doc = |id: &str, status: DocStatus, track: &str| DocStatusRecord {
             id: id.into(),
-            status: status.into(),
+            status,
             file_path: format!("{id}.txt"),
             track_id: Some(track.into()),
             content_summary: "summary".into(),
@@ -332,25 +289,25 @@ mod tests {
             updated_at: "2026-11-26T00:00:00Z".into(),
         };
         s.doc_upsert(&[
-            doc("a", "pending", "t1"),
-            doc("bb", "processed", "t1"),
-            doc("ccc", "pending", "t2"),
+            doc("a", DocStatus::Pending, "t1"),
+            doc("bb", DocStatus::Processed, "t1"),
+            doc("ccc", DocStatus::Pending, "t2"),
         ])
         .unwrap();
-        assert_eq!(s.docs_with_status("pending").unwrap().len(), 2);
+        assert_eq!(s.docs_with_status(DocStatus::Pending).unwrap().len(), 2);
         assert_eq!(s.docs_with_track_id("t1").unwrap().len(), 2);
         assert_eq!(
             s.status_counts().unwrap(),
-            [("pending".to_string(), 2), ("processed".to_string(), 1)]
+            [(DocStatus::Pending, 2), (DocStatus::Processed, 1)]
         );
-        let mut done = doc("a", "processed", "t1");
+        let mut done = doc("a", DocStatus::Processed, "t1");
         done.chunks_count = Some(3);
         s.doc_upsert(&[done.clone()]).unwrap();
         assert_eq!(s.doc_get("a").unwrap(), Some(done));
-        let page = |statuses: &[&str], sort, descending, offset, limit| {
+        let page = |statuses: &[DocStatus], sort, descending, offset, limit| {
             let (docs, total) = s
                 .docs_page(&DocPageQuery {
-                    statuses: statuses.iter().map(|x| x.to_string()).collect(),
+                    statuses: statuses.to_vec(),
                     sort,
                     descending,
                     offset,
@@ -368,8 +325,27 @@ mod tests {
             (vec!["bb".to_string(), "a".into()], 3)
         );
         assert_eq!(
-            page(&["pending"], DocSort::Id, false, 0, 5),
+            page(&[DocStatus::Pending], DocSort::Id, false, 0, 5),
             (vec!["ccc".to_string()], 1)
+        );
+        // A second insert naming a known id writes nothing and names the holder.
+        let again = [
+            doc("new", DocStatus::Pending, "t3"),
+            doc("a", DocStatus::Pending, "t3"),
+        ];
+        assert_eq!(
+            s.doc_insert_new(&again).unwrap().map(|d| d.id),
+            Some("a".into())
+        );
+        assert_eq!(s.doc_get("new").unwrap(), None);
+        assert_eq!(s.doc_insert_new(&again[..1]).unwrap(), None);
+        assert_eq!(
+            s.doc_get("new").unwrap().map(|d| d.status),
+            Some(DocStatus::Pending)
+        );
+        assert_eq!(
+            s.workspaces_with_status(&[DocStatus::Pending]).unwrap(),
+            [""]
         );
         s.doc_delete(&["a".into()]).unwrap();
         assert_eq!(s.doc_get("a").unwrap(), None);

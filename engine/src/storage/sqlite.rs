@@ -12,8 +12,9 @@ use serde_json::Value;
 use crate::ids;
 
 use super::{
-    DocPageQuery, DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage,
-    Result, StorageError, VectorNamespace, VectorRecord, VectorStorage,
+    DocPageQuery, DocStatus, DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace,
+    KvStorage, Result, StorageError, VectorNamespace, VectorRecord, VectorStorage,
+    WorkspaceListing,
 };
 
 pub const FILE_NAME: &str = "lightrag.sqlite3";
@@ -121,21 +122,6 @@ impl SqliteStorage {
         })
     }
 
-    /// Every workspace holding documents in one of `statuses` (the pipeline looks at
-    /// all of them, whatever workspace this handle serves).
-    pub fn workspaces_with_status(&self, statuses: &[&str]) -> Result<Vec<String>> {
-        self.with(|conn, _| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT workspace FROM doc_status WHERE status IN (?1, ?2, ?3) ORDER BY workspace",
-            )?;
-            let pick = |i: usize| statuses.get(i).copied().unwrap_or_default();
-            let names = stmt
-                .query_map(params![pick(0), pick(1), pick(2)], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(names)
-        })
-    }
-
     fn with<T>(&self, f: impl FnOnce(&mut Connection, &str) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn, &self.workspace)
@@ -150,6 +136,40 @@ impl SqliteStorage {
             )
             .optional()?
             .map(|d| d as usize))
+    }
+}
+
+/// Statuses are stored under LightRAG's names.
+impl rusqlite::ToSql for DocStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for DocStatus {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        DocStatus::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown document status {text:?}").into())
+        })
+    }
+}
+
+impl WorkspaceListing for SqliteStorage {
+    fn workspaces_with_status(&self, statuses: &[DocStatus]) -> Result<Vec<String>> {
+        self.with(|conn, _| {
+            let marks: Vec<String> = (1..=statuses.len()).map(|i| format!("?{i}")).collect();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT DISTINCT workspace FROM doc_status WHERE status IN ({}) ORDER BY workspace",
+                marks.join(", ")
+            ))?;
+            let params: Vec<&dyn rusqlite::ToSql> =
+                statuses.iter().map(|s| s as &dyn rusqlite::ToSql).collect();
+            let names = stmt
+                .query_map(params.as_slice(), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })
     }
 }
 
@@ -180,6 +200,31 @@ impl KvStorage for SqliteStorage {
                 }
             }
             Ok(tx.commit()?)
+        })
+    }
+
+    fn kv_insert_new(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<Option<String>> {
+        self.with(|conn, ws| {
+            // IMMEDIATE: the write lock is held from the check to the insert.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut present = tx.prepare_cached(
+                    "SELECT 1 FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
+                )?;
+                for (key, _) in items {
+                    if present.exists(params![ws, ns.as_str(), key])? {
+                        return Ok(Some(key.clone()));
+                    }
+                }
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO kv (workspace, namespace, key, value) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (key, value) in items {
+                    insert.execute(params![ws, ns.as_str(), key, value.to_string()])?;
+                }
+            }
+            tx.commit()?;
+            Ok(None)
         })
     }
 
@@ -233,6 +278,31 @@ fn delete_each(conn: &mut Connection, sql: &str, scope: &[&str], keys: &[String]
         }
     }
     Ok(tx.commit()?)
+}
+
+/// Writes (or replaces) the records inside `tx`.
+fn write_docs(tx: &rusqlite::Transaction<'_>, ws: &str, docs: &[DocStatusRecord]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO doc_status (workspace, {DOC_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))?;
+    for d in docs {
+        stmt.execute(params![
+            ws,
+            d.id,
+            d.status,
+            d.file_path,
+            d.track_id,
+            d.content_summary,
+            d.content_length as i64,
+            d.chunks_count.map(|n| n as i64),
+            d.error_msg,
+            d.metadata.to_string(),
+            d.created_at,
+            d.updated_at
+        ])?;
+    }
+    Ok(())
 }
 
 fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocStatusRecord, String)> {
@@ -322,29 +392,24 @@ impl DocStatusStorage for SqliteStorage {
     fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO doc_status (workspace, {DOC_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ))?;
-                for d in docs {
-                    stmt.execute(params![
-                        ws,
-                        d.id,
-                        d.status,
-                        d.file_path,
-                        d.track_id,
-                        d.content_summary,
-                        d.content_length as i64,
-                        d.chunks_count.map(|n| n as i64),
-                        d.error_msg,
-                        d.metadata.to_string(),
-                        d.created_at,
-                        d.updated_at
-                    ])?;
+            write_docs(&tx, ws, docs)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn doc_insert_new(&self, docs: &[DocStatusRecord]) -> Result<Option<DocStatusRecord>> {
+        self.with(|conn, ws| {
+            // IMMEDIATE: the write lock is taken before the check, so no other writer can
+            // insert one of these ids between the check and the insert.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for d in docs {
+                if let Some(existing) = docs_where(&tx, "id = ?2", ws, &d.id)?.into_iter().next() {
+                    return Ok(Some(existing));
                 }
             }
-            Ok(tx.commit()?)
+            write_docs(&tx, ws, docs)?;
+            tx.commit()?;
+            Ok(None)
         })
     }
 
@@ -359,15 +424,15 @@ impl DocStatusStorage for SqliteStorage {
         self.with(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
     }
 
-    fn docs_with_status(&self, status: &str) -> Result<Vec<DocStatusRecord>> {
-        self.with(|conn, ws| docs_where(conn, "status = ?2", ws, status))
+    fn docs_with_status(&self, status: DocStatus) -> Result<Vec<DocStatusRecord>> {
+        self.with(|conn, ws| docs_where(conn, "status = ?2", ws, status.as_str()))
     }
 
     fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>> {
         self.with(|conn, ws| docs_where(conn, "track_id = ?2", ws, track_id))
     }
 
-    fn status_counts(&self) -> Result<Vec<(String, usize)>> {
+    fn status_counts(&self) -> Result<Vec<(DocStatus, usize)>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT status, COUNT(*) FROM doc_status WHERE workspace = ?1 GROUP BY status ORDER BY status",

@@ -16,8 +16,7 @@ use lightrag_config::api::AuthSettings;
 
 use crate::error::ApiError;
 use jwt::{Claims, GUEST_USER, ROLE_GUEST, ROLE_USER, TokenCodec};
-use renewal::RenewalTable;
-use throttle::LoginThrottle;
+use lightrag_engine::coordination::{LoginThrottle, Renewals};
 use whitelist::Whitelist;
 
 pub const INVALID_TOKEN: &str = "Invalid token";
@@ -63,8 +62,8 @@ pub struct Auth {
     mode: Mode,
     codec: TokenCodec,
     whitelist: Whitelist,
-    renewals: &'static RenewalTable,
-    pub throttle: LoginThrottle,
+    renewals: &'static dyn Renewals,
+    pub throttle: Box<dyn LoginThrottle>,
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -88,8 +87,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Auth {
     pub fn new(
         settings: AuthSettings,
-        renewals: &'static RenewalTable,
-        throttle: LoginThrottle,
+        renewals: &'static dyn Renewals,
+        throttle: Box<dyn LoginThrottle>,
     ) -> Auth {
         let mode = match (settings.accounts.is_empty(), settings.api_key.is_some()) {
             (false, _) => Mode::Accounts,

@@ -4,9 +4,10 @@
 
 use std::sync::atomic::Ordering;
 
+use lightrag_engine::coordination::Renewals;
 use lightrag_supervisor::clock;
 
-use crate::keyed_table::KeyedTable;
+use crate::arena::keyed_table::KeyedTable;
 
 /// LightRAG caps its table at 10 000 users; a power of two above that.
 const ENTRIES: usize = 16384;
@@ -19,12 +20,14 @@ pub struct RenewalTable {
     last_ms: KeyedTable<ENTRIES>,
 }
 
-impl RenewalTable {
-    /// True for exactly one caller per user per [`MIN_INTERVAL_MS`], across processes.
-    pub fn try_claim(&self, username: &str) -> bool {
+/// Exactly one caller per user per [`MIN_INTERVAL_MS`], across processes.
+impl Renewals for RenewalTable {
+    fn try_claim(&self, username: &str) -> bool {
         self.try_claim_at(username, clock::monotonic_ms())
     }
+}
 
+impl RenewalTable {
     fn try_claim_at(&self, username: &str, now: u64) -> bool {
         let cell = self.last_ms.value(username);
         let last = cell.load(Ordering::Acquire);
@@ -43,7 +46,7 @@ mod tests {
     #[test]
     fn once_per_minute_per_user() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
-        let table = &crate::shared::SharedRegion::of(arena.app_region()).renewals;
+        let table = &crate::arena::SharedRegion::of(arena.app_region()).renewals;
         assert!(table.try_claim_at("alice", 1_000));
         assert!(!table.try_claim_at("alice", 30_000));
         assert!(table.try_claim_at("bob", 30_000));

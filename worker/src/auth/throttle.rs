@@ -8,6 +8,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::time::Duration;
 
+use lightrag_engine::coordination::{Locked, LoginThrottle};
 use lightrag_supervisor::clock;
 use lightrag_supervisor::robust_mutex::RobustMutex;
 
@@ -68,16 +69,10 @@ impl ThrottleTable {
 }
 
 /// The shared limiter as seen by one worker.
-pub struct LoginThrottle {
+pub struct SharedThrottle {
     table: &'static RobustMutex<ThrottleTable>,
     max_failures: u32,
     window: Duration,
-}
-
-/// Too many failures: retry after this many seconds.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Locked {
-    pub retry_after_secs: u64,
 }
 
 fn key(client: IpAddr, username: &str) -> u64 {
@@ -87,13 +82,13 @@ fn key(client: IpAddr, username: &str) -> u64 {
     h.finish().max(1)
 }
 
-impl LoginThrottle {
+impl SharedThrottle {
     pub fn new(
         table: &'static RobustMutex<ThrottleTable>,
         max_failures: u32,
         window: Duration,
     ) -> Self {
-        LoginThrottle {
+        SharedThrottle {
             table,
             max_failures,
             window,
@@ -115,9 +110,11 @@ impl LoginThrottle {
             }
         }
     }
+}
 
+impl LoginThrottle for SharedThrottle {
     /// Refuses while `client`/`username` has used up its failures in the window.
-    pub fn check(&self, client: IpAddr, username: &str) -> Result<(), Locked> {
+    fn check(&self, client: IpAddr, username: &str) -> Result<(), Locked> {
         if self.max_failures == 0 {
             return Ok(());
         }
@@ -134,7 +131,7 @@ impl LoginThrottle {
         })
     }
 
-    pub fn record_failure(&self, client: IpAddr, username: &str) {
+    fn record_failure(&self, client: IpAddr, username: &str) {
         if self.max_failures == 0 {
             return;
         }
@@ -152,7 +149,7 @@ impl LoginThrottle {
     }
 
     /// A successful login clears the record.
-    pub fn record_success(&self, client: IpAddr, username: &str) {
+    fn record_success(&self, client: IpAddr, username: &str) {
         if self.max_failures == 0 {
             return;
         }
@@ -170,11 +167,11 @@ mod tests {
     use super::*;
     use lightrag_supervisor::Arena;
 
-    fn throttle(max: u32) -> LoginThrottle {
+    fn throttle(max: u32) -> SharedThrottle {
         let arena = Arena::map(std::process::id() as i32).unwrap();
-        crate::shared::init_shared(arena.app_region()).unwrap();
-        let shared = crate::shared::SharedRegion::of(arena.app_region());
-        LoginThrottle::new(&shared.throttle, max, Duration::from_secs(300))
+        crate::arena::init_shared(arena.app_region()).unwrap();
+        let shared = crate::arena::SharedRegion::of(arena.app_region());
+        SharedThrottle::new(&shared.throttle, max, Duration::from_secs(300))
     }
 
     #[test]

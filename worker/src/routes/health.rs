@@ -78,7 +78,7 @@ pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap)
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
-    let busy = ws.pipeline_status.busy();
+    let busy = ws.board.busy();
     let detail = |value| authenticated.then_some(value);
     // What does not change while the worker lives is worked out once: this route is
     // polled constantly.

@@ -3,7 +3,8 @@
 //! is served; the others need parts this server does not have and are refused with
 //! LightRAG's "Invalid chunking configuration" 422.
 
-use serde_json::{Map, Value, json};
+use lightrag_engine::storage::ChunkingRequest;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
@@ -27,9 +28,8 @@ fn error(path: &[&str], kind: &'static str, msg: &str, input: &Value) -> ApiErro
     ApiError::invalid(loc, kind, msg, input.clone())
 }
 
-/// The validated chunking parameters, in the form stored with the document (`None`:
-/// the server's chunking).
-pub fn parse(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+/// The validated chunking parameters (`None`: the server's chunking).
+pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiError> {
     let Some(value) = body.get("chunking").filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -162,19 +162,20 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
             ));
         }
     };
-    Ok(Some(json!({
-        "chunk_token_size": size,
-        "chunk_overlap_token_size": overlap,
-        "split_by_character": split,
-        "split_by_character_only": only,
-    })))
+    Ok(Some(ChunkingRequest {
+        chunk_token_size: size.map(|n| n as usize),
+        chunk_overlap_token_size: overlap.map(|n| n as usize),
+        split_by_character: split,
+        split_by_character_only: only,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn check(chunking: Value) -> Result<Option<Value>, String> {
+    fn check(chunking: Value) -> Result<Option<ChunkingRequest>, String> {
         let body = json!({"chunking": chunking});
         parse(body.as_object().unwrap())
             .map_err(|e| e.detail[0]["type"].as_str().unwrap().to_owned())
@@ -184,8 +185,8 @@ mod tests {
     fn fixed_token_parameters_are_strict() {
         assert_eq!(check(Value::Null), Ok(None));
         let ok = check(json!({"params": {"chunk_token_size": 200, "chunk_overlap_token_size": 20, "split_by_character": "\n\n"}})).unwrap().unwrap();
-        assert_eq!(ok["chunk_token_size"], 200);
-        assert_eq!(ok["split_by_character_only"], false);
+        assert_eq!(ok.chunk_token_size, Some(200));
+        assert!(!ok.split_by_character_only);
         assert_eq!(
             check(json!({"strategy": "fixed_token", "params": {"size": 1}})),
             Err("extra_forbidden".into())

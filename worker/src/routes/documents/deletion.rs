@@ -9,11 +9,12 @@ use axum::extract::{Request, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use lightrag_engine::documents::{DeletionRequest, deletion};
+
 use super::field_error;
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
-use crate::pipeline::{self, DeletionRequest};
 use crate::workspace::Ws;
 
 #[derive(Serialize, ToSchema)]
@@ -94,12 +95,12 @@ pub async fn delete_document(
     let doc_id = request.doc_ids.join(", ");
     let count = request.doc_ids.len();
     let started = tokio::task::spawn_blocking(move || {
-        let Some(claim) = pipeline::claim(&app, &ws) else {
+        let Some(claim) = ws.claim() else {
             return false;
         };
         std::thread::spawn(move || {
-            if let Err(error) = pipeline::delete_documents(&app, &ws, &request) {
-                tracing::error!(%error, "document deletion failed");
+            if let Err(error) = deletion::run(&app.pipeline, &ws, &request) {
+                tracing::error!(workspace = %ws.name, %error, "document deletion failed");
             }
             drop(claim);
         });

@@ -7,17 +7,21 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use http::StatusCode;
+use lightrag_engine::documents::{Incoming, intake, maintenance};
+use lightrag_engine::ids;
 use lightrag_engine::storage::{
-    DocPageQuery, DocSort, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage,
+    ChunkingRequest, DocPageQuery, DocSort, DocStatus, DocStatusRecord, FullDoc, KvNamespace,
+    StorageError,
 };
-use lightrag_engine::{clock, ids};
+use lightrag_engine::workspace::Workspace;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
-use crate::workspace::{Workspace, Ws};
+use crate::workspace::Ws;
+use lightrag_engine::error::Kind;
 
 mod chunking;
 pub mod deletion;
@@ -47,7 +51,7 @@ impl From<DocStatusRecord> for DocStatusResponse {
             id: d.id,
             content_summary: d.content_summary,
             content_length: d.content_length,
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             created_at: d.created_at,
             updated_at: d.updated_at,
             track_id: d.track_id,
@@ -59,22 +63,25 @@ impl From<DocStatusRecord> for DocStatusResponse {
     }
 }
 
-/// Runs a blocking storage call off the async threads; storage errors are 500s.
-pub(crate) async fn blocking<T: Send + 'static>(
+/// Runs a blocking engine call off the async threads; its errors are answered by kind.
+pub(crate) async fn blocking<T: Send + 'static, E: Kind + std::fmt::Display + Send + 'static>(
     ws: &Arc<Workspace>,
-    f: impl FnOnce(&Workspace) -> lightrag_engine::storage::Result<T> + Send + 'static,
+    f: impl FnOnce(&Workspace) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     let ws = ws.clone();
     tokio::task::spawn_blocking(move || f(&ws))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| ApiError::engine(&e))
 }
 
 /// Counts per status plus their sum under `all`, as LightRAG reports them.
-fn with_all(counts: Vec<(String, usize)>) -> BTreeMap<String, usize> {
+fn with_all(counts: Vec<(DocStatus, usize)>) -> BTreeMap<String, usize> {
     let all = counts.iter().map(|(_, n)| n).sum();
-    let mut map: BTreeMap<String, usize> = counts.into_iter().collect();
+    let mut map: BTreeMap<String, usize> = counts
+        .into_iter()
+        .map(|(status, n)| (status.as_str().to_owned(), n))
+        .collect();
     map.insert("all".to_owned(), all);
     map
 }
@@ -119,7 +126,9 @@ pub async fn track_status(
     let docs = blocking(&ws, move |ws| ws.storage.docs_with_track_id(&id)).await?;
     let mut status_summary = BTreeMap::new();
     for doc in &docs {
-        *status_summary.entry(doc.status.clone()).or_insert(0) += 1;
+        *status_summary
+            .entry(doc.status.as_str().to_owned())
+            .or_insert(0) += 1;
     }
     Ok(Json(TrackStatus {
         track_id,
@@ -204,97 +213,11 @@ fn source_at(
     canonical_source(raw).ok_or_else(|| ApiError::bad_request(refusal))
 }
 
-/// A document about to be recorded as pending: its canonical source name, what goes
-/// into `full_docs` (its text, or for a file still to parse, where the file is), and the
-/// summary shown until it is processed.
-pub(super) struct Incoming {
-    pub source: String,
-    pub full_doc: serde_json::Value,
-    pub text: String,
-}
-
-impl Incoming {
-    fn text(text: String, source: String, chunking: Option<serde_json::Value>) -> Incoming {
-        let mut full_doc = serde_json::json!({"content": text, "file_path": source});
-        if let Some(chunking) = chunking {
-            full_doc["chunking"] = chunking;
-        }
-        Incoming {
-            full_doc,
-            source,
-            text,
-        }
+fn text_document(text: String, source: String, chunking: Option<ChunkingRequest>) -> Incoming {
+    Incoming {
+        full_doc: FullDoc::text(text, source.clone(), chunking),
+        source,
     }
-}
-
-/// LightRAG's refusal of a second document under an already-known source name.
-pub(super) fn already_contains(source: &str, status: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        format!(
-            "Document storage already contains '{source}' (Status: {status}). Delete the existing record before re-uploading."
-        ),
-    )
-}
-
-/// Writes the documents and their pending records in one go; the pipeline of any
-/// worker picks them up.
-pub(super) fn record_pending(
-    ws: &Workspace,
-    track_id: &str,
-    docs: &[Incoming],
-) -> lightrag_engine::storage::Result<()> {
-    let now = clock::now_iso8601();
-    let full_docs: Vec<(String, serde_json::Value)> = docs
-        .iter()
-        .map(|d| (ids::doc_id_for_source(&d.source), d.full_doc.clone()))
-        .collect();
-    ws.storage.kv_upsert(KvNamespace::FullDocs, &full_docs)?;
-    let records: Vec<DocStatusRecord> = docs
-        .iter()
-        .map(|d| DocStatusRecord {
-            id: ids::doc_id_for_source(&d.source),
-            status: "pending".to_owned(),
-            file_path: d.source.clone(),
-            track_id: Some(track_id.to_owned()),
-            content_summary: d.text.chars().take(100).collect(),
-            content_length: d.text.chars().count(),
-            chunks_count: None,
-            error_msg: None,
-            metadata: serde_json::json!({}),
-            created_at: now.clone(),
-            updated_at: now.clone(),
-        })
-        .collect();
-    ws.storage.doc_upsert(&records)
-}
-
-/// MAX_PENDING_DOCUMENTS: room for `incoming` more documents in the workspace's queue,
-/// or LightRAG's 429 with `Retry-After: 30`.
-pub(super) fn admission(
-    ws: &Workspace,
-    incoming: usize,
-    max_pending: usize,
-) -> lightrag_engine::storage::Result<Result<(), ApiError>> {
-    if max_pending == 0 {
-        return Ok(Ok(()));
-    }
-    let waiting: usize = ws
-        .storage
-        .status_counts()?
-        .into_iter()
-        .filter(|(status, _)| matches!(status.as_str(), "pending" | "parsing" | "processing"))
-        .map(|(_, n)| n)
-        .sum();
-    if waiting + incoming > max_pending {
-        return Ok(Err(ApiError::too_many_requests(
-            &format!(
-                "Pipeline is at capacity: {waiting} documents are waiting to be indexed (MAX_PENDING_DOCUMENTS={max_pending}). Retry later."
-            ),
-            30,
-        )));
-    }
-    Ok(Ok(()))
 }
 
 /// Records the documents durably as pending (committed before the answer) unless one
@@ -307,22 +230,7 @@ pub(super) async fn accept(
 ) -> Result<String, ApiError> {
     let track_id = ids::track_id(kind, chrono::Utc::now());
     let track = track_id.clone();
-    blocking(
-        ws,
-        move |ws| -> lightrag_engine::storage::Result<Result<(), ApiError>> {
-            if let Err(refusal) = admission(ws, docs.len(), max_pending)? {
-                return Ok(Err(refusal));
-            }
-            for d in &docs {
-                if let Some(existing) = ws.storage.doc_get(&ids::doc_id_for_source(&d.source))? {
-                    return Ok(Err(already_contains(&d.source, &existing.status)));
-                }
-            }
-            record_pending(ws, &track, &docs)?;
-            Ok(Ok(()))
-        },
-    )
-    .await??;
+    blocking(ws, move |ws| intake::accept(ws, max_pending, &track, &docs)).await?;
     Ok(track_id)
 }
 
@@ -352,7 +260,7 @@ pub async fn insert_text(
         &ws,
         app.settings.api.max_pending_documents,
         ids::TrackKind::Insert,
-        vec![Incoming::text(text, source, chunking)],
+        vec![text_document(text, source, chunking)],
     )
     .await?;
     Ok(Json(InsertResponse {
@@ -413,7 +321,7 @@ pub async fn insert_texts(
                 "file_sources must be unique by filename",
             ));
         }
-        accepted.push(Incoming::text(text, source, chunking.clone()));
+        accepted.push(text_document(text, source, chunking.clone()));
     }
     let track_id = accept(
         &ws,
@@ -428,17 +336,6 @@ pub async fn insert_texts(
         track_id,
     }))
 }
-
-/// Statuses LightRAG's document list accepts.
-const STATUSES: [&str; 7] = [
-    "pending",
-    "parsing",
-    "analyzing",
-    "processing",
-    "preprocessed",
-    "processed",
-    "failed",
-];
 
 #[derive(Serialize, ToSchema)]
 pub struct Pagination {
@@ -506,22 +403,18 @@ fn integer(
     Ok(n)
 }
 
-fn status_value(value: &serde_json::Value, field: &str) -> Result<String, ApiError> {
-    value
-        .as_str()
-        .filter(|s| STATUSES.contains(s))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            field_error(
-                field,
-                "enum",
-                &format!(
-                    "Input should be {}",
-                    STATUSES.map(|s| format!("'{s}'")).join(", ")
-                ),
-                value,
-            )
-        })
+fn status_value(value: &serde_json::Value, field: &str) -> Result<DocStatus, ApiError> {
+    value.as_str().and_then(DocStatus::parse).ok_or_else(|| {
+        field_error(
+            field,
+            "enum",
+            &format!(
+                "Input should be {}",
+                DocStatus::ALL.map(|s| format!("'{s}'")).join(", ")
+            ),
+            value,
+        )
+    })
 }
 
 /// One page of documents, filtered by status and sorted, with the counts per status.
@@ -591,7 +484,7 @@ pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, 
         limit: page_size,
     };
     let ((docs, total), counts) = blocking(&ws, move |ws| {
-        Ok((ws.storage.docs_page(&query)?, ws.storage.status_counts()?))
+        Ok::<_, StorageError>((ws.storage.docs_page(&query)?, ws.storage.status_counts()?))
     })
     .await?;
     let total_pages = total.div_ceil(page_size);
@@ -631,9 +524,15 @@ pub struct PipelineStatusResponse {
 /// The document pipeline's state, identical from every worker.
 #[utoipa::path(get, path = "/documents/pipeline_status", tag = "documents",
     responses((status = 200, body = PipelineStatusResponse)))]
-pub async fn pipeline_status(Ws(ws): Ws) -> Json<PipelineStatusResponse> {
-    let s = ws.pipeline_status.snapshot();
-    Json(PipelineStatusResponse {
+pub async fn pipeline_status(Ws(ws): Ws) -> Result<Json<PipelineStatusResponse>, ApiError> {
+    let (s, recovery) = blocking(&ws, |ws| {
+        Ok::<_, StorageError>((
+            maintenance::pipeline_status(ws),
+            maintenance::recovery_pending(ws)?,
+        ))
+    })
+    .await?;
+    Ok(Json(PipelineStatusResponse {
         busy: s.busy,
         job_name: s.job_name,
         job_start: s
@@ -647,10 +546,10 @@ pub async fn pipeline_status(Ws(ws): Ws) -> Json<PipelineStatusResponse> {
         history_messages: s.history_messages,
         update_status: BTreeMap::new(),
         cancellation_requested: s.cancellation_requested,
-        recovery_required: false,
-        recovery_kind: None,
-        recovery_message: None,
-    })
+        recovery_required: recovery.is_some(),
+        recovery_kind: recovery.is_some().then(|| "delete".to_owned()),
+        recovery_message: recovery,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -671,68 +570,26 @@ pub async fn clear_cache(Ws(ws): Ws, req: Request) -> Result<Json<StatusMessage>
     }))
 }
 
-/// Drops every document store but the LLM cache and deletes the files directly in the
-/// input directory; returns how many files went.
-fn clear_everything(ws: &Workspace) -> Result<usize, String> {
-    use lightrag_engine::storage::{GraphStorage, VectorNamespace, VectorStorage};
-    let storage_error = |e: lightrag_engine::storage::StorageError| e.to_string();
-    for ns in [
-        KvNamespace::FullDocs,
-        KvNamespace::TextChunks,
-        KvNamespace::FullEntities,
-        KvNamespace::FullRelations,
-        KvNamespace::EntityChunks,
-        KvNamespace::RelationChunks,
-        KvNamespace::ContentHashes,
-    ] {
-        ws.storage.kv_drop(ns).map_err(storage_error)?;
-    }
-    for ns in VectorNamespace::ALL {
-        ws.storage.vectors_drop(ns).map_err(storage_error)?;
-        lightrag_engine::storage::Generations::bump(&ws.generations, ns);
-    }
-    ws.storage.graph_drop().map_err(storage_error)?;
-    ws.storage.docs_drop().map_err(storage_error)?;
-    let mut deleted = 0;
-    if let Ok(entries) = std::fs::read_dir(&ws.input_dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_file())
-                && std::fs::remove_file(entry.path()).is_ok()
-            {
-                deleted += 1;
-            }
-        }
-    }
-    Ok(deleted)
-}
-
 /// Clears every document, chunk, vector and the graph; refused with `busy` (200) while
 /// the pipeline runs on any worker.
 #[utoipa::path(delete, path = "/documents", tag = "documents",
     responses((status = 200, body = StatusMessage)))]
-pub async fn clear_documents(
-    State(app): State<Arc<App>>,
-    Ws(ws): Ws,
-) -> Result<Json<StatusMessage>, ApiError> {
+pub async fn clear_documents(Ws(ws): Ws) -> Result<Json<StatusMessage>, ApiError> {
     let answer = tokio::task::spawn_blocking(move || {
         // Holding the pipeline claim keeps every worker's pipeline out meanwhile.
-        let Some(claim) = crate::pipeline::claim(&app, &ws) else {
+        let Some(claim) = ws.claim() else {
             return StatusMessage {
                 status: "busy",
                 message: "Cannot clear documents while pipeline is busy".to_owned(),
             };
         };
-        let outcome = clear_everything(&ws);
+        let outcome = maintenance::clear_everything(&ws);
         drop(claim);
         match outcome {
-            Ok(files) => {
-                tracing::info!(files, "all documents cleared");
-                ws.pipeline_status.message("All documents cleared");
-                StatusMessage {
-                    status: "success",
-                    message: format!("All documents cleared successfully. Deleted {files} files."),
-                }
-            }
+            Ok(files) => StatusMessage {
+                status: "success",
+                message: format!("All documents cleared successfully. Deleted {files} files."),
+            },
             Err(error) => {
                 tracing::error!(%error, "clearing documents failed");
                 StatusMessage {
@@ -752,8 +609,7 @@ pub async fn clear_documents(
 #[utoipa::path(post, path = "/documents/cancel_pipeline", tag = "documents",
     responses((status = 200, body = StatusMessage)))]
 pub async fn cancel_pipeline(Ws(ws): Ws) -> Json<StatusMessage> {
-    if ws.pipeline_status.request_cancel() {
-        ws.pipeline_status.message("Cancellation requested");
+    if maintenance::cancel(&ws) {
         Json(StatusMessage {
             status: "cancellation_requested",
             message:
@@ -775,29 +631,12 @@ pub struct ReprocessResponse {
     track_id: &'static str,
 }
 
-/// Puts every failed document back to pending (keeping its track id); returns how many.
-fn retry_failed(ws: &Workspace) -> lightrag_engine::storage::Result<usize> {
-    let mut failed = ws.storage.docs_with_status("failed")?;
-    let now = clock::now_iso8601();
-    for doc in &mut failed {
-        doc.status = "pending".to_owned();
-        doc.error_msg = None;
-        doc.updated_at = now.clone();
-    }
-    ws.storage.doc_upsert(&failed)?;
-    Ok(failed.len())
-}
-
 /// Gives every failed document another run (they keep their track ids); pending and
 /// interrupted documents are picked up anyway.
 #[utoipa::path(post, path = "/documents/reprocess_failed", tag = "documents",
     responses((status = 200, body = ReprocessResponse)))]
 pub async fn reprocess_failed(Ws(ws): Ws) -> Result<Json<ReprocessResponse>, ApiError> {
-    let retried = blocking(&ws, retry_failed).await?;
-    tracing::info!(
-        documents = retried,
-        "failed documents queued for another run"
-    );
+    let retried = blocking(&ws, maintenance::retry_failed).await?;
     Ok(Json(ReprocessResponse {
         status: "reprocessing_started",
         message: format!(

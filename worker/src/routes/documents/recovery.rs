@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::{Query, Request};
 use http::StatusCode;
 use lightrag_engine::ids;
-use lightrag_engine::storage::DocStatusStorage;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

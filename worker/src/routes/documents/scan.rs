@@ -3,22 +3,23 @@
 //! progress in the `scan_jobs` store, so any worker can answer the status request.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use http::StatusCode;
 use lightrag_engine::ids;
-use lightrag_engine::storage::{DocStatusStorage, KvNamespace, KvStorage};
+use lightrag_engine::storage::KvNamespace;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::upload::canonical_upload_name;
-use super::{Incoming, blocking, record_pending, retry_failed};
-use crate::app::App;
+use lightrag_engine::documents::{Incoming, input_files, intake, maintenance};
+use lightrag_engine::storage::{DocStatus, FullDoc};
+
+use super::blocking;
 use crate::error::ApiError;
-use crate::input_files;
-use crate::workspace::{Workspace, Ws};
+use crate::workspace::Ws;
+use lightrag_engine::workspace::Workspace;
 
 /// Names kept per sample list; the rest are counted as dropped.
 const SAMPLE_LIMIT: usize = 20;
@@ -77,9 +78,9 @@ pub struct ScanResponse {
 /// Queue the new files in the input directory; failed documents get one more run.
 #[utoipa::path(post, path = "/documents/scan", tag = "documents",
     responses((status = 200, body = ScanResponse)))]
-pub async fn scan(State(app): State<Arc<App>>, Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
+pub async fn scan(Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
     let track_id = ids::track_id(ids::TrackKind::Scan, chrono::Utc::now());
-    if crate::pipeline::busy(&app, &ws) {
+    if ws.pipeline_busy() {
         return Ok(Json(ScanResponse {
             status: "scanning_skipped_pipeline_busy",
             message: "Pipeline is busy; the scan was skipped. Try again when it is idle.",
@@ -124,7 +125,7 @@ pub async fn scan(State(app): State<Arc<App>>, Ws(ws): Ws) -> Result<Json<ScanRe
 }
 
 /// Classifies every file of the input directory and queues the new ones.
-fn run(ws: &Workspace, job: &mut ScanStatus) -> lightrag_engine::storage::Result<()> {
+fn run(ws: &Workspace, job: &mut ScanStatus) -> Result<(), intake::IntakeError> {
     let dir = &ws.input_dir;
     let mut count = |key: &str| *job.counts.entry(key.to_owned()).or_insert(0) += 1;
     let mut new = Vec::new();
@@ -143,7 +144,7 @@ fn run(ws: &Workspace, job: &mut ScanStatus) -> lightrag_engine::storage::Result
             }
         };
         match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
-            Some(doc) if doc.status == "processed" => {
+            Some(doc) if doc.status == DocStatus::Processed => {
                 count("already_processed");
                 if let Err(e) = input_files::archive(dir, &name) {
                     warnings.push(format!("{name}: not archived: {e}"));
@@ -153,9 +154,8 @@ fn run(ws: &Workspace, job: &mut ScanStatus) -> lightrag_engine::storage::Result
             None => {
                 count("enqueued");
                 new.push(Incoming {
-                    full_doc: serde_json::json!({"file_path": canonical, "source_file": name}),
+                    full_doc: FullDoc::file(name, canonical.clone()),
                     source: canonical,
-                    text: String::new(),
                 });
             }
         }
@@ -170,8 +170,8 @@ fn run(ws: &Workspace, job: &mut ScanStatus) -> lightrag_engine::storage::Result
     for doc in &new {
         processed.push(doc.source.clone());
     }
-    record_pending(ws, &job.track_id, &new)?;
-    let retried = retry_failed(ws)?;
+    intake::accept(ws, 0, &job.track_id, &new)?;
+    let retried = maintenance::retry_failed(ws)?;
     job.counts.insert("retried_failed".to_owned(), retried);
     job.status = "completed".to_owned();
     job.message = format!(

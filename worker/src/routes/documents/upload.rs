@@ -16,11 +16,13 @@ use axum::response::IntoResponse;
 use http::{StatusCode, header};
 use lightrag_engine::ids;
 use lightrag_engine::parsing;
-use lightrag_engine::storage::DocStatusStorage;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Incoming, InsertResponse, already_contains, blocking};
+use lightrag_engine::documents::{Incoming, intake};
+use lightrag_engine::storage::{FullDoc, StorageError};
+
+use super::{InsertResponse, blocking};
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::workspace::Ws;
@@ -144,23 +146,18 @@ pub async fn upload(
     let dir = ws.input_dir.clone();
     let path = dir.join(&name);
     {
-        let (canonical, path) = (canonical.clone(), path.clone());
+        let name = canonical.clone();
         let max_pending = app.settings.api.max_pending_documents;
+        // Cheap refusals before the body is read; the record itself is reserved
+        // atomically once the file is on disk.
         blocking(&ws, move |ws| {
-            if let Err(refusal) = super::admission(ws, 1, max_pending)? {
-                return Ok(Err(refusal));
-            }
-            Ok(
-                match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
-                    Some(doc) => Err(already_contains(&canonical, &doc.status)),
-                    None if path.symlink_metadata().is_ok() => {
-                        Err(already_in_input_dir(&canonical))
-                    }
-                    None => Ok(()),
-                },
-            )
+            intake::admission(ws, 1, max_pending)?;
+            intake::check_new(ws, &name)
         })
-        .await??;
+        .await?;
+        if path.symlink_metadata().is_ok() {
+            return Err(already_in_input_dir(&canonical));
+        }
     }
     std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e))?;
     let file = match create_exclusive(&path) {
@@ -203,19 +200,19 @@ pub async fn upload(
     }
     let file = file.into_inner().map_err(|e| ApiError::internal(&e))?;
     let doc = Incoming {
-        full_doc: serde_json::json!({"file_path": canonical, "source_file": name}),
+        full_doc: FullDoc::file(name.clone(), canonical.clone()),
         source: canonical.clone(),
-        text: String::new(),
     };
+    let max_pending = app.settings.api.max_pending_documents;
     let track_id = ids::track_id(ids::TrackKind::Upload, chrono::Utc::now());
     let track = track_id.clone();
     blocking(&ws, move |ws| {
         // The file and its directory entry are on disk before the record points at it.
-        file.sync_all()?;
+        file.sync_all().map_err(StorageError::from)?;
         if let Ok(dir) = std::fs::File::open(&dir) {
-            dir.sync_all()?;
+            dir.sync_all().map_err(StorageError::from)?;
         }
-        super::record_pending(ws, &track, std::slice::from_ref(&doc))
+        intake::accept(ws, max_pending, &track, std::slice::from_ref(&doc))
     })
     .await?;
     partial.keep = true;

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Request, State};
 use http::StatusCode;
-use lightrag_engine::embedding::Batching;
 use lightrag_engine::graph_edit::{EditError, GraphEditor};
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
-use crate::workspace::{Workspace, Ws};
-use crate::{extract, pipeline};
+use crate::extract;
+use crate::workspace::Ws;
+use lightrag_engine::workspace::Workspace;
 
 const BUSY: &str = "Pipeline is busy with another operation. Wait for the running job to finish before editing the knowledge graph.";
 const ENTITY_FIELDS: &[&str] = &[
@@ -32,10 +32,7 @@ fn editor<'a>(app: &'a App, ws: &'a Workspace) -> GraphEditor<'a> {
     GraphEditor {
         stores: ws.stores(),
         embedder: &*app.embedder,
-        batching: Batching {
-            batch_size: app.settings.models.embedding_batch,
-            concurrency: app.settings.models.embedding.max_async,
-        },
+        batching: crate::engine_settings::embedding_batching(&app.settings),
     }
 }
 
@@ -70,7 +67,7 @@ async fn edit<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let (app, ws) = (app.clone(), ws.clone());
     tokio::task::spawn_blocking(move || {
-        let Some(_claim) = pipeline::claim(&app, &ws) else {
+        let Some(_claim) = ws.claim() else {
             return Err(ApiError::new(StatusCode::CONFLICT, BUSY));
         };
         f(&editor(&app, &ws)).map_err(|e| answer(e, not_found))

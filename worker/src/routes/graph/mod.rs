@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use lightrag_engine::storage::GraphStorage;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

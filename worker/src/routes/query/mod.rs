@@ -20,14 +20,15 @@ use lightrag_engine::query::context::{messages, prompt_text, render_context, sys
 use lightrag_engine::query::{
     ChunkPick, Mode, QueryEngine, QueryParams, Retrieval, RetrievalSettings,
 };
-use lightrag_engine::storage::{KvNamespace, KvStorage};
+use lightrag_engine::storage::KvNamespace;
 use serde_json::{Value, json};
 
 use super::ndjson::{self, Lines, Relayed};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
-use crate::workspace::{Workspace, Ws};
+use crate::workspace::Ws;
+use lightrag_engine::workspace::Workspace;
 
 /// LightRAG's answer when the model returned nothing.
 const EMPTY_ANSWER: &str = "No relevant context found for the query.";

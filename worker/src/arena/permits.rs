@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lightrag_config::MAX_PERMITS;
 
-use crate::pipeline::is_alive;
+use super::claims::is_alive;
 
 /// How often a caller waiting for a permit looks again.
 const POLL: Duration = Duration::from_millis(5);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lightrag_engine::parsing;
+use crate::parsing;
 
 /// Where parsed files go, inside the input directory.
 pub const PARSED_DIR: &str = "__parsed__";

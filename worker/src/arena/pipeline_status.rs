@@ -3,6 +3,7 @@
 //! Fixed-size fields behind a robust mutex (a worker killed while updating it cannot
 //! wedge the others); messages are truncated to their slots and the history is a ring.
 
+use lightrag_engine::coordination::{Snapshot, StatusBoard};
 use lightrag_supervisor::robust_mutex::RobustMutex;
 
 const JOB_NAME: usize = 128;
@@ -67,21 +68,6 @@ impl PipelineState {
     };
 }
 
-/// A copy of the state, for answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub busy: bool,
-    pub cancellation_requested: bool,
-    pub job_name: String,
-    pub job_start: Option<i64>,
-    pub docs: u32,
-    pub batchs: u32,
-    pub cur_batch: u32,
-    pub latest_message: String,
-    /// Oldest first.
-    pub history_messages: Vec<String>,
-}
-
 pub struct PipelineStatus {
     state: &'static RobustMutex<PipelineState>,
 }
@@ -100,9 +86,11 @@ impl PipelineStatus {
             }
         }
     }
+}
 
+impl StatusBoard for PipelineStatus {
     /// A run starts: busy, with its job name and document count.
-    pub fn start(&self, job_name: &str, docs: usize, now: i64) {
+    fn start(&self, job_name: &str, docs: usize, now: i64) {
         self.with(|s| {
             s.busy = true;
             s.cancellation_requested = false;
@@ -114,11 +102,11 @@ impl PipelineStatus {
         });
     }
 
-    pub fn progress(&self, cur_batch: usize) {
+    fn progress(&self, cur_batch: usize) {
         self.with(|s| s.cur_batch = cur_batch as u32);
     }
 
-    pub fn message(&self, message: &str) {
+    fn message(&self, message: &str) {
         self.with(|s| {
             s.latest_message.set(message);
             let slot = (s.recorded % HISTORY as u64) as usize;
@@ -128,7 +116,7 @@ impl PipelineStatus {
     }
 
     /// Asks the running job to stop; false when nothing runs.
-    pub fn request_cancel(&self) -> bool {
+    fn request_cancel(&self) -> bool {
         self.with(|s| {
             if s.busy {
                 s.cancellation_requested = true;
@@ -139,22 +127,22 @@ impl PipelineStatus {
     }
 
     /// Whether a run is going, without copying the rest (`/health` asks on every poll).
-    pub fn busy(&self) -> bool {
+    fn busy(&self) -> bool {
         self.with(|s| s.busy).unwrap_or(false)
     }
 
-    pub fn cancellation_requested(&self) -> bool {
+    fn cancellation_requested(&self) -> bool {
         self.with(|s| s.cancellation_requested).unwrap_or(false)
     }
 
-    pub fn finish(&self) {
+    fn finish(&self) {
         self.with(|s| {
             s.busy = false;
             s.cancellation_requested = false;
         });
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> Snapshot {
         self.with(|s| {
             let kept = s.recorded.min(HISTORY as u64) as usize;
             let first = s.recorded as usize - kept;
@@ -172,17 +160,7 @@ impl PipelineStatus {
                     .collect(),
             }
         })
-        .unwrap_or(Snapshot {
-            busy: false,
-            cancellation_requested: false,
-            job_name: String::new(),
-            job_start: None,
-            docs: 0,
-            batchs: 0,
-            cur_batch: 0,
-            latest_message: String::new(),
-            history_messages: Vec::new(),
-        })
+        .unwrap_or_default()
     }
 }
 
@@ -194,9 +172,9 @@ mod tests {
     #[test]
     fn status_is_shared_truncated_and_bounded() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
-        crate::shared::init_shared(arena.app_region()).unwrap();
+        crate::arena::init_shared(arena.app_region()).unwrap();
         let status = PipelineStatus::new(
-            crate::shared::SharedRegion::of(arena.app_region()).pipeline_status(""),
+            crate::arena::SharedRegion::of(arena.app_region()).pipeline_status(""),
         );
         assert!(!status.busy());
         status.start("Default Job", 3, 1_795_674_000);

@@ -1,6 +1,7 @@
 //! The worker crate's state in the arena's application region, shared by every worker:
 //! the login-throttle table, the token-renewal table, the metrics counters, the vector
-//! generation counters, the pipeline ownership and status, and the model-call permits.
+//! generation counters, the pipeline claims and status, and the model-call permits.
+//! [`coordination`] serves the engine's coordination seam from these tables.
 //!
 //! The master lays it out once before the first fork ([`init_shared`]) without knowing
 //! what it is; every worker then reaches the same bytes through [`SharedRegion::of`].
@@ -14,10 +15,17 @@ use lightrag_supervisor::robust_mutex::RobustMutex;
 
 use crate::auth::renewal::RenewalTable;
 use crate::auth::throttle::ThrottleTable;
-use crate::keyed_table::KeyedTable;
 use crate::metrics::MetricsBlock;
-use crate::permits::PermitTable;
-use crate::pipeline_status::PipelineState;
+
+pub mod claims;
+pub mod coordination;
+pub mod keyed_table;
+pub mod permits;
+pub mod pipeline_status;
+
+use keyed_table::KeyedTable;
+use permits::PermitTable;
+use pipeline_status::PipelineState;
 
 /// Workspaces with a pipeline status of their own; more share slots by hash.
 pub const WORKSPACE_SLOTS: usize = 16;
@@ -36,7 +44,7 @@ pub struct SharedRegion {
     pub metrics: MetricsBlock,
     /// `<workspace>:<vector namespace>` to its write generation.
     pub vector_generations: KeyedTable<256>,
-    /// Workspace to the pid of the worker running its pipeline (0: nobody).
+    /// Workspace to its pipeline claim (see [`claims`]).
     pub pipeline_owners: KeyedTable<256>,
     /// The pipeline status of each workspace in use (see [`SharedRegion::pipeline_status`]).
     pipeline_statuses: [WorkspaceStatus; WORKSPACE_SLOTS],

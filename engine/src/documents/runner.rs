@@ -1,0 +1,363 @@
+//! The document pipeline: one run at a time per workspace across every process (the
+//! coordination seam's claim), processing every pending document and resuming the
+//! ones a previous run left in `parsing` or `processing`, and finishing a deletion a
+//! crash interrupted.
+//!
+//! A document goes `pending` → (`parsing`, for a file) → `processing` → `processed`
+//! with its chunk count, or `failed` with the reason. MAX_PARALLEL_INSERT documents
+//! are processed at once; merges into the graph take turns.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::chunking::{ChunkingOptions, Tokenizer};
+use crate::clock;
+use crate::coordination::Claim;
+use crate::embedding::{Batching, Embedder};
+use crate::ids;
+use crate::ingest::{Document, Ingest, SourceLimits, SummaryPolicy};
+use crate::llm::{ExtractionSettings, LanguageModel};
+use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
+use crate::workspace::Workspace;
+
+use super::{deletion, input_files};
+
+/// LightRAG's job name for document processing runs.
+const JOB_NAME: &str = "Default Job";
+
+/// How documents are indexed: the server's settings, as the engine takes them.
+#[derive(Debug, Clone)]
+pub struct IndexingConfig {
+    pub extraction: ExtractionSettings,
+    pub summary: SummaryPolicy,
+    pub limits: SourceLimits,
+    /// CHUNK_SIZE and CHUNK_OVERLAP_SIZE; a document's request may override them.
+    pub chunking: ChunkingOptions,
+    pub batching: Batching,
+    /// Model calls one ingestion keeps in flight (MAX_ASYNC).
+    pub llm_concurrency: usize,
+    /// ENABLE_LLM_CACHE_FOR_EXTRACT.
+    pub use_cache: bool,
+    /// MAX_PARALLEL_INSERT.
+    pub max_parallel_insert: usize,
+}
+
+/// The pipeline of one process: its models and indexing settings.
+pub struct Pipeline {
+    pub config: IndexingConfig,
+    pub model: Arc<dyn LanguageModel>,
+    pub embedder: Arc<dyn Embedder>,
+}
+
+/// Workspaces of the deployment with documents still to process.
+pub fn workspaces_with_work(listing: &dyn WorkspaceListing) -> Result<Vec<String>> {
+    listing.workspaces_with_status(&DocStatus::UNFINISHED)
+}
+
+fn unfinished(ws: &Workspace) -> Result<Vec<DocStatusRecord>> {
+    let mut docs = Vec::new();
+    for status in DocStatus::UNFINISHED {
+        docs.extend(ws.storage.docs_with_status(status)?);
+    }
+    Ok(docs)
+}
+
+/// A document's text and the chunking its request asked for.
+struct Stored {
+    text: String,
+    chunking: Option<ChunkingOptions>,
+}
+
+impl Pipeline {
+    /// Runs `f` with the workspace's indexer over this process's stores.
+    pub(crate) fn with_indexer<T>(
+        &self,
+        ws: &Workspace,
+        merge_lock: &Mutex<()>,
+        f: impl FnOnce(&Ingest<'_>) -> T,
+    ) -> T {
+        let config = &self.config;
+        let tokenizer = Tokenizer::o200k();
+        f(&Ingest {
+            stores: ws.stores(),
+            tokenizer: &tokenizer,
+            embedder: &*self.embedder,
+            batching: config.batching,
+            model: &*self.model,
+            extraction: &config.extraction,
+            summary: &config.summary,
+            limits: config.limits,
+            llm_concurrency: config.llm_concurrency,
+            merge_lock,
+            chunking: &config.chunking,
+            use_cache: config.use_cache,
+            now: clock::now_epoch_secs(),
+        })
+    }
+
+    /// If the workspace has work and this process wins its claim, does all of it: an
+    /// interrupted deletion first, then every unfinished document.
+    pub fn run(&self, ws: &Workspace) -> Result<()> {
+        let interrupted = deletion::interrupted(ws)?;
+        if interrupted.is_none() && unfinished(ws)?.is_empty() {
+            return Ok(());
+        }
+        let Some(claim) = ws.claim() else {
+            return Ok(());
+        };
+        if let Some(request) = interrupted {
+            tracing::warn!(
+                workspace = %ws.name,
+                documents = request.doc_ids.len(),
+                "resuming an interrupted deletion"
+            );
+            deletion::run(self, ws, &request)?;
+        }
+        let result = self.process_all(ws, &claim);
+        if let Err(e) = &result {
+            ws.board.message(&format!("Pipeline stopped: {e}"));
+            ws.board.finish();
+        }
+        result
+    }
+
+    /// Processes every unfinished document, MAX_PARALLEL_INSERT at a time, until none is
+    /// left, the run is cancelled, or the claim is lost.
+    fn process_all(&self, ws: &Workspace, claim: &Claim) -> Result<()> {
+        let board = &*ws.board;
+        let runtime = tokio::runtime::Handle::current();
+        let merge_lock = Mutex::new(());
+        loop {
+            if board.cancellation_requested() {
+                board.message("Pipeline cancelled by the user");
+                board.finish();
+                return Ok(());
+            }
+            let docs = unfinished(ws)?;
+            if docs.is_empty() {
+                board.message("Document processing pipeline completed");
+                board.finish();
+                return Ok(());
+            }
+            let resumed = docs
+                .iter()
+                .filter(|d| d.status != DocStatus::Pending)
+                .count();
+            let total = docs.len();
+            tracing::info!(workspace = %ws.name, documents = total, resumed, "pipeline: processing documents");
+            board.start(JOB_NAME, total, clock::now_epoch_secs());
+            board.message(&format!("Processing {total} document(s)"));
+            let next = AtomicUsize::new(0);
+            let failure = Mutex::new(None);
+            let parallel = self.config.max_parallel_insert.clamp(1, total);
+            std::thread::scope(|scope| {
+                for _ in 0..parallel {
+                    scope.spawn(|| {
+                        // Model clients belong to the process's runtime.
+                        let _runtime = runtime.enter();
+                        self.with_indexer(ws, &merge_lock, |indexer| {
+                            loop {
+                                let index = next.fetch_add(1, Ordering::AcqRel);
+                                let Some(doc) = docs.get(index) else { break };
+                                let outcome = if !claim.still_held() {
+                                    break;
+                                } else if board.cancellation_requested() {
+                                    cancel(ws, doc.clone())
+                                } else {
+                                    process_one(ws, indexer, claim, doc.clone(), index, total)
+                                };
+                                if let Err(error) = outcome {
+                                    failure
+                                        .lock()
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .get_or_insert(error);
+                                    break;
+                                }
+                            }
+                        });
+                    });
+                }
+            });
+            if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                return Err(error);
+            }
+            if !claim.still_held() {
+                // Another process owns the workspace now and resumes what is left.
+                tracing::warn!(workspace = %ws.name, token = claim.token(), "pipeline claim lost; stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A cancelled run marks what it did not finish as failed, as LightRAG does.
+fn cancel(ws: &Workspace, mut doc: DocStatusRecord) -> Result<()> {
+    doc.status = DocStatus::Failed;
+    doc.error_msg = Some("User cancelled".to_owned());
+    doc.updated_at = clock::now_iso8601();
+    ws.storage.doc_upsert(std::slice::from_ref(&doc))
+}
+
+/// The document's text: stored with it, or for an uploaded or scanned file, extracted
+/// now (status `parsing`), stored, and the file archived into `__parsed__/`.
+fn content_of(
+    ws: &Workspace,
+    server: &ChunkingOptions,
+    doc: &mut DocStatusRecord,
+) -> Result<std::result::Result<Stored, String>> {
+    let Some(full_doc) = FullDoc::get(&*ws.storage, &doc.id)? else {
+        return Ok(Err("document content is missing from full_docs".to_owned()));
+    };
+    let chunking = full_doc.chunking.as_ref().map(|asked| asked.over(server));
+    if let Some(text) = full_doc.content {
+        return Ok(Ok(Stored { text, chunking }));
+    }
+    let Some(file_name) = full_doc.source_file else {
+        return Ok(Err(
+            "document has neither content nor a source file".to_owned()
+        ));
+    };
+    doc.status = DocStatus::Parsing;
+    doc.updated_at = clock::now_iso8601();
+    ws.storage.doc_upsert(std::slice::from_ref(doc))?;
+    let dir = &ws.input_dir;
+    let text = match input_files::parse(dir, &file_name, &doc.file_path) {
+        Ok(text) => text,
+        Err(error) => return Ok(Err(error)),
+    };
+    FullDoc::put(
+        &*ws.storage,
+        &[(
+            doc.id.clone(),
+            FullDoc::text(text.clone(), doc.file_path.clone(), None),
+        )],
+    )?;
+    doc.content_summary = text.chars().take(100).collect();
+    doc.content_length = text.chars().count();
+    match input_files::archive(dir, &file_name) {
+        Ok(to) => {
+            tracing::info!(doc_id = %doc.id, file = %file_name, to = %to.display(), "file parsed and archived")
+        }
+        Err(error) => {
+            tracing::warn!(doc_id = %doc.id, file = %file_name, %error, "parsed file could not be archived")
+        }
+    }
+    Ok(Ok(Stored {
+        text,
+        chunking: None,
+    }))
+}
+
+/// The key of a text in the content-hash index.
+pub(crate) fn content_key(text: &str) -> String {
+    ids::md5_hex(text.as_bytes())
+}
+
+/// Another live document holding the same text, or `None` after claiming the text for
+/// this one.
+fn duplicate_of(
+    ws: &Workspace,
+    doc: &DocStatusRecord,
+    text: &str,
+) -> Result<Option<DocStatusRecord>> {
+    let key = content_key(text);
+    let holder = ws
+        .storage
+        .kv_get(KvNamespace::ContentHashes, &key)?
+        .and_then(|h| h.get("doc_id")?.as_str().map(str::to_owned));
+    if let Some(holder) = holder.filter(|h| *h != doc.id)
+        && let Some(original) = ws.storage.doc_get(&holder)?
+        && original.status != DocStatus::Failed
+    {
+        return Ok(Some(original));
+    }
+    ws.storage.kv_upsert(
+        KvNamespace::ContentHashes,
+        &[(key, serde_json::json!({"doc_id": doc.id}))],
+    )?;
+    Ok(None)
+}
+
+/// One document: its text (parsed from its file if need be), indexed, its status
+/// recorded as `processed` with its chunk count or `failed` with the reason. A claim
+/// lost meanwhile writes no final status: the new holder processes the document again.
+fn process_one(
+    ws: &Workspace,
+    indexer: &Ingest<'_>,
+    claim: &Claim,
+    mut doc: DocStatusRecord,
+    index: usize,
+    total: usize,
+) -> Result<()> {
+    let board = &*ws.board;
+    board.progress(index + 1);
+    board.message(&format!(
+        "Extracting stage {}/{total}: {}",
+        index + 1,
+        doc.file_path
+    ));
+    let mut content = content_of(ws, indexer.chunking, &mut doc)?;
+    if let Ok(stored) = &content
+        && let Some(original) = duplicate_of(ws, &doc, &stored.text)?
+    {
+        doc.metadata = serde_json::json!({
+            "is_duplicate": true,
+            "original_doc_id": original.id,
+            "original_track_id": original.track_id,
+        });
+        content = Err(format!(
+            "Content already exists. Original doc_id: {}",
+            original.id
+        ));
+    }
+    if content.is_ok() {
+        doc.status = DocStatus::Processing;
+        doc.updated_at = clock::now_iso8601();
+        ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
+    }
+    let started = std::time::Instant::now();
+    let outcome = content.and_then(|stored| {
+        indexer
+            .run(&Document {
+                id: &doc.id,
+                content: &stored.text,
+                file_path: &doc.file_path,
+                chunking: stored.chunking.as_ref(),
+            })
+            .map_err(|e| e.to_string())
+    });
+    if !claim.still_held() {
+        return Ok(());
+    }
+    doc.updated_at = clock::now_iso8601();
+    match outcome {
+        Ok(report) => {
+            tracing::info!(
+                doc_id = %doc.id,
+                chunks = report.chunk_ids.len(),
+                entities = report.entities,
+                relations = report.relations,
+                skipped_records = report.skipped_records,
+                cached_extractions = report.cached_extractions,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "document processed"
+            );
+            doc.status = DocStatus::Processed;
+            doc.chunks_count = Some(report.chunk_ids.len());
+            doc.error_msg = None;
+        }
+        Err(error) => {
+            tracing::error!(doc_id = %doc.id, %error, "document failed");
+            doc.status = DocStatus::Failed;
+            doc.error_msg = Some(error);
+        }
+    }
+    ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
+    board.message(&format!(
+        "Completed processing file {}/{total}: {} ({})",
+        index + 1,
+        doc.file_path,
+        doc.status
+    ));
+    Ok(())
+}

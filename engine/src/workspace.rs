@@ -1,0 +1,60 @@
+//! One workspace as a process serves it: its storage (from the one factory), this
+//! process's caches over it, and its handles on the coordination seam (change counters,
+//! pipeline-status board). Workspaces never see each other's data.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::coordination::{Claim, Coordination, StatusBoard};
+use crate::ingest::{Indexes, Stores};
+use crate::storage::{self, Generations, Result, Storage, StorageConfig};
+
+pub struct Workspace {
+    pub name: String,
+    pub storage: Box<dyn Storage>,
+    pub generations: Arc<dyn Generations>,
+    /// This process's cached copies of the workspace's vectors.
+    pub indexes: Indexes,
+    pub board: Arc<dyn StatusBoard>,
+    /// `INPUT_DIR[/<workspace>]`: uploads and scanned files.
+    pub input_dir: PathBuf,
+    coordination: Arc<dyn Coordination>,
+}
+
+impl Workspace {
+    /// Opens `name` on the configured storage; `input_root` is INPUT_DIR.
+    pub fn open(
+        config: &StorageConfig,
+        coordination: Arc<dyn Coordination>,
+        input_root: &Path,
+        name: &str,
+    ) -> Result<Workspace> {
+        Ok(Workspace {
+            storage: storage::open(config, name)?,
+            generations: coordination.generations(name),
+            indexes: Indexes::default(),
+            board: coordination.board(name),
+            input_dir: match name {
+                "" => input_root.to_owned(),
+                name => input_root.join(name),
+            },
+            name: name.to_owned(),
+            coordination,
+        })
+    }
+
+    /// The workspace's stores, as ingestion, edits and retrieval take them.
+    pub fn stores(&self) -> Stores<'_> {
+        Stores::new(&*self.storage, &*self.generations, &self.indexes)
+    }
+
+    /// Claims the workspace's pipeline (see [`Coordination::claim`]).
+    pub fn claim(&self) -> Option<Claim> {
+        self.coordination.claim(&self.name)
+    }
+
+    /// Whether a live process holds the workspace's pipeline.
+    pub fn pipeline_busy(&self) -> bool {
+        self.coordination.pipeline_busy(&self.name)
+    }
+}

@@ -1,0 +1,60 @@
+//! The engine's view of the server's settings: the config crate owns every option, the
+//! engine takes plain structs of its own, and this is the one place that maps one onto
+//! the other.
+
+use lightrag_config::Settings;
+use lightrag_engine::chunking::ChunkingOptions;
+use lightrag_engine::documents::IndexingConfig;
+use lightrag_engine::embedding::Batching;
+use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
+use lightrag_engine::llm::ExtractionSettings;
+use lightrag_engine::storage::{Backend, StorageConfig};
+
+/// Where the workspaces' data lives. Config accepts only the storage names this build
+/// serves, all of them by the embedded store.
+pub fn storage(settings: &Settings) -> StorageConfig {
+    StorageConfig {
+        backend: Backend::Embedded,
+        working_dir: settings.working_dir.clone(),
+    }
+}
+
+/// How documents are indexed.
+pub fn indexing(settings: &Settings) -> IndexingConfig {
+    let indexing = &settings.indexing;
+    let models = &settings.models;
+    IndexingConfig {
+        extraction: ExtractionSettings {
+            entity_types: indexing.entity_types.clone(),
+            language: indexing.summary_language.clone(),
+            max_gleaning: indexing.max_gleaning,
+        },
+        summary: SummaryPolicy {
+            force_on_merge: indexing.force_summary_on_merge,
+            max_tokens: indexing.summary_max_tokens,
+            length: indexing.summary_length,
+        },
+        limits: SourceLimits {
+            entity_sources: indexing.max_source_ids_per_entity,
+            relation_sources: indexing.max_source_ids_per_relation,
+            file_paths: indexing.max_file_paths,
+        },
+        chunking: ChunkingOptions {
+            chunk_token_size: indexing.chunk_size,
+            overlap_token_size: indexing.chunk_overlap,
+            ..Default::default()
+        },
+        batching: embedding_batching(settings),
+        llm_concurrency: models.llm.max_async,
+        use_cache: indexing.cache_extraction,
+        max_parallel_insert: indexing.max_parallel_insert,
+    }
+}
+
+/// EMBEDDING_BATCH_NUM batches, EMBEDDING_FUNC_MAX_ASYNC at once.
+pub fn embedding_batching(settings: &Settings) -> Batching {
+    Batching {
+        batch_size: settings.models.embedding_batch,
+        concurrency: settings.models.embedding.max_async,
+    }
+}
