@@ -77,7 +77,9 @@ fn table_rows(text: &str) -> Vec<Vec<&str>> {
         .iter()
         .enumerate()
         .filter(|(i, l)| {
-            let header = lines.get(i + 1).is_some_and(|next| next.starts_with("|---"));
+            let header = lines
+                .get(i + 1)
+                .is_some_and(|next| next.starts_with("|---"));
             l.starts_with('|') && !l.starts_with("|---") && !header
         })
         .map(|(_, l)| l.trim_matches('|').split(" | ").map(str::trim).collect())
@@ -124,7 +126,13 @@ fn sources() -> Vec<(PathBuf, String)> {
         }
     }
     let mut out = Vec::new();
-    for krate in ["src", "config/src", "supervisor/src", "worker/src", "engine/src"] {
+    for krate in [
+        "src",
+        "config/src",
+        "supervisor/src",
+        "worker/src",
+        "engine/src",
+    ] {
         walk(&repo().join(krate), &mut out);
     }
     out
@@ -212,43 +220,55 @@ fn settings_page_names_no_flag_or_variable_the_binary_does_not_know() {
     }
 }
 
-/// Every route the server serves: the OpenAPI document's paths with their methods, the
-/// Swagger UI's two routes, and every path the worker's routers register (with any
-/// method: `.route("/path", get(...))` in the code, test-only routes included).
-struct ServedRoutes {
-    with_method: BTreeSet<(String, String)>,
-    paths: BTreeSet<String>,
-}
+const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
-fn served_routes() -> ServedRoutes {
+/// Every route the server serves, as (method, path): the OpenAPI document's operations,
+/// the Swagger UI's two routes, and every route the worker's routers register in the code
+/// (`.route("/path", get(handler))`, so test-only routes too).
+fn served_routes() -> BTreeSet<(String, String)> {
     let server = Server::builder("docs-routes").start();
     let openapi = server.get("/openapi.json").json();
-    let mut with_method = BTreeSet::new();
+    let mut served = BTreeSet::new();
     for (path, operations) in openapi["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
-            with_method.insert((method.to_uppercase(), path.clone()));
+            served.insert((method.to_uppercase(), path.clone()));
         }
     }
-    assert!(with_method.len() > 40, "{openapi}");
+    assert!(served.len() > 40, "{openapi}");
     for path in ["/openapi.json", "/docs"] {
         assert_ne!(server.get(path).status, 404, "{path} is not served");
-        with_method.insert(("GET".to_owned(), path.to_owned()));
+        served.insert(("GET".to_owned(), path.to_owned()));
     }
-    let mut paths: BTreeSet<String> = with_method.iter().map(|(_, p)| p.clone()).collect();
     for (file, text) in sources() {
         if !file.starts_with(repo().join("worker/src")) {
             continue;
         }
         for after in text.split(".route(").skip(1) {
-            let path = after
+            let unreadable = || panic!("{}: unreadable route: {after:.80}", file.display());
+            let Some((path, rest)) = after
                 .trim_start()
                 .strip_prefix('"')
-                .and_then(|rest| rest.split('"').next())
-                .unwrap_or_else(|| panic!("{}: route without a literal path", file.display()));
-            paths.insert(path.to_owned());
+                .and_then(|r| r.split_once('"'))
+            else {
+                unreadable()
+            };
+            // The method router: `get(`, `post(`, `axum::routing::delete(` ...
+            let handler = rest.trim_start().trim_start_matches(',').trim_start();
+            let name = handler
+                .split('(')
+                .next()
+                .unwrap()
+                .rsplit("::")
+                .next()
+                .unwrap();
+            let method = name.to_uppercase();
+            if !METHODS.contains(&method.as_str()) {
+                unreadable()
+            }
+            served.insert((method, path.to_owned()));
         }
     }
-    ServedRoutes { with_method, paths }
+    served
 }
 
 /// The routes a page names, as `` `METHOD /path` `` code spans (a query string after
@@ -258,8 +278,7 @@ fn documented_routes(page: &str) -> BTreeSet<(String, String)> {
         .into_iter()
         .filter_map(|span| {
             let (method, path) = span.split_once(' ')?;
-            let known = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
-            (known.contains(&method) && path.starts_with('/')).then(|| {
+            (METHODS.contains(&method) && path.starts_with('/')).then(|| {
                 let path = path.split('?').next().unwrap();
                 (method.to_owned(), path.to_owned())
             })
@@ -270,17 +289,10 @@ fn documented_routes(page: &str) -> BTreeSet<(String, String)> {
 #[test]
 fn http_api_page_documents_every_route_the_server_serves() {
     let documented = documented_routes(&read("docs/http-api.md"));
-    let served = served_routes();
-    for (method, path) in &served.with_method {
+    for (method, path) in served_routes() {
         assert!(
             documented.contains(&(method.clone(), path.clone())),
             "docs/http-api.md does not document `{method} {path}`"
-        );
-    }
-    for path in &served.paths {
-        assert!(
-            documented.iter().any(|(_, p)| p == path),
-            "docs/http-api.md does not document {path}"
         );
     }
 }
@@ -288,13 +300,12 @@ fn http_api_page_documents_every_route_the_server_serves() {
 #[test]
 fn http_api_page_documents_no_route_the_server_lacks() {
     let served = served_routes();
-    for (method, path) in documented_routes(&read("docs/http-api.md")) {
-        let known = served.with_method.contains(&(method.clone(), path.clone()))
-            || (!served.with_method.iter().any(|(_, p)| *p == path)
-                && served.paths.contains(&path));
+    for route in documented_routes(&read("docs/http-api.md")) {
         assert!(
-            known,
-            "docs/http-api.md documents `{method} {path}`, which is not served"
+            served.contains(&route),
+            "docs/http-api.md documents `{} {}`, which is not served",
+            route.0,
+            route.1
         );
     }
 }
@@ -316,7 +327,10 @@ fn signals_in(table: &str) -> BTreeSet<String> {
 fn signals_page_names_exactly_the_signals_master_and_workers_handle() {
     use lightrag_supervisor::signals::{MASTER_SIGNALS, WORKER_SIGNALS};
     let page = read("docs/signals.md");
-    for (heading, handled) in [("## Master", MASTER_SIGNALS), ("## Workers", WORKER_SIGNALS)] {
+    for (heading, handled) in [
+        ("## Master", MASTER_SIGNALS),
+        ("## Workers", WORKER_SIGNALS),
+    ] {
         let handled: BTreeSet<String> = handled.iter().map(|s| s.as_str().to_owned()).collect();
         assert_eq!(
             signals_in(section(&page, heading)),
