@@ -816,19 +816,6 @@ mod tests {
     }
 
     #[test]
-    fn readme_documents_every_setting() {
-        let readme = include_str!("../../README.md");
-        for spec in spec::ALL {
-            let row = format!("| `--{}` | `{}` |", spec.flag, spec.env);
-            assert!(
-                readme.contains(&row),
-                "README lacks the row for {}",
-                spec.env
-            );
-        }
-    }
-
-    #[test]
     fn help_names_every_env_var() {
         let help = Settings::command().render_help().to_string();
         for spec in spec::ALL {
