@@ -27,7 +27,8 @@ use crate::ingest::Stores;
 use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, prompts, wait};
 use crate::storage::{KvNamespace, StorageError};
 
-/// A workspace's stores, owned by whoever opened them (the worker's workspace).
+/// A workspace's stores, reached through what owns them (the worker's open workspace):
+/// the answer path takes it to blocking threads and keeps it while an answer streams.
 pub trait StoreSource: Send + Sync + 'static {
     fn stores(&self) -> Stores<'_>;
 }
