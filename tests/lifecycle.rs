@@ -58,7 +58,11 @@ fn rows(server: &Server, namespace: &str) -> usize {
 fn chat_requests(fake: &FakeProvider) -> usize {
     fake.requests()
         .iter()
-        .filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/chat/completions")))
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/chat/completions"))
+        })
         .count()
 }
 
@@ -66,9 +70,10 @@ fn history_has(server: &Server, needle: &str, within: Duration) -> serde_json::V
     let deadline = Instant::now() + within;
     loop {
         let status = server.get("/documents/pipeline_status").json();
-        let seen = status["history_messages"]
-            .as_array()
-            .is_some_and(|h| h.iter().any(|m| m.as_str().is_some_and(|m| m.contains(needle))));
+        let seen = status["history_messages"].as_array().is_some_and(|h| {
+            h.iter()
+                .any(|m| m.as_str().is_some_and(|m| m.contains(needle)))
+        });
         if seen && status["busy"] == false {
             return status;
         }
@@ -100,8 +105,15 @@ fn concurrent_texts_with_one_source_are_accepted_once() {
             .collect();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
-    assert_eq!(answers.iter().filter(|s| **s == 200).count(), 1, "{answers:?}");
-    assert!(answers.iter().all(|s| *s == 200 || *s == 409), "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|s| **s == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|s| *s == 200 || *s == 409),
+        "{answers:?}"
+    );
     let page = call(&server, "POST", "/documents/paginated", &json!({})).json();
     assert_eq!(page["pagination"]["total_count"], 1, "{page}");
 }
@@ -133,7 +145,10 @@ fn a_deletion_whose_model_call_fails_leaves_the_document_whole() {
     assert_eq!(rows(&server, "text_chunks"), chunks, "no chunk was deleted");
     let page = call(&server, "POST", "/documents/paginated", &json!({})).json();
     assert_eq!(page["status_counts"]["processed"], 2, "{page}");
-    assert!(common::entity_exists(&server, "Bob"), "a.txt's own entity stays");
+    assert!(
+        common::entity_exists(&server, "Bob"),
+        "a.txt's own entity stays"
+    );
 }
 
 #[test]
@@ -159,7 +174,10 @@ fn a_deletion_interrupted_by_the_death_of_every_worker_is_finished() {
     // The rebuild's model call is in flight: kill every worker under it.
     let deadline = Instant::now() + Duration::from_secs(30);
     while chat_requests(&fake) == before {
-        assert!(Instant::now() < deadline, "the deletion never asked the model");
+        assert!(
+            Instant::now() < deadline,
+            "the deletion never asked the model"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let old = server.workers();
@@ -178,8 +196,14 @@ fn a_deletion_interrupted_by_the_death_of_every_worker_is_finished() {
         assert!(Instant::now() < deadline, "{page}\n{status}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!common::entity_exists(&server, "Bob"), "a.txt's own entity is gone");
-    assert!(common::entity_exists(&server, "Alice"), "the shared entity stays");
+    assert!(
+        !common::entity_exists(&server, "Bob"),
+        "a.txt's own entity is gone"
+    );
+    assert!(
+        common::entity_exists(&server, "Alice"),
+        "the shared entity stays"
+    );
     assert_eq!(rows(&server, "deletions"), 0, "the marker is gone");
     pipeline_idle(&server, None, Duration::from_secs(10));
 }

@@ -58,3 +58,11 @@ impl Workspace {
         self.coordination.pipeline_busy(&self.name)
     }
 }
+
+/// The answer path reaches a workspace's stores through it from blocking threads, and
+/// caches a streamed answer after the request has returned.
+impl crate::query::answer::StoreSource for Workspace {
+    fn stores(&self) -> Stores<'_> {
+        Workspace::stores(self)
+    }
+}

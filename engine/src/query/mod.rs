@@ -10,8 +10,11 @@
 //!
 //! Query, keyword texts are embedded in one batched call. The context is cut to the
 //! token budgets ([`context`]) and becomes LightRAG's answer prompt; references are
-//! numbered by how many of the final chunks come from each file.
+//! numbered by how many of the final chunks come from each file. [`answer`] is the one
+//! path from a question to its answer (retrieval, cache, prompt, model) that every
+//! front end takes.
 
+pub mod answer;
 pub mod context;
 mod retrieval;
 
@@ -189,6 +192,7 @@ pub const PROGRESS_KEYWORDS: &str = "extracting_keywords";
 pub const PROGRESS_ENTITIES: &str = "retrieving_entities";
 pub const PROGRESS_RELATIONS: &str = "retrieving_relations";
 pub const PROGRESS_CHUNKS: &str = "retrieving_chunks";
+pub const PROGRESS_GENERATING: &str = "generating_response";
 
 /// The query side of one workspace.
 pub struct QueryEngine<'a> {

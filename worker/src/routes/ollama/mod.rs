@@ -13,12 +13,12 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use lightrag_engine::chunking::Tokenizer;
-use lightrag_engine::llm::{Message, Role, TextStream, once};
+use lightrag_engine::llm::{Message, Role, TextStream, collect};
 use lightrag_engine::query::{Mode, query_weight};
 use serde_json::{Map, Value, json};
 
 use super::ndjson::{self, Lines, Relayed};
-use super::query::{self, CacheSlot, QueryRequest, Reply};
+use super::query::{self, QueryRequest};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
@@ -208,22 +208,18 @@ fn error_line(shape: Shape, model: &str, error: &str) -> Value {
     line
 }
 
-/// Relays an answer in the requested shape, streamed or whole; a complete RAG answer
-/// is cached when it has a slot.
+/// Relays an answer in the requested shape, streamed or whole.
 async fn respond(
     app: Arc<App>,
     shape: Shape,
     answer: TextStream,
-    cache: Option<CacheSlot>,
     stream: bool,
     timing: Timing,
     closing: bool,
 ) -> Result<Response, ApiError> {
     let model = app.settings.api.ollama_model.clone();
     if !stream {
-        let text = query::complete(answer, cache)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        let text = collect(answer).await.map_err(|e| ApiError::engine(&e))?;
         let text = match (shape, text.trim().is_empty()) {
             (Shape::Generate, true) => NO_RESPONSE.to_owned(),
             _ => text,
@@ -232,18 +228,11 @@ async fn respond(
         return Ok(Json(finished(shape, &model, &text, stats)).into_response());
     }
     let (lines, response) = ndjson::channel(closing, ndjson::Encoding::Utf8);
-    tokio::spawn(relay(shape, model, answer, cache, timing, lines));
+    tokio::spawn(relay(shape, model, answer, timing, lines));
     Ok(response)
 }
 
-async fn relay(
-    shape: Shape,
-    model: String,
-    answer: TextStream,
-    cache: Option<CacheSlot>,
-    mut timing: Timing,
-    lines: Lines,
-) {
+async fn relay(shape: Shape, model: String, answer: TextStream, mut timing: Timing, lines: Lines) {
     let relayed = lines
         .relay(answer, |chunk| {
             timing.first_piece.get_or_insert_with(Instant::now);
@@ -251,13 +240,7 @@ async fn relay(
         })
         .await;
     let text = match relayed {
-        Relayed::Complete(text) => {
-            if let Some(cache) = cache {
-                cache.remember(&text).await;
-            }
-            text
-        }
-        // Only a complete answer is cached.
+        Relayed::Complete(text) => text,
         Relayed::Failed(error, text) => {
             lines
                 .send(error_line(shape, &model, &error.to_string()))
@@ -301,8 +284,8 @@ pub async fn generate(State(app): State<Arc<App>>, req: Request) -> Result<Respo
         .model
         .chat(messages)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
-    respond(app, Shape::Generate, answer, None, stream, timing, closing).await
+        .map_err(|e| ApiError::engine(&e))?;
+    respond(app, Shape::Generate, answer, stream, timing, closing).await
 }
 
 /// The validated messages of a chat request.
@@ -407,8 +390,8 @@ pub async fn chat(
             .model
             .chat(conversation)
             .await
-            .map_err(|e| ApiError::internal(&e))?;
-        return respond(app, Shape::Chat, answer, None, stream, timing, closing).await;
+            .map_err(|e| ApiError::engine(&e))?;
+        return respond(app, Shape::Chat, answer, stream, timing, closing).await;
     }
     if query_weight(routed.query.trim()) < 3 {
         return Err(ApiError::bad_request(TOO_SHORT));
@@ -420,9 +403,15 @@ pub async fn chat(
         messages,
         routed.user_prompt,
     );
-    let (answer, cache) = match query::reply(&app, &ws, &request).await? {
-        Reply::Whole(text) => (once(text), None),
-        Reply::Stream { stream, cache } => (stream, cache),
-    };
-    respond(app, Shape::Chat, answer, cache, stream, timing, closing).await
+    tracing::info!(
+        mode = %request.mode.as_str(),
+        only_need_context = request.only_need_context,
+        "rag query"
+    );
+    let answered = query::answerer(&app, &ws)
+        .answer(query::answer_request(&app, &request), |_| {})
+        .await
+        .map_err(|e| ApiError::engine(&e))?;
+    let answer = answered.answer.into_stream();
+    respond(app, Shape::Chat, answer, stream, timing, closing).await
 }

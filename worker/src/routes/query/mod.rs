@@ -1,9 +1,11 @@
-//! `POST /query`, `/query/stream` and `/query/data`. Retrieval runs on a blocking
-//! thread (it reads SQLite and the vector caches); generation streams from the model on
-//! the runtime. A streamed answer stops, and its model call with it, as soon as the
-//! client goes away.
+//! `POST /query`, `/query/stream` and `/query/data`: the HTTP side only. A request is
+//! validated ([`request`]), turned into the engine's question with the server's
+//! defaults, and answered by the engine's one answer path
+//! ([`lightrag_engine::query::answer`]); these routes shape what comes back as JSON or
+//! NDJSON ([`stream`]) and map engine failures by kind.
 
 mod request;
+mod stream;
 
 pub(crate) use request::QueryRequest;
 
@@ -14,16 +16,14 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use lightrag_engine::ids;
-use lightrag_engine::llm::{ModelError, TextStream, collect, prompts, wait};
-use lightrag_engine::query::context::{messages, prompt_text, render_context, system_prompt};
-use lightrag_engine::query::{
-    ChunkPick, Mode, QueryEngine, QueryParams, Retrieval, RetrievalSettings,
+use lightrag_engine::llm::collect;
+use lightrag_engine::query::answer::{
+    Answer, AnswerRequest, AnswerSettings, Answered, Answerer, CachedModel,
 };
-use lightrag_engine::storage::KvNamespace;
+use lightrag_engine::query::{ChunkPick, QueryParams, Retrieval, RetrievalSettings};
 use serde_json::{Value, json};
 
-use super::ndjson::{self, Lines, Relayed};
+use super::ndjson;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
@@ -33,8 +33,6 @@ use lightrag_engine::workspace::Workspace;
 /// LightRAG's answer when the model returned nothing.
 const EMPTY_ANSWER: &str = "No relevant context found for the query.";
 const DEFAULT_RESPONSE_TYPE: &str = "Multiple Paragraphs";
-/// Progress step announced before generation.
-const PROGRESS_GENERATING: &str = "generating_response";
 
 async fn read(req: Request) -> Result<QueryRequest, ApiError> {
     let body = extract::json_object(req).await?;
@@ -71,49 +69,41 @@ fn params(app: &App, r: &QueryRequest) -> QueryParams {
     }
 }
 
-/// Runs retrieval on a blocking thread; `progress` hears each step.
-async fn retrieve(
-    app: &Arc<App>,
-    ws: &Arc<Workspace>,
-    params: QueryParams,
-    progress: impl Fn(&'static str) + Send + Sync + 'static,
-) -> Result<Retrieval, String> {
-    let (app, ws) = (app.clone(), ws.clone());
-    tokio::task::spawn_blocking(move || {
-        let q = &app.settings.query;
-        let settings = RetrievalSettings {
-            cosine_threshold: q.cosine_threshold,
-            related_chunk_number: q.related_chunk_number,
-            chunk_pick: if q.pick_chunks_by_weight {
-                ChunkPick::Weight
-            } else {
-                ChunkPick::Vector
+/// The engine's answer path for `ws`, with this server's models and settings.
+pub(crate) fn answerer(app: &App, ws: &Arc<Workspace>) -> Answerer {
+    let q = &app.settings.query;
+    let llm = &app.settings.models.llm;
+    Answerer {
+        stores: ws.clone(),
+        model: app.model.clone(),
+        embedder: app.embedder.clone(),
+        settings: Arc::new(AnswerSettings {
+            retrieval: RetrievalSettings {
+                cosine_threshold: q.cosine_threshold,
+                related_chunk_number: q.related_chunk_number,
+                chunk_pick: if q.pick_chunks_by_weight {
+                    ChunkPick::Weight
+                } else {
+                    ChunkPick::Vector
+                },
+                language: app.settings.indexing.summary_language.clone(),
             },
-            language: app.settings.indexing.summary_language.clone(),
-        };
-        let tokenizer = lightrag_engine::chunking::Tokenizer::o200k();
-        let engine = QueryEngine {
-            stores: ws.stores(),
-            tokenizer: &tokenizer,
-            embedder: &*app.embedder,
-            model: &*app.model,
-            settings: &settings,
-        };
-        wait(engine.retrieve(&params, &progress)).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+            cache: q.enable_llm_cache.then(|| CachedModel {
+                binding: llm.binding.name().to_owned(),
+                model: llm.model.clone(),
+            }),
+        }),
+    }
 }
 
-/// Retrieval without progress notes; a failure is a 500.
-async fn retrieved(
-    app: &Arc<App>,
-    ws: &Arc<Workspace>,
-    params: &QueryParams,
-) -> Result<Retrieval, ApiError> {
-    retrieve(app, ws, params.clone(), |_| {})
-        .await
-        .map_err(|e| ApiError::internal(&e))
+/// The question of a validated request, as the engine takes it.
+pub(crate) fn answer_request(app: &App, r: &QueryRequest) -> AnswerRequest {
+    AnswerRequest {
+        params: params(app, r),
+        history: r.conversation_history.clone(),
+        only_need_context: r.only_need_context,
+        only_need_prompt: r.only_need_prompt,
+    }
 }
 
 /// `references` as the query routes return them (chunk contents only on request).
@@ -136,165 +126,6 @@ fn references(retrieval: &Retrieval, with_content: bool) -> Value {
         .collect()
 }
 
-/// How the answer is produced.
-enum Answer {
-    /// Not from the model (no context, context or prompt only).
-    Fixed(String),
-    /// From the answer cache.
-    Cached(String),
-    /// From the model; cached once complete.
-    Generated(TextStream, Option<CacheSlot>),
-}
-
-/// Where a generated answer is cached once it is complete.
-pub(crate) struct CacheSlot {
-    ws: Arc<Workspace>,
-    key: String,
-    mode: Mode,
-}
-
-impl CacheSlot {
-    /// Stores a complete answer (an empty one is not worth keeping).
-    pub(crate) async fn remember(self, text: &str) {
-        if text.trim().is_empty() {
-            return;
-        }
-        let CacheSlot { ws, key, mode } = self;
-        let value = json!({"return": text, "cache_type": "query", "mode": mode.as_str()});
-        if let Err(e) = super::documents::blocking(&ws, move |ws| {
-            ws.storage
-                .kv_upsert(KvNamespace::LlmResponseCache, &[(key, value)])
-        })
-        .await
-        {
-            tracing::warn!(detail = ?e.detail, "query answer not cached");
-        }
-    }
-}
-
-/// A generated answer in full, cached when it has a slot.
-pub(crate) async fn complete(
-    stream: TextStream,
-    cache: Option<CacheSlot>,
-) -> Result<String, ModelError> {
-    let text = collect(stream).await?;
-    if let Some(cache) = cache {
-        cache.remember(&text).await;
-    }
-    Ok(text)
-}
-
-fn cache_key(app: &App, request: &QueryRequest, params: &QueryParams) -> String {
-    let llm = &app.settings.models.llm;
-    let history: Vec<(&str, &str)> = request
-        .conversation_history
-        .iter()
-        .map(|m| (m.role.as_str(), m.content.as_str()))
-        .collect();
-    let identity = json!([
-        params.mode.as_str(),
-        params.query,
-        params.response_type,
-        params.top_k,
-        params.chunk_top_k,
-        params.max_entity_tokens,
-        params.max_relation_tokens,
-        params.max_total_tokens,
-        params.hl_keywords,
-        params.ll_keywords,
-        params.user_prompt,
-        history,
-        llm.binding.name(),
-        llm.model,
-    ]);
-    format!(
-        "query:{}:{}",
-        params.mode.as_str(),
-        ids::md5_hex(identity.to_string().as_bytes())
-    )
-}
-
-async fn answer(
-    app: &Arc<App>,
-    ws: &Arc<Workspace>,
-    request: &QueryRequest,
-    params: &QueryParams,
-    retrieval: &Retrieval,
-) -> Result<Answer, ApiError> {
-    let bypass = params.mode == Mode::Bypass;
-    if !bypass && retrieval.is_empty() {
-        return Ok(Answer::Fixed(prompts::FAIL_RESPONSE.to_owned()));
-    }
-    let context = (!bypass).then(|| render_context(params.mode, retrieval));
-    if request.only_need_context {
-        return Ok(Answer::Fixed(context.unwrap_or_default()));
-    }
-    let system = context.map(|context| system_prompt(params, &context));
-    if request.only_need_prompt {
-        return Ok(Answer::Fixed(prompt_text(
-            system.as_deref().unwrap_or_default(),
-            &params.query,
-        )));
-    }
-    let key = app
-        .settings
-        .query
-        .enable_llm_cache
-        .then(|| cache_key(app, request, params));
-    if let Some(key) = key.clone() {
-        let cached = super::documents::blocking(ws, move |ws| {
-            ws.storage.kv_get(KvNamespace::LlmResponseCache, &key)
-        })
-        .await?;
-        if let Some(text) = cached.and_then(|c| c.get("return")?.as_str().map(str::to_owned)) {
-            return Ok(Answer::Cached(text));
-        }
-    }
-    let cache = key.map(|key| CacheSlot {
-        ws: ws.clone(),
-        key,
-        mode: params.mode,
-    });
-    let stream = app
-        .model
-        .chat(messages(
-            system,
-            &request.conversation_history,
-            &params.query,
-        ))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Answer::Generated(stream, cache))
-}
-
-/// A RAG answer for another front end: whole, or a model stream to relay (and cache
-/// under `cache` once complete).
-pub(crate) enum Reply {
-    Whole(String),
-    Stream {
-        stream: TextStream,
-        cache: Option<CacheSlot>,
-    },
-}
-
-pub(crate) async fn reply(
-    app: &Arc<App>,
-    ws: &Arc<Workspace>,
-    request: &QueryRequest,
-) -> Result<Reply, ApiError> {
-    let params = params(app, request);
-    tracing::info!(
-        mode = %params.mode.as_str(),
-        only_need_context = request.only_need_context,
-        "rag query"
-    );
-    let retrieval = retrieved(app, ws, &params).await?;
-    Ok(match answer(app, ws, request, &params, &retrieval).await? {
-        Answer::Fixed(text) | Answer::Cached(text) => Reply::Whole(text),
-        Answer::Generated(stream, cache) => Reply::Stream { stream, cache },
-    })
-}
-
 fn seconds_since(started: Instant) -> f64 {
     (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0
 }
@@ -309,15 +140,15 @@ pub async fn query(
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let request = read(req).await?;
-    let params = params(&app, &request);
-    let retrieval = retrieved(&app, &ws, &params).await?;
-    let (response, llm_generated) = match answer(&app, &ws, &request, &params, &retrieval).await? {
+    let Answered { retrieval, answer } = answerer(&app, &ws)
+        .answer(answer_request(&app, &request), |_| {})
+        .await
+        .map_err(|e| ApiError::engine(&e))?;
+    let (response, llm_generated) = match answer {
         Answer::Fixed(text) => (text, false),
         Answer::Cached(text) => (text, true),
-        Answer::Generated(stream, cache) => {
-            let text = complete(stream, cache)
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
+        Answer::Generated(stream) => {
+            let text = collect(stream).await.map_err(|e| ApiError::engine(&e))?;
             if text.trim().is_empty() {
                 (EMPTY_ANSWER.to_owned(), false)
             } else {
@@ -326,7 +157,7 @@ pub async fn query(
         }
     };
     tracing::info!(
-        mode = %params.mode.as_str(),
+        mode = %request.mode.as_str(),
         chunks = retrieval.chunks.len(),
         llm_generated,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -340,94 +171,6 @@ pub async fn query(
     })))
 }
 
-/// Everything after the headers of a `/query/stream` answer.
-async fn stream_answer(
-    app: Arc<App>,
-    ws: Arc<Workspace>,
-    request: QueryRequest,
-    params: QueryParams,
-    retrieval: Option<Retrieval>,
-    lines: Lines,
-    started: Instant,
-) {
-    let progress_lines = lines.clone();
-    let retrieval = match retrieval {
-        Some(r) => r,
-        None => {
-            let progress =
-                move |step: &'static str| progress_lines.try_send(json!({"progress": step}));
-            match retrieve(&app, &ws, params.clone(), progress).await {
-                Ok(r) => r,
-                Err(error) => {
-                    lines.send(json!({"error": error})).await;
-                    return;
-                }
-            }
-        }
-    };
-    let refs = request
-        .include_references
-        .then(|| references(&retrieval, request.include_chunk_content));
-    if request.include_progress && !lines.send(json!({"progress": PROGRESS_GENERATING})).await {
-        return;
-    }
-    let single = |text: String, llm_generated: bool| {
-        let mut line = json!({"response": text, "llm_generated": llm_generated});
-        if let Some(refs) = &refs {
-            line["references"] = refs.clone();
-        }
-        line
-    };
-    let answer = match answer(&app, &ws, &request, &params, &retrieval).await {
-        Ok(a) => a,
-        Err(e) => {
-            lines.send(json!({"error": e.detail})).await;
-            return;
-        }
-    };
-    let delivered = match answer {
-        Answer::Fixed(text) => lines.send(single(text, false)).await,
-        Answer::Cached(text) => lines.send(single(text, true)).await,
-        Answer::Generated(stream, cache) if request.stream == Some(false) => {
-            match complete(stream, cache).await {
-                Ok(text) => lines.send(single(text, true)).await,
-                Err(e) => lines.send(json!({"error": e.to_string()})).await,
-            }
-        }
-        Answer::Generated(stream, cache) => {
-            if let Some(refs) = &refs
-                && !lines.send(json!({"references": refs})).await
-            {
-                return;
-            }
-            match lines
-                .relay(stream, |piece| json!({"response": piece}))
-                .await
-            {
-                Relayed::Complete(text) => {
-                    if let Some(cache) = cache {
-                        cache.remember(&text).await;
-                    }
-                    true
-                }
-                Relayed::Failed(e, _) => {
-                    lines.send(json!({"error": e.to_string()})).await;
-                    return;
-                }
-                Relayed::Gone => {
-                    tracing::info!(mode = %params.mode.as_str(), "client disconnected; generation stopped");
-                    return;
-                }
-            }
-        }
-    };
-    if delivered && request.include_progress {
-        lines
-            .send(json!({"response_time": seconds_since(started)}))
-            .await;
-    }
-}
-
 /// Ask a question; the answer as newline-delimited JSON, streamed as it is generated.
 #[utoipa::path(post, path = "/query/stream", tag = "query",
     responses((status = 200, content_type = "application/x-ndjson"), (status = 422)))]
@@ -439,18 +182,8 @@ pub async fn query_stream(
     let started = Instant::now();
     let closing = ndjson::closing(req.headers());
     let request = read(req).await?;
-    let params = params(&app, &request);
-    // Without progress lines, retrieval errors are still a plain 500.
-    let retrieval = if request.include_progress {
-        None
-    } else {
-        Some(retrieved(&app, &ws, &params).await?)
-    };
-    let (lines, response) = ndjson::channel(closing, ndjson::Encoding::Ascii);
-    tokio::spawn(stream_answer(
-        app, ws, request, params, retrieval, lines, started,
-    ));
-    Ok(response)
+    let question = answer_request(&app, &request);
+    stream::respond(answerer(&app, &ws), question, request, closing, started).await
 }
 
 /// `/query/data`'s own 400 for what the other routes answer 422.
@@ -499,8 +232,10 @@ pub async fn query_data(
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => return Ok(data_failure(e)),
         Err(e) => return Err(e),
     };
-    let params = params(&app, &request);
-    let retrieval = retrieved(&app, &ws, &params).await?;
+    let retrieval = answerer(&app, &ws)
+        .retrieve(params(&app, &request), |_| {})
+        .await
+        .map_err(|e| ApiError::engine(&e))?;
     let references = references(&retrieval, false);
     Ok(Json(json!({
         "status": "success",
@@ -512,7 +247,7 @@ pub async fn query_data(
             "references": references,
         },
         "metadata": {
-            "query_mode": params.mode.as_str(),
+            "query_mode": request.mode.as_str(),
             "keywords": {
                 "high_level": retrieval.keywords.high_level,
                 "low_level": retrieval.keywords.low_level,
