@@ -23,6 +23,7 @@ mod pipeline;
 mod routes;
 mod server;
 mod service;
+mod validate;
 mod workspace;
 
 use std::ffi::OsString;

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 
 use lightrag_engine::documents::{DeletionRequest, deletion};
 
-use super::field_error;
 use crate::app::App;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract;
+use crate::validate::Body;
 use crate::workspace::Ws;
 
 #[derive(Serialize, ToSchema)]
@@ -24,41 +24,18 @@ pub struct DeleteDocResponse {
     doc_id: String,
 }
 
-fn flag(body: &serde_json::Map<String, serde_json::Value>, field: &str) -> Result<bool, ApiError> {
-    match body.get(field) {
-        None | Some(serde_json::Value::Null) => Ok(false),
-        Some(serde_json::Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(field_error(
-            field,
-            "bool_type",
-            "Input should be a valid boolean",
-            other,
-        )),
-    }
-}
-
-fn doc_ids(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<String>, ApiError> {
-    let Some(value) = body.get("doc_ids") else {
-        return Err(ApiError::validation(vec![FieldError::missing_in(
-            body, "doc_ids",
-        )]));
-    };
-    let Some(items) = value.as_array() else {
-        return Err(field_error(
-            "doc_ids",
-            "list_type",
-            "Input should be a valid list",
-            value,
-        ));
-    };
-    let invalid = |msg: &str| field_error("doc_ids", "value_error", msg, value);
+fn doc_ids(body: Body<'_>) -> Result<Vec<String>, ApiError> {
+    let items = body.list("doc_ids")?;
+    let value = body.required("doc_ids")?;
+    let invalid = |msg: &str| body.invalid("doc_ids", "value_error", msg, value);
     if items.is_empty() {
         return Err(invalid("Value error, doc_ids cannot be empty"));
     }
     let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         let Some(id) = item.as_str() else {
-            return Err(field_error(
+            return Err(body.invalid(
                 "doc_ids",
                 "string_type",
                 "Input should be a valid string",
@@ -69,7 +46,7 @@ fn doc_ids(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<Stri
         if id.is_empty() {
             return Err(invalid("Value error, doc_ids cannot contain empty strings"));
         }
-        if ids.iter().any(|known| known == id) {
+        if !seen.insert(id) {
             return Err(invalid("Value error, doc_ids must be unique"));
         }
         ids.push(id.to_owned());
@@ -86,11 +63,12 @@ pub async fn delete_document(
     Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<DeleteDocResponse>, ApiError> {
-    let body = extract::json_object(req).await?;
+    let object = extract::json_object(req).await?;
+    let body = Body(&object);
     let request = DeletionRequest {
-        doc_ids: doc_ids(&body)?,
-        delete_file: flag(&body, "delete_file")?,
-        delete_llm_cache: flag(&body, "delete_llm_cache")?,
+        doc_ids: doc_ids(body)?,
+        delete_file: body.flag("delete_file", false)?,
+        delete_llm_cache: body.flag("delete_llm_cache", false)?,
     };
     let doc_id = request.doc_ids.join(", ");
     let count = request.doc_ids.len();

@@ -18,8 +18,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract;
+use crate::validate::Body;
 use crate::workspace::Ws;
 use lightrag_engine::error::Kind;
 
@@ -244,12 +245,10 @@ pub async fn insert_text(
     req: Request,
 ) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
-    let Some(text) = body.get("text") else {
-        return Err(ApiError::validation(vec![FieldError::missing_in(
-            &body, "text",
-        )]));
-    };
-    let text = text_at(text, vec!["body".into(), "text".into()])?;
+    let text = text_at(
+        Body(&body).required("text")?,
+        vec!["body".into(), "text".into()],
+    )?;
     let source = source_at(
         body.get("file_source"),
         vec!["body".into(), "file_source".into()],
@@ -280,11 +279,7 @@ pub async fn insert_texts(
     req: Request,
 ) -> Result<Json<InsertResponse>, ApiError> {
     let body = extract::json_object(req).await?;
-    let Some(texts) = body.get("texts") else {
-        return Err(ApiError::validation(vec![FieldError::missing_in(
-            &body, "texts",
-        )]));
-    };
+    let texts = Body(&body).required("texts")?;
     let Some(texts) = texts.as_array().filter(|t| !t.is_empty()) else {
         return Err(ApiError::invalid(
             vec!["body".into(), "texts".into()],
@@ -366,46 +361,13 @@ struct PaginatedRequest {
     sort_direction: Option<String>,
 }
 
-fn field_error(field: &str, kind: &'static str, msg: &str, input: &serde_json::Value) -> ApiError {
-    ApiError::invalid(vec!["body".into(), field.into()], kind, msg, input.clone())
-}
-
-fn integer(
-    body: &serde_json::Map<String, serde_json::Value>,
+fn status_value(
+    body: Body<'_>,
+    value: &serde_json::Value,
     field: &str,
-    default: usize,
-    min: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    let Some(value) = body.get(field).filter(|v| !v.is_null()) else {
-        return Ok(default);
-    };
-    let n = value
-        .as_u64()
-        .ok_or_else(|| field_error(field, "int_type", "Input should be a valid integer", value))?
-        as usize;
-    if n < min {
-        return Err(field_error(
-            field,
-            "greater_than_equal",
-            &format!("Input should be greater than or equal to {min}"),
-            value,
-        ));
-    }
-    if n > max {
-        return Err(field_error(
-            field,
-            "less_than_equal",
-            &format!("Input should be less than or equal to {max}"),
-            value,
-        ));
-    }
-    Ok(n)
-}
-
-fn status_value(value: &serde_json::Value, field: &str) -> Result<DocStatus, ApiError> {
+) -> Result<DocStatus, ApiError> {
     value.as_str().and_then(DocStatus::parse).ok_or_else(|| {
-        field_error(
+        body.invalid(
             field,
             "enum",
             &format!(
@@ -422,30 +384,23 @@ fn status_value(value: &serde_json::Value, field: &str) -> Result<DocStatus, Api
     request_body = PaginatedRequest,
     responses((status = 200, body = DocumentsPage), (status = 422)))]
 pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, ApiError> {
-    let body = extract::json_object(req).await?;
-    let page = integer(&body, "page", 1, 1, usize::MAX)?;
-    let page_size = integer(&body, "page_size", 50, 10, 200)?;
+    let object = extract::json_object(req).await?;
+    let body = Body(&object);
+    let page = body.integer("page", 1, 1, usize::MAX)?;
+    let page_size = body.integer("page_size", 50, 10, 200)?;
     let statuses = match (
-        body.get("status_filters").filter(|v| !v.is_null()),
-        body.get("status_filter").filter(|v| !v.is_null()),
+        body.optional("status_filters"),
+        body.optional("status_filter"),
     ) {
-        (Some(list), _) => list
-            .as_array()
-            .ok_or_else(|| {
-                field_error(
-                    "status_filters",
-                    "list_type",
-                    "Input should be a valid list",
-                    list,
-                )
-            })?
+        (Some(_), _) => body
+            .list("status_filters")?
             .iter()
-            .map(|v| status_value(v, "status_filters"))
+            .map(|v| status_value(body, v, "status_filters"))
             .collect::<Result<Vec<_>, _>>()?,
-        (None, Some(one)) => vec![status_value(one, "status_filter")?],
+        (None, Some(one)) => vec![status_value(body, one, "status_filter")?],
         (None, None) => Vec::new(),
     };
-    let sort_value = body
+    let sort_value = object
         .get("sort_field")
         .cloned()
         .unwrap_or_else(|| "updated_at".into());
@@ -453,14 +408,14 @@ pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, 
         .as_str()
         .and_then(DocSort::parse)
         .ok_or_else(|| {
-            field_error(
+            body.invalid(
                 "sort_field",
                 "literal_error",
                 "Input should be 'created_at', 'updated_at', 'id' or 'file_path'",
                 &sort_value,
             )
         })?;
-    let direction = body
+    let direction = object
         .get("sort_direction")
         .cloned()
         .unwrap_or_else(|| "desc".into());
@@ -468,7 +423,7 @@ pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, 
         Some("desc") => true,
         Some("asc") => false,
         _ => {
-            return Err(field_error(
+            return Err(body.invalid(
                 "sort_direction",
                 "literal_error",
                 "Input should be 'asc' or 'desc'",

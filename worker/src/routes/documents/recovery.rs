@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::blocking;
 use crate::error::{ApiError, FieldError};
 use crate::extract;
+use crate::validate::Body;
 use crate::workspace::Ws;
 
 #[derive(Deserialize)]
@@ -93,18 +94,7 @@ pub async fn repair_source_conflict(Ws(ws): Ws, req: Request) -> Result<Json<Val
     let body = extract::json_object(req).await?;
     let key = required_name(&body, "canonical_source_key")?;
     let primary = required_name(&body, "primary_doc_id")?;
-    let dry_run = match body.get("dry_run") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                vec!["body".into(), "dry_run".into()],
-                "bool_type",
-                "Input should be a valid boolean",
-                other.clone(),
-            ));
-        }
-    };
+    let dry_run = Body(&body).flag("dry_run", true)?;
     let expected_count = body
         .get("expected_candidate_count")
         .filter(|v| !v.is_null());

@@ -13,8 +13,9 @@ use lightrag_engine::graph_edit::{EditError, GraphEditor};
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract;
+use crate::validate::Body;
 use crate::workspace::Ws;
 use lightrag_engine::workspace::Workspace;
 
@@ -76,50 +77,13 @@ async fn edit<T: Send + 'static>(
     .map_err(|e| ApiError::internal(&e))?
 }
 
-fn missing(body: &Map<String, Value>, field: &str) -> ApiError {
-    ApiError::validation(vec![FieldError::missing_in(body, field)])
-}
-
-/// A required name: a string, stripped, not empty (422 otherwise).
+/// An entity or relation name: a non-blank string.
 fn name(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
-    let value = body.get(field).ok_or_else(|| missing(body, field))?;
-    let invalid = |kind, msg: &str| {
-        ApiError::invalid(vec!["body".into(), field.into()], kind, msg, value.clone())
-    };
-    let text = value
-        .as_str()
-        .ok_or_else(|| invalid("string_type", "Input should be a valid string"))?
-        .trim();
-    if text.is_empty() {
-        return Err(invalid("value_error", "Value error, Name cannot be empty"));
-    }
-    Ok(text.to_owned())
+    Body(body).text(field, "Value error, Name cannot be empty")
 }
 
 fn object(body: &Map<String, Value>, field: &str) -> Result<Map<String, Value>, ApiError> {
-    match body.get(field) {
-        None => Err(missing(body, field)),
-        Some(Value::Object(map)) => Ok(map.clone()),
-        Some(other) => Err(ApiError::invalid(
-            vec!["body".into(), field.into()],
-            "dict_type",
-            "Input should be a valid dictionary",
-            other.clone(),
-        )),
-    }
-}
-
-fn flag(body: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(ApiError::invalid(
-            vec!["body".into(), field.into()],
-            "bool_type",
-            "Input should be a valid boolean",
-            other.clone(),
-        )),
-    }
+    Body(body).object(field).cloned()
 }
 
 /// `updated_data` may only hold the known fields, with string values (a relation's
@@ -153,7 +117,10 @@ pub async fn entity_edit(
     let body = extract::json_object(req).await?;
     let entity = name(&body, "entity_name")?;
     let changes = updates(object(&body, "updated_data")?, ENTITY_FIELDS, &[])?;
-    let (allow_rename, allow_merge) = (flag(&body, "allow_rename")?, flag(&body, "allow_merge")?);
+    let (allow_rename, allow_merge) = (
+        Body(&body).flag("allow_rename", false)?,
+        Body(&body).flag("allow_merge", false)?,
+    );
     let original = entity.clone();
     let (final_name, data, merged) = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.edit_entity(&entity, &changes, allow_rename, allow_merge)
@@ -254,7 +221,7 @@ pub async fn entities_merge(
     let body = extract::json_object(req).await?;
     let target = name(&body, "entity_to_change_into")?;
     let sources: Vec<String> = match body.get("entities_to_change") {
-        None => return Err(missing(&body, "entities_to_change")),
+        None => return Err(Body(&body).missing("entities_to_change")),
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
             .map(|item| {
