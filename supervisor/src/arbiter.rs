@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lightrag_config::{Environment, Settings};
+use lightrag_config::{Environment, Hook, Settings};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -176,7 +176,7 @@ impl Arbiter {
         if let Some(pidfile) = &self.pidfile {
             pidfile.remove();
         }
-        hooks::run_logged(&self.settings, "on_exit", self.master_event());
+        hooks::run_logged(&self.settings, Hook::OnExit, self.master_event());
         tracing::info!(pid = std::process::id(), "Shutting down: Master");
         logging::flush();
         self.exit_code
@@ -193,7 +193,7 @@ impl Arbiter {
     fn workers_changed(&mut self, old: Option<usize>) {
         hooks::run_logged(
             &self.settings,
-            "nworkers_changed",
+            Hook::NworkersChanged,
             hooks::Event {
                 workers_change: Some((old, self.target)),
                 ..self.master_event()
@@ -433,7 +433,7 @@ impl Arbiter {
         let old_target = self.target;
         self.target = settings.workers;
         let previous = std::mem::replace(&mut self.settings, settings);
-        hooks::run_logged(&self.settings, "on_reload", self.master_event());
+        hooks::run_logged(&self.settings, Hook::OnReload, self.master_event());
         if old_target != self.target {
             self.workers_changed(Some(old_target));
         }
@@ -579,7 +579,7 @@ impl Arbiter {
         if !halting {
             hooks::run_logged(
                 &self.settings,
-                "child_exit",
+                Hook::ChildExit,
                 hooks::Event {
                     worker: Some((pid, worker.slot)),
                     ..self.master_event()
@@ -804,7 +804,7 @@ impl Arbiter {
         };
         hooks::run_logged(
             &self.settings,
-            "pre_fork",
+            Hook::PreFork,
             hooks::Event {
                 worker: Some((0, slot)),
                 ..self.master_event()

@@ -27,7 +27,7 @@ mod upgrade;
 
 use std::ffi::OsString;
 
-use lightrag_config::{ConfigError, Environment, Settings};
+use lightrag_config::{ConfigError, Environment, Hook, Settings};
 
 pub use arena::AppRegion;
 pub use arena::{Arena, SlotState, WorkerSlot};
@@ -123,7 +123,7 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         master_pid: pid as i32,
         ..Default::default()
     };
-    hooks::run(&settings, "on_starting", master_event)
+    hooks::run(&settings, Hook::OnStarting, master_event)
         .map_err(|e| cleanup(format!("start-up aborted: {e}")))?;
     let signals = signals::SignalQueue::install()
         .map_err(|e| cleanup(format!("cannot install signal handlers: {e}")))?;
@@ -151,7 +151,7 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
             "cannot initialise the shared application state: {e}"
         ))
     })?;
-    hooks::run_logged(&settings, "when_ready", master_event);
+    hooks::run_logged(&settings, Hook::WhenReady, master_event);
     Ok(arbiter::Arbiter::new(arbiter::Startup {
         exe,
         upgraded,

@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use lightrag_config::Hook;
 use nix::fcntl::OFlag;
 use nix::unistd::{ForkResult, Pid};
 
@@ -130,7 +131,7 @@ pub fn reexec(
             signals.forget_in_child();
             hooks::run_logged(
                 settings,
-                "pre_exec",
+                Hook::PreExec,
                 hooks::Event {
                     master_pid: master_pid as i32,
                     ..Default::default()
