@@ -333,7 +333,7 @@ impl Upgrades {
 
     /// A child was reaped; true if it was the new master.
     pub fn reaped(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> bool {
-        if !self.pending.as_ref().is_some_and(|p| p.child == pid) {
+        if self.pending.as_ref().is_none_or(|p| p.child != pid) {
             return false;
         }
         let pid = pid.as_raw();
