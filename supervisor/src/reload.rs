@@ -255,7 +255,10 @@ mod tests {
         assert_eq!(master.exit(new[2], 0), Outcome::Stopped);
         assert!(master.manage().is_empty(), "the old generation is whole");
         assert_eq!(master.pids(), old);
-        assert!(master.take_signals().is_empty(), "nothing stops the old generation");
+        assert!(
+            master.take_signals().is_empty(),
+            "nothing stops the old generation"
+        );
     }
 
     #[test]

@@ -252,7 +252,6 @@ impl Upgrades {
 
     /// USR2: start the binary on disk as a new master on the same socket (none once
     /// stopping).
-    #[allow(clippy::too_many_arguments)]
     pub fn start(
         &mut self,
         args: &[OsString],
