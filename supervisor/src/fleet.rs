@@ -110,6 +110,8 @@ pub(crate) struct Departure<P> {
     pub outcome: Outcome,
 }
 
+/// The book of workers and the decisions over it. The fields are the crate's for the
+/// reload's decisions ([`crate::reload`]); the arbiter goes through the methods.
 pub(crate) struct Fleet<P> {
     pub(crate) members: Vec<Member<P>>,
     pub(crate) target: usize,
