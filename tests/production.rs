@@ -10,33 +10,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Server, is_alive};
+use lightrag_config::Hook;
 
-const HOOKS: [&str; 13] = [
-    "on_starting",
-    "when_ready",
-    "pre_fork",
-    "post_fork",
-    "post_worker_init",
-    "worker_int",
-    "worker_abort",
-    "worker_exit",
-    "child_exit",
-    "nworkers_changed",
-    "on_reload",
-    "pre_exec",
-    "on_exit",
-];
-
-/// Every hook appends `name pid-of-its-process master-pid workers-old workers-new`.
+/// Every hook appends `name pid-of-its-process master-pid workers-old workers-new`, the
+/// name as the master passes it in `LIGHTRAG_HOOK`.
 fn with_recording_hooks(mut builder: common::Builder, log: &Path) -> common::Builder {
-    for hook in HOOKS {
+    for hook in Hook::ALL {
         let cmd = format!(
-            "echo \"{hook} $PPID $LIGHTRAG_MASTER_PID ${{LIGHTRAG_WORKERS_OLD:--}} ${{LIGHTRAG_WORKERS_NEW:--}}\" >> {}",
+            "echo \"$LIGHTRAG_HOOK $PPID $LIGHTRAG_MASTER_PID ${{LIGHTRAG_WORKERS_OLD:--}} ${{LIGHTRAG_WORKERS_NEW:--}}\" >> {}",
             log.display()
         );
-        builder = builder.env(&format!("LIGHTRAG_HOOK_{}", hook.to_uppercase()), &cmd);
+        builder = builder.env(
+            &format!("LIGHTRAG_HOOK_{}", hook.as_str().to_uppercase()),
+            &cmd,
+        );
     }
     builder
+}
+
+/// Whether a record of `read_hooks` is of `hook`.
+fn is(record: &[String], hook: Hook) -> bool {
+    record[0] == hook.as_str()
 }
 
 fn read_hooks(log: &Path) -> Vec<Vec<String>> {
@@ -64,7 +58,7 @@ fn hooks_run_in_gunicorn_order_and_process() {
     let master = server.pid().to_string();
     let worker = server.wait_workers(1, Duration::from_secs(5))[0];
     wait_for("post_worker_init", Duration::from_secs(5), || {
-        read_hooks(&log).iter().any(|h| h[0] == "post_worker_init")
+        read_hooks(&log).iter().any(|h| is(h, Hook::PostWorkerInit))
     });
     unsafe { libc::kill(worker, libc::SIGKILL) };
     let replacement = loop {
@@ -78,7 +72,7 @@ fn hooks_run_in_gunicorn_order_and_process() {
     wait_for("replacement init", Duration::from_secs(5), || {
         read_hooks(&log)
             .iter()
-            .filter(|h| h[0] == "post_worker_init")
+            .filter(|h| is(h, Hook::PostWorkerInit))
             .count()
             == 2
     });
@@ -94,46 +88,51 @@ fn hooks_run_in_gunicorn_order_and_process() {
 
     let hooks = read_hooks(&log);
     let names: Vec<&str> = hooks.iter().map(|h| h[0].as_str()).collect();
-    let first = |name: &str| {
+    let first = |hook: Hook| {
         names
             .iter()
-            .position(|n| *n == name)
-            .unwrap_or_else(|| panic!("{name} missing: {names:?}"))
+            .position(|n| *n == hook.as_str())
+            .unwrap_or_else(|| panic!("{hook} missing: {names:?}"))
     };
     // Start-up order.
-    assert!(first("on_starting") < first("when_ready"));
-    assert!(first("when_ready") < first("nworkers_changed"));
-    assert!(first("nworkers_changed") < first("pre_fork"));
-    assert!(first("pre_fork") < first("post_fork"));
-    assert!(first("post_fork") < first("post_worker_init"));
-    assert!(first("child_exit") > first("post_worker_init"));
-    assert!(first("on_reload") > first("child_exit"));
-    assert_eq!(names.last(), Some(&"on_exit"));
-    assert!(first("worker_int") < first("on_exit"));
+    assert!(first(Hook::OnStarting) < first(Hook::WhenReady));
+    assert!(first(Hook::WhenReady) < first(Hook::NworkersChanged));
+    assert!(first(Hook::NworkersChanged) < first(Hook::PreFork));
+    assert!(first(Hook::PreFork) < first(Hook::PostFork));
+    assert!(first(Hook::PostFork) < first(Hook::PostWorkerInit));
+    assert!(first(Hook::ChildExit) > first(Hook::PostWorkerInit));
+    assert!(first(Hook::OnReload) > first(Hook::ChildExit));
+    assert_eq!(names.last(), Some(&Hook::OnExit.as_str()));
+    assert!(first(Hook::WorkerInt) < first(Hook::OnExit));
     // Processes: master hooks run in the master, worker hooks in a worker.
     for h in &hooks {
         assert_eq!(h[2], master, "{h:?}: LIGHTRAG_MASTER_PID");
         let in_master = h[1] == master;
-        match h[0].as_str() {
-            "post_fork" | "post_worker_init" | "worker_int" | "worker_exit" => {
-                assert!(!in_master, "{h:?} ran in the master");
-                let pid: i32 = h[1].parse().unwrap();
-                assert!(
-                    [worker, replacement, current].contains(&pid) || !is_alive(pid),
-                    "{h:?}"
-                );
-            }
-            _ => assert!(in_master, "{h:?} ran outside the master"),
+        let worker_hooks = [
+            Hook::PostFork,
+            Hook::PostWorkerInit,
+            Hook::WorkerInt,
+            Hook::WorkerExit,
+        ];
+        if worker_hooks.iter().any(|&hook| is(h, hook)) {
+            assert!(!in_master, "{h:?} ran in the master");
+            let pid: i32 = h[1].parse().unwrap();
+            assert!(
+                [worker, replacement, current].contains(&pid) || !is_alive(pid),
+                "{h:?}"
+            );
+        } else {
+            assert!(in_master, "{h:?} ran outside the master");
         }
     }
-    let start = hooks.iter().find(|h| h[0] == "nworkers_changed").unwrap();
+    let start = hooks.iter().find(|h| is(h, Hook::NworkersChanged)).unwrap();
     assert_eq!((start[3].as_str(), start[4].as_str()), ("-", "1"));
-    let worker_int = hooks.iter().find(|h| h[0] == "worker_int").unwrap();
+    let worker_int = hooks.iter().find(|h| is(h, Hook::WorkerInt)).unwrap();
     assert_eq!(worker_int[1], current.to_string());
     assert!(
         hooks
             .iter()
-            .any(|h| h[0] == "worker_exit" && h[1] == current.to_string())
+            .any(|h| is(h, Hook::WorkerExit) && h[1] == current.to_string())
     );
 }
 
@@ -151,7 +150,7 @@ fn ttin_reports_nworkers_changed_and_abrt_runs_worker_abort() {
     wait_for("nworkers_changed 1 2", Duration::from_secs(3), || {
         read_hooks(&log)
             .iter()
-            .any(|h| h[0] == "nworkers_changed" && h[3] == "1" && h[4] == "2")
+            .any(|h| is(h, Hook::NworkersChanged) && h[3] == "1" && h[4] == "2")
     });
     // SIGABRT is what the watchdog sends; a worker whose runtime can still run handles it
     // with worker_abort, then worker_exit, and exits 1.
@@ -159,12 +158,12 @@ fn ttin_reports_nworkers_changed_and_abrt_runs_worker_abort() {
     unsafe { libc::kill(victim, libc::SIGABRT) };
     wait_for("worker_abort", Duration::from_secs(5), || {
         let hooks = read_hooks(&log);
-        let ran = |name: &str| {
+        let ran = |hook: Hook| {
             hooks
                 .iter()
-                .any(|h| h[0] == name && h[1] == victim.to_string())
+                .any(|h| is(h, hook) && h[1] == victim.to_string())
         };
-        ran("worker_abort") && ran("worker_exit")
+        ran(Hook::WorkerAbort) && ran(Hook::WorkerExit)
     });
     assert!(server.wait_output(
         &format!("Worker (pid:{victim}) exited with code 1"),

@@ -10,11 +10,13 @@
 pub mod api;
 mod dotenv;
 mod error;
+mod hook;
 mod layers;
 mod settings;
 pub mod spec;
 
 pub use error::ConfigError;
+pub use hook::Hook;
 pub use layers::{Environment, Source};
 pub use settings::{
     Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,

@@ -9,6 +9,7 @@ use clap::{Arg, ArgMatches, Command};
 
 use crate::api::{self, ApiSettings, AuthSettings, DEFAULT_TOKEN_SECRET, DefaultUi, JwtAlgorithm};
 use crate::error::ConfigError;
+use crate::hook::Hook;
 use crate::layers::{Environment, Source};
 use crate::spec::{self, Fallback, Spec};
 
@@ -183,8 +184,8 @@ pub struct Settings {
     pub indexing: IndexingSettings,
     pub models: ModelSettings,
     pub query: QuerySettings,
-    /// Operator hook commands, by hook name (see [`spec::HOOKS`]).
-    pub hooks: Vec<(&'static str, String)>,
+    /// Operator hook commands.
+    pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
 }
 
@@ -266,9 +267,12 @@ impl Settings {
                 graph: r.get(&spec::GRAPH_STORAGE, implemented(&["NetworkXStorage"]))?,
                 vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
             },
-            hooks: spec::HOOKS
-                .iter()
-                .map(|(name, spec)| Ok(r.optional(spec, non_empty)?.map(|cmd| (*name, cmd))))
+            hooks: Hook::ALL
+                .into_iter()
+                .map(|hook| {
+                    Ok(r.optional(&hook.setting(), non_empty)?
+                        .map(|cmd| (hook, cmd)))
+                })
                 .filter_map(Result::transpose)
                 .collect::<Result<_, ConfigError>>()?,
             hook_timeout: Duration::from_secs(r.get(&spec::HOOK_TIMEOUT, seconds(1))?),
@@ -513,11 +517,11 @@ impl Settings {
         warnings
     }
 
-    /// The operator's command for hook `name`, if any.
-    pub fn hook(&self, name: &str) -> Option<&str> {
+    /// The operator's command for `hook`, if any.
+    pub fn hook(&self, hook: Hook) -> Option<&str> {
         self.hooks
             .iter()
-            .find(|(hook, _)| *hook == name)
+            .find(|(h, _)| *h == hook)
             .map(|(_, cmd)| cmd.as_str())
     }
 

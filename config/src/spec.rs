@@ -157,20 +157,3 @@ settings_table! {
     HOOK_ON_EXIT = "LIGHTRAG_HOOK_ON_EXIT", "hook-on-exit", "CMD", Unset, "Shell command run at the on_exit hook";
     HOOK_TIMEOUT = "HOOK_TIMEOUT", "hook-timeout", "SECONDS", Value("30"), "Longest a hook command may run before it is killed";
 }
-
-/// The hook points, in gunicorn's order, with their settings.
-pub const HOOKS: &[(&str, Spec)] = &[
-    ("on_starting", HOOK_ON_STARTING),
-    ("when_ready", HOOK_WHEN_READY),
-    ("pre_fork", HOOK_PRE_FORK),
-    ("post_fork", HOOK_POST_FORK),
-    ("post_worker_init", HOOK_POST_WORKER_INIT),
-    ("worker_int", HOOK_WORKER_INT),
-    ("worker_abort", HOOK_WORKER_ABORT),
-    ("worker_exit", HOOK_WORKER_EXIT),
-    ("child_exit", HOOK_CHILD_EXIT),
-    ("nworkers_changed", HOOK_NWORKERS_CHANGED),
-    ("on_reload", HOOK_ON_RELOAD),
-    ("pre_exec", HOOK_PRE_EXEC),
-    ("on_exit", HOOK_ON_EXIT),
-];

@@ -1,12 +1,10 @@
 //! The master's loop. Single-threaded and tokio-free (a runtime in the master would
 //! make every later fork unsafe). Signal handlers only queue bytes; each turn of
 //! [`Arbiter::run`] forwards worker log lines, dispatches queued signals, reaps
-//! children, tracks readiness, enforces heartbeats and converges on the target count.
-//!
-//! Differences from gunicorn, on purpose: a worker counts as up only once it reports
-//! Ready in its arena slot; HUP starts the new generation and stops the old one only when
-//! every new worker is ready (and keeps the old one if the new one fails); `max_requests`
-//! recycling starts the replacement before stopping the old worker; crash loops back off.
+//! children, reads the workers' slots and carries out what the [`Fleet`] decides:
+//! forks, signals, hooks, sd_notify. The decisions themselves (respawn and back-off,
+//! scaling, recycling, the watchdog, the reload switch) are in [`crate::fleet`] and
+//! [`crate::reload`]; binary upgrades in [`crate::upgrade`].
 
 use std::ffi::OsString;
 use std::net::TcpListener;
@@ -14,34 +12,29 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lightrag_config::{Environment, Settings};
+use lightrag_config::{Hook, Settings};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::arena::{Arena, MAX_WORKERS, SlotState};
-use crate::backoff::Backoff;
-use crate::fork_safety;
+use crate::arena::{Arena, MAX_WORKERS, SlotState, WorkerSlot};
+use crate::fleet::{Fleet, Observed, Order, Outcome};
 use crate::hooks;
-use crate::listener;
 use crate::log_pipe::LinePipe;
 use crate::pidfile::Pidfile;
 use crate::privileges::Credentials;
+use crate::reload::{self, Progress, Rollback};
 use crate::sd_notify::{self, Notifier};
 use crate::signals::SignalQueue;
-use crate::spawn::{self, APP_LOAD_ERROR, ChildHygiene, WORKER_BOOT_ERROR, WorkerMain};
-use crate::upgrade::{self, Upgraded};
+use crate::spawn::{self, APP_LOAD_ERROR, ChildHygiene, WorkerMain};
+use crate::upgrade::{Upgraded, Upgrades};
 use crate::{clock, logging};
 
 /// Longest the master sleeps between turns when nothing happens.
 const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Turn length while something is converging (boot, reload, stop).
 const BUSY_TICK: Duration = Duration::from_millis(20);
-/// How long an aborted (SIGABRT) worker gets before SIGKILL.
-const ABORT_GRACE: Duration = Duration::from_secs(1);
-/// Boot budget of a reload's new generation when the heartbeat watchdog is off.
-const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything the master was started with.
 pub struct Startup {
@@ -59,43 +52,24 @@ pub struct Startup {
     pub worker_main: WorkerMain,
 }
 
-struct Worker {
-    pid: Pid,
+/// A forked worker as the loop holds it: its arena slot and its log pipe.
+struct Process {
     slot: usize,
-    generation: u64,
-    spawned_at: Instant,
+    record: &'static WorkerSlot,
     pipe: LinePipe,
-    ready: bool,
-    /// When the master asked it to stop (TERM); SIGKILL after the graceful timeout.
-    stop_sent: Option<Instant>,
-    /// When the watchdog sent SIGABRT; SIGKILL after [`ABORT_GRACE`].
-    abort_sent: Option<Instant>,
-    killed: bool,
-    /// The worker started to take over from this one (max-requests recycling).
-    replacement: Option<Pid>,
 }
 
-enum Phase {
-    Running,
-    /// A new generation boots beside the old one; the old settings and listener are
-    /// kept to roll back to.
-    Reloading {
-        generation: u64,
-        previous: Box<Settings>,
-        previous_listener: Option<TcpListener>,
-        deadline: Instant,
-    },
-    Stopping {
-        deadline: Instant,
-    },
+impl Observed for Process {
+    fn state(&self) -> SlotState {
+        self.record.state()
+    }
+    fn heartbeat_ms(&self) -> u64 {
+        self.record.heartbeat_ms()
+    }
 }
 
 pub struct Arbiter {
-    exe: PathBuf,
-    /// Set while this master is the new one of a USR2 upgrade, until the old one exits.
-    upgraded: Option<Upgraded>,
-    /// Set while a new master started by our USR2 runs.
-    upgrade: Option<upgrade::Pending>,
+    upgrades: Upgrades,
     notifier: Notifier,
     /// Ready workers last reported in `STATUS=`.
     reported_ready: Option<usize>,
@@ -105,45 +79,33 @@ pub struct Arbiter {
     credentials: Option<Credentials>,
     /// `None` once stopping: the master closes its copy first.
     listener: Option<TcpListener>,
+    /// Set while a reload's new generation boots.
+    rollback: Option<Rollback>,
     arena: Arena,
     signals: SignalQueue,
     pidfile: Option<Pidfile>,
     worker_main: WorkerMain,
-    workers: Vec<Worker>,
-    slot_used: Vec<bool>,
-    target: usize,
-    generation: u64,
-    phase: Phase,
-    backoff: Backoff,
-    /// Set once the first generation is fully ready; before that a boot failure halts.
-    booted: bool,
+    fleet: Fleet<Process>,
     exit_code: i32,
 }
 
 impl Arbiter {
     pub fn new(startup: Startup) -> Arbiter {
         Arbiter {
-            exe: startup.exe,
-            upgraded: startup.upgraded,
-            upgrade: None,
+            upgrades: Upgrades::new(startup.exe, startup.upgraded),
             notifier: startup.notifier,
             reported_ready: None,
             args: startup.args,
             cwd: startup.cwd,
-            target: startup.settings.workers,
+            fleet: Fleet::new(startup.settings.workers),
             settings: startup.settings,
             credentials: startup.credentials,
             listener: Some(startup.listener),
+            rollback: None,
             arena: startup.arena,
             signals: startup.signals,
             pidfile: startup.pidfile,
             worker_main: startup.worker_main,
-            workers: Vec::new(),
-            slot_used: vec![false; MAX_WORKERS],
-            generation: 1,
-            phase: Phase::Running,
-            backoff: Backoff::default(),
-            booted: false,
             exit_code: 0,
         }
     }
@@ -155,15 +117,22 @@ impl Arbiter {
         loop {
             self.wait_for_events();
             self.notifier.keep_alive();
-            self.follow_upgrade();
+            self.upgrades
+                .follow(self.pidfile.as_mut(), self.settings.pidfile.as_deref());
             for signal in self.signals.drain() {
                 self.handle_signal(signal);
             }
             self.reap_workers();
             self.track_readiness();
-            self.murder_workers();
+            let orders = self.fleet.watch(
+                Instant::now(),
+                clock::monotonic_ms(),
+                self.settings.graceful_timeout,
+                self.settings.worker_timeout,
+            );
+            self.carry_out(orders);
             self.manage_workers();
-            if matches!(self.phase, Phase::Stopping { .. }) && self.workers.is_empty() {
+            if self.fleet.is_done() {
                 break;
             }
         }
@@ -176,7 +145,7 @@ impl Arbiter {
         if let Some(pidfile) = &self.pidfile {
             pidfile.remove();
         }
-        hooks::run_logged(&self.settings, "on_exit", self.master_event());
+        hooks::run_logged(&self.settings, Hook::OnExit, self.master_event());
         tracing::info!(pid = std::process::id(), "Shutting down: Master");
         logging::flush();
         self.exit_code
@@ -193,55 +162,45 @@ impl Arbiter {
     fn workers_changed(&mut self, old: Option<usize>) {
         hooks::run_logged(
             &self.settings,
-            "nworkers_changed",
+            Hook::NworkersChanged,
             hooks::Event {
-                workers_change: Some((old, self.target)),
+                workers_change: Some((old, self.fleet.target())),
                 ..self.master_event()
             },
         );
     }
 
-    /// Old master: read the new master's report. New master: take over the plain
-    /// pidfile once the old master has exited.
-    fn follow_upgrade(&mut self) {
-        if let Some(pending) = &mut self.upgrade {
-            let child = pending.child.as_raw();
-            match pending.poll() {
-                upgrade::Report::Ready => tracing::info!(
-                    "upgrade: new master (pid:{child}) is ready; send WINCH to stop the old workers, then TERM to finish"
-                ),
-                upgrade::Report::Failed => tracing::error!(
-                    "upgrade failed: the new master (pid:{child}) did not come up; still serving"
-                ),
-                upgrade::Report::Nothing => {}
+    /// Does what the fleet decided.
+    fn carry_out(&mut self, orders: Vec<Order>) {
+        for order in orders {
+            match order {
+                Order::Spawn { replacing } => self.spawn_worker(replacing),
+                Order::Signal(pid, signal) => {
+                    let _ = kill(pid, signal);
+                }
+                Order::Abort(pid) => {
+                    self.arena.count_timeout();
+                    let _ = kill(pid, Signal::SIGABRT);
+                }
             }
-        }
-        if self.upgraded.as_ref().is_some_and(|u| u.old_master_gone()) {
-            self.upgraded = None;
-            if let (Some(pidfile), Some(plain)) = (&mut self.pidfile, &self.settings.pidfile) {
-                pidfile.rename_to(plain);
-            }
-            tracing::info!("upgrade complete: the old master is gone; this master is promoted");
         }
     }
 
     // ----- waiting -------------------------------------------------------------------
 
     fn wait_for_events(&mut self) {
-        let converging = !matches!(self.phase, Phase::Running)
-            || self
-                .workers
-                .iter()
-                .any(|w| !w.ready || w.replacement.is_some())
-            || self.live_count() != self.target;
-        let tick = if converging { BUSY_TICK } else { IDLE_TICK };
+        let tick = if self.fleet.is_converging() {
+            BUSY_TICK
+        } else {
+            IDLE_TICK
+        };
         let tick = self
             .notifier
             .max_sleep()
             .map_or(tick, |watchdog| tick.min(watchdog));
         let mut fds: Vec<libc::pollfd> = std::iter::once(self.signals.fd())
-            .chain(self.workers.iter().map(|w| w.pipe.fd()))
-            .chain(self.upgrade.as_ref().and_then(|u| u.fd()))
+            .chain(self.fleet.members().iter().map(|m| m.process.pipe.fd()))
+            .chain(self.upgrades.fd())
             .map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
@@ -256,8 +215,8 @@ impl Arbiter {
                 tick.as_millis() as i32,
             )
         };
-        for worker in &mut self.workers {
-            worker.pipe.pump(logging::forward);
+        for process in self.fleet.processes_mut() {
+            process.pipe.pump(logging::forward);
         }
     }
 
@@ -275,150 +234,85 @@ impl Arbiter {
             Signal::SIGTERM => self.stop(true),
             Signal::SIGINT | Signal::SIGQUIT => self.stop(false),
             Signal::SIGHUP => self.reload(),
-            Signal::SIGTTIN => self.handle_ttin(),
-            Signal::SIGTTOU => self.handle_ttou(),
-            Signal::SIGUSR1 => self.handle_usr1(),
-            Signal::SIGUSR2 => self.handle_usr2(),
+            Signal::SIGTTIN => {
+                if let Some(old) = self.fleet.grow() {
+                    self.workers_changed(Some(old));
+                }
+            }
+            Signal::SIGTTOU => {
+                if let Some(old) = self.fleet.shrink() {
+                    self.workers_changed(Some(old));
+                }
+            }
+            Signal::SIGUSR1 => self.reopen_logs(),
+            Signal::SIGUSR2 => self.upgrades.start(
+                &self.args,
+                &self.cwd,
+                self.listener.as_ref(),
+                &self.notifier,
+                &self.settings,
+                &self.signals,
+            ),
             Signal::SIGWINCH => self.handle_winch(),
             other => tracing::debug!(signal = other.as_str(), "unexpected signal ignored"),
-        }
-    }
-
-    /// TTIN: one more worker.
-    fn handle_ttin(&mut self) {
-        if self.target + 1 > MAX_WORKERS / 2 {
-            tracing::warn!(
-                limit = MAX_WORKERS / 2,
-                "TTIN ignored: worker limit reached"
-            );
-            return;
-        }
-        self.target += 1;
-        tracing::info!(workers = self.target, "worker count raised");
-        self.workers_changed(Some(self.target - 1));
-    }
-
-    /// USR2: start the binary on disk as a new master on the same socket.
-    fn handle_usr2(&mut self) {
-        if self.upgraded.is_some() {
-            tracing::warn!("USR2 ignored: this master is itself an upgrade not yet promoted");
-            return;
-        }
-        if let Some(pending) = &self.upgrade {
-            tracing::warn!(
-                "USR2 ignored: an upgrade is already pending (new master pid:{})",
-                pending.child.as_raw()
-            );
-            return;
-        }
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        match upgrade::reexec(
-            &self.exe,
-            &self.args,
-            &self.cwd,
-            listener,
-            self.notifier.socket_path(),
-            &self.settings,
-            &self.signals,
-        ) {
-            Ok(pending) => {
-                tracing::info!(
-                    "upgrade: started {} as new master pid:{}",
-                    self.exe.display(),
-                    pending.child.as_raw()
-                );
-                self.upgrade = Some(pending);
-            }
-            Err(e) => tracing::error!("upgrade failed: cannot start {}: {e}", self.exe.display()),
         }
     }
 
     /// WINCH: once a new master is ready, stop our workers (this master stays and keeps
     /// the socket, so HUP brings them back). Otherwise ignored: terminals send WINCH.
     fn handle_winch(&mut self) {
-        if !self.upgrade.as_ref().is_some_and(|u| u.ready) {
+        if !self.upgrades.new_master_ready() {
             tracing::debug!("WINCH ignored: no upgraded master is ready");
             return;
         }
-        let old = self.target;
-        self.target = 0;
+        let old = self.fleet.set_target(0);
         tracing::info!("stopping this master's workers; the new master serves");
         self.workers_changed(Some(old));
     }
 
-    /// TTOU: one worker fewer, never below one; the oldest goes.
-    fn handle_ttou(&mut self) {
-        if self.target <= 1 {
-            tracing::info!("TTOU ignored: already at one worker");
-            return;
-        }
-        self.target -= 1;
-        tracing::info!(workers = self.target, "worker count lowered");
-        self.workers_changed(Some(self.target + 1));
-    }
-
     /// USR1: reopen the log file (workers own none, but are told anyway).
-    fn handle_usr1(&mut self) {
+    fn reopen_logs(&mut self) {
         if let Err(e) = logging::reopen() {
             tracing::error!(error = %e, "cannot reopen the log file");
         }
-        for worker in &self.workers {
-            let _ = kill(worker.pid, Signal::SIGUSR1);
+        for member in self.fleet.members() {
+            let _ = kill(member.pid, Signal::SIGUSR1);
         }
     }
 
-    /// TERM (graceful) or INT/QUIT (quick). A quick stop during a graceful one takes over.
+    /// TERM (graceful) or INT/QUIT (quick).
     fn stop(&mut self, graceful: bool) {
-        let already = matches!(self.phase, Phase::Stopping { .. });
-        if already && graceful {
+        let Some(orders) =
+            self.fleet
+                .stop(graceful, Instant::now(), self.settings.graceful_timeout)
+        else {
             return;
-        }
+        };
         // Close the master's copy first: once workers drop theirs, connects are refused.
         self.listener = None;
-        let (signal, budget) = if graceful {
-            (Signal::SIGTERM, self.settings.graceful_timeout)
-        } else {
-            (Signal::SIGQUIT, Duration::from_secs(2))
-        };
-        self.phase = Phase::Stopping {
-            deadline: Instant::now() + budget,
-        };
+        self.rollback = None;
         self.notifier.send("STOPPING=1");
-        for worker in &mut self.workers {
-            worker.stop_sent = Some(Instant::now());
-            let _ = kill(worker.pid, signal);
-        }
+        self.carry_out(orders);
     }
 
     // ----- reload --------------------------------------------------------------------
 
-    /// HUP: re-read flags, environment and `.env`; boot a new generation; retire the old
-    /// one only when the new one is ready.
+    /// HUP: switch to the configuration as it is now ([`crate::reload`]).
     fn reload(&mut self) {
-        if !matches!(self.phase, Phase::Running) {
+        if !self.fleet.is_running() {
             tracing::warn!("HUP ignored: a reload or stop is already in progress");
             return;
         }
-        let settings = match self.load_settings() {
-            Ok(settings) => settings,
-            Err(reason) => {
-                tracing::error!("reload failed: {reason}; keeping the current configuration");
-                return;
-            }
-        };
-        let previous_listener = if settings.bind_address() != self.settings.bind_address() {
-            match listener::bind(&settings.bind_address(), settings.backlog) {
-                Ok(new) => self.listener.replace(new),
-                Err(e) => {
-                    tracing::error!("reload failed: {e}; keeping the current configuration");
+        let prepared =
+            match reload::prepare(&self.settings, &self.args, &self.cwd, self.credentials) {
+                Ok(prepared) => prepared,
+                Err(reason) => {
+                    tracing::error!("reload failed: {reason}; keeping the current configuration");
                     return;
                 }
-            }
-        } else {
-            None
-        };
+            };
+        let previous_listener = prepared.listener.and_then(|new| self.listener.replace(new));
+        let settings = prepared.settings;
         if let Err(e) = logging::configure(&settings) {
             tracing::error!(error = %e, "reload: cannot open the new log file; keeping the old one");
         }
@@ -429,77 +323,34 @@ impl Arbiter {
             "RELOADING=1\nMONOTONIC_USEC={}",
             sd_notify::monotonic_usec()
         ));
-        self.generation += 1;
-        let old_target = self.target;
-        self.target = settings.workers;
+        let old_target = self.fleet.target();
         let previous = std::mem::replace(&mut self.settings, settings);
-        hooks::run_logged(&self.settings, "on_reload", self.master_event());
-        if old_target != self.target {
+        let deadline = Instant::now() + reload::boot_timeout(&self.settings);
+        self.rollback = Some(Rollback {
+            settings: Box::new(previous),
+            listener: previous_listener,
+        });
+        let spawns = self.fleet.begin_reload(self.settings.workers, deadline);
+        hooks::run_logged(&self.settings, Hook::OnReload, self.master_event());
+        if old_target != self.fleet.target() {
             self.workers_changed(Some(old_target));
         }
         tracing::info!(
-            generation = self.generation,
-            workers = self.target,
+            generation = self.fleet.generation(),
+            workers = self.fleet.target(),
             "Reloading: booting a new generation"
         );
-        self.phase = Phase::Reloading {
-            generation: self.generation,
-            previous: Box::new(previous),
-            previous_listener,
-            deadline: Instant::now() + self.boot_timeout(),
-        };
-        for _ in 0..self.target {
-            self.spawn_worker();
-        }
-    }
-
-    fn load_settings(&self) -> Result<Settings, String> {
-        let env = Environment::capture(&self.cwd).map_err(|e| e.to_string())?;
-        let settings =
-            Settings::load(self.args.iter().cloned(), &env).map_err(|e| e.to_string())?;
-        fork_safety::check(fork_safety::Os::current(), settings.workers, |name| {
-            env.get(name).map(|(v, _)| v.to_owned())
-        })
-        .map_err(|e| e.to_string())?;
-        let credentials = Credentials::resolve(settings.user.as_deref(), settings.group.as_deref())
-            .map_err(|e| e.to_string())?;
-        if credentials != self.credentials {
-            return Err("WORKER_USER/WORKER_GROUP cannot change on reload".to_owned());
-        }
-        Ok(settings)
-    }
-
-    fn boot_timeout(&self) -> Duration {
-        self.settings.worker_timeout.unwrap_or(DEFAULT_BOOT_TIMEOUT)
+        self.carry_out(spawns);
     }
 
     /// The new generation failed: stop it, restore the previous configuration.
-    fn abort_reload(&mut self, reason: &str) {
-        let Phase::Reloading {
-            generation,
-            previous,
-            previous_listener,
-            ..
-        } = std::mem::replace(&mut self.phase, Phase::Running)
-        else {
+    fn roll_back(&mut self, reason: &str) {
+        let Some(rollback) = self.rollback.take() else {
             return;
         };
-        for worker in self
-            .workers
-            .iter_mut()
-            .filter(|w| w.generation == generation)
-        {
-            worker.stop_sent = Some(Instant::now());
-            let _ = kill(worker.pid, Signal::SIGKILL);
-        }
-        if let Some(old) = previous_listener {
-            self.listener = Some(old);
-        }
-        if let Err(e) = logging::configure(&previous) {
-            tracing::error!(error = %e, "cannot restore the previous log file");
-        }
-        self.settings = *previous;
-        self.target = self.settings.workers;
+        let target = rollback.restore(&mut self.settings, &mut self.listener);
+        let orders = self.fleet.roll_back(target, Instant::now());
+        self.carry_out(orders);
         self.notifier.send("READY=1");
         tracing::error!(
             "reload failed: {reason}; still serving with the previous generation and configuration"
@@ -524,39 +375,21 @@ impl Arbiter {
                 WaitStatus::Signaled(pid, signal, _) => (pid, None, Some(signal)),
                 _ => continue,
             };
-            if self.upgrade.as_ref().is_some_and(|u| u.child == pid) {
-                self.upgrade_exited(pid, code, signal);
-                continue;
-            }
-            match self.workers.iter().position(|w| w.pid == pid) {
-                Some(index) => self.worker_exited(index, code, signal),
-                None => tracing::debug!(pid = pid.as_raw(), "reaped a child that is not a worker"),
+            if !self.upgrades.reaped(pid, code, signal) {
+                self.worker_exited(pid, code, signal);
             }
         }
     }
 
-    fn upgrade_exited(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) {
-        let pid = pid.as_raw();
-        let how = match (code, signal) {
-            (Some(code), _) => format!("exit code {code}"),
-            (_, Some(signal)) => signal.as_str().to_owned(),
-            _ => "unknown".to_owned(),
+    fn worker_exited(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) {
+        let Some(departure) = self.fleet.exited(pid, code, Instant::now()) else {
+            tracing::debug!(pid = pid.as_raw(), "reaped a child that is not a worker");
+            return;
         };
-        if self.upgrade.take().is_some_and(|u| u.ready) {
-            tracing::warn!("the new master (pid:{pid}) exited ({how})");
-        } else {
-            tracing::error!(
-                "upgrade failed: the new master (pid:{pid}) exited before it was ready ({how}); still serving"
-            );
-        }
-    }
-
-    fn worker_exited(&mut self, index: usize, code: Option<i32>, signal: Option<Signal>) {
-        let mut worker = self.workers.remove(index);
-        worker.pipe.pump(logging::forward);
-        self.arena.slot(worker.slot).release();
-        self.slot_used[worker.slot] = false;
-        let pid = worker.pid.as_raw();
+        let mut process = departure.process;
+        process.pipe.pump(logging::forward);
+        process.record.release();
+        let pid = pid.as_raw();
         match (code, signal) {
             (_, Some(Signal::SIGKILL)) => {
                 tracing::error!("Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?")
@@ -567,244 +400,101 @@ impl Arbiter {
             (Some(code), _) => tracing::error!("Worker (pid:{pid}) exited with code {code}"),
             (None, None) => {}
         }
-        for other in &mut self.workers {
-            if other.replacement == Some(worker.pid) {
-                other.replacement = None;
-            }
-        }
-        let halting = !worker.ready
-            && worker.stop_sent.is_none()
-            && !self.booted
-            && matches!(self.phase, Phase::Running);
-        if !halting {
+        if !matches!(departure.outcome, Outcome::BootFailed { .. }) {
             hooks::run_logged(
                 &self.settings,
-                "child_exit",
+                Hook::ChildExit,
                 hooks::Event {
-                    worker: Some((pid, worker.slot)),
+                    worker: Some((pid, process.slot)),
                     ..self.master_event()
                 },
             );
         }
-        if worker.stop_sent.is_some() {
-            return;
+        if departure.outcome != Outcome::Stopped {
+            self.arena.count_unexpected_exit();
         }
-        self.arena.count_unexpected_exit();
-        let lived = worker.spawned_at.elapsed();
-        if !worker.ready {
-            if !self.booted && matches!(self.phase, Phase::Running) {
-                let (exit, what) = if code == Some(APP_LOAD_ERROR) {
-                    (APP_LOAD_ERROR, "App failed to load.")
+        match departure.outcome {
+            Outcome::Stopped => {}
+            Outcome::BootFailed { exit } => {
+                let what = if exit == APP_LOAD_ERROR {
+                    "App failed to load."
                 } else {
-                    (WORKER_BOOT_ERROR, "Worker failed to boot.")
+                    "Worker failed to boot."
                 };
                 tracing::error!("{what} (pid:{pid}) Shutting down.");
                 self.exit_code = exit;
                 self.stop(false);
-                return;
             }
-            if let Phase::Reloading { generation, .. } = self.phase
-                && generation == worker.generation
-            {
-                self.abort_reload(&format!("new worker (pid:{pid}) failed to boot"));
-                return;
+            Outcome::ReloadFailed => {
+                self.roll_back(&format!("new worker (pid:{pid}) failed to boot"))
             }
-        }
-        if let Some(delay) = self.backoff.record_death(lived, Instant::now()) {
-            tracing::warn!(
+            Outcome::Died {
+                lived,
+                delay: Some(delay),
+            } => tracing::warn!(
                 delay_ms = delay.as_millis() as u64,
                 "worker (pid:{pid}) died {} ms after start; delaying the next spawn",
                 lived.as_millis()
-            );
+            ),
+            Outcome::Died { delay: None, .. } => {}
         }
     }
 
-    // ----- readiness, recycling ------------------------------------------------------
+    // ----- readiness, reload switch, recycling ---------------------------------------
 
     fn track_readiness(&mut self) {
-        for worker in &mut self.workers {
-            if !worker.ready
-                && matches!(
-                    self.arena.slot(worker.slot).state(),
-                    SlotState::Ready | SlotState::Retiring
-                )
-            {
-                worker.ready = true;
-            }
-        }
-        if !self.booted && self.workers.iter().filter(|w| w.ready).count() >= self.target {
-            self.booted = true;
-            tracing::info!(workers = self.target, "all workers ready");
-            if let Some(upgraded) = &mut self.upgraded {
-                upgraded.report_ready();
-                self.notifier
-                    .send(&format!("MAINPID={}", std::process::id()));
-            }
+        if self.fleet.note_readiness() {
+            tracing::info!(workers = self.fleet.target(), "all workers ready");
+            self.upgrades.report_ready(&self.notifier);
             self.notifier.send("READY=1");
         }
-        let ready = self
-            .workers
-            .iter()
-            .filter(|w| w.ready && w.stop_sent.is_none())
-            .count();
-        if self.booted && self.reported_ready != Some(ready) {
+        let ready = self.fleet.serving();
+        if self.fleet.has_booted() && self.reported_ready != Some(ready) {
             self.reported_ready = Some(ready);
             self.notifier.send(&format!(
                 "STATUS={ready} workers ready of {} wanted (generation {})",
-                self.target, self.generation
+                self.fleet.target(),
+                self.fleet.generation()
             ));
         }
-        self.finish_reload();
-        self.recycle_workers();
-    }
-
-    fn finish_reload(&mut self) {
-        let Phase::Reloading {
-            generation,
-            deadline,
-            ..
-        } = self.phase
-        else {
-            return;
-        };
-        let ready = self
-            .workers
-            .iter()
-            .filter(|w| w.generation == generation && w.ready)
-            .count();
-        if ready >= self.target {
-            for worker in self
-                .workers
-                .iter_mut()
-                .filter(|w| w.generation < generation)
-            {
-                request_stop(worker);
+        match self.fleet.reload_progress(Instant::now()) {
+            Progress::Pending => {}
+            Progress::Switched {
+                generation,
+                workers,
+                orders,
+            } => {
+                self.carry_out(orders);
+                self.rollback = None;
+                tracing::info!(generation, workers, "reload complete");
+                self.notifier.send("READY=1");
             }
-            self.phase = Phase::Running;
-            tracing::info!(generation, workers = ready, "reload complete");
-            self.notifier.send("READY=1");
-        } else if Instant::now() >= deadline {
-            self.abort_reload("the new workers did not become ready in time");
+            Progress::Overdue => self.roll_back("the new workers did not become ready in time"),
         }
-    }
-
-    /// Make-before-break: a worker at its request limit gets a replacement first and is
-    /// stopped once the replacement accepts.
-    fn recycle_workers(&mut self) {
-        if !matches!(self.phase, Phase::Running) {
-            return;
-        }
-        let retiring: Vec<Pid> = self
-            .workers
-            .iter()
-            .filter(|w| {
-                w.stop_sent.is_none()
-                    && w.replacement.is_none()
-                    && self.arena.slot(w.slot).state() == SlotState::Retiring
-            })
-            .map(|w| w.pid)
-            .collect();
-        for pid in retiring {
-            tracing::info!(
-                "Autorestarting worker (pid:{}) after its request limit",
-                pid.as_raw()
-            );
-            let replacement = self.spawn_worker();
-            if let Some(worker) = self.workers.iter_mut().find(|w| w.pid == pid) {
-                worker.replacement = replacement;
-            }
-        }
-        let ready: Vec<Pid> = self
-            .workers
-            .iter()
-            .filter(|w| w.ready)
-            .map(|w| w.pid)
-            .collect();
-        for worker in &mut self.workers {
-            if worker.stop_sent.is_none() && worker.replacement.is_some_and(|r| ready.contains(&r))
-            {
-                request_stop(worker);
-            }
-        }
-    }
-
-    // ----- heartbeat watchdog --------------------------------------------------------
-
-    fn murder_workers(&mut self) {
-        let now = Instant::now();
-        let graceful = self.settings.graceful_timeout;
-        let stop_deadline = match self.phase {
-            Phase::Stopping { deadline } => Some(deadline),
-            _ => None,
-        };
-        let timeout_ms = self.settings.worker_timeout.map(|t| t.as_millis() as u64);
-        let now_ms = clock::monotonic_ms();
-        for worker in &mut self.workers {
-            if worker.killed {
-                continue;
-            }
-            let overdue_stop = match stop_deadline {
-                Some(deadline) => now >= deadline,
-                None => worker.stop_sent.is_some_and(|t| now >= t + graceful),
-            };
-            let overdue_abort = worker.abort_sent.is_some_and(|t| now >= t + ABORT_GRACE);
-            if overdue_stop || overdue_abort {
-                worker.killed = true;
-                let _ = kill(worker.pid, Signal::SIGKILL);
-                continue;
-            }
-            let Some(timeout_ms) = timeout_ms else {
-                continue;
-            };
-            if worker.abort_sent.is_none() && worker.stop_sent.is_none() {
-                let silent = now_ms.saturating_sub(self.arena.slot(worker.slot).heartbeat_ms());
-                if silent > timeout_ms {
-                    tracing::error!("WORKER TIMEOUT (pid:{})", worker.pid.as_raw());
-                    self.arena.count_timeout();
-                    worker.abort_sent = Some(now);
-                    let _ = kill(worker.pid, Signal::SIGABRT);
-                }
-            }
-        }
+        let orders = self.fleet.recycle(Instant::now());
+        self.carry_out(orders);
     }
 
     // ----- converging on the target --------------------------------------------------
 
-    /// Workers that count towards the target: not stopping, not already replaced.
-    fn live_count(&self) -> usize {
-        self.workers.iter().filter(|w| is_live(w)).count()
-    }
-
     fn manage_workers(&mut self) {
-        if !matches!(self.phase, Phase::Running) {
-            return;
-        }
-        let live = self.live_count();
-        if live < self.target {
-            if self.backoff.wait_until(Instant::now()).is_some() {
-                return;
-            }
-            for _ in live..self.target {
-                self.spawn_worker();
-            }
-        } else if live > self.target {
-            // `workers` is in spawn order, so the first live ones are the oldest.
-            let surplus = live - self.target;
-            for worker in self.workers.iter_mut().filter(|w| is_live(w)).take(surplus) {
-                request_stop(worker);
-            }
-        }
+        let orders = self.fleet.manage(Instant::now());
+        self.carry_out(orders);
     }
 
-    fn spawn_worker(&mut self) -> Option<Pid> {
-        let listener = self.listener.as_ref()?;
-        let Some(slot) = self.slot_used.iter().position(|used| !used) else {
+    fn spawn_worker(&mut self, replacing: Option<Pid>) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let members = self.fleet.members();
+        let Some(slot) = (0..MAX_WORKERS).find(|&i| members.iter().all(|m| m.process.slot != i))
+        else {
             tracing::error!(limit = MAX_WORKERS, "no free worker slot");
-            return None;
+            return;
         };
         hooks::run_logged(
             &self.settings,
-            "pre_fork",
+            Hook::PreFork,
             hooks::Event {
                 worker: Some((0, slot)),
                 ..self.master_event()
@@ -814,19 +504,16 @@ impl Arbiter {
             self.settings.max_requests + fastrand::u64(0..=self.settings.max_requests_jitter)
         });
         // Other workers' log pipes, and the socket a reload is moving away from.
-        let previous_listener = match &self.phase {
-            Phase::Reloading {
-                previous_listener: Some(old),
-                ..
-            } => Some(old.as_raw_fd()),
-            _ => None,
-        };
+        let previous_listener = self
+            .rollback
+            .as_ref()
+            .and_then(|r| r.listener.as_ref())
+            .map(|old| old.as_raw_fd());
         let hygiene = ChildHygiene {
             signals: &self.signals,
-            close: self
-                .workers
+            close: members
                 .iter()
-                .map(|w| w.pipe.fd())
+                .map(|m| m.process.pipe.fd())
                 .chain(previous_listener)
                 .collect(),
             credentials: self.credentials,
@@ -835,7 +522,7 @@ impl Arbiter {
             self.worker_main,
             self.arena,
             slot,
-            self.generation,
+            self.fleet.generation(),
             listener,
             &self.settings,
             max_requests,
@@ -843,37 +530,15 @@ impl Arbiter {
         ) {
             Ok(spawned) => {
                 tracing::info!("Booting worker with pid: {}", spawned.pid.as_raw());
-                self.slot_used[slot] = true;
-                self.workers.push(Worker {
-                    pid: spawned.pid,
+                let process = Process {
                     slot,
-                    generation: self.generation,
-                    spawned_at: Instant::now(),
+                    record: self.arena.slot(slot),
                     pipe: spawned.pipe,
-                    ready: false,
-                    stop_sent: None,
-                    abort_sent: None,
-                    killed: false,
-                    replacement: None,
-                });
-                Some(spawned.pid)
+                };
+                self.fleet
+                    .spawned(spawned.pid, process, Instant::now(), replacing);
             }
-            Err(e) => {
-                tracing::error!(error = %e, "fork failed");
-                None
-            }
+            Err(e) => tracing::error!(error = %e, "fork failed"),
         }
-    }
-}
-
-fn is_live(worker: &Worker) -> bool {
-    worker.stop_sent.is_none() && worker.replacement.is_none()
-}
-
-/// Graceful stop of one worker (TTOU, reload, recycling).
-fn request_stop(worker: &mut Worker) {
-    if worker.stop_sent.is_none() {
-        worker.stop_sent = Some(Instant::now());
-        let _ = kill(worker.pid, Signal::SIGTERM);
     }
 }

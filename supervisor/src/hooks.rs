@@ -16,28 +16,25 @@ use std::io::{Read, Seek, SeekFrom};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use lightrag_config::Settings;
+use lightrag_config::{Hook, Settings};
 
 /// A hook command that did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     #[error("hook {hook} could not start: {source}")]
     Spawn {
-        hook: &'static str,
+        hook: Hook,
         #[source]
         source: std::io::Error,
     },
     #[error("hook {hook} failed ({status}): {output}")]
     Failed {
-        hook: &'static str,
+        hook: Hook,
         status: ExitStatus,
         output: String,
     },
     #[error("hook {hook} timed out after {timeout:?} and was killed")]
-    TimedOut {
-        hook: &'static str,
-        timeout: Duration,
-    },
+    TimedOut { hook: Hook, timeout: Duration },
 }
 
 /// The event a hook describes.
@@ -49,7 +46,7 @@ pub struct Event {
 }
 
 /// Runs the operator's command for `hook`, if configured. Blocks until it ends.
-pub fn run(settings: &Settings, hook: &'static str, event: Event) -> Result<(), HookError> {
+pub fn run(settings: &Settings, hook: Hook, event: Event) -> Result<(), HookError> {
     let Some(command) = settings.hook(hook) else {
         return Ok(());
     };
@@ -71,7 +68,7 @@ pub fn run(settings: &Settings, hook: &'static str, event: Event) -> Result<(), 
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(command)
-        .env("LIGHTRAG_HOOK", hook)
+        .env("LIGHTRAG_HOOK", hook.as_str())
         .env("LIGHTRAG_MASTER_PID", event.master_pid.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::from(capture.try_clone().map_err(spawn_error)?))
@@ -111,7 +108,7 @@ pub fn run(settings: &Settings, hook: &'static str, event: Event) -> Result<(), 
     let output = output.trim().to_owned();
     if status.success() {
         if !output.is_empty() {
-            tracing::info!(hook, "{output}");
+            tracing::info!(hook = hook.as_str(), "{output}");
         }
         Ok(())
     } else {
@@ -124,7 +121,7 @@ pub fn run(settings: &Settings, hook: &'static str, event: Event) -> Result<(), 
 }
 
 /// Runs a hook whose failure must not stop anything: logged, then ignored.
-pub fn run_logged(settings: &Settings, hook: &'static str, event: Event) {
+pub fn run_logged(settings: &Settings, hook: Hook, event: Event) {
     if let Err(e) = run(settings, hook, event) {
         tracing::error!("{e}");
     }

@@ -11,6 +11,7 @@ pub mod arbiter;
 pub mod arena;
 mod backoff;
 pub mod clock;
+mod fleet;
 pub mod fork_safety;
 pub mod hooks;
 mod listener;
@@ -19,6 +20,7 @@ mod log_pipe;
 pub mod logging;
 mod pidfile;
 mod privileges;
+mod reload;
 pub mod robust_mutex;
 mod sd_notify;
 pub mod signals;
@@ -27,7 +29,7 @@ mod upgrade;
 
 use std::ffi::OsString;
 
-use lightrag_config::{ConfigError, Environment, Settings};
+use lightrag_config::{ConfigError, Environment, Hook, Settings};
 
 pub use arena::AppRegion;
 pub use arena::{Arena, SlotState, WorkerSlot};
@@ -123,7 +125,7 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         master_pid: pid as i32,
         ..Default::default()
     };
-    hooks::run(&settings, "on_starting", master_event)
+    hooks::run(&settings, Hook::OnStarting, master_event)
         .map_err(|e| cleanup(format!("start-up aborted: {e}")))?;
     let signals = signals::SignalQueue::install()
         .map_err(|e| cleanup(format!("cannot install signal handlers: {e}")))?;
@@ -151,7 +153,7 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
             "cannot initialise the shared application state: {e}"
         ))
     })?;
-    hooks::run_logged(&settings, "when_ready", master_event);
+    hooks::run_logged(&settings, Hook::WhenReady, master_event);
     Ok(arbiter::Arbiter::new(arbiter::Startup {
         exe,
         upgraded,

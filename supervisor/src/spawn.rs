@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use lightrag_config::Settings;
+use lightrag_config::{Hook, Settings};
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid, fork};
 
@@ -93,7 +93,7 @@ pub(crate) fn spawn(
             // post_fork: logging is set up (become_child); privileges are not dropped yet.
             hooks::run_logged(
                 &settings,
-                "post_fork",
+                Hook::PostFork,
                 hooks::Event {
                     master_pid: master_pid.as_raw(),
                     worker: Some((std::process::id() as i32, slot_index)),

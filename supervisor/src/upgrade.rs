@@ -6,6 +6,10 @@
 //! master reports `ready` once all its workers accept. The new master writes
 //! `<pidfile>.2`; when the old master exits it renames that to the plain name. Both
 //! generations accept on the same socket meanwhile, so no connection is refused.
+//!
+//! [`Upgrades`] is what the master's loop holds: the new master it started (USR2, its
+//! report, its exit, WINCH once it is ready) or, in a new master, the old one it waits
+//! to outlive before taking over the plain pidfile.
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
@@ -14,10 +18,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use lightrag_config::Hook;
 use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Pid};
 
 use crate::hooks;
+use crate::pidfile::Pidfile;
+use crate::sd_notify::Notifier;
 use crate::signals::{BlockedSignals, SignalQueue};
 
 const UPGRADE_FROM: &str = "LIGHTRAG_UPGRADE_FROM";
@@ -130,7 +138,7 @@ pub fn reexec(
             signals.forget_in_child();
             hooks::run_logged(
                 settings,
-                "pre_exec",
+                Hook::PreExec,
                 hooks::Event {
                     master_pid: master_pid as i32,
                     ..Default::default()
@@ -211,4 +219,135 @@ pub fn pending_pidfile(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".2");
     PathBuf::from(name)
+}
+
+/// Both sides of an upgrade, as the master's loop sees them.
+pub(crate) struct Upgrades {
+    /// The binary as it was at start: USR2 execs whatever is at this path then.
+    exe: PathBuf,
+    /// Set while this master is the new one of a USR2 upgrade, until the old one exits.
+    upgraded: Option<Upgraded>,
+    /// Set while a new master started by our USR2 runs.
+    pending: Option<Pending>,
+}
+
+impl Upgrades {
+    pub fn new(exe: PathBuf, upgraded: Option<Upgraded>) -> Upgrades {
+        Upgrades {
+            exe,
+            upgraded,
+            pending: None,
+        }
+    }
+
+    /// The new master's report pipe, while its report is outstanding.
+    pub fn fd(&self) -> Option<RawFd> {
+        self.pending.as_ref().and_then(Pending::fd)
+    }
+
+    /// A new master started by our USR2 said it is ready (WINCH may stop our workers).
+    pub fn new_master_ready(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.ready)
+    }
+
+    /// USR2: start the binary on disk as a new master on the same socket (none once
+    /// stopping).
+    pub fn start(
+        &mut self,
+        args: &[OsString],
+        cwd: &Path,
+        listener: Option<&TcpListener>,
+        notifier: &Notifier,
+        settings: &lightrag_config::Settings,
+        signals: &SignalQueue,
+    ) {
+        if self.upgraded.is_some() {
+            tracing::warn!("USR2 ignored: this master is itself an upgrade not yet promoted");
+            return;
+        }
+        if let Some(pending) = &self.pending {
+            tracing::warn!(
+                "USR2 ignored: an upgrade is already pending (new master pid:{})",
+                pending.child.as_raw()
+            );
+            return;
+        }
+        let Some(listener) = listener else {
+            return;
+        };
+        let exe = &self.exe;
+        match reexec(
+            exe,
+            args,
+            cwd,
+            listener,
+            notifier.socket_path(),
+            settings,
+            signals,
+        ) {
+            Ok(pending) => {
+                tracing::info!(
+                    "upgrade: started {} as new master pid:{}",
+                    exe.display(),
+                    pending.child.as_raw()
+                );
+                self.pending = Some(pending);
+            }
+            Err(e) => tracing::error!("upgrade failed: cannot start {}: {e}", exe.display()),
+        }
+    }
+
+    /// Each turn. Old master: read the new master's report. New master: take over the
+    /// plain pidfile (`plain`) once the old master has exited.
+    pub fn follow(&mut self, pidfile: Option<&mut Pidfile>, plain: Option<&Path>) {
+        if let Some(pending) = &mut self.pending {
+            let child = pending.child.as_raw();
+            match pending.poll() {
+                Report::Ready => tracing::info!(
+                    "upgrade: new master (pid:{child}) is ready; send WINCH to stop the old workers, then TERM to finish"
+                ),
+                Report::Failed => tracing::error!(
+                    "upgrade failed: the new master (pid:{child}) did not come up; still serving"
+                ),
+                Report::Nothing => {}
+            }
+        }
+        if self.upgraded.as_ref().is_some_and(|u| u.old_master_gone()) {
+            self.upgraded = None;
+            if let (Some(pidfile), Some(plain)) = (pidfile, plain) {
+                pidfile.rename_to(plain);
+            }
+            tracing::info!("upgrade complete: the old master is gone; this master is promoted");
+        }
+    }
+
+    /// This master's first generation is up: an upgraded master tells the old one, and
+    /// systemd that it is the main process now.
+    pub fn report_ready(&mut self, notifier: &Notifier) {
+        if let Some(upgraded) = &mut self.upgraded {
+            upgraded.report_ready();
+            notifier.send(&format!("MAINPID={}", std::process::id()));
+        }
+    }
+
+    /// A child was reaped; true if it was the new master.
+    pub fn reaped(&mut self, pid: Pid, code: Option<i32>, signal: Option<Signal>) -> bool {
+        if self.pending.as_ref().is_none_or(|p| p.child != pid) {
+            return false;
+        }
+        let pid = pid.as_raw();
+        let how = match (code, signal) {
+            (Some(code), _) => format!("exit code {code}"),
+            (_, Some(signal)) => signal.as_str().to_owned(),
+            _ => "unknown".to_owned(),
+        };
+        if self.pending.take().is_some_and(|p| p.ready) {
+            tracing::warn!("the new master (pid:{pid}) exited ({how})");
+        } else {
+            tracing::error!(
+                "upgrade failed: the new master (pid:{pid}) exited before it was ready ({how}); still serving"
+            );
+        }
+        true
+    }
 }

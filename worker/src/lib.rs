@@ -30,6 +30,7 @@ use std::ffi::OsString;
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use lightrag_config::Hook;
 use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerContext};
 
 pub use arena::init_shared;
@@ -131,7 +132,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     };
     heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
     pipeline::spawn(app.clone());
-    hooks.run("post_worker_init").await;
+    hooks.run(Hook::PostWorkerInit).await;
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);
     tracing::info!(
         worker = ctx.id,
@@ -142,6 +143,6 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
-    hooks.run("worker_exit").await;
+    hooks.run(Hook::WorkerExit).await;
     0
 }

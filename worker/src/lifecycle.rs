@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use lightrag_config::Settings;
+use lightrag_config::{Hook, Settings};
 use lightrag_supervisor::hooks;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
@@ -32,7 +32,7 @@ impl WorkerHooks {
     }
 
     /// Runs `hook` on a blocking thread, so the runtime keeps beating meanwhile.
-    pub async fn run(&self, hook: &'static str) {
+    pub async fn run(&self, hook: Hook) {
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             hooks::run_logged(&this.settings, hook, this.event)
@@ -41,9 +41,9 @@ impl WorkerHooks {
     }
 
     /// Runs `hook` then worker_exit, and exits the process with `code`.
-    fn exit_after(&self, hook: &'static str, code: i32) -> ! {
+    fn exit_after(&self, hook: Hook, code: i32) -> ! {
         hooks::run_logged(&self.settings, hook, self.event);
-        hooks::run_logged(&self.settings, "worker_exit", self.event);
+        hooks::run_logged(&self.settings, Hook::WorkerExit, self.event);
         std::process::exit(code)
     }
 }
@@ -74,7 +74,7 @@ pub fn install(hooks: WorkerHooks) -> std::io::Result<GracefulStop> {
                 _ = quit.recv() => quick_exit(&hooks, "SIGQUIT"),
                 _ = abrt.recv() => {
                     tracing::error!(pid = std::process::id(), "worker aborted by the master (heartbeat timeout)");
-                    hooks.exit_after("worker_abort", 1);
+                    hooks.exit_after(Hook::WorkerAbort, 1);
                 }
                 _ = usr1.recv() => tracing::debug!("USR1: log files are reopened by the master"),
             }
@@ -85,5 +85,5 @@ pub fn install(hooks: WorkerHooks) -> std::io::Result<GracefulStop> {
 
 fn quick_exit(hooks: &WorkerHooks, signal: &str) -> ! {
     tracing::info!(pid = std::process::id(), signal, "worker quick exit");
-    hooks.exit_after("worker_int", 0)
+    hooks.exit_after(Hook::WorkerInt, 0)
 }
