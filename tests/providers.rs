@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::fake_provider::FakeProvider;
 use common::{Server, send};
@@ -220,15 +220,11 @@ fn azure_paths_keys_and_timeouts() {
         .env("EMBEDDING_MODEL", "embed-deployment")
         .env("EMBEDDING_DIM", "8")
         .start();
-    let started = Instant::now();
     let track = insert(&server, "Ada Lovelace met Charles Babbage.", "ada.txt");
     let doc = settled(&server, &track, Duration::from_secs(30));
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(doc["error_msg"], "openai did not answer within 1 s");
-    assert!(
-        started.elapsed() >= Duration::from_secs(3),
-        "three attempts of 1 s each"
-    );
+    // Three attempts, each given up after LLM_TIMEOUT: the provider saw all three.
     let requests = fake.requests();
     let chats: Vec<_> = requests
         .iter()
