@@ -171,3 +171,39 @@ fn metrics_aggregate_every_worker() {
     assert!(text.contains("lightrag_workers_alive 2"));
     assert!(text.contains("# TYPE lightrag_http_request_duration_seconds histogram"));
 }
+
+fn requests_total(metrics: &str, group: &str, class: &str) -> u64 {
+    let series = format!("lightrag_http_requests_total{{group=\"{group}\",status=\"{class}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+}
+
+#[test]
+fn metrics_group_routes_behind_the_api_prefix() {
+    let server = Server::builder("metrics-prefix")
+        .args(&["--workers", "1"])
+        .env("LIGHTRAG_API_PREFIX", "/rag")
+        .start();
+    let counts = || {
+        let text = server.get("/rag/metrics").body;
+        ["health", "documents", "other"].map(|group| requests_total(&text, group, "2xx"))
+    };
+    let before = counts();
+    for path in [
+        "/rag/health",
+        "/rag/health",
+        "/health",
+        "/rag/documents/pipeline_status",
+    ] {
+        assert_eq!(server.get(path).status, 200, "{path}");
+    }
+    let after = counts();
+    let grown = [0, 1, 2].map(|i| after[i] - before[i]);
+    assert_eq!(
+        grown,
+        [3, 1, 0],
+        "health, documents, other: {before:?} -> {after:?}"
+    );
+}

@@ -434,7 +434,6 @@ fn a_client_leaving_mid_stream_stops_the_model_call() {
     )
     .unwrap();
     let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let started = Instant::now();
     let mut line = String::new();
     let mut pieces = 0;
     while pieces < 3 {
@@ -459,7 +458,6 @@ fn a_client_leaving_mid_stream_stops_the_model_call() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(started.elapsed() < Duration::from_secs(20));
     assert!(
         server
             .output()

@@ -111,9 +111,20 @@ pub struct ProviderSettings {
     pub host: String,
     pub api_key: Option<String>,
     pub model: String,
+    /// One attempt of a call, as given (LLM_TIMEOUT, EMBEDDING_TIMEOUT).
     pub timeout: Duration,
+    /// LightRAG's TIMEOUT: the budget of one whole call, its retries included.
+    pub call_timeout: Duration,
     /// Calls in flight at once across all workers.
     pub max_async: usize,
+}
+
+impl ProviderSettings {
+    /// How long one attempt may take: the role's timeout, but never longer than the
+    /// whole call may. A streamed answer may also pause no longer than this.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.timeout.min(self.call_timeout)
+    }
 }
 
 /// Query defaults and retrieval settings.
@@ -159,8 +170,6 @@ pub struct Settings {
     pub workers: usize,
     /// Tokio worker threads per worker process; 0 means one per CPU core.
     pub worker_threads: usize,
-    /// LightRAG's TIMEOUT: the budget of one LLM or embedding call.
-    pub timeout: Duration,
     /// Heartbeat silence after which a worker is aborted; `None` disables the watchdog.
     pub worker_timeout: Option<Duration>,
     pub keepalive: Duration,
@@ -229,6 +238,7 @@ impl Settings {
     pub fn from_matches(matches: &ArgMatches, env: &Environment) -> Result<Settings, ConfigError> {
         let r = Resolver { matches, env };
         let timeout = Duration::from_secs(r.get(&spec::TIMEOUT, seconds(1))?);
+        // TIMEOUT is the model-call budget; a worker gets 30 s more before the watchdog.
         let worker_timeout = r
             .optional(&spec::WORKER_TIMEOUT, seconds(0))?
             .unwrap_or(timeout.as_secs() + 30);
@@ -237,7 +247,6 @@ impl Settings {
             port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
             workers: r.get(&spec::WORKERS, number::<usize>(1, 4096))?,
             worker_threads: r.get(&spec::WORKER_THREADS, number::<usize>(0, 1024))?,
-            timeout,
             worker_timeout: (worker_timeout > 0).then(|| Duration::from_secs(worker_timeout)),
             keepalive: Duration::from_secs(r.get(&spec::KEEPALIVE, seconds(1))?),
             graceful_timeout: Duration::from_secs(r.get(&spec::GRACEFUL_TIMEOUT, seconds(0))?),
@@ -256,7 +265,7 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
-            models: Self::models(&r)?,
+            models: Self::models(&r, timeout)?,
             query: Self::query(&r)?,
             storage: StorageSelection {
                 kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
@@ -351,7 +360,8 @@ impl Settings {
         })
     }
 
-    fn models(r: &Resolver<'_>) -> Result<ModelSettings, ConfigError> {
+    /// The two model roles; `call_timeout` is TIMEOUT, which bounds the calls of both.
+    fn models(r: &Resolver<'_>, call_timeout: Duration) -> Result<ModelSettings, ConfigError> {
         let provider = |binding: &Spec,
                         host: &Spec,
                         key: &Spec,
@@ -368,6 +378,7 @@ impl Settings {
                 api_key: r.optional(key, non_empty)?,
                 model: model(binding)?,
                 timeout: Duration::from_secs(r.get(timeout, seconds(1))?),
+                call_timeout,
                 max_async: r.get(max_async, number::<usize>(1, MAX_PERMITS))?,
             })
         };
@@ -687,7 +698,7 @@ mod tests {
         let s = load(&[], &env(&[], &[])).unwrap();
         assert_eq!(s.bind_address(), "0.0.0.0:9621");
         assert_eq!(s.workers, 2);
-        assert_eq!(s.timeout, Duration::from_secs(300));
+        assert_eq!(s.models.llm.call_timeout, Duration::from_secs(300));
         assert_eq!(s.worker_timeout, Some(Duration::from_secs(330)));
         assert_eq!(s.keepalive, Duration::from_secs(5));
         assert_eq!(s.graceful_timeout, Duration::from_secs(30));
@@ -712,6 +723,22 @@ mod tests {
         assert_eq!(s.worker_timeout, Some(Duration::from_secs(40)));
         let s = load(&[], &env(&[("WORKER_TIMEOUT", "0")], &[])).unwrap();
         assert_eq!(s.worker_timeout, None);
+    }
+
+    #[test]
+    fn timeout_bounds_every_attempt_of_both_roles() {
+        let s = load(&[], &env(&[], &[])).unwrap();
+        let attempts = |s: &Settings| {
+            (
+                s.models.llm.attempt_timeout().as_secs(),
+                s.models.embedding.attempt_timeout().as_secs(),
+            )
+        };
+        assert_eq!(attempts(&s), (240, 30));
+        let s = load(&["--timeout", "60"], &env(&[], &[])).unwrap();
+        assert_eq!(attempts(&s), (60, 30));
+        assert_eq!(s.models.embedding.call_timeout, Duration::from_secs(60));
+        assert_eq!(s.models.llm.timeout, Duration::from_secs(240), "as given");
     }
 
     #[test]

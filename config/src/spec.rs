@@ -57,7 +57,7 @@ settings_table! {
     PORT = "PORT", "port", "PORT", Value("9621"), "TCP port to listen on";
     WORKERS = "WORKERS", "workers", "N", Value("2"), "Number of worker processes";
     WORKER_THREADS = "WORKER_THREADS", "threads", "N", Value("0"), "Tokio threads per worker (0: CPU cores divided among the workers, at least 1)";
-    TIMEOUT = "TIMEOUT", "timeout", "SECONDS", Value("300"), "Request timeout for LLM and embedding calls";
+    TIMEOUT = "TIMEOUT", "timeout", "SECONDS", Value("300"), "Longest one LLM or embedding call may take, its retries included";
     WORKER_TIMEOUT = "WORKER_TIMEOUT", "worker-timeout", "SECONDS", Derived("TIMEOUT + 30"), "A worker silent for this long is aborted and replaced (0 disables the watchdog)";
     KEEPALIVE = "KEEPALIVE", "keepalive", "SECONDS", Value("5"), "Idle keep-alive connections are closed after this long; also the header read timeout";
     GRACEFUL_TIMEOUT = "GRACEFUL_TIMEOUT", "graceful-timeout", "SECONDS", Value("30"), "Time workers get to finish in-flight requests on stop or reload before SIGKILL";
@@ -108,13 +108,13 @@ settings_table! {
     LLM_BINDING_HOST = "LLM_BINDING_HOST", "llm-binding-host", "URL", Derived("https://api.openai.com/v1 for openai and azure_openai, http://localhost:11434 for ollama"), "Base URL of the LLM provider";
     LLM_BINDING_API_KEY = "LLM_BINDING_API_KEY", "llm-binding-api-key", "KEY", Unset, "API key of the LLM provider";
     LLM_MODEL = "LLM_MODEL", "llm-model", "MODEL", Value("mistral-nemo:latest"), "LLM model (for azure_openai: the deployment)";
-    LLM_TIMEOUT = "LLM_TIMEOUT", "llm-timeout", "SECONDS", Value("240"), "Longest one LLM call may take";
+    LLM_TIMEOUT = "LLM_TIMEOUT", "llm-timeout", "SECONDS", Value("240"), "Longest one attempt of an LLM call may take, and the longest pause of a streamed answer (at most TIMEOUT)";
     MAX_ASYNC = "MAX_ASYNC", "max-async", "N", Value("4"), "LLM calls in flight at once, across all workers";
     EMBEDDING_BINDING = "EMBEDDING_BINDING", "embedding-binding", "BINDING", Value("builtin"), "Embedding provider: builtin (no network), openai, azure_openai or ollama";
     EMBEDDING_BINDING_HOST = "EMBEDDING_BINDING_HOST", "embedding-binding-host", "URL", Derived("the binding's, as for LLM_BINDING_HOST"), "Base URL of the embedding provider";
     EMBEDDING_BINDING_API_KEY = "EMBEDDING_BINDING_API_KEY", "embedding-binding-api-key", "KEY", Unset, "API key of the embedding provider";
     EMBEDDING_MODEL = "EMBEDDING_MODEL", "embedding-model", "MODEL", Derived("text-embedding-3-small for openai and azure_openai, bge-m3:latest for ollama"), "Embedding model (for azure_openai: the deployment)";
-    EMBEDDING_TIMEOUT = "EMBEDDING_TIMEOUT", "embedding-timeout", "SECONDS", Value("30"), "Longest one embedding call may take";
+    EMBEDDING_TIMEOUT = "EMBEDDING_TIMEOUT", "embedding-timeout", "SECONDS", Value("30"), "Longest one attempt of an embedding call may take (at most TIMEOUT)";
     EMBEDDING_FUNC_MAX_ASYNC = "EMBEDDING_FUNC_MAX_ASYNC", "embedding-func-max-async", "N", Value("8"), "Embedding calls in flight at once, across all workers";
     EMBEDDING_BATCH_NUM = "EMBEDDING_BATCH_NUM", "embedding-batch-num", "N", Value("10"), "Texts sent in one embedding call";
     AZURE_OPENAI_API_VERSION = "AZURE_OPENAI_API_VERSION", "azure-openai-api-version", "VERSION", Value("2024-08-01-preview"), "api-version sent to Azure OpenAI";

@@ -247,6 +247,33 @@ impl Server {
     pub fn answering_pid(&self) -> i32 {
         self.get("/debug/pid").json()["pid"].as_i64().unwrap() as i32
     }
+
+    /// Waits until at least `n` requests besides this probe are being answered, across
+    /// all workers (`lightrag_http_requests_in_flight` in `/metrics`): the proof that
+    /// requests sent from other threads have arrived.
+    pub fn wait_in_flight(&self, n: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let metrics = self.get("/metrics").body;
+            let in_flight = metrics
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("lightrag_http_requests_in_flight ")?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .unwrap_or_else(|| panic!("no in-flight gauge in\n{metrics}"));
+            // The probe itself is in flight too.
+            if in_flight > n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{in_flight} requests in flight, expected {n} more"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {

@@ -68,6 +68,7 @@ fn group_of(path: &str) -> usize {
 }
 
 impl Shard {
+    /// Counts one answered request; `path` is as routed, without the API prefix.
     pub fn record(&self, path: &str, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.requests[group_of(path)][class].fetch_add(1, Ordering::Relaxed);

@@ -27,7 +27,10 @@ fn endpoint(p: &ProviderSettings, azure_api_version: &str) -> Endpoint {
         host: p.host.clone(),
         api_key: p.api_key.clone(),
         model: p.model.clone(),
-        timeout: p.timeout,
+        timeouts: providers::Timeouts {
+            attempt: p.attempt_timeout(),
+            call: p.call_timeout,
+        },
         api_version: azure_api_version.to_owned(),
     }
 }

@@ -47,18 +47,23 @@ impl Shared {
 }
 
 /// With LIGHTRAG_API_PREFIX set, a proxy may forward `/prefix/route` or strip the
-/// prefix; routes are registered unprefixed, so remove it when present.
-fn strip_api_prefix<B>(req: &mut Request<B>, prefix: &str) {
+/// prefix; routes are registered unprefixed, so this is `path` as routed.
+fn unprefixed<'a>(path: &'a str, prefix: &str) -> &'a str {
     if prefix.is_empty() {
+        return path;
+    }
+    match path.strip_prefix(prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+fn strip_api_prefix<B>(req: &mut Request<B>, prefix: &str) {
+    let rest = unprefixed(req.uri().path(), prefix);
+    if rest.len() == req.uri().path().len() {
         return;
     }
-    let Some(rest) = req.uri().path().strip_prefix(prefix) else {
-        return;
-    };
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return;
-    }
-    let rest = if rest.is_empty() { "/" } else { rest };
     let target = match req.uri().query() {
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_owned(),
@@ -127,9 +132,12 @@ pub async fn handle(
         close_connection(&mut response);
     }
     let elapsed = started.elapsed();
-    shared
-        .metrics
-        .record(uri.path(), response.status().as_u16(), elapsed);
+    // Grouped by route, as the router saw it; the access log keeps what the client sent.
+    shared.metrics.record(
+        unprefixed(uri.path(), &shared.api_prefix),
+        response.status().as_u16(),
+        elapsed,
+    );
     access_log::record(access_log::Entry {
         peer,
         method: &method,

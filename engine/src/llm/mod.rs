@@ -37,6 +37,11 @@ pub enum ModelError {
         provider: &'static str,
         seconds: u64,
     },
+    #[error("{provider} sent nothing for {seconds} s in the middle of its answer")]
+    Stalled {
+        provider: &'static str,
+        seconds: u64,
+    },
     #[error("cannot reach {provider}: {reason}")]
     Connect {
         provider: &'static str,

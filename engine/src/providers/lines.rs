@@ -1,8 +1,11 @@
 //! Streamed answers are lines: server-sent events (`data: {...}`) from OpenAI-compatible
 //! servers, newline-delimited JSON from Ollama. This turns a response body into a
-//! [`TextStream`] by handing each complete line to a parser.
+//! [`TextStream`] by handing each complete line to a parser. A stream may run as long
+//! as the answer does, but one that sends nothing for the attempt timeout fails, so a
+//! stalled provider cannot hold a caller (and its model permit) forever.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 
@@ -25,9 +28,16 @@ struct State<P> {
     finished: bool,
     parse: P,
     provider: &'static str,
+    /// The longest silence allowed between two reads of the body.
+    pause: Duration,
 }
 
-pub fn stream<P>(provider: &'static str, response: reqwest::Response, parse: P) -> TextStream
+pub fn stream<P>(
+    provider: &'static str,
+    response: reqwest::Response,
+    parse: P,
+    pause: Duration,
+) -> TextStream
 where
     P: FnMut(&str) -> Line + Send + 'static,
 {
@@ -38,6 +48,7 @@ where
         finished: false,
         parse,
         provider,
+        pause,
     };
     Box::pin(futures_util::stream::unfold(
         state,
@@ -49,7 +60,15 @@ where
                 if state.finished {
                     return None;
                 }
-                match state.body.next().await {
+                let Ok(next) = tokio::time::timeout(state.pause, state.body.next()).await else {
+                    state.finished = true;
+                    state.ready.push_back(Err(ModelError::Stalled {
+                        provider: state.provider,
+                        seconds: state.pause.as_secs(),
+                    }));
+                    continue;
+                };
+                match next {
                     Some(Ok(bytes)) => {
                         state.buffer.extend_from_slice(&bytes);
                         while let Some(end) = state.buffer.iter().position(|b| *b == b'\n') {
@@ -59,18 +78,10 @@ where
                     }
                     Some(Err(e)) => {
                         state.finished = true;
-                        let error = if e.is_timeout() {
-                            ModelError::Timeout {
-                                provider: state.provider,
-                                seconds: 0,
-                            }
-                        } else {
-                            ModelError::Connect {
-                                provider: state.provider,
-                                reason: e.to_string(),
-                            }
-                        };
-                        state.ready.push_back(Err(error));
+                        state.ready.push_back(Err(ModelError::Connect {
+                            provider: state.provider,
+                            reason: e.to_string(),
+                        }));
                     }
                     None => {
                         let rest = std::mem::take(&mut state.buffer);

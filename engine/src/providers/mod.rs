@@ -1,13 +1,14 @@
 //! Model providers over HTTP: OpenAI-compatible servers (OpenAI, vLLM, llama.cpp,
 //! LM Studio ...), Azure OpenAI and Ollama, for chat and embeddings. Each call is retried
-//! with back-off on 429, 5xx, timeouts and refused connections ([`retry`]); streamed
-//! answers arrive piece by piece ([`lines`]).
+//! with back-off on 429, 5xx, timeouts and refused connections, within its
+//! [`Timeouts`] ([`retry`]); streamed answers arrive piece by piece ([`lines`]).
 
 mod lines;
 pub mod ollama;
 pub mod openai;
 mod retry;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +34,20 @@ pub struct Endpoint {
     pub api_key: Option<String>,
     /// The model (for Azure, the deployment).
     pub model: String,
-    pub timeout: Duration,
+    pub timeouts: Timeouts,
     /// Azure's `api-version` query parameter.
     pub api_version: String,
+}
+
+/// How long a call may take. The settings decide both (TIMEOUT, and the role's
+/// LLM_TIMEOUT or EMBEDDING_TIMEOUT capped by it), so `attempt` is at most `call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One request, until its whole answer is read (for a stream, its head); also the
+    /// longest a streamed answer may pause between two pieces.
+    pub attempt: Duration,
+    /// The whole call: every attempt and the back-off between them.
+    pub call: Duration,
 }
 
 /// A chat endpoint: messages in, text out (streamed or in one piece).
@@ -68,20 +80,25 @@ impl Api {
         }
     }
 
-    async fn post(
+    /// Posts `body` and reads the answer with `read`, as [`retry::call`] says.
+    async fn post<T, Fut>(
         &self,
         url: &str,
         body: &serde_json::Value,
-    ) -> Result<reqwest::Response, ModelError> {
-        retry::send(self.provider, self.endpoint.timeout, || {
+        read: impl Fn(reqwest::Response) -> Fut,
+    ) -> Result<T, ModelError>
+    where
+        Fut: Future<Output = Result<T, ModelError>>,
+    {
+        let build = || {
             let request = self.client.post(url).json(body);
             match (&self.endpoint.api_key, self.endpoint.binding) {
                 (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
                 (Some(key), _) => request.bearer_auth(key),
                 (None, _) => request,
             }
-        })
-        .await
+        };
+        retry::call(self.provider, self.endpoint.timeouts, build, read).await
     }
 
     /// A chat request (the same body for OpenAI and Ollama): the streamed answer read
@@ -100,8 +117,19 @@ impl Api {
             "messages": messages_json(messages),
             "stream": stream,
         });
-        let response = self.post(url, &body).await?;
-        chat_answer(self.provider, response, stream, line, content).await
+        let provider = self.provider;
+        if stream {
+            let pause = self.endpoint.timeouts.attempt;
+            return self
+                .post(url, &body, |response| async move {
+                    Ok(lines::stream(provider, response, line, pause))
+                })
+                .await;
+        }
+        let text = self
+            .post(url, &body, |response| text_at(provider, response, content))
+            .await?;
+        Ok(crate::llm::once(text))
     }
 
     /// A post's whole answer, as JSON.
@@ -110,7 +138,8 @@ impl Api {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ModelError> {
-        read_json(self.provider, self.post(url, body).await?).await
+        self.post(url, body, |response| read_json(self.provider, response))
+            .await
     }
 }
 
@@ -148,24 +177,18 @@ fn malformed(provider: &'static str, reason: impl Into<String>) -> ModelError {
     }
 }
 
-/// A chat answer: the streamed lines, or the text at `content` (a JSON pointer) of the
-/// whole answer.
-async fn chat_answer(
+/// The text at `content` (a JSON pointer) of a whole chat answer.
+async fn text_at(
     provider: &'static str,
     response: reqwest::Response,
-    stream: bool,
-    line: fn(&str) -> lines::Line,
     content: &str,
-) -> Result<TextStream, ModelError> {
-    if stream {
-        return Ok(lines::stream(provider, response, line));
-    }
+) -> Result<String, ModelError> {
     let answer = read_json(provider, response).await?;
-    let text = answer
+    answer
         .pointer(content)
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))?;
-    Ok(crate::llm::once(text.to_owned()))
+        .map(str::to_owned)
+        .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))
 }
 
 async fn read_json(
