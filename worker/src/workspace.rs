@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use lightrag_config::api::sanitize_workspace;
-use lightrag_engine::ingest::{Indexes, Stores};
 use lightrag_engine::storage::StorageError;
+use lightrag_engine::storage::bundle::{Indexes, Stores};
 use lightrag_engine::storage::sqlite::SqliteStorage;
 
 use crate::app::App;

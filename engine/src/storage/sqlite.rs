@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use crate::ids;
 
+use super::graph::{Entity, GraphStorage, Relation};
 use super::{
-    DocPageQuery, DocStatusRecord, DocStatusStorage, Edge, GraphStorage, KvNamespace, KvStorage,
-    Result, StorageError, VectorNamespace, VectorRecord, VectorStorage,
+    DocPageQuery, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage, Result, StorageError,
+    VectorNamespace, VectorRecord, VectorStorage,
 };
 
 pub const FILE_NAME: &str = "lightrag.sqlite3";
@@ -475,17 +476,18 @@ impl VectorStorage for SqliteStorage {
     }
 }
 
-fn edge_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
+/// An edge row: endpoints and properties.
+fn relation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
-fn edges(rows: Vec<(String, String, String)>) -> Result<Vec<Edge>> {
+fn relations(rows: Vec<(String, String, String)>) -> Result<Vec<Relation>> {
     rows.into_iter()
         .map(|(source, target, data)| {
-            Ok(Edge {
+            Ok(Relation {
                 source,
                 target,
-                data: serde_json::from_str(&data)?,
+                ..serde_json::from_str(&data)?
             })
         })
         .collect()
@@ -501,26 +503,22 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
-    fn node_upsert(&self, name: &str, data: &Value) -> Result<()> {
-        self.nodes_upsert(&[(name.to_owned(), data.clone())])
-    }
-
-    fn nodes_upsert(&self, nodes: &[(String, Value)]) -> Result<()> {
+    fn nodes_upsert(&self, entities: &[Entity]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
                 )?;
-                for (name, data) in nodes {
-                    stmt.execute(params![ws, name, data.to_string()])?;
+                for entity in entities {
+                    stmt.execute(params![ws, entity.name, serde_json::to_string(entity)?])?;
                 }
             }
             Ok(tx.commit()?)
         })
     }
 
-    fn node_get(&self, name: &str) -> Result<Option<Value>> {
+    fn node_get(&self, name: &str) -> Result<Option<Entity>> {
         self.with(|conn, ws| {
             let text: Option<String> = conn
                 .query_row(
@@ -529,7 +527,13 @@ impl GraphStorage for SqliteStorage {
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+            let Some(text) = text else {
+                return Ok(None);
+            };
+            Ok(Some(Entity {
+                name: name.to_owned(),
+                ..serde_json::from_str(&text)?
+            }))
         })
     }
 
@@ -558,10 +562,6 @@ impl GraphStorage for SqliteStorage {
                 .collect::<rusqlite::Result<_>>()?;
             Ok(names)
         })
-    }
-
-    fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()> {
-        self.edges_upsert(&[(source.to_owned(), target.to_owned(), data.clone())])
     }
 
     fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>> {
@@ -598,7 +598,7 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
-    fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()> {
+    fn edges_upsert(&self, relations: &[Relation]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;
             {
@@ -608,27 +608,28 @@ impl GraphStorage for SqliteStorage {
                      ON CONFLICT (workspace, a, b)
                      DO UPDATE SET data = excluded.data, weight = excluded.weight",
                 )?;
-                for (source, target, data) in edges {
+                for relation in relations {
+                    let (source, target) = (&relation.source, &relation.target);
                     let (a, b) = ids::endpoints(source, target);
-                    let weight = data.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
-                    stmt.execute(params![ws, a, b, source, target, data.to_string(), weight])?;
+                    let data = serde_json::to_string(relation)?;
+                    stmt.execute(params![ws, a, b, source, target, data, relation.weight])?;
                 }
             }
             Ok(tx.commit()?)
         })
     }
 
-    fn edge_get(&self, x: &str, y: &str) -> Result<Option<Edge>> {
+    fn edge_get(&self, x: &str, y: &str) -> Result<Option<Relation>> {
         let (a, b) = ids::endpoints(x, y);
         self.with(|conn, ws| {
             let row = conn
                 .query_row(
                     "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND a = ?2 AND b = ?3",
                     params![ws, a, b],
-                    edge_from_row,
+                    relation_from_row,
                 )
                 .optional()?;
-            Ok(edges(row.into_iter().collect())?.pop())
+            Ok(relations(row.into_iter().collect())?.pop())
         })
     }
 
@@ -660,7 +661,7 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
-    fn edges_of(&self, node: &str) -> Result<Vec<Edge>> {
+    fn edges_of(&self, node: &str) -> Result<Vec<Relation>> {
         self.with(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 // Two indexed lookups: an OR over both columns, or an ORDER BY over the
@@ -671,10 +672,10 @@ impl GraphStorage for SqliteStorage {
                  WHERE workspace = ?1 AND b = ?2 AND a <> ?2",
             )?;
             let mut rows = stmt
-                .query_map(params![ws, node], edge_from_row)?
+                .query_map(params![ws, node], relation_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows.sort_by(|x, y| ids::endpoints(&x.0, &x.1).cmp(&ids::endpoints(&y.0, &y.1)));
-            edges(rows)
+            relations(rows)
         })
     }
 }

@@ -1,0 +1,192 @@
+//! One document through the indexing steps: chunk, embed the chunks, extract entities
+//! and relations per chunk ([`extract`], answers cached), merge them into the graph and
+//! the entity and relation vector stores with source tracking ([`merge`]), and record
+//! the per-document indexes. The caller owns scheduling and status: it must run one
+//! ingestion per workspace at a time (the pipeline lock), because merges read, modify
+//! and write.
+
+mod extract;
+mod merge;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use crate::chunking::{self, ChunkError, ChunkingOptions, Tokenizer};
+use crate::embedding::{self, Batching, Embedder};
+use crate::ids;
+use crate::llm::{ExtractionSettings, LanguageModel, ModelError, wait};
+use crate::storage::bundle::Stores;
+use crate::storage::{KvNamespace, StorageError, VectorRecord};
+
+pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key};
+pub(crate) use merge::Write;
+
+pub struct Document<'a> {
+    pub id: &'a str,
+    pub content: &'a str,
+    pub file_path: &'a str,
+    /// The document's own chunking, when its request gave one.
+    pub chunking: Option<&'a ChunkingOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub chunk_ids: Vec<String>,
+    pub entities: usize,
+    pub relations: usize,
+    /// Unreadable extraction records skipped.
+    pub skipped_records: usize,
+    pub cached_extractions: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Chunking(#[from] ChunkError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// How many source chunks and files an entity or relation keeps (the newest):
+/// MAX_SOURCE_IDS_PER_ENTITY, MAX_SOURCE_IDS_PER_RELATION, MAX_FILE_PATHS.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceLimits {
+    pub entity_sources: usize,
+    pub relation_sources: usize,
+    pub file_paths: usize,
+}
+
+/// When merged descriptions are condensed by the model.
+#[derive(Debug, Clone)]
+pub struct SummaryPolicy {
+    /// FORCE_LLM_SUMMARY_ON_MERGE: this many fragments or more are summarised.
+    pub force_on_merge: usize,
+    /// SUMMARY_MAX_TOKENS: a longer merged description is summarised.
+    pub max_tokens: usize,
+    /// SUMMARY_LENGTH_RECOMMENDED, in tokens.
+    pub length: usize,
+}
+
+pub struct Ingest<'a> {
+    pub stores: Stores<'a>,
+    pub tokenizer: &'a Tokenizer,
+    pub embedder: &'a dyn Embedder,
+    pub batching: Batching,
+    pub model: &'a dyn LanguageModel,
+    pub extraction: &'a ExtractionSettings,
+    pub summary: &'a SummaryPolicy,
+    pub limits: SourceLimits,
+    /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
+    pub llm_concurrency: usize,
+    /// Taken around the graph merge: documents indexed in parallel (MAX_PARALLEL_INSERT)
+    /// chunk, embed and extract at once, but merge one at a time.
+    pub merge_lock: &'a Mutex<()>,
+    pub chunking: &'a ChunkingOptions,
+    /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
+    pub use_cache: bool,
+    /// Timestamp stored on new graph elements (seconds since the epoch).
+    pub now: i64,
+}
+
+impl Ingest<'_> {
+    pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
+        let chunks = chunking::chunk(
+            self.tokenizer,
+            doc.content,
+            doc.chunking.unwrap_or(self.chunking),
+        )?;
+        let mut report = IngestReport::default();
+        let chunk_records: Vec<(String, Value)> = chunks
+            .iter()
+            .map(|c| {
+                let id = ids::chunk_id(&c.content);
+                let record = json!({
+                    "tokens": c.tokens, "content": c.content, "chunk_order_index": c.order,
+                    "full_doc_id": doc.id, "file_path": doc.file_path,
+                });
+                (id, record)
+            })
+            .collect();
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
+        // The document remembers its chunks, which is what deleting it starts from
+        // (other fields of its record, such as its chunking, are kept).
+        let chunk_ids: Vec<&String> = chunk_records.iter().map(|(id, _)| id).collect();
+        let mut record = self
+            .stores
+            .kv
+            .kv_get(KvNamespace::FullDocs, doc.id)?
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        record["content"] = json!(doc.content);
+        record["file_path"] = json!(doc.file_path);
+        record["chunks_list"] = json!(chunk_ids);
+        self.stores
+            .kv
+            .kv_upsert(KvNamespace::FullDocs, &[(doc.id.to_owned(), record)])?;
+        let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
+        let chunk_vectors: Vec<VectorRecord> = chunk_records
+            .iter()
+            .zip(vectors)
+            .map(|((id, record), vector)| VectorRecord {
+                id: id.clone(),
+                vector,
+                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"]}),
+            })
+            .collect();
+        self.stores.chunk_index.upsert(
+            self.stores.vectors,
+            self.stores.generations,
+            &chunk_vectors,
+        )?;
+
+        let refs: Vec<ChunkRef<'_>> = chunk_records
+            .iter()
+            .zip(&chunks)
+            .map(|((id, _), chunk)| ChunkRef {
+                id,
+                content: &chunk.content,
+                file_path: doc.file_path,
+            })
+            .collect();
+        let (entities, relations) = self.contributions(&refs, &mut report)?;
+        let _merging = self.merge_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_entities(&entities, Write::Merge)?;
+        self.write_relations(&relations, Write::Merge)?;
+        let names: Vec<&String> = entities.keys().collect();
+        let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullEntities,
+            &[(
+                doc.id.to_owned(),
+                json!({"entity_names": names, "count": names.len()}),
+            )],
+        )?;
+        self.stores.kv.kv_upsert(
+            KvNamespace::FullRelations,
+            &[(
+                doc.id.to_owned(),
+                json!({"relation_pairs": pairs, "count": pairs.len()}),
+            )],
+        )?;
+        report.entities = entities.len();
+        report.relations = relations.len();
+        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
+        Ok(report)
+    }
+
+    /// Vectors for `texts`, batched as configured.
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, IngestError> {
+        Ok(wait(embedding::embed_all(
+            self.embedder,
+            texts,
+            self.batching,
+        ))?)
+    }
+}
