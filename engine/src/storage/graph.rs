@@ -291,8 +291,8 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&edge).unwrap(), INDEXED_EDGE);
         // Written back, the rows are what they were.
-        s.nodes_upsert(&[node.clone()]).unwrap();
-        s.edges_upsert(&[edge.clone()]).unwrap();
+        s.nodes_upsert(std::slice::from_ref(&node)).unwrap();
+        s.edges_upsert(std::slice::from_ref(&edge)).unwrap();
         assert_eq!(s.node_get("SpaceX").unwrap(), Some(node));
         assert_eq!(s.edge_get("SpaceX", "Elon Musk").unwrap(), Some(edge));
     }

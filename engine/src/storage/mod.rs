@@ -9,7 +9,7 @@
 
 pub mod bundle;
 pub mod cache;
-pub mod elements;
+mod elements;
 pub mod graph;
 pub mod sqlite;
 pub mod vectors;
