@@ -1,8 +1,9 @@
 //! The knowledge graph as LightRAG stores it: entities (nodes) and undirected relations
 //! (edges), each a JSON object of properties. The records here are those properties,
-//! typed; they serialise to the JSON the indexing steps have always written (same keys,
-//! same order), so stored graphs read back unchanged. Properties a user added when
-//! creating an element by hand are kept in `extra`.
+//! typed; they serialise to exactly the JSON the indexing steps write (same keys, same
+//! order), so stored graphs read back unchanged. Properties a user added when creating
+//! an element by hand are kept in `extra`; such a record reads back with the same
+//! properties, in this order rather than the request's.
 //!
 //! Lists inside a property (chunk ids, files, description fragments) are joined by
 //! [`GRAPH_FIELD_SEP`], LightRAG's storage format.
