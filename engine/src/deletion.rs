@@ -11,12 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::ids;
 use crate::ingest::{
-    ChunkRef, Entities, GRAPH_FIELD_SEP, Ingest, IngestError, IngestReport, Relations, Write,
-    relation_chunks_key,
+    ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
 };
 use crate::storage::KvNamespace;
+use crate::storage::graph::fragments;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeletionReport {
@@ -39,13 +38,9 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn fragments(value: Option<&Value>, name: &str) -> Vec<String> {
-    value
-        .and_then(|v| v.get(name))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split(GRAPH_FIELD_SEP).map(str::to_owned).collect())
-        .unwrap_or_default()
+/// A `<SEP>`-joined property as its list of fragments.
+fn fragment_list(joined: &str) -> Vec<String> {
+    fragments(joined).map(str::to_owned).collect()
 }
 
 impl Ingest<'_> {
@@ -74,7 +69,7 @@ impl Ingest<'_> {
                     continue;
                 };
                 if let Some(content) = owner.get("content").and_then(Value::as_str) {
-                    cache_keys.push(crate::ingest::extraction_cache_key(content));
+                    cache_keys.push(extraction_cache_key(content));
                 }
                 deleted_chunks.insert(chunk_id);
             }
@@ -110,10 +105,10 @@ impl Ingest<'_> {
         kv.kv_delete(KvNamespace::TextChunks, &chunk_list)?;
 
         // What survives of each affected element: the chunks still supporting it.
-        let remaining = |stored: Option<&Value>| -> Vec<String> {
-            fragments(stored, "source_id")
-                .into_iter()
-                .filter(|c| !deleted_chunks.contains(c))
+        let remaining = |source_id: &str| -> Vec<String> {
+            fragments(source_id)
+                .filter(|c| !deleted_chunks.contains(*c))
+                .map(str::to_owned)
                 .collect()
         };
         let mut rebuild_entities: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -122,7 +117,7 @@ impl Ingest<'_> {
             let Some(node) = self.stores.graph.node_get(name)? else {
                 continue;
             };
-            match remaining(Some(&node)) {
+            match remaining(&node.source_id) {
                 left if left.is_empty() => gone_entities.push(name.clone()),
                 left => {
                     rebuild_entities.insert(name.clone(), left);
@@ -135,7 +130,7 @@ impl Ingest<'_> {
             let Some(edge) = self.stores.graph.edge_get(a, b)? else {
                 continue;
             };
-            let left = remaining(Some(&edge.data));
+            let left = remaining(&edge.source_id);
             if left.is_empty() || gone_entities.contains(a) || gone_entities.contains(b) {
                 gone_relations.push((a.clone(), b.clone()));
             } else {
@@ -143,33 +138,8 @@ impl Ingest<'_> {
             }
         }
 
-        for (a, b) in &gone_relations {
-            self.stores.graph.edge_delete(a, b)?;
-        }
-        let relation_ids: Vec<String> = gone_relations
-            .iter()
-            .map(|(a, b)| ids::relation_id(a, b))
-            .collect();
-        self.stores.relation_index.delete(
-            self.stores.vectors,
-            self.stores.generations,
-            &relation_ids,
-        )?;
-        let relation_keys: Vec<String> = gone_relations
-            .iter()
-            .map(|(a, b)| relation_chunks_key(a, b))
-            .collect();
-        kv.kv_delete(KvNamespace::RelationChunks, &relation_keys)?;
-        for name in &gone_entities {
-            self.stores.graph.node_delete(name)?;
-        }
-        let entity_ids: Vec<String> = gone_entities.iter().map(|n| ids::entity_id(n)).collect();
-        self.stores.entity_index.delete(
-            self.stores.vectors,
-            self.stores.generations,
-            &entity_ids,
-        )?;
-        kv.kv_delete(KvNamespace::EntityChunks, &gone_entities)?;
+        self.stores.drop_relations(&gone_relations)?;
+        self.stores.drop_entities(&gone_entities)?;
         report.entities_removed = gone_entities.len();
         report.relations_removed = gone_relations.len();
 
@@ -234,7 +204,7 @@ impl Ingest<'_> {
                 // Nothing in the remaining chunks names it (an endpoint added for a
                 // relation): it keeps its description on its remaining sources.
                 let node = self.stores.graph.node_get(name)?;
-                c.descriptions = fragments(node.as_ref(), "description");
+                c.descriptions = node.map_or_else(Vec::new, |n| fragment_list(&n.description));
                 c.file_paths = files(left);
                 c.chunk_ids = left.clone();
             }
@@ -245,7 +215,7 @@ impl Ingest<'_> {
             let mut c = said_relations.get(pair).cloned().unwrap_or_default();
             if c.chunk_ids.is_empty() {
                 let edge = self.stores.graph.edge_get(&pair.0, &pair.1)?;
-                c.descriptions = fragments(edge.as_ref().map(|e| &e.data), "description");
+                c.descriptions = edge.map_or_else(Vec::new, |e| fragment_list(&e.description));
                 c.file_paths = files(left);
                 c.chunk_ids = left.clone();
             }

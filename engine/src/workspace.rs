@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::coordination::{Claim, Coordination, StatusBoard};
-use crate::ingest::{Indexes, Stores};
+use crate::storage::bundle::{Indexes, Stores};
 use crate::storage::{self, Generations, Result, Storage, StorageConfig};
 
 pub struct Workspace {

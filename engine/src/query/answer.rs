@@ -23,8 +23,8 @@ use crate::chunking::Tokenizer;
 use crate::embedding::Embedder;
 use crate::error::{ErrorKind, Kind};
 use crate::ids;
-use crate::ingest::Stores;
 use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, prompts, wait};
+use crate::storage::bundle::Stores;
 use crate::storage::{KvNamespace, StorageError};
 
 /// A workspace's stores, reached through what owns them (the worker's open workspace):

@@ -12,9 +12,9 @@ use super::{
     ChunkRow, EntityRow, Mode, ProcessingInfo, QueryParams, Reference, RelationRow, Retrieval,
 };
 use crate::chunking::Tokenizer;
-use crate::ingest::GRAPH_FIELD_SEP;
 use crate::llm::prompts::{self, render};
 use crate::llm::{Keywords, Message, Role};
+use crate::storage::graph::GRAPH_FIELD_SEP;
 
 /// Files without a real name are never cited.
 const UNKNOWN_SOURCE: &str = "unknown_source";

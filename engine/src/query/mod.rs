@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use crate::chunking::Tokenizer;
 use crate::embedding::Embedder;
-use crate::ingest::Stores;
 use crate::llm::{Keywords, LanguageModel, ModelError};
 use crate::storage::StorageError;
+use crate::storage::bundle::Stores;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

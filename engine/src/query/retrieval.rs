@@ -12,19 +12,15 @@ use super::{
 };
 use crate::embedding::{self, Batching};
 use crate::ids;
-use crate::ingest::GRAPH_FIELD_SEP;
 use crate::llm::Keywords;
 use crate::storage::KvNamespace;
+use crate::storage::graph::{Entity, Relation, fragments};
 
 fn text(data: &Value, key: &str) -> String {
     data.get(key)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
-}
-
-fn fragments(value: &str) -> impl Iterator<Item = &str> {
-    value.split(GRAPH_FIELD_SEP).filter(|s| !s.is_empty())
 }
 
 /// Interleaves lists (first of each, then second of each ...), dropping repeats.
@@ -101,16 +97,7 @@ impl QueryEngine<'_> {
     }
 
     fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
-        Ok(self.stores.graph.node_get(name)?.map(|node| EntityRow {
-            entity_name: name.to_owned(),
-            entity_type: text(&node, "entity_type"),
-            description: text(&node, "description"),
-            source_id: text(&node, "source_id"),
-            file_path: text(&node, "file_path"),
-            created_at: node.get("created_at").cloned().unwrap_or(Value::Null),
-            reference_id: String::new(),
-            tokens: 0,
-        }))
+        Ok(self.stores.graph.node_get(name)?.map(entity_row))
     }
 
     fn relation(&self, a: &str, b: &str) -> Result<Option<RelationRow>, QueryError> {
@@ -268,22 +255,31 @@ impl QueryEngine<'_> {
     }
 }
 
-fn relation_row(edge: crate::storage::Edge) -> RelationRow {
-    RelationRow {
-        description: text(&edge.data, "description"),
-        keywords: text(&edge.data, "keywords"),
-        weight: edge
-            .data
-            .get("weight")
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0),
-        source_id: text(&edge.data, "source_id"),
-        file_path: text(&edge.data, "file_path"),
-        created_at: edge.data.get("created_at").cloned().unwrap_or(Value::Null),
+fn entity_row(entity: Entity) -> EntityRow {
+    EntityRow {
+        entity_name: entity.name,
+        entity_type: entity.entity_type,
+        description: entity.description,
+        source_id: entity.source_id,
+        file_path: entity.file_path,
+        created_at: entity.created_at.into(),
         reference_id: String::new(),
         tokens: 0,
-        src_id: edge.source,
-        tgt_id: edge.target,
+    }
+}
+
+fn relation_row(relation: Relation) -> RelationRow {
+    RelationRow {
+        description: relation.description,
+        keywords: relation.keywords,
+        weight: relation.weight,
+        source_id: relation.source_id,
+        file_path: relation.file_path,
+        created_at: relation.created_at.into(),
+        reference_id: String::new(),
+        tokens: 0,
+        src_id: relation.source,
+        tgt_id: relation.target,
     }
 }
 

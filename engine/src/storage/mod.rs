@@ -8,8 +8,12 @@
 //! ([`Generations`]) moves, which any worker's write does.
 
 mod backend;
+pub mod bundle;
+pub mod cache;
 mod doc_status;
+mod elements;
 mod full_doc;
+pub mod graph;
 pub mod sqlite;
 pub mod vectors;
 
@@ -18,6 +22,7 @@ pub use doc_status::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, WorkspaceListing,
 };
 pub use full_doc::{ChunkingRequest, FullDoc};
+pub use graph::{Entity, GraphStorage, Relation};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,40 +172,6 @@ pub trait VectorStorage {
     fn vectors_drop(&self, ns: VectorNamespace) -> Result<()>;
 }
 
-/// An undirected edge; `source`/`target` as first inserted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Edge {
-    pub source: String,
-    pub target: String,
-    pub data: Value,
-}
-
-pub trait GraphStorage {
-    fn node_upsert(&self, name: &str, data: &Value) -> Result<()>;
-    /// Many nodes in one transaction (one disk sync, not one per node).
-    fn nodes_upsert(&self, nodes: &[(String, Value)]) -> Result<()>;
-    fn node_get(&self, name: &str) -> Result<Option<Value>>;
-    /// Removes the node and its edges.
-    fn node_delete(&self, name: &str) -> Result<()>;
-    fn node_names(&self) -> Result<Vec<String>>;
-    /// The `limit` names with the most edges, most connected first (ties by name).
-    fn most_connected(&self, limit: usize) -> Result<Vec<String>>;
-    /// How many relations each of `names` has (absent: none).
-    fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>>;
-    fn edge_upsert(&self, source: &str, target: &str, data: &Value) -> Result<()>;
-    /// Many edges `(source, target, data)` in one transaction.
-    fn edges_upsert(&self, edges: &[(String, String, Value)]) -> Result<()>;
-    /// The edge between `a` and `b`, in either direction.
-    fn edge_get(&self, a: &str, b: &str) -> Result<Option<Edge>>;
-    fn edge_delete(&self, a: &str, b: &str) -> Result<()>;
-    fn edges_of(&self, node: &str) -> Result<Vec<Edge>>;
-    /// A node's relations as `(source, target, weight)`, without the rest of their data
-    /// (ranking many relations must not parse them all).
-    fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
-    /// Every node and edge of the workspace.
-    fn graph_drop(&self) -> Result<()>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::sqlite::SqliteStorage;
@@ -208,7 +179,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn temp(name: &str) -> std::path::PathBuf {
+    pub(super) fn temp(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "lrm-engine-{}-{name}-{}",
             std::process::id(),
@@ -351,70 +322,6 @@ mod tests {
         assert_eq!(s.doc_get("a").unwrap(), None);
         s.docs_drop().unwrap();
         assert!(s.status_counts().unwrap().is_empty());
-    }
-
-    #[test]
-    fn graph_edges_are_undirected() {
-        let s = SqliteStorage::open(&temp("graph"), "").unwrap();
-        s.node_upsert("Alice", &json!({"entity_type": "person"}))
-            .unwrap();
-        s.node_upsert("Bob", &json!({"entity_type": "person"}))
-            .unwrap();
-        s.edge_upsert("Bob", "Alice", &json!({"weight": 1.0}))
-            .unwrap();
-        let e = s.edge_get("Alice", "Bob").unwrap().unwrap();
-        assert_eq!((e.source.as_str(), e.target.as_str()), ("Bob", "Alice"));
-        s.edge_upsert("Alice", "Bob", &json!({"weight": 2.0}))
-            .unwrap();
-        assert_eq!(s.edges_of("Bob").unwrap().len(), 1);
-        assert_eq!(
-            s.edge_get("Bob", "Alice").unwrap().unwrap().data,
-            json!({"weight": 2.0})
-        );
-        assert_eq!(s.node_names().unwrap(), ["Alice", "Bob"]);
-        s.node_delete("Alice").unwrap();
-        assert!(s.edges_of("Bob").unwrap().is_empty());
-        assert_eq!(s.node_get("Alice").unwrap(), None);
-        s.edge_upsert("Bob", "Carol", &json!({})).unwrap();
-        s.graph_drop().unwrap();
-        assert!(s.node_names().unwrap().is_empty());
-        assert!(s.edges_of("Bob").unwrap().is_empty());
-        for name in ["X", "Y", "Z"] {
-            s.node_upsert(name, &json!({})).unwrap();
-        }
-        s.edge_upsert("X", "Y", &json!({})).unwrap();
-        s.edge_upsert("Z", "Y", &json!({"weight": 3.5})).unwrap();
-        assert_eq!(s.most_connected(2).unwrap(), ["Y", "X"]);
-        let mut weights = s.edge_weights_of("Y").unwrap();
-        weights.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            weights,
-            [("X".into(), "Y".into(), 1.0), ("Z".into(), "Y".into(), 3.5)]
-        );
-        let degrees = s
-            .node_degrees(&["Y".into(), "X".into(), "W".into()])
-            .unwrap();
-        assert_eq!((degrees["Y"], degrees["X"], degrees["W"]), (2, 1, 0));
-    }
-
-    #[test]
-    fn a_store_without_the_weight_column_gets_it_filled() {
-        let dir = temp("migrate");
-        std::fs::create_dir_all(&dir).unwrap();
-        let old = rusqlite::Connection::open(dir.join(sqlite::FILE_NAME)).unwrap();
-        old.execute_batch(
-            "CREATE TABLE graph_edges (workspace TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
-                 source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL,
-                 PRIMARY KEY (workspace, a, b)) WITHOUT ROWID;
-             INSERT INTO graph_edges VALUES ('', 'A', 'B', 'A', 'B', '{\"weight\": 7.0}');",
-        )
-        .unwrap();
-        drop(old);
-        let s = SqliteStorage::open(&dir, "").unwrap();
-        assert_eq!(
-            s.edge_weights_of("B").unwrap(),
-            [("A".to_owned(), "B".to_owned(), 7.0)]
-        );
     }
 
     #[test]

@@ -9,11 +9,12 @@ use super::*;
 use crate::chunking::ChunkingOptions;
 use crate::embedding::Batching;
 use crate::embedding::builtin::HashedNgrams;
-use crate::ingest::{Document, Indexes, Ingest, SourceLimits, SummaryPolicy};
+use crate::ingest::{Document, Ingest, SourceLimits, SummaryPolicy};
 use crate::llm::builtin::{BuiltinModel, DEFAULT_ENTITY_TYPES};
 use crate::llm::{BoxFuture, ExtractionSettings, Keywords, Role, SummaryRequest, collect};
 use crate::query::{ChunkPick, PROGRESS_KEYWORDS};
 use crate::storage::LocalGenerations;
+use crate::storage::bundle::Indexes;
 use crate::storage::sqlite::SqliteStorage;
 
 const QUESTION: &str = "What did Marie Curie discover?";

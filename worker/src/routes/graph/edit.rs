@@ -9,7 +9,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Request, State};
 use http::StatusCode;
-use lightrag_engine::graph_edit::{EditError, GraphEditor};
+use lightrag_engine::graph_edit::{EditError, EntityUpdate, GraphEditor, RelationUpdate};
+use lightrag_engine::storage::{Entity, Relation};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -88,11 +90,11 @@ fn object(body: &Map<String, Value>, field: &str) -> Result<Map<String, Value>, 
 
 /// `updated_data` may only hold the known fields, with string values (a relation's
 /// weight: a number); anything else is LightRAG's 400.
-fn updates(
+fn updates<T: DeserializeOwned>(
     data: Map<String, Value>,
     text_fields: &[&str],
     number_fields: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<T, ApiError> {
     for (key, value) in &data {
         let ok = (text_fields.contains(&key.as_str()) && value.is_string())
             || (number_fields.contains(&key.as_str()) && value.is_number());
@@ -102,7 +104,22 @@ fn updates(
             )));
         }
     }
-    Ok(data)
+    serde_json::from_value(Value::Object(data)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// An entity as the edit routes answer it: its properties and `entity_name`.
+fn entity_data(entity: &Entity) -> Value {
+    let mut data = json!(entity);
+    data["entity_name"] = Value::from(entity.name.as_str());
+    data
+}
+
+/// A relation as the edit routes answer it: its properties, `src_id` and `tgt_id`.
+fn relation_data(relation: &Relation) -> Value {
+    let mut data = json!(relation);
+    data["src_id"] = Value::from(relation.source.as_str());
+    data["tgt_id"] = Value::from(relation.target.as_str());
+    data
 }
 
 /// Edit an entity: its type, description, sources; a new `entity_name` renames it
@@ -116,16 +133,17 @@ pub async fn entity_edit(
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let entity = name(&body, "entity_name")?;
-    let changes = updates(object(&body, "updated_data")?, ENTITY_FIELDS, &[])?;
+    let update: EntityUpdate = updates(object(&body, "updated_data")?, ENTITY_FIELDS, &[])?;
     let (allow_rename, allow_merge) = (
         Body(&body).flag("allow_rename", false)?,
         Body(&body).flag("allow_merge", false)?,
     );
     let original = entity.clone();
-    let (final_name, data, merged) = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
-        editor.edit_entity(&entity, &changes, allow_rename, allow_merge)
+    let (edited, merged) = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
+        editor.edit_entity(&entity, &update, allow_rename, allow_merge)
     })
     .await?;
+    let (final_name, data) = (edited.name.clone(), entity_data(&edited));
     let renamed = final_name != original;
     tracing::info!(entity = %original, final_entity = %final_name, renamed, merged, "entity edited");
     Ok(Json(json!({
@@ -154,17 +172,17 @@ pub async fn relation_edit(
 ) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let (source, target) = (name(&body, "source_id")?, name(&body, "target_id")?);
-    let changes = updates(
+    let update: RelationUpdate = updates(
         object(&body, "updated_data")?,
         RELATION_TEXT_FIELDS,
         &["weight"],
     )?;
-    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
-        editor.edit_relation(&source, &target, &changes)
+    let relation = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
+        editor.edit_relation(&source, &target, &update)
     })
     .await?;
     Ok(Json(
-        json!({"status": "success", "message": "Relation updated successfully", "data": data}),
+        json!({"status": "success", "message": "Relation updated successfully", "data": relation_data(&relation)}),
     ))
 }
 
@@ -180,10 +198,15 @@ pub async fn entity_create(
     let entity = name(&body, "entity_name")?;
     let fields = object(&body, "entity_data")?;
     let created = entity.clone();
-    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
+    let entity = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.create_entity(&entity, &fields)
     })
     .await?;
+    // A new entity is answered without its `entity_id`, as LightRAG's route does.
+    let mut data = entity_data(&entity);
+    if let Some(map) = data.as_object_mut() {
+        map.shift_remove("entity_id");
+    }
     Ok(Json(
         json!({"status": "success", "message": format!("Entity '{created}' created successfully"), "data": data}),
     ))
@@ -201,12 +224,12 @@ pub async fn relation_create(
     let (source, target) = (name(&body, "source_entity")?, name(&body, "target_entity")?);
     let fields = object(&body, "relation_data")?;
     let message = format!("Relation created successfully between '{source}' and '{target}'");
-    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
+    let relation = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.create_relation(&source, &target, &fields)
     })
     .await?;
     Ok(Json(
-        json!({"status": "success", "message": message, "data": data}),
+        json!({"status": "success", "message": message, "data": relation_data(&relation)}),
     ))
 }
 
@@ -251,12 +274,12 @@ pub async fn entities_merge(
         "Successfully merged {} entities into '{target}'",
         sources.len()
     );
-    let data = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
+    let merged = edit(&app, &ws, StatusCode::BAD_REQUEST, move |editor| {
         editor.merge_entities(&sources, &target)
     })
     .await?;
     Ok(Json(
-        json!({"status": "success", "message": message, "data": data}),
+        json!({"status": "success", "message": message, "data": entity_data(&merged)}),
     ))
 }
 

@@ -1,0 +1,126 @@
+//! Where a graph element lives, kept in step: an entity is a node, a vector
+//! (`ent-md5(name)`, embedded from "name\ndescription") and its chunk list in
+//! `entity_chunks`; a relation is an edge, a vector (`rel-md5(a+b)`, the pair sorted,
+//! embedded from "keywords\tsource\ntarget\ndescription") and its chunk list in
+//! `relation_chunks` under "a<SEP>b". Indexing, deletion and hand edits all write and
+//! remove elements through here, so the places cannot drift apart.
+
+use serde_json::{Value, json};
+
+use super::bundle::Stores;
+use super::graph::{Entity, GRAPH_FIELD_SEP, Relation, fragments};
+use super::{KvNamespace, StorageError, VectorRecord};
+use crate::embedding::{Batching, Embedder};
+use crate::ids;
+use crate::llm::ModelError;
+
+/// A relation's key in `relation_chunks`, the same whichever way round the pair comes.
+fn relation_chunks_key(source: &str, target: &str) -> String {
+    let (a, b) = ids::endpoints(source, target);
+    format!("{a}{GRAPH_FIELD_SEP}{b}")
+}
+
+/// `{"chunk_ids": [...]}`: an element's source chunks as its chunk list stores them.
+fn chunk_list(source_id: &str) -> Value {
+    json!({ "chunk_ids": fragments(source_id).collect::<Vec<_>>() })
+}
+
+/// An entity's vector record (the vector itself is filled in by embedding `content`).
+fn entity_vector(entity: &Entity) -> VectorRecord {
+    let name = &entity.name;
+    VectorRecord {
+        id: ids::entity_id(name),
+        vector: Vec::new(),
+        meta: json!({"entity_name": name, "content": format!("{name}\n{}", entity.description),
+            "source_id": entity.source_id, "file_path": entity.file_path}),
+    }
+}
+
+/// A relation's vector record; its id is the same whichever way round the pair comes.
+fn relation_vector(relation: &Relation) -> VectorRecord {
+    let (source, target) = (&relation.source, &relation.target);
+    let (a, b) = ids::endpoints(source, target);
+    VectorRecord {
+        id: ids::relation_id(a, b),
+        vector: Vec::new(),
+        meta: json!({"src_id": source, "tgt_id": target,
+            "content": format!("{}\t{source}\n{target}\n{}", relation.keywords, relation.description),
+            "source_id": relation.source_id, "file_path": relation.file_path}),
+    }
+}
+
+impl Stores<'_> {
+    /// Writes entities' nodes, vectors and chunk lists.
+    pub(crate) fn put_entities<E: From<StorageError> + From<ModelError>>(
+        &self,
+        embedder: &dyn Embedder,
+        batching: Batching,
+        entities: &[Entity],
+    ) -> Result<(), E> {
+        self.graph.nodes_upsert(entities)?;
+        let vectors = entities.iter().map(entity_vector).collect();
+        self.embed_into::<E>(embedder, batching, self.entity_index, vectors)?;
+        let lists: Vec<(String, Value)> = entities
+            .iter()
+            .map(|e| (e.name.clone(), chunk_list(&e.source_id)))
+            .collect();
+        self.kv.kv_upsert(KvNamespace::EntityChunks, &lists)?;
+        Ok(())
+    }
+
+    /// Writes relations' edges, vectors and chunk lists.
+    pub(crate) fn put_relations<E: From<StorageError> + From<ModelError>>(
+        &self,
+        embedder: &dyn Embedder,
+        batching: Batching,
+        relations: &[Relation],
+    ) -> Result<(), E> {
+        self.graph.edges_upsert(relations)?;
+        let vectors = relations.iter().map(relation_vector).collect();
+        self.embed_into::<E>(embedder, batching, self.relation_index, vectors)?;
+        let lists: Vec<(String, Value)> = relations
+            .iter()
+            .map(|r| {
+                (
+                    relation_chunks_key(&r.source, &r.target),
+                    chunk_list(&r.source_id),
+                )
+            })
+            .collect();
+        self.kv.kv_upsert(KvNamespace::RelationChunks, &lists)?;
+        Ok(())
+    }
+
+    /// Removes relations (pairs in either order) from every place.
+    pub(crate) fn drop_relations(&self, pairs: &[(String, String)]) -> Result<(), StorageError> {
+        for (a, b) in pairs {
+            self.graph.edge_delete(a, b)?;
+        }
+        let vector_ids: Vec<String> = pairs
+            .iter()
+            .map(|(a, b)| {
+                let (a, b) = ids::endpoints(a, b);
+                ids::relation_id(a, b)
+            })
+            .collect();
+        self.relation_index
+            .delete(self.vectors, self.generations, &vector_ids)?;
+        let keys: Vec<String> = pairs
+            .iter()
+            .map(|(a, b)| relation_chunks_key(a, b))
+            .collect();
+        self.kv.kv_delete(KvNamespace::RelationChunks, &keys)
+    }
+
+    /// Removes entities' nodes (with any edges left), vectors and chunk lists; their
+    /// relations' other places are the caller's ([`Stores::drop_relations`]).
+    pub(crate) fn drop_entities(&self, names: &[String]) -> Result<(), StorageError> {
+        for name in names {
+            self.graph.node_delete(name)?;
+        }
+        let vector_ids: Vec<String> = names.iter().map(|n| ids::entity_id(n)).collect();
+        self.entity_index
+            .delete(self.vectors, self.generations, &vector_ids)?;
+        self.kv.kv_delete(KvNamespace::EntityChunks, names)
+    }
+}
