@@ -43,17 +43,66 @@ fn fragment_list(joined: &str) -> Vec<String> {
     fragments(joined).map(str::to_owned).collect()
 }
 
+/// Why a deletion stopped, and whether it wrote anything before.
+#[derive(Debug, thiserror::Error)]
+pub enum DeletionError {
+    /// Reading the documents or asking the model what the remaining chunks say
+    /// failed: nothing was written, the documents are whole.
+    #[error("{0}")]
+    Planning(IngestError),
+    /// A write (or a summary or embedding it needed) failed part-way: running the same
+    /// deletion again finishes it.
+    #[error("{0}")]
+    Applying(IngestError),
+}
+
+impl crate::error::Kind for DeletionError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            DeletionError::Planning(e) | DeletionError::Applying(e) => e.kind(),
+        }
+    }
+}
+
+/// What a deletion will do, worked out before anything is written.
+struct Plan {
+    deleted_chunks: Vec<String>,
+    cache_keys: Vec<String>,
+    gone_entities: Vec<String>,
+    gone_relations: Vec<(String, String)>,
+    rebuilt: (Entities, Relations),
+}
+
 impl Ingest<'_> {
     /// Removes the documents' chunks, vectors and per-document indexes and repairs the
     /// graph around them. Document status records are the caller's.
     /// With `purge_cache`, the cached extraction answers of the deleted chunks go too.
+    ///
+    /// Everything that may fail on the model's account before a write is done first;
+    /// the writes then go rebuilt elements first, removals after, so a deletion run
+    /// again after a failure or a crash finishes what the first one began.
     pub fn delete_documents(
         &self,
         doc_ids: &[String],
         purge_cache: bool,
-    ) -> Result<DeletionReport, IngestError> {
+    ) -> Result<DeletionReport, DeletionError> {
+        let plan = self
+            .plan_deletion(doc_ids)
+            .map_err(DeletionError::Planning)?;
+        let report = DeletionReport {
+            chunks: plan.deleted_chunks.len(),
+            entities_removed: plan.gone_entities.len(),
+            entities_rebuilt: plan.rebuilt.0.len(),
+            relations_removed: plan.gone_relations.len(),
+            relations_rebuilt: plan.rebuilt.1.len(),
+        };
+        self.apply_deletion(doc_ids, &plan, purge_cache)
+            .map_err(DeletionError::Applying)?;
+        Ok(report)
+    }
+
+    fn plan_deletion(&self, doc_ids: &[String]) -> Result<Plan, IngestError> {
         let kv = self.stores.kv;
-        let mut report = DeletionReport::default();
         let mut deleted_chunks = BTreeSet::new();
         let mut entity_names = BTreeSet::new();
         let mut relation_pairs = BTreeSet::new();
@@ -61,15 +110,20 @@ impl Ingest<'_> {
         for doc_id in doc_ids {
             let full_doc = kv.kv_get(KvNamespace::FullDocs, doc_id)?;
             for chunk_id in strings(full_doc.as_ref().and_then(|d| d.get("chunks_list"))) {
-                // Chunk ids are content hashes: a chunk another document also holds stays.
-                let owner = kv.kv_get(KvNamespace::TextChunks, &chunk_id)?;
-                let Some(owner) =
-                    owner.filter(|c| c.get("full_doc_id").and_then(Value::as_str) == Some(doc_id))
-                else {
-                    continue;
-                };
-                if let Some(content) = owner.get("content").and_then(Value::as_str) {
-                    cache_keys.push(extraction_cache_key(content));
+                // Chunk ids are content hashes: a chunk another document also holds
+                // stays. One already gone was deleted by an interrupted run of this
+                // deletion.
+                match kv.kv_get(KvNamespace::TextChunks, &chunk_id)? {
+                    Some(chunk)
+                        if chunk.get("full_doc_id").and_then(Value::as_str)
+                            == Some(doc_id.as_str()) =>
+                    {
+                        if let Some(content) = chunk.get("content").and_then(Value::as_str) {
+                            cache_keys.push(extraction_cache_key(content));
+                        }
+                    }
+                    Some(_) => continue,
+                    None => {}
                 }
                 deleted_chunks.insert(chunk_id);
             }
@@ -95,15 +149,6 @@ impl Ingest<'_> {
                 }
             }
         }
-        let chunk_list: Vec<String> = deleted_chunks.iter().cloned().collect();
-        report.chunks = chunk_list.len();
-        self.stores.chunk_index.delete(
-            self.stores.vectors,
-            self.stores.generations,
-            &chunk_list,
-        )?;
-        kv.kv_delete(KvNamespace::TextChunks, &chunk_list)?;
-
         // What survives of each affected element: the chunks still supporting it.
         let remaining = |source_id: &str| -> Vec<String> {
             fragments(source_id)
@@ -138,30 +183,49 @@ impl Ingest<'_> {
             }
         }
 
-        self.stores.drop_relations(&gone_relations)?;
-        self.stores.drop_entities(&gone_entities)?;
-        report.entities_removed = gone_entities.len();
-        report.relations_removed = gone_relations.len();
+        let rebuilt = self.plan_rebuild(&rebuild_entities, &rebuild_relations)?;
+        Ok(Plan {
+            deleted_chunks: deleted_chunks.into_iter().collect(),
+            cache_keys,
+            gone_entities,
+            gone_relations,
+            rebuilt,
+        })
+    }
 
-        self.rebuild(&rebuild_entities, &rebuild_relations)?;
-        report.entities_rebuilt = rebuild_entities.len();
-        report.relations_rebuilt = rebuild_relations.len();
-
+    fn apply_deletion(
+        &self,
+        doc_ids: &[String],
+        plan: &Plan,
+        purge_cache: bool,
+    ) -> Result<(), IngestError> {
+        let kv = self.stores.kv;
+        self.write_entities(&plan.rebuilt.0, Write::Replace)?;
+        self.write_relations(&plan.rebuilt.1, Write::Replace)?;
+        self.stores.drop_relations(&plan.gone_relations)?;
+        self.stores.drop_entities(&plan.gone_entities)?;
+        self.stores.chunk_index.delete(
+            self.stores.vectors,
+            self.stores.generations,
+            &plan.deleted_chunks,
+        )?;
+        kv.kv_delete(KvNamespace::TextChunks, &plan.deleted_chunks)?;
+        if purge_cache {
+            kv.kv_delete(KvNamespace::LlmResponseCache, &plan.cache_keys)?;
+        }
         kv.kv_delete(KvNamespace::FullEntities, doc_ids)?;
         kv.kv_delete(KvNamespace::FullRelations, doc_ids)?;
         kv.kv_delete(KvNamespace::FullDocs, doc_ids)?;
-        if purge_cache {
-            kv.kv_delete(KvNamespace::LlmResponseCache, &cache_keys)?;
-        }
-        Ok(report)
+        Ok(())
     }
 
-    /// Rewrites each element from what its remaining chunks say about it.
-    fn rebuild(
+    /// What each element becomes from what its remaining chunks say about it (the
+    /// model is asked for chunks whose extraction is not cached).
+    fn plan_rebuild(
         &self,
         entities: &BTreeMap<String, Vec<String>>,
         relations: &BTreeMap<(String, String), Vec<String>>,
-    ) -> Result<(), IngestError> {
+    ) -> Result<(Entities, Relations), IngestError> {
         let needed: BTreeSet<&String> = entities
             .values()
             .chain(relations.values())
@@ -221,8 +285,6 @@ impl Ingest<'_> {
             }
             new_relations.insert(pair.clone(), c);
         }
-        self.write_entities(&new_entities, Write::Replace)?;
-        self.write_relations(&new_relations, Write::Replace)?;
-        Ok(())
+        Ok((new_entities, new_relations))
     }
 }

@@ -3,17 +3,18 @@
 //! content hashes, their status records and on request their files.
 //!
 //! A deletion is many writes. Before the first one a durable marker records what is
-//! being deleted; it goes only once everything is done. The model-dependent step (the
-//! rebuild of shared elements) is planned before anything is written, so a failing
-//! model call leaves the documents as they were, and a crash at any point leaves the
-//! marker, from which the pipeline of any process finishes the deletion
-//! ([`interrupted`], resumed by [`super::Pipeline::run`]).
+//! being deleted; it goes only once everything is done. What the remaining chunks say
+//! about shared elements (the model's part) is worked out before anything is written,
+//! so a failing model call leaves the documents as they were. A crash, or a failure
+//! once the writes began, leaves the marker, from which the pipeline of any process
+//! finishes the deletion ([`interrupted`], resumed by [`super::Pipeline::run`]).
 
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
+use crate::deletion::DeletionError;
 use crate::storage::{FullDoc, KvNamespace, Result, StorageError};
 use crate::workspace::Workspace;
 
@@ -132,9 +133,16 @@ pub fn run(pipeline: &Pipeline, ws: &Workspace, request: &DeletionRequest) -> Re
                 report.entities_rebuilt, report.relations_rebuilt
             ));
         }
-        Err(error) => {
+        Err(DeletionError::Planning(error)) => {
             tracing::error!(workspace = %ws.name, %error, "document deletion failed; the documents are kept");
             board.message(&format!("Deletion failed: {error}"));
+        }
+        Err(DeletionError::Applying(error)) => {
+            // Part of it is written: the marker stays and the pipeline finishes it.
+            tracing::error!(workspace = %ws.name, %error, "document deletion interrupted; it will be resumed");
+            board.message(&format!("Deletion interrupted, to be resumed: {error}"));
+            board.finish();
+            return Ok(());
         }
     }
     ws.storage
