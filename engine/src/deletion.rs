@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::ingest::{
     ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
 };
-use crate::storage::KvNamespace;
+use crate::storage::{FullDoc, KvNamespace};
 use crate::storage::graph::fragments;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -108,8 +108,8 @@ impl Ingest<'_> {
         let mut relation_pairs = BTreeSet::new();
         let mut cache_keys = Vec::new();
         for doc_id in doc_ids {
-            let full_doc = kv.kv_get(KvNamespace::FullDocs, doc_id)?;
-            for chunk_id in strings(full_doc.as_ref().and_then(|d| d.get("chunks_list"))) {
+            let chunk_list = FullDoc::get(kv, doc_id)?.and_then(|d| d.chunks_list);
+            for chunk_id in chunk_list.unwrap_or_default() {
                 // Chunk ids are content hashes: a chunk another document also holds
                 // stays. One already gone was deleted by an interrupted run of this
                 // deletion.

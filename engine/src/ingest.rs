@@ -19,7 +19,7 @@ use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
 use crate::llm::{ExtractionSettings, LanguageModel, ModelError, wait};
 use crate::storage::bundle::Stores;
-use crate::storage::{KvNamespace, StorageError, VectorRecord};
+use crate::storage::{FullDoc, KvNamespace, StorageError, VectorRecord};
 
 pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key};
 pub(crate) use merge::Write;
@@ -117,19 +117,11 @@ impl Ingest<'_> {
             .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
         // The document remembers its chunks, which is what deleting it starts from
         // (other fields of its record, such as its chunking, are kept).
-        let chunk_ids: Vec<&String> = chunk_records.iter().map(|(id, _)| id).collect();
-        let mut record = self
-            .stores
-            .kv
-            .kv_get(KvNamespace::FullDocs, doc.id)?
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        record["content"] = json!(doc.content);
-        record["file_path"] = json!(doc.file_path);
-        record["chunks_list"] = json!(chunk_ids);
-        self.stores
-            .kv
-            .kv_upsert(KvNamespace::FullDocs, &[(doc.id.to_owned(), record)])?;
+        let mut record = FullDoc::get(self.stores.kv, doc.id)?.unwrap_or_default();
+        record.content = Some(doc.content.to_owned());
+        record.file_path = doc.file_path.to_owned();
+        record.chunks_list = Some(chunk_records.iter().map(|(id, _)| id.clone()).collect());
+        FullDoc::put(self.stores.kv, &[(doc.id.to_owned(), record)])?;
         let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
         let chunk_vectors: Vec<VectorRecord> = chunk_records
             .iter()
