@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::ingest::{
     ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
 };
-use crate::storage::{FullDoc, KvNamespace};
 use crate::storage::graph::fragments;
+use crate::storage::{FullDoc, KvNamespace};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeletionReport {

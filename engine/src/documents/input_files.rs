@@ -1,5 +1,7 @@
-//! Files in the workspace's input directory: the uploads and scanned files the pipeline
-//! parses, and the `__parsed__/` archive they move to once their text is stored.
+//! Files in the workspace's input directory: LightRAG's rules for their names (a file's
+//! canonical name, its parser hint removed, is its document's identity), the uploads
+//! and scanned files the pipeline parses, and the `__parsed__/` archive they move to
+//! once their text is stored.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +9,80 @@ use crate::parsing;
 
 /// Where parsed files go, inside the input directory.
 pub const PARSED_DIR: &str = "__parsed__";
+
+/// Parser engines a filename hint may name; ours stands in for both.
+const HINT_ENGINES: &[&str] = &["legacy", "native"];
+
+/// Why a file name is refused, in LightRAG's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("Filename cannot be empty")]
+    Empty,
+    #[error("Invalid filename")]
+    Invalid,
+    #[error("Unsafe filename detected")]
+    Unsafe,
+    #[error("Malformed parser hint in filename '{0}'")]
+    MalformedHint(String),
+    #[error("Unsupported parser hint '[{0}]': available engines are legacy, native")]
+    UnsupportedHint(String),
+    #[error("Unsupported file type. Supported types: ({})", supported_list())]
+    Unsupported,
+}
+
+impl crate::error::Kind for NameError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::BadInput
+    }
+}
+
+fn supported_list() -> String {
+    parsing::supported_extensions()
+        .iter()
+        .map(|e| format!("'{e}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// LightRAG's filename rules; returns the canonical name (parser hint removed).
+pub fn canonical_name(name: &str) -> Result<String, NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.trim() != name
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
+        return Err(NameError::Invalid);
+    }
+    if name.contains(['/', '\\', ':']) || name == "." || name == ".." {
+        return Err(NameError::Unsafe);
+    }
+    let canonical = strip_parser_hint(name)?;
+    if !parsing::is_supported(&canonical) {
+        return Err(NameError::Unsupported);
+    }
+    Ok(canonical)
+}
+
+/// `name.[engine].ext` or `name.[engine-options].ext` → `name.ext`.
+fn strip_parser_hint(name: &str) -> Result<String, NameError> {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return Ok(name.to_owned());
+    };
+    let Some(hinted) = stem.strip_suffix(']') else {
+        return Ok(name.to_owned());
+    };
+    let Some((base, hint)) = hinted.rsplit_once(".[") else {
+        return Err(NameError::MalformedHint(name.to_owned()));
+    };
+    let engine = hint.split('-').next().unwrap_or_default();
+    if base.is_empty() || !HINT_ENGINES.contains(&engine) {
+        return Err(NameError::UnsupportedHint(hint.to_owned()));
+    }
+    Ok(format!("{base}.{ext}"))
+}
 
 /// The text of `file_name` in `dir`, or why it cannot be read.
 pub fn parse(dir: &Path, file_name: &str, canonical: &str) -> Result<String, String> {
@@ -51,6 +127,34 @@ pub fn list(dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn detail(result: Result<String, NameError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn filename_rules() {
+        assert_eq!(canonical_name("a.txt").unwrap(), "a.txt");
+        assert_eq!(canonical_name("r.[native].pdf").unwrap(), "r.pdf");
+        assert_eq!(canonical_name("r.[legacy-iF].pdf").unwrap(), "r.pdf");
+        assert_eq!(detail(canonical_name("")), "Filename cannot be empty");
+        for bad in [" a.txt", "a.txt ", "a\u{7}.txt", "a\u{FFFF}.txt"] {
+            assert_eq!(detail(canonical_name(bad)), "Invalid filename", "{bad:?}");
+        }
+        for bad in ["../a.txt", "a/b.txt", "a\\b.txt", "c:a.txt", "..", "."] {
+            assert_eq!(
+                detail(canonical_name(bad)),
+                "Unsafe filename detected",
+                "{bad}"
+            );
+        }
+        assert!(
+            detail(canonical_name("a.exe"))
+                .starts_with("Unsupported file type. Supported types: ('.bat', ")
+        );
+        assert!(detail(canonical_name("r.[mineru].pdf")).starts_with("Unsupported parser hint"));
+        assert!(detail(canonical_name("r].pdf")).starts_with("Malformed parser hint"));
+    }
 
     #[test]
     fn archive_numbers_clashing_names() {

@@ -5,6 +5,7 @@
 //!   run per workspace across every process.
 //! - [`deletion`]: deleting documents all-or-nothing, resumed after a crash.
 //! - [`maintenance`]: clearing, retrying failed documents, cancellation, status.
+//! - [`scan`]: queueing the files dropped into a workspace's input directory.
 //! - [`input_files`]: the files waiting in a workspace's input directory.
 //!
 //! Statuses and records are typed in [`crate::storage`] (`DocStatus`, `FullDoc`);
@@ -15,6 +16,7 @@ pub mod input_files;
 pub mod intake;
 pub mod maintenance;
 pub mod runner;
+pub mod scan;
 
 pub use deletion::DeletionRequest;
 pub use intake::{Incoming, IntakeError};

@@ -12,9 +12,7 @@ use lightrag_engine::storage::KvNamespace;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::upload::canonical_upload_name;
-use lightrag_engine::documents::{Incoming, input_files, intake, maintenance};
-use lightrag_engine::storage::{DocStatus, FullDoc};
+use lightrag_engine::documents::{intake, scan};
 
 use super::blocking;
 use crate::error::ApiError;
@@ -124,61 +122,30 @@ pub async fn scan(Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
     }))
 }
 
-/// Classifies every file of the input directory and queues the new ones.
+/// Runs the engine's scan and records its outcome in the job.
 fn run(ws: &Workspace, job: &mut ScanStatus) -> Result<(), intake::IntakeError> {
-    let dir = &ws.input_dir;
-    let mut count = |key: &str| *job.counts.entry(key.to_owned()).or_insert(0) += 1;
-    let mut new = Vec::new();
-    let mut warnings = Vec::new();
-    for name in input_files::list(dir) {
-        count("discovered");
-        let canonical = match canonical_upload_name(&name) {
-            Ok(canonical) => canonical,
-            Err(refusal) => {
-                count("skipped_unsupported");
-                warnings.push(format!(
-                    "{name}: {}",
-                    refusal.detail.as_str().unwrap_or_default()
-                ));
-                continue;
-            }
-        };
-        match ws.storage.doc_get(&ids::doc_id_for_source(&canonical))? {
-            Some(doc) if doc.status == DocStatus::Processed => {
-                count("already_processed");
-                if let Err(e) = input_files::archive(dir, &name) {
-                    warnings.push(format!("{name}: not archived: {e}"));
-                }
-            }
-            Some(_) => count("already_queued"),
-            None => {
-                count("enqueued");
-                new.push(Incoming {
-                    full_doc: FullDoc::file(name, canonical.clone()),
-                    source: canonical,
-                });
-            }
-        }
-    }
-    for warning in warnings {
-        job.samples
+    let report = scan::scan(ws, &job.track_id)?;
+    job.counts
+        .extend(report.counts.iter().map(|(k, n)| ((*k).to_owned(), *n)));
+    let samples = &mut job.samples;
+    for warning in report.warnings {
+        samples
             .entry("warning".to_owned())
             .or_default()
             .push(warning);
     }
-    let processed = job.samples.entry("processed".to_owned()).or_default();
-    for doc in &new {
-        processed.push(doc.source.clone());
+    for name in &report.queued {
+        samples
+            .entry("processed".to_owned())
+            .or_default()
+            .push(name.clone());
     }
-    intake::accept(ws, 0, &job.track_id, &new)?;
-    let retried = maintenance::retry_failed(ws)?;
-    job.counts.insert("retried_failed".to_owned(), retried);
+    let retried = report.counts.get("retried_failed").copied().unwrap_or(0);
     job.status = "completed".to_owned();
     job.message = format!(
         "Scan completed: {} new file(s) queued, {retried} failed document(s) retried",
-        new.len()
+        report.queued.len()
     );
-    tracing::info!(track_id = %job.track_id, queued = new.len(), retried, "scan completed");
     Ok(())
 }
 

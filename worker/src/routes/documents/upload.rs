@@ -19,71 +19,13 @@ use lightrag_engine::parsing;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use lightrag_engine::documents::{Incoming, intake};
+use lightrag_engine::documents::{Incoming, input_files, intake};
 use lightrag_engine::storage::{FullDoc, StorageError};
 
 use super::{InsertResponse, blocking};
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::workspace::Ws;
-
-/// Parser engines a filename hint may name; ours stands in for both.
-const HINT_ENGINES: &[&str] = &["legacy", "native"];
-
-/// LightRAG's filename rules; returns the canonical name (parser hint removed), which
-/// is the document's identity.
-pub(crate) fn canonical_upload_name(name: &str) -> Result<String, ApiError> {
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Filename cannot be empty"));
-    }
-    if name.trim() != name
-        || name
-            .chars()
-            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
-    {
-        return Err(ApiError::bad_request("Invalid filename"));
-    }
-    if name.contains(['/', '\\', ':']) || name == "." || name == ".." {
-        return Err(ApiError::bad_request("Unsafe filename detected"));
-    }
-    let canonical = strip_parser_hint(name)?;
-    if !parsing::is_supported(&canonical) {
-        return Err(unsupported());
-    }
-    Ok(canonical)
-}
-
-/// `name.[engine].ext` or `name.[engine-options].ext` → `name.ext`.
-fn strip_parser_hint(name: &str) -> Result<String, ApiError> {
-    let Some((stem, ext)) = name.rsplit_once('.') else {
-        return Ok(name.to_owned());
-    };
-    let Some(hinted) = stem.strip_suffix(']') else {
-        return Ok(name.to_owned());
-    };
-    let Some((base, hint)) = hinted.rsplit_once(".[") else {
-        return Err(ApiError::bad_request(format!(
-            "Malformed parser hint in filename '{name}'"
-        )));
-    };
-    let engine = hint.split('-').next().unwrap_or_default();
-    if base.is_empty() || !HINT_ENGINES.contains(&engine) {
-        return Err(ApiError::bad_request(format!(
-            "Unsupported parser hint '[{hint}]': available engines are {}",
-            HINT_ENGINES.join(", ")
-        )));
-    }
-    Ok(format!("{base}.{ext}"))
-}
-
-fn unsupported() -> ApiError {
-    let list = parsing::supported_extensions()
-        .iter()
-        .map(|e| format!("'{e}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    ApiError::bad_request(format!("Unsupported file type. Supported types: ({list})"))
-}
 
 fn already_in_input_dir(canonical: &str) -> ApiError {
     ApiError::new(
@@ -142,7 +84,7 @@ pub async fn upload(
         }
     };
     let name = field.file_name().unwrap_or_default().to_owned();
-    let canonical = canonical_upload_name(&name)?;
+    let canonical = input_files::canonical_name(&name).map_err(|e| ApiError::engine(&e))?;
     let dir = ws.input_dir.clone();
     let path = dir.join(&name);
     {
@@ -261,44 +203,6 @@ pub async fn supported_file_types() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn detail(result: Result<String, ApiError>) -> String {
-        let e = result.unwrap_err();
-        e.detail.as_str().unwrap_or_default().to_owned()
-    }
-
-    #[test]
-    fn filename_rules() {
-        assert_eq!(canonical_upload_name("a.txt").unwrap(), "a.txt");
-        assert_eq!(canonical_upload_name("r.[native].pdf").unwrap(), "r.pdf");
-        assert_eq!(canonical_upload_name("r.[legacy-iF].pdf").unwrap(), "r.pdf");
-        assert_eq!(
-            detail(canonical_upload_name("")),
-            "Filename cannot be empty"
-        );
-        for bad in [" a.txt", "a.txt ", "a\u{7}.txt", "a\u{FFFF}.txt"] {
-            assert_eq!(
-                detail(canonical_upload_name(bad)),
-                "Invalid filename",
-                "{bad:?}"
-            );
-        }
-        for bad in ["../a.txt", "a/b.txt", "a\\b.txt", "c:a.txt", "..", "."] {
-            assert_eq!(
-                detail(canonical_upload_name(bad)),
-                "Unsafe filename detected",
-                "{bad}"
-            );
-        }
-        assert!(
-            detail(canonical_upload_name("a.exe"))
-                .starts_with("Unsupported file type. Supported types: ('.bat', ")
-        );
-        assert!(
-            detail(canonical_upload_name("r.[mineru].pdf")).starts_with("Unsupported parser hint")
-        );
-        assert!(detail(canonical_upload_name("r].pdf")).starts_with("Malformed parser hint"));
-    }
 
     #[test]
     fn sizes_in_megabytes_with_one_decimal() {
