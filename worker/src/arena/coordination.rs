@@ -83,3 +83,48 @@ impl Permits for ArenaPermits {
         Box::pin(async move { Box::new(self.table.acquire(self.limit).await) as Permit })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use lightrag_engine::documents::maintenance;
+    use lightrag_engine::storage::{Backend, StorageConfig};
+    use lightrag_engine::workspace::Workspace;
+    use lightrag_supervisor::Arena;
+
+    use super::*;
+
+    #[test]
+    fn a_dead_workers_job_is_cleared_from_the_board() {
+        let arena = Arena::map(std::process::id() as i32).unwrap();
+        crate::arena::init_shared(arena.app_region()).unwrap();
+        let shared = SharedRegion::of(arena.app_region());
+        let coordination = Arc::new(ArenaCoordination::new(shared));
+        let dir = std::env::temp_dir().join(format!("lrm-dead-job-{}", std::process::id()));
+        let config = StorageConfig {
+            backend: Backend::Embedded,
+            working_dir: dir.clone(),
+        };
+        let ws = Workspace::open(&config, coordination.clone(), &dir, "w").unwrap();
+        // A job started by a process that died holding the claim.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = u64::from(child.id());
+        child.wait().unwrap();
+        shared
+            .pipeline_owners
+            .value("w")
+            .store((1 << 32) | dead, Ordering::Release);
+        ws.board.start("Deleting 1 Documents", 1, 1);
+        assert!(ws.board.busy());
+        let status = maintenance::pipeline_status(&ws);
+        assert!(!status.busy, "{status:?}");
+        assert!(status.latest_message.contains("exited"), "{status:?}");
+        // A live job is left alone.
+        let claim = ws.claim().unwrap();
+        ws.board.start("Default Job", 1, 1);
+        assert!(maintenance::pipeline_status(&ws).busy);
+        drop(claim);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,14 +1,17 @@
 //! LightRAG's repair endpoints, with the contracts our pipeline makes simple:
 //! `GET /documents/source_conflicts`, `POST /documents/source_conflicts/repair` and
 //! `POST /documents/recovery/force_reset`. A document's id is derived from its canonical
-//! source name and a name already known is refused (409), so two documents can never
-//! claim one source: the conflict list is always empty and a repair finds the primary
-//! as the only candidate. Every write is idempotent and resumed after a crash, so no
-//! recovery fence is ever raised.
+//! source name, reserved with an insert-if-absent (a second document under a known name
+//! is refused, 409), so two documents can never claim one source: the conflict list is
+//! always empty and a repair finds the primary as the only candidate. No fence blocks
+//! the workspace: the one multi-step operation that a crash can interrupt, a deletion,
+//! is finished by the pipeline from its durable marker; `pipeline_status` reports it
+//! (`recovery_required`) until then, and the reset says so.
 
 use axum::Json;
 use axum::extract::{Query, Request};
 use http::StatusCode;
+use lightrag_engine::documents::maintenance;
 use lightrag_engine::ids;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -144,7 +147,7 @@ pub async fn repair_source_conflict(Ws(ws): Ws, req: Request) -> Result<Json<Val
 /// Drops a recovery fence: there never is one here.
 #[utoipa::path(post, path = "/documents/recovery/force_reset", tag = "documents",
     responses((status = 200), (status = 400)))]
-pub async fn force_reset(req: Request) -> Result<Json<Value>, ApiError> {
+pub async fn force_reset(Ws(ws): Ws, req: Request) -> Result<Json<Value>, ApiError> {
     let body = extract::json_object(req).await?;
     let confirmed = matches!(body.get("confirm"), Some(Value::Bool(true)));
     if !confirmed {
@@ -152,9 +155,16 @@ pub async fn force_reset(req: Request) -> Result<Json<Value>, ApiError> {
             "Set confirm to true to reset the recovery fence",
         ));
     }
+    let pending = blocking(&ws, maintenance::recovery_pending).await?;
+    let message = match pending {
+        None => {
+            "No recovery is required: the pipeline resumes interrupted work by itself.".to_owned()
+        }
+        Some(work) => format!("No fence to reset: {work}."),
+    };
     Ok(Json(json!({
         "status": "no_recovery_required",
-        "message": "No recovery is required: the pipeline resumes interrupted work by itself.",
+        "message": message,
         "cancelled_manual_retries": 0,
     })))
 }
