@@ -12,6 +12,7 @@ mod dotenv;
 mod error;
 mod hook;
 mod layers;
+mod resolver;
 mod settings;
 pub mod spec;
 

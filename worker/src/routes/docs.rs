@@ -21,7 +21,7 @@ use crate::app::{API_VERSION, App};
         root::root, root::customization, health::health, metrics::metrics,
         auth::login, auth::auth_status, auth::auth_verify,
         documents::status_counts, documents::track_status,
-        documents::insert_text, documents::insert_texts, documents::paginated,
+        documents::insert::insert_text, documents::insert::insert_texts, documents::paginated,
         documents::pipeline_status, documents::clear_cache, documents::clear_documents,
         documents::cancel_pipeline, documents::reprocess_failed,
         documents::upload::upload, documents::upload::supported_file_types,

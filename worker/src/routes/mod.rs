@@ -89,7 +89,7 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/query", post(query::query))
         .route("/query/stream", post(query::query_stream))
         .route("/query/data", post(query::query_data))
-        .route("/documents/text", post(documents::insert_text))
+        .route("/documents/text", post(documents::insert::insert_text))
         .route("/documents/upload", post(documents::upload::upload))
         .route("/documents/scan", post(documents::scan::scan))
         .route(
@@ -116,7 +116,7 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
             "/documents/supported_file_types",
             get(documents::upload::supported_file_types),
         )
-        .route("/documents/texts", post(documents::insert_texts))
+        .route("/documents/texts", post(documents::insert::insert_texts))
         .route(
             "/documents/track_status/{track_id}",
             get(documents::track_status),

@@ -1,23 +1,21 @@
-//! `/documents` routes: inserting texts (durable as pending documents before the answer;
-//! the pipeline indexes them), and reading the document status store.
+//! `/documents` routes: reading the document status store and the pipeline status,
+//! clearing, cancelling and retrying; texts ([`insert`]), uploads, scans, deletion and
+//! the recovery routes have modules of their own. The lifecycle itself is the engine's
+//! (`lightrag_engine::documents`); these routes validate, call it and shape answers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
-use http::StatusCode;
-use lightrag_engine::documents::{Incoming, intake, maintenance};
-use lightrag_engine::ids;
+use axum::extract::{Path, Request};
+use lightrag_engine::documents::maintenance;
 use lightrag_engine::storage::{
-    ChunkingRequest, DocPageQuery, DocSort, DocStatus, DocStatusRecord, FullDoc, KvNamespace,
-    StorageError,
+    DocPageQuery, DocSort, DocStatus, DocStatusRecord, KvNamespace, StorageError,
 };
 use lightrag_engine::workspace::Workspace;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::extract;
 use crate::validate::Body;
@@ -26,6 +24,7 @@ use lightrag_engine::error::Kind;
 
 mod chunking;
 pub mod deletion;
+pub mod insert;
 pub mod recovery;
 pub mod scan;
 pub mod upload;
@@ -136,199 +135,6 @@ pub async fn track_status(
         total_count: docs.len(),
         documents: docs.into_iter().map(Into::into).collect(),
         status_summary,
-    }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct InsertResponse {
-    status: &'static str,
-    message: String,
-    track_id: String,
-}
-
-/// `{"text": ..., "file_source": ...}` as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct InsertTextRequest {
-    text: String,
-    file_source: String,
-}
-
-/// `{"texts": [...], "file_sources": [...]}` as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct InsertTextsRequest {
-    texts: Vec<String>,
-    file_sources: Vec<String>,
-}
-
-const NO_SOURCE: &str = "A valid file_source is required for text insertion";
-const NO_SOURCES: &str = "A valid file_source is required for each text";
-
-/// The canonical source name: the basename, or `None` when there is no usable one.
-fn canonical_source(source: &str) -> Option<String> {
-    let base = source
-        .trim()
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default()
-        .trim();
-    (!base.is_empty() && base != "unknown_source").then(|| base.to_owned())
-}
-
-fn text_at(value: &serde_json::Value, loc: Vec<serde_json::Value>) -> Result<String, ApiError> {
-    let Some(text) = value.as_str() else {
-        return Err(ApiError::invalid(
-            loc,
-            "string_type",
-            "Input should be a valid string",
-            value.clone(),
-        ));
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ApiError::invalid(
-            loc,
-            "value_error",
-            "Value error, Text cannot be empty",
-            value.clone(),
-        ));
-    }
-    Ok(text.to_owned())
-}
-
-fn source_at(
-    value: Option<&serde_json::Value>,
-    loc: Vec<serde_json::Value>,
-    refusal: &str,
-) -> Result<String, ApiError> {
-    let raw = value.and_then(|v| v.as_str()).unwrap_or_default();
-    if raw.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(
-            loc,
-            "value_error",
-            "Value error, file_source contains control characters",
-            raw.into(),
-        ));
-    }
-    canonical_source(raw).ok_or_else(|| ApiError::bad_request(refusal))
-}
-
-fn text_document(text: String, source: String, chunking: Option<ChunkingRequest>) -> Incoming {
-    Incoming {
-        full_doc: FullDoc::text(text, source.clone(), chunking),
-        source,
-    }
-}
-
-/// Records the documents durably as pending (committed before the answer) unless one
-/// of their names is already known (409); returns the new track id.
-pub(super) async fn accept(
-    ws: &Arc<Workspace>,
-    max_pending: usize,
-    kind: ids::TrackKind,
-    docs: Vec<Incoming>,
-) -> Result<String, ApiError> {
-    let track_id = ids::track_id(kind, chrono::Utc::now());
-    let track = track_id.clone();
-    blocking(ws, move |ws| intake::accept(ws, max_pending, &track, &docs)).await?;
-    Ok(track_id)
-}
-
-/// Insert one text; it is indexed in the background.
-#[utoipa::path(post, path = "/documents/text", tag = "documents",
-    request_body = InsertTextRequest,
-    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_text(
-    State(app): State<Arc<App>>,
-    Ws(ws): Ws,
-    req: Request,
-) -> Result<Json<InsertResponse>, ApiError> {
-    let body = extract::json_object(req).await?;
-    let text = text_at(
-        Body(&body).required("text")?,
-        vec!["body".into(), "text".into()],
-    )?;
-    let source = source_at(
-        body.get("file_source"),
-        vec!["body".into(), "file_source".into()],
-        NO_SOURCE,
-    )?;
-    let chunking = chunking::parse(&body)?;
-    let track_id = accept(
-        &ws,
-        app.settings.api.max_pending_documents,
-        ids::TrackKind::Insert,
-        vec![text_document(text, source, chunking)],
-    )
-    .await?;
-    Ok(Json(InsertResponse {
-        status: "success",
-        message: "Text successfully received. Processing will continue in background.".to_owned(),
-        track_id,
-    }))
-}
-
-/// Insert several texts, each with its own source name.
-#[utoipa::path(post, path = "/documents/texts", tag = "documents",
-    request_body = InsertTextsRequest,
-    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_texts(
-    State(app): State<Arc<App>>,
-    Ws(ws): Ws,
-    req: Request,
-) -> Result<Json<InsertResponse>, ApiError> {
-    let body = extract::json_object(req).await?;
-    let texts = Body(&body).required("texts")?;
-    let Some(texts) = texts.as_array().filter(|t| !t.is_empty()) else {
-        return Err(ApiError::invalid(
-            vec!["body".into(), "texts".into()],
-            "too_short",
-            "List should have at least 1 item after validation, not 0",
-            texts.clone(),
-        ));
-    };
-    let max = app.settings.api.max_texts_per_request;
-    if max > 0 && texts.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Too many texts in one request: {} (maximum {max}). Split them over several requests.",
-                texts.len()
-            ),
-        ));
-    }
-    let sources = body.get("file_sources").and_then(|s| s.as_array());
-    let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
-        return Err(ApiError::bad_request(NO_SOURCES));
-    };
-    let chunking = chunking::parse(&body)?;
-    let mut accepted: Vec<Incoming> = Vec::with_capacity(texts.len());
-    for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
-        let text = text_at(text, vec!["body".into(), "texts".into(), i.into()])?;
-        let source = source_at(
-            Some(source),
-            vec!["body".into(), "file_sources".into(), i.into()],
-            NO_SOURCES,
-        )?;
-        if accepted.iter().any(|a| a.source == source) {
-            return Err(ApiError::bad_request(
-                "file_sources must be unique by filename",
-            ));
-        }
-        accepted.push(text_document(text, source, chunking.clone()));
-    }
-    let track_id = accept(
-        &ws,
-        app.settings.api.max_pending_documents,
-        ids::TrackKind::Insert,
-        accepted,
-    )
-    .await?;
-    Ok(Json(InsertResponse {
-        status: "success",
-        message: "Texts successfully received. Processing will continue in background.".to_owned(),
-        track_id,
     }))
 }
 

@@ -22,7 +22,8 @@ use utoipa::ToSchema;
 use lightrag_engine::documents::{Incoming, input_files, intake};
 use lightrag_engine::storage::{FullDoc, StorageError};
 
-use super::{InsertResponse, blocking};
+use super::blocking;
+use super::insert::InsertResponse;
 use crate::app::App;
 use crate::error::{ApiError, FieldError};
 use crate::workspace::Ws;
