@@ -16,9 +16,9 @@ use lightrag_engine::workspace::Workspace;
 
 use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
+use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
-use crate::auth::throttle::SharedThrottle;
-use crate::workspace::{OpenError, Workspaces};
+use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
 
 /// LightRAG's API version string, which clients compare against.

@@ -5,6 +5,21 @@
 //! heartbeat, install the worker's signal handling, mark the slot Ready once the socket
 //! is registered with the runtime, and serve HTTP/1.1 through our own hyper accept loop
 //! until the master tells us to stop.
+//!
+//! The tree is cut by concern, and its modules depend on each other in one direction
+//! only (no cycle):
+//!
+//! - shared-memory tables: `arena` (the coordination seam on the arena, claims,
+//!   pipeline status, permits, login throttle, renewals, metrics counters); it depends
+//!   on no other module of this crate.
+//! - what every request shares: `open_workspaces`, `models`, `engine_settings`,
+//!   `auth`, then `app` over them.
+//! - the pipeline runner: `pipeline` drives the engine's pipeline over `app`.
+//! - HTTP: `limits`, `error` (every failure as an answer, engine errors by kind),
+//!   `validate`, `body_limit`, `extract`, `workspace` (the request's
+//!   workspace), `access_log`, `service`, `server` (the accept loop), and
+//!   `routes` (the handlers by area) on top.
+//! - process life: `heartbeat`, `lifecycle` (signals and hooks).
 
 mod access_log;
 mod app;
@@ -17,8 +32,8 @@ mod extract;
 mod heartbeat;
 mod lifecycle;
 mod limits;
-mod metrics;
 mod models;
+mod open_workspaces;
 mod pipeline;
 mod routes;
 mod server;

@@ -17,9 +17,9 @@ use tower::Service;
 
 use crate::access_log;
 use crate::app::{App, ClientAddr};
+use crate::arena::metrics::Shard;
 use crate::error::ApiError;
 use crate::limits;
-use crate::metrics::Shard;
 
 pub struct Shared {
     router: Router,

@@ -1,67 +1,22 @@
 //! Workspaces as requests address them: the server's `WORKSPACE` is the default; a
 //! request's `LIGHTRAG-WORKSPACE` header selects another (sanitised as LightRAG does),
-//! opened on first use and kept in this worker's table. What a workspace is (its store
+//! opened on first use and kept in this worker's table ([`crate::open_workspaces`]). What a workspace is (its store
 //! handle, caches, coordination handles) is the engine's
 //! [`lightrag_engine::workspace::Workspace`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use lightrag_config::api::sanitize_workspace;
-use lightrag_engine::storage::StorageError;
 use lightrag_engine::workspace::Workspace;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::open_workspaces::OpenError;
 
 /// The request header naming the workspace.
 pub const HEADER: &str = "LIGHTRAG-WORKSPACE";
-
-/// Workspaces one worker keeps open at most: each holds a store connection and vector
-/// caches, and a header can name any number of them.
-pub const MAX_OPEN: usize = 256;
-
-/// The workspaces this worker has opened, by name.
-#[derive(Default)]
-pub struct Workspaces {
-    open: Mutex<HashMap<String, Arc<Workspace>>>,
-}
-
-impl Workspaces {
-    pub fn get_or_open(
-        &self,
-        name: &str,
-        open: impl FnOnce() -> Result<Workspace, StorageError>,
-    ) -> Result<Arc<Workspace>, OpenError> {
-        let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ws) = map.get(name) {
-            return Ok(ws.clone());
-        }
-        if map.len() >= MAX_OPEN {
-            return Err(OpenError::TooMany);
-        }
-        let ws = Arc::new(open()?);
-        map.insert(name.to_owned(), ws.clone());
-        tracing::info!(workspace = %name, "workspace opened");
-        Ok(ws)
-    }
-
-    /// The workspaces opened so far.
-    pub fn all(&self) -> Vec<Arc<Workspace>> {
-        let map = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().cloned().collect()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error("More than {MAX_OPEN} workspaces are in use; this one cannot be opened")]
-    TooMany,
-}
 
 /// The workspace a request addresses: its `LIGHTRAG-WORKSPACE` header, or the server's.
 pub struct Ws(pub Arc<Workspace>);

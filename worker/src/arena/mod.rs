@@ -13,19 +13,21 @@ use lightrag_supervisor::AppRegion;
 use lightrag_supervisor::arena::APP_REGION_BYTES;
 use lightrag_supervisor::robust_mutex::RobustMutex;
 
-use crate::auth::renewal::RenewalTable;
-use crate::auth::throttle::ThrottleTable;
-use crate::metrics::MetricsBlock;
-
 pub mod claims;
 pub mod coordination;
 pub mod keyed_table;
+pub mod metrics;
 pub mod permits;
 pub mod pipeline_status;
+pub mod renewal;
+pub mod throttle;
 
 use keyed_table::KeyedTable;
+use metrics::MetricsBlock;
 use permits::PermitTable;
 use pipeline_status::PipelineState;
+use renewal::RenewalTable;
+use throttle::ThrottleTable;
 
 /// Workspaces with a pipeline status of their own; more share slots by hash.
 pub const WORKSPACE_SLOTS: usize = 16;

@@ -5,8 +5,6 @@
 
 pub mod accounts;
 pub mod jwt;
-pub mod renewal;
-pub mod throttle;
 pub mod whitelist;
 
 use std::time::Duration;

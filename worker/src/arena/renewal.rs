@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use lightrag_engine::coordination::Renewals;
 use lightrag_supervisor::clock;
 
-use crate::arena::keyed_table::KeyedTable;
+use super::keyed_table::KeyedTable;
 
 /// LightRAG caps its table at 10 000 users; a power of two above that.
 const ENTRIES: usize = 16384;
