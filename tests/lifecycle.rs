@@ -40,6 +40,28 @@ fn doc_id(server: &Server, source: &str) -> String {
         .to_owned()
 }
 
+/// Indexes a.txt and b.txt, which share the entity Alice; returns a.txt's id.
+fn index_shared(server: &Server) -> String {
+    index_texts(
+        server,
+        &[
+            ("a.txt", "Alice met Bob in Paris."),
+            ("b.txt", "Alice wrote to Carol."),
+        ],
+    );
+    doc_id(server, "a.txt")
+}
+
+fn start_deletion(server: &Server, doc_id: &str) {
+    let r = call(
+        server,
+        "DELETE",
+        "/documents/delete_document",
+        &json!({"doc_ids": [doc_id]}),
+    );
+    assert_eq!(r.json()["status"], "deletion_started", "{}", r.body);
+}
+
 fn rows(server: &Server, namespace: &str) -> usize {
     let db = server.dir.join("rag_storage/lightrag.sqlite3");
     let out = std::process::Command::new("python3")
@@ -122,24 +144,11 @@ fn concurrent_texts_with_one_source_are_accepted_once() {
 fn a_deletion_whose_model_call_fails_leaves_the_document_whole() {
     let fake = FakeProvider::start("lifecycle-failing-model", json!({"dim": 16}));
     let server = server_on("lifecycle-failing-delete", &fake, "1");
-    index_texts(
-        &server,
-        &[
-            ("a.txt", "Alice met Bob in Paris."),
-            ("b.txt", "Alice wrote to Carol."),
-        ],
-    );
-    let a = doc_id(&server, "a.txt");
+    let a = index_shared(&server);
     let chunks = rows(&server, "text_chunks");
     // Alice is shared: deleting a.txt rebuilds her from b.txt, which asks the model.
     drop(fake);
-    let r = call(
-        &server,
-        "DELETE",
-        "/documents/delete_document",
-        &json!({"doc_ids": [a]}),
-    );
-    assert_eq!(r.json()["status"], "deletion_started", "{}", r.body);
+    start_deletion(&server, &a);
     let status = history_has(&server, "Deletion failed", Duration::from_secs(60));
     assert_eq!(status["recovery_required"], false, "{status}");
     assert_eq!(rows(&server, "text_chunks"), chunks, "no chunk was deleted");
@@ -155,22 +164,9 @@ fn a_deletion_whose_model_call_fails_leaves_the_document_whole() {
 fn a_deletion_interrupted_by_the_death_of_every_worker_is_finished() {
     let fake = FakeProvider::start("lifecycle-crash-model", json!({"dim": 16, "delay": 2}));
     let server = server_on("lifecycle-crash-delete", &fake, "2");
-    index_texts(
-        &server,
-        &[
-            ("a.txt", "Alice met Bob in Paris."),
-            ("b.txt", "Alice wrote to Carol."),
-        ],
-    );
-    let a = doc_id(&server, "a.txt");
+    let a = index_shared(&server);
     let before = chat_requests(&fake);
-    let r = call(
-        &server,
-        "DELETE",
-        "/documents/delete_document",
-        &json!({"doc_ids": [a]}),
-    );
-    assert_eq!(r.json()["status"], "deletion_started", "{}", r.body);
+    start_deletion(&server, &a);
     // The rebuild's model call is in flight: kill every worker under it.
     let deadline = Instant::now() + Duration::from_secs(30);
     while chat_requests(&fake) == before {
