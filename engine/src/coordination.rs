@@ -93,11 +93,16 @@ pub struct Locked {
 }
 
 /// Failed logins counted per client and user name across every process.
+///
+/// An attempt is counted as a failure before its password is verified, in the same step
+/// that checks the limit: concurrent attempts cannot all pass the check while the first
+/// ones are still being verified.
 pub trait LoginThrottle: Send + Sync {
-    /// Refuses while `client`/`username` has used up its failures in the window.
-    fn check(&self, client: IpAddr, username: &str) -> Result<(), Locked>;
-    fn record_failure(&self, client: IpAddr, username: &str);
-    /// A successful login clears the record.
+    /// Takes one attempt for `client`/`username`, counted as a failure until
+    /// [`LoginThrottle::record_success`]; refuses once the window's failures are used up
+    /// (or, conservatively, when no record can be kept for it).
+    fn reserve(&self, client: IpAddr, username: &str) -> Result<(), Locked>;
+    /// The reserved attempt succeeded: clears the record.
     fn record_success(&self, client: IpAddr, username: &str);
 }
 

@@ -15,6 +15,7 @@ mod fleet;
 pub mod fork_safety;
 pub mod hooks;
 mod listener;
+mod log_escape;
 mod log_file;
 mod log_pipe;
 pub mod logging;

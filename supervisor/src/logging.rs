@@ -8,7 +8,9 @@
 //! - in a worker, to its stderr, which is a pipe the master reads ([`crate::log_pipe`]).
 //!
 //! Every line is formatted into a buffer first and written with one call, so lines
-//! are never split. Format: `2026-11-26 06:40:00.123 [pid] [LEVEL] target: message`.
+//! are never split, and every field is escaped ([`crate::log_escape`]), so an event is
+//! exactly one line whatever a client sent. Format:
+//! `2026-11-26 06:40:00.123 [pid] [LEVEL] target: message`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -23,6 +25,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, filter};
 
+use crate::log_escape::Escaping;
 use crate::log_file::RotatingFile;
 
 static IS_WORKER: AtomicBool = AtomicBool::new(false);
@@ -168,7 +171,9 @@ where
             PID.load(Ordering::Relaxed),
             meta.target()
         )?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        let mut escaping = Escaping(&mut writer);
+        ctx.field_format()
+            .format_fields(Writer::new(&mut escaping), event)?;
         writeln!(writer)
     }
 }

@@ -52,7 +52,8 @@ pub use arena::init_shared;
 
 /// `lightrag-master hash-password [PASSWORD]`: prints a `{bcrypt}` value for
 /// AUTH_ACCOUNTS. Without an argument the password is read from the first line of stdin
-/// (so it stays out of the shell history).
+/// (so it stays out of the shell history). A password over 72 bytes is refused: bcrypt
+/// would ignore its end, and /login refuses it.
 pub fn hash_password_command(args: &[OsString]) -> ExitCode {
     let password = match args.first() {
         Some(arg) => arg.to_string_lossy().into_owned(),

@@ -13,6 +13,7 @@ use http::HeaderMap;
 use lightrag_config::api::AuthSettings;
 
 use crate::error::ApiError;
+use accounts::Accounts;
 use jwt::{Claims, GUEST_USER, ROLE_GUEST, ROLE_USER, TokenCodec};
 use lightrag_engine::coordination::{LoginThrottle, Renewals};
 use whitelist::Whitelist;
@@ -60,6 +61,7 @@ pub struct Auth {
     mode: Mode,
     codec: TokenCodec,
     whitelist: Whitelist,
+    accounts: Accounts,
     renewals: &'static dyn Renewals,
     pub throttle: Box<dyn LoginThrottle>,
 }
@@ -88,7 +90,8 @@ impl Auth {
         renewals: &'static dyn Renewals,
         throttle: Box<dyn LoginThrottle>,
     ) -> Auth {
-        let mode = match (settings.accounts.is_empty(), settings.api_key.is_some()) {
+        let accounts = Accounts::new(settings.accounts.clone());
+        let mode = match (accounts.is_empty(), settings.api_key.is_some()) {
             (false, _) => Mode::Accounts,
             (true, true) => Mode::ApiKeyOnly,
             (true, false) => Mode::Open,
@@ -96,6 +99,7 @@ impl Auth {
         Auth {
             codec: TokenCodec::new(&settings.token_secret, settings.jwt_algorithm),
             whitelist: Whitelist::new(&settings.whitelist_paths),
+            accounts,
             settings,
             mode,
             renewals,
@@ -107,8 +111,8 @@ impl Auth {
         self.mode
     }
 
-    pub fn accounts(&self) -> &[lightrag_config::api::Account] {
-        &self.settings.accounts
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// `"enabled"` with accounts, `"disabled"` otherwise (LightRAG's `auth_mode`).

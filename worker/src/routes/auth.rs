@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{API_VERSION, App, CORE_VERSION, ClientAddr};
-use crate::auth::{GUEST_MESSAGE, Mode, accounts};
+use crate::auth::{GUEST_MESSAGE, Mode};
 use crate::error::{ApiError, FieldError};
 
 /// Fields every auth answer carries for the web UI.
@@ -130,7 +130,8 @@ pub async fn login(
         }));
     }
     let client = peer.ip();
-    if let Err(locked) = app.auth.throttle.check(client, &form.username) {
+    // Counted before bcrypt runs, so parallel attempts cannot all pass the check.
+    if let Err(locked) = app.auth.throttle.reserve(client, &form.username) {
         tracing::warn!(user = %form.username, %client, "login throttled");
         return Err(ApiError::too_many_requests(
             "Too many failed login attempts. Please try again later.",
@@ -141,13 +142,10 @@ pub async fn login(
     let LoginForm { username, password } = form;
     let user = username.clone();
     // bcrypt is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || {
-        accounts::verify(checker.auth.accounts(), &user, &password)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    let ok = tokio::task::spawn_blocking(move || checker.auth.accounts().verify(&user, &password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     if !ok {
-        app.auth.throttle.record_failure(client, &username);
         tracing::info!(user = %username, %client, "login failed");
         return Err(ApiError::unauthorized("Incorrect credentials"));
     }

@@ -1,0 +1,69 @@
+//! Escaping of logged values. Log fields carry request data (user names, paths, header
+//! values, document ids, file and workspace names); a newline in one would end the line
+//! and let the client write a line of its own, such as a forged "login succeeded". The
+//! formatter writes every field through [`Escaping`], so no call site can forget it and
+//! one event is always one line.
+//!
+//! Control characters (C0, DEL, C1) become `\n`, `\r`, `\t` or `\u{..}`, and so do the
+//! Unicode line and paragraph separators and the bidirectional overrides, which make a
+//! line display as something else. Backslashes are kept as they are: a client can write
+//! a literal `\n`, but never end the line.
+
+use std::fmt::{self, Write};
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A [`fmt::Write`] that escapes what it passes to the writer it wraps.
+pub struct Escaping<'a, W: Write>(pub &'a mut W);
+
+impl<W: Write> Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut clean_from = 0;
+        for (i, c) in s.char_indices().filter(|&(_, c)| needs_escape(c)) {
+            self.0.write_str(&s[clean_from..i])?;
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                _ => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            clean_from = i + c.len_utf8();
+        }
+        self.0.write_str(&s[clean_from..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = String::new();
+        Escaping(&mut out).write_str(s).unwrap();
+        out
+    }
+
+    #[test]
+    fn control_characters_and_line_breakers_are_escaped() {
+        assert_eq!(
+            escaped("bob\n2026-12-01 [INFO] login succeeded"),
+            "bob\\n2026-12-01 [INFO] login succeeded"
+        );
+        assert_eq!(escaped("a\rb\tc\0d\x1b[31m"), "a\\rb\\tc\\u{0}d\\u{1b}[31m");
+        assert_eq!(
+            escaped("\u{85}\u{2028}\u{202e}x"),
+            "\\u{85}\\u{2028}\\u{202e}x"
+        );
+        assert_eq!(escaped("\u{7f}"), "\\u{7f}");
+    }
+
+    #[test]
+    fn everything_else_is_kept() {
+        for kept in ["", "plain", "Grüße, 東京", "C:\\path\\n", "\"quoted\" 'x'"] {
+            assert_eq!(escaped(kept), kept);
+        }
+    }
+}
