@@ -327,6 +327,97 @@ fn failed_logins_are_throttled_across_workers() {
     );
 }
 
+/// bcrypt hashes at cost 4 (`$2b$04$`), so that thousands of logins take seconds: the
+/// stand-in hash unknown names are verified against takes the accounts' cost.
+const PW_COST_4: &str = "$2b$04$YHybHCzFScLaCH9xMB5jLOOVIiNuHsCm5yanbUimQ/uCZ6AIjksAm";
+/// "x" 80 times, hashed by a bcrypt that truncates to 72 bytes (as Python's bcrypt 4 did).
+const X80_COST_4: &str = "$2b$04$o79nXvvqgTy73h1EYcvjC.BtIKX77.rriiN9JUjjI4GZLu6eylNmW";
+const PW_COST_5: &str = "$2b$05$ij1/gnL5EfV3Lr.kHCcwwe4wG8kz3TagrqCi66rt5OOUoe.xKJmym";
+
+fn logins_in_parallel(port: u16, forms: &[String]) -> Vec<u16> {
+    std::thread::scope(|s| {
+        let attempts: Vec<_> = forms
+            .iter()
+            .map(|form| s.spawn(move || login(port, form).status))
+            .collect();
+        attempts.into_iter().map(|a| a.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn parallel_wrong_logins_get_only_the_limit_evaluated() {
+    let server = accounts_server("auth-parallel", &["--login-max-failed-attempts", "5"]);
+    let forms = vec!["username=admin&password=wrong".to_owned(); 40];
+    let statuses = logins_in_parallel(server.port, &forms);
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(401), count(429)), (5, 35), "{statuses:?}");
+    let evaluated = server.log_file().matches("login failed user=admin").count();
+    assert!(evaluated <= 5, "{evaluated} attempts reached bcrypt");
+}
+
+#[test]
+fn failures_for_other_names_do_not_unlock_the_target() {
+    let server = Server::builder("auth-flood")
+        .args(&["--workers", "2", "--login-max-failed-attempts", "3"])
+        .env("AUTH_ACCOUNTS", &format!("admin:{{bcrypt}}{PW_COST_4}"))
+        .env("TOKEN_SECRET", SECRET)
+        .start();
+    for _ in 0..3 {
+        assert_eq!(login(server.port, "username=admin&password=no").status, 401);
+    }
+    // More names than the throttle table has records (4096), from the same address.
+    let names: Vec<String> = (0..4200)
+        .map(|i| format!("username=flood-{i}&password=no"))
+        .collect();
+    for batch in names.chunks(8) {
+        let statuses = logins_in_parallel(server.port, batch);
+        assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    }
+    let r = login(server.port, "username=admin&password=pw");
+    assert_eq!(r.status, 429, "the target is still locked out: {}", r.body);
+}
+
+#[test]
+fn bcrypt_passwords_over_72_bytes_are_refused_and_not_hashed() {
+    let long = "x".repeat(80);
+    let out = std::process::Command::new(common::BIN)
+        .args(["hash-password", &long])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no hash printed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("80 bytes") && stderr.contains("first 72"),
+        "{stderr}"
+    );
+    let server = Server::builder("auth-long")
+        .env(
+            "AUTH_ACCOUNTS",
+            &format!(
+                "long:{{bcrypt}}{X80_COST_4},plain:{long},a:{{bcrypt}}{PW_COST_4},\
+                 odd:{{bcrypt}}{PW_COST_5}"
+            ),
+        )
+        .env("TOKEN_SECRET", SECRET)
+        .start();
+    let form = |user: &str, password: &str| format!("username={user}&password={password}");
+    assert_eq!(login(server.port, &form("long", &long)).status, 401);
+    assert_eq!(
+        login(server.port, &form("long", &format!("{}yy", &long[..72]))).status,
+        401,
+        "not truncated to its first 72 bytes"
+    );
+    token_of(&login(server.port, &form("long", &long[..72])));
+    token_of(&login(server.port, &form("plain", &long)));
+    token_of(&login(server.port, &form("odd", "pw")));
+    assert!(
+        server.wait_output("another bcrypt cost", Duration::from_secs(5)),
+        "the account at cost 5 among cost-4 ones is reported:\n{}",
+        server.output()
+    );
+}
+
 #[test]
 fn hash_password_output_verifies_at_login() {
     let out = std::process::Command::new(common::BIN)

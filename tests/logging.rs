@@ -86,3 +86,33 @@ fn rotation_under_load_from_several_workers_keeps_every_line_whole() {
         );
     }
 }
+
+/// A client's newline cannot end a log line: a user name carrying a forged "login
+/// succeeded" line is logged escaped, inside the one "login failed" line.
+#[test]
+fn a_newline_in_a_logged_value_cannot_forge_a_line() {
+    let server = Server::builder("log-forge")
+        .env("AUTH_ACCOUNTS", "admin:admin-pw")
+        .env("TOKEN_SECRET", "log-forge-secret")
+        .start();
+    let forged = "2026-12-01 00:00:00.000 [1] [INFO] lightrag_worker::routes::auth: \
+                  login succeeded user=admin";
+    let form = format!(
+        "username=eve%0A{}%0D%1B&password=x",
+        forged.replace(' ', "%20").replace(':', "%3A")
+    );
+    assert_eq!(common::login(server.port, &form).status, 401);
+    assert!(server.wait_output("login failed", Duration::from_secs(5)));
+    let log = server.log_file();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("login succeeded"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains(&format!("login failed user=eve\\n{forged}\\r\\u{{1b}} ")),
+        "{}",
+        lines[0]
+    );
+    assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log}");
+}
