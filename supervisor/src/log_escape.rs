@@ -2,13 +2,15 @@
 //! values, document ids, file and workspace names); a newline in one would end the line
 //! and let the client write a line of its own, such as a forged "login succeeded". The
 //! formatter writes every field through [`Escaping`], so no call site can forget it and
-//! one event is always one line.
+//! one event is always one line; the master's pipe reader passes what reached a
+//! worker's stderr past the formatter through [`raw_line`].
 //!
 //! Control characters (C0, DEL, C1) become `\n`, `\r`, `\t` or `\u{..}`, and so do the
 //! Unicode line and paragraph separators and the bidirectional overrides, which make a
 //! line display as something else. Backslashes are kept as they are: a client can write
 //! a literal `\n`, but never end the line.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write};
 
 fn needs_escape(c: char) -> bool {
@@ -36,6 +38,25 @@ impl<W: Write> Write for Escaping<'_, W> {
     }
 }
 
+/// A line that reached a worker's pipe, ending in `\n`, with any other ASCII control
+/// byte escaped. The formatter has escaped every field of the lines it writes; this
+/// catches bytes written to the pipe another way (a library printing to stderr).
+pub fn raw_line(line: &[u8]) -> Cow<'_, [u8]> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    if !body.iter().any(u8::is_ascii_control) {
+        return Cow::Borrowed(line);
+    }
+    let mut escaped = String::with_capacity(line.len() + 16);
+    for chunk in body.utf8_chunks() {
+        let _ = Escaping(&mut escaped).write_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(escaped, "\\x{byte:02x}");
+        }
+    }
+    escaped.push('\n');
+    Cow::Owned(escaped.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +79,15 @@ mod tests {
             "\\u{85}\\u{2028}\\u{202e}x"
         );
         assert_eq!(escaped("\u{7f}"), "\\u{7f}");
+    }
+
+    #[test]
+    fn raw_lines_keep_only_their_final_newline() {
+        assert!(matches!(raw_line(b"clean \xff line\n"), Cow::Borrowed(_)));
+        assert_eq!(
+            &*raw_line(b"a\rb\x1b[2J\xffc\n"),
+            b"a\\rb\\u{1b}[2J\\xffc\n"
+        );
     }
 
     #[test]

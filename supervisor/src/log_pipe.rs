@@ -1,12 +1,15 @@
 //! The master's end of a worker's log pipe. Workers write whole lines to their stderr,
 //! which is this pipe; the master splits the stream into lines and forwards each one to
 //! the console and the log file, so lines from different workers never interleave.
+//! Control bytes left inside a line (written past the formatter) are escaped.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+
+use crate::log_escape;
 
 pub struct LinePipe {
     read: OwnedFd,
@@ -38,8 +41,9 @@ impl LinePipe {
         self.read.as_raw_fd()
     }
 
-    /// Reads what is available and hands every complete line (with its newline) to
-    /// `line`. At end of file a trailing partial line is completed and handed over too.
+    /// Reads what is available and hands every complete line (with its newline, other
+    /// control bytes escaped) to `line`. At end of file a trailing partial line is
+    /// completed and handed over too.
     pub fn pump(&mut self, mut line: impl FnMut(&[u8])) -> PipeState {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -47,7 +51,7 @@ impl LinePipe {
                 Ok(0) => {
                     if !self.partial.is_empty() {
                         self.partial.push(b'\n');
-                        line(&self.partial);
+                        line(&log_escape::raw_line(&self.partial));
                         self.partial.clear();
                     }
                     return PipeState::Closed;
@@ -56,7 +60,7 @@ impl LinePipe {
                     self.partial.extend_from_slice(&buf[..n]);
                     let mut start = 0;
                     while let Some(end) = self.partial[start..].iter().position(|&b| b == b'\n') {
-                        line(&self.partial[start..start + end + 1]);
+                        line(&log_escape::raw_line(&self.partial[start..start + end + 1]));
                         start += end + 1;
                     }
                     self.partial.drain(..start);
@@ -73,17 +77,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_lines_and_completes_the_last_one() {
+    fn splits_lines_escapes_them_and_completes_the_last_one() {
         let (mut pipe, write) = LinePipe::pair().unwrap();
         nix::unistd::write(&write, b"one\ntw").unwrap();
         let mut lines = Vec::new();
         assert_eq!(pipe.pump(|l| lines.push(l.to_vec())), PipeState::Open);
-        nix::unistd::write(&write, b"o\nthree").unwrap();
+        nix::unistd::write(&write, b"o\nth\rree").unwrap();
         drop(write);
         assert_eq!(pipe.pump(|l| lines.push(l.to_vec())), PipeState::Closed);
         assert_eq!(
             lines,
-            [b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]
+            [b"one\n".to_vec(), b"two\n".to_vec(), b"th\\rree\n".to_vec()]
         );
     }
 }
