@@ -190,7 +190,10 @@ mod tests {
         assert!(!relay.is_finished());
         drop(response);
         assert!(matches!(relay.await.unwrap(), Relayed::Gone));
-        assert!(released.load(Ordering::Acquire), "the permit went with the stream");
+        assert!(
+            released.load(Ordering::Acquire),
+            "the permit went with the stream"
+        );
     }
 
     #[test]
