@@ -94,6 +94,26 @@ fn https_is_served_with_the_configured_certificate() {
             .output()
             .contains(&format!("Listening at: https://127.0.0.1:{}", server.port))
     );
+    // The healthcheck command reads the same settings, so it speaks HTTPS.
+    let probe = Command::new(common::BIN)
+        .current_dir(&dir)
+        .args([
+            "healthcheck",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port.to_string(),
+        ])
+        .args([
+            "--ssl",
+            "--ssl-certfile",
+            "cert.pem",
+            "--ssl-keyfile",
+            "key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(probe.status.success(), "{probe:?}");
     // Plain HTTP on the TLS port gets no answer, and the workers live on.
     assert!(common::get(server.port, "/health").is_err());
     let other = dir.join("other");
