@@ -1,8 +1,9 @@
 //! Hostile connections are bounded (issue 14, items 11 to 13): a client that stops
 //! reading a streamed answer is cut after SEND_TIMEOUT and its model permit returns; a
 //! worker at WORKER_CONNECTIONS stops accepting and serves the waiting connections once
-//! others close; a stalled or trickling request body is answered 408; a request whose
-//! Host header breaks RFC 9112 §3.2 is answered 400.
+//! others close; a stalled or trickling request body is answered 408, a trickled head
+//! is closed after KEEPALIVE; a request whose Host header breaks RFC 9112 §3.2 is
+//! answered 400.
 
 mod common;
 
@@ -263,4 +264,37 @@ fn host_header_violations_are_answered_400() {
         ));
         assert_eq!(r.status, 200, "{host}: {}", r.body);
     }
+}
+
+/// hyper's header-read timeout (KEEPALIVE) bounds a head sent a line at a time.
+#[test]
+fn a_trickled_request_head_is_closed_after_keepalive_seconds() {
+    let server = Server::builder("head-timeout")
+        .env("KEEPALIVE", "1")
+        .start();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut reader = stream.try_clone().unwrap();
+    let feeding = std::thread::spawn(move || {
+        for _ in 0..300 {
+            std::thread::sleep(Duration::from_millis(200));
+            if stream.write_all(b"X-Slow: 1\r\n").is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    reader
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = reader.read_to_end(&mut buf);
+    assert!(
+        !String::from_utf8_lossy(&buf).contains(" 200 "),
+        "never answered: {buf:?}"
+    );
+    assert!(feeding.join().unwrap(), "the server closed the connection");
+    assert_eq!(server.get("/health").status, 200);
 }
