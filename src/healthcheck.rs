@@ -1,12 +1,14 @@
 //! `lightrag-master healthcheck [FLAGS]`: exit 0 when `GET /health` on this machine
 //! answers 200, 1 otherwise. For container HEALTHCHECKs, where no curl is installed.
 //! It reads the same settings as the server (flags, environment, `.env`), so it probes
-//! the port and API prefix the server uses.
+//! the port, API prefix and scheme the server uses; with SSL on it speaks HTTPS and
+//! trusts exactly the configured certificate.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lightrag_config::{Environment, Settings};
@@ -44,10 +46,28 @@ fn probe(args: &[OsString]) -> Result<(), String> {
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(|e| e.to_string())?;
+    // RFC 9112: an IPv6 address is bracketed in Host.
+    let host_header = match addr {
+        std::net::SocketAddr::V6(_) => format!("[{}]", addr.ip()),
+        std::net::SocketAddr::V4(_) => addr.ip().to_string(),
+    };
     let request = format!(
-        "GET {}/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        "GET {}/health HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n",
         settings.api.api_prefix
     );
+    let Some(files) = &settings.connections.tls else {
+        return exchange(&mut stream, &request);
+    };
+    let config =
+        lightrag_supervisor::tls::pinned_client_config(files).map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::from(addr.ip());
+    let connection =
+        rustls::ClientConnection::new(Arc::clone(&config), name).map_err(|e| e.to_string())?;
+    exchange(&mut rustls::StreamOwned::new(connection, stream), &request)
+}
+
+/// Sends `request` and expects a 200.
+fn exchange(stream: &mut (impl Read + Write), request: &str) -> Result<(), String> {
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;

@@ -8,6 +8,7 @@
 //! came from and the value itself.
 
 pub mod api;
+mod connections;
 mod dotenv;
 mod error;
 mod hook;
@@ -16,6 +17,7 @@ mod resolver;
 mod settings;
 pub mod spec;
 
+pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;
 pub use layers::{Environment, Source};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Arg, ArgMatches, Command};
 
 use crate::api::{self, ApiSettings, AuthSettings, DEFAULT_TOKEN_SECRET, DefaultUi, JwtAlgorithm};
+use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
@@ -179,6 +180,8 @@ pub struct Settings {
     pub max_requests: u64,
     pub max_requests_jitter: u64,
     pub backlog: i32,
+    /// Connection cap, send and body timeouts, TLS.
+    pub connections: ConnectionSettings,
     pub pidfile: Option<PathBuf>,
     pub user: Option<String>,
     pub group: Option<String>,
@@ -214,12 +217,15 @@ impl Settings {
                      healthcheck [FLAGS]      exit 0 when GET /health answers 200",
                 ),
             |cmd, spec| {
-                cmd.arg(
-                    Arg::new(spec.flag)
-                        .long(spec.flag)
-                        .value_name(spec.value_name)
-                        .help(spec.help_line()),
-                )
+                let arg = Arg::new(spec.flag)
+                    .long(spec.flag)
+                    .value_name(spec.value_name)
+                    .help(spec.help_line());
+                // LightRAG's boolean flags (`--ssl`) may stand alone, meaning true.
+                cmd.arg(match spec.value_name {
+                    "BOOL" => arg.num_args(0..=1).default_missing_value("true"),
+                    _ => arg,
+                })
             },
         )
     }
@@ -255,6 +261,7 @@ impl Settings {
             max_requests: r.get(&spec::MAX_REQUESTS, number::<u64>(0, u64::MAX))?,
             max_requests_jitter: r.get(&spec::MAX_REQUESTS_JITTER, number::<u64>(0, u64::MAX))?,
             backlog: r.get(&spec::BACKLOG, number::<i32>(1, 65535))?,
+            connections: crate::connections::connections(&r)?,
             pidfile: r.optional(&spec::PIDFILE, path)?,
             user: r.optional(&spec::WORKER_USER, non_empty)?,
             group: r.optional(&spec::WORKER_GROUP, non_empty)?,

@@ -64,6 +64,12 @@ settings_table! {
     MAX_REQUESTS = "MAX_REQUESTS", "max-requests", "N", Value("0"), "Recycle a worker after this many requests (0 disables)";
     MAX_REQUESTS_JITTER = "MAX_REQUESTS_JITTER", "max-requests-jitter", "N", Value("0"), "Random extra requests (0..=N) added to each worker's max-requests";
     BACKLOG = "BACKLOG", "backlog", "N", Value("2048"), "Listen backlog of the server socket";
+    WORKER_CONNECTIONS = "WORKER_CONNECTIONS", "worker-connections", "N", Value("1000"), "Connections one worker serves at once; beyond that it stops accepting and new ones wait in the listen backlog";
+    SEND_TIMEOUT = "SEND_TIMEOUT", "send-timeout", "SECONDS", Value("30"), "A connection whose client accepts no response bytes for this long is closed (its answer and model call stop)";
+    BODY_TIMEOUT = "BODY_TIMEOUT", "body-timeout", "SECONDS", Value("30"), "A request body that pauses this long, or arrives slower than 1 KiB/s after the first this-long, is answered 408";
+    SSL = "SSL", "ssl", "BOOL", Value("false"), "Serve HTTPS with SSL_CERTFILE and SSL_KEYFILE (checked at start and on HUP)";
+    SSL_CERTFILE = "SSL_CERTFILE", "ssl-certfile", "PATH", Unset, "PEM certificate chain, the server's certificate first";
+    SSL_KEYFILE = "SSL_KEYFILE", "ssl-keyfile", "PATH", Unset, "PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1)";
     PIDFILE = "PIDFILE", "pidfile", "PATH", Unset, "Write the master's pid to this file";
     WORKER_USER = "WORKER_USER", "user", "USER", Unset, "Run workers as this user (name or uid); the master keeps its own";
     WORKER_GROUP = "WORKER_GROUP", "group", "GROUP", Unset, "Run workers with this group (name or gid)";

@@ -26,6 +26,7 @@ pub mod robust_mutex;
 mod sd_notify;
 pub mod signals;
 mod spawn;
+pub mod tls;
 mod upgrade;
 
 use std::ffi::OsString;
@@ -69,6 +70,7 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         Err(ConfigError::CommandLine(e)) => e.exit(),
         Err(e) => return Err(e.to_string()),
     };
+    tls::check(&settings)?;
     fork_safety::check(fork_safety::Os::current(), settings.workers, |name| {
         env.get(name).map(|(v, _)| v.to_owned())
     })
@@ -143,7 +145,14 @@ fn start(args: Vec<OsString>, app: Application) -> Result<arbiter::Arbiter, Stri
         None => {
             let listener = listener::bind(&settings.bind_address(), settings.backlog)
                 .map_err(|e| cleanup(e.to_string()))?;
-            tracing::info!("Listening at: http://{} ({pid})", settings.bind_address());
+            let scheme = match settings.connections.tls {
+                Some(_) => "https",
+                None => "http",
+            };
+            tracing::info!(
+                "Listening at: {scheme}://{} ({pid})",
+                settings.bind_address()
+            );
             listener
         }
     };

@@ -19,6 +19,7 @@ use crate::fork_safety;
 use crate::listener;
 use crate::logging;
 use crate::privileges::Credentials;
+use crate::tls;
 
 /// Boot budget of a reload's new generation when the heartbeat watchdog is off.
 const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,6 +48,8 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, String> {
     let env = Environment::capture(cwd).map_err(|e| e.to_string())?;
     let settings = Settings::load(args.iter().cloned(), &env).map_err(|e| e.to_string())?;
+    // A bad new certificate refuses the reload: the serving workers keep theirs.
+    tls::check(&settings)?;
     fork_safety::check(fork_safety::Os::current(), settings.workers, |name| {
         env.get(name).map(|(v, _)| v.to_owned())
     })

@@ -15,9 +15,10 @@
 //! - what every request shares: `open_workspaces`, `models`, `engine_settings`,
 //!   `auth`, then `app` over them.
 //! - the pipeline runner: `pipeline` drives the engine's pipeline over `app`.
-//! - HTTP: `limits`, `error` (every failure as an answer, engine errors by kind),
-//!   `validate`, `body_limit`, `extract`, `workspace` (the request's
-//!   workspace), `access_log`, `service`, `server` (the accept loop), and
+//! - HTTP: `host_header`, `limits`, `error` (every failure as an answer, engine
+//!   errors by kind), `validate`, `body_limit`, `body_deadline`, `extract`,
+//!   `workspace` (the request's workspace), `access_log`, `service`,
+//!   `send_deadline`, `server` (the accept loop, TLS, the connection cap), and
 //!   `routes` (the handlers by area) on top.
 //! - process life: `heartbeat`, `lifecycle` (signals and hooks).
 
@@ -25,17 +26,20 @@ mod access_log;
 mod app;
 mod arena;
 mod auth;
+mod body_deadline;
 mod body_limit;
 mod engine_settings;
 mod error;
 mod extract;
 mod heartbeat;
+mod host_header;
 mod lifecycle;
 mod limits;
 mod models;
 mod open_workspaces;
 mod pipeline;
 mod routes;
+mod send_deadline;
 mod server;
 mod service;
 mod validate;
@@ -138,6 +142,21 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
             return WORKER_BOOT_ERROR;
         }
     };
+    // The master checked these bytes before forking; failing here is a boot failure.
+    let tls = match ctx
+        .settings
+        .connections
+        .tls
+        .as_ref()
+        .map(lightrag_supervisor::tls::server_config)
+    {
+        None => None,
+        Some(Ok(config)) => Some(tokio_rustls::TlsAcceptor::from(config)),
+        Some(Err(e)) => {
+            tracing::error!(worker = ctx.id, pid, error = %e, "cannot use the TLS certificate");
+            return WORKER_BOOT_ERROR;
+        }
+    };
     let hooks = lifecycle::WorkerHooks::new(&ctx.settings, ctx.master_pid.as_raw(), ctx.id);
     let stop = match lifecycle::install(hooks.clone()) {
         Ok(stop) => stop,
@@ -157,7 +176,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         "Worker ready"
     );
     let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
-    server::serve(listener, shared, &ctx.settings, stop).await;
+    server::serve(listener, shared, &ctx.settings, tls, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
     hooks.run(Hook::WorkerExit).await;
     0

@@ -1,11 +1,12 @@
-//! What happens around every request, before and after the router: the size limits,
-//! the in-flight and served counters in the arena slot, the access log, and the
-//! max-requests check that asks the master for a replacement.
+//! What happens around every request, before and after the router: the Host check, the
+//! size limits, the body's time limit, the in-flight and served counters in the arena
+//! slot, the access log, and the max-requests check that asks the master for a
+//! replacement.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -18,8 +19,9 @@ use tower::Service;
 use crate::access_log;
 use crate::app::{App, ClientAddr};
 use crate::arena::metrics::Shard;
+use crate::body_deadline::{self, Expired, TimedBody};
 use crate::error::ApiError;
-use crate::limits;
+use crate::{host_header, limits};
 
 pub struct Shared {
     router: Router,
@@ -27,6 +29,7 @@ pub struct Shared {
     max_requests: Option<u64>,
     metrics: &'static Shard,
     api_prefix: String,
+    body_timeout: Duration,
 }
 
 impl Shared {
@@ -42,6 +45,7 @@ impl Shared {
             max_requests,
             metrics: app.shared.metrics.shard(app.worker_id),
             api_prefix: app.settings.api.api_prefix.clone(),
+            body_timeout: app.settings.connections.body_timeout,
         })
     }
 }
@@ -112,19 +116,27 @@ pub async fn handle(
     let version = req.version();
     // Cheap: a Uri shares its bytes.
     let uri = req.uri().clone();
-    let response = match limits::check(&req) {
-        Err(rejection) => ApiError::from(rejection).into_response(),
-        Ok(()) => {
-            strip_api_prefix(&mut req, &shared.api_prefix);
-            req.extensions_mut().insert(ClientAddr(peer));
-            let mut router = shared.router.clone();
-            match router.call(req).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
+    let expired = Expired::default();
+    let mut response = if let Err(violation) = host_header::check(&req) {
+        let mut response = ApiError::bad_request(violation.detail()).into_response();
+        close_connection(&mut response);
+        response
+    } else if let Err(rejection) = limits::check(&req) {
+        ApiError::from(rejection).into_response()
+    } else {
+        strip_api_prefix(&mut req, &shared.api_prefix);
+        req.extensions_mut().insert(ClientAddr(peer));
+        let req =
+            req.map(|body| Body::new(TimedBody::new(body, shared.body_timeout, expired.clone())));
+        let mut router = shared.router.clone();
+        match router.call(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
         }
     };
-    let mut response = response;
+    if expired.get() {
+        response = body_timed_out(shared.body_timeout);
+    }
     let served = in_flight.finish();
     if shared.max_requests.is_some_and(|limit| served >= limit) {
         retire(&shared, &mut response);
@@ -165,6 +177,22 @@ fn retire(shared: &Shared, response: &mut Response<Body>) {
             "max requests reached; asking the master for a replacement"
         );
     }
+}
+
+/// 408, whatever the handler answered: its body broke the rule of
+/// [`crate::body_deadline`]. The rest of that body will not be read.
+fn body_timed_out(timeout: Duration) -> Response<Body> {
+    let mut response = ApiError::new(
+        http::StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "Request body timed out: it paused for {} s or arrived slower than {} bytes/s",
+            timeout.as_secs(),
+            body_deadline::MIN_RATE
+        ),
+    )
+    .into_response();
+    close_connection(&mut response);
+    response
 }
 
 /// A stopping or retiring worker must not invite the client to reuse the connection.

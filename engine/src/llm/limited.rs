@@ -1,6 +1,8 @@
 //! Model-call limits across processes (MAX_ASYNC, EMBEDDING_FUNC_MAX_ASYNC): a model or
 //! embedder wrapped so that each call holds one of its role's permits from the
-//! coordination seam. A streamed answer keeps its permit until the stream ends.
+//! coordination seam. A streamed answer keeps its permit until the stream ends or is
+//! dropped; whoever relays it must drop it when its reader goes away (the server cuts a
+//! reader that stops reading after SEND_TIMEOUT, so a stalled client frees it too).
 
 use std::sync::Arc;
 

@@ -159,7 +159,42 @@ pub fn channel(closing: bool, encoding: Encoding) -> (Lines, Response) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+
+    /// Stands for the model call's permit: set when the answer stream is dropped.
+    struct Permit(Arc<AtomicBool>);
+
+    impl Drop for Permit {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+
+    /// When a stalled client's connection is cut (SEND_TIMEOUT), hyper drops the body:
+    /// the relay must stop and drop the model's stream, which returns its permit.
+    #[tokio::test]
+    async fn dropping_an_unread_body_stops_the_answer_and_frees_its_permit() {
+        let released = Arc::new(AtomicBool::new(false));
+        let permit = Permit(released.clone());
+        let endless: TextStream = Box::pin(futures_util::stream::repeat_with(move || {
+            let _ = &permit;
+            Ok("piece".to_owned())
+        }));
+        let (lines, response) = channel(false, Encoding::Utf8);
+        let relay = tokio::spawn(async move { lines.relay(endless, |p| Value::from(p)).await });
+        // Nobody reads: the channel fills and the relay waits on it.
+        tokio::task::yield_now().await;
+        assert!(!relay.is_finished());
+        drop(response);
+        assert!(matches!(relay.await.unwrap(), Relayed::Gone));
+        assert!(
+            released.load(Ordering::Acquire),
+            "the permit went with the stream"
+        );
+    }
 
     #[test]
     fn ascii_lines_escape_like_python() {
