@@ -1,16 +1,17 @@
 //! Office documents (docx, pptx, odt): zip archives whose text lives in XML parts. Only
-//! the named parts are read, each through a decompressed-size cap, so a zip bomb costs
-//! at most [`MAX_EXTRACTED_BYTES`](super::MAX_EXTRACTED_BYTES) of reading.
+//! the named parts are read, each inflated only up to what is left of the parse
+//! budget's decoded bytes, so a zip bomb stops decompressing at the budget.
 
 use std::io::{Cursor, Read};
 
 use super::ParseError;
+use super::budget::Budget;
 use super::markup::xml_text;
 
 /// Upper bound on slides read from one presentation.
 const MAX_SLIDES: usize = 10_000;
 
-pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
+pub fn text(ext: &str, bytes: &[u8], budget: &mut Budget) -> Result<String, ParseError> {
     let kind = match ext {
         "docx" => "docx",
         "pptx" => "pptx",
@@ -19,11 +20,10 @@ pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
     let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
-    let mut budget = super::MAX_EXTRACTED_BYTES;
     match kind {
         "docx" => {
-            let xml = read_part(&mut archive, "word/document.xml", &mut budget, kind)?;
-            Ok(xml_text(&xml, &["w:p"]))
+            let xml = read_part(&mut archive, "word/document.xml", budget, kind)?;
+            Ok(xml_text(&xml, &["w:p"], budget)?)
         }
         "pptx" => {
             let mut slides: Vec<(usize, String)> = archive
@@ -45,14 +45,14 @@ pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
             }
             let mut out = Vec::with_capacity(slides.len());
             for (_, name) in slides {
-                let xml = read_part(&mut archive, &name, &mut budget, kind)?;
-                out.push(xml_text(&xml, &["a:p"]));
+                let xml = read_part(&mut archive, &name, budget, kind)?;
+                out.push(xml_text(&xml, &["a:p"], budget)?);
             }
             Ok(out.join("\n"))
         }
         _ => {
-            let xml = read_part(&mut archive, "content.xml", &mut budget, kind)?;
-            Ok(xml_text(&xml, &["text:p", "text:h"]))
+            let xml = read_part(&mut archive, "content.xml", budget, kind)?;
+            Ok(xml_text(&xml, &["text:p", "text:h"], budget)?)
         }
     }
 }
@@ -61,7 +61,7 @@ pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
 fn read_part(
     archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
     name: &str,
-    budget: &mut u64,
+    budget: &mut Budget,
     kind: &'static str,
 ) -> Result<String, ParseError> {
     let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
@@ -70,13 +70,10 @@ fn read_part(
         .map_err(|e| corrupt(format!("{name}: {e}")))?;
     let mut xml = Vec::new();
     // One byte past the budget tells an exact fit from an overflow.
-    part.take(*budget + 1)
+    part.take(budget.decoded_left().saturating_add(1))
         .read_to_end(&mut xml)
         .map_err(|e| corrupt(format!("{name}: {e}")))?;
-    if xml.len() as u64 > *budget {
-        return Err(ParseError::TooLarge);
-    }
-    *budget -= xml.len() as u64;
+    budget.charge_decoded(xml.len() as u64)?;
     String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
 }
 
@@ -84,7 +81,12 @@ fn read_part(
 mod tests {
     use std::io::Write;
 
+    use super::super::budget::{Exceeded, ParseLimits};
     use super::*;
+
+    fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
+        super::text(ext, bytes, &mut Budget::new(ParseLimits::default()))
+    }
 
     fn archive(parts: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -126,9 +128,17 @@ mod tests {
             text("docx", &missing),
             Err(ParseError::Corrupt { .. })
         ));
-        let zeros = vec![b' '; (super::super::MAX_EXTRACTED_BYTES + 10) as usize];
+        let limit = 4 * 1024 * 1024;
+        let zeros = vec![b' '; limit as usize + 10];
         let bomb = archive(&[("word/document.xml", &zeros)]);
-        assert!(bomb.len() < 1024 * 1024, "the bomb compresses well");
-        assert_eq!(text("docx", &bomb), Err(ParseError::TooLarge));
+        assert!(bomb.len() < 64 * 1024, "the bomb compresses well");
+        let mut budget = Budget::new(ParseLimits {
+            max_decoded_bytes: limit,
+            ..ParseLimits::default()
+        });
+        assert_eq!(
+            super::text("docx", &bomb, &mut budget),
+            Err(ParseError::OverBudget(Exceeded::DecodedBytes(limit)))
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! is served; the others need parts this server does not have and are refused with
 //! LightRAG's "Invalid chunking configuration" 422.
 
+use lightrag_engine::chunking::MAX_CHUNK_TOKENS;
 use lightrag_engine::storage::ChunkingRequest;
 use serde_json::{Map, Value};
 
@@ -106,18 +107,26 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
             &params[key],
         ));
     }
-    let int = |key: &str, min: u64| -> Result<Option<u64>, ApiError> {
+    // Bounded as CHUNK_SIZE is: sizes near u64::MAX overflowed the chunker.
+    let int = |key: &str, min: u64| -> Result<Option<usize>, ApiError> {
+        let max = MAX_CHUNK_TOKENS as u64;
         match params.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_u64() {
-                Some(n) if n >= min => Ok(Some(n)),
-                Some(_) => Err(error(
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n as usize)),
+                Some(n) if n > max => Err(error(
+                    &["params", key],
+                    "less_than_equal",
+                    &format!("Input should be less than or equal to {max}"),
+                    v,
+                )),
+                _ if v.is_i64() || v.is_u64() => Err(error(
                     &["params", key],
                     "greater_than_equal",
                     &format!("Input should be greater than or equal to {min}"),
                     v,
                 )),
-                None => Err(error(
+                _ => Err(error(
                     &["params", key],
                     "int_type",
                     "Input should be a valid integer",
@@ -163,8 +172,8 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
         }
     };
     Ok(Some(ChunkingRequest {
-        chunk_token_size: size.map(|n| n as usize),
-        chunk_overlap_token_size: overlap.map(|n| n as usize),
+        chunk_token_size: size,
+        chunk_overlap_token_size: overlap,
         split_by_character: split,
         split_by_character_only: only,
     }))
@@ -198,6 +207,24 @@ mod tests {
         assert_eq!(
             check(json!({"params": {"chunk_token_size": 0}})),
             Err("greater_than_equal".into())
+        );
+        assert_eq!(
+            check(json!({"params": {"chunk_token_size": -1}})),
+            Err("greater_than_equal".into())
+        );
+        for huge in [json!(u64::MAX), json!(MAX_CHUNK_TOKENS + 1)] {
+            assert_eq!(
+                check(json!({"params": {"chunk_token_size": huge}})),
+                Err("less_than_equal".into())
+            );
+            assert_eq!(
+                check(json!({"params": {"chunk_overlap_token_size": huge}})),
+                Err("less_than_equal".into())
+            );
+        }
+        assert_eq!(
+            check(json!({"params": {"chunk_token_size": 1e30}})),
+            Err("int_type".into())
         );
         assert_eq!(
             check(json!({"params": {"chunk_token_size": 10, "chunk_overlap_token_size": 10}})),
