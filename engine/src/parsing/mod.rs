@@ -5,6 +5,8 @@
 
 mod budget;
 mod content_scan;
+#[cfg(test)]
+mod fuzz;
 mod markup;
 mod office;
 mod pdf;

@@ -156,7 +156,7 @@ fn collect(out: &mut String, encoding: Option<&Encoding<'_>>, operands: &[Object
 
 #[cfg(test)]
 mod tests {
-    use super::super::budget::ParseLimits;
+    use super::super::budget::{Exceeded, ParseLimits};
     use super::*;
 
     /// A one-page PDF, shared with the black-box upload tests.
@@ -170,6 +170,75 @@ mod tests {
     fn reads_page_text() {
         let text = text(SAMPLE).unwrap();
         assert!(text.contains("Marie Curie discovered Polonium"), "{text:?}");
+    }
+
+    /// A one-page PDF whose page content is `content`, compressed.
+    pub(crate) fn pdf_with_content(content: Vec<u8>) -> Vec<u8> {
+        use lopdf::{Stream, dictionary};
+        let mut doc = Document::with_version("1.5");
+        let pages = doc.new_object_id();
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font}});
+        let mut stream = Stream::new(dictionary! {}, content);
+        stream.compress().unwrap();
+        let contents = doc.add_object(stream);
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages, "Contents" => contents,
+            "Resources" => resources,
+        });
+        doc.objects.insert(
+            pages,
+            Object::Dictionary(
+                dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+            ),
+        );
+        let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages});
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// 16 MiB of trivial operators in a file of a few kilobytes.
+    fn bomb() -> Vec<u8> {
+        let file = pdf_with_content(b"0 g\n".repeat(4 * 1024 * 1024));
+        assert!(file.len() < 64 * 1024, "{}", file.len());
+        file
+    }
+
+    #[test]
+    fn text_operators_are_read_with_the_page_fonts() {
+        let file = pdf_with_content(
+            b"BT /F1 12 Tf (Hello) Tj [(bud) -200 (get)] TJ T* (next) ' ET".to_vec(),
+        );
+        assert_eq!(text(&file).unwrap().trim(), "Hellobud get \nnext");
+    }
+
+    #[test]
+    fn a_content_bomb_stops_at_the_decoded_budget() {
+        let limit = 1024 * 1024;
+        let mut budget = Budget::new(ParseLimits {
+            max_decoded_bytes: limit,
+            ..ParseLimits::default()
+        });
+        assert_eq!(
+            super::text(&bomb(), &mut budget),
+            Err(ParseError::OverBudget(Exceeded::DecodedBytes(limit)))
+        );
+    }
+
+    #[test]
+    fn a_content_bomb_stops_at_the_operation_budget() {
+        let mut budget = Budget::new(ParseLimits {
+            max_operations: 1_000_000,
+            ..ParseLimits::default()
+        });
+        assert_eq!(
+            super::text(&bomb(), &mut budget),
+            Err(ParseError::OverBudget(Exceeded::Operations(1_000_000)))
+        );
     }
 
     #[test]
