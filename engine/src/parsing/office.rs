@@ -1,6 +1,7 @@
 //! Office documents (docx, pptx, odt): zip archives whose text lives in XML parts. Only
 //! the named parts are read, each inflated only up to what is left of the parse
-//! budget's decoded bytes, so a zip bomb stops decompressing at the budget.
+//! budget's decoded bytes and of [`MAX_EXTRACTED_BYTES`](super::MAX_EXTRACTED_BYTES)
+//! of XML, so a zip bomb stops decompressing at the first of the two.
 
 use std::io::{Cursor, Read};
 
@@ -20,10 +21,14 @@ pub fn text(ext: &str, bytes: &[u8], budget: &mut Budget) -> Result<String, Pars
     let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
+    let mut parts = Parts {
+        xml_left: super::MAX_EXTRACTED_BYTES,
+        budget,
+    };
     match kind {
         "docx" => {
-            let xml = read_part(&mut archive, "word/document.xml", budget, kind)?;
-            Ok(xml_text(&xml, &["w:p"], budget)?)
+            let xml = parts.read(&mut archive, "word/document.xml", kind)?;
+            Ok(xml_text(&xml, &["w:p"], parts.budget)?)
         }
         "pptx" => {
             let mut slides: Vec<(usize, String)> = archive
@@ -45,36 +50,50 @@ pub fn text(ext: &str, bytes: &[u8], budget: &mut Budget) -> Result<String, Pars
             }
             let mut out = Vec::with_capacity(slides.len());
             for (_, name) in slides {
-                let xml = read_part(&mut archive, &name, budget, kind)?;
-                out.push(xml_text(&xml, &["a:p"], budget)?);
+                let xml = parts.read(&mut archive, &name, kind)?;
+                out.push(xml_text(&xml, &["a:p"], parts.budget)?);
             }
             Ok(out.join("\n"))
         }
         _ => {
-            let xml = read_part(&mut archive, "content.xml", budget, kind)?;
-            Ok(xml_text(&xml, &["text:p", "text:h"], budget)?)
+            let xml = parts.read(&mut archive, "content.xml", kind)?;
+            Ok(xml_text(&xml, &["text:p", "text:h"], parts.budget)?)
         }
     }
 }
 
-/// Reads one part as UTF-8, charging its decompressed size to `budget`.
-fn read_part(
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-    budget: &mut Budget,
-    kind: &'static str,
-) -> Result<String, ParseError> {
-    let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
-    let part = archive
-        .by_name(name)
-        .map_err(|e| corrupt(format!("{name}: {e}")))?;
-    let mut xml = Vec::new();
-    // One byte past the budget tells an exact fit from an overflow.
-    part.take(budget.decoded_left().saturating_add(1))
-        .read_to_end(&mut xml)
-        .map_err(|e| corrupt(format!("{name}: {e}")))?;
-    budget.charge_decoded(xml.len() as u64)?;
-    String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
+/// What reading the archive's parts may still inflate.
+struct Parts<'b> {
+    xml_left: u64,
+    budget: &'b mut Budget,
+}
+
+impl Parts<'_> {
+    /// Reads one part as UTF-8, charging its decompressed size.
+    fn read(
+        &mut self,
+        archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        name: &str,
+        kind: &'static str,
+    ) -> Result<String, ParseError> {
+        let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
+        let part = archive
+            .by_name(name)
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let cap = self.xml_left.min(self.budget.decoded_left());
+        let mut xml = Vec::new();
+        // One byte past the cap tells an exact fit from an overflow.
+        part.take(cap.saturating_add(1))
+            .read_to_end(&mut xml)
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let len = xml.len() as u64;
+        if len > self.xml_left {
+            return Err(ParseError::TooLarge);
+        }
+        self.budget.charge_decoded(len)?;
+        self.xml_left -= len;
+        String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
+    }
 }
 
 #[cfg(test)]
