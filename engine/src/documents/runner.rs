@@ -33,7 +33,7 @@ use super::{deletion, input_files};
 const JOB_NAME: &str = "Default Job";
 
 /// Why a document left in `parsing` by an earlier run is not parsed again.
-pub const INTERRUPTED_PARSE: &str = "Parsing was interrupted: the process parsing this file \
+const INTERRUPTED_PARSE: &str = "Parsing was interrupted: the process parsing this file \
     stopped before it answered (it may have crashed on this file), so it is not parsed \
     again automatically. Retry it with /documents/reprocess_failed.";
 
@@ -251,7 +251,13 @@ fn content_of(
     let dir = &ws.input_dir;
     let text = match input_files::parse(dir, &file_name, &doc.file_path, limits) {
         Ok(text) => text,
-        Err(error) => return Ok(Err(error)),
+        Err(error) => {
+            // The parser answered: should the claim be lost before the failure is
+            // recorded, the next holder parses the file again rather than blaming it.
+            doc.status = DocStatus::Pending;
+            ws.storage.doc_upsert(std::slice::from_ref(doc))?;
+            return Ok(Err(error));
+        }
     };
     FullDoc::put(
         &*ws.storage,

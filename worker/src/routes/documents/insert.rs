@@ -153,7 +153,8 @@ pub async fn insert_text(
 }
 
 /// The documents of a `/documents/texts` body, validated in one pass (the source names'
-/// uniqueness through a set): a body of 100 000 texts is CPU work, done off the reactor.
+/// uniqueness through a set). Parsing and checking up to 50 MiB of texts is CPU work,
+/// done off the reactor.
 fn texts_of(
     body: &serde_json::Map<String, serde_json::Value>,
     max: usize,
@@ -209,11 +210,12 @@ pub async fn insert_texts(
     Ws(ws): Ws,
     req: Request,
 ) -> Result<Json<InsertResponse>, ApiError> {
-    let body = extract::json_object(req).await?;
+    let body = extract::body_bytes(req).await?;
     let max = app.settings.api.max_texts_per_request;
-    let accepted = tokio::task::spawn_blocking(move || texts_of(&body, max))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let accepted =
+        tokio::task::spawn_blocking(move || texts_of(&extract::json_object_of(&body)?, max))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
     let track_id = accept(
         &ws,
         app.settings.api.max_pending_documents,
