@@ -251,3 +251,55 @@ fn a_file_whose_parse_never_answered_is_failed_not_parsed_again() {
         &[("later.txt", "Chien-Shiung Wu disproved parity.")],
     );
 }
+
+/// The crash loop itself: the worker parsing a file is killed mid-parse; the worker
+/// that takes the pipeline over fails the document instead of parsing it again.
+#[test]
+fn a_worker_killed_while_parsing_does_not_pass_the_file_on() {
+    let server = Server::builder("hardening-kill")
+        .args(&["--workers", "2"])
+        .env("PARSE_TIMEOUT", "3600")
+        .start();
+    // Seconds of parsing within the default budgets: 4 million operators.
+    let slow = pdf_of_operators("0 g", 4 * 1024 * 1024);
+    let track = upload(&server, "slow.pdf", &slow).json()["track_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let parser: i32 = loop {
+        let docs = server
+            .get(&format!("/documents/track_status/{track}"))
+            .json();
+        let output = server.output();
+        let runner = output
+            .lines()
+            .find(|l| l.contains("pipeline: processing documents"))
+            // "<date> <time> [pid] [INFO] ..."
+            .and_then(|l| l.split('[').nth(1)?.split(']').next()?.parse().ok());
+        if docs["documents"][0]["status"] == "parsing"
+            && let Some(pid) = runner
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "{docs}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    unsafe { libc::kill(parser, libc::SIGKILL) };
+    let doc = settled(&server, &track, 1, Duration::from_secs(60)).remove(0);
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert!(
+        doc["error_msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Parsing was interrupted"),
+        "{doc}"
+    );
+    index_texts(
+        &server,
+        &[(
+            "after.txt",
+            "Emmy Noether linked symmetry and conservation.",
+        )],
+    );
+}
