@@ -144,6 +144,8 @@ pub struct ApiSettings {
     pub max_pending_documents: usize,
     /// 0: no limit.
     pub max_texts_per_request: usize,
+    /// 0: no limit.
+    pub max_delete_ids_per_request: usize,
     /// A built web UI to serve; checked to be a directory at start-up.
     pub webui_dir: Option<std::path::PathBuf>,
     pub webui_title: Option<String>,

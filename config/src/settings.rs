@@ -57,6 +57,10 @@ pub struct IndexingSettings {
     pub max_source_ids_per_entity: usize,
     pub max_source_ids_per_relation: usize,
     pub max_file_paths: usize,
+    /// What parsing one file may cost.
+    pub parse_max_decoded_bytes: u64,
+    pub parse_max_operations: u64,
+    pub parse_timeout_secs: u64,
 }
 
 /// A model provider, by LightRAG's binding names.
@@ -338,6 +342,15 @@ impl Settings {
                 number::<usize>(1, 1_000_000),
             )?,
             max_file_paths: r.get(&spec::MAX_FILE_PATHS, number::<usize>(1, 1_000_000))?,
+            parse_max_decoded_bytes: r.get(
+                &spec::PARSE_MAX_DECODED_BYTES,
+                number::<u64>(65_536, 1 << 40),
+            )?,
+            parse_max_operations: r.get(
+                &spec::PARSE_MAX_OPERATIONS,
+                number::<u64>(1_000, 1_000_000_000_000),
+            )?,
+            parse_timeout_secs: r.get(&spec::PARSE_TIMEOUT, seconds(1))?,
         })
     }
 
@@ -483,6 +496,10 @@ impl Settings {
                 .get(&spec::MAX_PENDING_DOCUMENTS, number::<usize>(0, usize::MAX))?,
             max_texts_per_request: r
                 .get(&spec::MAX_TEXTS_PER_REQUEST, number::<usize>(0, usize::MAX))?,
+            max_delete_ids_per_request: r.get(
+                &spec::MAX_DELETE_IDS_PER_REQUEST,
+                number::<usize>(0, usize::MAX),
+            )?,
             webui_dir: r.optional(&spec::WEBUI_DIR, |s| {
                 let dir = PathBuf::from(s);
                 if dir.is_dir() {

@@ -6,6 +6,9 @@
 
 use tiktoken_rs::{CoreBPE, Rank};
 
+/// Largest chunk size (and overlap) accepted, from a request as from CHUNK_SIZE.
+pub const MAX_CHUNK_TOKENS: usize = 1_000_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkingOptions {
     pub chunk_token_size: usize,
@@ -39,6 +42,8 @@ pub enum ChunkError {
         "invalid chunking configuration: overlap {overlap} must be smaller than the chunk size {size}"
     )]
     Overlap { size: usize, overlap: usize },
+    #[error("invalid chunking configuration: chunk size {0} is above {MAX_CHUNK_TOKENS} tokens")]
+    TooLarge(usize),
     #[error("a piece of {tokens} tokens exceeds the chunk size of {limit} tokens")]
     TokenLimitExceeded { tokens: usize, limit: usize },
 }
@@ -85,6 +90,9 @@ pub fn chunk(
     let overlap = options.overlap_token_size;
     if size == 0 || overlap >= size {
         return Err(ChunkError::Overlap { size, overlap });
+    }
+    if size > MAX_CHUNK_TOKENS {
+        return Err(ChunkError::TooLarge(size));
     }
     let mut pieces: Vec<(usize, String)> = Vec::new();
     match options
@@ -134,7 +142,7 @@ fn windows<'a>(
     overlap: usize,
 ) -> impl Iterator<Item = (usize, String)> + 'a {
     (0..tokens.len()).step_by(size - overlap).map(move |start| {
-        let end = (start + size).min(tokens.len());
+        let end = start.saturating_add(size).min(tokens.len());
         (end - start, tokenizer.decode(&tokens[start..end]))
     })
 }
@@ -217,6 +225,10 @@ mod tests {
                 size: 10,
                 overlap: 10
             })
+        );
+        assert_eq!(
+            chunk(&t, "a", &options(usize::MAX, usize::MAX - 1)),
+            Err(ChunkError::TooLarge(usize::MAX))
         );
     }
 }

@@ -8,6 +8,7 @@ use lightrag_engine::documents::IndexingConfig;
 use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
+use lightrag_engine::parsing::ParseLimits;
 use lightrag_engine::storage::{Backend, StorageConfig};
 
 /// Where the workspaces' data lives. Config accepts only the storage names this build
@@ -48,6 +49,11 @@ pub fn indexing(settings: &Settings) -> IndexingConfig {
         llm_concurrency: models.llm.max_async,
         use_cache: indexing.cache_extraction,
         max_parallel_insert: indexing.max_parallel_insert,
+        parse_limits: ParseLimits {
+            max_decoded_bytes: indexing.parse_max_decoded_bytes,
+            max_operations: indexing.parse_max_operations,
+            timeout: std::time::Duration::from_secs(indexing.parse_timeout_secs),
+        },
     }
 }
 

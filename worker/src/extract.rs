@@ -24,8 +24,12 @@ pub async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
 pub async fn json_object(
     req: Request,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    let body = body_bytes(req).await?;
-    match serde_json::from_slice::<serde_json::Value>(&body) {
+    json_object_of(&body_bytes(req).await?)
+}
+
+/// [`json_object`] of a body already read (large ones are parsed off the reactor).
+pub fn json_object_of(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(other) => Err(ApiError::invalid(
             vec!["body".into()],

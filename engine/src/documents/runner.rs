@@ -6,6 +6,12 @@
 //! A document goes `pending` → (`parsing`, for a file) → `processing` → `processed`
 //! with its chunk count, or `failed` with the reason. MAX_PARALLEL_INSERT documents
 //! are processed at once; merges into the graph take turns.
+//!
+//! `parsing` is recorded durably before a file is parsed and replaced once its text is
+//! stored (or its parse failed), so a document found still `parsing` by a later run is
+//! one whose parser never answered: its process died, perhaps because of this very
+//! file. It is marked failed instead of parsed again, which would crash the next
+//! process in turn.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +23,7 @@ use crate::embedding::{Batching, Embedder};
 use crate::ids;
 use crate::ingest::{Document, Ingest, SourceLimits, SummaryPolicy};
 use crate::llm::{ExtractionSettings, LanguageModel};
+use crate::parsing::ParseLimits;
 use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
 use crate::workspace::Workspace;
 
@@ -24,6 +31,11 @@ use super::{deletion, input_files};
 
 /// LightRAG's job name for document processing runs.
 const JOB_NAME: &str = "Default Job";
+
+/// Why a document left in `parsing` by an earlier run is not parsed again.
+const INTERRUPTED_PARSE: &str = "Parsing was interrupted: the process parsing this file \
+    stopped before it answered (it may have crashed on this file), so it is not parsed \
+    again automatically. Retry it with /documents/reprocess_failed.";
 
 /// How documents are indexed: the server's settings, as the engine takes them.
 #[derive(Debug, Clone)]
@@ -40,6 +52,8 @@ pub struct IndexingConfig {
     pub use_cache: bool,
     /// MAX_PARALLEL_INSERT.
     pub max_parallel_insert: usize,
+    /// PARSE_MAX_DECODED_BYTES, PARSE_MAX_OPERATIONS and PARSE_TIMEOUT.
+    pub parse_limits: ParseLimits,
 }
 
 /// The pipeline of one process: its models and indexing settings.
@@ -164,7 +178,16 @@ impl Pipeline {
                                 } else if board.cancellation_requested() {
                                     cancel(ws, doc.clone())
                                 } else {
-                                    process_one(ws, indexer, claim, doc.clone(), index, total)
+                                    let limits = self.config.parse_limits;
+                                    process_one(
+                                        ws,
+                                        indexer,
+                                        claim,
+                                        limits,
+                                        doc.clone(),
+                                        index,
+                                        total,
+                                    )
                                 };
                                 if let Err(error) = outcome {
                                     failure
@@ -203,6 +226,7 @@ fn cancel(ws: &Workspace, mut doc: DocStatusRecord) -> Result<()> {
 fn content_of(
     ws: &Workspace,
     server: &ChunkingOptions,
+    limits: ParseLimits,
     doc: &mut DocStatusRecord,
 ) -> Result<std::result::Result<Stored, String>> {
     let Some(full_doc) = FullDoc::get(&*ws.storage, &doc.id)? else {
@@ -217,13 +241,23 @@ fn content_of(
             "document has neither content nor a source file".to_owned()
         ));
     };
+    if doc.status == DocStatus::Parsing {
+        tracing::error!(doc_id = %doc.id, file = %file_name, "an earlier parse of this file never answered; not parsing it again");
+        return Ok(Err(INTERRUPTED_PARSE.to_owned()));
+    }
     doc.status = DocStatus::Parsing;
     doc.updated_at = clock::now_iso8601();
     ws.storage.doc_upsert(std::slice::from_ref(doc))?;
     let dir = &ws.input_dir;
-    let text = match input_files::parse(dir, &file_name, &doc.file_path) {
+    let text = match input_files::parse(dir, &file_name, &doc.file_path, limits) {
         Ok(text) => text,
-        Err(error) => return Ok(Err(error)),
+        Err(error) => {
+            // The parser answered: should the claim be lost before the failure is
+            // recorded, the next holder parses the file again rather than blaming it.
+            doc.status = DocStatus::Pending;
+            ws.storage.doc_upsert(std::slice::from_ref(doc))?;
+            return Ok(Err(error));
+        }
     };
     FullDoc::put(
         &*ws.storage,
@@ -285,6 +319,7 @@ fn process_one(
     ws: &Workspace,
     indexer: &Ingest<'_>,
     claim: &Claim,
+    limits: ParseLimits,
     mut doc: DocStatusRecord,
     index: usize,
     total: usize,
@@ -296,7 +331,7 @@ fn process_one(
         index + 1,
         doc.file_path
     ));
-    let mut content = content_of(ws, indexer.chunking, &mut doc)?;
+    let mut content = content_of(ws, indexer.chunking, limits, &mut doc)?;
     if let Ok(stored) = &content
         && let Some(original) = duplicate_of(ws, &doc, &stored.text)?
     {

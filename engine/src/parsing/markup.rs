@@ -1,6 +1,11 @@
 //! Text out of HTML and XML: tags dropped, `script`/`style` contents skipped, the
 //! common entities decoded, block boundaries kept as line breaks so sentences of
 //! different paragraphs do not run together.
+//!
+//! Both walks are linear in their input: every search starts where the previous one
+//! ended and consumes what it scanned, and each tag is charged to the parse budget.
+
+use super::budget::{Budget, Exceeded};
 
 /// Elements whose end starts a new line of text.
 const BLOCKS: &[&str] = &[
@@ -27,10 +32,11 @@ const BLOCKS: &[&str] = &[
     "footer",
 ];
 
-pub fn html_text(html: &str) -> String {
+pub fn html_text(html: &str, budget: &mut Budget) -> Result<String, Exceeded> {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(open) = rest.find('<') {
+        budget.charge_operation()?;
         out.push_str(&decode_entities(&rest[..open]));
         rest = &rest[open..];
         if let Some(comment) = rest.strip_prefix("<!--") {
@@ -64,14 +70,15 @@ pub fn html_text(html: &str) -> String {
         }
     }
     out.push_str(&decode_entities(rest));
-    tidy(&out)
+    Ok(tidy(&out))
 }
 
 /// The element text of an XML part, each element listed in `paragraphs` ending a line.
-pub fn xml_text(xml: &str, paragraphs: &[&str]) -> String {
+pub fn xml_text(xml: &str, paragraphs: &[&str], budget: &mut Budget) -> Result<String, Exceeded> {
     let mut out = String::with_capacity(xml.len() / 4);
     let mut rest = xml;
     while let Some(open) = rest.find('<') {
+        budget.charge_operation()?;
         out.push_str(&decode_entities(&rest[..open]));
         let Some(close) = rest[open..].find('>') else {
             rest = "";
@@ -91,13 +98,18 @@ pub fn xml_text(xml: &str, paragraphs: &[&str]) -> String {
         }
     }
     out.push_str(&decode_entities(rest));
-    tidy(&out)
+    Ok(tidy(&out))
 }
 
+/// Where the ASCII `needle` first occurs in `haystack`, ignoring ASCII case. Nothing is
+/// copied: lower-casing the rest of the document at every `<script>` made parsing
+/// quadratic.
 fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
     haystack
-        .to_ascii_lowercase()
-        .find(&needle.to_ascii_lowercase())
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle))
 }
 
 fn decode_entities(text: &str) -> String {
@@ -156,30 +168,60 @@ fn tidy(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::budget::ParseLimits;
     use super::*;
+
+    fn html(text: &str) -> String {
+        html_text(text, &mut Budget::new(ParseLimits::default())).unwrap()
+    }
+
+    fn xml(text: &str, paragraphs: &[&str]) -> String {
+        xml_text(text, paragraphs, &mut Budget::new(ParseLimits::default())).unwrap()
+    }
 
     #[test]
     fn html_keeps_text_and_paragraphs_only() {
-        let html = "<html><head><title>T</title><style>p{color:red}</style>\
+        let page = "<html><head><title>T</title><style>p{color:red}</style>\
             <script>alert('<p>x</p>')</script></head><body><p>Alpha &amp; <b>Beta</b></p>\
             <!-- hidden --><div>Gamma&#33; &#x263A; &bogus; &</div></body></html>";
-        assert_eq!(
-            html_text(html),
-            "T\nAlpha & Beta\nGamma! \u{263A} &bogus; &"
-        );
+        assert_eq!(html(page), "T\nAlpha & Beta\nGamma! \u{263A} &bogus; &");
     }
 
     #[test]
     fn unterminated_markup_does_not_loop_or_panic() {
-        assert_eq!(html_text("a <b"), "a");
-        assert_eq!(html_text("<script>never closed"), "");
-        assert_eq!(html_text("x <!-- open"), "x");
-        assert_eq!(xml_text("<w:t>a</w:t><w:p", &["w:p"]), "a");
+        assert_eq!(html("a <b"), "a");
+        assert_eq!(html("<script>never closed"), "");
+        assert_eq!(html("x <!-- open"), "x");
+        assert_eq!(xml("<w:t>a</w:t><w:p", &["w:p"]), "a");
     }
 
     #[test]
     fn xml_paragraph_ends_break_lines() {
-        let xml = r#"<w:p><w:r><w:t>One</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">Two &lt;2&gt;</w:t></w:r></w:p>"#;
-        assert_eq!(xml_text(xml, &["w:p"]), "One\nTwo <2>");
+        let part = r#"<w:p><w:r><w:t>One</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">Two &lt;2&gt;</w:t></w:r></w:p>"#;
+        assert_eq!(xml(part, &["w:p"]), "One\nTwo <2>");
+    }
+
+    #[test]
+    fn script_and_style_blocks_are_skipped_in_one_pass() {
+        let page = "<p>kept</p>".to_owned() + &"<SCRIPT>x</Script><style>y</style>".repeat(50_000);
+        assert_eq!(html(&page), "kept");
+    }
+
+    #[test]
+    fn every_tag_is_charged_to_the_budget() {
+        let limits = ParseLimits {
+            max_operations: 3,
+            ..ParseLimits::default()
+        };
+        let mut budget = Budget::new(limits);
+        assert_eq!(
+            html_text("<a><b><c><d>", &mut budget),
+            Err(Exceeded::Operations(3))
+        );
+        let mut budget = Budget::new(limits);
+        assert_eq!(
+            xml_text("<a><b><c><d>", &[], &mut budget),
+            Err(Exceeded::Operations(3))
+        );
     }
 }

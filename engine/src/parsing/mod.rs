@@ -3,11 +3,17 @@
 //! marked failed with that message) and never panics, allocates without bound, or
 //! follows what a file says about the filesystem.
 
+mod budget;
+mod content_scan;
+#[cfg(test)]
+mod fuzz;
 mod markup;
 mod office;
 mod pdf;
 
 use thiserror::Error;
+
+pub use budget::{Exceeded, ParseLimits};
 
 /// Extensions read as UTF-8 text, as LightRAG's legacy parser reads them.
 const PLAIN_TEXT: &[&str] = &[
@@ -51,8 +57,8 @@ const PDF: &[&str] = &["pdf"];
 /// The one engine we ship, under LightRAG's name for its in-process parsers.
 pub const ENGINE: &str = "native";
 
-/// Largest amount of text (or decompressed XML) one document may yield; beyond it the
-/// file is refused rather than exhausting memory (zip bombs, pathological PDFs).
+/// Largest amount of text one document may yield; beyond it the file is refused rather
+/// than exhausting memory. What parsing may decode on the way is [`ParseLimits`]'.
 pub const MAX_EXTRACTED_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -67,6 +73,8 @@ pub enum ParseError {
     Corrupt { kind: &'static str, reason: String },
     #[error("Extracted text exceeds {} MiB", MAX_EXTRACTED_BYTES / (1024 * 1024))]
     TooLarge,
+    #[error("Document exceeds the parser's budget: {0}")]
+    OverBudget(#[from] Exceeded),
 }
 
 /// Every supported extension with its dot, sorted, as `/documents/supported_file_types`
@@ -95,24 +103,29 @@ pub fn is_supported(file_name: &str) -> bool {
     })
 }
 
-/// The text of a file, chosen by its extension.
-pub fn extract_text(file_name: &str, bytes: &[u8]) -> Result<String, ParseError> {
+/// The text of a file, chosen by its extension, parsed within `limits`.
+pub fn extract_text(
+    file_name: &str,
+    bytes: &[u8],
+    limits: ParseLimits,
+) -> Result<String, ParseError> {
     let ext = extension(file_name).unwrap_or_default();
     let ext = ext.as_str();
+    let mut budget = budget::Budget::new(limits);
     // Third-party parsers get untrusted bytes: a panic in one is a failed document.
-    let text = std::panic::catch_unwind(|| {
+    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if PLAIN_TEXT.contains(&ext) {
             utf8(bytes).map(str::to_owned)
         } else if HTML.contains(&ext) {
-            utf8(bytes).map(markup::html_text)
+            Ok(markup::html_text(utf8(bytes)?, &mut budget)?)
         } else if OFFICE.contains(&ext) {
-            office::text(ext, bytes)
+            office::text(ext, bytes, &mut budget)
         } else if PDF.contains(&ext) {
-            pdf::text(bytes)
+            pdf::text(bytes, &mut budget)
         } else {
             Err(ParseError::Unsupported(format!(".{ext}")))
         }
-    })
+    }))
     .unwrap_or_else(|_| {
         Err(ParseError::Corrupt {
             kind: "document",
@@ -137,6 +150,10 @@ fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
 mod tests {
     use super::*;
 
+    fn extract(file_name: &str, bytes: &[u8]) -> Result<String, ParseError> {
+        extract_text(file_name, bytes, ParseLimits::default())
+    }
+
     #[test]
     fn extensions_are_case_insensitive_and_need_a_stem() {
         assert!(is_supported("Report.PDF"));
@@ -148,18 +165,12 @@ mod tests {
 
     #[test]
     fn plain_text_is_decoded_and_checked() {
-        assert_eq!(
-            extract_text("a.txt", b"\xEF\xBB\xBFhello").unwrap(),
-            "hello"
-        );
-        assert_eq!(
-            extract_text("a.txt", b"\xff\xfe\x00"),
-            Err(ParseError::NotUtf8)
-        );
-        assert_eq!(extract_text("a.txt", b" \n "), Err(ParseError::Empty));
-        assert_eq!(extract_text("a.txt", b""), Err(ParseError::Empty));
+        assert_eq!(extract("a.txt", b"\xEF\xBB\xBFhello").unwrap(), "hello");
+        assert_eq!(extract("a.txt", b"\xff\xfe\x00"), Err(ParseError::NotUtf8));
+        assert_eq!(extract("a.txt", b" \n "), Err(ParseError::Empty));
+        assert_eq!(extract("a.txt", b""), Err(ParseError::Empty));
         assert!(matches!(
-            extract_text("a.exe", b"MZ"),
+            extract("a.exe", b"MZ"),
             Err(ParseError::Unsupported(_))
         ));
     }

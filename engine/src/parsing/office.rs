@@ -1,16 +1,18 @@
 //! Office documents (docx, pptx, odt): zip archives whose text lives in XML parts. Only
-//! the named parts are read, each through a decompressed-size cap, so a zip bomb costs
-//! at most [`MAX_EXTRACTED_BYTES`](super::MAX_EXTRACTED_BYTES) of reading.
+//! the named parts are read, each inflated only up to what is left of the parse
+//! budget's decoded bytes and of [`MAX_EXTRACTED_BYTES`](super::MAX_EXTRACTED_BYTES)
+//! of XML, so a zip bomb stops decompressing at the first of the two.
 
 use std::io::{Cursor, Read};
 
 use super::ParseError;
+use super::budget::Budget;
 use super::markup::xml_text;
 
 /// Upper bound on slides read from one presentation.
 const MAX_SLIDES: usize = 10_000;
 
-pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
+pub fn text(ext: &str, bytes: &[u8], budget: &mut Budget) -> Result<String, ParseError> {
     let kind = match ext {
         "docx" => "docx",
         "pptx" => "pptx",
@@ -19,11 +21,14 @@ pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
     let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
-    let mut budget = super::MAX_EXTRACTED_BYTES;
+    let mut parts = Parts {
+        xml_left: super::MAX_EXTRACTED_BYTES,
+        budget,
+    };
     match kind {
         "docx" => {
-            let xml = read_part(&mut archive, "word/document.xml", &mut budget, kind)?;
-            Ok(xml_text(&xml, &["w:p"]))
+            let xml = parts.read(&mut archive, "word/document.xml", kind)?;
+            Ok(xml_text(&xml, &["w:p"], parts.budget)?)
         }
         "pptx" => {
             let mut slides: Vec<(usize, String)> = archive
@@ -45,46 +50,62 @@ pub fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
             }
             let mut out = Vec::with_capacity(slides.len());
             for (_, name) in slides {
-                let xml = read_part(&mut archive, &name, &mut budget, kind)?;
-                out.push(xml_text(&xml, &["a:p"]));
+                let xml = parts.read(&mut archive, &name, kind)?;
+                out.push(xml_text(&xml, &["a:p"], parts.budget)?);
             }
             Ok(out.join("\n"))
         }
         _ => {
-            let xml = read_part(&mut archive, "content.xml", &mut budget, kind)?;
-            Ok(xml_text(&xml, &["text:p", "text:h"]))
+            let xml = parts.read(&mut archive, "content.xml", kind)?;
+            Ok(xml_text(&xml, &["text:p", "text:h"], parts.budget)?)
         }
     }
 }
 
-/// Reads one part as UTF-8, charging its decompressed size to `budget`.
-fn read_part(
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-    budget: &mut u64,
-    kind: &'static str,
-) -> Result<String, ParseError> {
-    let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
-    let part = archive
-        .by_name(name)
-        .map_err(|e| corrupt(format!("{name}: {e}")))?;
-    let mut xml = Vec::new();
-    // One byte past the budget tells an exact fit from an overflow.
-    part.take(*budget + 1)
-        .read_to_end(&mut xml)
-        .map_err(|e| corrupt(format!("{name}: {e}")))?;
-    if xml.len() as u64 > *budget {
-        return Err(ParseError::TooLarge);
+/// What reading the archive's parts may still inflate.
+struct Parts<'b> {
+    xml_left: u64,
+    budget: &'b mut Budget,
+}
+
+impl Parts<'_> {
+    /// Reads one part as UTF-8, charging its decompressed size.
+    fn read(
+        &mut self,
+        archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        name: &str,
+        kind: &'static str,
+    ) -> Result<String, ParseError> {
+        let corrupt = |reason: String| ParseError::Corrupt { kind, reason };
+        let part = archive
+            .by_name(name)
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let cap = self.xml_left.min(self.budget.decoded_left());
+        let mut xml = Vec::new();
+        // One byte past the cap tells an exact fit from an overflow.
+        part.take(cap.saturating_add(1))
+            .read_to_end(&mut xml)
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let len = xml.len() as u64;
+        if len > self.xml_left {
+            return Err(ParseError::TooLarge);
+        }
+        self.budget.charge_decoded(len)?;
+        self.xml_left -= len;
+        String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
     }
-    *budget -= xml.len() as u64;
-    String::from_utf8(xml).map_err(|_| corrupt(format!("{name} is not UTF-8")))
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
+    use super::super::budget::{Exceeded, ParseLimits};
     use super::*;
+
+    fn text(ext: &str, bytes: &[u8]) -> Result<String, ParseError> {
+        super::text(ext, bytes, &mut Budget::new(ParseLimits::default()))
+    }
 
     fn archive(parts: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -126,9 +147,17 @@ mod tests {
             text("docx", &missing),
             Err(ParseError::Corrupt { .. })
         ));
-        let zeros = vec![b' '; (super::super::MAX_EXTRACTED_BYTES + 10) as usize];
+        let limit = 4 * 1024 * 1024;
+        let zeros = vec![b' '; limit as usize + 10];
         let bomb = archive(&[("word/document.xml", &zeros)]);
-        assert!(bomb.len() < 1024 * 1024, "the bomb compresses well");
-        assert_eq!(text("docx", &bomb), Err(ParseError::TooLarge));
+        assert!(bomb.len() < 64 * 1024, "the bomb compresses well");
+        let mut budget = Budget::new(ParseLimits {
+            max_decoded_bytes: limit,
+            ..ParseLimits::default()
+        });
+        assert_eq!(
+            super::text("docx", &bomb, &mut budget),
+            Err(ParseError::OverBudget(Exceeded::DecodedBytes(limit)))
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! is served; the others need parts this server does not have and are refused with
 //! LightRAG's "Invalid chunking configuration" 422.
 
+use lightrag_engine::chunking::MAX_CHUNK_TOKENS;
 use lightrag_engine::storage::ChunkingRequest;
 use serde_json::{Map, Value};
 
@@ -106,18 +107,26 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
             &params[key],
         ));
     }
-    let int = |key: &str, min: u64| -> Result<Option<u64>, ApiError> {
+    // Bounded as CHUNK_SIZE is: sizes near u64::MAX overflowed the chunker.
+    let int = |key: &str, min: u64| -> Result<Option<usize>, ApiError> {
+        let max = MAX_CHUNK_TOKENS as u64;
         match params.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_u64() {
-                Some(n) if n >= min => Ok(Some(n)),
-                Some(_) => Err(error(
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n as usize)),
+                Some(n) if n > max => Err(error(
+                    &["params", key],
+                    "less_than_equal",
+                    &format!("Input should be less than or equal to {max}"),
+                    v,
+                )),
+                _ if v.is_i64() || v.is_u64() => Err(error(
                     &["params", key],
                     "greater_than_equal",
                     &format!("Input should be greater than or equal to {min}"),
                     v,
                 )),
-                None => Err(error(
+                _ => Err(error(
                     &["params", key],
                     "int_type",
                     "Input should be a valid integer",
@@ -163,8 +172,8 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
         }
     };
     Ok(Some(ChunkingRequest {
-        chunk_token_size: size.map(|n| n as usize),
-        chunk_overlap_token_size: overlap.map(|n| n as usize),
+        chunk_token_size: size,
+        chunk_overlap_token_size: overlap,
         split_by_character: split,
         split_by_character_only: only,
     }))
@@ -173,6 +182,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn check(chunking: Value) -> Result<Option<ChunkingRequest>, String> {
@@ -200,6 +210,24 @@ mod tests {
             Err("greater_than_equal".into())
         );
         assert_eq!(
+            check(json!({"params": {"chunk_token_size": -1}})),
+            Err("greater_than_equal".into())
+        );
+        for huge in [json!(u64::MAX), json!(MAX_CHUNK_TOKENS + 1)] {
+            assert_eq!(
+                check(json!({"params": {"chunk_token_size": huge}})),
+                Err("less_than_equal".into())
+            );
+            assert_eq!(
+                check(json!({"params": {"chunk_overlap_token_size": huge}})),
+                Err("less_than_equal".into())
+            );
+        }
+        assert_eq!(
+            check(json!({"params": {"chunk_token_size": 1e30}})),
+            Err("int_type".into())
+        );
+        assert_eq!(
             check(json!({"params": {"chunk_token_size": 10, "chunk_overlap_token_size": 10}})),
             Err("value_error".into())
         );
@@ -215,5 +243,72 @@ mod tests {
             check(json!({"strategy": "fixed_token", "extra": 1})),
             Err("extra_forbidden".into())
         );
+    }
+
+    /// Any JSON number, near the edges of every integer type included.
+    fn number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (0u64..16).prop_map(|d| Value::from(u64::MAX - d)),
+            (0u64..2_000_000).prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+        ]
+    }
+
+    fn param() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            number(),
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            ".{0,4}".prop_map(Value::from),
+            Just(json!([1, 2])),
+            Just(json!({"a": 1})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// Whatever the parameters, the answer is a 422 or options the chunker runs
+        /// without overflowing.
+        #[test]
+        fn any_parameters_are_refused_or_chunk(
+            size in param(),
+            overlap in param(),
+            split in param(),
+            only in param(),
+            strategy in prop_oneof![
+                Just(Value::Null),
+                Just(Value::from("fixed_token")),
+                ".{0,6}".prop_map(Value::from),
+            ],
+        ) {
+                let mut params = Map::new();
+            for (key, value) in [
+                ("chunk_token_size", size),
+                ("chunk_overlap_token_size", overlap),
+                ("split_by_character", split),
+                ("split_by_character_only", only),
+            ] {
+                params.insert(key.to_owned(), value);
+            }
+            let mut chunking = json!({"params": params});
+            if !strategy.is_null() {
+                chunking["strategy"] = strategy;
+            }
+            let body = json!({"chunking": chunking});
+            match parse(body.as_object().unwrap()) {
+                Err(e) => prop_assert_eq!(e.status.as_u16(), 422),
+                Ok(request) => {
+                    let options = request
+                        .unwrap_or_default()
+                        .over(&lightrag_engine::chunking::ChunkingOptions::default());
+                    prop_assert!(options.chunk_token_size <= MAX_CHUNK_TOKENS);
+                    let tokenizer = lightrag_engine::chunking::Tokenizer::o200k();
+                    let _ = lightrag_engine::chunking::chunk(&tokenizer, "Maize genetics. Jumping genes.", &options);
+                }
+            }
+        }
     }
 }

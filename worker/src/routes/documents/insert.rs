@@ -2,6 +2,7 @@
 //! field rules and messages) and handed to the engine's intake, which records them
 //! durably as pending before the answer; the pipeline indexes them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -151,17 +152,14 @@ pub async fn insert_text(
     }))
 }
 
-/// Insert several texts, each with its own source name.
-#[utoipa::path(post, path = "/documents/texts", tag = "documents",
-    request_body = InsertTextsRequest,
-    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
-pub async fn insert_texts(
-    State(app): State<Arc<App>>,
-    Ws(ws): Ws,
-    req: Request,
-) -> Result<Json<InsertResponse>, ApiError> {
-    let body = extract::json_object(req).await?;
-    let texts = Body(&body).required("texts")?;
+/// The documents of a `/documents/texts` body, validated in one pass (the source names'
+/// uniqueness through a set). Parsing and checking up to 50 MiB of texts is CPU work,
+/// done off the reactor.
+fn texts_of(
+    body: &serde_json::Map<String, serde_json::Value>,
+    max: usize,
+) -> Result<Vec<Incoming>, ApiError> {
+    let texts = Body(body).required("texts")?;
     let Some(texts) = texts.as_array().filter(|t| !t.is_empty()) else {
         return Err(ApiError::invalid(
             vec!["body".into(), "texts".into()],
@@ -170,12 +168,11 @@ pub async fn insert_texts(
             texts.clone(),
         ));
     };
-    let max = app.settings.api.max_texts_per_request;
     if max > 0 && texts.len() > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "Too many texts in one request: {} (maximum {max}). Split them over several requests.",
+                "Too many texts in one request: {} (maximum {max}). Split them over several requests (MAX_TEXTS_PER_REQUEST).",
                 texts.len()
             ),
         ));
@@ -184,8 +181,9 @@ pub async fn insert_texts(
     let Some(sources) = sources.filter(|s| s.len() == texts.len()) else {
         return Err(ApiError::bad_request(NO_SOURCES));
     };
-    let chunking = chunking::parse(&body)?;
+    let chunking = chunking::parse(body)?;
     let mut accepted: Vec<Incoming> = Vec::with_capacity(texts.len());
+    let mut seen = HashSet::with_capacity(texts.len());
     for (i, (text, source)) in texts.iter().zip(sources).enumerate() {
         let text = text_at(text, vec!["body".into(), "texts".into(), i.into()])?;
         let source = source_at(
@@ -193,13 +191,31 @@ pub async fn insert_texts(
             vec!["body".into(), "file_sources".into(), i.into()],
             NO_SOURCES,
         )?;
-        if accepted.iter().any(|a| a.source == source) {
+        if !seen.insert(source.clone()) {
             return Err(ApiError::bad_request(
                 "file_sources must be unique by filename",
             ));
         }
         accepted.push(text_document(text, source, chunking.clone()));
     }
+    Ok(accepted)
+}
+
+/// Insert several texts, each with its own source name.
+#[utoipa::path(post, path = "/documents/texts", tag = "documents",
+    request_body = InsertTextsRequest,
+    responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 413), (status = 422)))]
+pub async fn insert_texts(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+    req: Request,
+) -> Result<Json<InsertResponse>, ApiError> {
+    let body = extract::body_bytes(req).await?;
+    let max = app.settings.api.max_texts_per_request;
+    let accepted =
+        tokio::task::spawn_blocking(move || texts_of(&extract::json_object_of(&body)?, max))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
     let track_id = accept(
         &ws,
         app.settings.api.max_pending_documents,
