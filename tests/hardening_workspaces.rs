@@ -10,7 +10,13 @@ use std::time::{Duration, Instant};
 use common::{Response, Server, send};
 use serde_json::{Value, json};
 
-fn call(server: &Server, method: &str, path: &str, workspace: Option<&str>, body: &Value) -> Response {
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    workspace: Option<&str>,
+    body: &Value,
+) -> Response {
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(ws) = workspace {
         headers.push(("LIGHTRAG-WORKSPACE", ws));
@@ -54,7 +60,13 @@ fn indexed(server: &Server, workspace: &str, text: &str, source: &str) {
 }
 
 fn status_counts(server: &Server, workspace: Option<&str>) -> Response {
-    call(server, "GET", "/documents/status_counts", workspace, &Value::Null)
+    call(
+        server,
+        "GET",
+        "/documents/status_counts",
+        workspace,
+        &Value::Null,
+    )
 }
 
 #[test]
@@ -65,11 +77,22 @@ fn many_workspace_names_never_lock_legitimate_workspaces_out() {
         .start();
     // Before: the 257th name opened a workspace for good and every later one was 400.
     for i in 0..700 {
-        let r = call(&server, "GET", "/health", Some(&format!("probe{i}")), &Value::Null);
+        let r = call(
+            &server,
+            "GET",
+            "/health",
+            Some(&format!("probe{i}")),
+            &Value::Null,
+        );
         assert_eq!(r.status, 200, "probe{i}: {}", r.body);
         assert_eq!(r.json()["pipeline_busy"], false);
     }
-    indexed(&server, "legit", "Grace Hopper built the first compiler.", "hopper.txt");
+    indexed(
+        &server,
+        "legit",
+        "Grace Hopper built the first compiler.",
+        "hopper.txt",
+    );
     // Requests that do open workspaces: idle ones are closed to make room.
     for i in 0..300 {
         let r = status_counts(&server, Some(&format!("tenant{i}")));
@@ -77,9 +100,20 @@ fn many_workspace_names_never_lock_legitimate_workspaces_out() {
     }
     // More workspaces than there are shared status slots run their pipelines.
     for i in 0..20 {
-        indexed(&server, &format!("team{i}"), &format!("Team {i} met Ada Lovelace."), "ada.txt");
+        indexed(
+            &server,
+            &format!("team{i}"),
+            &format!("Team {i} met Ada Lovelace."),
+            "ada.txt",
+        );
     }
-    let r = call(&server, "GET", "/documents/pipeline_status", Some("team19"), &Value::Null);
+    let r = call(
+        &server,
+        "GET",
+        "/documents/pipeline_status",
+        Some("team19"),
+        &Value::Null,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let status = r.json();
     assert_eq!(status["busy"], false, "{status}");
@@ -91,7 +125,10 @@ fn many_workspace_names_never_lock_legitimate_workspaces_out() {
             .all(|m| !m.as_str().unwrap().contains("team18")),
         "team19's status is its own: {status}"
     );
-    assert_eq!(status_counts(&server, Some("legit")).json()["status_counts"]["all"], 1);
+    assert_eq!(
+        status_counts(&server, Some("legit")).json()["status_counts"]["all"],
+        1
+    );
 }
 
 #[test]
@@ -108,7 +145,10 @@ fn workspace_names_that_cannot_be_represented_are_refused() {
             let r = call(&server, "GET", path, Some(name), &Value::Null);
             assert_eq!(r.status, 400, "{name} {path}: {}", r.body);
             let text = r.json()["detail"].as_str().unwrap().to_owned();
-            assert!(text.contains("LIGHTRAG-WORKSPACE") && text.contains(detail), "{text}");
+            assert!(
+                text.contains("LIGHTRAG-WORKSPACE") && text.contains(detail),
+                "{text}"
+            );
         }
         let r = call(
             &server,

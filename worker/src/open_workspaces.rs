@@ -89,7 +89,7 @@ impl Workspaces {
 
 fn close_idle(map: &mut HashMap<String, Open>, now: Instant, idle: Duration) {
     map.retain(|name, entry| {
-        let keep = entry.in_use() || now.duration_since(entry.used) < idle;
+        let keep = now.duration_since(entry.used) < idle || entry.in_use();
         if !keep {
             tracing::info!(workspace = %name, "idle workspace closed");
         }
@@ -117,9 +117,7 @@ mod tests {
     fn idle_workspaces_make_room_and_used_ones_stay() {
         let arena = lightrag_supervisor::Arena::map(std::process::id() as i32).unwrap();
         init_shared(arena.app_region()).unwrap();
-        let coordination = Arc::new(ArenaCoordination::new(SharedRegion::of(
-            arena.app_region(),
-        )));
+        let coordination = Arc::new(ArenaCoordination::new(SharedRegion::of(arena.app_region())));
         let dir = std::env::temp_dir().join(format!("lrm-open-{}", std::process::id()));
         let config = StorageConfig {
             backend: Backend::Embedded,

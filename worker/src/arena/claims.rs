@@ -127,9 +127,14 @@ mod tests {
         let table = super::super::keyed_table::KeyedTable::<1>::leaked();
         let w = table.slot("w", &TAKE_OVER).unwrap();
         let claim = ArenaClaim::take(w).unwrap();
-        assert!(table.slot("v", &TAKE_OVER).is_none(), "held by a live process");
+        assert!(
+            table.slot("v", &TAKE_OVER).is_none(),
+            "held by a live process"
+        );
         drop(claim);
-        let v = table.slot("v", &TAKE_OVER).expect("released: may change hands");
+        let v = table
+            .slot("v", &TAKE_OVER)
+            .expect("released: may change hands");
         assert!(ArenaClaim::take(w).is_none(), "w's slot answers for w only");
         assert!(!held(w));
         assert!(ArenaClaim::take(v).is_some());
@@ -158,10 +163,7 @@ mod tests {
             token: (7 << 32) | dead,
         };
         let claim = ArenaClaim::take(cell).expect("taken over");
-        assert_eq!(
-            cell.load().map(holder),
-            Some(u64::from(std::process::id()))
-        );
+        assert_eq!(cell.load().map(holder), Some(u64::from(std::process::id())));
         assert!(claim.still_held());
         assert!(!stale.still_held(), "the old holder sees it lost the claim");
         drop(stale);

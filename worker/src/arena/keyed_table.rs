@@ -172,8 +172,7 @@ impl<const N: usize> KeyedTable<N> {
     /// A table on the heap, for tests.
     #[cfg(test)]
     pub fn leaked() -> &'static Self {
-        let table: &'static mut std::mem::MaybeUninit<Self> =
-            Box::leak(Box::new_zeroed());
+        let table: &'static mut std::mem::MaybeUninit<Self> = Box::leak(Box::new_zeroed());
         // SAFETY: zero-filled, used by this process only.
         unsafe {
             Self::init_at(table.as_mut_ptr()).unwrap();

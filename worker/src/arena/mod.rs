@@ -68,8 +68,7 @@ pub fn init_shared(app: &'static AppRegion) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
         KeyedTable::init_at(&raw mut (*region).vector_generations)
             .map_err(std::io::Error::other)?;
-        KeyedTable::init_at(&raw mut (*region).pipeline_owners)
-            .map_err(std::io::Error::other)?;
+        KeyedTable::init_at(&raw mut (*region).pipeline_owners).map_err(std::io::Error::other)?;
         RenewalTable::init_at(&raw mut (*region).renewals).map_err(std::io::Error::other)?;
     }
     Ok(())

@@ -155,7 +155,11 @@ impl StatusSlots {
         let mut best: Option<(usize, u64)> = None;
         for (i, slot) in self.slots.iter().enumerate() {
             let state = slot.lock().map_err(unusable).ok()?;
-            let rank = if state.owner == 0 { 0 } else { state.written + 1 };
+            let rank = if state.owner == 0 {
+                0
+            } else {
+                state.written + 1
+            };
             if (state.owner == 0 || !state.busy) && best.is_none_or(|(_, r)| rank < r) {
                 best = Some((i, rank));
             }
@@ -354,7 +358,10 @@ mod tests {
         boards[3].message("w3 done");
         boards[SLOTS].start("Default Job", 2, 2);
         assert!(boards[SLOTS].busy() && slots.busy(&format!("w{SLOTS}")));
-        assert_eq!(boards[SLOTS].snapshot().history_messages, Vec::<String>::new());
+        assert_eq!(
+            boards[SLOTS].snapshot().history_messages,
+            Vec::<String>::new()
+        );
         let lost = boards[3].snapshot();
         assert!(!lost.busy && lost.latest_message.is_empty(), "{lost:?}");
         assert!(boards[4].busy(), "a running pipeline keeps its slot");
