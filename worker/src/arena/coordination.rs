@@ -128,6 +128,8 @@ impl Permits for ArenaPermits {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use lightrag_engine::documents::maintenance;
     use lightrag_engine::storage::{Backend, StorageConfig};
     use lightrag_engine::workspace::Workspace;
@@ -167,5 +169,77 @@ mod tests {
         assert!(maintenance::pipeline_status(&ws).busy);
         drop(claim);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn generations(shared: &'static SharedRegion, workspace: &str) -> ArenaGenerations {
+        ArenaGenerations {
+            table: &shared.vector_generations,
+            workspace: workspace.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_workspace_whose_entry_was_taken_over_never_sees_a_generation_it_cached() {
+        let arena = Arena::map(std::process::id() as i32).unwrap();
+        crate::arena::init_shared(arena.app_region()).unwrap();
+        let shared = SharedRegion::of(arena.app_region());
+        let x = generations(shared, "x");
+        x.bump(VectorNamespace::Chunks);
+        let cached = x.current(VectorNamespace::Chunks);
+        // Many other workspaces, each written once: every entry changes hands.
+        for i in 0..1_000 {
+            generations(shared, &format!("w{i}")).bump(VectorNamespace::Chunks);
+        }
+        assert_ne!(x.current(VectorNamespace::Chunks), cached);
+    }
+
+    /// Writers store then bump while others flood the table with take-overs: a reader
+    /// that sees the generation it cached has missed no completed write.
+    #[test]
+    fn concurrent_take_overs_never_hide_a_write() {
+        use std::sync::atomic::AtomicU64;
+        let arena = Arena::map(std::process::id() as i32).unwrap();
+        crate::arena::init_shared(arena.app_region()).unwrap();
+        let shared = SharedRegion::of(arena.app_region());
+        let stored = Arc::new(AtomicU64::new(0));
+        let bumped = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (stored, bumped) = (stored.clone(), bumped.clone());
+            std::thread::spawn(move || {
+                let x = generations(shared, "x");
+                for _ in 0..20_000 {
+                    let version = stored.fetch_add(1, Ordering::AcqRel) + 1;
+                    x.bump(VectorNamespace::Entities);
+                    bumped.fetch_max(version, Ordering::AcqRel);
+                }
+            })
+        };
+        let flooders: Vec<_> = (0..2)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        generations(shared, &format!("f{t}-{}", i % 600))
+                            .bump(VectorNamespace::Entities);
+                    }
+                })
+            })
+            .collect();
+        let x = generations(shared, "x");
+        while !writer.is_finished() {
+            let cached = x.current(VectorNamespace::Entities);
+            let seen = stored.load(Ordering::Acquire);
+            std::thread::yield_now();
+            let completed = bumped.load(Ordering::Acquire);
+            if x.current(VectorNamespace::Entities) == cached {
+                assert!(
+                    completed <= seen,
+                    "write {completed} hidden (cached {seen})"
+                );
+            }
+        }
+        writer.join().unwrap();
+        for f in flooders {
+            f.join().unwrap();
+        }
     }
 }
