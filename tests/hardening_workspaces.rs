@@ -209,3 +209,47 @@ fn paginated_filters_and_pages_are_bounded() {
     assert_eq!(answer["pagination"]["has_next"], false);
     assert_eq!(answer["pagination"]["total_count"], 1);
 }
+
+#[test]
+fn anonymous_requests_on_whitelisted_routes_open_no_workspace() {
+    let server = Server::builder("anonymous-workspaces")
+        .env("LIGHTRAG_API_KEY", "k3y")
+        .start();
+    let chat = |workspace: &str, key: Option<&str>| {
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("LIGHTRAG-WORKSPACE", workspace),
+        ];
+        if let Some(key) = key {
+            headers.push(("X-API-Key", key));
+        }
+        let body =
+            json!({"stream": false, "messages": [{"role": "user", "content": "/bypass hello"}]});
+        send(
+            server.port,
+            "POST",
+            "/api/chat",
+            &headers,
+            body.to_string().as_bytes(),
+        )
+    };
+    // `/api/*` is whitelisted: reachable without credentials, for the server's
+    // workspace only (as in LightRAG).
+    let r = chat("anonymous", None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        r.json()["detail"],
+        "Credentials are required to use a workspace other than the server's"
+    );
+    assert_eq!(chat("", None).status, 200, "the default workspace");
+    assert_eq!(chat("tenant", Some("k3y")).status, 200);
+    assert_eq!(chat("tenant", None).status, 401, "open or not");
+    let r = send(
+        server.port,
+        "GET",
+        "/health",
+        &[("LIGHTRAG-WORKSPACE", "anonymous")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -2,7 +2,9 @@
 //! request's `LIGHTRAG-WORKSPACE` header selects another, sanitised as LightRAG does and
 //! refused (400) when it cannot be represented: never the default instead. A named
 //! workspace is opened on first use and kept in this worker's table
-//! ([`crate::open_workspaces`]). What a workspace is (its store handle, caches,
+//! ([`crate::open_workspaces`]). Any workspace but the server's takes credentials, even
+//! on a route WHITELIST_PATHS opens to everyone (LightRAG serves those from the
+//! server's workspace only), so that no anonymous request creates state. What a workspace is (its store handle, caches,
 //! coordination handles) is the engine's [`lightrag_engine::workspace::Workspace`].
 
 use std::sync::Arc;
@@ -45,6 +47,18 @@ impl FromRequestParts<Arc<App>> for Ws {
         match requested(&parts.headers)? {
             None => Ok(Ws(app.default_workspace.clone())),
             Some(name) => {
+                if name == app.default_workspace.name {
+                    return Ok(Ws(app.default_workspace.clone()));
+                }
+                if app
+                    .auth
+                    .check(parts.uri.path(), &parts.headers, false)
+                    .is_err()
+                {
+                    return Err(ApiError::unauthorized(
+                        "Credentials are required to use a workspace other than the server's",
+                    ));
+                }
                 let app = app.clone();
                 tokio::task::spawn_blocking(move || app.workspace(&name))
                     .await
