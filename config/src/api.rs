@@ -155,9 +155,36 @@ pub struct ApiSettings {
     pub ollama_model: String,
 }
 
-/// LightRAG's workspace sanitising.
-pub fn sanitize_workspace(s: &str) -> String {
-    s.chars()
+/// The longest workspace name, in bytes: it names a directory under INPUT_DIR.
+pub const MAX_WORKSPACE_BYTES: usize = 128;
+
+/// Names no workspace may take: `INPUT_DIR/<name>` would be a directory of the default
+/// workspace (its archive of parsed files).
+pub const RESERVED_WORKSPACES: &[&str] = &["__parsed__"];
+
+/// Why a workspace name cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkspaceNameError {
+    #[error("workspace names are ASCII (letters, digits and _)")]
+    NotAscii,
+    #[error("workspace name too long: {0} bytes (at most {MAX_WORKSPACE_BYTES})")]
+    TooLong(usize),
+    #[error("workspace name '{0}' is reserved")]
+    Reserved(String),
+}
+
+/// LightRAG's workspace sanitising (ASCII outside `[A-Za-z0-9_]` becomes `_`), refusing
+/// what it cannot represent faithfully: non-ASCII (LightRAG would turn every such byte
+/// into `_`, merging distinct tenants), over-long and reserved names.
+pub fn workspace_name(s: &str) -> Result<String, WorkspaceNameError> {
+    if !s.is_ascii() {
+        return Err(WorkspaceNameError::NotAscii);
+    }
+    if s.len() > MAX_WORKSPACE_BYTES {
+        return Err(WorkspaceNameError::TooLong(s.len()));
+    }
+    let name: String = s
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
                 c
@@ -165,7 +192,11 @@ pub fn sanitize_workspace(s: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if RESERVED_WORKSPACES.contains(&name.as_str()) {
+        return Err(WorkspaceNameError::Reserved(name));
+    }
+    Ok(name)
 }
 
 /// Leading `/` added, trailing `/` dropped, `/` alone means no prefix.
@@ -236,6 +267,27 @@ mod tests {
     fn prefix_and_workspace_normalise() {
         assert_eq!(normalize_prefix("/"), "");
         assert_eq!(normalize_prefix("api/v1/"), "/api/v1");
-        assert_eq!(sanitize_workspace("a-b.c_d"), "a_b_c_d");
+        assert_eq!(workspace_name("a-b.c_d").unwrap(), "a_b_c_d");
+        assert_eq!(workspace_name("").unwrap(), "");
+    }
+
+    #[test]
+    fn workspace_names_that_cannot_be_represented_are_refused() {
+        assert_eq!(workspace_name("é"), Err(WorkspaceNameError::NotAscii));
+        assert_eq!(
+            workspace_name("__parsed__"),
+            Err(WorkspaceNameError::Reserved("__parsed__".into()))
+        );
+        assert_eq!(
+            workspace_name("__parsed.."),
+            Err(WorkspaceNameError::Reserved("__parsed__".into())),
+            "reserved after sanitising"
+        );
+        let longest = "w".repeat(MAX_WORKSPACE_BYTES);
+        assert_eq!(workspace_name(&longest).unwrap(), longest);
+        assert_eq!(
+            workspace_name(&format!("{longest}w")),
+            Err(WorkspaceNameError::TooLong(MAX_WORKSPACE_BYTES + 1))
+        );
     }
 }

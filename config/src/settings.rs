@@ -477,7 +477,9 @@ impl Settings {
             .raw(&spec::MAX_REQUEST_BODY_BYTES)
             .is_some_and(|(_, origin)| origin != Source::Default);
         Ok(ApiSettings {
-            workspace: r.get(&spec::WORKSPACE, |s| Ok(api::sanitize_workspace(s)))?,
+            workspace: r.get(&spec::WORKSPACE, |s| {
+                api::workspace_name(s).map_err(|e| e.to_string())
+            })?,
             api_prefix: r.get(&spec::API_PREFIX, |s| Ok(api::normalize_prefix(s)))?,
             default_ui: r.get(&spec::DEFAULT_UI, DefaultUi::parse)?,
             cors_origins: r.get(&spec::CORS_ORIGINS, |s| Ok(api::list(s)))?,

@@ -83,7 +83,7 @@ settings_table! {
     DOC_STATUS_STORAGE = "LIGHTRAG_DOC_STATUS_STORAGE", "doc-status-storage", "CLASS", Value("JsonDocStatusStorage"), "Document status storage (JsonDocStatusStorage: embedded SQLite)";
     GRAPH_STORAGE = "LIGHTRAG_GRAPH_STORAGE", "graph-storage", "CLASS", Value("NetworkXStorage"), "Graph storage (NetworkXStorage: embedded SQLite)";
     VECTOR_STORAGE = "LIGHTRAG_VECTOR_STORAGE", "vector-storage", "CLASS", Value("NanoVectorDBStorage"), "Vector storage (NanoVectorDBStorage: embedded SQLite, exact cosine)";
-    WORKSPACE = "WORKSPACE", "workspace", "NAME", Value(""), "Data isolation workspace (characters outside [A-Za-z0-9_] become _)";
+    WORKSPACE = "WORKSPACE", "workspace", "NAME", Value(""), "Data isolation workspace (characters outside [A-Za-z0-9_] become _; ASCII, at most 128 bytes, not __parsed__)";
     API_PREFIX = "LIGHTRAG_API_PREFIX", "api-prefix", "PATH", Value(""), "Path prefix a reverse proxy serves the API under (routes stay unprefixed)";
     DEFAULT_UI = "LIGHTRAG_DEFAULT_UI", "default-ui", "UI", Value("webui"), "Where / redirects: webui or workspace";
     AUTH_ACCOUNTS = "AUTH_ACCOUNTS", "auth-accounts", "USER:PASS,...", Unset, "Accounts for password login; a password may be {bcrypt}<hash> (see hash-password)";

@@ -37,7 +37,7 @@ pub struct App {
     pub shared: &'static SharedRegion,
     /// The server's `WORKSPACE`, its store opened right after fork.
     pub default_workspace: Arc<Workspace>,
-    /// Workspaces requests have named, opened on first use.
+    /// Workspaces requests have named, opened on first use and closed when idle.
     workspaces: Workspaces,
     /// The LLM and the embedding model, limited across workers.
     pub model: Arc<dyn LanguageModel>,
@@ -116,6 +116,11 @@ impl App {
                 name,
             )
         })
+    }
+
+    /// Closes the workspaces nobody has used for a while.
+    pub fn close_idle_workspaces(&self) {
+        self.workspaces.close_idle();
     }
 
     /// Every workspace this worker has open, the default one first.

@@ -29,6 +29,7 @@ pub fn spawn(app: Arc<App>) {
 }
 
 fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
+    app.close_idle_workspaces();
     let mut visited = std::collections::BTreeSet::new();
     for ws in app.open_workspaces() {
         visited.insert(ws.name.clone());

@@ -10,6 +10,10 @@ use crate::parsing;
 /// Where parsed files go, inside the input directory.
 pub const PARSED_DIR: &str = "__parsed__";
 
+/// The longest file name accepted, in bytes: a file system's NAME_MAX (255) less room
+/// for the numbered suffix [`archive`] may add.
+pub const MAX_NAME_BYTES: usize = 240;
+
 /// Parser engines a filename hint may name; ours stands in for both.
 const HINT_ENGINES: &[&str] = &["legacy", "native"];
 
@@ -22,6 +26,8 @@ pub enum NameError {
     Invalid,
     #[error("Unsafe filename detected")]
     Unsafe,
+    #[error("Filename too long: {0} bytes (at most {MAX_NAME_BYTES})")]
+    TooLong(usize),
     #[error("Malformed parser hint in filename '{0}'")]
     MalformedHint(String),
     #[error("Unsupported parser hint '[{0}]': available engines are legacy, native")]
@@ -58,6 +64,9 @@ pub fn canonical_name(name: &str) -> Result<String, NameError> {
     }
     if name.contains(['/', '\\', ':']) || name == "." || name == ".." {
         return Err(NameError::Unsafe);
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(NameError::TooLong(name.len()));
     }
     let canonical = strip_parser_hint(name)?;
     if !parsing::is_supported(&canonical) {
@@ -159,6 +168,12 @@ mod tests {
         );
         assert!(detail(canonical_name("r.[mineru].pdf")).starts_with("Unsupported parser hint"));
         assert!(detail(canonical_name("r].pdf")).starts_with("Malformed parser hint"));
+        let long = format!("{}.txt", "a".repeat(MAX_NAME_BYTES - 3));
+        assert_eq!(
+            canonical_name(&long),
+            Err(NameError::TooLong(MAX_NAME_BYTES + 1))
+        );
+        assert!(canonical_name(&long[1..]).is_ok());
     }
 
     #[test]

@@ -299,6 +299,13 @@ mod tests {
             page(&[DocStatus::Pending], DocSort::Id, false, 0, 5),
             (vec!["ccc".to_string()], 1)
         );
+        // Repeated filters past SQLite's parameter limit, and an offset past i64.
+        let many = vec![DocStatus::Pending; 40_000];
+        assert_eq!(
+            page(&many, DocSort::Id, false, 0, 5),
+            (vec!["ccc".to_string()], 1)
+        );
+        assert_eq!(page(&[], DocSort::Id, false, usize::MAX, 5), (vec![], 3));
         // A second insert naming a known id writes nothing and names the holder.
         let again = [
             doc("new", DocStatus::Pending, "t3"),

@@ -338,21 +338,25 @@ fn with_metadata(rows: Vec<(DocStatusRecord, String)>) -> Result<Vec<DocStatusRe
 impl DocStatusStorage for SqliteStorage {
     fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)> {
         self.with(|conn, ws| {
+            // There are only a handful of statuses: a filter naming them thousands of times
+            // must not exceed SQLite's parameter limit.
+            let statuses: std::collections::BTreeSet<DocStatus> =
+                query.statuses.iter().copied().collect();
             // ?1 is the workspace, then one placeholder per status, then limit and offset.
-            let filter = if query.statuses.is_empty() {
+            let filter = if statuses.is_empty() {
                 String::new()
             } else {
-                let marks: Vec<String> = (0..query.statuses.len()).map(|i| format!("?{}", i + 2)).collect();
+                let marks: Vec<String> = (0..statuses.len()).map(|i| format!("?{}", i + 2)).collect();
                 format!(" AND status IN ({})", marks.join(", "))
             };
             let mut scope: Vec<&dyn rusqlite::ToSql> = vec![&ws];
-            scope.extend(query.statuses.iter().map(|s| s as &dyn rusqlite::ToSql));
+            scope.extend(statuses.iter().map(|s| s as &dyn rusqlite::ToSql));
             let total: i64 = conn.query_row(
                 &format!("SELECT COUNT(*) FROM doc_status WHERE workspace = ?1{filter}"),
                 scope.as_slice(),
                 |r| r.get(0),
             )?;
-            let n = query.statuses.len();
+            let n = statuses.len();
             let sql = format!(
                 "SELECT {DOC_COLUMNS} FROM doc_status WHERE workspace = ?1{filter} ORDER BY {} {}, id LIMIT ?{} OFFSET ?{}",
                 query.sort.column(),
@@ -360,7 +364,9 @@ impl DocStatusStorage for SqliteStorage {
                 n + 2,
                 n + 3
             );
-            let (limit, offset) = (query.limit as i64, query.offset as i64);
+            // An offset past i64 is past every row: an empty page, not a wrapped one.
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
             let mut params = scope;
             params.push(&limit);
             params.push(&offset);

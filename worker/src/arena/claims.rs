@@ -6,10 +6,14 @@
 //! still holds the pipeline (a process taken for dead and taken over sees another
 //! value). A dead holder's claim is taken over, so a SIGKILLed worker's documents are
 //! resumed by another.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! Cells are entries of a [`KeyedTable`]: a claim's swap verifies that the entry is
+//! still its workspace's, and only an entry nobody live holds may change hands
+//! ([`TAKE_OVER`]), so a held claim always stands in its own workspace's entry.
 
 use lightrag_engine::coordination::PipelineClaim;
+
+use super::keyed_table::{Slot, TakeOver};
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -27,17 +31,32 @@ fn epoch(value: u64) -> u64 {
     value >> 32
 }
 
+/// Claim entries may change hands once nobody live holds them; a workspace placed anew
+/// starts from an epoch never used before.
+pub const TAKE_OVER: TakeOver = TakeOver {
+    allowed: unheld,
+    start: released,
+};
+
+fn unheld(value: u64) -> bool {
+    !is_alive(holder(value))
+}
+
+fn released(fresh: u64) -> u64 {
+    (fresh & 0xffff_ffff) << 32
+}
+
 /// The workspace's pipeline, held by this process until dropped (a panic under it
 /// releases it too).
 pub struct ArenaClaim {
-    cell: &'static AtomicU64,
+    cell: Slot<'static>,
     token: u64,
 }
 
 impl ArenaClaim {
     /// Takes `cell` for this process unless a live process holds it.
-    pub fn take(cell: &'static AtomicU64) -> Option<ArenaClaim> {
-        let current = cell.load(Ordering::Acquire);
+    pub fn take(cell: Slot<'static>) -> Option<ArenaClaim> {
+        let current = cell.load()?;
         let owner = holder(current);
         if is_alive(owner) {
             return None;
@@ -49,15 +68,14 @@ impl ArenaClaim {
             );
         }
         let token = ((epoch(current) + 1) << 32) | u64::from(std::process::id());
-        cell.compare_exchange(current, token, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| ArenaClaim { cell, token })
+        cell.compare_exchange(current, token)
+            .then_some(ArenaClaim { cell, token })
     }
 }
 
 /// Whether a live process holds `cell`.
-pub fn held(cell: &AtomicU64) -> bool {
-    is_alive(holder(cell.load(Ordering::Acquire)))
+pub fn held(cell: Slot<'_>) -> bool {
+    cell.load().is_some_and(|value| is_alive(holder(value)))
 }
 
 impl PipelineClaim for ArenaClaim {
@@ -66,17 +84,15 @@ impl PipelineClaim for ArenaClaim {
     }
 
     fn still_held(&self) -> bool {
-        self.cell.load(Ordering::Acquire) == self.token
+        self.cell.load() == Some(self.token)
     }
 }
 
 impl Drop for ArenaClaim {
     fn drop(&mut self) {
         // The epoch stays, so the next claim's token is larger.
-        let released = self.token & !0xffff_ffff;
-        let _ =
-            self.cell
-                .compare_exchange(self.token, released, Ordering::AcqRel, Ordering::Acquire);
+        self.cell
+            .compare_exchange(self.token, self.token & !0xffff_ffff);
     }
 }
 
@@ -84,8 +100,10 @@ impl Drop for ArenaClaim {
 mod tests {
     use super::*;
 
-    fn cell() -> &'static AtomicU64 {
-        Box::leak(Box::new(AtomicU64::new(0)))
+    fn cell() -> Slot<'static> {
+        super::super::keyed_table::KeyedTable::<4>::leaked()
+            .slot("w", &TAKE_OVER)
+            .unwrap()
     }
 
     #[test]
@@ -105,6 +123,24 @@ mod tests {
     }
 
     #[test]
+    fn a_held_claims_entry_never_changes_hands() {
+        let table = super::super::keyed_table::KeyedTable::<1>::leaked();
+        let w = table.slot("w", &TAKE_OVER).unwrap();
+        let claim = ArenaClaim::take(w).unwrap();
+        assert!(
+            table.slot("v", &TAKE_OVER).is_none(),
+            "held by a live process"
+        );
+        drop(claim);
+        let v = table
+            .slot("v", &TAKE_OVER)
+            .expect("released: may change hands");
+        assert!(ArenaClaim::take(w).is_none(), "w's slot answers for w only");
+        assert!(!held(w));
+        assert!(ArenaClaim::take(v).is_some());
+    }
+
+    #[test]
     fn a_panic_under_a_claim_releases_it() {
         let cell = cell();
         let outcome = std::panic::catch_unwind(|| {
@@ -121,16 +157,13 @@ mod tests {
         let dead = u64::from(child.id());
         child.wait().unwrap();
         let cell = cell();
-        cell.store((7 << 32) | dead, Ordering::Release);
+        assert!(cell.compare_exchange(cell.load().unwrap(), (7 << 32) | dead));
         let stale = ArenaClaim {
             cell,
             token: (7 << 32) | dead,
         };
         let claim = ArenaClaim::take(cell).expect("taken over");
-        assert_eq!(
-            holder(cell.load(Ordering::Acquire)),
-            u64::from(std::process::id())
-        );
+        assert_eq!(cell.load().map(holder), Some(u64::from(std::process::id())));
         assert!(claim.still_held());
         assert!(!stale.still_held(), "the old holder sees it lost the claim");
         drop(stale);

@@ -6,9 +6,6 @@
 //! The master lays it out once before the first fork ([`init_shared`]) without knowing
 //! what it is; every worker then reaches the same bytes through [`SharedRegion::of`].
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use lightrag_supervisor::AppRegion;
 use lightrag_supervisor::arena::APP_REGION_BYTES;
 use lightrag_supervisor::robust_mutex::RobustMutex;
@@ -25,19 +22,9 @@ pub mod throttle;
 use keyed_table::KeyedTable;
 use metrics::MetricsBlock;
 use permits::PermitTable;
-use pipeline_status::PipelineState;
+use pipeline_status::StatusSlots;
 use renewal::RenewalTable;
 use throttle::ThrottleTable;
-
-/// Workspaces with a pipeline status of their own; more share slots by hash.
-pub const WORKSPACE_SLOTS: usize = 16;
-
-/// A pipeline status slot: the hash of the workspace using it (0: free) and the state.
-#[repr(C)]
-struct WorkspaceStatus {
-    owner: AtomicU64,
-    state: RobustMutex<PipelineState>,
-}
 
 #[repr(C)]
 pub struct SharedRegion {
@@ -48,8 +35,8 @@ pub struct SharedRegion {
     pub vector_generations: KeyedTable<256>,
     /// Workspace to its pipeline claim (see [`claims`]).
     pub pipeline_owners: KeyedTable<256>,
-    /// The pipeline status of each workspace in use (see [`SharedRegion::pipeline_status`]).
-    pipeline_statuses: [WorkspaceStatus; WORKSPACE_SLOTS],
+    /// The pipeline status of the workspaces whose pipelines write (see [`pipeline_status`]).
+    pub pipeline_statuses: StatusSlots,
     /// LLM calls in flight (MAX_ASYNC across workers).
     pub llm_permits: PermitTable,
     /// Embedding calls in flight (EMBEDDING_FUNC_MAX_ASYNC across workers).
@@ -60,27 +47,6 @@ const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);
 const _: () = assert!(std::mem::align_of::<SharedRegion>() <= 64);
 
 impl SharedRegion {
-    /// The pipeline status of `workspace`: its own slot, claimed on first use, or when
-    /// all are taken the slot its hash falls on.
-    pub fn pipeline_status(&self, workspace: &str) -> &RobustMutex<PipelineState> {
-        let mut hasher = DefaultHasher::new();
-        workspace.hash(&mut hasher);
-        let key = hasher.finish().max(1);
-        let start = (key as usize) % WORKSPACE_SLOTS;
-        for i in 0..WORKSPACE_SLOTS {
-            let slot = &self.pipeline_statuses[(start + i) % WORKSPACE_SLOTS];
-            match slot
-                .owner
-                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return &slot.state,
-                Err(owner) if owner == key => return &slot.state,
-                Err(_) => continue,
-            }
-        }
-        &self.pipeline_statuses[start].state
-    }
-
     /// The region inside `app`, as laid out by [`init_shared`].
     pub fn of(app: &'static AppRegion) -> &'static SharedRegion {
         // SAFETY: the region is 64-byte aligned, large enough (checked above), shared for
@@ -98,13 +64,12 @@ pub fn init_shared(app: &'static AppRegion) -> std::io::Result<()> {
     unsafe {
         RobustMutex::init_at(&raw mut (*region).throttle, ThrottleTable::EMPTY)
             .map_err(std::io::Error::other)?;
-        for i in 0..WORKSPACE_SLOTS {
-            RobustMutex::init_at(
-                &raw mut (*region).pipeline_statuses[i].state,
-                PipelineState::EMPTY,
-            )
+        StatusSlots::init_at(&raw mut (*region).pipeline_statuses)
             .map_err(std::io::Error::other)?;
-        }
+        KeyedTable::init_at(&raw mut (*region).vector_generations)
+            .map_err(std::io::Error::other)?;
+        KeyedTable::init_at(&raw mut (*region).pipeline_owners).map_err(std::io::Error::other)?;
+        RenewalTable::init_at(&raw mut (*region).renewals).map_err(std::io::Error::other)?;
     }
     Ok(())
 }

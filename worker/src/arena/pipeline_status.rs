@@ -2,9 +2,24 @@
 //! `/documents/pipeline_status` and `/health` answer the same whichever worker is asked.
 //! Fixed-size fields behind a robust mutex (a worker killed while updating it cannot
 //! wedge the others); messages are truncated to their slots and the history is a ring.
+//!
+//! There are [`SLOTS`] statuses for any number of workspaces: a workspace takes a slot
+//! when its pipeline first writes to its board (opening a workspace, or asking about it,
+//! takes none), and a slot whose pipeline is not busy may be taken over by another
+//! workspace, the least recently written first. Every access checks, under the slot's
+//! lock, that the slot is still its workspace's; a workspace without a slot reads as
+//! idle. Only when every slot runs a pipeline is a start not shown (the claim, not the
+//! board, keeps runs exclusive).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use lightrag_engine::coordination::{Snapshot, StatusBoard};
-use lightrag_supervisor::robust_mutex::RobustMutex;
+use lightrag_supervisor::robust_mutex::{LockError, RobustGuard, RobustMutex};
+
+use super::keyed_table::hash;
+
+/// Pipeline statuses shared by every worker.
+pub const SLOTS: usize = 16;
 
 const JOB_NAME: usize = 128;
 const MESSAGE: usize = 512;
@@ -39,6 +54,10 @@ impl<const N: usize> Text<N> {
 
 #[repr(C)]
 pub struct PipelineState {
+    /// The hash of the workspace using the slot (0: free).
+    owner: u64,
+    /// When the slot was last written, in [`StatusSlots::ticks`].
+    written: u64,
     busy: bool,
     cancellation_requested: bool,
     job_name: Text<JOB_NAME>,
@@ -55,6 +74,8 @@ pub struct PipelineState {
 
 impl PipelineState {
     pub const EMPTY: PipelineState = PipelineState {
+        owner: 0,
+        written: 0,
         busy: false,
         cancellation_requested: false,
         job_name: Text::EMPTY,
@@ -68,22 +89,144 @@ impl PipelineState {
     };
 }
 
+/// The status slots in the arena.
+#[repr(C)]
+pub struct StatusSlots {
+    /// Held while a slot is given to a workspace, so that one never has two.
+    placing: RobustMutex<()>,
+    /// Writes so far, which order slots by how recently they were written.
+    ticks: AtomicU64,
+    slots: [RobustMutex<PipelineState>; SLOTS],
+}
+
+/// No slot yet.
+const UNBOUND: usize = usize::MAX;
+
+fn unusable(error: LockError) {
+    tracing::error!(%error, "pipeline status unusable");
+}
+
+impl StatusSlots {
+    /// Initialises the slots at `place`.
+    ///
+    /// # Safety
+    /// As [`RobustMutex::init_at`]: shared memory, before any other process uses it.
+    pub unsafe fn init_at(place: *mut Self) -> Result<(), LockError> {
+        unsafe {
+            RobustMutex::init_at(&raw mut (*place).placing, ())?;
+            for i in 0..SLOTS {
+                RobustMutex::init_at(&raw mut (*place).slots[i], PipelineState::EMPTY)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Slot `index`, locked, if it is `owner`'s.
+    fn owned(&self, index: usize, owner: u64) -> Option<RobustGuard<'_, PipelineState>> {
+        let slot = self.slots.get(index)?;
+        let guard = slot.lock().map_err(unusable).ok()?;
+        (guard.owner == owner).then_some(guard)
+    }
+
+    /// `owner`'s slot, locked: the one it had at `bound`, found again, or, when `take`,
+    /// a free one or else the least recently written idle one.
+    fn lock(
+        &self,
+        owner: u64,
+        bound: &AtomicUsize,
+        take: bool,
+    ) -> Option<RobustGuard<'_, PipelineState>> {
+        if let Some(guard) = self.owned(bound.load(Ordering::Acquire), owner) {
+            return Some(guard);
+        }
+        let _placing = self.placing.lock().map_err(unusable).ok()?;
+        let found = (0..SLOTS).find_map(|i| self.owned(i, owner).map(|guard| (i, guard)));
+        let (index, guard) = match found {
+            Some(found) => found,
+            None if take => self.take(owner)?,
+            None => return None,
+        };
+        bound.store(index, Ordering::Release);
+        Some(guard)
+    }
+
+    /// A slot for `owner`, reset; the caller holds `placing`.
+    fn take(&self, owner: u64) -> Option<(usize, RobustGuard<'_, PipelineState>)> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let state = slot.lock().map_err(unusable).ok()?;
+            let rank = if state.owner == 0 {
+                0
+            } else {
+                state.written + 1
+            };
+            if (state.owner == 0 || !state.busy) && best.is_none_or(|(_, r)| rank < r) {
+                best = Some((i, rank));
+            }
+        }
+        let (index, _) = best?;
+        let mut state = self.slots[index].lock().map_err(unusable).ok()?;
+        // Owners change only under `placing`; a run may have started since.
+        if state.owner != 0 && state.busy {
+            return None;
+        }
+        *state = PipelineState::EMPTY;
+        state.owner = owner;
+        Some((index, state))
+    }
+
+    /// Slots on the heap, for tests.
+    #[cfg(test)]
+    pub fn leaked() -> &'static Self {
+        let slots: &'static mut std::mem::MaybeUninit<Self> = Box::leak(Box::new_zeroed());
+        // SAFETY: zero-filled, used by this process only.
+        unsafe {
+            Self::init_at(slots.as_mut_ptr()).unwrap();
+            slots.assume_init_ref()
+        }
+    }
+
+    /// Whether `workspace`'s pipeline runs, as its board shows; no slot is taken.
+    pub fn busy(&self, workspace: &str) -> bool {
+        let unbound = AtomicUsize::new(UNBOUND);
+        self.lock(hash(workspace), &unbound, false)
+            .is_some_and(|state| state.busy)
+    }
+}
+
+/// One workspace's board on the shared slots.
 pub struct PipelineStatus {
-    state: &'static RobustMutex<PipelineState>,
+    slots: &'static StatusSlots,
+    owner: u64,
+    /// The slot it was last found in.
+    bound: AtomicUsize,
 }
 
 impl PipelineStatus {
-    pub fn new(state: &'static RobustMutex<PipelineState>) -> Self {
-        PipelineStatus { state }
+    pub fn new(slots: &'static StatusSlots, workspace: &str) -> Self {
+        PipelineStatus {
+            slots,
+            owner: hash(workspace),
+            bound: AtomicUsize::new(UNBOUND),
+        }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut PipelineState) -> T) -> Option<T> {
-        match self.state.lock() {
-            Ok(mut guard) => Some(f(&mut guard)),
-            Err(e) => {
-                tracing::error!(error = %e, "pipeline status unusable");
-                None
-            }
+    /// Reads the workspace's status; `None` when it has no slot.
+    fn read<T>(&self, f: impl FnOnce(&mut PipelineState) -> T) -> Option<T> {
+        let mut state = self.slots.lock(self.owner, &self.bound, false)?;
+        Some(f(&mut state))
+    }
+
+    /// Writes the workspace's status, taking a slot when `take` and it has none.
+    fn write(&self, take: bool, f: impl FnOnce(&mut PipelineState)) {
+        if let Some(mut state) = self.slots.lock(self.owner, &self.bound, take) {
+            state.written = self.slots.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+            f(&mut state);
+        } else if take {
+            tracing::warn!(
+                slots = SLOTS,
+                "every pipeline status slot is running a pipeline; this run is not shown"
+            );
         }
     }
 }
@@ -91,7 +234,7 @@ impl PipelineStatus {
 impl StatusBoard for PipelineStatus {
     /// A run starts: busy, with its job name and document count.
     fn start(&self, job_name: &str, docs: usize, now: i64) {
-        self.with(|s| {
+        self.write(true, |s| {
             s.busy = true;
             s.cancellation_requested = false;
             s.job_name.set(job_name);
@@ -103,11 +246,11 @@ impl StatusBoard for PipelineStatus {
     }
 
     fn progress(&self, cur_batch: usize) {
-        self.with(|s| s.cur_batch = cur_batch as u32);
+        self.write(false, |s| s.cur_batch = cur_batch as u32);
     }
 
     fn message(&self, message: &str) {
-        self.with(|s| {
+        self.write(true, |s| {
             s.latest_message.set(message);
             let slot = (s.recorded % HISTORY as u64) as usize;
             s.history[slot].set(message);
@@ -117,7 +260,7 @@ impl StatusBoard for PipelineStatus {
 
     /// Asks the running job to stop; false when nothing runs.
     fn request_cancel(&self) -> bool {
-        self.with(|s| {
+        self.read(|s| {
             if s.busy {
                 s.cancellation_requested = true;
             }
@@ -128,22 +271,22 @@ impl StatusBoard for PipelineStatus {
 
     /// Whether a run is going, without copying the rest (`/health` asks on every poll).
     fn busy(&self) -> bool {
-        self.with(|s| s.busy).unwrap_or(false)
+        self.read(|s| s.busy).unwrap_or(false)
     }
 
     fn cancellation_requested(&self) -> bool {
-        self.with(|s| s.cancellation_requested).unwrap_or(false)
+        self.read(|s| s.cancellation_requested).unwrap_or(false)
     }
 
     fn finish(&self) {
-        self.with(|s| {
+        self.write(false, |s| {
             s.busy = false;
             s.cancellation_requested = false;
         });
     }
 
     fn snapshot(&self) -> Snapshot {
-        self.with(|s| {
+        self.read(|s| {
             let kept = s.recorded.min(HISTORY as u64) as usize;
             let first = s.recorded as usize - kept;
             Snapshot {
@@ -167,15 +310,10 @@ impl StatusBoard for PipelineStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lightrag_supervisor::Arena;
 
     #[test]
     fn status_is_shared_truncated_and_bounded() {
-        let arena = Arena::map(std::process::id() as i32).unwrap();
-        crate::arena::init_shared(arena.app_region()).unwrap();
-        let status = PipelineStatus::new(
-            crate::arena::SharedRegion::of(arena.app_region()).pipeline_status(""),
-        );
+        let status = PipelineStatus::new(StatusSlots::leaked(), "");
         assert!(!status.busy());
         status.start("Default Job", 3, 1_795_674_000);
         for i in 0..100 {
@@ -197,5 +335,35 @@ mod tests {
         status.finish();
         assert!(!status.snapshot().busy);
         assert!(!status.request_cancel(), "nothing to cancel");
+    }
+
+    #[test]
+    fn asking_takes_no_slot_and_idle_slots_are_taken_over() {
+        let slots = StatusSlots::leaked();
+        let boards: Vec<PipelineStatus> = (0..SLOTS + 1)
+            .map(|i| PipelineStatus::new(slots, &format!("w{i}")))
+            .collect();
+        for (i, board) in boards.iter().enumerate() {
+            assert!(!board.busy() && !slots.busy(&format!("w{i}")));
+        }
+        // Every slot runs a pipeline: one more start is not shown, and takes none.
+        for board in &boards[..SLOTS] {
+            board.start("Default Job", 1, 1);
+        }
+        boards[SLOTS].start("Default Job", 1, 1);
+        assert!(!boards[SLOTS].busy());
+        assert!(boards.iter().take(SLOTS).all(|b| b.busy()));
+        // w3 finishes first: its slot is the one taken over.
+        boards[3].finish();
+        boards[3].message("w3 done");
+        boards[SLOTS].start("Default Job", 2, 2);
+        assert!(boards[SLOTS].busy() && slots.busy(&format!("w{SLOTS}")));
+        assert_eq!(
+            boards[SLOTS].snapshot().history_messages,
+            Vec::<String>::new()
+        );
+        let lost = boards[3].snapshot();
+        assert!(!lost.busy && lost.latest_message.is_empty(), "{lost:?}");
+        assert!(boards[4].busy(), "a running pipeline keeps its slot");
     }
 }

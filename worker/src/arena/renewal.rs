@@ -2,12 +2,12 @@
 //! the arena mapping a user-name hash to the time of its last renewal. A compare-and-swap
 //! on the time decides which request renews when several race on different workers.
 
-use std::sync::atomic::Ordering;
-
 use lightrag_engine::coordination::Renewals;
 use lightrag_supervisor::clock;
 
-use super::keyed_table::KeyedTable;
+use lightrag_supervisor::robust_mutex::LockError;
+
+use super::keyed_table::{KeyedTable, TakeOver};
 
 /// LightRAG caps its table at 10 000 users; a power of two above that.
 const ENTRIES: usize = 16384;
@@ -20,6 +20,13 @@ pub struct RenewalTable {
     last_ms: KeyedTable<ENTRIES>,
 }
 
+/// Any entry may change hands, the oldest renewal's first; the new user starts as never
+/// renewed.
+const TAKE_OVER: TakeOver = TakeOver {
+    allowed: |_| true,
+    start: |_| 0,
+};
+
 /// Exactly one caller per user per [`MIN_INTERVAL_MS`], across processes.
 impl Renewals for RenewalTable {
     fn try_claim(&self, username: &str) -> bool {
@@ -28,14 +35,26 @@ impl Renewals for RenewalTable {
 }
 
 impl RenewalTable {
+    /// Initialises the table at `place`.
+    ///
+    /// # Safety
+    /// As [`KeyedTable::init_at`].
+    pub unsafe fn init_at(place: *mut Self) -> Result<(), LockError> {
+        unsafe { KeyedTable::init_at(&raw mut (*place).last_ms) }
+    }
+
+    /// An entry that changed hands meanwhile renews nothing this time.
     fn try_claim_at(&self, username: &str, now: u64) -> bool {
-        let cell = self.last_ms.value(username);
-        let last = cell.load(Ordering::Acquire);
+        let Some(cell) = self.last_ms.slot(username, &TAKE_OVER) else {
+            return false;
+        };
+        let Some(last) = cell.load() else {
+            return false;
+        };
         if last != 0 && now < last + MIN_INTERVAL_MS {
             return false;
         }
-        cell.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        cell.compare_exchange(last, now.max(1))
     }
 }
 
@@ -46,6 +65,7 @@ mod tests {
     #[test]
     fn once_per_minute_per_user() {
         let arena = Arena::map(std::process::id() as i32).unwrap();
+        crate::arena::init_shared(arena.app_region()).unwrap();
         let table = &crate::arena::SharedRegion::of(arena.app_region()).renewals;
         assert!(table.try_claim_at("alice", 1_000));
         assert!(!table.try_claim_at("alice", 30_000));

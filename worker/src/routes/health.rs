@@ -1,5 +1,9 @@
 //! `GET /health`: public liveness for everyone (load balancers, the web UI's poll), plus
 //! the configuration tier for authenticated callers, as in LightRAG 1.5.
+//!
+//! The `LIGHTRAG-WORKSPACE` header selects whose pipeline is reported, read from the
+//! shared status without opening the workspace: this route needs no credentials, so it
+//! must not create state (a workspace, a status slot) for every name it is sent.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +17,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{API_VERSION, App, CORE_VERSION};
-use crate::workspace::Ws;
+use crate::error::ApiError;
+use crate::workspace;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health<'a> {
@@ -71,14 +76,20 @@ pub struct Configuration {
 }
 
 /// Liveness, and the server's configuration for authenticated callers.
-#[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
-pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap) -> Response {
+#[utoipa::path(get, path = "/health", tag = "server",
+    responses((status = 200, body = Health), (status = 400)))]
+pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let busy = match workspace::requested(&headers)? {
+        Some(name) if name != app.default_workspace.name => {
+            app.shared.pipeline_statuses.busy(&name)
+        }
+        _ => app.default_workspace.board.busy(),
+    };
     let authenticated = app
         .auth
         .check("/health", &headers, false)
         .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let settings = &app.settings;
-    let busy = ws.board.busy();
     let detail = |value| authenticated.then_some(value);
     // What does not change while the worker lives is worked out once: this route is
     // polled constantly.
@@ -90,7 +101,7 @@ pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap)
             super::webui::workspace_available(&app),
         )
     });
-    Json(Health {
+    Ok(Json(Health {
         status: "healthy",
         auth_mode: app.auth.auth_mode(),
         core_version: CORE_VERSION,
@@ -115,7 +126,7 @@ pub async fn health(State(app): State<Arc<App>>, Ws(ws): Ws, headers: HeaderMap)
                 .count()
         }),
     })
-    .into_response()
+    .into_response())
 }
 
 fn configuration(app: &App) -> Configuration {
