@@ -8,6 +8,10 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::app::App;
+use crate::auth::Mode;
+use crate::auth::whitelist::Whitelist;
+
 /// Characters `str::trim` removes (Unicode White_Space), as a regex class body: a
 /// pattern built on it agrees with the server's trimming, where `\s` would not.
 const BLANK: &str =
@@ -424,17 +428,44 @@ fn ollama_chat() -> Value {
     )
 }
 
+/// Paths outside LightRAG's auth dependency (the public router of `routes::router`).
+const PUBLIC: [&str; 4] = ["/", "/login", "/auth-status", "/ui/customization"];
+
+/// The credentials a guarded operation takes, by auth mode; `None` when the server is
+/// open.
+fn requirement(app: &App) -> Option<Value> {
+    let key = app.settings.auth.api_key.is_some();
+    match app.auth.mode() {
+        Mode::Open => None,
+        Mode::ApiKeyOnly => Some(json!([{"api_key": []}])),
+        Mode::Accounts if key => Some(json!([{"api_key": []}, {"bearer": []}])),
+        Mode::Accounts => Some(json!([{"bearer": []}])),
+    }
+}
+
+/// Whether the auth dependency guards `path`: not public, and not whitelisted
+/// (`/auth/verify` ignores the whitelist).
+fn guarded(whitelist: &Whitelist, path: &str) -> bool {
+    !PUBLIC.contains(&path) && (path == "/auth/verify" || !whitelist.matches(path))
+}
+
 /// Status codes every operation can answer, beyond its own.
-fn common_responses(has_input: bool, has_body: bool) -> Vec<(&'static str, &'static str)> {
+fn common_responses(
+    guarded: bool,
+    has_input: bool,
+    has_body: bool,
+) -> Vec<(&'static str, &'static str)> {
     let mut codes = vec![
         (
             "400",
             "Invalid request header (Host, workspace name) or refused input",
         ),
-        ("401", "Missing or invalid credentials (paths not whitelisted)"),
-        ("403", "Credentials refused (paths not whitelisted)"),
         ("500", "Internal error; the body carries only an error id"),
     ];
+    if guarded {
+        codes.push(("401", "Missing or invalid credentials"));
+        codes.push(("403", "Credentials refused"));
+    }
     if has_input {
         codes.push(("422", "Validation error"));
     }
@@ -487,8 +518,10 @@ fn set_parameter(operation: &mut Value, name: &str, schema: Value) {
 }
 
 /// Lays the request bodies and the common answers over the generated document.
-pub fn apply(doc: &mut Value, max_texts: usize) {
-    let bodies = bodies(max_texts);
+pub fn apply(doc: &mut Value, app: &App) {
+    let bodies = bodies(app.settings.api.max_texts_per_request);
+    let requirement = requirement(app);
+    let whitelist = Whitelist::new(&app.settings.auth.whitelist_paths);
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, operations) in paths {
             let Some(operations) = operations.as_object_mut() else {
@@ -512,10 +545,14 @@ pub fn apply(doc: &mut Value, max_texts: usize) {
                 if path == "/documents/track_status/{track_id}" {
                     set_parameter(operation, "track_id", non_blank());
                 }
+                let guard = requirement.as_ref().filter(|_| guarded(&whitelist, path));
+                if let Some(requirement) = guard {
+                    operation["security"] = requirement.clone();
+                }
                 let has_body = operation.get("requestBody").is_some();
                 let has_input = has_body || operation.get("parameters").is_some();
                 let responses = &mut operation["responses"];
-                for (code, description) in common_responses(has_input, has_body) {
+                for (code, description) in common_responses(guard.is_some(), has_input, has_body) {
                     let response = &mut responses[code];
                     if response.is_null() {
                         *response = json!({"description": description});

@@ -73,7 +73,7 @@ pub fn openapi(app: &App) -> serde_json::Value {
         doc.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
     }
     let mut doc = serde_json::to_value(doc).unwrap_or_default();
-    super::contract::apply(&mut doc, app.settings.api.max_texts_per_request);
+    super::contract::apply(&mut doc, app);
     doc
 }
 
