@@ -63,7 +63,10 @@ fn openapi_contract_holds_under_fuzzing() {
         .arg("--no-color")
         .arg("--config-file")
         .arg(&config)
-        .args(["run", &format!("http://127.0.0.1:{}/openapi.json", server.port)])
+        .args([
+            "run",
+            &format!("http://127.0.0.1:{}/openapi.json", server.port),
+        ])
         .args(["--checks", "all", "--max-examples", "15", "--seed", &seed])
         .args(["--generation-database", "none", "--request-timeout", "30"])
         .args(["-H", &format!("X-API-Key: {KEY}")])
@@ -103,6 +106,46 @@ fn openapi_contract_holds_under_fuzzing() {
         !selected.is_empty() && selected.split('/').all(|n| n == field("Tested:")),
         "every operation tested:\n{output}"
     );
-    let summary = output.lines().rev().find(|l| l.contains(" in ")).unwrap_or_default();
+    let summary = output
+        .lines()
+        .rev()
+        .find(|l| l.contains(" in "))
+        .unwrap_or_default();
     eprintln!("schemathesis, seed {seed}: {summary}");
+}
+
+/// Query strings and path parameters are refused with FastAPI's 422 JSON, never axum's
+/// plain text; a parameter given twice keeps its last value, as Starlette reads it.
+#[test]
+fn malformed_parameters_answer_fastapi_422_json() {
+    let server = Server::builder("contract-parameters").start();
+    let detail = |path: &str| {
+        let r = server.get(path);
+        assert_eq!(r.status, 422, "{path}: {}", r.body);
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{path}: {r:?}"
+        );
+        r.json()["detail"][0].clone()
+    };
+    let twice = server.get("/graph/label/popular?limit=1&limit=2");
+    assert_eq!(twice.status, 200, "{}", twice.body);
+    let error = detail("/graph/label/popular?limit=5&limit=0");
+    assert_eq!(error["type"], "greater_than_equal");
+    assert_eq!(error["loc"], json!(["query", "limit"]));
+    assert_eq!(error["input"], "0");
+    let error = detail("/graphs?label=x&max_nodes=many");
+    assert_eq!(error["type"], "int_parsing");
+    assert_eq!(error["loc"], json!(["query", "max_nodes"]));
+    assert_eq!(detail("/graph/label/search?limit=3")["type"], "missing");
+    assert_eq!(
+        detail("/documents/source_conflicts?limit=201")["type"],
+        "less_than_equal"
+    );
+    let error = detail("/documents/track_status/%FF%FE");
+    assert_eq!(error["type"], "string_unicode");
+    assert_eq!(error["loc"], json!(["path"]));
+    let lenient = server.get("/graph/entity/exists?name=%ZZ");
+    assert_eq!(lenient.status, 200, "{}", lenient.body);
 }

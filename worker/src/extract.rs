@@ -131,8 +131,11 @@ fn big_integer(text: &str) -> Option<i128> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(if negative { i128::MIN } else { i128::MAX })
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(if negative {
+        i128::MIN
+    } else {
+        i128::MAX
+    })
 }
 
 /// A path parameter as text: one that is not UTF-8 once percent-decoded is FastAPI's
@@ -165,17 +168,31 @@ mod tests {
 
     #[test]
     fn query_strings_are_read_as_starlette_does() {
-        let q = QueryParams::parse("limit=5&limit=7&name=a%20b&bad=%ZZ&neg=-3&big=999999999999999999999999999999999999999999&huge=-999999999999999999999999999999999999999999");
+        let q = QueryParams::parse(
+            "limit=5&limit=7&name=a%20b&bad=%ZZ&neg=-3&big=999999999999999999999999999999999999999999&huge=-999999999999999999999999999999999999999999",
+        );
         assert_eq!(q.get("limit"), Some("7"), "the last value wins");
         assert_eq!(q.get("name"), Some("a b"));
         assert_eq!(q.get("bad"), Some("%ZZ"), "lenient decoding");
         assert_eq!(q.integer("limit", 1, 1, Some(10)).unwrap(), 7);
         assert_eq!(q.integer("absent", 3, 1, None).unwrap(), 3);
-        assert_eq!(kind(q.integer("name", 1, 1, None).unwrap_err()), "int_parsing");
-        assert_eq!(kind(q.integer("neg", 1, 1, None).unwrap_err()), "greater_than_equal");
-        assert_eq!(kind(q.integer("limit", 1, 1, Some(5)).unwrap_err()), "less_than_equal");
+        assert_eq!(
+            kind(q.integer("name", 1, 1, None).unwrap_err()),
+            "int_parsing"
+        );
+        assert_eq!(
+            kind(q.integer("neg", 1, 1, None).unwrap_err()),
+            "greater_than_equal"
+        );
+        assert_eq!(
+            kind(q.integer("limit", 1, 1, Some(5)).unwrap_err()),
+            "less_than_equal"
+        );
         assert_eq!(q.integer("big", 1, 1, None).unwrap(), usize::MAX);
-        assert_eq!(kind(q.integer("huge", 1, 1, None).unwrap_err()), "greater_than_equal");
+        assert_eq!(
+            kind(q.integer("huge", 1, 1, None).unwrap_err()),
+            "greater_than_equal"
+        );
         assert_eq!(kind(q.required("absent").unwrap_err()), "missing");
         let error = q.integer("neg", 1, 1, None).unwrap_err();
         assert_eq!(error.detail[0]["loc"], serde_json::json!(["query", "neg"]));

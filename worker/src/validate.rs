@@ -157,7 +157,10 @@ mod tests {
             "greater_than_equal"
         );
         assert_eq!(body.integer("float", 1, 1, 10).unwrap(), 5);
-        assert_eq!(kind(body.integer("half", 1, 1, 10).unwrap_err()), "int_type");
+        assert_eq!(
+            kind(body.integer("half", 1, 1, 10).unwrap_err()),
+            "int_type"
+        );
         assert_eq!(
             kind(body.integer("huge", 1, 1, 10).unwrap_err()),
             "less_than_equal"

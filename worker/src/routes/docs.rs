@@ -84,10 +84,7 @@ pub fn routes(app: &App) -> Router<Arc<App>> {
     let prefix = app.settings.api.api_prefix.clone();
     let doc_url = format!("{prefix}/openapi.json");
     let swagger = SwaggerUi::new("/docs")
-        .external_url_unchecked(
-            "/openapi.json",
-            openapi(app),
-        )
+        .external_url_unchecked("/openapi.json", openapi(app))
         .config(Config::new([doc_url]));
     // SwaggerUi redirects /docs to an absolute /docs/; behind a proxy prefix that must
     // carry the prefix.

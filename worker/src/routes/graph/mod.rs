@@ -28,10 +28,7 @@ pub async fn label_list(Ws(ws): Ws) -> Result<Json<Vec<String>>, ApiError> {
 #[utoipa::path(get, path = "/graph/label/popular", tag = "graph",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "default 300")),
     responses((status = 200, body = Vec<String>), (status = 422)))]
-pub async fn label_popular(
-    Ws(ws): Ws,
-    q: QueryParams,
-) -> Result<Json<Vec<String>>, ApiError> {
+pub async fn label_popular(Ws(ws): Ws, q: QueryParams) -> Result<Json<Vec<String>>, ApiError> {
     let limit = q.integer("limit", 300, 1, Some(1000))?;
     Ok(Json(
         blocking(&ws, move |ws| ws.storage.most_connected(limit)).await?,
@@ -88,10 +85,7 @@ pub struct Exists {
 #[utoipa::path(get, path = "/graph/entity/exists", tag = "graph",
     params(("name" = String, Query)),
     responses((status = 200, body = Exists), (status = 422)))]
-pub async fn entity_exists(
-    Ws(ws): Ws,
-    q: QueryParams,
-) -> Result<Json<Exists>, ApiError> {
+pub async fn entity_exists(Ws(ws): Ws, q: QueryParams) -> Result<Json<Exists>, ApiError> {
     let name = q.required("name")?.to_owned();
     let exists = blocking(&ws, move |ws| ws.storage.node_get(&name))
         .await?

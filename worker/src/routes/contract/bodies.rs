@@ -1,29 +1,21 @@
-//! What the handlers validate, stated in `/openapi.json`, so that a client (or a
-//! contract fuzzer) reads the rules the server enforces: each JSON body's required
-//! fields, types, ranges, lengths, patterns and enums, and the status codes every route
-//! can answer, with FastAPI's error schemas. The handlers read bodies by hand (to answer
-//! pydantic's exact 422s), so their schemas are written here as JSON Schema and laid
-//! over the document utoipa generates; query and path parameters carry theirs in the
-//! handlers' annotations.
+//! The request bodies the handlers read, as JSON Schema: required fields, types,
+//! ranges, lengths, patterns and enums, each as the handler checks it (the handler is
+//! named beside its schema).
 
 use serde_json::{Map, Value, json};
 
-use crate::app::App;
-use crate::auth::Mode;
-use crate::auth::whitelist::Whitelist;
-
 /// Characters `str::trim` removes (Unicode White_Space), as a regex class body: a
 /// pattern built on it agrees with the server's trimming, where `\s` would not.
-const BLANK: &str =
-    r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+const BLANK: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// Control characters (`char::is_control`).
 const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
 /// Characters a query's weight counts twice (`lightrag_engine::query::query_weight`;
 /// the supplementary planes are left out, ECMA-262 patterns cannot name them).
-const WIDE: &str = r"\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef";
+const WIDE: &str =
+    r"\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef";
 
 /// A string with something left once trimmed.
-pub fn non_blank() -> Value {
+pub(super) fn non_blank() -> Value {
     json!({"type": "string", "pattern": format!("[^{BLANK}]")})
 }
 
@@ -61,16 +53,18 @@ fn flag() -> Value {
 /// Pydantic's lax booleans (the query request): `true`/`false`, 0 and 1, and the words
 /// it reads, in any case.
 fn lax_flag() -> Value {
-    let words = ["true", "1", "yes", "on", "t", "y", "false", "0", "no", "off", "f", "n"]
-        .map(|word| {
-            word.chars()
-                .map(|c| match c.is_ascii_alphabetic() {
-                    true => format!("[{}{}]", c.to_ascii_uppercase(), c),
-                    false => c.to_string(),
-                })
-                .collect::<String>()
-        })
-        .join("|");
+    let words = [
+        "true", "1", "yes", "on", "t", "y", "false", "0", "no", "off", "f", "n",
+    ]
+    .map(|word| {
+        word.chars()
+            .map(|c| match c.is_ascii_alphabetic() {
+                true => format!("[{}{}]", c.to_ascii_uppercase(), c),
+                false => c.to_string(),
+            })
+            .collect::<String>()
+    })
+    .join("|");
     json!({"anyOf": [
         {"type": ["boolean", "null"]},
         {"enum": [0, 1]},
@@ -171,7 +165,7 @@ fn entity_name() -> Value {
 }
 
 /// The JSON request bodies, by operation.
-fn bodies(max_texts: usize) -> Vec<(&'static str, &'static str, Value)> {
+pub(super) fn bodies(max_texts: usize) -> Vec<(&'static str, &'static str, Value)> {
     let mut texts = json!({"type": "array", "minItems": 1, "items": non_blank()});
     if max_texts > 0 {
         texts["maxItems"] = max_texts.into();
@@ -428,144 +422,48 @@ fn ollama_chat() -> Value {
     )
 }
 
-/// Paths outside LightRAG's auth dependency (the public router of `routes::router`).
-const PUBLIC: [&str; 4] = ["/", "/login", "/auth-status", "/ui/customization"];
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The credentials a guarded operation takes, by auth mode; `None` when the server is
-/// open.
-fn requirement(app: &App) -> Option<Value> {
-    let key = app.settings.auth.api_key.is_some();
-    match app.auth.mode() {
-        Mode::Open => None,
-        Mode::ApiKeyOnly => Some(json!([{"api_key": []}])),
-        Mode::Accounts if key => Some(json!([{"api_key": []}, {"bearer": []}])),
-        Mode::Accounts => Some(json!([{"bearer": []}])),
+    #[test]
+    fn lax_booleans_name_every_case_of_the_words() {
+        let pattern = lax_flag()["anyOf"][2]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            pattern.starts_with("^([Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]|"),
+            "{pattern}"
+        );
+        assert!(pattern.ends_with("|[Nn])$"), "{pattern}");
     }
-}
 
-/// Whether the auth dependency guards `path`: not public, and not whitelisted
-/// (`/auth/verify` ignores the whitelist).
-fn guarded(whitelist: &Whitelist, path: &str) -> bool {
-    !PUBLIC.contains(&path) && (path == "/auth/verify" || !whitelist.matches(path))
-}
-
-/// Status codes every operation can answer, beyond its own.
-fn common_responses(
-    guarded: bool,
-    has_input: bool,
-    has_body: bool,
-) -> Vec<(&'static str, &'static str)> {
-    let mut codes = vec![
-        (
-            "400",
-            "Invalid request header (Host, workspace name) or refused input",
-        ),
-        ("500", "Internal error; the body carries only an error id"),
-    ];
-    if guarded {
-        codes.push(("401", "Missing or invalid credentials"));
-        codes.push(("403", "Credentials refused"));
+    #[test]
+    fn bodies_carry_their_content_type() {
+        let bodies = bodies(0);
+        let login = bodies.iter().find(|(_, p, _)| *p == "/login").unwrap();
+        assert_eq!(
+            login.2["x-content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        let texts = bodies
+            .iter()
+            .find(|(_, p, _)| *p == "/documents/texts")
+            .unwrap();
+        assert!(
+            texts.2["properties"]["texts"]["maxItems"].is_null(),
+            "0 is no ceiling"
+        );
+        let texts = bodies_with_ceiling();
+        assert_eq!(texts["properties"]["texts"]["maxItems"], 7);
     }
-    if has_input {
-        codes.push(("422", "Validation error"));
-    }
-    if has_body {
-        codes.push(("413", "Request body over the route's ceiling"));
-    }
-    codes
-}
 
-/// FastAPI's error bodies.
-fn error_schemas() -> Value {
-    json!({
-        "HTTPError": {
-            "type": "object", "required": ["detail"],
-            "properties": {"detail": {"type": "string"}},
-        },
-        "ValidationError": {
-            "type": "object", "required": ["type", "loc", "msg", "input"],
-            "properties": {
-                "type": {"type": "string"},
-                "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                "msg": {"type": "string"},
-                "input": {},
-                "ctx": {"type": "object"},
-            },
-        },
-        "HTTPValidationError": {
-            "type": "object", "required": ["detail"],
-            "properties": {"detail": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}},
-        },
-    })
-}
-
-fn error_content(code: &str) -> Value {
-    let schema = if code == "422" {
-        "HTTPValidationError"
-    } else {
-        "HTTPError"
-    };
-    json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}})
-}
-
-/// Replaces the schema of one of an operation's parameters.
-fn set_parameter(operation: &mut Value, name: &str, schema: Value) {
-    if let Some(parameters) = operation["parameters"].as_array_mut() {
-        for parameter in parameters.iter_mut().filter(|p| p["name"] == name) {
-            parameter["schema"] = schema.clone();
-        }
-    }
-}
-
-/// Lays the request bodies and the common answers over the generated document.
-pub fn apply(doc: &mut Value, app: &App) {
-    let bodies = bodies(app.settings.api.max_texts_per_request);
-    let requirement = requirement(app);
-    let whitelist = Whitelist::new(&app.settings.auth.whitelist_paths);
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for (path, operations) in paths {
-            let Some(operations) = operations.as_object_mut() else {
-                continue;
-            };
-            for (method, operation) in operations {
-                if let Some((_, _, schema)) = bodies
-                    .iter()
-                    .find(|(m, p, _)| m == method && p == path)
-                {
-                    let mut schema = schema.clone();
-                    let content_type = match schema.as_object_mut().and_then(|s| s.remove("x-content-type")) {
-                        Some(Value::String(content_type)) => content_type,
-                        _ => "application/json".to_owned(),
-                    };
-                    operation["requestBody"] = json!({
-                        "required": true,
-                        "content": {content_type: {"schema": schema}},
-                    });
-                }
-                if path == "/documents/track_status/{track_id}" {
-                    set_parameter(operation, "track_id", non_blank());
-                }
-                let guard = requirement.as_ref().filter(|_| guarded(&whitelist, path));
-                if let Some(requirement) = guard {
-                    operation["security"] = requirement.clone();
-                }
-                let has_body = operation.get("requestBody").is_some();
-                let has_input = has_body || operation.get("parameters").is_some();
-                let responses = &mut operation["responses"];
-                for (code, description) in common_responses(guard.is_some(), has_input, has_body) {
-                    let response = &mut responses[code];
-                    if response.is_null() {
-                        *response = json!({"description": description});
-                    }
-                    if response.get("content").is_none() && code != "400" {
-                        response["content"] = error_content(code);
-                    }
-                }
-            }
-        }
-    }
-    let schemas = &mut doc["components"]["schemas"];
-    if let (Some(schemas), Value::Object(errors)) = (schemas.as_object_mut(), error_schemas()) {
-        schemas.extend(errors);
+    fn bodies_with_ceiling() -> Value {
+        bodies(7)
+            .into_iter()
+            .find(|(_, p, _)| *p == "/documents/texts")
+            .unwrap()
+            .2
     }
 }
