@@ -146,7 +146,10 @@ fn malformed_parameters_answer_fastapi_422_json() {
     let error = detail("/documents/track_status/%FF%FE");
     assert_eq!(error["type"], "string_unicode");
     assert_eq!(error["loc"], json!(["path"]));
-    assert_eq!(detail("/documents/scan/status/%C3")["type"], "string_unicode");
+    assert_eq!(
+        detail("/documents/scan/status/%C3")["type"],
+        "string_unicode"
+    );
     assert_eq!(detail("/webui/assets/%FF.js")["type"], "string_unicode");
     let lenient = server.get("/graph/entity/exists?name=%ZZ");
     assert_eq!(lenient.status, 200, "{}", lenient.body);
