@@ -160,6 +160,7 @@ fn chunking() -> Value {
     })
 }
 
+/// An entity or relation name (`graph::edit::name`): trimmed, it must not be empty.
 fn entity_name() -> Value {
     non_blank()
 }
