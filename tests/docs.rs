@@ -311,6 +311,79 @@ fn http_api_page_documents_no_route_the_server_lacks() {
 }
 
 /// The signal names of the first column of a table (`INT, QUIT` names two).
+/// `/openapi.json` states what the server validates (the fuzzer in tests/contract.rs
+/// checks that it holds): a schema for every body a route reads, ranges on integer
+/// parameters, credentials and the error answers on every guarded operation.
+#[test]
+fn openapi_states_the_constraints_and_the_answers() {
+    let server = Server::builder("docs-openapi")
+        .env("LIGHTRAG_API_KEY", "k")
+        .start();
+    let openapi = server.get("/openapi.json").json();
+    let schemas = &openapi["components"]["schemas"];
+    assert!(schemas["HTTPValidationError"].is_object(), "{schemas}");
+    let without_body = [
+        "DELETE /documents",
+        "POST /documents/cancel_pipeline",
+        "POST /documents/reprocess_failed",
+        "POST /documents/scan",
+    ];
+    for (path, operations) in openapi["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = &operation["responses"];
+            for code in ["400", "500"] {
+                assert!(responses[code].is_object(), "{name} lacks {code}");
+            }
+            if method != "get" && !without_body.contains(&name.as_str()) {
+                let body = &operation["requestBody"];
+                assert_eq!(body["required"], true, "{name}: {body}");
+                assert!(responses["422"].is_object(), "{name} lacks 422");
+            }
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let schema = &parameter["schema"];
+                if schema["type"] == "integer" || schema["type"][0] == "integer" {
+                    assert!(
+                        schema["minimum"].as_u64() >= Some(1),
+                        "{name} {}: {schema}",
+                        parameter["name"]
+                    );
+                }
+            }
+            let public = [
+                "/",
+                "/login",
+                "/auth-status",
+                "/ui/customization",
+                "/health",
+            ];
+            let guarded = !public.contains(&path.as_str()) && !path.starts_with("/api/");
+            assert_eq!(
+                operation["security"].is_array(),
+                guarded,
+                "{name}: {}",
+                operation["security"]
+            );
+            if guarded {
+                assert!(
+                    responses["401"].is_object() && responses["403"].is_object(),
+                    "{name}"
+                );
+            }
+        }
+    }
+    let query =
+        &openapi["paths"]["/query"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(query["properties"]["query"]["maxLength"], 65_536, "{query}");
+    assert_eq!(query["properties"]["top_k"]["maximum"], 1000, "{query}");
+    let open = Server::builder("docs-openapi-open").start();
+    let open = open.get("/openapi.json").json();
+    assert!(
+        open["paths"]["/query"]["post"]["security"].is_null(),
+        "an open server asks for no credentials"
+    );
+}
+
 fn signals_in(table: &str) -> BTreeSet<String> {
     table_rows(table)
         .into_iter()

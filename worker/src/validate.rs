@@ -54,17 +54,30 @@ impl<'a> Body<'a> {
         let Some(value) = self.optional(field) else {
             return Ok(default);
         };
-        let n = value.as_u64().ok_or_else(|| {
-            self.invalid(field, "int_type", "Input should be a valid integer", value)
-        })?;
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        if n < min {
-            return Err(self.invalid(
+        let below = || {
+            self.invalid(
                 field,
                 "greater_than_equal",
                 &format!("Input should be greater than or equal to {min}"),
                 value,
-            ));
+            )
+        };
+        // Pydantic's lax integers: a float without a fraction is one (`5.0`).
+        let n = match (value.as_u64(), value.as_f64()) {
+            (Some(n), _) => usize::try_from(n).unwrap_or(usize::MAX),
+            (None, Some(f)) if f.fract() == 0.0 && f >= 0.0 => f as usize,
+            (None, Some(f)) if f.fract() == 0.0 => return Err(below()),
+            _ => {
+                return Err(self.invalid(
+                    field,
+                    "int_type",
+                    "Input should be a valid integer",
+                    value,
+                ));
+            }
+        };
+        if n < min {
+            return Err(below());
         }
         if n > max {
             return Err(self.invalid(
@@ -131,7 +144,7 @@ mod tests {
 
     #[test]
     fn fields_are_read_as_pydantic_does() {
-        let body = json!({"page": 3, "big": 500, "neg": -1, "on": true, "off": null, "name": "  x ", "blank": " ", "list": [1], "map": {}});
+        let body = json!({"page": 3, "big": 500, "neg": -1, "float": 5.0, "half": 5.5, "huge": 1e300, "on": true, "off": null, "name": "  x ", "blank": " ", "list": [1], "map": {}});
         let body = Body(body.as_object().unwrap());
         assert_eq!(body.integer("page", 1, 1, 10).unwrap(), 3);
         assert_eq!(body.integer("absent", 7, 1, 10).unwrap(), 7);
@@ -141,7 +154,16 @@ mod tests {
         );
         assert_eq!(
             kind(body.integer("neg", 1, 1, 200).unwrap_err()),
+            "greater_than_equal"
+        );
+        assert_eq!(body.integer("float", 1, 1, 10).unwrap(), 5);
+        assert_eq!(
+            kind(body.integer("half", 1, 1, 10).unwrap_err()),
             "int_type"
+        );
+        assert_eq!(
+            kind(body.integer("huge", 1, 1, 10).unwrap_err()),
+            "less_than_equal"
         );
         assert_eq!(
             kind(body.integer("page", 1, 5, 200).unwrap_err()),

@@ -108,7 +108,6 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
 
 /// Log in with an account (or get a guest token when no accounts exist).
 #[utoipa::path(post, path = "/login", tag = "authentication",
-    request_body(content = inline(LoginFormSchema), content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "Incorrect credentials"),
@@ -158,18 +157,6 @@ pub async fn login(
         message: None,
         ui: UiInfo::of(&app),
     }))
-}
-
-/// The form as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct LoginFormSchema {
-    username: String,
-    password: String,
-    grant_type: Option<String>,
-    scope: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
 }
 
 /// Whether accounts are configured; a guest token when they are not.

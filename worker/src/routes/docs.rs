@@ -64,12 +64,16 @@ impl utoipa::Modify for Security {
     }
 }
 
-/// The OpenAPI document, with the API prefix as its server.
-pub fn openapi(prefix: &str) -> utoipa::openapi::OpenApi {
+/// The OpenAPI document, with the API prefix as its server and the constraints the
+/// handlers enforce (see [`super::contract`]).
+pub fn openapi(app: &App) -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
+    let prefix = &app.settings.api.api_prefix;
     if !prefix.is_empty() {
         doc.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
     }
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    super::contract::apply(&mut doc, app);
     doc
 }
 
@@ -80,10 +84,7 @@ pub fn routes(app: &App) -> Router<Arc<App>> {
     let prefix = app.settings.api.api_prefix.clone();
     let doc_url = format!("{prefix}/openapi.json");
     let swagger = SwaggerUi::new("/docs")
-        .external_url_unchecked(
-            "/openapi.json",
-            serde_json::to_value(openapi(&prefix)).unwrap_or_default(),
-        )
+        .external_url_unchecked("/openapi.json", openapi(app))
         .config(Config::new([doc_url]));
     // SwaggerUi redirects /docs to an absolute /docs/; behind a proxy prefix that must
     // carry the prefix.

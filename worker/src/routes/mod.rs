@@ -3,6 +3,7 @@
 //! body ceilings and CORS answer in LightRAG's shapes.
 
 mod auth;
+mod contract;
 mod docs;
 mod documents;
 mod graph;

@@ -7,7 +7,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::{StatusCode, header};
 use serde_json::json;
@@ -15,6 +15,7 @@ use serde_json::json;
 use super::root::service_info;
 use crate::app::App;
 use crate::error::ApiError;
+use crate::extract::PathText;
 
 /// Replaced in served HTML by the runtime configuration.
 const PLACEHOLDER: &str = "<!-- __LIGHTRAG_RUNTIME_CONFIG__ -->";
@@ -171,7 +172,7 @@ pub async fn admin_index(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /webui/{*path}`
-pub async fn admin_file(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> Response {
+pub async fn admin_file(State(app): State<Arc<App>>, PathText(path): PathText) -> Response {
     serve(&app, Mount::Admin, &path).await
 }
 
@@ -185,10 +186,7 @@ pub async fn workspace_index(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /workspace/{*path}`
-pub async fn workspace_file(
-    State(app): State<Arc<App>>,
-    UrlPath(path): UrlPath<String>,
-) -> Response {
+pub async fn workspace_file(State(app): State<Arc<App>>, PathText(path): PathText) -> Response {
     if !workspace_available(&app) {
         return service_info(&app).into_response();
     }

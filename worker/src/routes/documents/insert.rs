@@ -29,22 +29,6 @@ pub struct InsertResponse {
     pub(super) track_id: String,
 }
 
-/// `{"text": ..., "file_source": ...}` as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct InsertTextRequest {
-    text: String,
-    file_source: String,
-}
-
-/// `{"texts": [...], "file_sources": [...]}` as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct InsertTextsRequest {
-    texts: Vec<String>,
-    file_sources: Vec<String>,
-}
-
 const NO_SOURCE: &str = "A valid file_source is required for text insertion";
 const NO_SOURCES: &str = "A valid file_source is required for each text";
 
@@ -120,7 +104,6 @@ pub(super) async fn accept(
 
 /// Insert one text; it is indexed in the background.
 #[utoipa::path(post, path = "/documents/text", tag = "documents",
-    request_body = InsertTextRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 422)))]
 pub async fn insert_text(
     State(app): State<Arc<App>>,
@@ -203,7 +186,6 @@ fn texts_of(
 
 /// Insert several texts, each with its own source name.
 #[utoipa::path(post, path = "/documents/texts", tag = "documents",
-    request_body = InsertTextsRequest,
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409), (status = 413), (status = 422)))]
 pub async fn insert_texts(
     State(app): State<Arc<App>>,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Request};
+use axum::extract::Request;
 use lightrag_engine::documents::maintenance;
 use lightrag_engine::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, KvNamespace, StorageError,
@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extract;
+use crate::extract::{self, PathText};
 use crate::validate::Body;
 use crate::workspace::Ws;
 use lightrag_engine::error::Kind;
@@ -116,7 +116,7 @@ pub struct TrackStatus {
     responses((status = 200, body = TrackStatus), (status = 400, description = "Track ID cannot be empty")))]
 pub async fn track_status(
     Ws(ws): Ws,
-    Path(track_id): Path<String>,
+    PathText(track_id): PathText,
 ) -> Result<Json<TrackStatus>, ApiError> {
     let track_id = track_id.trim().to_owned();
     if track_id.is_empty() {
@@ -155,18 +155,6 @@ pub struct DocumentsPage {
     status_counts: BTreeMap<String, usize>,
 }
 
-/// The paginated request as documented in OpenAPI.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct PaginatedRequest {
-    status_filter: Option<String>,
-    status_filters: Option<Vec<String>>,
-    page: Option<usize>,
-    page_size: Option<usize>,
-    sort_field: Option<String>,
-    sort_direction: Option<String>,
-}
-
 fn status_value(
     body: Body<'_>,
     value: &serde_json::Value,
@@ -187,7 +175,6 @@ fn status_value(
 
 /// One page of documents, filtered by status and sorted, with the counts per status.
 #[utoipa::path(post, path = "/documents/paginated", tag = "documents",
-    request_body = PaginatedRequest,
     responses((status = 200, body = DocumentsPage), (status = 422)))]
 pub async fn paginated(Ws(ws): Ws, req: Request) -> Result<Json<DocumentsPage>, ApiError> {
     let object = extract::json_object(req).await?;

@@ -9,61 +9,27 @@
 //! (`recovery_required`) until then, and the reset says so.
 
 use axum::Json;
-use axum::extract::{Query, Request};
+use axum::extract::Request;
 use http::StatusCode;
 use lightrag_engine::documents::maintenance;
 use lightrag_engine::ids;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::blocking;
 use crate::error::{ApiError, FieldError};
-use crate::extract;
+use crate::extract::{self, QueryParams};
 use crate::validate::Body;
 use crate::workspace::Ws;
 
-#[derive(Deserialize)]
-pub struct ConflictQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// Source names claimed by more than one document: never any here.
 #[utoipa::path(get, path = "/documents/source_conflicts", tag = "documents",
-    params(("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, max_length = 0, description = "no cursor is ever handed out")),
     responses((status = 200), (status = 400), (status = 422)))]
-pub async fn source_conflicts(Query(q): Query<ConflictQuery>) -> Result<Json<Value>, ApiError> {
-    if let Some(raw) = q.limit {
-        let limit = raw.trim().parse::<i64>().map_err(|_| {
-            ApiError::invalid(
-                vec!["query".into(), "limit".into()],
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-                raw.clone().into(),
-            )
-        })?;
-        if !(1..=200).contains(&limit) {
-            let (kind, msg) = if limit < 1 {
-                (
-                    "greater_than_equal",
-                    "Input should be greater than or equal to 1",
-                )
-            } else {
-                (
-                    "less_than_equal",
-                    "Input should be less than or equal to 200",
-                )
-            };
-            return Err(ApiError::invalid(
-                vec!["query".into(), "limit".into()],
-                kind,
-                msg,
-                raw.into(),
-            ));
-        }
-    }
+pub async fn source_conflicts(q: QueryParams) -> Result<Json<Value>, ApiError> {
+    q.integer("limit", 50, 1, Some(200))?;
     // No cursor is ever handed out, so any given one is stale or forged.
-    if q.cursor.is_some_and(|c| !c.is_empty()) {
+    if q.get("cursor").is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::bad_request("Invalid cursor"));
     }
     Ok(Json(json!({"conflicts": [], "next_cursor": null})))

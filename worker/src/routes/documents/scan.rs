@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::Path;
 use http::StatusCode;
 use lightrag_engine::ids;
 use lightrag_engine::storage::KvNamespace;
@@ -16,6 +15,7 @@ use lightrag_engine::documents::{intake, scan};
 
 use super::blocking;
 use crate::error::ApiError;
+use crate::extract::PathText;
 use crate::workspace::Ws;
 use lightrag_engine::workspace::Workspace;
 
@@ -155,7 +155,7 @@ fn run(ws: &Workspace, job: &mut ScanStatus) -> Result<(), intake::IntakeError> 
     responses((status = 200, body = ScanStatus), (status = 404)))]
 pub async fn scan_status(
     Ws(ws): Ws,
-    Path(track_id): Path<String>,
+    PathText(track_id): PathText,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = track_id.clone();
     let record = blocking(&ws, move |ws| {

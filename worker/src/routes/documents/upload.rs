@@ -64,7 +64,6 @@ fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Upload one file; it is parsed and indexed in the background.
 #[utoipa::path(post, path = "/documents/upload", tag = "documents",
-    request_body(content_type = "multipart/form-data", description = "field `file`"),
     responses((status = 200, body = InsertResponse), (status = 400), (status = 409),
         (status = 413), (status = 422)))]
 pub async fn upload(

@@ -352,7 +352,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<QueryRequest, Vec<FieldError>>
         include_references: f.boolean("include_references", true),
         include_chunk_content: f.boolean("include_chunk_content", false),
         include_progress: f.boolean("include_progress", false),
-        stream: f.present("stream").and_then(as_bool),
+        stream: f.present("stream").map(|_| f.boolean("stream", false)),
         query: query.trim().to_owned(),
     };
     let _ = f.boolean("enable_rerank", true);
