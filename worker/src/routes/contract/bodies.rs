@@ -2,6 +2,7 @@
 //! ranges, lengths, patterns and enums, each as the handler checks it (the handler is
 //! named beside its schema).
 
+use lightrag_engine::chunking::MAX_CHUNK_TOKENS;
 use serde_json::{Map, Value, json};
 
 /// Characters `str::trim` removes (Unicode White_Space), as a regex class body: a
@@ -146,8 +147,8 @@ fn chunking() -> Value {
         "type": ["object", "null"],
         "additionalProperties": false,
         "properties": {
-            "chunk_token_size": integer(1, None),
-            "chunk_overlap_token_size": integer(0, None),
+            "chunk_token_size": integer(1, Some(MAX_CHUNK_TOKENS as u64)),
+            "chunk_overlap_token_size": integer(0, Some(MAX_CHUNK_TOKENS as u64)),
             "split_by_character": nullable(json!({"type": "string", "minLength": 1})),
             "split_by_character_only": flag(),
         },
@@ -165,12 +166,32 @@ fn entity_name() -> Value {
     non_blank()
 }
 
-/// The JSON request bodies, by operation.
-pub(super) fn bodies(max_texts: usize) -> Vec<(&'static str, &'static str, Value)> {
-    let mut texts = json!({"type": "array", "minItems": 1, "items": non_blank()});
-    if max_texts > 0 {
-        texts["maxItems"] = max_texts.into();
+/// The list ceilings of the document routes (`MAX_TEXTS_PER_REQUEST`,
+/// `MAX_DELETE_IDS_PER_REQUEST`; 0 is none).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ceilings {
+    pub texts: usize,
+    pub delete_ids: usize,
+}
+
+/// `list` with at most `max` items, unless `max` is 0.
+fn at_most(mut list: Value, max: usize) -> Value {
+    if max > 0 {
+        list["maxItems"] = max.into();
     }
+    list
+}
+
+/// The JSON request bodies, by operation.
+pub(super) fn bodies(ceilings: Ceilings) -> Vec<(&'static str, &'static str, Value)> {
+    let texts = at_most(
+        json!({"type": "array", "minItems": 1, "items": non_blank()}),
+        ceilings.texts,
+    );
+    let doc_ids = at_most(
+        json!({"type": "array", "minItems": 1, "uniqueItems": true, "items": non_blank()}),
+        ceilings.delete_ids,
+    );
     let status = json!({"enum": STATUSES});
     let binary = json!({"type": "string", "format": "binary"});
     vec![
@@ -225,9 +246,7 @@ pub(super) fn bodies(max_texts: usize) -> Vec<(&'static str, &'static str, Value
             object(
                 &["doc_ids"],
                 json!({
-                    "doc_ids": {
-                        "type": "array", "minItems": 1, "uniqueItems": true, "items": non_blank(),
-                    },
+                    "doc_ids": doc_ids,
                     "delete_file": flag(),
                     "delete_llm_cache": flag(),
                 }),
@@ -442,7 +461,10 @@ mod tests {
 
     #[test]
     fn bodies_carry_their_content_type() {
-        let bodies = bodies(0);
+        let bodies = bodies(Ceilings {
+            texts: 0,
+            delete_ids: 0,
+        });
         let login = bodies.iter().find(|(_, p, _)| *p == "/login").unwrap();
         assert_eq!(
             login.2["x-content-type"],
@@ -456,14 +478,24 @@ mod tests {
             texts.2["properties"]["texts"]["maxItems"].is_null(),
             "0 is no ceiling"
         );
-        let texts = bodies_with_ceiling();
-        assert_eq!(texts["properties"]["texts"]["maxItems"], 7);
+        let ceilings = Ceilings {
+            texts: 7,
+            delete_ids: 9,
+        };
+        assert_eq!(
+            body_of(ceilings, "/documents/texts")["properties"]["texts"]["maxItems"],
+            7
+        );
+        assert_eq!(
+            body_of(ceilings, "/documents/delete_document")["properties"]["doc_ids"]["maxItems"],
+            9
+        );
     }
 
-    fn bodies_with_ceiling() -> Value {
-        bodies(7)
+    fn body_of(ceilings: Ceilings, path: &str) -> Value {
+        bodies(ceilings)
             .into_iter()
-            .find(|(_, p, _)| *p == "/documents/texts")
+            .find(|(_, p, _)| *p == path)
             .unwrap()
             .2
     }

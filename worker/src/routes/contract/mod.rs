@@ -113,7 +113,10 @@ fn set_parameter(operation: &mut Value, name: &str, schema: Value) {
 /// Lays the request bodies and the common answers over the generated document.
 pub fn apply(doc: &mut Value, app: &App) {
     let contract = Contract {
-        bodies: bodies::bodies(app.settings.api.max_texts_per_request),
+        bodies: bodies::bodies(bodies::Ceilings {
+            texts: app.settings.api.max_texts_per_request,
+            delete_ids: app.settings.api.max_delete_ids_per_request,
+        }),
         requirement: requirement(app),
         whitelist: Whitelist::new(&app.settings.auth.whitelist_paths),
     };
