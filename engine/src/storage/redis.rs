@@ -120,6 +120,9 @@ fn delete_matching(conn: &mut redis::Connection, pattern: &str) -> redis::RedisR
 }
 
 #[cfg(test)]
+mod server_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
