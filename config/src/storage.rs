@@ -113,7 +113,43 @@ fn fractional_seconds(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::{Environment, Settings};
+
+    fn load(args: &[&str]) -> Result<StorageSelection, String> {
+        let env = Environment::from_maps(HashMap::new(), HashMap::new());
+        Settings::load(std::iter::once("x").chain(args.iter().copied()), &env)
+            .map(|s| s.storage)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn roles_are_chosen_separately_and_redis_needs_its_uri() {
+        let embedded = load(&[]).unwrap();
+        assert_eq!(embedded.redis, None);
+        let mixed = load(&[
+            "--kv-storage",
+            "RedisKVStorage",
+            "--redis-uri",
+            "redis://r:6379/1",
+        ])
+        .unwrap();
+        assert!(mixed.kv_in_redis() && !mixed.doc_status_in_redis());
+        let redis = mixed.redis.unwrap();
+        assert_eq!(redis.max_connections, 200);
+        assert_eq!(redis.socket_timeout, Duration::from_secs(30));
+        assert_eq!(redis.connect_timeout, Duration::from_secs(10));
+        assert_eq!(redis.retry_attempts, 3);
+        let missing = load(&["--doc-status-storage", "RedisDocStatusStorage"]).unwrap_err();
+        assert!(missing.contains("REDIS_URI"), "{missing}");
+        let unknown = load(&["--kv-storage", "PGKVStorage"]).unwrap_err();
+        assert!(
+            unknown.contains("available: JsonKVStorage, RedisKVStorage"),
+            "{unknown}"
+        );
+    }
 
     #[test]
     fn uris_and_timeouts_parse_as_lightrag_writes_them() {
