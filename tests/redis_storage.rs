@@ -247,3 +247,24 @@ fn a_lost_redis_answers_503_and_is_used_again_when_back() {
     common::index_texts(&server, &[("g.txt", "Grace Hopper wrote compilers.")]);
     assert_eq!(page_ids(&server).len(), 2);
 }
+
+#[test]
+fn a_rediss_uri_speaks_tls() {
+    let Some(redis) = Redis::start_tls() else {
+        return;
+    };
+    // The certificate is trusted the way an operator adds a private CA.
+    let server = with_redis("redis-tls", &redis)
+        .env(
+            "SSL_CERT_FILE",
+            redis.cert.as_ref().unwrap().to_str().unwrap(),
+        )
+        .args(&["--workers", "1"])
+        .start();
+    common::index_texts(
+        &server,
+        &[("t.txt", "Claude Shannon founded information theory.")],
+    );
+    assert_eq!(redis.keys("doc_status:*").len(), 1);
+    assert_eq!(page_ids(&server).len(), 1);
+}

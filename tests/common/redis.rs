@@ -11,12 +11,20 @@ pub struct Redis {
     pub port: u16,
     pub dir: PathBuf,
     extra: Vec<String>,
+    /// The self-signed certificate of a TLS-only Redis.
+    pub cert: Option<PathBuf>,
 }
 
 impl Redis {
     /// Append-only persistence, no snapshots; `extra` are more `redis-server` options.
     /// None (after printing why) when redis-server is not installed.
     pub fn start(extra: &[&str]) -> Option<Redis> {
+        let mut redis = Redis::new(extra)?;
+        redis.restart();
+        Some(redis)
+    }
+
+    fn new(extra: &[&str]) -> Option<Redis> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -25,18 +33,80 @@ impl Redis {
             eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
             return None;
         }
-        let mut redis = Redis {
+        Some(Redis {
             child: None,
             port: super::free_port(),
             dir: super::temp_dir("redis"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
+            cert: None,
+        })
+    }
+
+    /// A Redis that speaks only TLS, with a self-signed certificate for 127.0.0.1 made by
+    /// `openssl` (None when either is missing).
+    pub fn start_tls() -> Option<Redis> {
+        let mut redis = Redis::new(&[])?;
+        let (cert, key) = (redis.dir.join("cert.pem"), redis.dir.join("key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                // A leaf certificate: webpki refuses a CA one as the server's own.
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output();
+        if !made.is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED: openssl cannot make a test certificate");
+            return None;
+        }
+        let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+        redis.extra = [
+            "--tls-cert-file",
+            &cert_arg,
+            "--tls-key-file",
+            &key_arg,
+            "--tls-ca-cert-file",
+            &cert_arg,
+            "--tls-auth-clients",
+            "no",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        redis.cert = Some(cert);
         redis.restart();
         Some(redis)
     }
 
     pub fn uri(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.cert.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// `--port` (and `--tls-port` under TLS) for redis-server and redis-cli.
+    fn port_args(&self) -> Vec<String> {
+        match &self.cert {
+            None => vec!["--port".into(), self.port.to_string()],
+            Some(_) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                self.port.to_string(),
+            ],
+        }
     }
 
     /// Stops Redis the way an operator does (SIGTERM: the append-only file is flushed).
@@ -51,7 +121,8 @@ impl Redis {
     pub fn restart(&mut self) {
         self.stop();
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(self.port_args())
+            .args(["--bind", "127.0.0.1"])
             .args([
                 "--save",
                 "",
@@ -76,11 +147,12 @@ impl Redis {
 
     /// `redis-cli` output, trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(cert) = &self.cert {
+            cli.arg("--tls").arg("--cacert").arg(cert);
+        }
+        let out = cli.args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 

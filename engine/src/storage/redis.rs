@@ -91,21 +91,45 @@ fn glob_escape(pattern: &str) -> String {
     out
 }
 
+/// One SCAN step: the next cursor (0 at the end) and the keys it gave.
+fn scan_step(
+    conn: &mut redis::Connection,
+    cursor: u64,
+    pattern: &str,
+) -> redis::RedisResult<(u64, Vec<String>)> {
+    redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .query(conn)
+}
+
 /// Every key matching `pattern` (`SCAN ... COUNT 1000`, as LightRAG iterates).
 fn scan(conn: &mut redis::Connection, pattern: &str) -> redis::RedisResult<Vec<String>> {
     let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
+    let mut cursor = 0;
     loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(conn)?;
+        let (next, batch) = scan_step(conn, cursor, pattern)?;
         keys.extend(batch);
         if next == 0 {
             return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
+/// Whether any key matches `pattern` (the SCAN stops at the first).
+fn any(conn: &mut redis::Connection, pattern: &str) -> redis::RedisResult<bool> {
+    let mut cursor = 0;
+    loop {
+        let (next, batch) = scan_step(conn, cursor, pattern)?;
+        if !batch.is_empty() {
+            return Ok(true);
+        }
+        if next == 0 {
+            return Ok(false);
         }
         cursor = next;
     }

@@ -13,7 +13,7 @@ use redis::Connection;
 use serde_json::{Map, Value, json};
 
 use super::pool::Pool;
-use super::{RedisConfig, delete_matching, glob_escape, pyjson, scan};
+use super::{RedisConfig, any, delete_matching, glob_escape, pyjson, scan};
 use crate::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, Result, WorkspaceListing,
 };
@@ -213,12 +213,9 @@ impl RedisDocStatus {
     fn rebuild_missing_index(&self) -> Result<()> {
         let index_pattern = format!("{}__sched:status:*", glob_escape(&self.prefix));
         let pattern = self.records_pattern();
-        let (indexed, rows) = self.pool.run(true, |c| {
-            Ok((
-                !scan(c, &index_pattern)?.is_empty(),
-                !scan(c, &pattern)?.is_empty(),
-            ))
-        })?;
+        let (indexed, rows) = self
+            .pool
+            .run(true, |c| Ok((any(c, &index_pattern)?, any(c, &pattern)?)))?;
         if indexed || !rows {
             return Ok(());
         }
@@ -478,34 +475,37 @@ impl WorkspaceListing for RedisDocStatus {
                 Vec::new()
             });
         }
-        let mut names = Vec::new();
-        for status in statuses {
-            let suffix = format!("{NAMESPACE}__sched:status:{}", status.as_str());
-            let pattern = format!("*{suffix}");
-            let keys = self.pool.run(true, |c| {
-                let keys = scan(c, &pattern)?;
-                let mut pipe = redis::pipe();
-                for key in &keys {
-                    pipe.zcard(key);
-                }
-                let counts: Vec<usize> = pipe.query(c)?;
-                Ok(keys
-                    .into_iter()
-                    .zip(counts)
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(k, _)| k)
-                    .collect::<Vec<_>>())
-            })?;
-            for key in keys {
-                let head = &key[..key.len() - suffix.len()];
-                let name = match head {
-                    "" => Some(""),
-                    head => head.strip_suffix('_'),
-                };
-                if let Some(name) = name {
-                    names.push(name.to_owned());
-                }
+        // One SCAN over every workspace's status keys, then the counts of those asked for.
+        let pattern = format!("*{NAMESPACE}__sched:status:*");
+        let wanted: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("{NAMESPACE}__sched:status:{}", s.as_str()))
+            .collect();
+        let keys = self.pool.run(true, |c| {
+            let keys: Vec<String> = scan(c, &pattern)?
+                .into_iter()
+                .filter(|k| wanted.iter().any(|w| k.ends_with(w.as_str())))
+                .collect();
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                pipe.zcard(key);
             }
+            let counts: Vec<usize> = pipe.query(c)?;
+            Ok(keys
+                .into_iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>())
+        })?;
+        let mut names = Vec::new();
+        for key in keys {
+            let head = key[..key.rfind(NAMESPACE).unwrap_or(0)].to_owned();
+            let name = match head.as_str() {
+                "" => Some(""),
+                head => head.strip_suffix('_'),
+            };
+            names.extend(name.map(str::to_owned));
         }
         names.sort();
         names.dedup();
