@@ -268,3 +268,32 @@ fn a_rediss_uri_speaks_tls() {
     assert_eq!(redis.keys("doc_status:*").len(), 1);
     assert_eq!(page_ids(&server).len(), 1);
 }
+
+#[test]
+fn a_redis_restart_under_traffic_costs_at_most_503s() {
+    let Some(mut redis) = Redis::start(&[]) else {
+        return;
+    };
+    let server = with_redis("redis-restart", &redis)
+        .env("REDIS_RETRY_ATTEMPTS", "3")
+        .args(&["--workers", "2"])
+        .start();
+    common::index_texts(&server, &[("k.txt", "Katherine Johnson computed orbits.")]);
+    let load = common::Load::start(server.port, 4, "/documents/status_counts");
+    let counted = || server.get("/documents/status_counts").status == 200;
+    wait_until("answers under load before the restart", counted);
+    redis.restart();
+    wait_until("answers under load after the restart", counted);
+    let (ok, failures) = load.finish();
+    assert!(ok > 0);
+    assert!(
+        failures.iter().all(|f| f == "status 503"),
+        "only 503s while Redis is away: {failures:?}"
+    );
+    assert_eq!(
+        server.get("/documents/status_counts").json()["status_counts"]["processed"],
+        1,
+        "nothing lost"
+    );
+    common::index_texts(&server, &[("d.txt", "Dorothy Vaughan led computing.")]);
+}
