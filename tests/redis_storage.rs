@@ -297,3 +297,48 @@ fn a_redis_restart_under_traffic_costs_at_most_503s() {
     );
     common::index_texts(&server, &[("d.txt", "Dorothy Vaughan led computing.")]);
 }
+
+#[test]
+fn a_document_redis_drops_under_is_resumed_not_failed() {
+    let Some(mut redis) = Redis::start(&[]) else {
+        return;
+    };
+    // A mixed setup: KV in Redis, document status embedded (readable while Redis is away).
+    let fake = common::fake_provider::FakeProvider::start("redis-slow-model", json!({"delay": 2}));
+    let server = Server::builder("redis-mid-run")
+        .env("LIGHTRAG_KV_STORAGE", "RedisKVStorage")
+        .env("REDIS_URI", &redis.uri())
+        .env("REDIS_RETRY_ATTEMPTS", "1")
+        .env("LLM_BINDING", "openai")
+        .env("LLM_BINDING_HOST", &fake.url("/v1"))
+        .env("MAX_GLEANING", "0")
+        .args(&["--workers", "1"])
+        .start();
+    let r = call(
+        &server,
+        "POST",
+        "/documents/text",
+        &json!({"text": "Rosalind Franklin imaged DNA.", "file_source": "r.txt"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let track = r.json()["track_id"].as_str().unwrap().to_owned();
+    wait_until("the extraction call is under way", || {
+        fake.requests().iter().any(|q| {
+            q["path"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/chat/completions")
+        })
+    });
+    redis.stop();
+    wait_until("the run stops on the unreachable store", || {
+        server.output().contains("storage unavailable")
+    });
+    let status = server
+        .get(&format!("/documents/track_status/{track}"))
+        .json();
+    assert_eq!(status["documents"][0]["status"], "processing", "{status}");
+    redis.restart();
+    common::processed(&server, &track, 1, Duration::from_secs(30));
+    assert_eq!(redis.keys("full_docs:*").len(), 1);
+}
