@@ -270,3 +270,40 @@ fn an_evicting_policy_is_refused_and_a_lost_redis_is_unavailable() {
     let lost = RedisKv::open(&config(&uri), "").err().unwrap();
     assert!(matches!(lost, StorageError::Unavailable { .. }), "{lost}");
 }
+
+#[test]
+fn the_pool_holds_at_most_max_connections() {
+    let Some(server) = TestRedis::start(&[]) else {
+        return;
+    };
+    let mut bounded = config(&server.uri());
+    bounded.max_connections = 2;
+    let kv = std::sync::Arc::new(RedisKv::open(&bounded, "").unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let kv = kv.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let item = (format!("k{t}-{i}"), json!({"i": i}));
+                    kv.kv_upsert(KvNamespace::FullDocs, &[item]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(kv.kv_keys(KvNamespace::FullDocs).unwrap().len(), 400);
+    let clients: String = redis::cmd("INFO")
+        .arg("clients")
+        .query(&mut server.conn())
+        .unwrap();
+    let connected: usize = clients
+        .lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(connected <= 3, "two pooled and this one: {connected}");
+}
