@@ -247,8 +247,13 @@ fn member(record: &Value, id: &str) -> String {
     format!("{created}|{id}")
 }
 
+/// `(created_at, doc_id)` of a member.
+fn member_parts(member: &str) -> (&str, &str) {
+    member.split_once('|').unwrap_or(("", member))
+}
+
 fn member_id(member: &str) -> &str {
-    member.split_once('|').map_or(member, |(_, id)| id)
+    member_parts(member).1
 }
 
 /// The basename a primary record is found under; duplicates and placeholder paths
@@ -370,10 +375,16 @@ impl DocStatusStorage for RedisDocStatus {
             for status in &statuses {
                 members.extend(self.members(*status, stop, query.descending)?);
             }
-            members.sort();
-            if query.descending {
-                members.reverse();
-            }
+            // Ties in creation time go by id ascending, as the embedded store orders them.
+            members.sort_by(|a, b| {
+                let ((ca, ia), (cb, ib)) = (member_parts(a), member_parts(b));
+                let by_time = if query.descending {
+                    cb.cmp(ca)
+                } else {
+                    ca.cmp(cb)
+                };
+                by_time.then(ia.cmp(ib))
+            });
             let ids: Vec<String> = members
                 .iter()
                 .skip(query.offset)

@@ -214,6 +214,14 @@ fn doc_status_keeps_lightrags_index_keys() {
         page(&[DocStatus::Processed], DocSort::Id, true, 0, 5),
         (vec!["doc-b".into(), "doc-a".into()], 2)
     );
+    // Equal creation times go by id ascending in either direction.
+    let tie = |id: &str| doc(id, DocStatus::Failed, &t(9));
+    s.doc_upsert(&[tie("doc-z"), tie("doc-y")]).unwrap();
+    assert_eq!(
+        page(&[DocStatus::Failed], DocSort::CreatedAt, true, 0, 5),
+        (vec!["doc-y".into(), "doc-z".into()], 2)
+    );
+    s.doc_delete(&["doc-y".into(), "doc-z".into()]).unwrap();
     // All or nothing, naming the holder.
     let again = [
         doc("doc-n", DocStatus::Pending, &t(4)),
