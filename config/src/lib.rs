@@ -16,6 +16,7 @@ mod layers;
 mod resolver;
 mod settings;
 pub mod spec;
+mod storage;
 
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
@@ -23,5 +24,6 @@ pub use hook::Hook;
 pub use layers::{Environment, Source};
 pub use settings::{
     Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,
-    QuerySettings, Settings, StorageSelection,
+    QuerySettings, Settings,
 };
+pub use storage::{RedisSettings, StorageSelection};

@@ -109,12 +109,7 @@ pub(crate) fn implemented(
             .iter()
             .find(|a| **a == s)
             .map(|a| (*a).to_owned())
-            .ok_or_else(|| {
-                format!(
-                    "not implemented yet; available: {} (the embedded SQLite store)",
-                    available.join(", ")
-                )
-            })
+            .ok_or_else(|| format!("not implemented yet; available: {}", available.join(", ")))
     }
 }
 

@@ -13,8 +13,9 @@ use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
 pub use crate::resolver::MAX_PERMITS;
-use crate::resolver::{Resolver, entity_types, implemented, non_empty, number, path, seconds, url};
+use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
 use crate::spec::{self, Spec};
+use crate::storage::StorageSelection;
 
 /// Log verbosity, named as LightRAG (Python logging) names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,15 +161,6 @@ pub struct ModelSettings {
     pub azure_api_version: String,
 }
 
-/// Which storage backends serve LightRAG's four storage kinds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageSelection {
-    pub kv: String,
-    pub doc_status: String,
-    pub graph: String,
-    pub vector: String,
-}
-
 /// Everything the master and its workers are configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -280,15 +272,7 @@ impl Settings {
             indexing: Self::indexing(&r)?,
             models: Self::models(&r, timeout)?,
             query: Self::query(&r)?,
-            storage: StorageSelection {
-                kv: r.get(&spec::KV_STORAGE, implemented(&["JsonKVStorage"]))?,
-                doc_status: r.get(
-                    &spec::DOC_STATUS_STORAGE,
-                    implemented(&["JsonDocStatusStorage"]),
-                )?,
-                graph: r.get(&spec::GRAPH_STORAGE, implemented(&["NetworkXStorage"]))?,
-                vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
-            },
+            storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()
                 .map(|hook| {

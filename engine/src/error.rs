@@ -20,6 +20,9 @@ pub enum ErrorKind {
     Provider,
     /// The store failed or holds data we cannot read.
     Storage,
+    /// The store cannot be reached right now; the same request can succeed once it is
+    /// back.
+    Unavailable,
 }
 
 /// An error that knows its [`ErrorKind`].
@@ -39,6 +42,7 @@ impl Kind for crate::storage::StorageError {
             // The configured model gives vectors of another length than the store's:
             // the provider's answer is what is wrong, not the data.
             crate::storage::StorageError::DimensionMismatch { .. } => ErrorKind::Provider,
+            crate::storage::StorageError::Unavailable { .. } => ErrorKind::Unavailable,
             _ => ErrorKind::Storage,
         }
     }

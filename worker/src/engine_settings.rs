@@ -9,14 +9,32 @@ use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::parsing::ParseLimits;
-use lightrag_engine::storage::{Backend, StorageConfig};
+use lightrag_engine::storage::{Backend, RedisConfig, StorageConfig};
 
-/// Where the workspaces' data lives. Config accepts only the storage names this build
-/// serves, all of them by the embedded store.
+/// Where the workspaces' data lives: each role on the backend its LightRAG name picks
+/// (config accepts only names this build serves), the rest in the embedded store.
 pub fn storage(settings: &Settings) -> StorageConfig {
+    let selection = &settings.storage;
+    let backend = |in_redis: bool| {
+        if in_redis {
+            Backend::Redis
+        } else {
+            Backend::Embedded
+        }
+    };
     StorageConfig {
-        backend: Backend::Embedded,
+        kv: backend(selection.kv_in_redis()),
+        doc_status: backend(selection.doc_status_in_redis()),
         working_dir: settings.working_dir.clone(),
+        redis: selection.redis.as_ref().map(|r| RedisConfig {
+            uri: r.uri.clone(),
+            workspace: r.workspace.clone(),
+            max_connections: r.max_connections,
+            socket_timeout: r.socket_timeout,
+            connect_timeout: r.connect_timeout,
+            retry_attempts: r.retry_attempts,
+            allow_eviction_policy: r.allow_eviction_policy,
+        }),
     }
 }
 

@@ -107,7 +107,7 @@ pub enum OpenError {
 
 #[cfg(test)]
 mod tests {
-    use lightrag_engine::storage::{Backend, StorageConfig};
+    use lightrag_engine::storage::StorageConfig;
 
     use super::*;
     use crate::arena::coordination::ArenaCoordination;
@@ -119,10 +119,7 @@ mod tests {
         init_shared(arena.app_region()).unwrap();
         let coordination = Arc::new(ArenaCoordination::new(SharedRegion::of(arena.app_region())));
         let dir = std::env::temp_dir().join(format!("lrm-open-{}", std::process::id()));
-        let config = StorageConfig {
-            backend: Backend::Embedded,
-            working_dir: dir.clone(),
-        };
+        let config = StorageConfig::embedded(dir.clone());
         let table = Workspaces::default();
         let open = |name: &str| {
             table.get_or_open(name, || {

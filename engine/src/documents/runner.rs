@@ -20,8 +20,9 @@ use crate::chunking::{ChunkingOptions, Tokenizer};
 use crate::clock;
 use crate::coordination::Claim;
 use crate::embedding::{Batching, Embedder};
+use crate::error::{ErrorKind, Kind};
 use crate::ids;
-use crate::ingest::{Document, Ingest, SourceLimits, SummaryPolicy};
+use crate::ingest::{Document, Ingest, IngestError, SourceLimits, SummaryPolicy};
 use crate::llm::{ExtractionSettings, LanguageModel};
 use crate::parsing::ParseLimits;
 use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
@@ -351,16 +352,23 @@ fn process_one(
         ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     }
     let started = std::time::Instant::now();
-    let outcome = content.and_then(|stored| {
-        indexer
-            .run(&Document {
-                id: &doc.id,
-                content: &stored.text,
-                file_path: &doc.file_path,
-                chunking: stored.chunking.as_ref(),
-            })
-            .map_err(|e| e.to_string())
-    });
+    let outcome = match content.map(|stored| {
+        indexer.run(&Document {
+            id: &doc.id,
+            content: &stored.text,
+            file_path: &doc.file_path,
+            chunking: stored.chunking.as_ref(),
+        })
+    }) {
+        Err(reason) => Err(reason),
+        Ok(Ok(report)) => Ok(report),
+        // A store that is away fails no document: it stays `processing`, and a run
+        // after the store is back indexes it again (every write is idempotent).
+        Ok(Err(IngestError::Storage(e))) if e.kind() == ErrorKind::Unavailable => {
+            return Err(e);
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+    };
     if !claim.still_held() {
         return Ok(());
     }

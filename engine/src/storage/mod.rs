@@ -14,6 +14,7 @@ mod doc_status;
 mod elements;
 mod full_doc;
 pub mod graph;
+pub mod redis;
 pub mod sqlite;
 pub mod vectors;
 
@@ -23,6 +24,7 @@ pub use doc_status::{
 };
 pub use full_doc::{ChunkingRequest, FullDoc};
 pub use graph::{Entity, GraphStorage, Relation};
+pub use redis::RedisConfig;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -110,6 +112,16 @@ pub enum StorageError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot prepare the storage directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A command Redis refused or answered unexpectedly.
+    #[error("Redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// The store cannot be reached (after its retries); the same request can succeed
+    /// once it is back.
+    #[error("storage unavailable: {store} cannot be reached ({reason}); try again later")]
+    Unavailable { store: String, reason: String },
+    /// The store is configured in a way that would lose data.
+    #[error("{what} refused: {reason}")]
+    Refused { what: String, reason: String },
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
     #[error(

@@ -131,7 +131,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use lightrag_engine::documents::maintenance;
-    use lightrag_engine::storage::{Backend, StorageConfig};
+    use lightrag_engine::storage::StorageConfig;
     use lightrag_engine::workspace::Workspace;
     use lightrag_supervisor::Arena;
 
@@ -144,10 +144,7 @@ mod tests {
         let shared = SharedRegion::of(arena.app_region());
         let coordination = Arc::new(ArenaCoordination::new(shared));
         let dir = std::env::temp_dir().join(format!("lrm-dead-job-{}", std::process::id()));
-        let config = StorageConfig {
-            backend: Backend::Embedded,
-            working_dir: dir.clone(),
-        };
+        let config = StorageConfig::embedded(dir.clone());
         let ws = Workspace::open(&config, coordination.clone(), &dir, "w").unwrap();
         // A job started by a process that died holding the claim.
         let mut child = std::process::Command::new("true").spawn().unwrap();

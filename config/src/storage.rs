@@ -1,0 +1,161 @@
+//! Which backend serves each of LightRAG's storage roles, by LightRAG's class names,
+//! and how to reach Redis when a role is there (LightRAG's `REDIS_*` settings and
+//! defaults). A name LightRAG knows but this build does not serve is refused with one
+//! line saying what is available.
+
+use std::time::Duration;
+
+use crate::api;
+use crate::error::ConfigError;
+use crate::layers::Source;
+use crate::resolver::{Resolver, implemented, non_empty, number};
+use crate::spec;
+
+/// Which storage backends serve LightRAG's four storage kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSelection {
+    pub kv: String,
+    pub doc_status: String,
+    pub graph: String,
+    pub vector: String,
+    /// Set when the KV or document-status role is in Redis.
+    pub redis: Option<RedisSettings>,
+}
+
+impl StorageSelection {
+    pub fn kv_in_redis(&self) -> bool {
+        self.kv == "RedisKVStorage"
+    }
+
+    pub fn doc_status_in_redis(&self) -> bool {
+        self.doc_status == "RedisDocStatusStorage"
+    }
+}
+
+/// How to reach Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    pub uri: String,
+    pub workspace: Option<String>,
+    pub max_connections: usize,
+    pub socket_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry_attempts: u32,
+    pub allow_eviction_policy: bool,
+}
+
+pub(crate) fn selection(r: &Resolver<'_>) -> Result<StorageSelection, ConfigError> {
+    let mut selection = StorageSelection {
+        kv: r.get(
+            &spec::KV_STORAGE,
+            implemented(&["JsonKVStorage", "RedisKVStorage"]),
+        )?,
+        doc_status: r.get(
+            &spec::DOC_STATUS_STORAGE,
+            implemented(&["JsonDocStatusStorage", "RedisDocStatusStorage"]),
+        )?,
+        graph: r.get(&spec::GRAPH_STORAGE, implemented(&["NetworkXStorage"]))?,
+        vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
+        redis: None,
+    };
+    if selection.kv_in_redis() || selection.doc_status_in_redis() {
+        selection.redis = Some(redis(r)?);
+    }
+    Ok(selection)
+}
+
+/// LightRAG requires REDIS_URI in the environment whenever a Redis storage is chosen.
+fn redis(r: &Resolver<'_>) -> Result<RedisSettings, ConfigError> {
+    let uri = match r.raw(&spec::REDIS_URI) {
+        Some((_, Source::Default)) | None => {
+            return Err(ConfigError::Invalid {
+                setting: spec::REDIS_URI.env,
+                origin: Source::Default,
+                value: String::new(),
+                reason: "must be set when LIGHTRAG_KV_STORAGE or LIGHTRAG_DOC_STATUS_STORAGE \
+                         is a Redis storage"
+                    .to_owned(),
+            });
+        }
+        Some(_) => r.get(&spec::REDIS_URI, redis_uri)?,
+    };
+    Ok(RedisSettings {
+        uri,
+        workspace: r
+            .optional(&spec::REDIS_WORKSPACE, |s| Ok(s.to_owned()))?
+            .filter(|w| !w.is_empty()),
+        max_connections: r.get(&spec::REDIS_MAX_CONNECTIONS, number::<usize>(1, 100_000))?,
+        socket_timeout: r.get(&spec::REDIS_SOCKET_TIMEOUT, fractional_seconds)?,
+        connect_timeout: r.get(&spec::REDIS_CONNECT_TIMEOUT, fractional_seconds)?,
+        retry_attempts: r.get(&spec::REDIS_RETRY_ATTEMPTS, number::<u32>(1, 100))?,
+        allow_eviction_policy: r.get(&spec::REDIS_ALLOW_EVICTION_POLICY, api::boolean)?,
+    })
+}
+
+fn redis_uri(s: &str) -> Result<String, String> {
+    let uri = non_empty(s)?;
+    if !(uri.starts_with("redis://") || uri.starts_with("rediss://")) {
+        return Err("expected a redis:// or rediss:// (TLS) URL".to_owned());
+    }
+    Ok(uri)
+}
+
+/// Seconds as LightRAG takes them (`30.0`), above zero.
+fn fractional_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_owned())?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err("must be above 0 and at most 86400".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::{Environment, Settings};
+
+    fn load(args: &[&str]) -> Result<StorageSelection, String> {
+        let env = Environment::from_maps(HashMap::new(), HashMap::new());
+        Settings::load(std::iter::once("x").chain(args.iter().copied()), &env)
+            .map(|s| s.storage)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn roles_are_chosen_separately_and_redis_needs_its_uri() {
+        let embedded = load(&[]).unwrap();
+        assert_eq!(embedded.redis, None);
+        let mixed = load(&[
+            "--kv-storage",
+            "RedisKVStorage",
+            "--redis-uri",
+            "redis://r:6379/1",
+        ])
+        .unwrap();
+        assert!(mixed.kv_in_redis() && !mixed.doc_status_in_redis());
+        let redis = mixed.redis.unwrap();
+        assert_eq!(redis.max_connections, 200);
+        assert_eq!(redis.socket_timeout, Duration::from_secs(30));
+        assert_eq!(redis.connect_timeout, Duration::from_secs(10));
+        assert_eq!(redis.retry_attempts, 3);
+        let missing = load(&["--doc-status-storage", "RedisDocStatusStorage"]).unwrap_err();
+        assert!(missing.contains("REDIS_URI"), "{missing}");
+        let unknown = load(&["--kv-storage", "PGKVStorage"]).unwrap_err();
+        assert!(
+            unknown.contains("available: JsonKVStorage, RedisKVStorage"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn uris_and_timeouts_parse_as_lightrag_writes_them() {
+        assert!(redis_uri("rediss://:pw@cache:6380/1").is_ok());
+        assert!(redis_uri("http://cache").is_err());
+        assert_eq!(fractional_seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(fractional_seconds("0").is_err());
+    }
+}
