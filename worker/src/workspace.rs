@@ -31,9 +31,11 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let refused = |e: WorkspaceNameError| ApiError::bad_request(format!("Invalid {HEADER}: {e}"));
+    // Only ASCII blanks are trimmed: `str::trim` would also drop a UTF-8 no-break space,
+    // selecting the default workspace for a value that is not blank.
     let text = std::str::from_utf8(value.as_bytes())
         .map_err(|_| refused(WorkspaceNameError::NotAscii))?
-        .trim();
+        .trim_ascii();
     if text.is_empty() {
         return Ok(None);
     }
@@ -89,8 +91,84 @@ mod tests {
         assert_eq!(header(b"  ").unwrap(), None);
         assert_eq!(header("équipe".as_bytes()), Err(400));
         assert_eq!(header(b"caf\xe9"), Err(400));
+        assert_eq!(header("\u{a0}".as_bytes()), Err(400), "not blank");
+        assert_eq!(header("\u{a0}team".as_bytes()), Err(400));
         assert_eq!(header(b"__parsed__"), Err(400));
         assert_eq!(header(&[b'w'; 300]), Err(400));
         assert_eq!(requested(&HeaderMap::new()).unwrap(), None);
+    }
+
+    /// LightRAG's own reading of the header: Starlette decodes it as Latin-1, the server
+    /// strips it (Python's whitespace) and rewrites what is outside `[A-Za-z0-9_]`.
+    fn lightrag_sanitised(raw: &[u8]) -> String {
+        let latin1: String = raw.iter().map(|&b| char::from(b)).collect();
+        let python_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+        latin1
+            .trim_matches(python_space)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// Header values as a client can send them (visible ASCII, tab, any byte ≥ 0x80),
+    /// with names that sanitise to the reserved one and whitespace beyond ASCII.
+    fn header_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            prop::sample::select(
+                (0x20..=0xffu8)
+                    .filter(|&b| b != 0x7f)
+                    .chain([b'\t'])
+                    .collect::<Vec<_>>()
+            )
+            .prop_map(|b| vec![b]),
+            "[A-Za-z0-9_.-]{1,8}".prop_map(String::into_bytes),
+            prop::sample::select(vec![
+                "__parsed__",
+                "__parsed..",
+                " ",
+                "\t",
+                "\u{a0}",
+                "\u{85}",
+                "\u{3000}",
+                "\u{2003}",
+                "é",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            (Just(b'w'), 120..140usize).prop_map(|(b, n)| vec![b; n]),
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, failure_persistence: None, ..Default::default() })]
+
+        /// Refused with a 400, blank (the server's workspace), or a name of 1 to 128 of
+        /// `[A-Za-z0-9_]`, never the reserved one, and exactly LightRAG's sanitising of the
+        /// same bytes: two accepted values therefore share a workspace only when LightRAG
+        /// would merge them too. Only a value of spaces and tabs selects the default.
+        #[test]
+        fn any_header_is_refused_or_lightrags_name(raw in header_value()) {
+            let blank = raw.iter().all(|&b| b == b' ' || b == b'\t');
+            match header(&raw) {
+                Ok(None) => proptest::prop_assert!(blank, "{raw:?} selected the default"),
+                Ok(Some(name)) => {
+                    proptest::prop_assert!((1..=128).contains(&name.len()));
+                    proptest::prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+                    proptest::prop_assert_ne!(name.as_str(), "__parsed__");
+                    proptest::prop_assert_eq!(name, lightrag_sanitised(&raw), "{:?}", raw);
+                }
+                Err(status) => {
+                    proptest::prop_assert_eq!(status, 400);
+                    proptest::prop_assert!(!blank);
+                }
+            }
+        }
     }
 }

@@ -190,4 +190,98 @@ mod tests {
         assert!(list(&dir).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    mod fuzz {
+        //! Bounded property runs over the filename rules: any string (path separators,
+        //! dots, hints, control and non-ASCII characters, up to ~1000 bytes) is refused
+        //! with a `NameError` or names a file safely inside the input directory.
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// The name is one file directly in its directory, within NAME_MAX.
+        fn assert_safe(name: &str) -> Result<(), TestCaseError> {
+            prop_assert!(!name.is_empty() && name != "." && name != "..", "{name:?}");
+            prop_assert!(!name.contains(['/', '\\', ':', '\0']), "{name:?}");
+            prop_assert!(!name.chars().any(char::is_control), "{name:?}");
+            prop_assert!(name.trim() == name, "{name:?}");
+            prop_assert!(name.len() <= MAX_NAME_BYTES, "{name:?}");
+            Ok(())
+        }
+
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    ".",
+                    "..",
+                    "[",
+                    "]",
+                    ".[native]",
+                    ".[legacy-iF]",
+                    ".[mineru]",
+                    ".[",
+                    "/",
+                    "\\",
+                    ":",
+                    "\0",
+                    " ",
+                    "\t",
+                    "\n",
+                    "\u{7f}",
+                    "\u{85}",
+                    "\u{a0}",
+                    "é",
+                    "孙",
+                    "\u{FFFE}",
+                    "\u{FFFF}",
+                    "\u{202e}",
+                    ".txt",
+                    ".pdf",
+                    ".md",
+                    ".exe",
+                    "a",
+                ])
+                .prop_map(str::to_owned),
+                any::<char>().prop_map(String::from),
+                "[a-z]{0,8}",
+                (prop::sample::select(vec!["a", "é", "孙"]), 1..300usize)
+                    .prop_map(|(s, n)| s.repeat(n)),
+            ]
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            (
+                prop::collection::vec(piece(), 0..12),
+                prop::sample::select(vec!["", ".txt", ".pdf", ".[native].md"]),
+            )
+                .prop_map(|(pieces, ext)| pieces.concat() + ext)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// An accepted name is safe as given (the upload writes it verbatim) and so is
+            /// its canonical name, of a supported type. The hint is removed once, so the
+            /// rules are idempotent on a canonical name except that one holding a nested
+            /// hint (`a.[x].[native].pdf` → `a.[x].pdf`) is then refused for that hint.
+            #[test]
+            fn any_name_is_refused_or_safe(name in name()) {
+                let Ok(canonical) = canonical_name(&name) else {
+                    return Ok(());
+                };
+                assert_safe(&name)?;
+                assert_safe(&canonical)?;
+                prop_assert!(canonical.len() <= name.len());
+                prop_assert!(parsing::is_supported(&canonical));
+                match canonical_name(&canonical) {
+                    Ok(again) if strip_parser_hint(&canonical) == Ok(canonical.clone()) => {
+                        prop_assert_eq!(again, canonical);
+                    }
+                    Ok(_) | Err(NameError::MalformedHint(_) | NameError::UnsupportedHint(_)) => {}
+                    Err(e) => prop_assert!(false, "{canonical:?} refused: {e}"),
+                }
+            }
+        }
+    }
 }

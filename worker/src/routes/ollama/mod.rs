@@ -4,6 +4,7 @@
 //! message; see [`prefix`]). Answers stream as Ollama's NDJSON by default for chat.
 
 mod prefix;
+mod request;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,10 +12,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use lightrag_engine::chunking::Tokenizer;
 use lightrag_engine::llm::{Message, Role, TextStream, collect};
-use lightrag_engine::query::{Mode, query_weight};
 use serde_json::{Map, Value, json};
 
 use super::ndjson::{self, Lines, Relayed};
@@ -28,19 +27,7 @@ const VERSION: &str = "0.9.3";
 const MODIFIED_AT: &str = "2024-01-15T00:00:00Z";
 const SIZE: u64 = 7_365_960_935;
 const DIGEST: &str = "sha256:lightrag";
-const MAX_MODEL_CHARS: usize = 256;
-const MAX_PROMPT_CHARS: usize = 65_536;
-const MAX_SYSTEM_CHARS: usize = 32_768;
-const MAX_MESSAGE_CHARS: usize = 32_768;
-const MAX_ROLE_CHARS: usize = 64;
-const MAX_MESSAGES: usize = 128;
-const MAX_IMAGES: usize = 16;
-const MAX_TOTAL_CHARS: usize = 131_072;
-/// Open WebUI's title and tag requests carry the chat in this form; they go straight
-/// to the model.
-const OPEN_WEBUI_TASK: &str = "\n<chat_history>\nUSER:";
 const NO_RESPONSE: &str = "No response generated";
-const TOO_SHORT: &str = "RAG query is too short. Please provide a more specific question.";
 
 fn created_at() -> String {
     chrono::Utc::now()
@@ -80,61 +67,7 @@ pub async fn ps(State(app): State<Arc<App>>) -> Json<Value> {
 
 /// The body as a JSON object, with Ollama's 400s.
 async fn body(req: Request) -> Result<Map<String, Value>, ApiError> {
-    let bytes = extract::body_bytes(req).await?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request(
-            "Invalid request body: expected a JSON object",
-        )),
-        Err(_) => Err(ApiError::bad_request("Invalid JSON in request body")),
-    }
-}
-
-/// A string field: absent is `None`, another type is a 400, too long is noted for 413.
-fn text_field(
-    body: &Map<String, Value>,
-    name: &str,
-    max: usize,
-    oversized: &mut Vec<String>,
-) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            if s.chars().count() > max {
-                oversized.push(name.to_owned());
-            }
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(ApiError::bad_request(format!(
-            "Invalid request body: {name} must be a string"
-        ))),
-    }
-}
-
-fn stream_flag(body: &Map<String, Value>, default: bool) -> Result<bool, ApiError> {
-    match body.get("stream") {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ApiError::bad_request(
-            "Invalid request body: stream must be a boolean",
-        )),
-    }
-}
-
-fn too_large(mut fields: Vec<String>, total: usize) -> Result<(), ApiError> {
-    if total > MAX_TOTAL_CHARS {
-        fields.push("total".to_owned());
-    }
-    if fields.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!(
-            "Request payload exceeds the allowed size ({}).",
-            fields.join(", ")
-        ),
-    ))
+    request::object(&extract::body_bytes(req).await?)
 }
 
 /// Which of Ollama's two answer shapes.
@@ -260,20 +193,11 @@ async fn relay(shape: Shape, model: String, answer: TextStream, mut timing: Timi
 #[utoipa::path(post, path = "/api/generate", tag = "ollama", responses((status = 200), (status = 400), (status = 413)))]
 pub async fn generate(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let closing = ndjson::closing(req.headers());
-    let body = body(req).await?;
-    let mut oversized = Vec::new();
-    let model = text_field(&body, "model", MAX_MODEL_CHARS, &mut oversized)?;
-    let prompt = text_field(&body, "prompt", MAX_PROMPT_CHARS, &mut oversized)?.unwrap_or_default();
-    let system = text_field(&body, "system", MAX_SYSTEM_CHARS, &mut oversized)?;
-    let stream = stream_flag(&body, false)?;
-    let total = [&model, &Some(prompt.clone()), &system]
-        .iter()
-        .map(|f| f.as_ref().map_or(0, |s| s.chars().count()))
-        .sum();
-    too_large(oversized, total)?;
-    if prompt.trim().is_empty() {
-        return Err(ApiError::bad_request("Prompt cannot be empty"));
-    }
+    let request::Generate {
+        prompt,
+        system,
+        stream,
+    } = request::generate(&body(req).await?)?;
     let timing = Timing::new(&prompt);
     let messages: Vec<Message> = system
         .map(|s| Message::new(Role::System, s))
@@ -288,68 +212,6 @@ pub async fn generate(State(app): State<Arc<App>>, req: Request) -> Result<Respo
     respond(app, Shape::Generate, answer, stream, timing, closing).await
 }
 
-/// The validated messages of a chat request.
-fn chat_messages(
-    body: &Map<String, Value>,
-    oversized: &mut Vec<String>,
-) -> Result<Vec<Message>, ApiError> {
-    let items = match body.get("messages") {
-        None | Some(Value::Null) => return Err(ApiError::bad_request("No messages provided")),
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Invalid request body: messages must be a list",
-            ));
-        }
-    };
-    if items.is_empty() {
-        return Err(ApiError::bad_request("No messages provided"));
-    }
-    if items.len() > MAX_MESSAGES {
-        oversized.push("messages".to_owned());
-    }
-    let mut messages = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let Some(message) = item.as_object() else {
-            return Err(ApiError::bad_request(format!(
-                "Invalid request body: messages[{i}] must be an object"
-            )));
-        };
-        let field = |name: &str| match message.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            _ => Err(ApiError::bad_request(format!(
-                "Invalid request body: messages[{i}].{name} is required"
-            ))),
-        };
-        let (role, content) = (field("role")?, field("content")?);
-        if role.chars().count() > MAX_ROLE_CHARS {
-            oversized.push(format!("messages[{i}].role"));
-        }
-        if content.chars().count() > MAX_MESSAGE_CHARS {
-            oversized.push(format!("messages[{i}].content"));
-        }
-        if message
-            .get("images")
-            .and_then(Value::as_array)
-            .is_some_and(|images| images.len() > MAX_IMAGES)
-        {
-            oversized.push(format!("messages[{i}].images"));
-        }
-        let role = match role.as_str() {
-            "system" => Role::System,
-            "assistant" => Role::Assistant,
-            "user" => Role::User,
-            _ => Role::User,
-        };
-        // The last message must really say "user", not just map to it.
-        if i + 1 == items.len() && field("role")? != "user" {
-            return Err(ApiError::bad_request("Last message must be from user role"));
-        }
-        messages.push(Message::new(role, content));
-    }
-    Ok(messages)
-}
-
 /// `POST /api/chat`: the last message is the question (its prefix picks the mode), the
 /// earlier ones the history.
 #[utoipa::path(post, path = "/api/chat", tag = "ollama", responses((status = 200), (status = 400), (status = 413)))]
@@ -359,26 +221,14 @@ pub async fn chat(
     req: Request,
 ) -> Result<Response, ApiError> {
     let closing = ndjson::closing(req.headers());
-    let body = body(req).await?;
-    let mut oversized = Vec::new();
-    let model = text_field(&body, "model", MAX_MODEL_CHARS, &mut oversized)?;
-    let system = text_field(&body, "system", MAX_SYSTEM_CHARS, &mut oversized)?;
-    let stream = stream_flag(&body, true)?;
-    let mut messages = chat_messages(&body, &mut oversized)?;
-    let total = model.as_ref().map_or(0, |m| m.chars().count())
-        + system.as_ref().map_or(0, |s| s.chars().count())
-        + messages
-            .iter()
-            .map(|m| m.content.chars().count())
-            .sum::<usize>();
-    too_large(oversized, total)?;
-    let last = messages.pop().map(|m| m.content).unwrap_or_default();
-    let routed = prefix::route(&last);
-    if routed.query.trim().is_empty() {
-        return Err(ApiError::bad_request("Query cannot be empty"));
-    }
+    let request::Chat {
+        system,
+        stream,
+        history: messages,
+        routed,
+        direct,
+    } = request::chat(&body(req).await?)?;
     let timing = Timing::new(&routed.query);
-    let direct = routed.mode == Mode::Bypass || (!stream && routed.query.contains(OPEN_WEBUI_TASK));
     if direct {
         let conversation: Vec<Message> = system
             .map(|s| Message::new(Role::System, s))
@@ -392,9 +242,6 @@ pub async fn chat(
             .await
             .map_err(|e| ApiError::engine(&e))?;
         return respond(app, Shape::Chat, answer, stream, timing, closing).await;
-    }
-    if query_weight(routed.query.trim()) < 3 {
-        return Err(ApiError::bad_request(TOO_SHORT));
     }
     let request = QueryRequest::from_chat(
         routed.query.trim().to_owned(),

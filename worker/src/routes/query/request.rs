@@ -403,6 +403,9 @@ pub fn parse(body: &Map<String, Value>) -> Result<QueryRequest, Vec<FieldError>>
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
