@@ -153,7 +153,7 @@ def page_corpus():
 
 
 def page_bodies(query, status, counts):
-    total = counts.get(status, 0) if status else sum(counts.values())
+    total = counts.get(status or "all", 0)
     pages = max(1, -(-total // PAGE_SIZE))
     extra = {"status_filter": status} if status else {}
     return [{"page": p, "page_size": PAGE_SIZE, **query, **extra} for p in range(1, pages + 1)]
@@ -166,9 +166,11 @@ def idle_poll_cost(redis, seconds=5.0):
     time.sleep(seconds)
     cpu = redis.cpu_seconds() - cpu
     stats = redis.info("commandstats")
-    print(f"idle Redis over {seconds:.0f} s ({PAGE_DOCS} documents, 2 workers polling every 500 ms): "
-          f"redis-server CPU {cpu / seconds * 100:.1f} %")
+    print(f"idle Redis over {seconds:.0f} s ({PAGE_DOCS} documents, {redis.cli('dbsize')} keys, "
+          f"2 workers polling every 500 ms): redis-server CPU {cpu / seconds * 100:.1f} %")
     for key, value in sorted(stats.items()):
+        if key.startswith("cmdstat_config"):
+            continue
         fields = dict(kv.split("=") for kv in value.split(","))
         print(f"  {key.removeprefix('cmdstat_'):>12}: {int(fields['calls']) / seconds:8.1f} calls/s, "
               f"{float(fields['usec_per_call']):8.1f} us/call")
