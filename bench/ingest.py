@@ -31,18 +31,38 @@ TOPICS = ["computing", "information theory", "radioactivity", "compilers", "alge
           "quantum mechanics", "algorithms", "programming languages"]
 
 
-def corpus():
-    rng = random.Random(42)
+def corpus(count=DOCS, doc_bytes=DOC_BYTES, seed=42):
+    """`count` deterministic documents of at least `doc_bytes` bytes each."""
+    rng = random.Random(seed)
     docs = []
-    for d in range(DOCS):
+    for d in range(count):
         parts, size = [], 0
-        while size < DOC_BYTES:
+        while size < doc_bytes:
             s = (f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} {rng.choice(PEOPLE)} at "
                  f"{rng.choice(ORGS)} in {rng.choice(PLACES)} about {rng.choice(TOPICS)}. ")
             parts.append(s)
             size += len(s)
         docs.append("".join(parts))
     return docs
+
+
+def chunk_total(port):
+    """Chunks of every document, summed from /documents/paginated."""
+    chunks, page = 0, 1
+    while True:
+        body = api(port, "POST", "/documents/paginated", {"page": page, "page_size": 200}, 60)
+        chunks += sum(d["chunks_count"] or 0 for d in body["documents"])
+        if not body["pagination"]["has_next"]:
+            return chunks
+        page += 1
+
+
+def ingest(port, docs, batch=10):
+    """Posts `docs` and waits until each is processed or failed; (seconds, counts, chunks)."""
+    started = time.monotonic()
+    counts = index(port, docs, batch=batch, poll=0.2, timeout=60)
+    elapsed = time.monotonic() - started
+    return elapsed, counts, chunk_total(port)
 
 
 def main():
@@ -54,17 +74,7 @@ def main():
     master = start_master(port, 2, workdir)
     try:
         wait_ok(port)
-        started = time.monotonic()
-        counts = index(port, docs, batch=10, poll=0.2, timeout=60)
-        elapsed = time.monotonic() - started
-        chunks = 0
-        page = 1
-        while True:
-            body = api(port, "POST", "/documents/paginated", {"page": page, "page_size": 200}, 60)
-            chunks += sum(d["chunks_count"] or 0 for d in body["documents"])
-            if not body["pagination"]["has_next"]:
-                break
-            page += 1
+        elapsed, counts, chunks = ingest(port, docs)
         peaks = []
         for pid in children(master.pid):
             with open(f"/proc/{pid}/status") as f:

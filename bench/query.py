@@ -9,10 +9,8 @@ the same run, so the growth of the cost with corpus size is visible. Loopback on
 nothing here passes or fails.
 """
 
-import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, api, free_port, index, start_master, wait_ok  # noqa: E402
+from run import ROOT, api, free_port, index, start_master, wait_ok, wrk_posts  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_QUERY_CHUNKS", "1000,10000,100000").split(",")]
 DURATION = os.environ.get("BENCH_DURATION", "5s")
@@ -60,39 +58,13 @@ def corpus(chunks, rng):
     return out
 
 
-def wrk_script(mode, rng):
+def drive(port, mode, rng):
     questions = [
         f"What did {person(rng)} discuss about {rng.choice(TOPICS)} in {rng.choice(PLACES)}?"
         for _ in range(64)
     ]
-    bodies = [json.dumps({"query": q, "mode": mode}) for q in questions]
-    lua = "local bodies = {" + ",".join(json.dumps(b) for b in bodies) + "}\n"
-    lua += ("local i = 0\nrequest = function()\n  i = i + 1\n"
-            "  return wrk.format('POST', '/query/data', {['Content-Type'] = 'application/json'},"
-            " bodies[i % #bodies + 1])\nend\n")
-    path = tempfile.mktemp(suffix=".lua")
-    with open(path, "w") as f:
-        f.write(lua)
-    return path
-
-
-def to_ms(value, unit):
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def drive(port, mode, rng):
-    script = wrk_script(mode, rng)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", script,
-         f"http://127.0.0.1:{port}/query/data"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    os.unlink(script)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_ms(*re.search(r"50%\s+([\d.]+)(us|ms|s)", out).groups())
-    p99 = to_ms(*re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups())
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return p50, p99, rps, int(errors.group(1)) if errors else 0
+    bodies = [{"query": q, "mode": mode} for q in questions]
+    return wrk_posts(port, "/query/data", bodies, CONNECTIONS, DURATION)
 
 
 def main():

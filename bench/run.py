@@ -117,6 +117,19 @@ def index(port, docs, batch, poll, timeout=120):
         time.sleep(poll)
 
 
+def to_ms(value, unit):
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk_figures(out):
+    """p50 and p99 (ms), requests/s and non-2xx count from wrk --latency output."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(*re.search(r"50%\s+([\d.]+)(us|ms|s)", out).groups())
+    p99 = to_ms(*re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups())
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return p50, p99, rps, int(errors.group(1)) if errors else 0
+
+
 def wrk(port, path="/health", headers=()):
     header_args = [arg for h in headers for arg in ("-H", h)]
     out = subprocess.run(
@@ -124,11 +137,27 @@ def wrk(port, path="/health", headers=()):
          f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+    _, p99, rps, errors = wrk_figures(out)
+    return rps, p99, errors
+
+
+def wrk_posts(port, path, bodies, connections, duration):
+    """Drives POST `path` with wrk, rotating the JSON `bodies`; (p50, p99, req/s, non-2xx)."""
+    lua = "local bodies = {" + ",".join(json.dumps(json.dumps(b)) for b in bodies) + "}\n"
+    lua += ("local i = 0\nrequest = function()\n  i = i + 1\n"
+            f"  return wrk.format('POST', '{path}', {{['Content-Type'] = 'application/json'}},"
+            " bodies[i % #bodies + 1])\nend\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", "-s", f.name,
+             f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    finally:
+        os.unlink(f.name)
+    return wrk_figures(out)
 
 
 def main():
