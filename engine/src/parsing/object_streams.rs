@@ -283,7 +283,7 @@ mod tests {
             out.extend_from_slice(b"\nendobj\n");
         }
         let start = out.len();
-        out.extend_from_slice(format!("xref\n0 4\n0000000000 65535 f \n").as_bytes());
+        out.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
         for offset in xref {
             out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
         }
