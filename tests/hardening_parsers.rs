@@ -72,6 +72,86 @@ sys.stdout.buffer.write(out)
     output.stdout
 }
 
+/// A one-page PDF showing `text` whose catalog, page tree and page sit in a compressed
+/// object stream with `extra` further members, all of them the object `member` (a
+/// python3 bytes expression) at one offset.
+fn pdf_with_object_stream(text: &str, extra: usize, member: &str) -> Vec<u8> {
+    let script = format!(
+        r#"
+import sys, zlib
+members = [
+    b"<< /Type /Catalog /Pages 5 0 R >>",
+    b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>",
+    b"<< /Type /Page /Parent 5 0 R /Contents 2 0 R /Resources << /Font << /F1 1 0 R >> >> >>",
+    {member},
+]
+body, offsets = b"", []
+for m in members:
+    offsets.append(len(body))
+    body += m + b"\n"
+index = b"".join(b"%d %d " % pair for pair in zip([4, 5, 6], offsets))
+index += b"".join(b"%d %d " % (1000 + i, offsets[3]) for i in range({extra}))
+packed = zlib.compress(index + body, 9)
+content = zlib.compress(b"BT /F1 12 Tf ({text}) Tj ET", 9)
+def stream(entries, data):
+    return b"<< %s /Length %d /Filter /FlateDecode >>\nstream\n" % (entries, len(data)) + data + b"\nendstream"
+objects = [
+    b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    stream(b"", content),
+    stream(b"/Type /ObjStm /N %d /First %d" % (3 + {extra}, len(index)), packed),
+]
+out = bytearray(b"%PDF-1.5\n")
+xref = []
+for number, body in enumerate(objects, 1):
+    xref.append(len(out))
+    out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+start = len(out)
+out += b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in xref)
+out += b"trailer\n<< /Size 4 /Root 4 0 R >>\nstartxref\n%d\n%%%%EOF\n" % start
+sys.stdout.buffer.write(out)
+"#
+    );
+    let output = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// lopdf expands object streams while it loads a file, before any page is read: one
+/// array of 100 000 numbers named by 200 members is built 200 times (some 2.4 GB from
+/// a file of a few kilobytes) unless the load is charged to the budget.
+#[test]
+fn an_object_stream_bomb_fails_at_load_with_the_default_budget() {
+    let server = Server::builder("hardening-objstm").start();
+    let valid =
+        pdf_with_object_stream("Lise Meitner explained nuclear fission.", 10, r#"b"<< >>""#);
+    let doc = outcome(&server, &upload(&server, "valid.pdf", &valid));
+    assert_eq!(doc["status"], "processed", "{doc}");
+
+    let bomb = pdf_with_object_stream("never read", 200, r#"b"[" + b"0 " * 100000 + b"]""#);
+    assert!(bomb.len() < 16 * 1024, "{} bytes", bomb.len());
+    let doc = outcome(&server, &upload(&server, "objstm.pdf", &bomb));
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert_eq!(
+        doc["error_msg"],
+        "Document exceeds the parser's budget: more than 256 MiB of decoded content (PARSE_MAX_DECODED_BYTES)"
+    );
+    assert_eq!(server.get("/health").status, 200);
+    index_texts(
+        &server,
+        &[(
+            "after.txt",
+            "Chien-Shiung Wu disproved parity conservation.",
+        )],
+    );
+}
+
 #[test]
 fn pdf_bombs_fail_with_their_reason_while_the_server_indexes_on() {
     let server = Server::builder("hardening-pdf")

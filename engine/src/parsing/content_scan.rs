@@ -13,7 +13,7 @@ use super::budget::{Budget, Exceeded};
 /// Most operands (array and dictionary items included) one operation may carry.
 pub const MAX_OPERANDS: u64 = 100_000;
 
-fn is_space(b: u8) -> bool {
+pub(super) fn is_space(b: u8) -> bool {
     matches!(b, b'\0' | b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
 }
 
@@ -95,14 +95,14 @@ pub fn charge(content: &[u8], budget: &mut Budget) -> Result<(), Exceeded> {
     Ok(())
 }
 
-fn word_end(content: &[u8], from: usize) -> usize {
+pub(super) fn word_end(content: &[u8], from: usize) -> usize {
     content[from..]
         .iter()
         .position(|&b| is_space(b) || is_delimiter(b))
         .map_or(content.len(), |len| from + len.max(1))
 }
 
-fn line_end(content: &[u8], from: usize) -> usize {
+pub(super) fn line_end(content: &[u8], from: usize) -> usize {
     content[from..]
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
@@ -111,7 +111,7 @@ fn line_end(content: &[u8], from: usize) -> usize {
 
 /// The end of a literal string whose `(` is just before `from`: parentheses nest,
 /// a backslash escapes the next byte.
-fn string_end(content: &[u8], from: usize) -> usize {
+pub(super) fn string_end(content: &[u8], from: usize) -> usize {
     let mut nesting = 1usize;
     let mut at = from;
     while let Some(&b) = content.get(at) {

@@ -8,6 +8,7 @@ mod content_scan;
 #[cfg(test)]
 mod fuzz;
 mod markup;
+mod object_streams;
 mod office;
 mod pdf;
 

@@ -12,11 +12,12 @@
 use std::collections::BTreeMap;
 
 use lopdf::content::{Content, Operation};
-use lopdf::{DecompressError, Document, Encoding, LoadOptions, Object, ObjectId};
+use lopdf::{DecompressError, Document, Encoding, Object, ObjectId};
 
 use super::ParseError;
 use super::budget::Budget;
 use super::content_scan;
+use super::object_streams;
 
 /// Upper bound on pages read from one file.
 const MAX_PAGES: usize = 20_000;
@@ -29,7 +30,7 @@ fn corrupt(reason: String) -> ParseError {
 }
 
 /// A lopdf error, told apart: decompression past the budget, or a corrupt file.
-fn lopdf_error(budget: &Budget, error: lopdf::Error) -> ParseError {
+pub(super) fn lopdf_error(budget: &Budget, error: lopdf::Error) -> ParseError {
     match error {
         lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. }) => {
             ParseError::OverBudget(budget.decoded_exceeded())
@@ -39,12 +40,7 @@ fn lopdf_error(budget: &Budget, error: lopdf::Error) -> ParseError {
 }
 
 pub fn text(bytes: &[u8], budget: &mut Budget) -> Result<String, ParseError> {
-    let options = LoadOptions {
-        max_decompressed_size: Some(budget.decoded_left_usize()),
-        ..LoadOptions::default()
-    };
-    let doc =
-        Document::load_mem_with_options(bytes, options).map_err(|e| lopdf_error(budget, e))?;
+    let doc = object_streams::load(bytes, budget)?;
     if doc.is_encrypted() {
         return Err(corrupt("the file is encrypted".to_owned()));
     }
