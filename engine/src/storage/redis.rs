@@ -8,18 +8,26 @@
 //! threads. One pool per URL per process; its start-up checks are LightRAG's (an
 //! evicting `maxmemory-policy` is refused) plus a warning when Redis keeps nothing on
 //! disk, since a document accepted with a 200 would then vanish on a Redis restart.
+//!
+//! With document status here, several nodes share the workspace: [`RedisCoordination`]
+//! puts its pipeline claim (a fenced lease) and pipeline status in Redis too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 mod checks;
+mod coordination;
 mod doc_status;
 mod kv;
+mod lease;
 mod pool;
 mod pyjson;
+mod status_board;
 
+pub use coordination::RedisCoordination;
 pub use doc_status::RedisDocStatus;
+pub use lease::{LEASE_TTL, RENEW_EVERY};
 pub use kv::RedisKv;
 
 use pool::Pool;
