@@ -152,6 +152,8 @@ fn delete_matching(conn: &mut redis::Connection, pattern: &str) -> redis::RedisR
 }
 
 #[cfg(test)]
+mod coordination_tests;
+#[cfg(test)]
 mod server_tests;
 
 #[cfg(test)]
