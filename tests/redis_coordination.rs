@@ -72,7 +72,12 @@ fn holder<'a>(a: &'a Server, b: &'a Server) -> (&'a Server, &'a Server) {
 
 /// The job fields both nodes must show alike.
 fn job(status: &Value) -> Value {
-    json!([status["busy"], status["job_name"], status["job_start"], status["docs"]])
+    json!([
+        status["busy"],
+        status["job_name"],
+        status["job_start"],
+        status["docs"]
+    ])
 }
 
 #[test]
@@ -91,22 +96,35 @@ fn one_pipeline_across_nodes_and_a_killed_holders_documents_are_finished() {
     );
     let shown = status(holder);
     assert_eq!(shown["busy"], true, "{shown}");
-    assert_eq!(job(&status(survivor)), job(&shown), "both nodes show the same job");
+    assert_eq!(
+        job(&status(survivor)),
+        job(&shown),
+        "both nodes show the same job"
+    );
     // The holder's whole node dies mid-run, its master first.
-    wait_until("the extraction call is under way", Duration::from_secs(30), || {
-        fake.requests()
-            .iter()
-            .any(|q| q["path"].as_str().unwrap_or("").ends_with("/chat/completions"))
-    });
+    wait_until(
+        "the extraction call is under way",
+        Duration::from_secs(30),
+        || {
+            fake.requests().iter().any(|q| {
+                q["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/chat/completions")
+            })
+        },
+    );
     let workers = holder.workers();
     unsafe { libc::kill(holder.pid(), libc::SIGKILL) };
     for pid in workers {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     // Its lease lapses and the survivor resumes what was left.
-    wait_until("the survivor takes the pipeline", Duration::from_secs(30), || {
-        survivor.output().contains(TAKEN)
-    });
+    wait_until(
+        "the survivor takes the pipeline",
+        Duration::from_secs(30),
+        || survivor.output().contains(TAKEN),
+    );
     let track = common::processed(survivor, &track, 4, Duration::from_secs(90));
     assert_eq!(track["status_summary"], json!({"processed": 4}), "{track}");
     assert_eq!(redis.keys("full_docs:*").len(), 4);

@@ -27,8 +27,8 @@ mod status_board;
 
 pub use coordination::RedisCoordination;
 pub use doc_status::RedisDocStatus;
-pub use lease::{LEASE_TTL, RENEW_EVERY};
 pub use kv::RedisKv;
+pub use lease::{LEASE_TTL, RENEW_EVERY};
 
 use pool::Pool;
 

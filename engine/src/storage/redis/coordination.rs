@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
+use super::RedisConfig;
 use super::lease::{self, LeaseKeys, RedisClaim};
 use super::pool::Pool;
 use super::status_board::RedisStatusBoard;
-use super::RedisConfig;
 use crate::coordination::{Claim, Coordination, Generations, StatusBoard};
 use crate::storage::Result;
 
@@ -47,7 +47,10 @@ impl Coordination for RedisCoordination {
     }
 
     fn board(&self, workspace: &str) -> Arc<dyn StatusBoard> {
-        let key = self.pool.config().final_namespace(workspace, "pipeline_status");
+        let key = self
+            .pool
+            .config()
+            .final_namespace(workspace, "pipeline_status");
         Arc::new(RedisStatusBoard::new(self.pool.clone(), key))
     }
 

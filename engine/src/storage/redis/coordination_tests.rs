@@ -43,7 +43,10 @@ fn a_lease_is_exclusive_fenced_and_released_only_by_its_holder() {
     assert!(second.token() > first.token());
     assert!(!first.still_held(), "the old holder sees it lost the lease");
     drop(first);
-    assert!(second.still_held(), "the old holder's release left the new lease");
+    assert!(
+        second.still_held(),
+        "the old holder's release left the new lease"
+    );
     drop(second);
     assert!(!held(&pool, &keys()).unwrap());
     let third = RedisClaim::take(pool, keys()).unwrap();
@@ -89,7 +92,12 @@ fn the_status_board_is_shared_and_cancellation_reaches_the_runner() {
     assert_eq!(seen, runner.snapshot());
     assert!(seen.busy && other.busy());
     assert_eq!(
-        (seen.job_name.as_str(), seen.job_start, seen.docs, seen.cur_batch),
+        (
+            seen.job_name.as_str(),
+            seen.job_start,
+            seen.docs,
+            seen.cur_batch
+        ),
         ("Default Job", Some(1_700_000_000), 3, 2)
     );
     assert_eq!(seen.history_messages.len(), HISTORY as usize);

@@ -120,7 +120,13 @@ impl RedisClaim {
 
 /// Renews until told to stop or the lease is found lost; a Redis that does not answer
 /// is asked again at the next period (the check before each write decides).
-fn renew(pool: &Pool, keys: &LeaseKeys, token: u64, lost: &AtomicBool, stopped: &mpsc::Receiver<()>) {
+fn renew(
+    pool: &Pool,
+    keys: &LeaseKeys,
+    token: u64,
+    lost: &AtomicBool,
+    stopped: &mpsc::Receiver<()>,
+) {
     let ttl = LEASE_TTL.as_millis() as u64;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
         match run(pool, RENEW, keys, &[token, ttl]) {
@@ -130,7 +136,9 @@ fn renew(pool: &Pool, keys: &LeaseKeys, token: u64, lost: &AtomicBool, stopped: 
                 return;
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(lease = %keys.lease, token, %error, "pipeline lease not renewed"),
+            Err(error) => {
+                tracing::warn!(lease = %keys.lease, token, %error, "pipeline lease not renewed")
+            }
         }
     }
 }
@@ -151,9 +159,13 @@ impl Drop for RedisClaim {
     fn drop(&mut self) {
         self.stop.take();
         match run(&self.pool, RELEASE, &self.keys, &[self.token]) {
-            Ok(_) => tracing::info!(lease = %self.keys.lease, token = self.token, "pipeline lease released"),
+            Ok(_) => {
+                tracing::info!(lease = %self.keys.lease, token = self.token, "pipeline lease released")
+            }
             // It lapses on its own.
-            Err(error) => tracing::warn!(lease = %self.keys.lease, %error, "pipeline lease not released"),
+            Err(error) => {
+                tracing::warn!(lease = %self.keys.lease, %error, "pipeline lease not released")
+            }
         }
     }
 }

@@ -109,10 +109,7 @@ impl StatusBoard for RedisStatusBoard {
     }
 
     fn finish(&self) {
-        self.set(&[
-            ("busy", "0".into()),
-            ("cancellation_requested", "0".into()),
-        ]);
+        self.set(&[("busy", "0".into()), ("cancellation_requested", "0".into())]);
     }
 
     fn request_cancel(&self) -> bool {
