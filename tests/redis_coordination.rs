@@ -157,3 +157,31 @@ fn a_cancellation_asked_of_either_node_stops_the_run() {
         "the documents left are failed as cancelled: {page}"
     );
 }
+
+#[test]
+fn failed_logins_on_one_node_lock_the_user_out_of_the_other() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let nodes: Vec<Server> = ["redis-login-a", "redis-login-b"]
+        .map(|name| {
+            Server::builder(name)
+                .env("LIGHTRAG_KV_STORAGE", "RedisKVStorage")
+                .env("LIGHTRAG_DOC_STATUS_STORAGE", "RedisDocStatusStorage")
+                .env("REDIS_URI", &redis.uri())
+                .env("AUTH_ACCOUNTS", "admin:admin-pw")
+                .env("TOKEN_SECRET", "a-test-secret-of-thirty-two-bytes!!")
+                .args(&["--login-max-failed-attempts", "3"])
+                .start()
+        })
+        .into();
+    for node in [&nodes[0], &nodes[1], &nodes[0]] {
+        assert_eq!(
+            common::login(node.port, "username=admin&password=wrong").status,
+            401
+        );
+    }
+    let r = common::login(nodes[1].port, "username=admin&password=admin-pw");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+}

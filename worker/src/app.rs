@@ -7,11 +7,11 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
-use lightrag_engine::coordination::Coordination;
+use lightrag_engine::coordination::{Coordination, LoginThrottle};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::llm::LanguageModel;
-use lightrag_engine::storage::redis::RedisCoordination;
+use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
 
@@ -79,11 +79,15 @@ impl App {
             &settings.api.workspace,
         )?);
         let auth_settings = settings.auth.clone();
-        let throttle = Box::new(SharedThrottle::new(
-            &shared.throttle,
+        let (max, window) = (
             auth_settings.login_max_failed_attempts,
             auth_settings.login_lockout_window,
-        ));
+        );
+        // Across nodes when they share Redis document status, as the pipeline is.
+        let throttle: Box<dyn LoginThrottle> = match (&storage.redis, storage.doc_status) {
+            (Some(redis), Backend::Redis) => Box::new(RedisThrottle::new(redis, max, window)?),
+            _ => Box::new(SharedThrottle::new(&shared.throttle, max, window)),
+        };
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())

@@ -10,7 +10,8 @@
 //! disk, since a document accepted with a 200 would then vanish on a Redis restart.
 //!
 //! With document status here, several nodes share the workspace: [`RedisCoordination`]
-//! puts its pipeline claim (a fenced lease) and pipeline status in Redis too.
+//! puts its pipeline claim (a fenced lease) and pipeline status in Redis too, and
+//! [`RedisThrottle`] the login throttle.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,11 +25,13 @@ mod lease;
 mod pool;
 mod pyjson;
 mod status_board;
+mod throttle;
 
 pub use coordination::RedisCoordination;
 pub use doc_status::RedisDocStatus;
 pub use kv::RedisKv;
 pub use lease::{LEASE_TTL, RENEW_EVERY};
+pub use throttle::RedisThrottle;
 
 use pool::Pool;
 

@@ -1,8 +1,9 @@
 //! Coordination across nodes when document status is in Redis: what must be one per
 //! workspace across every node (the pipeline claim, as a fenced lease, and the
 //! pipeline-status board) is in Redis, and the rest stays with the node's own
-//! coordination it wraps (the vector change counters; model-call permits, the login
-//! throttle and token renewals are not part of [`Coordination`] and stay per node).
+//! coordination it wraps (the vector change counters, since vectors are each node's
+//! own). Model-call permits and token renewals are not part of [`Coordination`] and stay
+//! per node; the login throttle is [`super::RedisThrottle`].
 
 use std::sync::Arc;
 

@@ -109,3 +109,35 @@ fn the_status_board_is_shared_and_cancellation_reaches_the_runner() {
     let done = other.snapshot();
     assert!(!done.busy && !done.cancellation_requested);
 }
+
+#[test]
+fn failed_logins_are_counted_across_throttles_until_a_success() {
+    use super::RedisThrottle;
+    use crate::coordination::LoginThrottle;
+    let Some(server) = TestRedis::start(&[]) else {
+        return;
+    };
+    let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let window = Duration::from_secs(300);
+    let node_a = RedisThrottle::new(&config(&server.uri()), 3, window).unwrap();
+    let node_b = RedisThrottle::new(&config(&server.uri()), 3, window).unwrap();
+    assert_eq!(node_a.reserve(ip, "bob"), Ok(()));
+    assert_eq!(node_b.reserve(ip, "bob"), Ok(()));
+    assert_eq!(node_a.reserve(ip, "bob"), Ok(()));
+    let locked = node_b.reserve(ip, "bob").unwrap_err();
+    assert!((299..=300).contains(&locked.retry_after_secs), "{locked:?}");
+    assert_eq!(node_b.reserve(ip, "alice"), Ok(()), "per user");
+    assert_eq!(
+        node_b.reserve("10.0.0.2".parse().unwrap(), "bob"),
+        Ok(()),
+        "per client"
+    );
+    node_a.record_success(ip, "alice");
+    assert!(node_a.reserve(ip, "bob").is_err(), "bob stays locked");
+    node_a.record_success(ip, "bob");
+    assert_eq!(node_b.reserve(ip, "bob"), Ok(()));
+    let off = RedisThrottle::new(&config(&server.uri()), 0, window).unwrap();
+    for _ in 0..10 {
+        assert_eq!(off.reserve(ip, "carol"), Ok(()));
+    }
+}
