@@ -7,11 +7,12 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
-use lightrag_engine::coordination::Coordination;
+use lightrag_engine::coordination::{Coordination, LoginThrottle};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::llm::LanguageModel;
-use lightrag_engine::storage::{StorageConfig, StorageError};
+use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
+use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
 
 use crate::arena::SharedRegion;
@@ -20,6 +21,19 @@ use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
 use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
+
+/// The arena on one node; with document status in Redis, several nodes share it, and
+/// the pipeline claim and status go through Redis.
+fn coordination(
+    shared: &'static SharedRegion,
+    storage: &StorageConfig,
+) -> Result<Arc<dyn Coordination>, StorageError> {
+    let local: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
+    match (&storage.redis, storage.doc_status) {
+        (Some(redis), Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
+        _ => Ok(local),
+    }
+}
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -44,7 +58,8 @@ pub struct App {
     pub embedder: Arc<dyn Embedder>,
     /// The document pipeline over those models.
     pub pipeline: Pipeline,
-    /// What the workers coordinate through (the arena on one node).
+    /// What the workers coordinate through (the arena on one node, with Redis across
+    /// nodes).
     pub coordination: Arc<dyn Coordination>,
     storage: StorageConfig,
 }
@@ -55,8 +70,8 @@ impl App {
     pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
         let settings = &ctx.settings;
         let shared = SharedRegion::of(ctx.arena.app_region());
-        let coordination: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
         let storage = engine_settings::storage(settings);
+        let coordination = coordination(shared, &storage)?;
         let default_workspace = Arc::new(Workspace::open(
             &storage,
             coordination.clone(),
@@ -64,11 +79,15 @@ impl App {
             &settings.api.workspace,
         )?);
         let auth_settings = settings.auth.clone();
-        let throttle = Box::new(SharedThrottle::new(
-            &shared.throttle,
+        let (max, window) = (
             auth_settings.login_max_failed_attempts,
             auth_settings.login_lockout_window,
-        ));
+        );
+        // Across nodes when they share Redis document status, as the pipeline is.
+        let throttle: Box<dyn LoginThrottle> = match (&storage.redis, storage.doc_status) {
+            (Some(redis), Backend::Redis) => Box::new(RedisThrottle::new(redis, max, window)?),
+            _ => Box::new(SharedThrottle::new(&shared.throttle, max, window)),
+        };
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())

@@ -8,19 +8,30 @@
 //! threads. One pool per URL per process; its start-up checks are LightRAG's (an
 //! evicting `maxmemory-policy` is refused) plus a warning when Redis keeps nothing on
 //! disk, since a document accepted with a 200 would then vanish on a Redis restart.
+//!
+//! With document status here, several nodes share the workspace: [`RedisCoordination`]
+//! puts its pipeline claim (a fenced lease) and pipeline status in Redis too, and
+//! [`RedisThrottle`] the login throttle.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 mod checks;
+mod coordination;
 mod doc_status;
 mod kv;
+mod lease;
 mod pool;
 mod pyjson;
+mod status_board;
+mod throttle;
 
+pub use coordination::RedisCoordination;
 pub use doc_status::RedisDocStatus;
 pub use kv::RedisKv;
+pub use lease::{LEASE_TTL, RENEW_EVERY};
+pub use throttle::RedisThrottle;
 
 use pool::Pool;
 
@@ -143,6 +154,8 @@ fn delete_matching(conn: &mut redis::Connection, pattern: &str) -> redis::RedisR
     Ok(())
 }
 
+#[cfg(test)]
+mod coordination_tests;
 #[cfg(test)]
 mod server_tests;
 

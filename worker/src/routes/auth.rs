@@ -129,8 +129,16 @@ pub async fn login(
         }));
     }
     let client = peer.ip();
-    // Counted before bcrypt runs, so parallel attempts cannot all pass the check.
-    if let Err(locked) = app.auth.throttle.reserve(client, &form.username) {
+    // Counted before bcrypt runs, so parallel attempts cannot all pass the check; off
+    // the async threads, since the throttle may be in Redis.
+    let reserving = (app.clone(), form.username.clone());
+    let reserved = tokio::task::spawn_blocking(move || {
+        let (app, username) = reserving;
+        app.auth.throttle.reserve(client, &username)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    if let Err(locked) = reserved {
         tracing::warn!(user = %form.username, %client, "login throttled");
         return Err(ApiError::too_many_requests(
             "Too many failed login attempts. Please try again later.",
@@ -141,14 +149,19 @@ pub async fn login(
     let LoginForm { username, password } = form;
     let user = username.clone();
     // bcrypt is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || checker.auth.accounts().verify(&user, &password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let ok = tokio::task::spawn_blocking(move || {
+        let ok = checker.auth.accounts().verify(&user, &password);
+        if ok {
+            checker.auth.throttle.record_success(client, &user);
+        }
+        ok
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     if !ok {
         tracing::info!(user = %username, %client, "login failed");
         return Err(ApiError::unauthorized("Incorrect credentials"));
     }
-    app.auth.throttle.record_success(client, &username);
     tracing::info!(user = %username, %client, "login succeeded");
     Ok(Json(LoginResponse {
         access_token: app.auth.login_token(&username),

@@ -14,14 +14,14 @@ use crate::storage::{
 };
 
 /// A throwaway redis-server on a free loopback port, stopped on drop.
-struct TestRedis {
+pub(super) struct TestRedis {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
 }
 
 impl TestRedis {
-    fn start(extra: &[&str]) -> Option<TestRedis> {
+    pub(super) fn start(extra: &[&str]) -> Option<TestRedis> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -59,11 +59,11 @@ impl TestRedis {
         Some(TestRedis { child, port, dir })
     }
 
-    fn uri(&self) -> String {
+    pub(super) fn uri(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn conn(&self) -> redis::Connection {
+    pub(super) fn conn(&self) -> redis::Connection {
         redis::Client::open(self.uri())
             .unwrap()
             .get_connection()

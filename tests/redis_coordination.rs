@@ -1,0 +1,187 @@
+//! Two nodes (each its own port, WORKING_DIR and processes) sharing one redis-server
+//! with RedisKVStorage and RedisDocStatusStorage (skipped when redis-server is not
+//! installed): one pipeline per workspace across both, the same pipeline_status from
+//! either, a SIGKILLed holder's documents finished by the survivor, and a cancellation
+//! asked of one node stopping the other's run.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_provider::FakeProvider;
+use common::redis::Redis;
+use common::{Server, call};
+use serde_json::{Value, json};
+
+/// What the lease log says when a node takes the workspace's pipeline.
+const TAKEN: &str = "pipeline lease taken";
+
+fn node(name: &str, redis: &Redis, fake: &FakeProvider) -> Server {
+    Server::builder(name)
+        .env("LIGHTRAG_KV_STORAGE", "RedisKVStorage")
+        .env("LIGHTRAG_DOC_STATUS_STORAGE", "RedisDocStatusStorage")
+        .env("REDIS_URI", &redis.uri())
+        .env("LLM_BINDING", "openai")
+        .env("LLM_BINDING_HOST", &fake.url("/v1"))
+        .env("MAX_GLEANING", "0")
+        .env("MAX_PARALLEL_INSERT", "1")
+        .args(&["--workers", "2"])
+        .start()
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Four documents through `node`, the model slowed: the run lasts a while.
+fn insert(node: &Server) -> String {
+    let texts: Vec<String> = (0..4)
+        .map(|i| format!("Ada Lovelace wrote note {i} about the Analytical Engine."))
+        .collect();
+    let sources: Vec<String> = (0..4).map(|i| format!("n{i}.txt")).collect();
+    let r = call(
+        node,
+        "POST",
+        "/documents/texts",
+        &json!({"texts": texts, "file_sources": sources}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["track_id"].as_str().unwrap().to_owned()
+}
+
+fn status(node: &Server) -> Value {
+    node.get("/documents/pipeline_status").json()
+}
+
+/// The node whose pipeline runs, once one has taken the lease and started its job; the
+/// other one second.
+fn holder<'a>(a: &'a Server, b: &'a Server) -> (&'a Server, &'a Server) {
+    wait_until("a node takes the pipeline", Duration::from_secs(30), || {
+        (a.output().contains(TAKEN) || b.output().contains(TAKEN)) && status(a)["busy"] == true
+    });
+    if a.output().contains(TAKEN) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// The job fields both nodes must show alike.
+fn job(status: &Value) -> Value {
+    json!([
+        status["busy"],
+        status["job_name"],
+        status["job_start"],
+        status["docs"]
+    ])
+}
+
+#[test]
+fn one_pipeline_across_nodes_and_a_killed_holders_documents_are_finished() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let fake = FakeProvider::start("redis-two-nodes-model", json!({"delay": 2}));
+    let a = node("redis-node-a", &redis, &fake);
+    let b = node("redis-node-b", &redis, &fake);
+    let track = insert(&a);
+    let (holder, survivor) = holder(&a, &b);
+    assert!(
+        !survivor.output().contains(TAKEN),
+        "only one node runs the pipeline"
+    );
+    let shown = status(holder);
+    assert_eq!(shown["busy"], true, "{shown}");
+    assert_eq!(
+        job(&status(survivor)),
+        job(&shown),
+        "both nodes show the same job"
+    );
+    // The holder's whole node dies mid-run, its master first.
+    wait_until(
+        "the extraction call is under way",
+        Duration::from_secs(30),
+        || {
+            fake.requests().iter().any(|q| {
+                q["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/chat/completions")
+            })
+        },
+    );
+    let workers = holder.workers();
+    unsafe { libc::kill(holder.pid(), libc::SIGKILL) };
+    for pid in workers {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    // Its lease lapses and the survivor resumes what was left.
+    wait_until(
+        "the survivor takes the pipeline",
+        Duration::from_secs(30),
+        || survivor.output().contains(TAKEN),
+    );
+    let track = common::processed(survivor, &track, 4, Duration::from_secs(90));
+    assert_eq!(track["status_summary"], json!({"processed": 4}), "{track}");
+    assert_eq!(redis.keys("full_docs:*").len(), 4);
+}
+
+#[test]
+fn a_cancellation_asked_of_either_node_stops_the_run() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let fake = FakeProvider::start("redis-cancel-model", json!({"delay": 2}));
+    let a = node("redis-cancel-a", &redis, &fake);
+    let b = node("redis-cancel-b", &redis, &fake);
+    insert(&a);
+    let (holder, other) = holder(&a, &b);
+    let r = call(other, "POST", "/documents/cancel_pipeline", &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(status(holder)["cancellation_requested"], true);
+    wait_until("the holder's run stops", Duration::from_secs(60), || {
+        status(holder)["busy"] == false
+    });
+    let (seen_a, seen_b) = (status(&a), status(&b));
+    assert_eq!(seen_a["history_messages"], seen_b["history_messages"]);
+    assert_eq!(seen_a["latest_message"], seen_b["latest_message"]);
+    let history = seen_a["history_messages"].to_string();
+    assert!(history.contains("Cancellation requested"), "{history}");
+    let page = call(&a, "POST", "/documents/paginated", &json!({})).json();
+    assert!(
+        page["status_counts"]["failed"].as_u64().unwrap_or(0) >= 1,
+        "the documents left are failed as cancelled: {page}"
+    );
+}
+
+#[test]
+fn failed_logins_on_one_node_lock_the_user_out_of_the_other() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let nodes: Vec<Server> = ["redis-login-a", "redis-login-b"]
+        .map(|name| {
+            Server::builder(name)
+                .env("LIGHTRAG_KV_STORAGE", "RedisKVStorage")
+                .env("LIGHTRAG_DOC_STATUS_STORAGE", "RedisDocStatusStorage")
+                .env("REDIS_URI", &redis.uri())
+                .env("AUTH_ACCOUNTS", "admin:admin-pw")
+                .env("TOKEN_SECRET", "a-test-secret-of-thirty-two-bytes!!")
+                .args(&["--login-max-failed-attempts", "3"])
+                .start()
+        })
+        .into();
+    for node in [&nodes[0], &nodes[1], &nodes[0]] {
+        assert_eq!(
+            common::login(node.port, "username=admin&password=wrong").status,
+            401
+        );
+    }
+    let r = common::login(nodes[1].port, "username=admin&password=admin-pw");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+}
