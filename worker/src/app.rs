@@ -142,9 +142,10 @@ impl App {
         self.workspaces.close_idle();
     }
 
-    /// Every workspace this worker has open, the default one first.
-    pub fn open_workspaces(&self) -> Vec<Arc<Workspace>> {
-        let mut all = vec![self.default_workspace.clone()];
+    /// Every workspace this worker has open, the default one first, weakly (see
+    /// [`Workspaces::all`]): one closed meanwhile no longer upgrades.
+    pub fn open_workspaces(&self) -> Vec<std::sync::Weak<Workspace>> {
+        let mut all = vec![Arc::downgrade(&self.default_workspace)];
         all.extend(self.workspaces.all());
         all
     }

@@ -5,7 +5,7 @@
 //! pipeline run holds it, or its pipeline runs in any worker) is never closed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use lightrag_engine::storage::StorageError;
@@ -80,10 +80,13 @@ impl Workspaces {
         close_idle(&mut map, Instant::now(), IDLE);
     }
 
-    /// The workspaces opened so far.
-    pub fn all(&self) -> Vec<Arc<Workspace>> {
+    /// The workspaces opened so far, weakly: a visitor upgrades one at a time, so that
+    /// a walk over all of them does not hold them all in use (and fill the table).
+    pub fn all(&self) -> Vec<Weak<Workspace>> {
         let map = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().map(|entry| entry.ws.clone()).collect()
+        map.values()
+            .map(|entry| Arc::downgrade(&entry.ws))
+            .collect()
     }
 }
 

@@ -31,7 +31,11 @@ pub fn spawn(app: Arc<App>) {
 fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
     app.close_idle_workspaces();
     let mut visited = std::collections::BTreeSet::new();
-    for ws in app.open_workspaces() {
+    for ws in app
+        .open_workspaces()
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+    {
         visited.insert(ws.name.clone());
         run(app, &ws);
     }
