@@ -7,27 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Response, Server, send};
+use common::{Response, Server, call_in_workspace as call, send};
 use serde_json::{Value, json};
-
-fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    workspace: Option<&str>,
-    body: &Value,
-) -> Response {
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(ws) = workspace {
-        headers.push(("LIGHTRAG-WORKSPACE", ws));
-    }
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    send(server.port, method, path, &headers, &body)
-}
 
 /// Indexes one text into `workspace` and waits until it is processed.
 fn indexed(server: &Server, workspace: &str, text: &str, source: &str) {

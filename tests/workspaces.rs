@@ -5,27 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Response, Server, send};
+use common::{Server, call_in_workspace as call, send};
 use serde_json::{Value, json};
-
-fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    workspace: Option<&str>,
-    body: &Value,
-) -> Response {
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(ws) = workspace {
-        headers.push(("LIGHTRAG-WORKSPACE", ws));
-    }
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    send(server.port, method, path, &headers, &body)
-}
 
 fn indexed(server: &Server, workspace: Option<&str>, text: &str, source: &str) {
     let r = call(

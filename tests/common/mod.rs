@@ -543,6 +543,27 @@ pub fn send(
     request(port, &bytes).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// One JSON request (none when `body` is null) in `workspace` (the server's own
+/// when `None`), through the `LIGHTRAG-WORKSPACE` header.
+pub fn call_in_workspace(
+    server: &Server,
+    method: &str,
+    path: &str,
+    workspace: Option<&str>,
+    body: &serde_json::Value,
+) -> Response {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(ws) = workspace {
+        headers.push(("LIGHTRAG-WORKSPACE", ws));
+    }
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    send(server.port, method, path, &headers, &body)
+}
+
 /// `POST /login` with a form.
 pub fn login(port: u16, form: &str) -> Response {
     send(
