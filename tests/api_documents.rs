@@ -7,29 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, send};
-
-/// Runs a python3 sqlite3 script against the server's store as one transaction (an
-/// independent writer that lands many documents at once, faster than the routes would).
-fn sqlite(dir: &std::path::Path, statements: &str) {
-    use std::io::Write;
-    let script = format!(
-        "import sqlite3, sys; c = sqlite3.connect('{}', timeout=10); c.executescript('BEGIN;' + sys.stdin.read() + 'COMMIT;')",
-        dir.join("rag_storage/lightrag.sqlite3").display()
-    );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(statements.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
+use common::{Server, send, sqlite};
 
 /// Writes document status records straight into the server's SQLite file.
 fn insert_docs(dir: &std::path::Path, rows: &[(&str, &str, &str)]) {

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{Response, Server, call, index_texts, send, settled};
+use common::{Response, Server, call, index_texts, send, settled, sqlite};
 use serde_json::json;
 
 const BOUNDARY: &str = "----hardeningboundary";
@@ -300,22 +299,7 @@ fn a_file_whose_parse_never_answered_is_failed_not_parsed_again() {
     std::fs::write(inputs.join("crash.txt"), "Perfectly readable, this time.").unwrap();
     let statements = "INSERT INTO kv VALUES ('', 'full_docs', 'doc-crash', '{\"file_path\": \"crash.txt\", \"source_file\": \"crash.txt\"}');\n\
         INSERT INTO doc_status VALUES ('', 'doc-crash', 'parsing', 'crash.txt', 'crash', '', 0, NULL, NULL, '{}', '2026-11-26T00:00:00+00:00', '2026-11-26T00:00:00+00:00');\n";
-    let script = format!(
-        "import sqlite3, sys; c = sqlite3.connect('{}', timeout=10); c.executescript('BEGIN;' + sys.stdin.read() + 'COMMIT;')",
-        server.dir.join("rag_storage/lightrag.sqlite3").display()
-    );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(statements.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    sqlite(&server.dir, statements);
     let doc = settled(&server, "crash", 1, Duration::from_secs(30)).remove(0);
     assert_eq!(doc["status"], "failed", "{doc}");
     assert!(

@@ -564,6 +564,27 @@ pub fn call_in_workspace(
     send(server.port, method, path, &headers, &body)
 }
 
+/// Runs a python3 sqlite3 script against the server's store as one transaction (an
+/// independent writer that lands many documents at once, faster than the routes would).
+pub fn sqlite(dir: &std::path::Path, statements: &str) {
+    let script = format!(
+        "import sqlite3, sys; c = sqlite3.connect('{}', timeout=10); c.executescript('BEGIN;' + sys.stdin.read() + 'COMMIT;')",
+        dir.join("rag_storage/lightrag.sqlite3").display()
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(statements.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 /// `POST /login` with a form.
 pub fn login(port: u16, form: &str) -> Response {
     send(
