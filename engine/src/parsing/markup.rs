@@ -14,12 +14,6 @@ const BLOCKS: &[&str] = &[
     "br",
     "li",
     "tr",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
     "section",
     "article",
     "table",
@@ -33,11 +27,11 @@ const BLOCKS: &[&str] = &[
 ];
 
 pub fn html_text(html: &str, budget: &mut Budget) -> Result<String, Exceeded> {
-    let mut out = String::with_capacity(html.len() / 2);
+    let mut out = Lines::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(open) = rest.find('<') {
         budget.charge_operation()?;
-        out.push_str(&decode_entities(&rest[..open]));
+        out.text(&decode_entities(&rest[..open]));
         rest = &rest[open..];
         if let Some(comment) = rest.strip_prefix("<!--") {
             rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
@@ -55,7 +49,8 @@ pub fn html_text(html: &str, budget: &mut Budget) -> Result<String, Exceeded> {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
-        if !tag.starts_with('/') && (name == "script" || name == "style") {
+        let opens = !tag.starts_with('/');
+        if opens && (name == "script" || name == "style") {
             let end = format!("</{name}");
             rest = find_ignore_case(rest, &end).map_or("", |at| {
                 let after = &rest[at..];
@@ -63,42 +58,173 @@ pub fn html_text(html: &str, budget: &mut Budget) -> Result<String, Exceeded> {
             });
             continue;
         }
-        if BLOCKS.contains(&name.as_str()) {
-            out.push('\n');
-        } else {
-            out.push(' ');
+        match html_heading_level(&name) {
+            Some(level) if opens => out.start_heading(level),
+            Some(_) => out.end_line(),
+            None if BLOCKS.contains(&name.as_str()) => out.break_line(),
+            _ => out.text(" "),
         }
     }
-    out.push_str(&decode_entities(rest));
-    Ok(tidy(&out))
+    out.text(&decode_entities(rest));
+    Ok(out.finish())
+}
+
+/// `h1`..`h6`'s level.
+fn html_heading_level(name: &str) -> Option<usize> {
+    let level = name.strip_prefix('h')?.parse().ok()?;
+    (1..=6).contains(&level).then_some(level)
 }
 
 /// The element text of an XML part, each element listed in `paragraphs` ending a line.
-pub fn xml_text(xml: &str, paragraphs: &[&str], budget: &mut Budget) -> Result<String, Exceeded> {
-    let mut out = String::with_capacity(xml.len() / 4);
+/// `heading` sees every start tag inside a paragraph (its own included) and names the
+/// heading level it gives the paragraph, if any (0: body text after all); the last one
+/// named wins, and a heading paragraph becomes one Markdown heading line.
+pub fn xml_text(
+    xml: &str,
+    paragraphs: &[&str],
+    mut heading: impl FnMut(&str) -> Option<usize>,
+    budget: &mut Budget,
+) -> Result<String, Exceeded> {
+    let mut out = Lines::with_capacity(xml.len() / 4);
     let mut rest = xml;
     while let Some(open) = rest.find('<') {
         budget.charge_operation()?;
-        out.push_str(&decode_entities(&rest[..open]));
+        out.text(&decode_entities(&rest[..open]));
         let Some(close) = rest[open..].find('>') else {
             rest = "";
             break;
         };
         let tag = &rest[open + 1..open + close];
         rest = &rest[open + close + 1..];
-        let name = tag
-            .trim_start_matches('/')
-            .split(|c: char| c.is_whitespace() || c == '/')
-            .next()
-            .unwrap_or_default();
+        let name = tag_name(tag);
+        if !tag.starts_with('/')
+            && let Some(level) = heading(tag)
+        {
+            out.mark_heading(level);
+        }
         if paragraphs.contains(&name) && (tag.starts_with('/') || tag.ends_with('/')) {
-            out.push('\n');
+            out.end_line();
         } else if name.ends_with(":tab") || name.ends_with(":br") {
-            out.push(' ');
+            out.text(" ");
         }
     }
-    out.push_str(&decode_entities(rest));
-    Ok(tidy(&out))
+    out.text(&decode_entities(rest));
+    Ok(out.finish())
+}
+
+/// The element name of a tag's inside (`w:p w:rsidR="1"` → `w:p`, `/w:p` → `w:p`).
+pub fn tag_name(tag: &str) -> &str {
+    tag.trim_start_matches('/')
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The value of attribute `name` in a tag's inside, entities not decoded.
+pub fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let mut rest = tag;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + name.len()..].trim_start();
+        rest = &rest[at + name.len()..];
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let Some(value) = after.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let value = &value[1..];
+        return value.find(quote).map(|end| &value[..end]);
+    }
+    None
+}
+
+/// Text being laid out as lines: runs of spaces collapsed, blank lines dropped, a
+/// heading as one `#`-prefixed line, and a body line that would read as a Markdown
+/// heading escaped so it does not.
+struct Lines {
+    out: String,
+    line: String,
+    heading: Option<usize>,
+}
+
+impl Lines {
+    fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: String::with_capacity(bytes),
+            line: String::new(),
+            heading: None,
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        self.line.push_str(text);
+    }
+
+    /// The current line is a heading of `level` (0: not a heading); a later mark
+    /// overrides an earlier one (a docx paragraph's own outline level, its style's).
+    /// Markdown has six levels: deeper ones are the sixth.
+    fn mark_heading(&mut self, level: usize) {
+        self.heading = (level > 0).then(|| level.min(6));
+    }
+
+    /// Ends the current line and starts a heading of `level`.
+    fn start_heading(&mut self, level: usize) {
+        self.end_line();
+        self.mark_heading(level);
+    }
+
+    /// A block boundary inside a heading does not split it.
+    fn break_line(&mut self) {
+        if self.heading.is_some() {
+            self.line.push(' ');
+        } else {
+            self.end_line();
+        }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        match self.heading.take() {
+            Some(level) => {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if !words.is_empty() {
+                    self.out.push_str(&"#".repeat(level));
+                    self.out.push(' ');
+                    self.out.push_str(&words.join(" "));
+                    self.out.push('\n');
+                }
+            }
+            None => {
+                for part in line.lines() {
+                    let words: Vec<&str> = part.split_whitespace().collect();
+                    if words.is_empty() {
+                        continue;
+                    }
+                    if reads_as_heading(words[0]) {
+                        self.out.push('\\');
+                    }
+                    self.out.push_str(&words.join(" "));
+                    self.out.push('\n');
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.end_line();
+        if self.out.ends_with('\n') {
+            self.out.pop();
+        }
+        self.out
+    }
+}
+
+/// Whether a line starting with `word` is a Markdown ATX heading.
+fn reads_as_heading(word: &str) -> bool {
+    (1..=6).contains(&word.len()) && word.bytes().all(|b| b == b'#')
 }
 
 /// Where the ASCII `needle` first occurs in `haystack`, ignoring ASCII case. Nothing is
@@ -157,15 +283,6 @@ fn decode_entities(text: &str) -> String {
     out
 }
 
-/// Collapses runs of spaces inside lines and drops blank lines.
-fn tidy(text: &str) -> String {
-    text.lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::budget::ParseLimits;
@@ -176,7 +293,13 @@ mod tests {
     }
 
     fn xml(text: &str, paragraphs: &[&str]) -> String {
-        xml_text(text, paragraphs, &mut Budget::new(ParseLimits::default())).unwrap()
+        xml_text(
+            text,
+            paragraphs,
+            |_| None,
+            &mut Budget::new(ParseLimits::default()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -185,6 +308,28 @@ mod tests {
             <script>alert('<p>x</p>')</script></head><body><p>Alpha &amp; <b>Beta</b></p>\
             <!-- hidden --><div>Gamma&#33; &#x263A; &bogus; &</div></body></html>";
         assert_eq!(html(page), "T\nAlpha & Beta\nGamma! \u{263A} &bogus; &");
+    }
+
+    #[test]
+    fn html_headings_become_markdown_lines() {
+        let page = "<title>Page</title><h1 class=x>\n  Main <em>Title</em>\n</h1><p>Intro</p>\
+            <h2><div>Boxed</div> <br>part</h2><H3>Upper</H3><h4></h4><p>## not a heading</p>\
+            <p>#tag stays</p><h7>seven</h7>";
+        assert_eq!(
+            html(page),
+            "Page\n# Main Title\nIntro\n## Boxed part\n### Upper\n\\## not a heading\n\
+             #tag stays\nseven"
+        );
+    }
+
+    #[test]
+    fn attributes_are_read_by_exact_name() {
+        let tag = r#"w:pStyle xw:val="no" w:val='Heading1'"#;
+        assert_eq!(attribute(tag, "w:val"), Some("Heading1"));
+        assert_eq!(attribute(tag, "val"), None);
+        assert_eq!(attribute("w:p w:val=unquoted", "w:val"), None);
+        assert_eq!(tag_name("/w:p"), "w:p");
+        assert_eq!(tag_name("w:br/"), "w:br");
     }
 
     #[test]
@@ -220,7 +365,7 @@ mod tests {
         );
         let mut budget = Budget::new(limits);
         assert_eq!(
-            xml_text("<a><b><c><d>", &[], &mut budget),
+            xml_text("<a><b><c><d>", &[], |_| None, &mut budget),
             Err(Exceeded::Operations(3))
         );
     }

@@ -3,6 +3,7 @@
 //! marked failed with that message) and never panics, allocates without bound, or
 //! follows what a file says about the filesystem.
 
+mod archive;
 mod budget;
 mod content_scan;
 #[cfg(test)]
@@ -90,6 +91,19 @@ pub fn supported_extensions() -> Vec<String> {
     all
 }
 
+/// Extensions whose extracted text marks its headings as Markdown ATX lines (`# Title`,
+/// `## Part` by level): Markdown as written, and the structured formats rendered so.
+const WITH_HEADINGS: &[&str] = &[
+    "md", "mdx", "docx", "odt", "html", "htm", "xhtml", "epub", "textpack",
+];
+
+/// Whether the text [`extract_text`] yields for this file carries its headings as
+/// Markdown heading lines, for the chunker to follow. A body line of such a format that
+/// would read as a heading comes out escaped (`\# ...`).
+pub fn has_headings(file_name: &str) -> bool {
+    extension(file_name).is_some_and(|ext| WITH_HEADINGS.contains(&ext.as_str()))
+}
+
 /// The lower-cased extension of a file name, without its dot.
 pub fn extension(file_name: &str) -> Option<String> {
     let (stem, ext) = file_name.rsplit_once('.')?;
@@ -174,6 +188,18 @@ mod tests {
             extract("a.exe", b"MZ"),
             Err(ParseError::Unsupported(_))
         ));
+    }
+
+    #[test]
+    fn headings_are_announced_per_type() {
+        for name in [
+            "a.md", "A.DOCX", "b.odt", "c.html", "d.htm", "e.xhtml", "f.epub",
+        ] {
+            assert!(has_headings(name), "{name}");
+        }
+        for name in ["a.txt", "b.py", "c.csv", "d.pdf", "e.pptx", "README"] {
+            assert!(!has_headings(name), "{name}");
+        }
     }
 
     #[test]
