@@ -86,30 +86,78 @@ pub fn xml_text(
     budget: &mut Budget,
 ) -> Result<String, Exceeded> {
     let mut out = Lines::with_capacity(xml.len() / 4);
-    let mut rest = xml;
-    while let Some(open) = rest.find('<') {
+    for token in tokens(xml) {
         budget.charge_operation()?;
-        out.text(&decode_entities(&rest[..open]));
-        let Some(close) = rest[open..].find('>') else {
-            rest = "";
-            break;
+        let tag = match token {
+            Token::Text(text) => {
+                out.text(&decode_entities(text));
+                continue;
+            }
+            Token::Tag(tag) => tag,
         };
-        let tag = &rest[open + 1..open + close];
-        rest = &rest[open + close + 1..];
         let name = tag_name(tag);
-        if !tag.starts_with('/')
+        if is_start(tag)
             && let Some(level) = heading(tag)
         {
             out.mark_heading(level);
         }
-        if paragraphs.contains(&name) && (tag.starts_with('/') || tag.ends_with('/')) {
+        if paragraphs.contains(&name) && is_end(tag) {
             out.end_line();
         } else if name.ends_with(":tab") || name.ends_with(":br") {
             out.text(" ");
         }
     }
-    out.text(&decode_entities(rest));
     Ok(out.finish())
+}
+
+/// A piece of an XML document: text as written (entities not decoded), or the inside
+/// of a tag (`w:p w:rsidR="1"`, `/w:p`, `w:br/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    Text(&'a str),
+    Tag(&'a str),
+}
+
+/// The pieces of `xml` in order, comments skipped; an unterminated tag ends it. Each
+/// step consumes what it scanned, so a walk is linear in the input.
+pub fn tokens(xml: &str) -> impl Iterator<Item = Token<'_>> {
+    let mut rest = xml;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let Some(open) = rest.find('<') else {
+                return Some(Token::Text(std::mem::take(&mut rest)));
+            };
+            if open > 0 {
+                let text = &rest[..open];
+                rest = &rest[open..];
+                return Some(Token::Text(text));
+            }
+            if let Some(comment) = rest.strip_prefix("<!--") {
+                rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+                continue;
+            }
+            let Some(close) = rest.find('>') else {
+                rest = "";
+                return None;
+            };
+            let tag = &rest[1..close];
+            rest = &rest[close + 1..];
+            return Some(Token::Tag(tag));
+        }
+    })
+}
+
+/// Whether a tag's inside opens an element (`/x` closes one; `x/` opens and closes).
+pub fn is_start(tag: &str) -> bool {
+    !tag.starts_with('/')
+}
+
+/// Whether a tag's inside closes an element, by an end tag or as an empty one.
+pub fn is_end(tag: &str) -> bool {
+    tag.starts_with('/') || tag.ends_with('/')
 }
 
 /// The element name of a tag's inside (`w:p w:rsidR="1"` → `w:p`, `/w:p` → `w:p`).
@@ -238,7 +286,7 @@ fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
         .position(|window| window.eq_ignore_ascii_case(needle))
 }
 
-fn decode_entities(text: &str) -> String {
+pub fn decode_entities(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
     }

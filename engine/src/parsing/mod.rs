@@ -6,12 +6,17 @@
 mod archive;
 mod budget;
 mod content_scan;
+mod epub;
 #[cfg(test)]
 mod fuzz;
 mod markup;
 mod object_streams;
 mod office;
 mod pdf;
+mod rtf;
+mod textpack;
+mod xlsx;
+mod xlsx_values;
 
 use thiserror::Error;
 
@@ -54,7 +59,37 @@ const PLAIN_TEXT: &[&str] = &[
 const HTML: &[&str] = &["html", "htm", "xhtml"];
 /// Office formats: zip archives of XML parts.
 const OFFICE: &[&str] = &["docx", "pptx", "odt"];
-const PDF: &[&str] = &["pdf"];
+
+/// How a file of each supported extension is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Text,
+    Html,
+    Office,
+    Pdf,
+    Xlsx,
+    Rtf,
+    Epub,
+    Textpack,
+}
+
+const READERS: &[(&[&str], Reader)] = &[
+    (PLAIN_TEXT, Reader::Text),
+    (HTML, Reader::Html),
+    (OFFICE, Reader::Office),
+    (&["pdf"], Reader::Pdf),
+    (&["xlsx"], Reader::Xlsx),
+    (&["rtf"], Reader::Rtf),
+    (&["epub"], Reader::Epub),
+    (&["textpack"], Reader::Textpack),
+];
+
+fn reader(ext: &str) -> Option<Reader> {
+    READERS
+        .iter()
+        .find(|(extensions, _)| extensions.contains(&ext))
+        .map(|(_, reader)| *reader)
+}
 
 /// The one engine we ship, under LightRAG's name for its in-process parsers.
 pub const ENGINE: &str = "native";
@@ -82,9 +117,9 @@ pub enum ParseError {
 /// Every supported extension with its dot, sorted, as `/documents/supported_file_types`
 /// lists them.
 pub fn supported_extensions() -> Vec<String> {
-    let mut all: Vec<String> = [PLAIN_TEXT, HTML, OFFICE, PDF]
-        .concat()
+    let mut all: Vec<String> = READERS
         .iter()
+        .flat_map(|(extensions, _)| extensions.iter())
         .map(|e| format!(".{e}"))
         .collect();
     all.sort();
@@ -111,11 +146,7 @@ pub fn extension(file_name: &str) -> Option<String> {
 }
 
 pub fn is_supported(file_name: &str) -> bool {
-    extension(file_name).is_some_and(|ext| {
-        [PLAIN_TEXT, HTML, OFFICE, PDF]
-            .concat()
-            .contains(&ext.as_str())
-    })
+    extension(file_name).is_some_and(|ext| reader(&ext).is_some())
 }
 
 /// The text of a file, chosen by its extension, parsed within `limits`.
@@ -128,18 +159,16 @@ pub fn extract_text(
     let ext = ext.as_str();
     let mut budget = budget::Budget::new(limits);
     // Third-party parsers get untrusted bytes: a panic in one is a failed document.
-    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        if PLAIN_TEXT.contains(&ext) {
-            utf8(bytes).map(str::to_owned)
-        } else if HTML.contains(&ext) {
-            Ok(markup::html_text(utf8(bytes)?, &mut budget)?)
-        } else if OFFICE.contains(&ext) {
-            office::text(ext, bytes, &mut budget)
-        } else if PDF.contains(&ext) {
-            pdf::text(bytes, &mut budget)
-        } else {
-            Err(ParseError::Unsupported(format!(".{ext}")))
-        }
+    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match reader(ext) {
+        Some(Reader::Text) => utf8(bytes).map(str::to_owned),
+        Some(Reader::Html) => Ok(markup::html_text(utf8(bytes)?, &mut budget)?),
+        Some(Reader::Office) => office::text(ext, bytes, &mut budget),
+        Some(Reader::Pdf) => pdf::text(bytes, &mut budget),
+        Some(Reader::Xlsx) => xlsx::text(bytes, &mut budget),
+        Some(Reader::Rtf) => rtf::text(bytes, &mut budget),
+        Some(Reader::Epub) => epub::text(bytes, &mut budget),
+        Some(Reader::Textpack) => textpack::text(bytes, &mut budget),
+        None => Err(ParseError::Unsupported(format!(".{ext}"))),
     }))
     .unwrap_or_else(|_| {
         Err(ParseError::Corrupt {

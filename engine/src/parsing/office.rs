@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use super::ParseError;
 use super::archive::Archive;
 use super::budget::Budget;
-use super::markup::{attribute, tag_name, xml_text};
+use super::markup::{Token, attribute, tag_name, tokens, xml_text};
 
 /// Upper bound on slides read from one presentation.
 const MAX_SLIDES: usize = 10_000;
@@ -55,14 +55,11 @@ fn heading_styles(xml: &str, budget: &mut Budget) -> Result<HashMap<String, usiz
     }
     let mut styles: HashMap<String, Style> = HashMap::new();
     let mut current: Option<(String, Style)> = None;
-    let mut rest = xml;
-    while let Some(open) = rest.find('<') {
+    for token in tokens(xml) {
         budget.charge_operation()?;
-        let Some(close) = rest[open..].find('>') else {
-            break;
+        let Token::Tag(tag) = token else {
+            continue;
         };
-        let tag = &rest[open + 1..open + close];
-        rest = &rest[open + close + 1..];
         match (tag_name(tag), tag.starts_with('/'), current.as_mut()) {
             ("w:style", false, _) => {
                 let paragraph = attribute(tag, "w:type") == Some("paragraph");
