@@ -111,7 +111,7 @@ settings_table! {
     MAX_TEXTS_PER_REQUEST = "MAX_TEXTS_PER_REQUEST", "max-texts-per-request", "N", Value("10000"), "Most texts one /documents/texts request may carry, else 413 (0: no limit)";
     MAX_DELETE_IDS_PER_REQUEST = "MAX_DELETE_IDS_PER_REQUEST", "max-delete-ids-per-request", "N", Value("10000"), "Most document ids one /documents/delete_document request may name, else 413 (0: no limit)";
     PARSE_MAX_DECODED_BYTES = "PARSE_MAX_DECODED_BYTES", "parse-max-decoded-bytes", "BYTES", Value("268435456"), "Most bytes parsing one file may inflate or decode (PDF streams, zip parts); beyond it the document fails";
-    PARSE_MAX_OPERATIONS = "PARSE_MAX_OPERATIONS", "parse-max-operations", "N", Value("20000000"), "Most PDF content operators or markup tags parsing one file may walk through; beyond it the document fails";
+    PARSE_MAX_OPERATIONS = "PARSE_MAX_OPERATIONS", "parse-max-operations", "N", Value("20000000"), "Most PDF content operators, markup tags, xlsx cells or RTF tokens parsing one file may walk through; beyond it the document fails";
     PARSE_TIMEOUT = "PARSE_TIMEOUT", "parse-timeout", "SECONDS", Value("120"), "Longest parsing one file may take; beyond it the document fails";
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
     WEBUI_DIR = "WEBUI_DIR", "webui-dir", "DIR", Unset, "A built LightRAG web UI (index.html, workspace.html, assets/) served at /webui/ and /workspace/";

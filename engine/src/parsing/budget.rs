@@ -1,8 +1,8 @@
 //! What one document may cost its parser. A file's size says little about its cost: a
 //! few kilobytes of compressed PDF inflate to gigabytes of content operators, and a zip
 //! part to gigabytes of XML. Every parser charges what it decodes and the operations it
-//! walks through (PDF content operators, markup tags) to one [`Budget`], which also
-//! holds the deadline; the first limit crossed ends the parse with
+//! walks through (PDF content operators, markup tags, xlsx cells, RTF tokens) to one
+//! [`Budget`], which also holds the deadline; the first limit crossed ends the parse with
 //! [`ParseError::OverBudget`](super::ParseError::OverBudget), and the document is
 //! marked failed with that reason.
 
@@ -16,7 +16,8 @@ use thiserror::Error;
 pub struct ParseLimits {
     /// Bytes decompressed or decoded from the file (PDF streams, zip parts).
     pub max_decoded_bytes: u64,
-    /// PDF content operators and markup tags walked through.
+    /// PDF content operators, markup tags, xlsx cells laid out and RTF tokens walked
+    /// through.
     pub max_operations: u64,
     /// Wall time of the whole parse.
     pub timeout: Duration,
