@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::ParseError;
 use super::archive::Archive;
 use super::budget::Budget;
-use super::markup::{Token, attribute, decode_entities, html_text, is_start, tag_name, tokens};
+use super::markup::{Token, attribute, decode_entities, html_text, is_start, local_name, tokens};
 
 /// Media types of the spine items that are read (other items, such as SVG pages, hold
 /// no running text).
@@ -45,7 +45,7 @@ fn first_attribute(
         budget.charge_operation()?;
         if let Token::Tag(tag) = token
             && is_start(tag)
-            && tag_name(tag) == element
+            && local_name(tag) == element
             && let Some(value) = attribute(tag, name)
         {
             return Ok(Some(decode_entities(value)));
@@ -67,9 +67,7 @@ fn spine(opf: &str, base: &str, budget: &mut Budget) -> Result<Vec<String>, Pars
             continue;
         }
         // Package documents may or may not prefix their elements (`opf:item`).
-        let name = tag_name(tag);
-        let local = name.rsplit_once(':').map_or(name, |(_, local)| local);
-        match local {
+        match local_name(tag) {
             "item" => {
                 let media = attribute(tag, "media-type").unwrap_or_default();
                 if let (Some(id), Some(href), true) = (

@@ -168,6 +168,13 @@ pub fn tag_name(tag: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// [`tag_name`] without its namespace prefix (`x:row` → `row`), for formats whose
+/// producers prefix elements as they please.
+pub fn local_name(tag: &str) -> &str {
+    let name = tag_name(tag);
+    name.rsplit_once(':').map_or(name, |(_, local)| local)
+}
+
 /// The value of attribute `name` in a tag's inside, entities not decoded.
 pub fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let mut rest = tag;
@@ -378,6 +385,8 @@ mod tests {
         assert_eq!(attribute("w:p w:val=unquoted", "w:val"), None);
         assert_eq!(tag_name("/w:p"), "w:p");
         assert_eq!(tag_name("w:br/"), "w:br");
+        assert_eq!(local_name("/x:row r=\"1\""), "row");
+        assert_eq!(local_name("row"), "row");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::ParseError;
 use super::archive::Archive;
 use super::budget::Budget;
-use super::markup::{Token, attribute, decode_entities, is_end, is_start, tag_name, tokens};
+use super::markup::{Token, attribute, decode_entities, is_end, is_start, local_name, tokens};
 use super::xlsx_values::{Formats, number};
 
 const SEPARATOR: &str = "====================";
@@ -121,7 +121,7 @@ fn shared_strings(xml: &str, budget: &mut Budget) -> Result<Vec<String>, ParseEr
                 current.push_str(&decode_entities(text))
             }
             Token::Text(_) => {}
-            Token::Tag(tag) => match tag_name(tag) {
+            Token::Tag(tag) => match local_name(tag) {
                 "t" => in_text = is_start(tag) && !is_end(tag),
                 "rPh" => in_phonetic = is_start(tag) && !is_end(tag),
                 "si" if is_end(tag) => strings.push(std::mem::take(&mut current)),
@@ -143,7 +143,7 @@ fn sheets(
     for token in tokens(relations) {
         budget.charge_operation()?;
         if let Token::Tag(tag) = token
-            && tag_name(tag) == "Relationship"
+            && local_name(tag) == "Relationship"
             && attribute(tag, "Type").is_some_and(|t| t.ends_with("/worksheet"))
             && let (Some(id), Some(target)) = (attribute(tag, "Id"), attribute(tag, "Target"))
         {
@@ -157,7 +157,7 @@ fn sheets(
         let Token::Tag(tag) = token else {
             continue;
         };
-        match tag_name(tag) {
+        match local_name(tag) {
             "workbookPr" => {
                 date1904 = matches!(attribute(tag, "date1904"), Some("1" | "true"));
             }
@@ -267,7 +267,7 @@ fn sheet_cells(
             Token::Tag(tag) => tag,
         };
         let (start, end) = (is_start(tag), is_end(tag));
-        match tag_name(tag) {
+        match local_name(tag) {
             "row" if start => {
                 row = match attribute(tag, "r") {
                     Some(r) => r
@@ -420,7 +420,7 @@ mod tests {
             <row r="4"><c r="A4" t="b"><v>1</v></c><c r="B4"><f>SUM(B1:B3)</f></c><c r="C4" t="str"><f>A1</f><v>a\b
 c</v></c></row>
             </sheetData></worksheet>"#;
-        let sheet2 = r#"<worksheet><sheetData><row><c><v>2.50</v></c><c t="e"><v>#DIV/0!</v></c></row></sheetData></worksheet>"#;
+        let sheet2 = r#"<x:worksheet><x:sheetData><x:row><x:c><x:v>2.50</x:v></x:c><x:c t="e"><x:v>#DIV/0!</x:v></x:c></x:row></x:sheetData></x:worksheet>"#;
         assert_eq!(
             text(&workbook(sheet1, sheet2)).unwrap(),
             "==================== Sheet: Data & more ====================\n\

@@ -6,7 +6,7 @@
 
 use super::ParseError;
 use super::budget::Budget;
-use super::markup::{Token, attribute, tag_name, tokens};
+use super::markup::{Token, attribute, local_name, tokens};
 
 /// What a cell style makes of a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Formats {
             let Token::Tag(tag) = token else {
                 continue;
             };
-            match tag_name(tag) {
+            match local_name(tag) {
                 "numFmt" if !tag.starts_with('/') => {
                     if let Some(id) = attribute(tag, "numFmtId").and_then(|id| id.parse().ok()) {
                         let code = super::markup::decode_entities(
