@@ -1,6 +1,8 @@
 //! Text out of HTML and XML: tags dropped, `script`/`style` contents skipped, the
 //! common entities decoded, block boundaries kept as line breaks so sentences of
-//! different paragraphs do not run together.
+//! different paragraphs do not run together, and headings (HTML's `h1`-`h6`, the
+//! paragraphs an XML format's caller names) kept as Markdown heading lines, which is
+//! how the chunker sees a document's structure (see `parsing::has_headings`).
 //!
 //! Both walks are linear in their input: every search starts where the previous one
 //! ended and consumes what it scanned, and each tag is charged to the parse budget.
