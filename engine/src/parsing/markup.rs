@@ -78,9 +78,9 @@ fn html_heading_level(name: &str) -> Option<usize> {
 }
 
 /// The element text of an XML part, each element listed in `paragraphs` ending a line.
-/// `heading` sees every start tag inside a paragraph (its own included) and names the
-/// heading level it gives the paragraph, if any (0: body text after all); the last one
-/// named wins, and a heading paragraph becomes one Markdown heading line.
+/// `heading` sees every start tag (a paragraph's own and those inside it) and names the
+/// heading level it gives the current paragraph, if any (0: body text after all); the
+/// last one named wins, and a heading paragraph becomes one Markdown heading line.
 pub fn xml_text(
     xml: &str,
     paragraphs: &[&str],
