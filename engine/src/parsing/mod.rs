@@ -104,6 +104,17 @@ pub fn is_supported(file_name: &str) -> bool {
     })
 }
 
+/// Formats whose extracted text renders their headings as Markdown ATX lines.
+const WITH_HEADINGS: &[&str] = &[
+    "md", "mdx", "docx", "odt", "html", "htm", "xhtml", "epub", "textpack",
+];
+
+/// Whether the text extracted from `file_name` carries its headings as `#` lines (the
+/// chunker then gives each chunk its heading path).
+pub fn has_headings(file_name: &str) -> bool {
+    extension(file_name).is_some_and(|ext| WITH_HEADINGS.contains(&ext.as_str()))
+}
+
 /// The text of a file, chosen by its extension, parsed within `limits`.
 pub fn extract_text(
     file_name: &str,
@@ -174,6 +185,12 @@ mod tests {
             extract("a.exe", b"MZ"),
             Err(ParseError::Unsupported(_))
         ));
+    }
+
+    #[test]
+    fn structured_formats_have_headings() {
+        assert!(has_headings("notes.MD") && has_headings("a.docx") && has_headings("p.html"));
+        assert!(!has_headings("a.txt") && !has_headings("a.pdf") && !has_headings("md"));
     }
 
     #[test]

@@ -98,6 +98,7 @@ fn indexed_store() -> Arc<Store> {
                       Marie Curie won the Nobel Prize with Pierre Curie.",
             file_path: "curie.txt",
             chunking: None,
+            has_headings: false,
         })
         .unwrap();
     store
