@@ -866,7 +866,7 @@ fn a_request_may_choose_its_chunking() {
             "extra_forbidden",
         ),
         (
-            serde_json::json!({"strategy": "semantic_vector"}),
+            serde_json::json!({"strategy": "custom"}),
             "value_error",
         ),
         (
