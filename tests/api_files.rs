@@ -395,7 +395,7 @@ fn a_filename_hint_selects_the_chunking() {
     assert_eq!(doc["metadata"]["process_options"], "R", "{doc}");
     assert_eq!(doc["chunks_count"], 3, "one chunk per paragraph: {doc}");
     // The same text unhinted is one chunk of the server's 1200 tokens.
-    let r = upload(&server, "plain.md", text.as_bytes());
+    let r = upload(&server, "plain.md", format!("{text} (again)").as_bytes());
     let doc = settled(&server, r.json()["track_id"].as_str().unwrap(), 1).remove(0);
     assert_eq!(doc["chunks_count"], 1, "{doc}");
     assert_eq!(doc["metadata"].get("process_options"), None, "{doc}");
