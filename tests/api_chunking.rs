@@ -116,14 +116,26 @@ fn each_strategy_chunks_and_is_shown_in_the_status() {
     assert_eq!(doc["metadata"]["process_options"], "V");
     let chunks = chunks_of(&server, "semantic.txt");
     assert!(chunks.len() >= 2, "{chunks:?}");
-    let mut rejoined: Vec<&str> = chunks.iter().flat_map(|c| c.split_inclusive(". ")).map(str::trim).collect();
+    let mut rejoined: Vec<&str> = chunks
+        .iter()
+        .flat_map(|c| c.split_inclusive(". "))
+        .map(str::trim)
+        .collect();
     rejoined.sort();
     let mut expected = sentences.to_vec();
     expected.sort();
-    assert_eq!(rejoined, expected, "every chunk is a run of whole sentences");
+    assert_eq!(
+        rejoined, expected,
+        "every chunk is a run of whole sentences"
+    );
 
     // fixed_token stays the default, and a document without chunking shows none.
-    let doc = insert(&server, "plain.txt", "Claude Shannon founded information theory.", Value::Null);
+    let doc = insert(
+        &server,
+        "plain.txt",
+        "Claude Shannon founded information theory.",
+        Value::Null,
+    );
     assert_eq!(doc["metadata"].get("process_options"), None, "{doc}");
 }
 
@@ -222,17 +234,38 @@ fn chunks_of_a_markdown_document_carry_their_headings_into_the_context() {
     };
     // A chunk shows the parents of the section it starts in, as LightRAG's does.
     assert_eq!(heading_of("Unpack it"), Some(json!("Guide → Install")));
-    assert_eq!(heading_of("./install.sh"), Some(json!("Guide → Install")), "a # line in a code fence is no heading");
+    assert_eq!(
+        heading_of("./install.sh"),
+        Some(json!("Guide → Install")),
+        "a # line in a code fence is no heading"
+    );
     assert_eq!(heading_of("Download"), Some(json!("Guide")));
-    assert_eq!(heading_of("indexes documents"), None, "a top-level section has no parents");
+    assert_eq!(
+        heading_of("indexes documents"),
+        None,
+        "a top-level section has no parents"
+    );
     // Not in the data of /query/data, which LightRAG does not give them.
-    let data = call(&server, "POST", "/query/data", &json!({"query": "Linux", "mode": "naive"}));
+    let data = call(
+        &server,
+        "POST",
+        "/query/data",
+        &json!({"query": "Linux", "mode": "naive"}),
+    );
     assert!(!data.body.contains("content_headings"), "{}", data.body);
 
     // A plain-text document has no headings, whatever its text looks like.
-    insert(&server, "guide.txt", &GUIDE.replace("Guide", "Manual"), json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0, "separators": ["\n"]}}));
+    insert(
+        &server,
+        "guide.txt",
+        &GUIDE.replace("Guide", "Manual"),
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0, "separators": ["\n"]}}),
+    );
     let context = context_lines_of(&server, "Manual");
-    assert!(!context.is_empty() && context.iter().all(|l| !l.contains("content_headings")), "{context:?}");
+    assert!(
+        !context.is_empty() && context.iter().all(|l| !l.contains("content_headings")),
+        "{context:?}"
+    );
 }
 
 fn context_lines_of(server: &Server, needle: &str) -> Vec<String> {
@@ -249,7 +282,12 @@ fn content_headings_can_be_turned_off() {
         .env("COSINE_THRESHOLD", "-1")
         .env("ENABLE_CONTENT_HEADINGS", "false")
         .start();
-    insert(&server, "guide.md", GUIDE, json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0}}));
+    insert(
+        &server,
+        "guide.md",
+        GUIDE,
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0}}),
+    );
     let context = context(&server);
     assert!(context.contains("Unpack it"), "{context}");
     assert!(!context.contains("content_headings"), "{context}");

@@ -391,7 +391,10 @@ fn a_filename_hint_selects_the_chunking() {
     assert_eq!(r.status, 200, "{}", r.body);
     let doc = settled(&server, r.json()["track_id"].as_str().unwrap(), 1).remove(0);
     assert_eq!(doc["status"], "processed", "{doc}");
-    assert_eq!(doc["file_path"], "algorithms.md", "the hint is not part of the name");
+    assert_eq!(
+        doc["file_path"], "algorithms.md",
+        "the hint is not part of the name"
+    );
     assert_eq!(doc["metadata"]["process_options"], "R", "{doc}");
     assert_eq!(doc["chunks_count"], 3, "one chunk per paragraph: {doc}");
     // The same text unhinted is one chunk of the server's 1200 tokens.
@@ -410,10 +413,24 @@ fn a_filename_hint_selects_the_chunking() {
         "{}",
         r.body
     );
-    for bad in ["two.[-RV].md", "odd.[-R(chunk_ol=5,chunk_ts=5)].md", "size.[-V(chunk_ol=1)].md"] {
+    for bad in [
+        "two.[-RV].md",
+        "odd.[-R(chunk_ol=5,chunk_ts=5)].md",
+        "size.[-V(chunk_ol=1)].md",
+    ] {
         let r = upload(&server, bad, b"x");
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
-        assert!(r.json()["detail"].as_str().unwrap().starts_with("Invalid processing options in parser hint"), "{}", r.body);
-        assert!(!server.dir.join("inputs").join(bad).exists(), "{bad} not kept");
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid processing options in parser hint"),
+            "{}",
+            r.body
+        );
+        assert!(
+            !server.dir.join("inputs").join(bad).exists(),
+            "{bad} not kept"
+        );
     }
 }

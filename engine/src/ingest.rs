@@ -106,7 +106,12 @@ impl Ingest<'_> {
             doc.has_headings,
             |sentences: &[String]| self.embed(sentences),
         )?;
-        tracing::debug!(doc_id = doc.id, strategy = plan.strategy().name(), chunks = chunks.len(), "document chunked");
+        tracing::debug!(
+            doc_id = doc.id,
+            strategy = plan.strategy().name(),
+            chunks = chunks.len(),
+            "document chunked"
+        );
         let mut report = IngestReport::default();
         let chunk_records: Vec<(String, Value)> = chunks
             .iter()

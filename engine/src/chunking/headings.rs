@@ -134,11 +134,12 @@ fn atx_heading(line: &str) -> Option<(usize, String)> {
     }
     let text = rest.trim();
     let without_closing = text.trim_end_matches('#');
-    let text = if without_closing.len() < text.len() && without_closing.ends_with(char::is_whitespace) {
-        without_closing.trim()
-    } else {
-        text
-    };
+    let text =
+        if without_closing.len() < text.len() && without_closing.ends_with(char::is_whitespace) {
+            without_closing.trim()
+        } else {
+            text
+        };
     Some((level, text.to_owned()))
 }
 
@@ -206,7 +207,10 @@ mod tests {
         );
         assert_eq!(outline.headings[1].offset, doc.find("## Install").unwrap());
         assert_eq!(outline.at(0).unwrap().text, "Guide");
-        assert_eq!(outline.at(doc.find("steps").unwrap()).unwrap().text, "Install");
+        assert_eq!(
+            outline.at(doc.find("steps").unwrap()).unwrap().text,
+            "Install"
+        );
         assert!(Outline::of("text\n# later").at(0).is_none());
     }
 

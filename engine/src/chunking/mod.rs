@@ -29,9 +29,7 @@ pub const MAX_CHUNK_TOKENS: usize = 1_000_000;
 /// LightRAG's default separator cascade for `recursive_character` (its
 /// DEFAULT_R_SEPARATORS): paragraph, line, Chinese sentence and clause punctuation,
 /// space, character. English `.?!` is left out: split literally, it would cut `0.95`.
-pub const DEFAULT_R_SEPARATORS: &[&str] = &[
-    "\n\n", "\n", "。", "！", "？", "；", "，", " ", "",
-];
+pub const DEFAULT_R_SEPARATORS: &[&str] = &["\n\n", "\n", "。", "！", "？", "；", "，", " ", ""];
 
 /// `paragraph_semantic`'s own default size (LightRAG's DEFAULT_CHUNK_P_SIZE): merging
 /// whole sections needs more room than CHUNK_SIZE.
@@ -265,7 +263,11 @@ pub fn split<E: From<ChunkError>>(
             semantic_vector::chunk(tokenizer, content, v, embed)?
         }
         Plan::ParagraphSemantic(p) => {
-            check_sizes(p.chunk_token_size, p.overlap_token_size.min(p.chunk_token_size.saturating_sub(1)))?;
+            check_sizes(
+                p.chunk_token_size,
+                p.overlap_token_size
+                    .min(p.chunk_token_size.saturating_sub(1)),
+            )?;
             paragraph_semantic::chunk(tokenizer, content, p, outline.as_ref())
         }
     };

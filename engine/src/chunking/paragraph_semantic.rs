@@ -17,7 +17,9 @@
 //! chunked by `recursive_character`.
 
 use super::headings::Outline;
-use super::{Chunk, ParagraphSemantic, RecursiveCharacter, Tokenizer, numbered, recursive_character};
+use super::{
+    Chunk, ParagraphSemantic, RecursiveCharacter, Tokenizer, numbered, recursive_character,
+};
 
 /// LightRAG's ideal-to-maximum ratio of a paragraph-semantic chunk.
 const IDEAL_RATIO: f64 = 0.75;
@@ -201,7 +203,11 @@ mod tests {
                 "# Appendix\nExtra notes."
             ]
         );
-        assert!(is_reference("References") && is_reference("参考文献列表") && is_reference("Bibliography:"));
+        assert!(
+            is_reference("References")
+                && is_reference("参考文献列表")
+                && is_reference("Bibliography:")
+        );
         assert!(!is_reference("Referenced work"));
     }
 

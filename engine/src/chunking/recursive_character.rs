@@ -13,7 +13,11 @@ use super::{Chunk, RecursiveCharacter, Tokenizer, numbered};
 /// `separators=None` path).
 const LANGCHAIN_SEPARATORS: &[&str] = &["\n\n", "\n", " ", ""];
 
-pub(super) fn chunk(tokenizer: &Tokenizer, content: &str, options: &RecursiveCharacter) -> Vec<Chunk> {
+pub(super) fn chunk(
+    tokenizer: &Tokenizer,
+    content: &str,
+    options: &RecursiveCharacter,
+) -> Vec<Chunk> {
     if content.trim().is_empty() {
         return Vec::new();
     }
@@ -201,7 +205,7 @@ mod tests {
         let t = Tokenizer::o200k();
         let defaults: Vec<&str> = crate::chunking::DEFAULT_R_SEPARATORS.to_vec();
         let text = "知识图谱很有用。检索增强生成也很有用。两者结合更好。";
-        let size = t.count("知识图谱很有用。检索增强生成也很有用。") ;
+        let size = t.count("知识图谱很有用。检索增强生成也很有用。");
         let chunks = chunk(&t, text, &options(size, 0, &defaults));
         assert_eq!(
             contents(&chunks),

@@ -101,24 +101,42 @@ mod tests {
         let Plan::FixedToken(options) = fixed.over(&server) else {
             panic!()
         };
-        assert_eq!((options.chunk_token_size, options.overlap_token_size), (50, 49));
+        assert_eq!(
+            (options.chunk_token_size, options.overlap_token_size),
+            (50, 49)
+        );
         assert_eq!(
             serde_json::to_value(&fixed).unwrap(),
             json!({"chunk_token_size": 50})
         );
-        let Plan::RecursiveCharacter(r) = ChunkingRequest::new(Strategy::RecursiveCharacter).over(&server) else {
+        let Plan::RecursiveCharacter(r) =
+            ChunkingRequest::new(Strategy::RecursiveCharacter).over(&server)
+        else {
             panic!()
         };
-        assert_eq!((r.chunk_token_size, r.overlap_token_size, r.separators.len()), (1200, 100, 9));
-        let Plan::SemanticVector(v) = ChunkingRequest::new(Strategy::SemanticVector).over(&server) else {
+        assert_eq!(
+            (r.chunk_token_size, r.overlap_token_size, r.separators.len()),
+            (1200, 100, 9)
+        );
+        let Plan::SemanticVector(v) = ChunkingRequest::new(Strategy::SemanticVector).over(&server)
+        else {
             panic!()
         };
-        assert_eq!((v.threshold, v.amount, v.buffer_size), (Breakpoint::Percentile, 95.0, 1));
-        let Plan::ParagraphSemantic(p) = ChunkingRequest::new(Strategy::ParagraphSemantic).over(&server) else {
+        assert_eq!(
+            (v.threshold, v.amount, v.buffer_size),
+            (Breakpoint::Percentile, 95.0, 1)
+        );
+        let Plan::ParagraphSemantic(p) =
+            ChunkingRequest::new(Strategy::ParagraphSemantic).over(&server)
+        else {
             panic!()
         };
-        assert_eq!((p.chunk_token_size, p.overlap_token_size, p.drop_references), (2000, 100, false));
-        let stored = json!({"strategy": "semantic_vector", "breakpoint_threshold_type": "gradient"});
+        assert_eq!(
+            (p.chunk_token_size, p.overlap_token_size, p.drop_references),
+            (2000, 100, false)
+        );
+        let stored =
+            json!({"strategy": "semantic_vector", "breakpoint_threshold_type": "gradient"});
         let back: ChunkingRequest = serde_json::from_value(stored.clone()).unwrap();
         assert_eq!(back.breakpoint_threshold_type, Some(Breakpoint::Gradient));
         assert_eq!(serde_json::to_value(&back).unwrap(), stored);

@@ -8,7 +8,9 @@
 //! from its first sentence to its last; one above `chunk_token_size` is split again by
 //! `recursive_character` without overlap. Chunks never overlap.
 
-use super::{Breakpoint, Chunk, ChunkError, SemanticVector, Tokenizer, numbered, recursive_character};
+use super::{
+    Breakpoint, Chunk, ChunkError, SemanticVector, Tokenizer, numbered, recursive_character,
+};
 
 pub(super) fn chunk<E: From<ChunkError>>(
     tokenizer: &Tokenizer,
@@ -101,7 +103,11 @@ fn combine(sentences: &[&str], buffer: usize) -> Vec<String> {
 
 /// Cosine similarity; a zero vector is similar to nothing (scikit-learn's convention).
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let (na, nb) = (norm(a), norm(b));
     if na == 0.0 || nb == 0.0 {
@@ -118,8 +124,8 @@ fn breakpoints(distances: &[f64], options: &SemanticVector) -> Vec<usize> {
         Breakpoint::Percentile => (percentile(distances, amount), distances.to_vec()),
         Breakpoint::StandardDeviation => {
             let mean = mean(distances);
-            let var = distances.iter().map(|d| (d - mean).powi(2)).sum::<f64>()
-                / distances.len() as f64;
+            let var =
+                distances.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / distances.len() as f64;
             (mean + amount * var.sqrt(), distances.to_vec())
         }
         Breakpoint::Interquartile => {
@@ -208,7 +214,8 @@ mod tests {
         chunks.iter().map(|c| c.content.as_str()).collect()
     }
 
-    const TEXT: &str = "A cat sleeps. The cat purrs.  A cat eats! A star shines. The star burns? A star fades.";
+    const TEXT: &str =
+        "A cat sleeps. The cat purrs.  A cat eats! A star shines. The star burns? A star fades.";
 
     #[test]
     fn sentences_split_like_the_python_pattern() {
@@ -245,7 +252,13 @@ mod tests {
         // (2,1), (1,2), (0,3), (0,2): distances 0, 0.106, 0.2, 0.106, 0. The 95th
         // percentile (0.181) breaks at the topic change only...
         let t = Tokenizer::o200k();
-        let chunks = chunk(&t, TEXT, &options(Breakpoint::Percentile, 95.0, 1), topic_embedder).unwrap();
+        let chunks = chunk(
+            &t,
+            TEXT,
+            &options(Breakpoint::Percentile, 95.0, 1),
+            topic_embedder,
+        )
+        .unwrap();
         assert_eq!(
             contents(&chunks),
             [
@@ -254,7 +267,13 @@ mod tests {
             ]
         );
         // ...the 30th (0.021) after the 2nd, 3rd and 4th sentences.
-        let chunks = chunk(&t, TEXT, &options(Breakpoint::Percentile, 30.0, 1), topic_embedder).unwrap();
+        let chunks = chunk(
+            &t,
+            TEXT,
+            &options(Breakpoint::Percentile, 30.0, 1),
+            topic_embedder,
+        )
+        .unwrap();
         assert_eq!(
             contents(&chunks),
             [
@@ -267,10 +286,22 @@ mod tests {
         // Distances 0, 1, 0 (no buffer) have the gradient 1, 0, -1: its 50th percentile
         // (0) breaks after the first sentence, where the distance starts rising.
         let four = "A cat. A cat. A star. A star.";
-        let chunks = chunk(&t, four, &options(Breakpoint::Gradient, 50.0, 0), topic_embedder).unwrap();
+        let chunks = chunk(
+            &t,
+            four,
+            &options(Breakpoint::Gradient, 50.0, 0),
+            topic_embedder,
+        )
+        .unwrap();
         assert_eq!(contents(&chunks), ["A cat.", "A cat. A star. A star."]);
         // Two sentences with the gradient are two chunks, without embedding.
-        let chunks = chunk(&t, "A cat. A star.", &options(Breakpoint::Gradient, 95.0, 1), |_: &[String]| -> Result<Vec<Vec<f32>>, ChunkError> { unreachable!() }).unwrap();
+        let chunks = chunk(
+            &t,
+            "A cat. A star.",
+            &options(Breakpoint::Gradient, 95.0, 1),
+            |_: &[String]| -> Result<Vec<Vec<f32>>, ChunkError> { unreachable!() },
+        )
+        .unwrap();
         assert_eq!(contents(&chunks), ["A cat.", "A star."]);
     }
 
@@ -285,7 +316,10 @@ mod tests {
         let short = |_: &[String]| -> Result<Vec<Vec<f32>>, ChunkError> { Ok(vec![vec![1.0]]) };
         assert_eq!(
             chunk(&t, TEXT, &o, short),
-            Err(ChunkError::EmbeddingCount { expected: 6, got: 1 })
+            Err(ChunkError::EmbeddingCount {
+                expected: 6,
+                got: 1
+            })
         );
     }
 

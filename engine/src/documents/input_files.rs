@@ -209,8 +209,13 @@ mod hint {
                                 "at most one chunking selector (F/R/V/P) may be given".to_owned(),
                             ));
                         }
-                        Some(previous) if *previous != request && request != ChunkingRequest::new(strategy) => {
-                            return Err(refuse(format!("'{c}' is given twice with different parameters")));
+                        Some(previous)
+                            if *previous != request
+                                && request != ChunkingRequest::new(strategy) =>
+                        {
+                            return Err(refuse(format!(
+                                "'{c}' is given twice with different parameters"
+                            )));
                         }
                         Some(_) => {}
                         None => chosen = Some(request),
@@ -225,12 +230,19 @@ mod hint {
     fn parameters(request: &mut ChunkingRequest, params: &str) -> Result<(), String> {
         let strategy = request.strategy;
         for pair in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').map_or((pair, None), |(k, v)| (k.trim(), Some(v.trim())));
+            let (key, value) = pair
+                .split_once('=')
+                .map_or((pair, None), |(k, v)| (k.trim(), Some(v.trim())));
             let int = |min: usize| -> Result<usize, String> {
                 value
                     .and_then(|v| v.parse::<usize>().ok())
                     .filter(|n| (min..=crate::chunking::MAX_CHUNK_TOKENS).contains(n))
-                    .ok_or_else(|| format!("{key} must be an integer from {min} to {}", crate::chunking::MAX_CHUNK_TOKENS))
+                    .ok_or_else(|| {
+                        format!(
+                            "{key} must be an integer from {min} to {}",
+                            crate::chunking::MAX_CHUNK_TOKENS
+                        )
+                    })
             };
             match key {
                 "chunk_token_size" | "chunk_ts" => request.chunk_token_size = Some(int(1)?),
@@ -252,7 +264,8 @@ mod hint {
                 }
             }
         }
-        if let (Some(size), Some(overlap)) = (request.chunk_token_size, request.chunk_overlap_token_size)
+        if let (Some(size), Some(overlap)) =
+            (request.chunk_token_size, request.chunk_overlap_token_size)
             && overlap >= size
         {
             return Err("chunk_overlap_token_size must be < chunk_token_size".to_owned());
@@ -309,15 +322,34 @@ mod tests {
         assert_eq!(chunking("a.txt"), None);
         assert_eq!(chunking("a.[native].txt"), None);
         assert_eq!(chunking("a.[native-it!].txt"), None);
-        assert_eq!(chunking("a.[-R].md"), Some(ChunkingRequest::new(Strategy::RecursiveCharacter)));
-        assert_eq!(chunking("a.[legacy-iV].md").unwrap().strategy, Strategy::SemanticVector);
-        assert_eq!(chunking("a.[-RR].md").unwrap().strategy, Strategy::RecursiveCharacter);
+        assert_eq!(
+            chunking("a.[-R].md"),
+            Some(ChunkingRequest::new(Strategy::RecursiveCharacter))
+        );
+        assert_eq!(
+            chunking("a.[legacy-iV].md").unwrap().strategy,
+            Strategy::SemanticVector
+        );
+        assert_eq!(
+            chunking("a.[-RR].md").unwrap().strategy,
+            Strategy::RecursiveCharacter
+        );
         let r = chunking("a.[-R(chunk_ts=800,chunk_ol=80)].md").unwrap();
-        assert_eq!((r.chunk_token_size, r.chunk_overlap_token_size), (Some(800), Some(80)));
+        assert_eq!(
+            (r.chunk_token_size, r.chunk_overlap_token_size),
+            (Some(800), Some(80))
+        );
         let p = chunking("paper.[-P(drop_rf)].md").unwrap();
-        assert_eq!((p.strategy, p.drop_references), (Strategy::ParagraphSemantic, Some(true)));
-        let p = chunking("paper.[native-P(drop_references=false,chunk_token_size=300)].md").unwrap();
-        assert_eq!((p.drop_references, p.chunk_token_size), (Some(false), Some(300)));
+        assert_eq!(
+            (p.strategy, p.drop_references),
+            (Strategy::ParagraphSemantic, Some(true))
+        );
+        let p =
+            chunking("paper.[native-P(drop_references=false,chunk_token_size=300)].md").unwrap();
+        assert_eq!(
+            (p.drop_references, p.chunk_token_size),
+            (Some(false), Some(300))
+        );
         assert_eq!(read_name("a.[-C].md"), Err(NameError::CustomChunking));
         for bad in [
             "a.[-RV].md",
@@ -337,7 +369,10 @@ mod tests {
                 read_name(bad)
             );
         }
-        assert!(matches!(read_name("a.[iet].md"), Err(NameError::UnsupportedHint(_))));
+        assert!(matches!(
+            read_name("a.[iet].md"),
+            Err(NameError::UnsupportedHint(_))
+        ));
     }
 
     #[test]

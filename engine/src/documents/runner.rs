@@ -264,7 +264,11 @@ fn content_of(
         &*ws.storage,
         &[(
             doc.id.clone(),
-            FullDoc::text(text.clone(), doc.file_path.clone(), full_doc.chunking.clone()),
+            FullDoc::text(
+                text.clone(),
+                doc.file_path.clone(),
+                full_doc.chunking.clone(),
+            ),
         )],
     )?;
     doc.content_summary = text.chars().take(100).collect();

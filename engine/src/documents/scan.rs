@@ -31,7 +31,10 @@ pub fn scan(ws: &Workspace, track_id: &str) -> Result<ScanReport, IntakeError> {
     for name in input_files::list(dir) {
         let mut count = |key| *report.counts.entry(key).or_insert(0) += 1;
         count("discovered");
-        let input_files::Named { canonical, chunking } = match input_files::read_name(&name) {
+        let input_files::Named {
+            canonical,
+            chunking,
+        } = match input_files::read_name(&name) {
             Ok(named) => named,
             Err(refusal) => {
                 count("skipped_unsupported");

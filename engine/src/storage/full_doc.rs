@@ -40,7 +40,11 @@ impl FullDoc {
     }
 
     /// A file in the input directory, parsed by the pipeline.
-    pub fn file(source_file: String, file_path: String, chunking: Option<ChunkingRequest>) -> FullDoc {
+    pub fn file(
+        source_file: String,
+        file_path: String,
+        chunking: Option<ChunkingRequest>,
+    ) -> FullDoc {
         FullDoc {
             source_file: Some(source_file),
             file_path,

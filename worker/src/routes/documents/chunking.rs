@@ -33,9 +33,11 @@ fn keys(strategy: Strategy) -> &'static [&'static str] {
             "breakpoint_threshold_amount",
             "buffer_size",
         ],
-        Strategy::ParagraphSemantic => {
-            &["chunk_token_size", "chunk_overlap_token_size", "drop_references"]
-        }
+        Strategy::ParagraphSemantic => &[
+            "chunk_token_size",
+            "chunk_overlap_token_size",
+            "drop_references",
+        ],
     }
 }
 
@@ -124,8 +126,10 @@ pub fn parse(body: &Map<String, Value>) -> Result<Option<ChunkingRequest>, ApiEr
     let mut request = ChunkingRequest::new(strategy);
     // Bounded as CHUNK_SIZE is: sizes near u64::MAX overflowed the chunker.
     request.chunk_token_size = p.int("chunk_token_size", 1, MAX_CHUNK_TOKENS as u64)?;
-    request.chunk_overlap_token_size = p.int("chunk_overlap_token_size", 0, MAX_CHUNK_TOKENS as u64)?;
-    if let (Some(size), Some(overlap)) = (request.chunk_token_size, request.chunk_overlap_token_size)
+    request.chunk_overlap_token_size =
+        p.int("chunk_overlap_token_size", 0, MAX_CHUNK_TOKENS as u64)?;
+    if let (Some(size), Some(overlap)) =
+        (request.chunk_token_size, request.chunk_overlap_token_size)
         && overlap >= size
     {
         return Err(error(
@@ -253,7 +257,12 @@ impl Params<'_> {
                     ));
                 }
                 None => {
-                    return Err(error(&path, "string_type", "Input should be a valid string", item));
+                    return Err(error(
+                        &path,
+                        "string_type",
+                        "Input should be a valid string",
+                        item,
+                    ));
                 }
             }
         }
@@ -284,7 +293,12 @@ impl Params<'_> {
         };
         let path = ["params", "breakpoint_threshold_amount"];
         let Some(amount) = v.as_f64().filter(|a| a.is_finite()) else {
-            return Err(error(&path, "float_type", "Input should be a valid number", v));
+            return Err(error(
+                &path,
+                "float_type",
+                "Input should be a valid number",
+                v,
+            ));
         };
         if amount <= 0.0 {
             return Err(error(
@@ -310,7 +324,9 @@ impl Params<'_> {
 mod tests {
     use super::*;
     use lightrag_engine::chunking::{self, ChunkError, ChunkingOptions, Plan, Tokenizer};
-    use proptest::prelude::{Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest};
+    use proptest::prelude::{
+        Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
+    };
     use proptest::strategy::Strategy as Generator;
     use serde_json::json;
 
@@ -323,7 +339,10 @@ mod tests {
     fn message(chunking: Value) -> (Value, String) {
         let body = json!({"chunking": chunking});
         let e = parse(body.as_object().unwrap()).unwrap_err();
-        (e.detail[0]["loc"].clone(), e.detail[0]["msg"].as_str().unwrap().to_owned())
+        (
+            e.detail[0]["loc"].clone(),
+            e.detail[0]["msg"].as_str().unwrap().to_owned(),
+        )
     }
 
     #[test]
@@ -387,12 +406,22 @@ mod tests {
     fn each_strategy_takes_only_its_own_parameters() {
         let r = check(json!({"strategy": "recursive_character", "params": {"chunk_token_size": 300, "separators": ["\n\n", ""]}})).unwrap().unwrap();
         assert_eq!(r.strategy, Strategy::RecursiveCharacter);
-        assert_eq!(r.separators.as_deref(), Some(&["\n\n".to_owned(), String::new()][..]));
+        assert_eq!(
+            r.separators.as_deref(),
+            Some(&["\n\n".to_owned(), String::new()][..])
+        );
         let p = check(json!({"strategy": "paragraph_semantic", "params": {"drop_references": true, "chunk_overlap_token_size": null}})).unwrap().unwrap();
-        assert_eq!((p.drop_references, p.chunk_overlap_token_size), (Some(true), None));
+        assert_eq!(
+            (p.drop_references, p.chunk_overlap_token_size),
+            (Some(true), None)
+        );
         let v = check(json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_type": "interquartile", "breakpoint_threshold_amount": 250, "buffer_size": 2}})).unwrap().unwrap();
         assert_eq!(
-            (v.breakpoint_threshold_type, v.breakpoint_threshold_amount, v.buffer_size),
+            (
+                v.breakpoint_threshold_type,
+                v.breakpoint_threshold_amount,
+                v.buffer_size
+            ),
             (Some(Breakpoint::Interquartile), Some(250.0), Some(2))
         );
         for (strategy, key) in [
@@ -420,7 +449,12 @@ mod tests {
                 Err(kind.into())
             );
         }
-        assert!(check(json!({"strategy": "recursive_character", "params": {"separators": vec![" "; 64]}})).is_ok());
+        assert!(
+            check(
+                json!({"strategy": "recursive_character", "params": {"separators": vec![" "; 64]}})
+            )
+            .is_ok()
+        );
         assert_eq!(
             check(json!({"strategy": "paragraph_semantic", "params": {"drop_references": "yes"}})),
             Err("bool_type".into())
@@ -430,12 +464,24 @@ mod tests {
     #[test]
     fn semantic_vector_thresholds_are_checked_as_lightrag_does() {
         let v = |params: Value| check(json!({"strategy": "semantic_vector", "params": params}));
-        assert_eq!(v(json!({"breakpoint_threshold_type": "median"})), Err("literal_error".into()));
-        assert_eq!(v(json!({"breakpoint_threshold_amount": "95"})), Err("float_type".into()));
-        assert_eq!(v(json!({"buffer_size": 0})), Err("greater_than_equal".into()));
+        assert_eq!(
+            v(json!({"breakpoint_threshold_type": "median"})),
+            Err("literal_error".into())
+        );
+        assert_eq!(
+            v(json!({"breakpoint_threshold_amount": "95"})),
+            Err("float_type".into())
+        );
+        assert_eq!(
+            v(json!({"buffer_size": 0})),
+            Err("greater_than_equal".into())
+        );
         assert_eq!(v(json!({"buffer_size": 21})), Err("less_than_equal".into()));
         assert_eq!(
-            message(json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_amount": 0}})).1,
+            message(
+                json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_amount": 0}})
+            )
+            .1,
             "Value error, breakpoint_threshold_amount must be > 0"
         );
         for threshold in ["percentile", "gradient"] {
@@ -445,7 +491,10 @@ mod tests {
             );
         }
         // Without a type the default (percentile) applies.
-        assert_eq!(v(json!({"breakpoint_threshold_amount": 101})), Err("value_error".into()));
+        assert_eq!(
+            v(json!({"breakpoint_threshold_amount": 101})),
+            Err("value_error".into())
+        );
         assert!(v(json!({"breakpoint_threshold_type": "standard_deviation", "breakpoint_threshold_amount": 101})).is_ok());
     }
 
@@ -475,7 +524,10 @@ mod tests {
 
     /// Embeddings that depend on the text, so breakpoints vary.
     fn embed(texts: &[String]) -> Result<Vec<Vec<f32>>, ChunkError> {
-        Ok(texts.iter().map(|t| vec![t.len() as f32, (t.len() % 7) as f32 + 1.0]).collect())
+        Ok(texts
+            .iter()
+            .map(|t| vec![t.len() as f32, (t.len() % 7) as f32 + 1.0])
+            .collect())
     }
 
     proptest! {

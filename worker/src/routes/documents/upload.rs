@@ -84,15 +84,17 @@ pub async fn upload(
         }
     };
     let name = field.file_name().unwrap_or_default().to_owned();
-    let input_files::Named { canonical, chunking } =
-        input_files::read_name(&name).map_err(|e| match e {
-            // LightRAG answers an unusable chunking selector as it does a bad request
-            // chunking: 422.
-            input_files::NameError::CustomChunking => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-            }
-            e => ApiError::engine(&e),
-        })?;
+    let input_files::Named {
+        canonical,
+        chunking,
+    } = input_files::read_name(&name).map_err(|e| match e {
+        // LightRAG answers an unusable chunking selector as it does a bad request
+        // chunking: 422.
+        input_files::NameError::CustomChunking => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        e => ApiError::engine(&e),
+    })?;
     let dir = ws.input_dir.clone();
     let path = dir.join(&name);
     {
