@@ -8,7 +8,7 @@ use tiktoken_rs::Rank;
 use super::{Chunk, ChunkError, ChunkingOptions, Tokenizer, check_sizes};
 
 /// Splits `content` into chunks.
-pub fn chunk(
+pub(super) fn chunk(
     tokenizer: &Tokenizer,
     content: &str,
     options: &ChunkingOptions,

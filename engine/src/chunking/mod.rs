@@ -19,7 +19,7 @@ mod semantic_vector;
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::{CoreBPE, Rank};
 
-pub use fixed_token::chunk;
+use fixed_token::chunk;
 pub use headings::ChunkHeading;
 pub use request::ChunkingRequest;
 
