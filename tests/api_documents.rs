@@ -865,10 +865,7 @@ fn a_request_may_choose_its_chunking() {
             serde_json::json!({"params": {"size": 20}}),
             "extra_forbidden",
         ),
-        (
-            serde_json::json!({"strategy": "semantic_vector"}),
-            "value_error",
-        ),
+        (serde_json::json!({"strategy": "custom"}), "value_error"),
         (
             serde_json::json!({"params": {"chunk_token_size": 5, "chunk_overlap_token_size": 5}}),
             "value_error",

@@ -380,3 +380,57 @@ fn scan_queues_new_files_and_reports_its_progress() {
     }
     assert!(inputs.join("__parsed__/tesla.md").is_file());
 }
+
+#[test]
+fn a_filename_hint_selects_the_chunking() {
+    let server = Server::builder("files-hint-chunking").start();
+    let text = "Edsger Dijkstra described shortest paths.\n\nTony Hoare invented quicksort.\n\nBarbara Liskov defined substitution.";
+    // The hint's strategy and parameters: paragraphs of under 10 tokens each.
+    let hinted = "algorithms.[-R(chunk_ts=10,chunk_ol=0)].md";
+    let r = upload(&server, hinted, text.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let doc = settled(&server, r.json()["track_id"].as_str().unwrap(), 1).remove(0);
+    assert_eq!(doc["status"], "processed", "{doc}");
+    assert_eq!(
+        doc["file_path"], "algorithms.md",
+        "the hint is not part of the name"
+    );
+    assert_eq!(doc["metadata"]["process_options"], "R", "{doc}");
+    assert_eq!(doc["chunks_count"], 3, "one chunk per paragraph: {doc}");
+    // The same text unhinted is one chunk of the server's 1200 tokens.
+    let r = upload(&server, "plain.md", format!("{text} (again)").as_bytes());
+    let doc = settled(&server, r.json()["track_id"].as_str().unwrap(), 1).remove(0);
+    assert_eq!(doc["chunks_count"], 1, "{doc}");
+    assert_eq!(doc["metadata"].get("process_options"), None, "{doc}");
+
+    let r = upload(&server, "custom.[native-C].md", b"x");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid chunking configuration: "),
+        "{}",
+        r.body
+    );
+    for bad in [
+        "two.[-RV].md",
+        "odd.[-R(chunk_ol=5,chunk_ts=5)].md",
+        "size.[-V(chunk_ol=1)].md",
+    ] {
+        let r = upload(&server, bad, b"x");
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid processing options in parser hint"),
+            "{}",
+            r.body
+        );
+        assert!(
+            !server.dir.join("inputs").join(bad).exists(),
+            "{bad} not kept"
+        );
+    }
+}

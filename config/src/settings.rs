@@ -149,6 +149,8 @@ pub struct QuerySettings {
     /// `true` for KG_CHUNK_PICK_METHOD=WEIGHT, `false` for VECTOR.
     pub pick_chunks_by_weight: bool,
     pub enable_llm_cache: bool,
+    /// ENABLE_CONTENT_HEADINGS: chunks in the query context carry `content_headings`.
+    pub content_headings: bool,
     pub user_prompt_prefix: Option<String>,
 }
 
@@ -362,6 +364,7 @@ impl Settings {
                 }
             })?,
             enable_llm_cache: r.get(&spec::ENABLE_LLM_CACHE, api::boolean)?,
+            content_headings: r.get(&spec::ENABLE_CONTENT_HEADINGS, api::boolean)?,
             user_prompt_prefix: r.optional(&spec::USER_PROMPT_PREFIX, non_empty)?,
         })
     }

@@ -150,6 +150,7 @@ settings_table! {
     RELATED_CHUNK_NUMBER = "RELATED_CHUNK_NUMBER", "related-chunk-number", "N", Value("5"), "Source chunks taken per retrieved entity or relation";
     KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
     ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
+    ENABLE_CONTENT_HEADINGS = "ENABLE_CONTENT_HEADINGS", "enable-content-headings", "BOOL", Value("true"), "Give each chunk of the query context its parent headings (content_headings)";
     USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
     MAX_SOURCE_IDS_PER_ENTITY = "MAX_SOURCE_IDS_PER_ENTITY", "max-source-ids-per-entity", "N", Value("300"), "Source chunks an entity remembers (the newest)";
     MAX_SOURCE_IDS_PER_RELATION = "MAX_SOURCE_IDS_PER_RELATION", "max-source-ids-per-relation", "N", Value("300"), "Source chunks a relation remembers (the newest)";

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-use crate::chunking::{self, ChunkError, ChunkingOptions, Tokenizer};
+use crate::chunking::{self, ChunkError, ChunkingOptions, Plan, Tokenizer};
 use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
 use crate::llm::{ExtractionSettings, LanguageModel, ModelError, wait};
@@ -28,8 +28,10 @@ pub struct Document<'a> {
     pub id: &'a str,
     pub content: &'a str,
     pub file_path: &'a str,
-    /// The document's own chunking, when its request gave one.
-    pub chunking: Option<&'a ChunkingOptions>,
+    /// The document's own chunking, when its request or file name gave one.
+    pub chunking: Option<&'a Plan>,
+    /// Its text carries Markdown headings (`parsing::has_headings` of its file name).
+    pub has_headings: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,20 +97,33 @@ pub struct Ingest<'a> {
 
 impl Ingest<'_> {
     pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
-        let chunks = chunking::chunk(
+        let server = Plan::FixedToken(self.chunking.clone());
+        let plan = doc.chunking.unwrap_or(&server);
+        let chunks = chunking::split(
             self.tokenizer,
             doc.content,
-            doc.chunking.unwrap_or(self.chunking),
+            plan,
+            doc.has_headings,
+            |sentences: &[String]| self.embed(sentences),
         )?;
+        tracing::debug!(
+            doc_id = doc.id,
+            strategy = plan.strategy().name(),
+            chunks = chunks.len(),
+            "document chunked"
+        );
         let mut report = IngestReport::default();
         let chunk_records: Vec<(String, Value)> = chunks
             .iter()
             .map(|c| {
                 let id = ids::chunk_id(&c.content);
-                let record = json!({
+                let mut record = json!({
                     "tokens": c.tokens, "content": c.content, "chunk_order_index": c.order,
                     "full_doc_id": doc.id, "file_path": doc.file_path,
                 });
+                if let Some(heading) = &c.heading {
+                    record["heading"] = json!(heading);
+                }
                 (id, record)
             })
             .collect();

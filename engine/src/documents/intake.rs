@@ -113,7 +113,7 @@ pub fn accept(
                 content_length: text.chars().count(),
                 chunks_count: None,
                 error_msg: None,
-                metadata: serde_json::json!({}),
+                metadata: shown_options(&d.full_doc),
                 created_at: now.clone(),
                 updated_at: now.clone(),
             }
@@ -130,6 +130,15 @@ pub fn accept(
         });
     }
     Ok(())
+}
+
+/// The status metadata of a new document: LightRAG's `process_options`, the chunking
+/// selector (`F`, `R`, `V`, `P`) its request or file name chose.
+fn shown_options(full_doc: &FullDoc) -> serde_json::Value {
+    match &full_doc.chunking {
+        Some(c) => serde_json::json!({"process_options": c.strategy.selector().to_string()}),
+        None => serde_json::json!({}),
+    }
 }
 
 /// The refusal for the document whose id `taken` is already held.

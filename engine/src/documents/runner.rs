@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::chunking::{ChunkingOptions, Tokenizer};
+use crate::chunking::{ChunkingOptions, Plan, Tokenizer};
 use crate::clock;
 use crate::coordination::Claim;
 use crate::embedding::{Batching, Embedder};
@@ -24,7 +24,7 @@ use crate::error::{ErrorKind, Kind};
 use crate::ids;
 use crate::ingest::{Document, Ingest, IngestError, SourceLimits, SummaryPolicy};
 use crate::llm::{ExtractionSettings, LanguageModel};
-use crate::parsing::ParseLimits;
+use crate::parsing::{self, ParseLimits};
 use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
 use crate::workspace::Workspace;
 
@@ -77,10 +77,10 @@ fn unfinished(ws: &Workspace) -> Result<Vec<DocStatusRecord>> {
     Ok(docs)
 }
 
-/// A document's text and the chunking its request asked for.
+/// A document's text and the chunking its request or file name asked for.
 struct Stored {
     text: String,
-    chunking: Option<ChunkingOptions>,
+    chunking: Option<Plan>,
 }
 
 impl Pipeline {
@@ -264,7 +264,11 @@ fn content_of(
         &*ws.storage,
         &[(
             doc.id.clone(),
-            FullDoc::text(text.clone(), doc.file_path.clone(), None),
+            FullDoc::text(
+                text.clone(),
+                doc.file_path.clone(),
+                full_doc.chunking.clone(),
+            ),
         )],
     )?;
     doc.content_summary = text.chars().take(100).collect();
@@ -277,10 +281,7 @@ fn content_of(
             tracing::warn!(doc_id = %doc.id, file = %file_name, %error, "parsed file could not be archived")
         }
     }
-    Ok(Ok(Stored {
-        text,
-        chunking: None,
-    }))
+    Ok(Ok(Stored { text, chunking }))
 }
 
 /// The key of a text in the content-hash index.
@@ -358,6 +359,7 @@ fn process_one(
             content: &stored.text,
             file_path: &doc.file_path,
             chunking: stored.chunking.as_ref(),
+            has_headings: parsing::has_headings(&doc.file_path),
         })
     }) {
         Err(reason) => Err(reason),

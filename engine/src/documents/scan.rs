@@ -31,8 +31,11 @@ pub fn scan(ws: &Workspace, track_id: &str) -> Result<ScanReport, IntakeError> {
     for name in input_files::list(dir) {
         let mut count = |key| *report.counts.entry(key).or_insert(0) += 1;
         count("discovered");
-        let canonical = match input_files::canonical_name(&name) {
-            Ok(canonical) => canonical,
+        let input_files::Named {
+            canonical,
+            chunking,
+        } = match input_files::read_name(&name) {
+            Ok(named) => named,
             Err(refusal) => {
                 count("skipped_unsupported");
                 report.warnings.push(format!("{name}: {refusal}"));
@@ -50,7 +53,7 @@ pub fn scan(ws: &Workspace, track_id: &str) -> Result<ScanReport, IntakeError> {
             None => {
                 count("enqueued");
                 new.push(Incoming {
-                    full_doc: FullDoc::file(name, canonical.clone()),
+                    full_doc: FullDoc::file(name, canonical.clone(), chunking),
                     source: canonical,
                 });
             }

@@ -61,6 +61,7 @@ impl Fixture {
                 content,
                 file_path: file,
                 chunking: None,
+                has_headings: false,
             })
             .unwrap()
     }
@@ -228,6 +229,7 @@ fn hub_lists_keep_the_newest_sources_while_weights_keep_counting() {
                 content: &format!("NASA paid SpaceX for mission {i}."),
                 file_path: &format!("f{i}.txt"),
                 chunking: None,
+                has_headings: false,
             })
             .unwrap();
     }

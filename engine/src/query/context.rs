@@ -31,7 +31,11 @@ fn relation_line(r: &RelationRow) -> String {
 }
 
 fn chunk_line(c: &ChunkRow) -> String {
-    json!({"reference_id": c.reference_id, "content": c.content}).to_string()
+    let mut line = json!({"reference_id": c.reference_id, "content": c.content});
+    if let Some(headings) = &c.content_headings {
+        line["content_headings"] = json!(headings);
+    }
+    line.to_string()
 }
 
 /// A row of the context: its JSON line and its cached token count.
@@ -285,6 +289,7 @@ mod tests {
             content: format!("text of {file}"),
             file_path: file.to_owned(),
             chunk_id: String::new(),
+            content_headings: None,
             tokens: 0,
         }
     }

@@ -100,6 +100,8 @@ pub struct RetrievalSettings {
     pub related_chunk_number: usize,
     pub chunk_pick: ChunkPick,
     pub language: String,
+    /// ENABLE_CONTENT_HEADINGS: chunks carry their parent headings into the context.
+    pub content_headings: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +149,9 @@ pub struct ChunkRow {
     pub content: String,
     pub file_path: String,
     pub chunk_id: String,
+    /// The chunk's parent headings, shown in the context only (as LightRAG does).
+    #[serde(skip)]
+    pub content_headings: Option<String>,
     /// Tokens of the row's context line, once counted (0: not yet).
     #[serde(skip)]
     pub tokens: usize,

@@ -10,6 +10,7 @@ use super::{
     ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
     QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
 };
+use crate::chunking::{self, Tokenizer};
 use crate::embedding::{self, Batching};
 use crate::ids;
 use crate::llm::Keywords;
@@ -247,12 +248,28 @@ impl QueryEngine<'_> {
                     content: text(&chunk, "content"),
                     file_path: text(&chunk, "file_path"),
                     chunk_id: id.clone(),
+                    content_headings: self
+                        .settings
+                        .content_headings
+                        .then(|| headings_of(&chunk))
+                        .flatten(),
                     tokens: 0,
                 });
             }
         }
         Ok(rows)
     }
+}
+
+/// The `content_headings` of a chunk record: its `heading.parent_headings` joined.
+fn headings_of(chunk: &Value) -> Option<String> {
+    let parents: Vec<String> = chunk
+        .pointer("/heading/parent_headings")?
+        .as_array()?
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    chunking::headings::content_headings(&Tokenizer::o200k(), &parents)
 }
 
 fn entity_row(entity: Entity) -> EntityRow {

@@ -7,36 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{KvNamespace, KvStorage, Result};
-use crate::chunking::ChunkingOptions;
-
-/// The fixed-token chunking a request asked for; a field not given is the server's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChunkingRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk_token_size: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk_overlap_token_size: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub split_by_character: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub split_by_character_only: bool,
-}
-
-impl ChunkingRequest {
-    /// The options this request gives on top of the server's (an overlap not given
-    /// stays below the requested size).
-    pub fn over(&self, server: &ChunkingOptions) -> ChunkingOptions {
-        let size = self.chunk_token_size.unwrap_or(server.chunk_token_size);
-        ChunkingOptions {
-            chunk_token_size: size,
-            overlap_token_size: self
-                .chunk_overlap_token_size
-                .unwrap_or(server.overlap_token_size.min(size.saturating_sub(1))),
-            split_by_character: self.split_by_character.clone(),
-            split_by_character_only: self.split_by_character_only,
-        }
-    }
-}
+pub use crate::chunking::ChunkingRequest;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FullDoc {
@@ -69,10 +40,15 @@ impl FullDoc {
     }
 
     /// A file in the input directory, parsed by the pipeline.
-    pub fn file(source_file: String, file_path: String) -> FullDoc {
+    pub fn file(
+        source_file: String,
+        file_path: String,
+        chunking: Option<ChunkingRequest>,
+    ) -> FullDoc {
         FullDoc {
             source_file: Some(source_file),
             file_path,
+            chunking,
             ..FullDoc::default()
         }
     }
@@ -105,7 +81,7 @@ mod tests {
             serde_json::to_value(&text).unwrap(),
             json!({"content": "hello", "file_path": "a.txt"})
         );
-        let file = FullDoc::file("b.pdf".into(), "b.pdf".into());
+        let file = FullDoc::file("b.pdf".into(), "b.pdf".into(), None);
         assert_eq!(
             serde_json::to_value(&file).unwrap(),
             json!({"file_path": "b.pdf", "source_file": "b.pdf"})
@@ -121,24 +97,6 @@ mod tests {
             serde_json::to_value(&doc).unwrap(),
             indexed,
             "unknown fields kept"
-        );
-    }
-
-    #[test]
-    fn a_request_chunking_falls_back_on_the_server_options() {
-        let server = ChunkingOptions::default();
-        let asked = ChunkingRequest {
-            chunk_token_size: Some(50),
-            ..ChunkingRequest::default()
-        };
-        let options = asked.over(&server);
-        assert_eq!(
-            (options.chunk_token_size, options.overlap_token_size),
-            (50, 49)
-        );
-        assert_eq!(
-            serde_json::to_value(&asked).unwrap(),
-            json!({"chunk_token_size": 50})
         );
     }
 }

@@ -98,6 +98,7 @@ fn indexed_store() -> Arc<Store> {
                       Marie Curie won the Nobel Prize with Pierre Curie.",
             file_path: "curie.txt",
             chunking: None,
+            has_headings: false,
         })
         .unwrap();
     store
@@ -168,6 +169,7 @@ fn answerer(store: &Arc<Store>, model: &Arc<Scripted>, cache: bool) -> Answerer 
                 related_chunk_number: 5,
                 chunk_pick: ChunkPick::Vector,
                 language: "English".to_owned(),
+                content_headings: true,
             },
             cache: cache.then(|| CachedModel {
                 binding: "test".to_owned(),

@@ -84,7 +84,17 @@ pub async fn upload(
         }
     };
     let name = field.file_name().unwrap_or_default().to_owned();
-    let canonical = input_files::canonical_name(&name).map_err(|e| ApiError::engine(&e))?;
+    let input_files::Named {
+        canonical,
+        chunking,
+    } = input_files::read_name(&name).map_err(|e| match e {
+        // LightRAG answers an unusable chunking selector as it does a bad request
+        // chunking: 422.
+        input_files::NameError::CustomChunking => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        e => ApiError::engine(&e),
+    })?;
     let dir = ws.input_dir.clone();
     let path = dir.join(&name);
     {
@@ -142,7 +152,7 @@ pub async fn upload(
     }
     let file = file.into_inner().map_err(|e| ApiError::internal(&e))?;
     let doc = Incoming {
-        full_doc: FullDoc::file(name.clone(), canonical.clone()),
+        full_doc: FullDoc::file(name.clone(), canonical.clone(), chunking),
         source: canonical.clone(),
     };
     let max_pending = app.settings.api.max_pending_documents;

@@ -87,6 +87,7 @@ pub(crate) fn answerer(app: &App, ws: &Arc<Workspace>) -> Answerer {
                     ChunkPick::Vector
                 },
                 language: app.settings.indexing.summary_language.clone(),
+                content_headings: q.content_headings,
             },
             cache: q.enable_llm_cache.then(|| CachedModel {
                 binding: llm.binding.name().to_owned(),

@@ -1,99 +1,21 @@
-//! LightRAG's fixed-token chunking (`chunking_by_token_size`): windows of
-//! `chunk_token_size` tokens advancing by `chunk_token_size - overlap`, or, with a split
-//! character, the pieces between separators (oversized pieces windowed the same way
-//! unless `split_by_character_only`, which refuses them). Tokens are o200k_base, the
-//! encoding of LightRAG's default tokenizer model (gpt-4o-mini), shipped in the crate.
+//! LightRAG's fixed-token chunking (`chunking_by_token_size`, the `F` strategy): windows
+//! of `chunk_token_size` tokens advancing by `chunk_token_size - overlap`, or, with a
+//! split character, the pieces between separators (oversized pieces windowed the same
+//! way unless `split_by_character_only`, which refuses them).
 
-use tiktoken_rs::{CoreBPE, Rank};
+use tiktoken_rs::Rank;
 
-/// Largest chunk size (and overlap) accepted, from a request as from CHUNK_SIZE.
-pub const MAX_CHUNK_TOKENS: usize = 1_000_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkingOptions {
-    pub chunk_token_size: usize,
-    pub overlap_token_size: usize,
-    pub split_by_character: Option<String>,
-    pub split_by_character_only: bool,
-}
-
-impl Default for ChunkingOptions {
-    /// LightRAG's CHUNK_SIZE 1200 and CHUNK_OVERLAP_SIZE 100.
-    fn default() -> Self {
-        ChunkingOptions {
-            chunk_token_size: 1200,
-            overlap_token_size: 100,
-            split_by_character: None,
-            split_by_character_only: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
-    pub tokens: usize,
-    pub content: String,
-    pub order: usize,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChunkError {
-    #[error(
-        "invalid chunking configuration: overlap {overlap} must be smaller than the chunk size {size}"
-    )]
-    Overlap { size: usize, overlap: usize },
-    #[error("invalid chunking configuration: chunk size {0} is above {MAX_CHUNK_TOKENS} tokens")]
-    TooLarge(usize),
-    #[error("a piece of {tokens} tokens exceeds the chunk size of {limit} tokens")]
-    TokenLimitExceeded { tokens: usize, limit: usize },
-}
-
-/// Token counting and slicing.
-pub struct Tokenizer {
-    bpe: &'static CoreBPE,
-}
-
-impl Tokenizer {
-    /// o200k_base; built once per process on first use.
-    pub fn o200k() -> Tokenizer {
-        Tokenizer {
-            bpe: tiktoken_rs::o200k_base_singleton(),
-        }
-    }
-
-    /// Special-token text is encoded as ordinary text: documents are data.
-    pub fn encode(&self, text: &str) -> Vec<Rank> {
-        self.bpe.encode_ordinary(text)
-    }
-
-    pub fn count(&self, text: &str) -> usize {
-        self.encode(text).len()
-    }
-
-    /// Slices may cut a multi-byte character; like Python's tiktoken, the broken bytes
-    /// become U+FFFD rather than an error.
-    pub fn decode(&self, tokens: &[Rank]) -> String {
-        match self.bpe.decode_bytes(tokens) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => String::new(),
-        }
-    }
-}
+use super::{Chunk, ChunkError, ChunkingOptions, Tokenizer, check_sizes};
 
 /// Splits `content` into chunks.
-pub fn chunk(
+pub(super) fn chunk(
     tokenizer: &Tokenizer,
     content: &str,
     options: &ChunkingOptions,
 ) -> Result<Vec<Chunk>, ChunkError> {
     let size = options.chunk_token_size;
     let overlap = options.overlap_token_size;
-    if size == 0 || overlap >= size {
-        return Err(ChunkError::Overlap { size, overlap });
-    }
-    if size > MAX_CHUNK_TOKENS {
-        return Err(ChunkError::TooLarge(size));
-    }
+    check_sizes(size, overlap)?;
     let mut pieces: Vec<(usize, String)> = Vec::new();
     match options
         .split_by_character
@@ -131,6 +53,7 @@ pub fn chunk(
             tokens,
             content,
             order,
+            heading: None,
         })
         .collect())
 }
@@ -185,7 +108,8 @@ mod tests {
             [Chunk {
                 tokens: chunks[0].tokens,
                 content: "Hello, graph RAG!".into(),
-                order: 0
+                order: 0,
+                heading: None,
             }]
         );
         assert!(

@@ -1,0 +1,294 @@
+//! Chunking strategies and heading paths through the HTTP API: each strategy of a
+//! `/documents/text` request, read back as the chunks `/query/data` returns and the
+//! strategy the document's status shows; and the `content_headings` the query context
+//! gives chunks of a document with headings, unless ENABLE_CONTENT_HEADINGS=false.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Server, call};
+use serde_json::{Value, json};
+
+/// A server whose vector search returns every chunk (any similarity passes).
+fn server(name: &str) -> Server {
+    Server::builder(name).env("COSINE_THRESHOLD", "-1").start()
+}
+
+/// Inserts `text` as `source` with `chunking`; returns the processed document status.
+fn insert(server: &Server, source: &str, text: &str, chunking: Value) -> Value {
+    let r = call(
+        server,
+        "POST",
+        "/documents/text",
+        &json!({"text": text, "file_source": source, "chunking": chunking}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let track = common::processed(
+        server,
+        r.json()["track_id"].as_str().unwrap(),
+        1,
+        Duration::from_secs(60),
+    );
+    track["documents"][0].clone()
+}
+
+/// The chunks of `source`, as `/query/data` returns them.
+fn chunks_of(server: &Server, source: &str) -> BTreeSet<String> {
+    let r = call(
+        server,
+        "POST",
+        "/query/data",
+        &json!({"query": "anything", "mode": "naive", "chunk_top_k": 100}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["data"]["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["file_path"] == source)
+        .map(|c| c["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn each_strategy_chunks_and_is_shown_in_the_status() {
+    let server = server("chunking-strategies");
+
+    // recursive_character: paragraphs (6 and 7 tokens, too many together) apart, the
+    // oversized one cut on spaces, with the separators given.
+    let text = "Alan Turing broke Enigma.\n\nGrace Hopper wrote compilers.\n\nAda Lovelace described the first published algorithm for the Analytical Engine.";
+    let doc = insert(
+        &server,
+        "recursive.txt",
+        text,
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 12, "chunk_overlap_token_size": 0, "separators": ["\n\n", " "]}}),
+    );
+    assert_eq!(doc["metadata"]["process_options"], "R", "{doc}");
+    let chunks = chunks_of(&server, "recursive.txt");
+    assert_eq!(
+        chunks,
+        set(&[
+            "Alan Turing broke Enigma.",
+            "Grace Hopper wrote compilers.",
+            "Ada Lovelace described the first published algorithm for the",
+            "Analytical Engine."
+        ])
+    );
+    assert_eq!(doc["chunks_count"], chunks.len());
+
+    // paragraph_semantic on a Markdown document: small sections join their
+    // subsections; the references section is dropped.
+    let md = "# Compilers\nGrace Hopper wrote the first compiler.\n## COBOL\nShe shaped COBOL.\n# References\n[1] Beyer, Grace Hopper and the Invention of the Information Age.";
+    let doc = insert(
+        &server,
+        "hopper.md",
+        md,
+        json!({"strategy": "paragraph_semantic", "params": {"drop_references": true}}),
+    );
+    assert_eq!(doc["metadata"]["process_options"], "P");
+    assert_eq!(
+        chunks_of(&server, "hopper.md"),
+        set(&["# Compilers\nGrace Hopper wrote the first compiler.\n## COBOL\nShe shaped COBOL."])
+    );
+
+    // semantic_vector: whole sentences, breaking where the embedder's distances jump
+    // (the 50th percentile breaks at least once between two unrelated topics).
+    let sentences = [
+        "Volcanoes erupt molten lava.",
+        "Volcanoes erupt ash clouds.",
+        "Volcanoes erupt near tectonic plates.",
+        "Violins have four strings.",
+        "Violins have a wooden body.",
+        "Violins have a curved bow.",
+    ];
+    let doc = insert(
+        &server,
+        "semantic.txt",
+        &sentences.join(" "),
+        json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_type": "percentile", "breakpoint_threshold_amount": 50, "buffer_size": 1}}),
+    );
+    assert_eq!(doc["metadata"]["process_options"], "V");
+    let chunks = chunks_of(&server, "semantic.txt");
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    let mut rejoined: Vec<&str> = chunks
+        .iter()
+        .flat_map(|c| c.split_inclusive(". "))
+        .map(str::trim)
+        .collect();
+    rejoined.sort();
+    let mut expected = sentences.to_vec();
+    expected.sort();
+    assert_eq!(
+        rejoined, expected,
+        "every chunk is a run of whole sentences"
+    );
+
+    // fixed_token stays the default, and a document without chunking shows none.
+    let doc = insert(
+        &server,
+        "plain.txt",
+        "Claude Shannon founded information theory.",
+        Value::Null,
+    );
+    assert_eq!(doc["metadata"].get("process_options"), None, "{doc}");
+}
+
+#[test]
+fn bad_chunking_is_refused_as_lightrag_words_it() {
+    let server = server("chunking-refused");
+    for (chunking, loc, msg) in [
+        (
+            json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_type": "gradient", "breakpoint_threshold_amount": 150}}),
+            json!(["body", "chunking", "params"]),
+            "Value error, breakpoint_threshold_amount must be within (0, 100] for percentile/gradient",
+        ),
+        (
+            json!({"strategy": "semantic_vector", "params": {"breakpoint_threshold_amount": -1}}),
+            json!(["body", "chunking", "params"]),
+            "Value error, breakpoint_threshold_amount must be > 0",
+        ),
+        (
+            json!({"strategy": "recursive_character", "params": {"chunk_token_size": 10, "chunk_overlap_token_size": 10}}),
+            json!(["body", "chunking", "params"]),
+            "Value error, chunk_overlap_token_size must be < chunk_token_size",
+        ),
+        (
+            json!({"strategy": "recursive_character", "params": {"separators": vec!["|"; 65]}}),
+            json!(["body", "chunking", "params", "separators"]),
+            "List should have at most 64 items after validation, not 65",
+        ),
+        (
+            json!({"strategy": "paragraph_semantic", "params": {"separators": ["\n"]}}),
+            json!(["body", "chunking", "params", "separators"]),
+            "Extra inputs are not permitted",
+        ),
+        (
+            json!({"strategy": "semantic_vector", "params": {"sentence_split_regex": "(a+)+$"}}),
+            json!(["body", "chunking", "params", "sentence_split_regex"]),
+            "Extra inputs are not permitted",
+        ),
+        (
+            json!({"strategy": "custom"}),
+            json!(["body", "chunking", "strategy"]),
+            "Invalid chunking configuration: strategy 'custom' needs a custom chunking function, and this server has none",
+        ),
+    ] {
+        let r = call(
+            &server,
+            "POST",
+            "/documents/text",
+            &json!({"text": "Some text.", "file_source": "refused.txt", "chunking": chunking}),
+        );
+        assert_eq!(r.status, 422, "{chunking}: {}", r.body);
+        let detail = &r.json()["detail"][0];
+        assert_eq!(detail["loc"], loc, "{chunking}");
+        assert_eq!(detail["msg"], msg, "{chunking}");
+    }
+    // Nothing was stored.
+    let r = call(&server, "POST", "/documents/paginated", &json!({}));
+    assert_eq!(r.json()["pagination"]["total_count"], 0, "{}", r.body);
+}
+
+/// The naive query context of `server` (its Document Chunks lines).
+fn context(server: &Server) -> String {
+    let r = call(
+        server,
+        "POST",
+        "/query",
+        &json!({"query": "How is it installed on Linux?", "mode": "naive", "only_need_context": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["response"].as_str().unwrap().to_owned()
+}
+
+const GUIDE: &str = "# Guide\nThe tool indexes documents.\n## Install\nDownload the archive.\n### Linux\nUnpack it into /opt and run the installer script.\n```sh\n# not a heading\n./install.sh\n```";
+
+#[test]
+fn chunks_of_a_markdown_document_carry_their_headings_into_the_context() {
+    let server = server("chunking-headings");
+    insert(
+        &server,
+        "guide.md",
+        GUIDE,
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0, "separators": ["\n"]}}),
+    );
+    let context = context(&server);
+    let lines: Vec<Value> = context
+        .lines()
+        .filter(|l| l.starts_with("{\"") && l.contains("\"reference_id\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let heading_of = |needle: &str| {
+        lines
+            .iter()
+            .find(|l| l["content"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in {context}"))
+            .get("content_headings")
+            .cloned()
+    };
+    // A chunk shows the parents of the section it starts in, as LightRAG's does.
+    assert_eq!(heading_of("Unpack it"), Some(json!("Guide → Install")));
+    assert_eq!(
+        heading_of("./install.sh"),
+        Some(json!("Guide → Install")),
+        "a # line in a code fence is no heading"
+    );
+    assert_eq!(heading_of("Download"), Some(json!("Guide")));
+    assert_eq!(
+        heading_of("indexes documents"),
+        None,
+        "a top-level section has no parents"
+    );
+    // Not in the data of /query/data, which LightRAG does not give them.
+    let data = call(
+        &server,
+        "POST",
+        "/query/data",
+        &json!({"query": "Linux", "mode": "naive"}),
+    );
+    assert!(!data.body.contains("content_headings"), "{}", data.body);
+
+    // A plain-text document has no headings, whatever its text looks like.
+    insert(
+        &server,
+        "guide.txt",
+        &GUIDE.replace("Guide", "Manual"),
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0, "separators": ["\n"]}}),
+    );
+    let context = context_lines_of(&server, "Manual");
+    assert!(
+        !context.is_empty() && context.iter().all(|l| !l.contains("content_headings")),
+        "{context:?}"
+    );
+}
+
+fn context_lines_of(server: &Server, needle: &str) -> Vec<String> {
+    context(server)
+        .lines()
+        .filter(|l| l.contains(needle) && l.contains("\"reference_id\""))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn content_headings_can_be_turned_off() {
+    let server = Server::builder("chunking-no-headings")
+        .env("COSINE_THRESHOLD", "-1")
+        .env("ENABLE_CONTENT_HEADINGS", "false")
+        .start();
+    insert(
+        &server,
+        "guide.md",
+        GUIDE,
+        json!({"strategy": "recursive_character", "params": {"chunk_token_size": 14, "chunk_overlap_token_size": 0}}),
+    );
+    let context = context(&server);
+    assert!(context.contains("Unpack it"), "{context}");
+    assert!(!context.contains("content_headings"), "{context}");
+}
