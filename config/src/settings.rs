@@ -12,6 +12,7 @@ use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::prompt_dir::PromptSettings;
 pub use crate::resolver::MAX_PERMITS;
 use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
 use crate::spec::{self, Spec};
@@ -149,7 +150,6 @@ pub struct QuerySettings {
     /// `true` for KG_CHUNK_PICK_METHOD=WEIGHT, `false` for VECTOR.
     pub pick_chunks_by_weight: bool,
     pub enable_llm_cache: bool,
-    pub user_prompt_prefix: Option<String>,
 }
 
 /// The LLM and the embedding model.
@@ -194,6 +194,8 @@ pub struct Settings {
     pub indexing: IndexingSettings,
     pub models: ModelSettings,
     pub query: QuerySettings,
+    /// PROMPT_DIR's templates and the user prompt prefix.
+    pub prompts: PromptSettings,
     /// Operator hook commands.
     pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
@@ -272,6 +274,7 @@ impl Settings {
             indexing: Self::indexing(&r)?,
             models: Self::models(&r, timeout)?,
             query: Self::query(&r)?,
+            prompts: crate::prompt_dir::load(&r)?,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()
@@ -362,7 +365,6 @@ impl Settings {
                 }
             })?,
             enable_llm_cache: r.get(&spec::ENABLE_LLM_CACHE, api::boolean)?,
-            user_prompt_prefix: r.optional(&spec::USER_PROMPT_PREFIX, non_empty)?,
         })
     }
 
@@ -537,6 +539,7 @@ impl Settings {
                     .to_owned(),
             );
         }
+        warnings.extend(self.prompts.prefix_problem.clone());
         warnings
     }
 

@@ -150,7 +150,9 @@ settings_table! {
     RELATED_CHUNK_NUMBER = "RELATED_CHUNK_NUMBER", "related-chunk-number", "N", Value("5"), "Source chunks taken per retrieved entity or relation";
     KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
     ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
-    USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
+    USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended verbatim to every query's user_prompt (unless the request sets disable_user_prompt_prefix)";
+    USER_PROMPT_PREFIX_FILE = "USER_PROMPT_PREFIX_FILE", "user-prompt-prefix-file", "NAME", Unset, "A .md or .txt file under PROMPT_DIR/user_prompt whose text is the prefix (wins over USER_PROMPT_PREFIX)";
+    PROMPT_DIR = "PROMPT_DIR", "prompt-dir", "DIR", Value("./prompts"), "Directory of prompt templates (<LightRAG prompt name>.md) that replace the built-in ones, checked at start";
     MAX_SOURCE_IDS_PER_ENTITY = "MAX_SOURCE_IDS_PER_ENTITY", "max-source-ids-per-entity", "N", Value("300"), "Source chunks an entity remembers (the newest)";
     MAX_SOURCE_IDS_PER_RELATION = "MAX_SOURCE_IDS_PER_RELATION", "max-source-ids-per-relation", "N", Value("300"), "Source chunks a relation remembers (the newest)";
     MAX_FILE_PATHS = "MAX_FILE_PATHS", "max-file-paths", "N", Value("75"), "Files an entity or relation remembers (the newest)";

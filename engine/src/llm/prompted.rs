@@ -1,9 +1,10 @@
-//! The model behind an HTTP provider: each role renders LightRAG's prompt and sends it
-//! to the provider's chat endpoint.
+//! The model behind an HTTP provider: each role renders LightRAG's prompt (the template
+//! in effect, [`super::templates`]) and sends it to the provider's chat endpoint.
 
 use std::sync::Arc;
 
-use super::prompts::{self, render};
+use super::prompts::render;
+use super::templates::{Template, get};
 use super::{
     BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, Role,
     SummaryRequest, TextStream, collect,
@@ -34,7 +35,7 @@ impl LanguageModel for PromptedModel {
             let types = settings.entity_types.join(",");
             let language = settings.language.as_str();
             let system = render(
-                prompts::ENTITY_EXTRACTION_SYSTEM,
+                get(Template::EntityExtractionSystem),
                 &[
                     ("entity_types", &types),
                     ("language", language),
@@ -45,7 +46,14 @@ impl LanguageModel for PromptedModel {
                 Message::new(Role::System, system),
                 Message::new(
                     Role::User,
-                    render(prompts::ENTITY_EXTRACTION_USER, &[("language", language)]),
+                    render(
+                        get(Template::EntityExtractionUser),
+                        &[
+                            ("entity_types", &types),
+                            ("language", language),
+                            ("input_text", chunk),
+                        ],
+                    ),
                 ),
             ];
             let mut answer = self.complete(messages.clone()).await?;
@@ -56,8 +64,12 @@ impl LanguageModel for PromptedModel {
                 messages.push(Message::new(
                     Role::User,
                     render(
-                        prompts::ENTITY_CONTINUE_EXTRACTION_USER,
-                        &[("language", language)],
+                        get(Template::EntityContinueExtractionUser),
+                        &[
+                            ("entity_types", &types),
+                            ("language", language),
+                            ("input_text", chunk),
+                        ],
                     ),
                 ));
                 last = self.complete(messages.clone()).await?;
@@ -80,7 +92,7 @@ impl LanguageModel for PromptedModel {
                 .collect::<Vec<_>>()
                 .join("\n");
             let prompt = render(
-                prompts::SUMMARIZE_DESCRIPTIONS,
+                get(Template::SummarizeDescriptions),
                 &[
                     ("description_type", request.kind),
                     ("description_name", request.name),
@@ -103,9 +115,8 @@ impl LanguageModel for PromptedModel {
         language: &'a str,
     ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
         Box::pin(async move {
-            // The query goes in last, so text in it is never taken for a placeholder.
             let prompt = render(
-                prompts::KEYWORDS_EXTRACTION,
+                get(Template::KeywordsExtraction),
                 &[("language", language), ("query", query)],
             );
             let answer = self
