@@ -219,3 +219,28 @@ fn kg_chunk_pick_method_weight_and_vector_pick_differently() {
     // VECTOR: RELATED_CHUNK_NUMBER × 1 entity / 2 = 1 chunk, the one nearest the query.
     assert_eq!(picked_chunks("VECTOR"), ["cold.txt"]);
 }
+
+#[test]
+fn ui_customization_brands_with_webui_title_and_has_no_assets_without_a_bundle() {
+    let server = Server::builder("custom-ui")
+        .env("WEBUI_TITLE", "Acme Knowledge")
+        .env("WEBUI_DESCRIPTION", "Ask the archive")
+        .start();
+    let r = server.get("/ui/customization?locale=en");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        r.json(),
+        json!({"customized": false,
+               "brand": {"title": "Acme Knowledge", "description": "Ask the archive"}})
+    );
+    let asset = server.get("/ui/customization/assets/0123abcd/brand-logo");
+    assert_eq!(asset.status, 404);
+    assert_eq!(asset.json(), json!({"detail": "Unknown asset"}));
+
+    let plain = Server::builder("custom-ui-default").start();
+    assert_eq!(
+        plain.get("/ui/customization").json()["brand"],
+        json!({"title": "LightRAG", "description": "Simple and Fast RAG"})
+    );
+}
