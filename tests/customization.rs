@@ -221,12 +221,12 @@ fn kg_chunk_pick_method_weight_and_vector_pick_differently() {
 }
 
 #[test]
-fn ui_customization_brands_with_webui_title_and_has_no_assets_without_a_bundle() {
-    let server = Server::builder("custom-ui")
+fn ui_customization_brands_with_webui_title_and_serves_the_bundle_logo() {
+    let plain = Server::builder("custom-ui-default")
         .env("WEBUI_TITLE", "Acme Knowledge")
         .env("WEBUI_DESCRIPTION", "Ask the archive")
         .start();
-    let r = server.get("/ui/customization?locale=en");
+    let r = plain.get("/ui/customization?locale=en");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(
@@ -234,13 +234,104 @@ fn ui_customization_brands_with_webui_title_and_has_no_assets_without_a_bundle()
         json!({"customized": false,
                "brand": {"title": "Acme Knowledge", "description": "Ask the archive"}})
     );
-    let asset = server.get("/ui/customization/assets/0123abcd/brand-logo");
-    assert_eq!(asset.status, 404);
-    assert_eq!(asset.json(), json!({"detail": "Unknown asset"}));
+    let none = plain.get("/ui/customization/assets/0123abcd/brand-logo");
+    assert_eq!(none.status, 404);
+    assert_eq!(none.json(), json!({"detail": "Unknown asset"}));
 
-    let plain = Server::builder("custom-ui-default").start();
+    let svg = "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n";
+    let builder = Server::builder("custom-ui-bundle")
+        .env("WEBUI_TITLE", "Acme Knowledge")
+        .env("UI_TEMPLATES_DIR", "bundle");
+    std::fs::create_dir_all(builder.dir().join("bundle")).unwrap();
+    builder.file(
+        "bundle/manifest.json",
+        r#"{"schema_version": 1, "default_locale": "en", "fallbacks": {"de-AT": ["de"]},
+            "brand": {"logo": "logo.svg"},
+            "locales": {"en": {"welcome": "welcome.md", "query_empty": "empty.md", "logo_alt": "Acme"},
+                        "de": {"welcome": "welcome.md", "query_empty": "empty.md", "logo_alt": "Acme",
+                               "login": "login.md", "agreements": "terms.md"}}}"#,
+    );
+    builder.file("bundle/logo.svg", svg);
+    builder.file("bundle/welcome.md", "# Welcome to Acme");
+    builder.file("bundle/empty.md", "Ask anything.");
+    builder.file("bundle/login.md", "Staff only.");
+    builder.file("bundle/terms.md", "The terms.");
+    let server = builder.start();
+    let custom = server.get("/ui/customization?locale=de-at").json();
+    assert_eq!(custom["customized"], true, "{custom}");
+    assert_eq!(custom["requested_locale"], "de-AT");
+    assert_eq!(custom["locale"], "de");
+    assert_eq!(custom["fallback_used"], true);
+    assert_eq!(custom["direction"], "ltr");
+    assert_eq!(custom["brand"]["title"], "Acme Knowledge");
+    assert_eq!(custom["brand"]["description"], "Simple and Fast RAG");
+    assert_eq!(custom["brand"]["logo_alt"], "Acme");
     assert_eq!(
-        plain.get("/ui/customization").json()["brand"],
-        json!({"title": "LightRAG", "description": "Simple and Fast RAG"})
+        custom["welcome"],
+        json!({"format": "markdown", "content": "# Welcome to Acme"})
+    );
+    assert_eq!(custom["consent_required"], true);
+    assert_eq!(server.get("/ui/customization").json()["login"], Value::Null);
+    let bad = server.get("/ui/customization?locale=zh_TW");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("underscore")
+    );
+
+    let url = custom["brand"]["logo_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("/ui/customization/assets/") && url.ends_with("/brand-logo"),
+        "{url}"
+    );
+    let logo = server.get(url);
+    assert_eq!(logo.status, 200);
+    assert_eq!(logo.body, svg);
+    assert_eq!(logo.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(
+        logo.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(logo.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        logo.header("content-security-policy"),
+        Some("default-src 'none'; style-src 'unsafe-inline'; sandbox")
+    );
+    let wrong_hash = url.replace("/assets/", "/assets/0").replace("0", "1");
+    for unknown in [
+        wrong_hash.as_str(),
+        "/ui/customization/assets/abc/brand-logo",
+    ] {
+        let r = server.get(unknown);
+        assert_eq!(
+            (r.status, r.json()),
+            (404, json!({"detail": "Unknown asset"})),
+            "{unknown}"
+        );
+    }
+
+    // A bundle that does not validate stops start-up with one line.
+    let broken = Server::builder("custom-ui-broken")
+        .env("UI_TEMPLATES_DIR", "bundle")
+        .no_wait();
+    std::fs::create_dir_all(broken.dir().join("bundle")).unwrap();
+    broken.file(
+        "bundle/manifest.json",
+        r#"{"schema_version": 1, "default_locale": "en", "brand": {"logo": "../logo.png"}, "locales": {}}"#,
+    );
+    let mut broken = broken.start();
+    let status = broken
+        .wait_exit(Duration::from_secs(5))
+        .expect("start-up refused");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        broken.output().contains(
+            "for UI_TEMPLATES_DIR (from process environment): bundle invalid: brand.logo: \
+             \"../logo.png\" must be a relative path inside the bundle"
+        ),
+        "{}",
+        broken.output()
     );
 }

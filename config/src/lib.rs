@@ -18,6 +18,7 @@ mod resolver;
 mod settings;
 pub mod spec;
 mod storage;
+pub mod ui_bundle;
 
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;

@@ -196,6 +196,8 @@ pub struct Settings {
     pub query: QuerySettings,
     /// PROMPT_DIR's templates and the user prompt prefix.
     pub prompts: PromptSettings,
+    /// UI_TEMPLATES_DIR's bundle, when one is installed.
+    pub ui_bundle: Option<crate::ui_bundle::UiBundle>,
     /// Operator hook commands.
     pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
@@ -275,6 +277,7 @@ impl Settings {
             models: Self::models(&r, timeout)?,
             query: Self::query(&r)?,
             prompts: crate::prompt_dir::load(&r)?,
+            ui_bundle: crate::ui_bundle::load(&r)?,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()

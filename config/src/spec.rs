@@ -116,6 +116,7 @@ settings_table! {
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
     WEBUI_DIR = "WEBUI_DIR", "webui-dir", "DIR", Unset, "A built LightRAG web UI (index.html, workspace.html, assets/) served at /webui/ and /workspace/";
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
+    UI_TEMPLATES_DIR = "UI_TEMPLATES_DIR", "ui-templates-dir", "DIR", ValueOrEmpty(""), "LightRAG web UI customisation bundle (manifest.json, Markdown, logos), checked at start (empty: none)";
     WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
     CHUNK_SIZE = "CHUNK_SIZE", "chunk-size", "TOKENS", Value("1200"), "Tokens per chunk";
     CHUNK_OVERLAP_SIZE = "CHUNK_OVERLAP_SIZE", "chunk-overlap-size", "TOKENS", Value("100"), "Tokens shared by consecutive chunks";
