@@ -200,3 +200,23 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     hooks.run(Hook::WorkerExit).await;
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use lightrag_config::prompt_dir::{TEMPLATES, check};
+    use lightrag_engine::llm::templates::Template;
+
+    /// The configuration checks PROMPT_DIR files against the engine's templates: the
+    /// two lists name the same templates, and every built-in one passes the check.
+    #[test]
+    fn prompt_dir_checks_match_the_engine_templates() {
+        assert_eq!(TEMPLATES.len(), Template::ALL.len());
+        for template in Template::ALL {
+            let spec = TEMPLATES
+                .iter()
+                .find(|s| s.name == template.name())
+                .unwrap_or_else(|| panic!("{} is not checked", template.name()));
+            assert_eq!(check(spec, template.builtin()), Ok(()), "{}", spec.name);
+        }
+    }
+}

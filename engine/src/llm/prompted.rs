@@ -130,3 +130,60 @@ impl LanguageModel for PromptedModel {
         self.provider.chat(messages, true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Answers every chat with one record and remembers what it was sent.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<Vec<Message>>>,
+    }
+
+    impl ChatProvider for Recorder {
+        fn chat(
+            &self,
+            messages: Vec<Message>,
+            _stream: bool,
+        ) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+            self.calls.lock().unwrap().push(messages);
+            Box::pin(async { Ok(super::super::once("entity<|#|>X<|#|>tool<|#|>d".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn extraction_asks_max_gleaning_follow_ups_in_the_configured_language() {
+        let recorder = Arc::new(Recorder::default());
+        let model = PromptedModel::new(recorder.clone());
+        let settings = ExtractionSettings {
+            entity_types: vec!["person".into(), "tool".into()],
+            language: "German".into(),
+            max_gleaning: 3,
+        };
+        let answer = model.extract("Ada used a loom.", &settings).await.unwrap();
+        assert_eq!(answer.lines().count(), 4, "every round's records are kept");
+        let calls = recorder.calls.lock().unwrap();
+        assert_eq!(calls.len(), 4);
+        let system = &calls[0][0].content;
+        assert!(system.contains("Entity_types: [person,tool]"), "{system}");
+        assert!(system.contains("written in `German`"));
+        assert!(system.contains("Ada used a loom."));
+        for (round, call) in calls.iter().enumerate().skip(1) {
+            // The earlier turns, then the continue prompt.
+            assert_eq!(call.len(), 2 + 2 * round);
+            let last = &call.last().unwrap().content;
+            assert!(last.contains("missed or incorrectly formatted"), "{last}");
+            assert!(last.contains("output language is German"));
+        }
+        drop(calls);
+        let none = ExtractionSettings {
+            max_gleaning: 0,
+            ..settings
+        };
+        model.extract("Ada.", &none).await.unwrap();
+        assert_eq!(recorder.calls.lock().unwrap().len(), 5);
+    }
+}
