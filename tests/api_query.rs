@@ -340,7 +340,8 @@ fn a_provider_gets_the_context_history_and_user_prompt_and_streams_piece_by_piec
         .env("LLM_BINDING", "openai")
         .env("LLM_BINDING_HOST", &fake.url("/v1"))
         .env("MAX_GLEANING", "0")
-        .env("USER_PROMPT_PREFIX", "Be concise.")
+        // Joined verbatim, as LightRAG does: the prefix brings its own separator.
+        .env("USER_PROMPT_PREFIX", "Be concise.\n")
         .start();
     common::index_texts(&server, &CORPUS);
     let body = json!({

@@ -355,6 +355,7 @@ fn openapi_states_the_constraints_and_the_answers() {
                 "/login",
                 "/auth-status",
                 "/ui/customization",
+                "/ui/customization/assets/{asset_hash}/{asset_id}",
                 "/health",
             ];
             let guarded = !public.contains(&path.as_str()) && !path.starts_with("/api/");

@@ -13,10 +13,12 @@ mod dotenv;
 mod error;
 mod hook;
 mod layers;
+pub mod prompt_dir;
 mod resolver;
 mod settings;
 pub mod spec;
 mod storage;
+pub mod ui_bundle;
 
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;

@@ -12,6 +12,7 @@ use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::prompt_dir::PromptSettings;
 pub use crate::resolver::MAX_PERMITS;
 use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
 use crate::spec::{self, Spec};
@@ -151,7 +152,6 @@ pub struct QuerySettings {
     pub enable_llm_cache: bool,
     /// ENABLE_CONTENT_HEADINGS: chunks in the query context carry `content_headings`.
     pub content_headings: bool,
-    pub user_prompt_prefix: Option<String>,
 }
 
 /// The LLM and the embedding model.
@@ -196,6 +196,10 @@ pub struct Settings {
     pub indexing: IndexingSettings,
     pub models: ModelSettings,
     pub query: QuerySettings,
+    /// PROMPT_DIR's templates and the user prompt prefix.
+    pub prompts: PromptSettings,
+    /// UI_TEMPLATES_DIR's bundle, when one is installed.
+    pub ui_bundle: Option<crate::ui_bundle::UiBundle>,
     /// Operator hook commands.
     pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
@@ -274,6 +278,8 @@ impl Settings {
             indexing: Self::indexing(&r)?,
             models: Self::models(&r, timeout)?,
             query: Self::query(&r)?,
+            prompts: crate::prompt_dir::load(&r)?,
+            ui_bundle: crate::ui_bundle::load(&r)?,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()
@@ -365,7 +371,6 @@ impl Settings {
             })?,
             enable_llm_cache: r.get(&spec::ENABLE_LLM_CACHE, api::boolean)?,
             content_headings: r.get(&spec::ENABLE_CONTENT_HEADINGS, api::boolean)?,
-            user_prompt_prefix: r.optional(&spec::USER_PROMPT_PREFIX, non_empty)?,
         })
     }
 
@@ -540,6 +545,7 @@ impl Settings {
                     .to_owned(),
             );
         }
+        warnings.extend(self.prompts.prefix_problem.clone());
         warnings
     }
 

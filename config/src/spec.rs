@@ -116,6 +116,7 @@ settings_table! {
     MAX_UPLOAD_SIZE = "MAX_UPLOAD_SIZE", "max-upload-size", "BYTES", Value("104857600"), "Largest uploaded file (0: unlimited)";
     WEBUI_DIR = "WEBUI_DIR", "webui-dir", "DIR", Unset, "A built LightRAG web UI (index.html, workspace.html, assets/) served at /webui/ and /workspace/";
     WEBUI_TITLE = "WEBUI_TITLE", "webui-title", "TEXT", Unset, "Title shown by the web UI";
+    UI_TEMPLATES_DIR = "UI_TEMPLATES_DIR", "ui-templates-dir", "DIR", ValueOrEmpty(""), "LightRAG web UI customisation bundle (manifest.json, Markdown, logos), checked at start (empty: none)";
     WEBUI_DESCRIPTION = "WEBUI_DESCRIPTION", "webui-description", "TEXT", Unset, "Description shown by the web UI";
     CHUNK_SIZE = "CHUNK_SIZE", "chunk-size", "TOKENS", Value("1200"), "Tokens per chunk";
     CHUNK_OVERLAP_SIZE = "CHUNK_OVERLAP_SIZE", "chunk-overlap-size", "TOKENS", Value("100"), "Tokens shared by consecutive chunks";
@@ -151,7 +152,9 @@ settings_table! {
     KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
     ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
     ENABLE_CONTENT_HEADINGS = "ENABLE_CONTENT_HEADINGS", "enable-content-headings", "BOOL", Value("true"), "Give each chunk of the query context its parent headings (content_headings)";
-    USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
+    USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended verbatim to every query's user_prompt (unless the request sets disable_user_prompt_prefix)";
+    USER_PROMPT_PREFIX_FILE = "USER_PROMPT_PREFIX_FILE", "user-prompt-prefix-file", "NAME", Unset, "A .md or .txt file under PROMPT_DIR/user_prompt whose text is the prefix (wins over USER_PROMPT_PREFIX)";
+    PROMPT_DIR = "PROMPT_DIR", "prompt-dir", "DIR", Value("./prompts"), "Directory of prompt templates (<LightRAG prompt name>.md) that replace the built-in ones, checked at start";
     MAX_SOURCE_IDS_PER_ENTITY = "MAX_SOURCE_IDS_PER_ENTITY", "max-source-ids-per-entity", "N", Value("300"), "Source chunks an entity remembers (the newest)";
     MAX_SOURCE_IDS_PER_RELATION = "MAX_SOURCE_IDS_PER_RELATION", "max-source-ids-per-relation", "N", Value("300"), "Source chunks a relation remembers (the newest)";
     MAX_FILE_PATHS = "MAX_FILE_PATHS", "max-file-paths", "N", Value("75"), "Files an entity or relation remembers (the newest)";

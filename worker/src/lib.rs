@@ -91,6 +91,10 @@ pub fn run(ctx: WorkerContext) -> i32 {
     // Panics in handlers are answered 500 by the router; log them as one line instead of
     // the default multi-line stderr dump.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    if let Err(e) = install_prompts(&ctx.settings) {
+        tracing::error!(error = %e, "cannot install the prompt templates");
+        return WORKER_BOOT_ERROR;
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(runtime_threads(&ctx.settings));
     let runtime = match builder.enable_all().build() {
@@ -103,6 +107,21 @@ pub fn run(ctx: WorkerContext) -> i32 {
     let code = runtime.block_on(boot_and_serve(ctx));
     runtime.shutdown_background();
     code
+}
+
+/// PROMPT_DIR's templates (checked by the configuration) in effect for this process.
+fn install_prompts(
+    settings: &lightrag_config::Settings,
+) -> Result<(), lightrag_engine::llm::templates::InstallError> {
+    let prompts = &settings.prompts;
+    if !prompts.templates.is_empty() {
+        tracing::info!(
+            dir = %prompts.dir.display(),
+            templates = ?prompts.templates.keys().collect::<Vec<_>>(),
+            "prompt templates from PROMPT_DIR"
+        );
+    }
+    lightrag_engine::llm::templates::install(prompts.templates.clone())
 }
 
 /// WORKER_THREADS, or the CPU cores shared out among the workers: N workers with a
@@ -180,4 +199,24 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
     hooks.run(Hook::WorkerExit).await;
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use lightrag_config::prompt_dir::{TEMPLATES, check};
+    use lightrag_engine::llm::templates::Template;
+
+    /// The configuration checks PROMPT_DIR files against the engine's templates: the
+    /// two lists name the same templates, and every built-in one passes the check.
+    #[test]
+    fn prompt_dir_checks_match_the_engine_templates() {
+        assert_eq!(TEMPLATES.len(), Template::ALL.len());
+        for template in Template::ALL {
+            let spec = TEMPLATES
+                .iter()
+                .find(|s| s.name == template.name())
+                .unwrap_or_else(|| panic!("{} is not checked", template.name()));
+            assert_eq!(check(spec, template.builtin()), Ok(()), "{}", spec.name);
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod extractive;
 pub mod limited;
 pub mod prompted;
 pub mod prompts;
+pub mod templates;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,9 +1,10 @@
-//! The model behind an HTTP provider: each role renders LightRAG's prompt and sends it
-//! to the provider's chat endpoint.
+//! The model behind an HTTP provider: each role renders LightRAG's prompt (the template
+//! in effect, [`super::templates`]) and sends it to the provider's chat endpoint.
 
 use std::sync::Arc;
 
-use super::prompts::{self, render};
+use super::prompts::render;
+use super::templates::{Template, get};
 use super::{
     BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, Role,
     SummaryRequest, TextStream, collect,
@@ -34,7 +35,7 @@ impl LanguageModel for PromptedModel {
             let types = settings.entity_types.join(",");
             let language = settings.language.as_str();
             let system = render(
-                prompts::ENTITY_EXTRACTION_SYSTEM,
+                get(Template::EntityExtractionSystem),
                 &[
                     ("entity_types", &types),
                     ("language", language),
@@ -45,7 +46,14 @@ impl LanguageModel for PromptedModel {
                 Message::new(Role::System, system),
                 Message::new(
                     Role::User,
-                    render(prompts::ENTITY_EXTRACTION_USER, &[("language", language)]),
+                    render(
+                        get(Template::EntityExtractionUser),
+                        &[
+                            ("entity_types", &types),
+                            ("language", language),
+                            ("input_text", chunk),
+                        ],
+                    ),
                 ),
             ];
             let mut answer = self.complete(messages.clone()).await?;
@@ -56,8 +64,12 @@ impl LanguageModel for PromptedModel {
                 messages.push(Message::new(
                     Role::User,
                     render(
-                        prompts::ENTITY_CONTINUE_EXTRACTION_USER,
-                        &[("language", language)],
+                        get(Template::EntityContinueExtractionUser),
+                        &[
+                            ("entity_types", &types),
+                            ("language", language),
+                            ("input_text", chunk),
+                        ],
                     ),
                 ));
                 last = self.complete(messages.clone()).await?;
@@ -80,7 +92,7 @@ impl LanguageModel for PromptedModel {
                 .collect::<Vec<_>>()
                 .join("\n");
             let prompt = render(
-                prompts::SUMMARIZE_DESCRIPTIONS,
+                get(Template::SummarizeDescriptions),
                 &[
                     ("description_type", request.kind),
                     ("description_name", request.name),
@@ -103,9 +115,8 @@ impl LanguageModel for PromptedModel {
         language: &'a str,
     ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
         Box::pin(async move {
-            // The query goes in last, so text in it is never taken for a placeholder.
             let prompt = render(
-                prompts::KEYWORDS_EXTRACTION,
+                get(Template::KeywordsExtraction),
                 &[("language", language), ("query", query)],
             );
             let answer = self
@@ -117,5 +128,61 @@ impl LanguageModel for PromptedModel {
 
     fn chat(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>> {
         self.provider.chat(messages, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Answers every chat with one record and remembers what it was sent.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<Vec<Message>>>,
+    }
+
+    impl ChatProvider for Recorder {
+        fn chat(
+            &self,
+            messages: Vec<Message>,
+            _stream: bool,
+        ) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+            self.calls.lock().unwrap().push(messages);
+            Box::pin(async { Ok(super::super::once("entity<|#|>X<|#|>tool<|#|>d".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn extraction_asks_max_gleaning_follow_ups_in_the_configured_language() {
+        let recorder = Arc::new(Recorder::default());
+        let model = PromptedModel::new(recorder.clone());
+        let settings = ExtractionSettings {
+            entity_types: vec!["person".into(), "tool".into()],
+            language: "German".into(),
+            max_gleaning: 3,
+        };
+        let answer = model.extract("Ada used a loom.", &settings).await.unwrap();
+        assert_eq!(answer.lines().count(), 4, "every round's records are kept");
+        let calls = recorder.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 4);
+        let system = &calls[0][0].content;
+        assert!(system.contains("Entity_types: [person,tool]"), "{system}");
+        assert!(system.contains("written in `German`"));
+        assert!(system.contains("Ada used a loom."));
+        for (round, call) in calls.iter().enumerate().skip(1) {
+            // The earlier turns, then the continue prompt.
+            assert_eq!(call.len(), 2 + 2 * round);
+            let last = &call.last().unwrap().content;
+            assert!(last.contains("missed or incorrectly formatted"), "{last}");
+            assert!(last.contains("output language is German"));
+        }
+        let none = ExtractionSettings {
+            max_gleaning: 0,
+            ..settings
+        };
+        model.extract("Ada.", &none).await.unwrap();
+        assert_eq!(recorder.calls.lock().unwrap().len(), 5);
     }
 }

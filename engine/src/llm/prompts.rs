@@ -1,6 +1,6 @@
 //! LightRAG's prompts, as the provider-backed model sends them: the same roles, the
-//! same record format and delimiters, the same placeholders. Rendering is plain
-//! `{name}` substitution.
+//! same record format and delimiters, the same placeholders. Which template is in
+//! effect (built-in or from PROMPT_DIR) is [`super::templates`]' business.
 
 use crate::extraction::{COMPLETION_DELIMITER, TUPLE_DELIMITER};
 
@@ -317,20 +317,61 @@ User Query: {query}
 ---Output---
 Output:"#;
 
-/// `{name}` substitution; the record delimiters are always available.
+/// `{name}` substitution in one pass, as Python's `str.format` reads LightRAG's
+/// templates: `{{` and `}}` are literal braces, the record delimiters are always
+/// available, and substituted text is never scanned again (so document text cannot be
+/// taken for a placeholder). A brace around anything else stays as it is.
 pub fn render(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = template
-        .replace("{tuple_delimiter}", TUPLE_DELIMITER)
-        .replace("{completion_delimiter}", COMPLETION_DELIMITER);
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let value = |name: &str| match name {
+        "tuple_delimiter" => Some(TUPLE_DELIMITER),
+        "completion_delimiter" => Some(COMPLETION_DELIMITER),
+        _ => values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+    };
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let brace = &rest[at..at + 1];
+        let after = &rest[at + 1..];
+        if after.starts_with(brace) {
+            out.push_str(brace);
+            rest = &after[1..];
+            continue;
+        }
+        let substituted = (brace == "{")
+            .then(|| after.split_once('}'))
+            .flatten()
+            .and_then(|(name, tail)| value(name).map(|v| (v, tail)));
+        match substituted {
+            Some((v, tail)) => {
+                out.push_str(v);
+                rest = tail;
+            }
+            None => {
+                out.push_str(brace);
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendering_is_one_pass_with_python_escapes() {
+        assert_eq!(
+            render(
+                "{{\"q\": \"{query}\"}} {language} {a b} {x",
+                &[("query", "{language}"), ("language", "French")]
+            ),
+            "{\"q\": \"{language}\"} French {a b} {x"
+        );
+        assert_eq!(render("}{tuple_delimiter}", &[]), "}<|#|>");
+    }
 
     #[test]
     fn rendering_fills_every_placeholder() {

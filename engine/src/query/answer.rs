@@ -23,7 +23,8 @@ use crate::chunking::Tokenizer;
 use crate::embedding::Embedder;
 use crate::error::{ErrorKind, Kind};
 use crate::ids;
-use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, prompts, wait};
+use crate::llm::templates::{self, Template};
+use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, wait};
 use crate::storage::bundle::Stores;
 use crate::storage::{KvNamespace, StorageError};
 
@@ -201,7 +202,9 @@ impl Answerer {
         let params = &request.params;
         let bypass = params.mode == Mode::Bypass;
         if !bypass && retrieval.is_empty() {
-            return Ok(Answer::Fixed(prompts::FAIL_RESPONSE.to_owned()));
+            return Ok(Answer::Fixed(
+                templates::get(Template::FailResponse).to_owned(),
+            ));
         }
         let context = (!bypass).then(|| render_context(params.mode, retrieval));
         if request.only_need_context {

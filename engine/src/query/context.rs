@@ -12,7 +12,8 @@ use super::{
     ChunkRow, EntityRow, Mode, ProcessingInfo, QueryParams, Reference, RelationRow, Retrieval,
 };
 use crate::chunking::Tokenizer;
-use crate::llm::prompts::{self, render};
+use crate::llm::prompts::render;
+use crate::llm::templates::{Template, get};
 use crate::llm::{Keywords, Message, Role};
 use crate::storage::graph::GRAPH_FIELD_SEP;
 
@@ -136,9 +137,9 @@ fn template_tokens(tokenizer: &Tokenizer, mode: Mode) -> usize {
     static KG: OnceLock<usize> = OnceLock::new();
     static NAIVE: OnceLock<usize> = OnceLock::new();
     if mode == Mode::Naive {
-        *NAIVE.get_or_init(|| tokenizer.count(prompts::NAIVE_RAG_RESPONSE))
+        *NAIVE.get_or_init(|| tokenizer.count(get(Template::NaiveRagResponse)))
     } else {
-        *KG.get_or_init(|| tokenizer.count(prompts::RAG_RESPONSE))
+        *KG.get_or_init(|| tokenizer.count(get(Template::RagResponse)))
     }
 }
 
@@ -215,7 +216,7 @@ pub fn render_context(mode: Mode, retrieval: &Retrieval) -> String {
     );
     if mode == Mode::Naive {
         return render(
-            prompts::NAIVE_QUERY_CONTEXT,
+            get(Template::NaiveQueryContext),
             &[
                 ("reference_list_str", &references),
                 ("text_chunks_str", &chunks),
@@ -223,7 +224,7 @@ pub fn render_context(mode: Mode, retrieval: &Retrieval) -> String {
         );
     }
     render(
-        prompts::KG_QUERY_CONTEXT,
+        get(Template::KgQueryContext),
         &[
             ("reference_list_str", &references),
             (
@@ -249,9 +250,9 @@ pub fn system_prompt(params: &QueryParams, context: &str) -> String {
         params.user_prompt.as_str()
     };
     let (template, slot) = if params.mode == Mode::Naive {
-        (prompts::NAIVE_RAG_RESPONSE, "content_data")
+        (get(Template::NaiveRagResponse), "content_data")
     } else {
-        (prompts::RAG_RESPONSE, "context_data")
+        (get(Template::RagResponse), "context_data")
     };
     render(
         template,

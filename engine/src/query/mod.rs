@@ -15,6 +15,7 @@
 //! front end takes.
 
 pub mod answer;
+mod chunk_pick;
 pub mod context;
 mod retrieval;
 

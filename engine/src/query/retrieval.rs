@@ -1,15 +1,15 @@
 //! Retrieval per mode: vector searches, the graph around their hits, source chunks,
 //! round-robin merges, then the token budgets and the references ([`super::context`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::context;
 use super::{
     ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
     QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
 };
+use super::{chunk_pick, context};
 use crate::chunking::{self, Tokenizer};
 use crate::embedding::{self, Batching};
 use crate::ids;
@@ -191,52 +191,36 @@ impl QueryEngine<'_> {
         Ok((entities, relations))
     }
 
-    /// Up to RELATED_CHUNK_NUMBER source chunks per item, by similarity to the query or
-    /// by how many items share them.
-    fn source_chunks(&self, sources: &[&str], query: &[f32]) -> Result<Vec<String>, QueryError> {
-        let per_item: Vec<Vec<String>> = sources
+    /// The source chunks of `sources` (entities' or relations' `source_id`, best item
+    /// first) that KG_CHUNK_PICK_METHOD picks, leaving out `exclude`.
+    fn source_chunks(
+        &self,
+        sources: &[&str],
+        query: &[f32],
+        exclude: &[String],
+        drop_emptied: bool,
+    ) -> Result<Vec<String>, QueryError> {
+        let exclude: HashSet<&str> = exclude.iter().map(String::as_str).collect();
+        let per_item = sources
             .iter()
             .map(|s| fragments(s).map(str::to_owned).collect())
             .collect();
-        let mut shared: HashMap<&str, usize> = HashMap::new();
-        for ids in &per_item {
-            for id in ids {
-                *shared.entry(id).or_default() += 1;
+        let lists = chunk_pick::candidates(per_item, &exclude, drop_emptied);
+        let per_item_max = self.settings.related_chunk_number;
+        if self.settings.chunk_pick == ChunkPick::Vector {
+            let ids = chunk_pick::unique(&lists);
+            let scores = self.stores.chunk_index.similarities(
+                self.stores.vectors,
+                self.stores.generations,
+                query,
+                &ids,
+            )?;
+            let count = per_item_max * lists.len() / 2;
+            if let Some(picked) = chunk_pick::by_similarity(&ids, &scores, count) {
+                return Ok(picked);
             }
         }
-        let mut picked = Vec::new();
-        for ids in &per_item {
-            let mut ranked: Vec<(f32, usize, &String)> = match self.settings.chunk_pick {
-                ChunkPick::Vector => {
-                    let scores = self.stores.chunk_index.similarities(
-                        self.stores.vectors,
-                        self.stores.generations,
-                        query,
-                        ids,
-                    )?;
-                    ids.iter()
-                        .zip(scores)
-                        .enumerate()
-                        .map(|(i, (id, score))| (score.unwrap_or(f32::MIN), i, id))
-                        .collect()
-                }
-                ChunkPick::Weight => ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| (shared[id.as_str()] as f32, i, id))
-                    .collect(),
-            };
-            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            picked.push(
-                ranked
-                    .into_iter()
-                    .take(self.settings.related_chunk_number)
-                    .map(|(_, _, id)| id.clone())
-                    .collect::<Vec<_>>(),
-            );
-        }
-        let lists: Vec<&[String]> = picked.iter().map(Vec::as_slice).collect();
-        Ok(round_robin(&lists, String::clone))
+        Ok(chunk_pick::weighted_polling(&lists, per_item_max, 1))
     }
 
     fn chunk_rows(&self, ids: &[String]) -> Result<Vec<ChunkRow>, QueryError> {
@@ -352,13 +336,18 @@ pub(super) async fn run(
             .map(|e| e.source_id.as_str())
             .collect::<Vec<_>>(),
         &vectors.query,
+        &[],
+        false,
     )?;
+    // A relation brings only chunks its entities did not.
     let relation_chunks = engine.source_chunks(
         &relations
             .iter()
             .map(|r| r.source_id.as_str())
             .collect::<Vec<_>>(),
         &vectors.query,
+        &entity_chunks,
+        true,
     )?;
     let mut chunk_ids = round_robin(
         &[&vector_chunks, &entity_chunks, &relation_chunks],

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, documents, graph, health, metrics, ollama, query, root};
+use super::{auth, customization, documents, graph, health, metrics, ollama, query, root};
 use crate::app::{API_VERSION, App};
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use crate::app::{API_VERSION, App};
     info(title = "LightRAG Server API", version = API_VERSION,
          description = "LightRAG-compatible API served by lightrag-master"),
     paths(
-        root::root, root::customization, health::health, metrics::metrics,
+        root::root, customization::customization, customization::asset, health::health, metrics::metrics,
         auth::login, auth::auth_status, auth::auth_verify,
         documents::status_counts, documents::track_status,
         documents::insert::insert_text, documents::insert::insert_texts, documents::paginated,

@@ -4,6 +4,7 @@
 
 mod auth;
 mod contract;
+mod customization;
 mod docs;
 mod documents;
 mod graph;
@@ -138,7 +139,11 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
         .route("/", get(root::root))
         .route("/login", post(auth::login))
         .route("/auth-status", get(auth::auth_status))
-        .route("/ui/customization", get(root::customization))
+        .route("/ui/customization", get(customization::customization))
+        .route(
+            "/ui/customization/assets/{asset_hash}/{asset_id}",
+            get(customization::asset),
+        )
         .route("/webui", get(webui::admin_bare))
         .route("/webui/", get(webui::admin_index))
         .route("/webui/{*path}", get(webui::admin_file))

@@ -1,11 +1,10 @@
-//! `GET /` and `GET /ui/customization`: where a browser lands, and the UI's branding.
+//! `GET /`: where a browser lands.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use http::header;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -50,34 +49,4 @@ pub async fn root(State(app): State<Arc<App>>) -> Response {
         return Redirect::temporary(&format!("{prefix}/docs")).into_response();
     }
     service_info(&app).into_response()
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Brand {
-    title: &'static str,
-    description: &'static str,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Customization {
-    customized: bool,
-    brand: Brand,
-}
-
-/// The uncustomized answer: no UI template bundle is installed.
-#[utoipa::path(get, path = "/ui/customization", tag = "server",
-    params(("locale" = Option<String>, Query, description = "BCP 47 locale")),
-    responses((status = 200, body = Customization)))]
-pub async fn customization() -> Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(Customization {
-            customized: false,
-            brand: Brand {
-                title: "LightRAG",
-                description: "Simple and Fast RAG",
-            },
-        }),
-    )
-        .into_response()
 }

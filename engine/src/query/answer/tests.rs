@@ -317,7 +317,7 @@ async fn nothing_retrieved_is_lightrags_fixed_answer() {
         .answer(question(), progress)
         .await
         .unwrap();
-    assert_eq!(fixed(answered.answer), prompts::FAIL_RESPONSE);
+    assert_eq!(fixed(answered.answer), crate::llm::prompts::FAIL_RESPONSE);
     assert_eq!(model.chats(), 0);
     let steps = steps.lock().unwrap();
     assert_eq!(steps.first(), Some(&PROGRESS_KEYWORDS));

@@ -18,7 +18,13 @@ use crate::auth::whitelist::Whitelist;
 const ADMITTED: [&str; 3] = ["/documents/text", "/documents/texts", "/documents/upload"];
 
 /// Paths outside LightRAG's auth dependency (the public router of `routes::router`).
-const PUBLIC: [&str; 4] = ["/", "/login", "/auth-status", "/ui/customization"];
+const PUBLIC: [&str; 5] = [
+    "/",
+    "/login",
+    "/auth-status",
+    "/ui/customization",
+    "/ui/customization/assets/{asset_hash}/{asset_id}",
+];
 
 /// The credentials a guarded operation takes, by auth mode; `None` when the server is
 /// open.

@@ -41,16 +41,15 @@ async fn read(req: Request) -> Result<QueryRequest, ApiError> {
 
 fn params(app: &App, r: &QueryRequest) -> QueryParams {
     let q = &app.settings.query;
-    let prefix = q
+    // LightRAG joins them verbatim: the prefix's own trailing newlines separate them.
+    let prefix = app
+        .settings
+        .prompts
         .user_prompt_prefix
         .as_deref()
-        .filter(|_| !r.disable_user_prompt_prefix);
-    let user_prompt = match (prefix, r.user_prompt.as_deref().filter(|p| !p.is_empty())) {
-        (Some(prefix), Some(prompt)) => format!("{prefix}\n{prompt}"),
-        (Some(prefix), None) => prefix.to_owned(),
-        (None, Some(prompt)) => prompt.to_owned(),
-        (None, None) => String::new(),
-    };
+        .filter(|_| !r.disable_user_prompt_prefix)
+        .unwrap_or_default();
+    let user_prompt = format!("{prefix}{}", r.user_prompt.as_deref().unwrap_or_default());
     QueryParams {
         query: r.query.clone(),
         mode: r.mode,
