@@ -8,22 +8,23 @@
 //! came from and the value itself.
 
 pub mod api;
+mod bindings;
 mod connections;
 mod dotenv;
 mod error;
 mod hook;
 mod layers;
+mod models;
 mod resolver;
 mod settings;
 pub mod spec;
 mod storage;
 
+pub use bindings::Binding;
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;
 pub use layers::{Environment, Source};
-pub use settings::{
-    Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,
-    QuerySettings, Settings,
-};
+pub use models::{AwsSettings, EmbeddingInput, LlmRole, ModelSettings, ProviderSettings};
+pub use settings::{IndexingSettings, LogLevel, MAX_PERMITS, QuerySettings, Settings};
 pub use storage::{RedisSettings, StorageSelection};
