@@ -129,6 +129,8 @@ impl Binding {
     /// setting is not given.
     pub(crate) fn key_fallbacks(self) -> &'static [Spec] {
         match self {
+            Binding::OpenAi => &[spec::OPENAI_API_KEY],
+            Binding::AzureOpenAi => &[spec::AZURE_OPENAI_API_KEY],
             Binding::Gemini => &[spec::GEMINI_API_KEY],
             Binding::Jina => &[spec::JINA_API_KEY],
             Binding::VoyageAi => &[spec::VOYAGE_API_KEY, spec::VOYAGEAI_API_KEY],

@@ -309,6 +309,10 @@ fn endpoint(
         Some(host) => host,
         None => match inherit {
             Some(base) if !r.is_set(&specs.host) => base.host.clone(),
+            // LightRAG's azure_openai default is the Azure SDK's endpoint variable.
+            _ if binding == Binding::AzureOpenAi => r
+                .optional(&spec::AZURE_OPENAI_ENDPOINT, url)?
+                .unwrap_or_else(|| binding.default_host(None)),
             _ => binding.default_host(aws.as_ref().map(|a| a.region.as_str())),
         },
     };

@@ -122,7 +122,7 @@ settings_table! {
     ENTITY_TYPES = "ENTITY_TYPES", "entity-types", "TYPES", Value("person,creature,organization,location,event,concept,method,content,data,artifact,naturalobject"), "Entity types to extract, comma-separated (a JSON list is accepted too)";
     EMBEDDING_DIM = "EMBEDDING_DIM", "embedding-dim", "N", Value("1024"), "Embedding dimensions; must match the embedding model and the stored vectors";
     LLM_BINDING = "LLM_BINDING", "llm-binding", "BINDING", Value("builtin"), "LLM provider: builtin (no network), openai, openai-ollama (openai LLM, ollama embeddings), azure_openai, ollama, lollms, gemini or bedrock (aws_bedrock)";
-    LLM_BINDING_HOST = "LLM_BINDING_HOST", "llm-binding-host", "URL", Derived("the binding's: https://api.openai.com/v1 (openai, azure_openai), http://localhost:11434 (ollama), http://localhost:9600 (lollms), https://generativelanguage.googleapis.com (gemini), https://bedrock-runtime.<AWS_REGION>.amazonaws.com (bedrock)"), "Base URL of the LLM provider (DEFAULT_GEMINI_ENDPOINT and DEFAULT_BEDROCK_ENDPOINT mean the default)";
+    LLM_BINDING_HOST = "LLM_BINDING_HOST", "llm-binding-host", "URL", Derived("the binding's: https://api.openai.com/v1 (openai; azure_openai: AZURE_OPENAI_ENDPOINT, else that URL), http://localhost:11434 (ollama), http://localhost:9600 (lollms), https://generativelanguage.googleapis.com (gemini), https://bedrock-runtime.<AWS_REGION>.amazonaws.com (bedrock)"), "Base URL of the LLM provider (DEFAULT_GEMINI_ENDPOINT and DEFAULT_BEDROCK_ENDPOINT mean the default)";
     LLM_BINDING_API_KEY = "LLM_BINDING_API_KEY", "llm-binding-api-key", "KEY", Unset, "API key of the LLM provider";
     LLM_MODEL = "LLM_MODEL", "llm-model", "MODEL", Value("mistral-nemo:latest"), "LLM model (for azure_openai: the deployment)";
     LLM_TIMEOUT = "LLM_TIMEOUT", "llm-timeout", "SECONDS", Value("240"), "Longest one attempt of an LLM call may take, and the longest pause of a streamed answer (at most TIMEOUT)";
@@ -135,6 +135,9 @@ settings_table! {
     EMBEDDING_FUNC_MAX_ASYNC = "EMBEDDING_FUNC_MAX_ASYNC", "embedding-func-max-async", "N", Value("8"), "Embedding calls in flight at once, across all workers";
     EMBEDDING_BATCH_NUM = "EMBEDDING_BATCH_NUM", "embedding-batch-num", "N", Value("10"), "Texts sent in one embedding call";
     AZURE_OPENAI_API_VERSION = "AZURE_OPENAI_API_VERSION", "azure-openai-api-version", "VERSION", Value("2024-08-01-preview"), "api-version sent to Azure OpenAI";
+    OPENAI_API_KEY = "OPENAI_API_KEY", "openai-api-key", "KEY", Unset, "API key of the openai bindings when LLM_BINDING_API_KEY / EMBEDDING_BINDING_API_KEY is unset";
+    AZURE_OPENAI_API_KEY = "AZURE_OPENAI_API_KEY", "azure-openai-api-key", "KEY", Unset, "API key of the azure_openai bindings when LLM_BINDING_API_KEY / EMBEDDING_BINDING_API_KEY is unset";
+    AZURE_OPENAI_ENDPOINT = "AZURE_OPENAI_ENDPOINT", "azure-openai-endpoint", "URL", Unset, "Host of the azure_openai bindings when LLM_BINDING_HOST / EMBEDDING_BINDING_HOST is unset";
     GEMINI_API_KEY = "GEMINI_API_KEY", "gemini-api-key", "KEY", Unset, "API key of the gemini bindings when LLM_BINDING_API_KEY / EMBEDDING_BINDING_API_KEY is unset";
     JINA_API_KEY = "JINA_API_KEY", "jina-api-key", "KEY", Unset, "API key of the jina embedding binding when EMBEDDING_BINDING_API_KEY is unset";
     VOYAGE_API_KEY = "VOYAGE_API_KEY", "voyage-api-key", "KEY", Unset, "API key of the voyageai embedding binding when EMBEDDING_BINDING_API_KEY is unset";

@@ -158,3 +158,28 @@ fn embedding_prefixes_send_dim_and_token_limit() {
     assert!(error(&[("EMBEDDING_QUERY_PREFIX", "")]).contains("NO_PREFIX"));
     assert!(error(&[("EMBEDDING_TOKEN_LIMIT", "0")]).contains("EMBEDDING_TOKEN_LIMIT"));
 }
+
+#[test]
+fn openai_and_azure_read_their_sdk_variables() {
+    let s = load(&[("LLM_BINDING", "openai"), ("OPENAI_API_KEY", "sk-env")]).unwrap();
+    assert_eq!(s.models.llm.api_key.as_deref(), Some("sk-env"));
+    let s = load(&[
+        ("LLM_BINDING", "openai"),
+        ("LLM_BINDING_API_KEY", "sk-set"),
+        ("OPENAI_API_KEY", "sk-env"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.models.llm.api_key.as_deref(),
+        Some("sk-set"),
+        "the setting wins"
+    );
+    let s = load(&[
+        ("LLM_BINDING", "azure_openai"),
+        ("AZURE_OPENAI_ENDPOINT", "https://me.openai.azure.com/"),
+        ("AZURE_OPENAI_API_KEY", "az"),
+    ])
+    .unwrap();
+    assert_eq!(s.models.llm.host, "https://me.openai.azure.com");
+    assert_eq!(s.models.llm.api_key.as_deref(), Some("az"));
+}

@@ -15,10 +15,23 @@ use crate::llm::{BoxFuture, Message, ModelError, Role, TextStream};
 
 const PROVIDER: &str = "gemini";
 
+/// Google's API root, which LightRAG also accepts with its version path.
+const GOOGLE_ROOT: &str = "https://generativelanguage.googleapis.com";
+
+/// The service root: the host as given, but Google's root with `/v1beta` or `/v1`
+/// (which LightRAG treats as the SDK default) without it, as the version is added here.
+fn root(host: &str) -> &str {
+    match host.strip_prefix(GOOGLE_ROOT) {
+        Some("/v1beta" | "/v1") => GOOGLE_ROOT,
+        _ => host,
+    }
+}
+
 fn url(api: &Api, operation: &str) -> String {
     format!(
         "{}/v1beta/models/{}:{operation}",
-        api.endpoint.host, api.endpoint.model
+        root(&api.endpoint.host),
+        api.endpoint.model
     )
 }
 
@@ -217,5 +230,10 @@ mod tests {
             {"text": "thinking", "thought": true}, {"text": "Paris"}]}}]});
         assert_eq!(text(&answer), "Paris");
         assert!(matches!(event("data: {\"candidates\":[]}"), Line::Skip));
+        assert_eq!(
+            root("https://generativelanguage.googleapis.com/v1beta"),
+            GOOGLE_ROOT
+        );
+        assert_eq!(root("http://proxy:8080/v1beta"), "http://proxy:8080/v1beta");
     }
 }
