@@ -154,3 +154,106 @@ pub fn embedder(
         }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use lightrag_engine::llm::{self, Role};
+
+    use super::*;
+
+    /// A model that records which calls reached it.
+    struct Recorder {
+        name: &'static str,
+        calls: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Recorder {
+        fn note(&self, call: &str) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("{}:{call}", self.name));
+        }
+    }
+
+    impl LanguageModel for Recorder {
+        fn extract<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a ExtractionSettings,
+        ) -> BoxFuture<'a, Result<String, ModelError>> {
+            self.note("extract");
+            Box::pin(async { Ok(String::new()) })
+        }
+
+        fn summarize<'a>(
+            &'a self,
+            _: SummaryRequest<'a>,
+        ) -> BoxFuture<'a, Result<String, ModelError>> {
+            self.note("summarize");
+            Box::pin(async { Ok(String::new()) })
+        }
+
+        fn keywords<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+            self.note("keywords");
+            Box::pin(async { Ok(Keywords::default()) })
+        }
+
+        fn chat(&self, _: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+            self.note("chat");
+            Box::pin(async { Ok(llm::once(String::new())) })
+        }
+    }
+
+    #[test]
+    fn each_call_goes_to_its_roles_model() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let model = |name| -> Arc<dyn LanguageModel> {
+            Arc::new(Recorder {
+                name,
+                calls: calls.clone(),
+            })
+        };
+        let roles = RoleModels {
+            extract: model("extract"),
+            keyword: model("keyword"),
+            query: model("query"),
+        };
+        let settings = ExtractionSettings {
+            entity_types: vec![],
+            language: "English".to_owned(),
+            max_gleaning: 0,
+        };
+        llm::wait(async {
+            roles.extract("chunk", &settings).await.unwrap();
+            let request = SummaryRequest {
+                kind: "Entity",
+                name: "n",
+                descriptions: &[],
+                language: "English",
+                length: 10,
+            };
+            roles.summarize(request).await.unwrap();
+            roles.keywords("q", "English").await.unwrap();
+            roles
+                .chat(vec![Message::new(Role::User, "q")])
+                .await
+                .unwrap();
+        });
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [
+                "extract:extract",
+                "extract:summarize",
+                "keyword:keywords",
+                "query:chat"
+            ]
+        );
+    }
+}
