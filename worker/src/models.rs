@@ -241,10 +241,8 @@ mod tests {
             };
             roles.summarize(request).await.unwrap();
             roles.keywords("q", "English").await.unwrap();
-            roles
-                .chat(vec![Message::new(Role::User, "q")])
-                .await
-                .unwrap();
+            let answer = roles.chat(vec![Message::new(Role::User, "q")]).await;
+            llm::collect(answer.unwrap()).await.unwrap();
         });
         assert_eq!(
             *calls.lock().unwrap(),
