@@ -8,11 +8,13 @@
 //! came from and the value itself.
 
 pub mod api;
+mod bindings;
 mod connections;
 mod dotenv;
 mod error;
 mod hook;
 mod layers;
+mod models;
 pub mod prompt_dir;
 mod resolver;
 mod settings;
@@ -20,12 +22,11 @@ pub mod spec;
 mod storage;
 pub mod ui_bundle;
 
+pub use bindings::Binding;
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;
 pub use layers::{Environment, Source};
-pub use settings::{
-    Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,
-    QuerySettings, Settings,
-};
+pub use models::{AwsSettings, EmbeddingInput, LlmRole, ModelSettings, ProviderSettings};
+pub use settings::{IndexingSettings, LogLevel, MAX_PERMITS, QuerySettings, Settings};
 pub use storage::{RedisSettings, StorageSelection};

@@ -36,6 +36,23 @@ impl Resolver<'_> {
         }
     }
 
+    /// Whether a layer other than the default sets `spec`.
+    pub(crate) fn is_set(&self, spec: &Spec) -> bool {
+        self.raw(spec)
+            .is_some_and(|(_, source)| source != Source::Default)
+    }
+
+    /// The value of `spec` from the command line or the environment, an explicitly
+    /// empty one included (for settings where empty is an error, not "unset").
+    pub(crate) fn raw_keeping_empty(&self, spec: &Spec) -> Option<(String, Source)> {
+        if let Some(v) = self.matches.get_one::<String>(spec.flag) {
+            return Some((v.clone(), Source::CommandLine(spec.flag)));
+        }
+        self.env
+            .get_keeping_empty(spec.env)
+            .map(|(v, source)| (v.to_owned(), source))
+    }
+
     pub(crate) fn optional<T>(
         &self,
         spec: &Spec,

@@ -12,10 +12,11 @@ use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::models::ModelSettings;
 use crate::prompt_dir::PromptSettings;
 pub use crate::resolver::MAX_PERMITS;
-use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
-use crate::spec::{self, Spec};
+use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds};
+use crate::spec;
 use crate::storage::StorageSelection;
 
 /// Log verbosity, named as LightRAG (Python logging) names it.
@@ -65,77 +66,6 @@ pub struct IndexingSettings {
     pub parse_timeout_secs: u64,
 }
 
-/// A model provider, by LightRAG's binding names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Binding {
-    /// The network-free model built into the server.
-    Builtin,
-    OpenAi,
-    AzureOpenAi,
-    Ollama,
-}
-
-impl Binding {
-    fn parse(s: &str) -> Result<Binding, String> {
-        Ok(match s {
-            "builtin" => Binding::Builtin,
-            "openai" => Binding::OpenAi,
-            "azure_openai" => Binding::AzureOpenAi,
-            "ollama" => Binding::Ollama,
-            _ => return Err("expected builtin, openai, azure_openai or ollama".to_owned()),
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Binding::Builtin => "builtin",
-            Binding::OpenAi => "openai",
-            Binding::AzureOpenAi => "azure_openai",
-            Binding::Ollama => "ollama",
-        }
-    }
-
-    fn default_host(self) -> &'static str {
-        match self {
-            Binding::Builtin => "",
-            Binding::OpenAi | Binding::AzureOpenAi => "https://api.openai.com/v1",
-            Binding::Ollama => "http://localhost:11434",
-        }
-    }
-
-    fn default_embedding_model(self) -> &'static str {
-        match self {
-            Binding::Builtin => "builtin",
-            Binding::OpenAi | Binding::AzureOpenAi => "text-embedding-3-small",
-            Binding::Ollama => "bge-m3:latest",
-        }
-    }
-}
-
-/// One provider role (the LLM or the embedding model).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderSettings {
-    pub binding: Binding,
-    /// Base URL, without a trailing slash.
-    pub host: String,
-    pub api_key: Option<String>,
-    pub model: String,
-    /// One attempt of a call, as given (LLM_TIMEOUT, EMBEDDING_TIMEOUT).
-    pub timeout: Duration,
-    /// LightRAG's TIMEOUT: the budget of one whole call, its retries included.
-    pub call_timeout: Duration,
-    /// Calls in flight at once across all workers.
-    pub max_async: usize,
-}
-
-impl ProviderSettings {
-    /// How long one attempt may take: the role's timeout, but never longer than the
-    /// whole call may. A streamed answer may also pause no longer than this.
-    pub fn attempt_timeout(&self) -> Duration {
-        self.timeout.min(self.call_timeout)
-    }
-}
-
 /// Query defaults and retrieval settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuerySettings {
@@ -152,15 +82,6 @@ pub struct QuerySettings {
     pub enable_llm_cache: bool,
     /// ENABLE_CONTENT_HEADINGS: chunks in the query context carry `content_headings`.
     pub content_headings: bool,
-}
-
-/// The LLM and the embedding model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelSettings {
-    pub llm: ProviderSettings,
-    pub embedding: ProviderSettings,
-    pub embedding_batch: usize,
-    pub azure_api_version: String,
 }
 
 /// Everything the master and its workers are configured with.
@@ -276,7 +197,7 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
-            models: Self::models(&r, timeout)?,
+            models: crate::models::models(&r, timeout)?,
             query: Self::query(&r)?,
             prompts: crate::prompt_dir::load(&r)?,
             ui_bundle: crate::ui_bundle::load(&r)?,
@@ -371,53 +292,6 @@ impl Settings {
             })?,
             enable_llm_cache: r.get(&spec::ENABLE_LLM_CACHE, api::boolean)?,
             content_headings: r.get(&spec::ENABLE_CONTENT_HEADINGS, api::boolean)?,
-        })
-    }
-
-    /// The two model roles; `call_timeout` is TIMEOUT, which bounds the calls of both.
-    fn models(r: &Resolver<'_>, call_timeout: Duration) -> Result<ModelSettings, ConfigError> {
-        let provider = |binding: &Spec,
-                        host: &Spec,
-                        key: &Spec,
-                        timeout: &Spec,
-                        max_async: &Spec,
-                        model: &dyn Fn(Binding) -> Result<String, ConfigError>|
-         -> Result<ProviderSettings, ConfigError> {
-            let binding = r.get(binding, Binding::parse)?;
-            Ok(ProviderSettings {
-                binding,
-                host: r
-                    .optional(host, url)?
-                    .unwrap_or_else(|| binding.default_host().to_owned()),
-                api_key: r.optional(key, non_empty)?,
-                model: model(binding)?,
-                timeout: Duration::from_secs(r.get(timeout, seconds(1))?),
-                call_timeout,
-                max_async: r.get(max_async, number::<usize>(1, MAX_PERMITS))?,
-            })
-        };
-        Ok(ModelSettings {
-            llm: provider(
-                &spec::LLM_BINDING,
-                &spec::LLM_BINDING_HOST,
-                &spec::LLM_BINDING_API_KEY,
-                &spec::LLM_TIMEOUT,
-                &spec::MAX_ASYNC,
-                &|_| r.get(&spec::LLM_MODEL, non_empty),
-            )?,
-            embedding: provider(
-                &spec::EMBEDDING_BINDING,
-                &spec::EMBEDDING_BINDING_HOST,
-                &spec::EMBEDDING_BINDING_API_KEY,
-                &spec::EMBEDDING_TIMEOUT,
-                &spec::EMBEDDING_FUNC_MAX_ASYNC,
-                &|binding| {
-                    Ok(r.optional(&spec::EMBEDDING_MODEL, non_empty)?
-                        .unwrap_or_else(|| binding.default_embedding_model().to_owned()))
-                },
-            )?,
-            embedding_batch: r.get(&spec::EMBEDDING_BATCH_NUM, number::<usize>(1, 10_000))?,
-            azure_api_version: r.get(&spec::AZURE_OPENAI_API_VERSION, non_empty)?,
         })
     }
 

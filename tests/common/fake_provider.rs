@@ -1,4 +1,5 @@
-//! The scripted model provider (`tests/fixtures/fake_provider.py`) as a child process:
+//! The scripted model providers (`tests/fixtures/fake_provider.py`, and
+//! `binding_provider.py` for the other bindings' wire formats) as a child process:
 //! started on a free loopback port, killed on drop, its request log readable.
 
 use std::io::BufRead;
@@ -13,6 +14,11 @@ pub struct FakeProvider {
 
 impl FakeProvider {
     pub fn start(name: &str, script: serde_json::Value) -> FakeProvider {
+        Self::start_fixture("fake_provider.py", name, script)
+    }
+
+    /// Starts the scripted provider `fixture` (a file of tests/fixtures).
+    pub fn start_fixture(fixture: &str, name: &str, script: serde_json::Value) -> FakeProvider {
         let dir = super::temp_dir(name);
         let script_path = dir.join("script.json");
         std::fs::write(&script_path, script.to_string()).unwrap();
@@ -20,7 +26,8 @@ impl FakeProvider {
         let mut child = Command::new("python3")
             .arg(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/fake_provider.py"),
+                    .join("tests/fixtures")
+                    .join(fixture),
             )
             .arg(&script_path)
             .arg(&log)

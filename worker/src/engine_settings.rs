@@ -64,7 +64,7 @@ pub fn indexing(settings: &Settings) -> IndexingConfig {
             ..Default::default()
         },
         batching: embedding_batching(settings),
-        llm_concurrency: models.llm.max_async,
+        llm_concurrency: models.extract.max_async,
         use_cache: indexing.cache_extraction,
         max_parallel_insert: indexing.max_parallel_insert,
         parse_limits: ParseLimits {

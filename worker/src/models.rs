@@ -1,29 +1,47 @@
 //! The worker's LLM and embedding model, built from the settings: the builtin ones or a
-//! provider binding, each limited by its role's permits in the arena (MAX_ASYNC,
-//! EMBEDDING_FUNC_MAX_ASYNC), which hold the limit across every worker.
+//! provider binding, each limited by its role's permits in the arena (MAX_ASYNC and
+//! the roles' `<ROLE>_MAX_ASYNC_LLM`, EMBEDDING_FUNC_MAX_ASYNC), which hold the limit
+//! across every worker.
+//!
+//! The LLM is one model per LightRAG role: extraction (and description summaries),
+//! query keywords, and answers each go to the model their `EXTRACT_`, `KEYWORD_` or
+//! `QUERY_` settings name, the base LLM where they name none.
 
 use std::sync::Arc;
 
-use lightrag_config::{Binding, ModelSettings, ProviderSettings};
+use lightrag_config::{Binding, LlmRole, ModelSettings, ProviderSettings};
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::builtin::HashedNgrams;
-use lightrag_engine::llm::LanguageModel;
+use lightrag_engine::embedding::prepared::{Preparation, Prepared};
 use lightrag_engine::llm::builtin::BuiltinModel;
 use lightrag_engine::llm::limited::Limited;
 use lightrag_engine::llm::prompted::PromptedModel;
-use lightrag_engine::providers::{self, Endpoint};
+use lightrag_engine::llm::{
+    BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, SummaryRequest,
+    TextStream,
+};
+use lightrag_engine::providers::{self, AwsAccess, Endpoint};
 
 use crate::arena::coordination::ArenaPermits;
 use crate::arena::permits::PermitTable;
 
-fn endpoint(p: &ProviderSettings, azure_api_version: &str) -> Endpoint {
+fn binding(b: Binding) -> providers::Binding {
+    match b {
+        Binding::Builtin => providers::Binding::Builtin,
+        Binding::OpenAi => providers::Binding::OpenAi,
+        Binding::AzureOpenAi => providers::Binding::AzureOpenAi,
+        Binding::Ollama => providers::Binding::Ollama,
+        Binding::Lollms => providers::Binding::Lollms,
+        Binding::Gemini => providers::Binding::Gemini,
+        Binding::Bedrock => providers::Binding::Bedrock,
+        Binding::Jina => providers::Binding::Jina,
+        Binding::VoyageAi => providers::Binding::VoyageAi,
+    }
+}
+
+fn endpoint(p: &ProviderSettings, settings: &ModelSettings) -> Endpoint {
     Endpoint {
-        binding: match p.binding {
-            Binding::Builtin => providers::Binding::Builtin,
-            Binding::OpenAi => providers::Binding::OpenAi,
-            Binding::AzureOpenAi => providers::Binding::AzureOpenAi,
-            Binding::Ollama => providers::Binding::Ollama,
-        },
+        binding: binding(p.binding),
         host: p.host.clone(),
         api_key: p.api_key.clone(),
         model: p.model.clone(),
@@ -31,45 +49,209 @@ fn endpoint(p: &ProviderSettings, azure_api_version: &str) -> Endpoint {
             attempt: p.attempt_timeout(),
             call: p.call_timeout,
         },
-        api_version: azure_api_version.to_owned(),
+        api_version: settings.azure_api_version.clone(),
+        aws: p.aws.as_ref().map(|a| AwsAccess {
+            region: a.region.clone(),
+            access_key_id: a.access_key_id.clone(),
+            secret_access_key: a.secret_access_key.clone(),
+            session_token: a.session_token.clone(),
+        }),
+        send_dim: settings.embedding_input.send_dim,
     }
 }
 
-/// The configured LLM, limited across workers.
-pub fn language_model(
+/// One role's model, limited across workers by the role's MAX_ASYNC.
+fn role_model(
     settings: &ModelSettings,
+    role: &ProviderSettings,
     permits: &'static PermitTable,
 ) -> Arc<dyn LanguageModel> {
-    let inner: Arc<dyn LanguageModel> =
-        match providers::chat_provider(endpoint(&settings.llm, &settings.azure_api_version)) {
-            Some(provider) => Arc::new(PromptedModel::new(provider)),
-            None => Arc::new(BuiltinModel),
-        };
+    let inner: Arc<dyn LanguageModel> = match providers::chat_provider(endpoint(role, settings)) {
+        Some(provider) => Arc::new(PromptedModel::new(provider)),
+        None => Arc::new(BuiltinModel),
+    };
     Arc::new(Limited::new(
         inner,
         Arc::new(ArenaPermits {
             table: permits,
-            limit: settings.llm.max_async,
+            limit: role.max_async,
         }),
     ))
 }
 
-/// The configured embedding model, `dim` dimensions, limited across workers.
+/// The LLM roles, each call sent to its role's model.
+struct RoleModels {
+    extract: Arc<dyn LanguageModel>,
+    keyword: Arc<dyn LanguageModel>,
+    query: Arc<dyn LanguageModel>,
+}
+
+impl LanguageModel for RoleModels {
+    fn extract<'a>(
+        &'a self,
+        chunk: &'a str,
+        settings: &'a ExtractionSettings,
+    ) -> BoxFuture<'a, Result<String, ModelError>> {
+        self.extract.extract(chunk, settings)
+    }
+
+    fn summarize<'a>(
+        &'a self,
+        request: SummaryRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, ModelError>> {
+        self.extract.summarize(request)
+    }
+
+    fn keywords<'a>(
+        &'a self,
+        query: &'a str,
+        language: &'a str,
+    ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+        self.keyword.keywords(query, language)
+    }
+
+    fn chat(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+        self.query.chat(messages)
+    }
+}
+
+/// The configured LLM: one model per role, each limited across workers.
+pub fn language_model(
+    settings: &ModelSettings,
+    permits: &'static PermitTable,
+) -> Arc<dyn LanguageModel> {
+    let model = |role| role_model(settings, settings.role(role), permits);
+    Arc::new(RoleModels {
+        extract: model(LlmRole::Extract),
+        keyword: model(LlmRole::Keyword),
+        query: model(LlmRole::Query),
+    })
+}
+
+/// The configured embedding model, `dim` dimensions, its inputs prepared as the
+/// settings say, limited across workers.
 pub fn embedder(
     settings: &ModelSettings,
     dim: usize,
     permits: &'static PermitTable,
 ) -> Arc<dyn Embedder> {
-    let inner = providers::embedder(
-        endpoint(&settings.embedding, &settings.azure_api_version),
-        dim,
-    )
-    .unwrap_or_else(|| Arc::new(HashedNgrams::new(dim)));
-    Arc::new(Limited::new(
+    let inner = providers::embedder(endpoint(&settings.embedding, settings), dim)
+        .unwrap_or_else(|| Arc::new(HashedNgrams::new(dim)));
+    let input = &settings.embedding_input;
+    let prepared = Prepared::wrap(
         inner,
+        Preparation {
+            document_prefix: input.document_prefix.clone(),
+            query_prefix: input.query_prefix.clone(),
+            token_limit: input.token_limit,
+        },
+    );
+    Arc::new(Limited::new(
+        prepared,
         Arc::new(ArenaPermits {
             table: permits,
             limit: settings.embedding.max_async,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use lightrag_engine::llm::{self, Role};
+
+    use super::*;
+
+    /// A model that records which calls reached it.
+    struct Recorder {
+        name: &'static str,
+        calls: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Recorder {
+        fn note(&self, call: &str) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("{}:{call}", self.name));
+        }
+    }
+
+    impl LanguageModel for Recorder {
+        fn extract<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a ExtractionSettings,
+        ) -> BoxFuture<'a, Result<String, ModelError>> {
+            self.note("extract");
+            Box::pin(async { Ok(String::new()) })
+        }
+
+        fn summarize<'a>(
+            &'a self,
+            _: SummaryRequest<'a>,
+        ) -> BoxFuture<'a, Result<String, ModelError>> {
+            self.note("summarize");
+            Box::pin(async { Ok(String::new()) })
+        }
+
+        fn keywords<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+            self.note("keywords");
+            Box::pin(async { Ok(Keywords::default()) })
+        }
+
+        fn chat(&self, _: Vec<Message>) -> BoxFuture<'_, Result<TextStream, ModelError>> {
+            self.note("chat");
+            Box::pin(async { Ok(llm::once(String::new())) })
+        }
+    }
+
+    #[test]
+    fn each_call_goes_to_its_roles_model() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let model = |name| -> Arc<dyn LanguageModel> {
+            Arc::new(Recorder {
+                name,
+                calls: calls.clone(),
+            })
+        };
+        let roles = RoleModels {
+            extract: model("extract"),
+            keyword: model("keyword"),
+            query: model("query"),
+        };
+        let settings = ExtractionSettings {
+            entity_types: vec![],
+            language: "English".to_owned(),
+            max_gleaning: 0,
+        };
+        llm::wait(async {
+            roles.extract("chunk", &settings).await.unwrap();
+            let request = SummaryRequest {
+                kind: "Entity",
+                name: "n",
+                descriptions: &[],
+                language: "English",
+                length: 10,
+            };
+            roles.summarize(request).await.unwrap();
+            roles.keywords("q", "English").await.unwrap();
+            let answer = roles.chat(vec![Message::new(Role::User, "q")]).await;
+            llm::collect(answer.unwrap()).await.unwrap();
+        });
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [
+                "extract:extract",
+                "extract:summarize",
+                "keyword:keywords",
+                "query:chat"
+            ]
+        );
+    }
 }

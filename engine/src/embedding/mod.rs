@@ -1,7 +1,9 @@
 //! Embeddings. The `builtin` embedder ([`builtin::HashedNgrams`]) needs no model and
-//! no network; provider embedders live in [`crate::providers`].
+//! no network; provider embedders live in [`crate::providers`]; [`prepared`] adds the
+//! document and query prefixes and the token limit in front of any of them.
 
 pub mod builtin;
+pub mod prepared;
 
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -12,9 +14,28 @@ pub trait Embedder: Send + Sync {
     /// EMBEDDING_DIM: the length of every vector this embedder returns.
     fn dim(&self) -> usize;
 
-    /// One vector per text, in order.
+    /// One vector per text, in order, the texts being documents.
     fn embed<'a>(&'a self, texts: &'a [String])
     -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>>;
+
+    /// One vector per text used as `purpose`. Providers that embed queries and
+    /// documents differently (task types, input types, prefixes) override this.
+    fn embed_for<'a>(
+        &'a self,
+        texts: &'a [String],
+        purpose: Purpose,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
+        let _ = purpose;
+        self.embed(texts)
+    }
+}
+
+/// What embedded texts are used as: stored (chunks, entities, relations) or matched
+/// against them (a query and its keywords).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Document,
+    Query,
 }
 
 impl Embedder for builtin::HashedNgrams {
@@ -38,16 +59,26 @@ pub struct Batching {
     pub concurrency: usize,
 }
 
-/// Embeds `texts` in batches, checking every vector's length against the embedder's
-/// dimension (a mismatch would corrupt the vector store).
+/// Embeds documents, as [`embed_all_for`] does.
 pub async fn embed_all(
     embedder: &dyn Embedder,
     texts: &[String],
     batching: Batching,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
+    embed_all_for(embedder, texts, batching, Purpose::Document).await
+}
+
+/// Embeds `texts` in batches, checking every vector's length against the embedder's
+/// dimension (a mismatch would corrupt the vector store).
+pub async fn embed_all_for(
+    embedder: &dyn Embedder,
+    texts: &[String],
+    batching: Batching,
+    purpose: Purpose,
+) -> Result<Vec<Vec<f32>>, ModelError> {
     let batches: Vec<Vec<Vec<f32>>> =
         futures_util::stream::iter(texts.chunks(batching.batch_size.max(1)))
-            .map(|batch| embedder.embed(batch))
+            .map(|batch| embedder.embed_for(batch, purpose))
             .buffered(batching.concurrency.max(1))
             .try_collect()
             .await?;

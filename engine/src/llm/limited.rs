@@ -88,4 +88,15 @@ impl Embedder for Limited<dyn Embedder> {
             self.inner.embed(texts).await
         })
     }
+
+    fn embed_for<'a>(
+        &'a self,
+        texts: &'a [String],
+        purpose: crate::embedding::Purpose,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
+        Box::pin(async move {
+            let _permit = self.permits.acquire().await;
+            self.inner.embed_for(texts, purpose).await
+        })
+    }
 }

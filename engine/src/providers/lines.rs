@@ -1,6 +1,7 @@
 //! Streamed answers are lines: server-sent events (`data: {...}`) from OpenAI-compatible
-//! servers, newline-delimited JSON from Ollama. This turns a response body into a
-//! [`TextStream`] by handing each complete line to a parser. A stream may run as long
+//! servers and Gemini, newline-delimited JSON from Ollama, plain text from lollms; or
+//! binary frames (Bedrock's event stream). This turns a response body into a
+//! [`TextStream`] by cutting it into complete frames and handing each to a parser. A stream may run as long
 //! as the answer does, but one that sends nothing for the attempt timeout fails, so a
 //! stalled provider cannot hold a caller (and its model permit) forever.
 
@@ -21,31 +22,65 @@ pub enum Line {
     Error(ModelError),
 }
 
+/// Takes the next complete frame off the front of the buffer, if there is one.
+pub type Split = fn(&mut Vec<u8>) -> Option<Vec<u8>>;
+
 struct State<P> {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: Vec<u8>,
     ready: VecDeque<Result<String, ModelError>>,
     finished: bool,
+    split: Split,
     parse: P,
     provider: &'static str,
     /// The longest silence allowed between two reads of the body.
     pause: Duration,
 }
 
+fn next_line(buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = buffer.iter().position(|b| *b == b'\n')?;
+    Some(buffer.drain(..=end).collect())
+}
+
+/// A body of lines, each handed to `parse` trimmed (blank lines are skipped).
 pub fn stream<P>(
     provider: &'static str,
     response: reqwest::Response,
-    parse: P,
+    mut parse: P,
     pause: Duration,
 ) -> TextStream
 where
     P: FnMut(&str) -> Line + Send + 'static,
+{
+    let text = move |frame: &[u8]| {
+        let text = String::from_utf8_lossy(frame);
+        let text = text.trim();
+        if text.is_empty() {
+            Line::Skip
+        } else {
+            parse(text)
+        }
+    };
+    frames(provider, response, next_line, text, pause)
+}
+
+/// A body of frames that `split` cuts; bytes left after the last one go to `parse`.
+pub fn frames<P>(
+    provider: &'static str,
+    response: reqwest::Response,
+    split: Split,
+    parse: P,
+    pause: Duration,
+) -> TextStream
+where
+    P: FnMut(&[u8]) -> Line + Send + 'static,
 {
     let state = State {
         body: response.bytes_stream().boxed(),
         buffer: Vec::new(),
         ready: VecDeque::new(),
         finished: false,
+        split,
         parse,
         provider,
         pause,
@@ -71,9 +106,8 @@ where
                 match next {
                     Some(Ok(bytes)) => {
                         state.buffer.extend_from_slice(&bytes);
-                        while let Some(end) = state.buffer.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = state.buffer.drain(..=end).collect();
-                            state.take(&line);
+                        while let Some(frame) = (state.split)(&mut state.buffer) {
+                            state.take(&frame);
                         }
                     }
                     Some(Err(e)) => {
@@ -85,7 +119,9 @@ where
                     }
                     None => {
                         let rest = std::mem::take(&mut state.buffer);
-                        state.take(&rest);
+                        if !rest.is_empty() {
+                            state.take(&rest);
+                        }
                         state.finished = true;
                     }
                 }
@@ -94,17 +130,12 @@ where
     ))
 }
 
-impl<P: FnMut(&str) -> Line> State<P> {
-    fn take(&mut self, line: &[u8]) {
+impl<P: FnMut(&[u8]) -> Line> State<P> {
+    fn take(&mut self, frame: &[u8]) {
         if self.finished {
             return;
         }
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim();
-        if text.is_empty() {
-            return;
-        }
-        match (self.parse)(text) {
+        match (self.parse)(frame) {
             Line::Text(piece) => self.ready.push_back(Ok(piece)),
             Line::Skip => {}
             Line::Done => self.finished = true,

@@ -1,12 +1,21 @@
 //! Model providers over HTTP: OpenAI-compatible servers (OpenAI, vLLM, llama.cpp,
-//! LM Studio ...), Azure OpenAI and Ollama, for chat and embeddings. Each call is retried
-//! with back-off on 429, 5xx, timeouts and refused connections, within its
-//! [`Timeouts`] ([`retry`]); streamed answers arrive piece by piece ([`lines`]).
+//! LM Studio ...), Azure OpenAI, Ollama, lollms, Gemini and Amazon Bedrock for chat and
+//! embeddings, Jina and VoyageAI for embeddings, each on the wire as LightRAG 1.5.7's
+//! binding speaks it. Each call is retried with back-off on 429, 5xx, timeouts and
+//! refused connections, within its [`Timeouts`] ([`retry`]); streamed answers arrive
+//! piece by piece ([`lines`]).
 
+pub mod bedrock;
+mod eventstream;
+pub mod gemini;
+pub mod jina;
 mod lines;
+pub mod lollms;
 pub mod ollama;
 pub mod openai;
 mod retry;
+mod sigv4;
+pub mod voyageai;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +32,20 @@ pub enum Binding {
     OpenAi,
     AzureOpenAi,
     Ollama,
+    Lollms,
+    Gemini,
+    Bedrock,
+    Jina,
+    VoyageAi,
+}
+
+/// The AWS identity and region Bedrock requests are signed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsAccess {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
 }
 
 /// Where and how to reach one provider model.
@@ -37,6 +60,10 @@ pub struct Endpoint {
     pub timeouts: Timeouts,
     /// Azure's `api-version` query parameter.
     pub api_version: String,
+    /// Bedrock's signing identity.
+    pub aws: Option<AwsAccess>,
+    /// Whether an embedder sends its dimension (EMBEDDING_SEND_DIM).
+    pub send_dim: bool,
 }
 
 /// How long a call may take. The settings decide both (TIMEOUT, and the role's
@@ -60,11 +87,14 @@ pub trait ChatProvider: Send + Sync {
 }
 
 /// One endpoint over HTTP: JSON posts carrying the binding's credentials (Azure's
-/// `api-key` header, a bearer token elsewhere), retried as [`retry`] says.
+/// `api-key` header, Gemini's `x-goog-api-key`, a SigV4 signature for Bedrock, a bearer
+/// token elsewhere), retried as [`retry`] says.
 struct Api {
     provider: &'static str,
     client: reqwest::Client,
     endpoint: Endpoint,
+    /// The key goes in `Authorization` as it is, without `Bearer` (lollms embeddings).
+    raw_key: bool,
 }
 
 impl Api {
@@ -77,6 +107,7 @@ impl Api {
             provider,
             client,
             endpoint,
+            raw_key: false,
         }
     }
 
@@ -90,15 +121,35 @@ impl Api {
     where
         Fut: Future<Output = Result<T, ModelError>>,
     {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        // Signed per attempt: a SigV4 signature carries its time.
         let build = || {
-            let request = self.client.post(url).json(body);
-            match (&self.endpoint.api_key, self.endpoint.binding) {
-                (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
-                (Some(key), _) => request.bearer_auth(key),
-                (None, _) => request,
-            }
+            let request = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone());
+            self.authorize(request, url, &bytes)
         };
         retry::call(self.provider, self.endpoint.timeouts, build, read).await
+    }
+
+    fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        if let Some(aws) = &self.endpoint.aws {
+            return sigv4::sign(request, aws, url, body);
+        }
+        match (&self.endpoint.api_key, self.endpoint.binding) {
+            (Some(key), Binding::AzureOpenAi) => request.header("api-key", key),
+            (Some(key), Binding::Gemini) => request.header("x-goog-api-key", key),
+            (Some(key), _) if self.raw_key => request.header(reqwest::header::AUTHORIZATION, key),
+            (Some(key), _) => request.bearer_auth(key),
+            (None, _) => request,
+        }
     }
 
     /// A chat request (the same body for OpenAI and Ollama): the streamed answer read
@@ -118,17 +169,41 @@ impl Api {
             "stream": stream,
         });
         let provider = self.provider;
+        self.answer(
+            url,
+            &body,
+            stream,
+            |response, pause| lines::stream(provider, response, line, pause),
+            |response| text_at(provider, response, content),
+        )
+        .await
+    }
+
+    /// Posts `body`: a streamed answer is handed to `streamed` (with the longest pause
+    /// allowed between pieces), a whole one read by `whole`.
+    async fn answer<S, W, Fut>(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        stream: bool,
+        streamed: S,
+        whole: W,
+    ) -> Result<TextStream, ModelError>
+    where
+        S: Fn(reqwest::Response, Duration) -> TextStream,
+        W: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<String, ModelError>>,
+    {
         if stream {
             let pause = self.endpoint.timeouts.attempt;
             return self
-                .post(url, &body, |response| async move {
-                    Ok(lines::stream(provider, response, line, pause))
+                .post(url, body, |response| {
+                    let pieces = streamed(response, pause);
+                    async move { Ok(pieces) }
                 })
                 .await;
         }
-        let text = self
-            .post(url, &body, |response| text_at(provider, response, content))
-            .await?;
+        let text = self.post(url, body, whole).await?;
         Ok(crate::llm::once(text))
     }
 
@@ -149,6 +224,11 @@ pub fn chat_provider(endpoint: Endpoint) -> Option<Arc<dyn ChatProvider>> {
         Binding::Builtin => None,
         Binding::OpenAi | Binding::AzureOpenAi => Some(Arc::new(openai::OpenAi::new(endpoint))),
         Binding::Ollama => Some(Arc::new(ollama::Ollama::new(endpoint))),
+        Binding::Lollms => Some(Arc::new(lollms::Lollms::new(endpoint))),
+        Binding::Gemini => Some(Arc::new(gemini::Gemini::new(endpoint))),
+        Binding::Bedrock => Some(Arc::new(bedrock::Bedrock::new(endpoint))),
+        // Embedding-only providers: configuration never gives them the LLM role.
+        Binding::Jina | Binding::VoyageAi => None,
     }
 }
 
@@ -160,6 +240,11 @@ pub fn embedder(endpoint: Endpoint, dim: usize) -> Option<Arc<dyn Embedder>> {
             Some(Arc::new(openai::OpenAiEmbedder::new(endpoint, dim)))
         }
         Binding::Ollama => Some(Arc::new(ollama::OllamaEmbedder::new(endpoint, dim))),
+        Binding::Lollms => Some(Arc::new(lollms::LollmsEmbedder::new(endpoint, dim))),
+        Binding::Gemini => Some(Arc::new(gemini::GeminiEmbedder::new(endpoint, dim))),
+        Binding::Bedrock => Some(Arc::new(bedrock::BedrockEmbedder::new(endpoint, dim))),
+        Binding::Jina => Some(Arc::new(jina::JinaEmbedder::new(endpoint, dim))),
+        Binding::VoyageAi => Some(Arc::new(voyageai::VoyageEmbedder::new(endpoint, dim))),
     }
 }
 
@@ -199,6 +284,25 @@ async fn read_json(
         .json()
         .await
         .map_err(|e| malformed(provider, e.to_string()))
+}
+
+/// `data[].embedding` of an OpenAI-style embeddings answer, in `index` order.
+fn indexed_embeddings(
+    provider: &'static str,
+    answer: &serde_json::Value,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let mut data: Vec<(u64, Vec<f32>)> = answer["data"]
+        .as_array()
+        .ok_or_else(|| malformed(provider, "no data in the embeddings answer"))?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let index = item["index"].as_u64().unwrap_or(i as u64);
+            (index, floats(&item["embedding"]))
+        })
+        .collect();
+    data.sort_by_key(|(index, _)| *index);
+    Ok(data.into_iter().map(|(_, v)| v).collect())
 }
 
 /// A JSON array of numbers as a vector (anything else reads as empty, which the

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::lines::Line;
-use super::{Api, ChatProvider, Endpoint, floats, malformed};
+use super::{Api, ChatProvider, Endpoint, indexed_embeddings, malformed};
 use crate::embedding::Embedder;
 use crate::llm::{BoxFuture, Message, ModelError, TextStream};
 use crate::providers::Binding;
@@ -92,28 +92,19 @@ impl Embedder for OpenAiEmbedder {
         texts: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, ModelError>> {
         Box::pin(async move {
-            let body = json!({
+            let mut body = json!({
                 "model": self.api.endpoint.model,
                 "input": texts,
                 "encoding_format": "float",
             });
+            if self.api.endpoint.send_dim {
+                body["dimensions"] = json!(self.dim);
+            }
             let answer = self
                 .api
                 .post_json(&url(&self.api, "embeddings"), &body)
                 .await?;
-            let mut data: Vec<(u64, Vec<f32>)> = answer["data"]
-                .as_array()
-                .ok_or_else(|| malformed(PROVIDER, "no data in the embeddings answer"))?
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let index = item["index"].as_u64().unwrap_or(i as u64);
-                    let vector = floats(&item["embedding"]);
-                    (index, vector)
-                })
-                .collect();
-            data.sort_by_key(|(index, _)| *index);
-            Ok(data.into_iter().map(|(_, v)| v).collect())
+            indexed_embeddings(PROVIDER, &answer)
         })
     }
 }

@@ -68,7 +68,9 @@ impl QueryEngine<'_> {
             batch_size: texts.len(),
             concurrency: 1,
         };
-        let mut vectors = embedding::embed_all(self.embedder, &texts, one_call).await?;
+        let mut vectors =
+            embedding::embed_all_for(self.embedder, &texts, one_call, embedding::Purpose::Query)
+                .await?;
         let take = |i: Option<usize>, vectors: &mut Vec<Vec<f32>>| {
             i.map(|i| std::mem::take(&mut vectors[i]))
         };

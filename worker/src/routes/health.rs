@@ -67,12 +67,42 @@ pub struct Configuration {
     embedding_func_max_async: usize,
     embedding_batch_num: usize,
     embedding_timeout: u64,
+    role_llm_config: RoleLlmConfig,
     enable_llm_cache_for_extract: bool,
     kv_storage: String,
     doc_status_storage: String,
     graph_storage: String,
     vector_storage: String,
     workspace: String,
+}
+
+/// The model each LLM role uses, as LightRAG 1.5.7 reports it.
+#[derive(Serialize, ToSchema)]
+pub struct RoleLlmConfig {
+    extract: RoleLlm,
+    keyword: RoleLlm,
+    query: RoleLlm,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleLlm {
+    binding: &'static str,
+    model: String,
+    host: String,
+    max_async: usize,
+    timeout: u64,
+}
+
+impl RoleLlm {
+    fn of(p: &lightrag_config::ProviderSettings) -> RoleLlm {
+        RoleLlm {
+            binding: p.binding.name(),
+            model: p.model.clone(),
+            host: p.host.clone(),
+            max_async: p.max_async,
+            timeout: p.timeout.as_secs(),
+        }
+    }
 }
 
 /// Liveness, and the server's configuration for authenticated callers.
@@ -148,6 +178,11 @@ fn configuration(app: &App) -> Configuration {
         embedding_func_max_async: models.embedding.max_async,
         embedding_batch_num: models.embedding_batch,
         embedding_timeout: models.embedding.timeout.as_secs(),
+        role_llm_config: RoleLlmConfig {
+            extract: RoleLlm::of(&models.extract),
+            keyword: RoleLlm::of(&models.keyword),
+            query: RoleLlm::of(&models.query),
+        },
         enable_llm_cache_for_extract: settings.indexing.cache_extraction,
         kv_storage: settings.storage.kv.clone(),
         doc_status_storage: settings.storage.doc_status.clone(),

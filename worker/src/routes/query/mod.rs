@@ -71,7 +71,7 @@ fn params(app: &App, r: &QueryRequest) -> QueryParams {
 /// The engine's answer path for `ws`, with this server's models and settings.
 pub(crate) fn answerer(app: &App, ws: &Arc<Workspace>) -> Answerer {
     let q = &app.settings.query;
-    let llm = &app.settings.models.llm;
+    let llm = &app.settings.models.query;
     Answerer {
         stores: ws.clone(),
         model: app.model.clone(),
