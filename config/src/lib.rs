@@ -13,6 +13,7 @@ mod dotenv;
 mod error;
 mod hook;
 mod layers;
+mod rerank;
 mod resolver;
 mod settings;
 pub mod spec;
@@ -22,6 +23,7 @@ pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;
 pub use layers::{Environment, Source};
+pub use rerank::{RerankBinding, RerankSettings};
 pub use settings::{
     Binding, IndexingSettings, LogLevel, MAX_PERMITS, ModelSettings, ProviderSettings,
     QuerySettings, Settings,

@@ -12,6 +12,7 @@ use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::rerank::RerankSettings;
 pub use crate::resolver::MAX_PERMITS;
 use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
 use crate::spec::{self, Spec};
@@ -194,6 +195,7 @@ pub struct Settings {
     pub indexing: IndexingSettings,
     pub models: ModelSettings,
     pub query: QuerySettings,
+    pub rerank: RerankSettings,
     /// Operator hook commands.
     pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
@@ -246,6 +248,9 @@ impl Settings {
         let worker_timeout = r
             .optional(&spec::WORKER_TIMEOUT, seconds(0))?
             .unwrap_or(timeout.as_secs() + 30);
+        let models = Self::models(&r, timeout)?;
+        // MAX_ASYNC_RERANK defaults to MAX_ASYNC.
+        let rerank = crate::rerank::rerank(&r, models.llm.max_async)?;
         Ok(Settings {
             host: r.get(&spec::HOST, non_empty)?,
             port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
@@ -270,8 +275,9 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
-            models: Self::models(&r, timeout)?,
+            models,
             query: Self::query(&r)?,
+            rerank,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()

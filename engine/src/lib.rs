@@ -21,5 +21,6 @@ pub mod llm;
 pub mod parsing;
 pub mod providers;
 pub mod query;
+pub mod rerank;
 pub mod storage;
 pub mod workspace;

@@ -11,6 +11,7 @@ use lightrag_engine::coordination::{Coordination, LoginThrottle};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::llm::LanguageModel;
+use lightrag_engine::rerank::Reranker;
 use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
@@ -56,6 +57,8 @@ pub struct App {
     /// The LLM and the embedding model, limited across workers.
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
+    /// The query chunks' reranker (RERANK_BINDING), if one is configured.
+    pub reranker: Option<Arc<dyn Reranker>>,
     /// The document pipeline over those models.
     pub pipeline: Pipeline,
     /// What the workers coordinate through (the arena on one node, with Redis across
@@ -110,6 +113,7 @@ impl App {
             },
             model,
             embedder,
+            reranker: models::reranker(&settings.rerank, &shared.rerank_permits),
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),

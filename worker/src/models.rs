@@ -1,10 +1,11 @@
-//! The worker's LLM and embedding model, built from the settings: the builtin ones or a
-//! provider binding, each limited by its role's permits in the arena (MAX_ASYNC,
-//! EMBEDDING_FUNC_MAX_ASYNC), which hold the limit across every worker.
+//! The worker's LLM, embedding model and reranker, built from the settings: the builtin
+//! ones or a provider binding (no reranker without RERANK_BINDING), each limited by its
+//! role's permits in the arena (MAX_ASYNC, EMBEDDING_FUNC_MAX_ASYNC, MAX_ASYNC_RERANK),
+//! which hold the limit across every worker.
 
 use std::sync::Arc;
 
-use lightrag_config::{Binding, ModelSettings, ProviderSettings};
+use lightrag_config::{Binding, ModelSettings, ProviderSettings, RerankBinding, RerankSettings};
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::llm::LanguageModel;
@@ -12,6 +13,8 @@ use lightrag_engine::llm::builtin::BuiltinModel;
 use lightrag_engine::llm::limited::Limited;
 use lightrag_engine::llm::prompted::PromptedModel;
 use lightrag_engine::providers::{self, Endpoint};
+use lightrag_engine::rerank::chunked::Chunked;
+use lightrag_engine::rerank::{Provider, Remote, RerankEndpoint, Reranker};
 
 use crate::arena::coordination::ArenaPermits;
 use crate::arena::permits::PermitTable;
@@ -72,4 +75,39 @@ pub fn embedder(
             limit: settings.embedding.max_async,
         }),
     ))
+}
+
+/// The configured reranker, limited across workers; `None` for RERANK_BINDING=null.
+pub fn reranker(
+    settings: &RerankSettings,
+    permits: &'static PermitTable,
+) -> Option<Arc<dyn Reranker>> {
+    let provider = match settings.binding {
+        RerankBinding::Null => return None,
+        RerankBinding::Cohere => Provider::Cohere,
+        RerankBinding::Jina => Provider::Jina,
+        RerankBinding::Aliyun => Provider::Aliyun,
+    };
+    let remote = Remote::new(RerankEndpoint {
+        provider,
+        url: settings.host.clone().unwrap_or_default(),
+        api_key: settings.api_key.clone(),
+        model: settings.model.clone().unwrap_or_default(),
+        // RERANK_TIMEOUT bounds the whole call: a slow reranker only costs the order.
+        timeouts: providers::Timeouts {
+            attempt: settings.timeout,
+            call: settings.timeout,
+        },
+    });
+    let inner: Arc<dyn Reranker> = match settings.max_tokens_per_doc {
+        Some(max_tokens) => Arc::new(Chunked::new(remote, max_tokens)),
+        None => Arc::new(remote),
+    };
+    Some(Arc::new(Limited::new(
+        inner,
+        Arc::new(ArenaPermits {
+            table: permits,
+            limit: settings.max_async,
+        }),
+    )))
 }

@@ -24,6 +24,7 @@ use crate::embedding::Embedder;
 use crate::error::{ErrorKind, Kind};
 use crate::ids;
 use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, prompts, wait};
+use crate::rerank::Reranker;
 use crate::storage::bundle::Stores;
 use crate::storage::{KvNamespace, StorageError};
 
@@ -67,6 +68,7 @@ pub struct Answerer {
     pub stores: Arc<dyn StoreSource>,
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
+    pub reranker: Option<Arc<dyn Reranker>>,
     pub settings: Arc<AnswerSettings>,
 }
 
@@ -186,6 +188,7 @@ impl Answerer {
             tokenizer: &tokenizer,
             embedder: &*self.embedder,
             model: &*self.model,
+            reranker: self.reranker.as_deref(),
             settings: &self.settings.retrieval,
         };
         engine.retrieve(params, progress).await
@@ -256,6 +259,7 @@ fn cache_key(model: &CachedModel, request: &AnswerRequest) -> String {
         params.hl_keywords,
         params.ll_keywords,
         params.user_prompt,
+        params.enable_rerank,
         history,
         model.binding,
         model.model,

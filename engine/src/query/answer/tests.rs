@@ -162,12 +162,14 @@ fn answerer(store: &Arc<Store>, model: &Arc<Scripted>, cache: bool) -> Answerer 
         stores: store.clone(),
         model: model.clone(),
         embedder: Arc::new(embedder()),
+        reranker: None,
         settings: Arc::new(AnswerSettings {
             retrieval: RetrievalSettings {
                 cosine_threshold: 0.0,
                 related_chunk_number: 5,
                 chunk_pick: ChunkPick::Vector,
                 language: "English".to_owned(),
+                min_rerank_score: 0.0,
             },
             cache: cache.then(|| CachedModel {
                 binding: "test".to_owned(),
@@ -191,6 +193,7 @@ fn question() -> AnswerRequest {
             ll_keywords: Vec::new(),
             response_type: "Multiple Paragraphs".to_owned(),
             user_prompt: String::new(),
+            enable_rerank: false,
         },
         history: Vec::new(),
         only_need_context: false,
