@@ -1,7 +1,10 @@
 //! Embeddings. The `builtin` embedder ([`builtin::HashedNgrams`]) needs no model and
-//! no network; provider embedders live in [`crate::providers`].
+//! no network; `local` runs a BERT model in process (feature `local-models`); provider
+//! embedders live in [`crate::providers`].
 
 pub mod builtin;
+#[cfg(feature = "local-models")]
+pub mod local;
 
 use futures_util::{StreamExt, TryStreamExt};
 
