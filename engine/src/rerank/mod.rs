@@ -6,12 +6,15 @@
 //!
 //! The providers (cohere, jina, aliyun) speak one JSON-over-HTTP shape with their own
 //! bodies and answer paths ([`cohere`], [`jina`], [`aliyun`]); [`chunked`] scores long
-//! documents piece by piece for cohere's RERANK_ENABLE_CHUNKING.
+//! documents piece by piece for cohere's RERANK_ENABLE_CHUNKING. Beyond LightRAG,
+//! [`local`] (feature `local-models`) scores with a cross-encoder in process.
 
 mod aliyun;
 pub mod chunked;
 mod cohere;
 mod jina;
+#[cfg(feature = "local-models")]
+pub mod local;
 
 use std::time::Duration;
 
