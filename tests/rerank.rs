@@ -433,3 +433,194 @@ fn max_async_rerank_holds_across_workers() {
     let peak = sent.iter().filter_map(|r| r["in_flight"].as_u64()).max();
     assert_eq!(peak, Some(1), "never two reranks at once");
 }
+
+/// A tiny cross-encoder directory (a one-layer BERT, its pooler, a one-label
+/// classifier) written from scratch: pseudo-random encoder weights, and a classifier
+/// of zero weights and bias `bias`, so that every pair scores exactly sigmoid(bias),
+/// whatever the encoder makes of it.
+#[cfg(feature = "local-models")]
+fn write_cross_encoder(dir: &std::path::Path, bias: f32) {
+    const H: usize = 4;
+    const WORDS: [&str; 6] = ["iron", "gold", "copper", "silver", "metal", "precious"];
+    std::fs::create_dir_all(dir).unwrap();
+    let vocab = 4 + WORDS.len();
+    let config = json!({"model_type": "bert", "vocab_size": vocab, "hidden_size": H,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8,
+        "hidden_act": "gelu", "max_position_embeddings": 128, "type_vocab_size": 2,
+        "layer_norm_eps": 1e-12, "pad_token_id": 0});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut ids = json!({"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3});
+    for (i, w) in WORDS.iter().enumerate() {
+        ids[*w] = json!(4 + i);
+    }
+    let special = |id: u32, content: &str| {
+        json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+               "rstrip": false, "normalized": false, "special": true})
+    };
+    let token = |name: &str, t: u32| json!({"SpecialToken": {"id": name, "type_id": t}});
+    let sequence = |name: &str, t: u32| json!({"Sequence": {"id": name, "type_id": t}});
+    let tokenizer = json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [special(0, "[PAD]"), special(1, "[UNK]"), special(2, "[CLS]"), special(3, "[SEP]")],
+        "normalizer": {"type": "BertNormalizer", "clean_text": true,
+            "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "TemplateProcessing",
+            "single": [token("[CLS]", 0), sequence("A", 0), token("[SEP]", 0)],
+            "pair": [token("[CLS]", 0), sequence("A", 0), token("[SEP]", 0),
+                     sequence("B", 1), token("[SEP]", 1)],
+            "special_tokens": {
+                "[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+        "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100, "vocab": ids}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    let mut seed = 12345u64;
+    let mut random = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    };
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    let mut put = |name: &str, shape: &[usize], values: Vec<f32>| {
+        tensors.push((name.to_owned(), shape.to_vec(), values));
+    };
+    put(
+        "bert.embeddings.word_embeddings.weight",
+        &[vocab, H],
+        random(vocab * H),
+    );
+    put(
+        "bert.embeddings.position_embeddings.weight",
+        &[128, H],
+        random(128 * H),
+    );
+    put(
+        "bert.embeddings.token_type_embeddings.weight",
+        &[2, H],
+        random(2 * H),
+    );
+    let l = "bert.encoder.layer.0";
+    for norm in [
+        "bert.embeddings.LayerNorm".to_owned(),
+        format!("{l}.attention.output.LayerNorm"),
+        format!("{l}.output.LayerNorm"),
+    ] {
+        put(&format!("{norm}.weight"), &[H], vec![1.0; H]);
+        put(&format!("{norm}.bias"), &[H], vec![0.0; H]);
+    }
+    for (name, out, inp) in [
+        ("attention.self.query", H, H),
+        ("attention.self.key", H, H),
+        ("attention.self.value", H, H),
+        ("attention.output.dense", H, H),
+        ("intermediate.dense", 8, H),
+        ("output.dense", H, 8),
+    ] {
+        put(
+            &format!("{l}.{name}.weight"),
+            &[out, inp],
+            random(out * inp),
+        );
+        put(&format!("{l}.{name}.bias"), &[out], random(out));
+    }
+    put("bert.pooler.dense.weight", &[H, H], random(H * H));
+    put("bert.pooler.dense.bias", &[H], random(H));
+    put("classifier.weight", &[1, H], vec![0.0; H]);
+    put("classifier.bias", &[1], vec![bias]);
+    // safetensors: a little-endian u64 header length, the JSON header, the raw data.
+    let mut header = serde_json::Map::new();
+    let mut data: Vec<u8> = Vec::new();
+    for (name, shape, values) in &tensors {
+        let start = data.len();
+        data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        header.insert(
+            name.clone(),
+            json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let mut header = Value::Object(header).to_string().into_bytes();
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend(header);
+    file.extend(data);
+    std::fs::write(dir.join("model.safetensors"), file).unwrap();
+}
+
+#[cfg(feature = "local-models")]
+#[test]
+fn local_cross_encoder_scores_every_chunk_in_process() {
+    let model = common::temp_dir("rerank-local-model");
+    // sigmoid(0) = 0.5 exactly for every pair.
+    write_cross_encoder(&model, 0.0);
+    let dir = model.display().to_string();
+    let local = [("RERANK_BINDING", "local"), ("RERANK_MODEL", dir.as_str())];
+    let kept = indexed(
+        "rerank-local-kept",
+        &[local[0], local[1], ("MIN_RERANK_SCORE", "0.5")],
+    );
+    let c = &kept.get("/health").json()["configuration"];
+    assert_eq!(c["enable_rerank"], true);
+    assert_eq!(c["rerank_binding"], "local");
+    assert_eq!(c["rerank_model"], dir.as_str());
+    assert_eq!(c["rerank_binding_host"], Value::Null);
+    let original = unreranked(&kept);
+    let reranked = data(&kept, json!({"chunk_top_k": 4}));
+    assert_eq!(
+        contents(&reranked),
+        original,
+        "equal scores keep the retrieval order, and 0.5 passes MIN_RERANK_SCORE 0.5"
+    );
+    drop(kept);
+
+    // Just above the score: every chunk was scored 0.5, so every chunk is dropped
+    // (unscored chunks would count as 1.0 and stay).
+    let dropped = indexed(
+        "rerank-local-dropped",
+        &[local[0], local[1], ("MIN_RERANK_SCORE", "0.5000001")],
+    );
+    assert_eq!(unreranked(&dropped).len(), 4);
+    let none = data(&dropped, json!({"chunk_top_k": 4}));
+    assert_eq!(none["data"]["chunks"], json!([]), "{none}");
+    let _ = std::fs::remove_dir_all(&model);
+}
+
+#[cfg(feature = "local-models")]
+#[test]
+fn local_needs_a_model_directory() {
+    let out = std::process::Command::new(common::BIN)
+        .current_dir(common::temp_dir("rerank-local-missing"))
+        .env("RERANK_BINDING", "local")
+        .env("RERANK_MODEL", "/nonexistent/cross-encoder")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("RERANK_MODEL") && stderr.contains("no config.json"),
+        "{stderr}"
+    );
+}
+
+#[cfg(not(feature = "local-models"))]
+#[test]
+fn local_needs_a_build_with_local_models() {
+    let out = std::process::Command::new(common::BIN)
+        .current_dir(common::temp_dir("rerank-local-unbuilt"))
+        .env("RERANK_BINDING", "local")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("RERANK_BINDING") && stderr.contains("local-models feature"),
+        "{stderr}"
+    );
+}

@@ -20,6 +20,10 @@ pub enum RerankBinding {
     Cohere,
     Jina,
     Aliyun,
+    /// A cross-encoder run in process (not a LightRAG binding); RERANK_MODEL is its
+    /// directory.
+    #[cfg(feature = "local-models")]
+    Local,
 }
 
 impl RerankBinding {
@@ -29,7 +33,16 @@ impl RerankBinding {
             "cohere" => RerankBinding::Cohere,
             "jina" => RerankBinding::Jina,
             "aliyun" => RerankBinding::Aliyun,
-            _ => return Err("expected null, cohere, jina or aliyun".to_owned()),
+            #[cfg(feature = "local-models")]
+            "local" => RerankBinding::Local,
+            #[cfg(not(feature = "local-models"))]
+            "local" => {
+                return Err(
+                    "local needs a build with the local-models feature (cargo build --release --features local-models)"
+                        .to_owned(),
+                );
+            }
+            _ => return Err("expected null, cohere, jina, aliyun or local".to_owned()),
         })
     }
 
@@ -39,6 +52,8 @@ impl RerankBinding {
             RerankBinding::Cohere => "cohere",
             RerankBinding::Jina => "jina",
             RerankBinding::Aliyun => "aliyun",
+            #[cfg(feature = "local-models")]
+            RerankBinding::Local => "local",
         }
     }
 
@@ -47,6 +62,8 @@ impl RerankBinding {
     fn defaults(self) -> Option<(&'static str, &'static str)> {
         match self {
             RerankBinding::Null => None,
+            #[cfg(feature = "local-models")]
+            RerankBinding::Local => None,
             RerankBinding::Cohere => Some(("rerank-v3.5", "https://api.cohere.com/v2/rerank")),
             RerankBinding::Jina => Some((
                 "jina-reranker-v2-base-multilingual",
@@ -63,6 +80,8 @@ impl RerankBinding {
     fn key_variable(self) -> Option<&'static str> {
         match self {
             RerankBinding::Null => None,
+            #[cfg(feature = "local-models")]
+            RerankBinding::Local => None,
             RerankBinding::Cohere => Some("COHERE_API_KEY"),
             RerankBinding::Jina => Some("JINA_API_KEY"),
             RerankBinding::Aliyun => Some("DASHSCOPE_API_KEY"),
@@ -74,7 +93,8 @@ impl RerankBinding {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RerankSettings {
     pub binding: RerankBinding,
-    /// The model: as given, else the binding's default (`None` without a binding).
+    /// The model: as given, else the binding's default (`None` without a binding); for
+    /// `local`, the cross-encoder's directory.
     pub model: Option<String>,
     /// The full URL posted to (not a base URL): as given, else the binding's default.
     pub host: Option<String>,
@@ -102,6 +122,13 @@ pub(crate) fn rerank(r: &Resolver<'_>, max_async: usize) -> Result<RerankSetting
             .and_then(|name| r.env.get(name))
             .map(|(key, _)| key.to_owned()),
     };
+    let model = r
+        .optional(&spec::RERANK_MODEL, non_empty)?
+        .or_else(|| defaults.map(|(model, _)| model.to_owned()));
+    #[cfg(feature = "local-models")]
+    if binding == RerankBinding::Local {
+        local_directory(r, model.as_deref())?;
+    }
     let chunking = r.get(&spec::RERANK_ENABLE_CHUNKING, api::boolean)?;
     let max_tokens_per_doc = r.get(
         &spec::RERANK_MAX_TOKENS_PER_DOC,
@@ -109,9 +136,7 @@ pub(crate) fn rerank(r: &Resolver<'_>, max_async: usize) -> Result<RerankSetting
     )?;
     Ok(RerankSettings {
         binding,
-        model: r
-            .optional(&spec::RERANK_MODEL, non_empty)?
-            .or_else(|| defaults.map(|(model, _)| model.to_owned())),
+        model,
         host: r
             .optional(&spec::RERANK_BINDING_HOST, url)?
             .or_else(|| defaults.map(|(_, host)| host.to_owned())),
@@ -129,6 +154,27 @@ pub(crate) fn rerank(r: &Resolver<'_>, max_async: usize) -> Result<RerankSetting
         by_default: r.get(&spec::RERANK_BY_DEFAULT, api::boolean)?,
         max_tokens_per_doc: (chunking && binding == RerankBinding::Cohere)
             .then_some(max_tokens_per_doc),
+    })
+}
+
+/// `local` runs the directory RERANK_MODEL names: it must be given and hold a model.
+#[cfg(feature = "local-models")]
+fn local_directory(r: &Resolver<'_>, model: Option<&str>) -> Result<(), ConfigError> {
+    let (value, origin) = r
+        .raw(&spec::RERANK_MODEL)
+        .unwrap_or_else(|| (String::new(), crate::layers::Source::Default));
+    let reason = match model {
+        None => "must name the cross-encoder's directory when RERANK_BINDING is local",
+        Some(dir) if !std::path::Path::new(dir).join("config.json").is_file() => {
+            "is not a model directory (no config.json)"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(ConfigError::Invalid {
+        setting: spec::RERANK_MODEL.env,
+        origin,
+        value,
+        reason: reason.to_owned(),
     })
 }
 
@@ -213,5 +259,34 @@ mod tests {
             let error = load(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{name}={value}: {error}");
         }
+    }
+
+    #[cfg(not(feature = "local-models"))]
+    #[test]
+    fn local_needs_the_feature() {
+        let error = load(&[("RERANK_BINDING", "local")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("local-models feature"), "{error}");
+    }
+
+    #[cfg(feature = "local-models")]
+    #[test]
+    fn local_needs_a_model_directory() {
+        let error = load(&[("RERANK_BINDING", "local")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("RERANK_MODEL"), "{error}");
+        let dir = std::env::temp_dir().join(format!("lrm-rerank-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.display().to_string();
+        let error = load(&[("RERANK_BINDING", "local"), ("RERANK_MODEL", &path)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no config.json"), "{error}");
+        std::fs::write(dir.join("config.json"), "{}").unwrap();
+        let s = load(&[("RERANK_BINDING", "local"), ("RERANK_MODEL", &path)]).unwrap();
+        assert_eq!((s.model.as_deref(), s.host), (Some(path.as_str()), None));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -151,8 +151,8 @@ settings_table! {
     KG_CHUNK_PICK_METHOD = "KG_CHUNK_PICK_METHOD", "kg-chunk-pick-method", "METHOD", Value("VECTOR"), "How those chunks are picked: VECTOR (most similar to the query) or WEIGHT (shared by most)";
     ENABLE_LLM_CACHE = "ENABLE_LLM_CACHE", "enable-llm-cache", "BOOL", Value("true"), "Cache query answers";
     USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended to every query's user_prompt (unless the request disables it)";
-    RERANK_BINDING = "RERANK_BINDING", "rerank-binding", "BINDING", Value("null"), "Reranker of query chunks: null (none), cohere, jina or aliyun";
-    RERANK_MODEL = "RERANK_MODEL", "rerank-model", "MODEL", Derived("rerank-v3.5 for cohere, jina-reranker-v2-base-multilingual for jina, gte-rerank-v2 for aliyun"), "Rerank model";
+    RERANK_BINDING = "RERANK_BINDING", "rerank-binding", "BINDING", Value("null"), "Reranker of query chunks: null (none), cohere, jina, aliyun, or local (a cross-encoder in process; builds with the local-models feature)";
+    RERANK_MODEL = "RERANK_MODEL", "rerank-model", "MODEL", Derived("rerank-v3.5 for cohere, jina-reranker-v2-base-multilingual for jina, gte-rerank-v2 for aliyun"), "Rerank model (for local: the cross-encoder's directory)";
     RERANK_BINDING_HOST = "RERANK_BINDING_HOST", "rerank-binding-host", "URL", Derived("the binding's rerank endpoint"), "Full URL rerank requests are posted to";
     RERANK_BINDING_API_KEY = "RERANK_BINDING_API_KEY", "rerank-binding-api-key", "KEY", Derived("COHERE_API_KEY, JINA_API_KEY or DASHSCOPE_API_KEY, by binding"), "API key of the reranker, sent as a bearer token";
     MIN_RERANK_SCORE = "MIN_RERANK_SCORE", "min-rerank-score", "SCORE", Value("0.0"), "Reranked chunks scoring below this are dropped (0.0 keeps all)";

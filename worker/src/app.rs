@@ -20,6 +20,7 @@ use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
 use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
+use crate::models::ModelLoadError;
 use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
 
@@ -67,10 +68,19 @@ pub struct App {
     storage: StorageConfig,
 }
 
+/// Why a worker could not boot.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("storage failed to open: {0}")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Models(#[from] ModelLoadError),
+}
+
 impl App {
-    /// Fails when the storage under WORKING_DIR cannot be opened (the worker then exits
-    /// with APP_LOAD_ERROR).
-    pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
+    /// Fails when the storage under WORKING_DIR cannot be opened, or a model run in
+    /// process cannot be loaded (the worker then exits with APP_LOAD_ERROR).
+    pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, BootError> {
         let settings = &ctx.settings;
         let shared = SharedRegion::of(ctx.arena.app_region());
         let storage = engine_settings::storage(settings);
@@ -113,7 +123,7 @@ impl App {
             },
             model,
             embedder,
-            reranker: models::reranker(&settings.rerank, &shared.rerank_permits),
+            reranker: models::reranker(&settings.rerank, settings.workers, &shared.rerank_permits)?,
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),

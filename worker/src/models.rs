@@ -77,16 +77,34 @@ pub fn embedder(
     ))
 }
 
-/// The configured reranker, limited across workers; `None` for RERANK_BINDING=null.
+/// Why a model run in process could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelLoadError {
+    #[cfg(feature = "local-models")]
+    #[error("cannot load the reranker: {0}")]
+    Reranker(#[from] lightrag_engine::models::LoadError),
+    #[cfg(feature = "local-models")]
+    #[error("cannot start the model threads: {0}")]
+    Threads(std::io::Error),
+}
+
+/// The configured reranker, limited across workers (`workers` share the cores of an
+/// in-process one); `None` for RERANK_BINDING=null.
 pub fn reranker(
     settings: &RerankSettings,
+    #[cfg_attr(not(feature = "local-models"), allow(unused_variables))] workers: usize,
     permits: &'static PermitTable,
-) -> Option<Arc<dyn Reranker>> {
+) -> Result<Option<Arc<dyn Reranker>>, ModelLoadError> {
     let provider = match settings.binding {
-        RerankBinding::Null => return None,
+        RerankBinding::Null => return Ok(None),
         RerankBinding::Cohere => Provider::Cohere,
         RerankBinding::Jina => Provider::Jina,
         RerankBinding::Aliyun => Provider::Aliyun,
+        #[cfg(feature = "local-models")]
+        RerankBinding::Local => {
+            let inner = local_reranker(settings, workers)?;
+            return Ok(Some(limited(inner, settings, permits)));
+        }
     };
     let remote = Remote::new(RerankEndpoint {
         provider,
@@ -103,11 +121,34 @@ pub fn reranker(
         Some(max_tokens) => Arc::new(Chunked::new(remote, max_tokens)),
         None => Arc::new(remote),
     };
-    Some(Arc::new(Limited::new(
+    Ok(Some(limited(inner, settings, permits)))
+}
+
+fn limited(
+    inner: Arc<dyn Reranker>,
+    settings: &RerankSettings,
+    permits: &'static PermitTable,
+) -> Arc<dyn Reranker> {
+    Arc::new(Limited::new(
         inner,
         Arc::new(ArenaPermits {
             table: permits,
             limit: settings.max_async,
         }),
-    )))
+    ))
+}
+
+/// The cross-encoder in RERANK_MODEL's directory, on its own bounded thread pool.
+#[cfg(feature = "local-models")]
+fn local_reranker(
+    settings: &RerankSettings,
+    workers: usize,
+) -> Result<Arc<dyn Reranker>, ModelLoadError> {
+    use lightrag_engine::models::{ModelDirectory, threads};
+    use lightrag_engine::rerank::local::CrossEncoder;
+    let dir = std::path::PathBuf::from(settings.model.clone().unwrap_or_default());
+    let model = ModelDirectory::open(&dir)?;
+    let pool = threads::pool(threads::thread_count(0, workers)).map_err(ModelLoadError::Threads)?;
+    tracing::info!(model = %dir.display(), "cross-encoder reranker loaded");
+    Ok(Arc::new(CrossEncoder::new(Arc::new(model), pool)?))
 }
