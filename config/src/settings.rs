@@ -14,6 +14,7 @@ use crate::hook::Hook;
 use crate::layers::{Environment, Source};
 use crate::models::ModelSettings;
 use crate::prompt_dir::PromptSettings;
+use crate::rerank::RerankSettings;
 pub use crate::resolver::MAX_PERMITS;
 use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds};
 use crate::spec;
@@ -121,6 +122,7 @@ pub struct Settings {
     pub prompts: PromptSettings,
     /// UI_TEMPLATES_DIR's bundle, when one is installed.
     pub ui_bundle: Option<crate::ui_bundle::UiBundle>,
+    pub rerank: RerankSettings,
     /// Operator hook commands.
     pub hooks: Vec<(Hook, String)>,
     pub hook_timeout: Duration,
@@ -173,6 +175,9 @@ impl Settings {
         let worker_timeout = r
             .optional(&spec::WORKER_TIMEOUT, seconds(0))?
             .unwrap_or(timeout.as_secs() + 30);
+        let models = crate::models::models(&r, timeout)?;
+        // MAX_ASYNC_RERANK defaults to MAX_ASYNC.
+        let rerank = crate::rerank::rerank(&r, models.llm.max_async)?;
         Ok(Settings {
             host: r.get(&spec::HOST, non_empty)?,
             port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
@@ -197,10 +202,11 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
-            models: crate::models::models(&r, timeout)?,
+            models,
             query: Self::query(&r)?,
             prompts: crate::prompt_dir::load(&r)?,
             ui_bundle: crate::ui_bundle::load(&r)?,
+            rerank,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
                 .into_iter()

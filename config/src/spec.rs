@@ -200,6 +200,16 @@ settings_table! {
     USER_PROMPT_PREFIX = "USER_PROMPT_PREFIX", "user-prompt-prefix", "TEXT", Unset, "Prepended verbatim to every query's user_prompt (unless the request sets disable_user_prompt_prefix)";
     USER_PROMPT_PREFIX_FILE = "USER_PROMPT_PREFIX_FILE", "user-prompt-prefix-file", "NAME", Unset, "A .md or .txt file under PROMPT_DIR/user_prompt whose text is the prefix (wins over USER_PROMPT_PREFIX)";
     PROMPT_DIR = "PROMPT_DIR", "prompt-dir", "DIR", Value("./prompts"), "Directory of prompt templates (<LightRAG prompt name>.md) that replace the built-in ones, checked at start";
+    RERANK_BINDING = "RERANK_BINDING", "rerank-binding", "BINDING", Value("null"), "Reranker of query chunks: null (none), cohere, jina, aliyun, or local (a cross-encoder in process; builds with the local-models feature)";
+    RERANK_MODEL = "RERANK_MODEL", "rerank-model", "MODEL", Derived("rerank-v3.5 for cohere, jina-reranker-v2-base-multilingual for jina, gte-rerank-v2 for aliyun"), "Rerank model (for local: the cross-encoder's directory)";
+    RERANK_BINDING_HOST = "RERANK_BINDING_HOST", "rerank-binding-host", "URL", Derived("the binding's rerank endpoint"), "Full URL rerank requests are posted to";
+    RERANK_BINDING_API_KEY = "RERANK_BINDING_API_KEY", "rerank-binding-api-key", "KEY", Derived("COHERE_API_KEY, JINA_API_KEY or DASHSCOPE_API_KEY, by binding"), "API key of the reranker, sent as a bearer token";
+    MIN_RERANK_SCORE = "MIN_RERANK_SCORE", "min-rerank-score", "SCORE", Value("0.0"), "Reranked chunks scoring below this are dropped (0.0 keeps all)";
+    MAX_ASYNC_RERANK = "MAX_ASYNC_RERANK", "max-async-rerank", "N", Derived("MAX_ASYNC"), "Rerank calls in flight at once, across all workers";
+    RERANK_TIMEOUT = "RERANK_TIMEOUT", "rerank-timeout", "SECONDS", Value("30"), "Longest one rerank call may take, its retries included";
+    RERANK_BY_DEFAULT = "RERANK_BY_DEFAULT", "rerank-by-default", "BOOL", Value("true"), "Rerank queries that do not set enable_rerank";
+    RERANK_ENABLE_CHUNKING = "RERANK_ENABLE_CHUNKING", "rerank-enable-chunking", "BOOL", Value("false"), "Cohere only: score long chunks piece by piece, each by its best piece";
+    RERANK_MAX_TOKENS_PER_DOC = "RERANK_MAX_TOKENS_PER_DOC", "rerank-max-tokens-per-doc", "TOKENS", Value("4096"), "Cohere only: tokens per piece when chunking";
     MAX_SOURCE_IDS_PER_ENTITY = "MAX_SOURCE_IDS_PER_ENTITY", "max-source-ids-per-entity", "N", Value("300"), "Source chunks an entity remembers (the newest)";
     MAX_SOURCE_IDS_PER_RELATION = "MAX_SOURCE_IDS_PER_RELATION", "max-source-ids-per-relation", "N", Value("300"), "Source chunks a relation remembers (the newest)";
     MAX_FILE_PATHS = "MAX_FILE_PATHS", "max-file-paths", "N", Value("75"), "Files an entity or relation remembers (the newest)";

@@ -18,8 +18,11 @@ pub mod graph_edit;
 pub mod ids;
 pub mod ingest;
 pub mod llm;
+#[cfg(feature = "local-models")]
+pub mod models;
 pub mod parsing;
 pub mod providers;
 pub mod query;
+pub mod rerank;
 pub mod storage;
 pub mod workspace;

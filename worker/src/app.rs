@@ -11,6 +11,7 @@ use lightrag_engine::coordination::{Coordination, LoginThrottle};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::llm::LanguageModel;
+use lightrag_engine::rerank::Reranker;
 use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
@@ -19,6 +20,7 @@ use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
 use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
+use crate::models::ModelLoadError;
 use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
 
@@ -56,6 +58,8 @@ pub struct App {
     /// The LLM and the embedding model, limited across workers.
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
+    /// The query chunks' reranker (RERANK_BINDING), if one is configured.
+    pub reranker: Option<Arc<dyn Reranker>>,
     /// The document pipeline over those models.
     pub pipeline: Pipeline,
     /// What the workers coordinate through (the arena on one node, with Redis across
@@ -64,10 +68,19 @@ pub struct App {
     storage: StorageConfig,
 }
 
+/// Why a worker could not boot.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("storage failed to open: {0}")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Models(#[from] ModelLoadError),
+}
+
 impl App {
-    /// Fails when the storage under WORKING_DIR cannot be opened (the worker then exits
-    /// with APP_LOAD_ERROR).
-    pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, StorageError> {
+    /// Fails when the storage under WORKING_DIR cannot be opened, or a model run in
+    /// process cannot be loaded (the worker then exits with APP_LOAD_ERROR).
+    pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, BootError> {
         let settings = &ctx.settings;
         let shared = SharedRegion::of(ctx.arena.app_region());
         let storage = engine_settings::storage(settings);
@@ -110,6 +123,7 @@ impl App {
             },
             model,
             embedder,
+            reranker: models::reranker(&settings.rerank, settings.workers, &shared.rerank_permits)?,
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),

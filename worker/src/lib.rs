@@ -139,7 +139,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let app = match app::App::new(&ctx) {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!(worker = ctx.id, pid, error = %e, "storage failed to open");
+            tracing::error!(worker = ctx.id, pid, error = %e, "worker failed to boot");
             return APP_LOAD_ERROR;
         }
     };

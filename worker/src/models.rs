@@ -1,7 +1,7 @@
-//! The worker's LLM and embedding model, built from the settings: the builtin ones or a
-//! provider binding, each limited by its role's permits in the arena (MAX_ASYNC and
-//! the roles' `<ROLE>_MAX_ASYNC_LLM`, EMBEDDING_FUNC_MAX_ASYNC), which hold the limit
-//! across every worker.
+//! The worker's LLM, embedding model and reranker, built from the settings: the builtin
+//! ones or a provider binding (no reranker without RERANK_BINDING), each limited by its
+//! role's permits in the arena (MAX_ASYNC and the roles' `<ROLE>_MAX_ASYNC_LLM`,
+//! EMBEDDING_FUNC_MAX_ASYNC, MAX_ASYNC_RERANK), which hold the limit across every worker.
 //!
 //! The LLM is one model per LightRAG role: extraction (and description summaries),
 //! query keywords, and answers each go to the model their `EXTRACT_`, `KEYWORD_` or
@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use lightrag_config::{Binding, LlmRole, ModelSettings, ProviderSettings};
+use lightrag_config::{
+    Binding, LlmRole, ModelSettings, ProviderSettings, RerankBinding, RerankSettings,
+};
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::embedding::prepared::{Preparation, Prepared};
@@ -21,6 +23,8 @@ use lightrag_engine::llm::{
     TextStream,
 };
 use lightrag_engine::providers::{self, AwsAccess, Endpoint};
+use lightrag_engine::rerank::chunked::Chunked;
+use lightrag_engine::rerank::{Provider, Remote, RerankEndpoint, Reranker};
 
 use crate::arena::coordination::ArenaPermits;
 use crate::arena::permits::PermitTable;
@@ -153,6 +157,82 @@ pub fn embedder(
             limit: settings.embedding.max_async,
         }),
     ))
+}
+
+/// Why a model run in process could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelLoadError {
+    #[cfg(feature = "local-models")]
+    #[error("cannot load the reranker: {0}")]
+    Reranker(#[from] lightrag_engine::models::LoadError),
+    #[cfg(feature = "local-models")]
+    #[error("cannot start the model threads: {0}")]
+    Threads(std::io::Error),
+}
+
+/// The configured reranker, limited across workers (`workers` share the cores of an
+/// in-process one); `None` for RERANK_BINDING=null.
+pub fn reranker(
+    settings: &RerankSettings,
+    #[cfg_attr(not(feature = "local-models"), allow(unused_variables))] workers: usize,
+    permits: &'static PermitTable,
+) -> Result<Option<Arc<dyn Reranker>>, ModelLoadError> {
+    let provider = match settings.binding {
+        RerankBinding::Null => return Ok(None),
+        RerankBinding::Cohere => Provider::Cohere,
+        RerankBinding::Jina => Provider::Jina,
+        RerankBinding::Aliyun => Provider::Aliyun,
+        #[cfg(feature = "local-models")]
+        RerankBinding::Local => {
+            let inner = local_reranker(settings, workers)?;
+            return Ok(Some(limited(inner, settings, permits)));
+        }
+    };
+    let remote = Remote::new(RerankEndpoint {
+        provider,
+        url: settings.host.clone().unwrap_or_default(),
+        api_key: settings.api_key.clone(),
+        model: settings.model.clone().unwrap_or_default(),
+        // RERANK_TIMEOUT bounds the whole call: a slow reranker only costs the order.
+        timeouts: providers::Timeouts {
+            attempt: settings.timeout,
+            call: settings.timeout,
+        },
+    });
+    let inner: Arc<dyn Reranker> = match settings.max_tokens_per_doc {
+        Some(max_tokens) => Arc::new(Chunked::new(remote, max_tokens)),
+        None => Arc::new(remote),
+    };
+    Ok(Some(limited(inner, settings, permits)))
+}
+
+fn limited(
+    inner: Arc<dyn Reranker>,
+    settings: &RerankSettings,
+    permits: &'static PermitTable,
+) -> Arc<dyn Reranker> {
+    Arc::new(Limited::new(
+        inner,
+        Arc::new(ArenaPermits {
+            table: permits,
+            limit: settings.max_async,
+        }),
+    ))
+}
+
+/// The cross-encoder in RERANK_MODEL's directory, on its own bounded thread pool.
+#[cfg(feature = "local-models")]
+fn local_reranker(
+    settings: &RerankSettings,
+    workers: usize,
+) -> Result<Arc<dyn Reranker>, ModelLoadError> {
+    use lightrag_engine::models::{ModelDirectory, threads};
+    use lightrag_engine::rerank::local::CrossEncoder;
+    let dir = std::path::PathBuf::from(settings.model.clone().unwrap_or_default());
+    let model = ModelDirectory::open(&dir)?;
+    let pool = threads::pool(threads::thread_count(0, workers)).map_err(ModelLoadError::Threads)?;
+    tracing::info!(model = %dir.display(), "cross-encoder reranker loaded");
+    Ok(Arc::new(CrossEncoder::new(Arc::new(model), pool)?))
 }
 
 #[cfg(test)]

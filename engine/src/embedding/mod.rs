@@ -1,8 +1,11 @@
 //! Embeddings. The `builtin` embedder ([`builtin::HashedNgrams`]) needs no model and
-//! no network; provider embedders live in [`crate::providers`]; [`prepared`] adds the
-//! document and query prefixes and the token limit in front of any of them.
+//! no network; `local` runs a BERT model in process (feature `local-models`); provider
+//! embedders live in [`crate::providers`]; [`prepared`] adds the document and query
+//! prefixes and the token limit in front of any of them.
 
 pub mod builtin;
+#[cfg(feature = "local-models")]
+pub mod local;
 pub mod prepared;
 
 use futures_util::{StreamExt, TryStreamExt};

@@ -1,6 +1,6 @@
-//! Model-call limits across processes (MAX_ASYNC, EMBEDDING_FUNC_MAX_ASYNC): a model or
-//! embedder wrapped so that each call holds one of its role's permits from the
-//! coordination seam. A streamed answer keeps its permit until the stream ends or is
+//! Model-call limits across processes (MAX_ASYNC, EMBEDDING_FUNC_MAX_ASYNC,
+//! MAX_ASYNC_RERANK): a model, embedder or reranker wrapped so that each call holds one
+//! of its role's permits from the coordination seam. A streamed answer keeps its permit until the stream ends or is
 //! dropped; whoever relays it must drop it when its reader goes away (the server cuts a
 //! reader that stops reading after SEND_TIMEOUT, so a stalled client frees it too).
 
@@ -14,6 +14,7 @@ use super::{
 };
 use crate::coordination::Permits;
 use crate::embedding::Embedder;
+use crate::rerank::{Reranker, Scored};
 
 /// A model whose every call first takes one of its role's permits.
 pub struct Limited<T: ?Sized> {
@@ -97,6 +98,20 @@ impl Embedder for Limited<dyn Embedder> {
         Box::pin(async move {
             let _permit = self.permits.acquire().await;
             self.inner.embed_for(texts, purpose).await
+        })
+    }
+}
+
+impl Reranker for Limited<dyn Reranker> {
+    fn rerank<'a>(
+        &'a self,
+        query: &'a str,
+        documents: &'a [String],
+        top_n: Option<usize>,
+    ) -> BoxFuture<'a, Result<Vec<Scored>, ModelError>> {
+        Box::pin(async move {
+            let _permit = self.permits.acquire().await;
+            self.inner.rerank(query, documents, top_n).await
         })
     }
 }

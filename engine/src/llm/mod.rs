@@ -57,6 +57,8 @@ pub enum ModelError {
         "embedding dimension mismatch: the model returned {got} dimensions, EMBEDDING_DIM is {expected}"
     )]
     Dimension { expected: usize, got: usize },
+    #[error("the local model failed: {reason}")]
+    Local { reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

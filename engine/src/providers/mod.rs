@@ -13,7 +13,7 @@ mod lines;
 pub mod lollms;
 pub mod ollama;
 pub mod openai;
-mod retry;
+pub(crate) mod retry;
 mod sigv4;
 pub mod voyageai;
 
@@ -255,7 +255,7 @@ fn messages_json(messages: &[Message]) -> serde_json::Value {
         .collect()
 }
 
-fn malformed(provider: &'static str, reason: impl Into<String>) -> ModelError {
+pub(crate) fn malformed(provider: &'static str, reason: impl Into<String>) -> ModelError {
     ModelError::Malformed {
         provider,
         reason: reason.into(),
@@ -276,7 +276,7 @@ async fn text_at(
         .ok_or_else(|| malformed(provider, format!("no {content} in the answer")))
 }
 
-async fn read_json(
+pub(crate) async fn read_json(
     provider: &'static str,
     response: reqwest::Response,
 ) -> Result<serde_json::Value, ModelError> {

@@ -25,6 +25,7 @@ use crate::error::{ErrorKind, Kind};
 use crate::ids;
 use crate::llm::templates::{self, Template};
 use crate::llm::{LanguageModel, Message, ModelError, TextStream, once, wait};
+use crate::rerank::Reranker;
 use crate::storage::bundle::Stores;
 use crate::storage::{KvNamespace, StorageError};
 
@@ -68,6 +69,7 @@ pub struct Answerer {
     pub stores: Arc<dyn StoreSource>,
     pub model: Arc<dyn LanguageModel>,
     pub embedder: Arc<dyn Embedder>,
+    pub reranker: Option<Arc<dyn Reranker>>,
     pub settings: Arc<AnswerSettings>,
 }
 
@@ -187,6 +189,7 @@ impl Answerer {
             tokenizer: &tokenizer,
             embedder: &*self.embedder,
             model: &*self.model,
+            reranker: self.reranker.as_deref(),
             settings: &self.settings.retrieval,
         };
         engine.retrieve(params, progress).await
@@ -259,6 +262,7 @@ fn cache_key(model: &CachedModel, request: &AnswerRequest) -> String {
         params.hl_keywords,
         params.ll_keywords,
         params.user_prompt,
+        params.enable_rerank,
         history,
         model.binding,
         model.model,

@@ -8,8 +8,9 @@
 //! - `mix` (the default): hybrid plus a direct vector search of the chunks;
 //! - `naive`: the chunk vectors only; `bypass`: nothing.
 //!
-//! Query, keyword texts are embedded in one batched call. The context is cut to the
-//! token budgets ([`context`]) and becomes LightRAG's answer prompt; references are
+//! Query, keyword texts are embedded in one batched call. The merged chunks are
+//! reranked when the query asks and a reranker is configured ([`crate::rerank`]),
+//! before CHUNK_TOP_K cuts them. The context is cut to the token budgets ([`context`]) and becomes LightRAG's answer prompt; references are
 //! numbered by how many of the final chunks come from each file. [`answer`] is the one
 //! path from a question to its answer (retrieval, cache, prompt, model) that every
 //! front end takes.
@@ -25,6 +26,7 @@ use serde_json::Value;
 use crate::chunking::Tokenizer;
 use crate::embedding::Embedder;
 use crate::llm::{Keywords, LanguageModel, ModelError};
+use crate::rerank::Reranker;
 use crate::storage::StorageError;
 use crate::storage::bundle::Stores;
 
@@ -92,6 +94,8 @@ pub struct QueryParams {
     pub response_type: String,
     /// The additional instructions (with the server's prefix already applied).
     pub user_prompt: String,
+    /// Rerank the chunks (the request's `enable_rerank`, else RERANK_BY_DEFAULT).
+    pub enable_rerank: bool,
 }
 
 /// Server-wide retrieval settings.
@@ -103,6 +107,8 @@ pub struct RetrievalSettings {
     pub language: String,
     /// ENABLE_CONTENT_HEADINGS: chunks carry their parent headings into the context.
     pub content_headings: bool,
+    /// MIN_RERANK_SCORE: reranked chunks scoring below it are dropped.
+    pub min_rerank_score: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +204,7 @@ pub const PROGRESS_KEYWORDS: &str = "extracting_keywords";
 pub const PROGRESS_ENTITIES: &str = "retrieving_entities";
 pub const PROGRESS_RELATIONS: &str = "retrieving_relations";
 pub const PROGRESS_CHUNKS: &str = "retrieving_chunks";
+pub const PROGRESS_RERANKING: &str = "reranking";
 pub const PROGRESS_GENERATING: &str = "generating_response";
 
 /// The query side of one workspace.
@@ -206,6 +213,8 @@ pub struct QueryEngine<'a> {
     pub tokenizer: &'a Tokenizer,
     pub embedder: &'a dyn Embedder,
     pub model: &'a dyn LanguageModel,
+    /// The chunks' reranker (RERANK_BINDING), if one is configured.
+    pub reranker: Option<&'a dyn Reranker>,
     pub settings: &'a RetrievalSettings,
 }
 

@@ -1,5 +1,5 @@
 //! Retrieval per mode: vector searches, the graph around their hits, source chunks,
-//! round-robin merges, then the token budgets and the references ([`super::context`]).
+//! round-robin merges, the rerank of the merged chunks, then the token budgets and the references ([`super::context`]).
 
 use std::collections::HashSet;
 
@@ -7,13 +7,14 @@ use serde_json::Value;
 
 use super::{
     ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
-    QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
+    PROGRESS_RERANKING, QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
 };
 use super::{chunk_pick, context};
 use crate::chunking::{self, Tokenizer};
 use crate::embedding::{self, Batching};
 use crate::ids;
 use crate::llm::Keywords;
+use crate::rerank;
 use crate::storage::KvNamespace;
 use crate::storage::graph::{Entity, Relation, fragments};
 
@@ -225,6 +226,39 @@ impl QueryEngine<'_> {
         Ok(chunk_pick::weighted_polling(&lists, per_item_max, 1))
     }
 
+    /// The CHUNK_TOP_K chunks of the merged list: reranked first when the query asks
+    /// for it and a reranker is configured (all merged chunks are candidates, as in
+    /// LightRAG); without a reranker the order stands, so only the kept ones are read.
+    async fn top_chunks(
+        &self,
+        params: &QueryParams,
+        mut ids: Vec<String>,
+        progress: &(dyn Fn(&'static str) + Sync),
+    ) -> Result<Vec<ChunkRow>, QueryError> {
+        let top_k = params.chunk_top_k;
+        if !params.enable_rerank {
+            ids.truncate(top_k);
+            return self.chunk_rows(&ids);
+        }
+        if self.reranker.is_some() && !ids.is_empty() {
+            progress(PROGRESS_RERANKING);
+        } else {
+            ids.truncate(top_k);
+        }
+        let rows = self.chunk_rows(&ids)?;
+        let mut rows = rerank::rerank(
+            self.reranker,
+            &params.query,
+            rows,
+            |c| c.content.as_str(),
+            top_k,
+            self.settings.min_rerank_score,
+        )
+        .await;
+        rows.truncate(top_k);
+        Ok(rows)
+    }
+
     fn chunk_rows(&self, ids: &[String]) -> Result<Vec<ChunkRow>, QueryError> {
         let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
@@ -351,13 +385,12 @@ pub(super) async fn run(
         &entity_chunks,
         true,
     )?;
-    let mut chunk_ids = round_robin(
+    let chunk_ids = round_robin(
         &[&vector_chunks, &entity_chunks, &relation_chunks],
         String::clone,
     );
     let total_chunks = chunk_ids.len();
-    chunk_ids.truncate(params.chunk_top_k);
-    let chunks = engine.chunk_rows(&chunk_ids)?;
+    let chunks = engine.top_chunks(params, chunk_ids, progress).await?;
     Ok(context::finish(
         engine.tokenizer,
         params,

@@ -41,6 +41,8 @@ pub struct SharedRegion {
     pub llm_permits: PermitTable,
     /// Embedding calls in flight (EMBEDDING_FUNC_MAX_ASYNC across workers).
     pub embedding_permits: PermitTable,
+    /// Rerank calls in flight (MAX_ASYNC_RERANK across workers).
+    pub rerank_permits: PermitTable,
 }
 
 const _: () = assert!(std::mem::size_of::<SharedRegion>() <= APP_REGION_BYTES);

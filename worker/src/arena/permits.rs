@@ -1,5 +1,5 @@
 //! Cross-worker concurrency limits for model calls (MAX_ASYNC for the LLM,
-//! EMBEDDING_FUNC_MAX_ASYNC for embeddings): a table of slots in the arena, each empty
+//! EMBEDDING_FUNC_MAX_ASYNC for embeddings, MAX_ASYNC_RERANK for reranks): a table of slots in the arena, each empty
 //! (0) or holding the pid of the process using it. A worker takes a free slot with a
 //! compare-and-swap and gives it back when the call ends; a slot held by a dead process
 //! counts as free, so a SIGKILLed worker cannot leak permits.

@@ -74,6 +74,13 @@ pub struct Configuration {
     graph_storage: String,
     vector_storage: String,
     workspace: String,
+    enable_rerank: bool,
+    rerank_binding: &'static str,
+    rerank_model: Option<String>,
+    rerank_binding_host: Option<String>,
+    rerank_max_async: usize,
+    rerank_timeout: u64,
+    min_rerank_score: f64,
 }
 
 /// The model each LLM role uses, as LightRAG 1.5.7 reports it.
@@ -189,6 +196,13 @@ fn configuration(app: &App) -> Configuration {
         graph_storage: settings.storage.graph.clone(),
         vector_storage: settings.storage.vector.clone(),
         workspace: settings.api.workspace.clone(),
+        enable_rerank: app.reranker.is_some(),
+        rerank_binding: settings.rerank.binding.name(),
+        rerank_model: settings.rerank.model.clone(),
+        rerank_binding_host: settings.rerank.host.clone(),
+        rerank_max_async: settings.rerank.max_async,
+        rerank_timeout: settings.rerank.timeout.as_secs(),
+        min_rerank_score: settings.rerank.min_score,
     }
 }
 

@@ -163,6 +163,7 @@ fn answerer(store: &Arc<Store>, model: &Arc<Scripted>, cache: bool) -> Answerer 
         stores: store.clone(),
         model: model.clone(),
         embedder: Arc::new(embedder()),
+        reranker: None,
         settings: Arc::new(AnswerSettings {
             retrieval: RetrievalSettings {
                 cosine_threshold: 0.0,
@@ -170,6 +171,7 @@ fn answerer(store: &Arc<Store>, model: &Arc<Scripted>, cache: bool) -> Answerer 
                 chunk_pick: ChunkPick::Vector,
                 language: "English".to_owned(),
                 content_headings: true,
+                min_rerank_score: 0.0,
             },
             cache: cache.then(|| CachedModel {
                 binding: "test".to_owned(),
@@ -193,6 +195,7 @@ fn question() -> AnswerRequest {
             ll_keywords: Vec::new(),
             response_type: "Multiple Paragraphs".to_owned(),
             user_prompt: String::new(),
+            enable_rerank: false,
         },
         history: Vec::new(),
         only_need_context: false,

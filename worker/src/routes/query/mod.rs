@@ -65,6 +65,7 @@ fn params(app: &App, r: &QueryRequest) -> QueryParams {
             .clone()
             .unwrap_or_else(|| DEFAULT_RESPONSE_TYPE.to_owned()),
         user_prompt,
+        enable_rerank: r.enable_rerank.unwrap_or(app.settings.rerank.by_default),
     }
 }
 
@@ -76,6 +77,7 @@ pub(crate) fn answerer(app: &App, ws: &Arc<Workspace>) -> Answerer {
         stores: ws.clone(),
         model: app.model.clone(),
         embedder: app.embedder.clone(),
+        reranker: app.reranker.clone(),
         settings: Arc::new(AnswerSettings {
             retrieval: RetrievalSettings {
                 cosine_threshold: q.cosine_threshold,
@@ -87,6 +89,7 @@ pub(crate) fn answerer(app: &App, ws: &Arc<Workspace>) -> Answerer {
                 },
                 language: app.settings.indexing.summary_language.clone(),
                 content_headings: q.content_headings,
+                min_rerank_score: app.settings.rerank.min_score,
             },
             cache: q.enable_llm_cache.then(|| CachedModel {
                 binding: llm.binding.name().to_owned(),

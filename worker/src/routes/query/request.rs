@@ -43,6 +43,8 @@ pub struct QueryRequest {
     pub include_chunk_content: bool,
     pub include_progress: bool,
     pub stream: Option<bool>,
+    /// `None`: RERANK_BY_DEFAULT decides.
+    pub enable_rerank: Option<bool>,
 }
 
 impl QueryRequest {
@@ -75,6 +77,7 @@ impl QueryRequest {
             include_chunk_content: false,
             include_progress: false,
             stream: None,
+            enable_rerank: None,
         }
     }
 }
@@ -353,9 +356,11 @@ pub fn parse(body: &Map<String, Value>) -> Result<QueryRequest, Vec<FieldError>>
         include_chunk_content: f.boolean("include_chunk_content", false),
         include_progress: f.boolean("include_progress", false),
         stream: f.present("stream").map(|_| f.boolean("stream", false)),
+        enable_rerank: f
+            .present("enable_rerank")
+            .map(|_| f.boolean("enable_rerank", true)),
         query: query.trim().to_owned(),
     };
-    let _ = f.boolean("enable_rerank", true);
     if body.contains_key("query")
         && f.errors
             .iter()
