@@ -8,6 +8,7 @@
 //! came from and the value itself.
 
 pub mod api;
+mod chunker;
 mod connections;
 mod dotenv;
 mod error;
@@ -18,6 +19,7 @@ mod settings;
 pub mod spec;
 mod storage;
 
+pub use chunker::{ChunkerSettings, THRESHOLD_TYPES};
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;
