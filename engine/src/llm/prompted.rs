@@ -28,6 +28,7 @@ impl LanguageModel for PromptedModel {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>> {
         Box::pin(async move {
@@ -41,12 +42,21 @@ impl LanguageModel for PromptedModel {
                     ("input_text", chunk),
                 ],
             );
+            // LightRAG's heading breadcrumb goes before the task, only for a chunk in a
+            // section.
+            let mut user = section.map_or_else(String::new, |path| {
+                render(
+                    prompts::ENTITY_EXTRACTION_SECTION_CONTEXT,
+                    &[("heading_path", path)],
+                )
+            });
+            user.push_str(&render(
+                prompts::ENTITY_EXTRACTION_USER,
+                &[("language", language)],
+            ));
             let mut messages = vec![
                 Message::new(Role::System, system),
-                Message::new(
-                    Role::User,
-                    render(prompts::ENTITY_EXTRACTION_USER, &[("language", language)]),
-                ),
+                Message::new(Role::User, user),
             ];
             let mut answer = self.complete(messages.clone()).await?;
             let mut last = answer.clone();
