@@ -9,6 +9,7 @@
 
 pub mod api;
 mod bindings;
+mod chunker;
 mod connections;
 mod dotenv;
 mod error;
@@ -24,6 +25,7 @@ mod storage;
 pub mod ui_bundle;
 
 pub use bindings::Binding;
+pub use chunker::{ChunkerSettings, THRESHOLD_TYPES};
 pub use connections::{ConnectionSettings, TlsFiles};
 pub use error::ConfigError;
 pub use hook::Hook;

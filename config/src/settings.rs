@@ -116,6 +116,8 @@ pub struct Settings {
     /// LightRAG's four storage selectors, as given (validated against what exists).
     pub storage: StorageSelection,
     pub indexing: IndexingSettings,
+    /// The per-strategy chunking defaults (CHUNK_F_*, CHUNK_R_*, CHUNK_V_*, CHUNK_P_*).
+    pub chunker: crate::ChunkerSettings,
     pub models: ModelSettings,
     pub query: QuerySettings,
     /// PROMPT_DIR's templates and the user prompt prefix.
@@ -202,6 +204,7 @@ impl Settings {
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
             indexing: Self::indexing(&r)?,
+            chunker: crate::chunker::resolve(&r)?,
             models,
             query: Self::query(&r)?,
             prompts: crate::prompt_dir::load(&r)?,

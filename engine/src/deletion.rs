@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::ingest::{
     ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
+    section_path,
 };
 use crate::storage::graph::fragments;
 use crate::storage::{FullDoc, KvNamespace};
@@ -241,15 +242,24 @@ impl Ingest<'_> {
                         .unwrap_or_default()
                         .to_owned()
                 };
-                stored.push((chunk_id.clone(), text("content"), text("file_path")));
+                let heading = chunk
+                    .get("heading")
+                    .and_then(|h| serde_json::from_value(h.clone()).ok());
+                stored.push((
+                    chunk_id.clone(),
+                    text("content"),
+                    text("file_path"),
+                    section_path(self.tokenizer, heading.as_ref()),
+                ));
             }
         }
         let refs: Vec<ChunkRef<'_>> = stored
             .iter()
-            .map(|(id, content, file_path)| ChunkRef {
+            .map(|(id, content, file_path, section)| ChunkRef {
                 id,
                 content,
                 file_path,
+                section: section.clone(),
             })
             .collect();
         let (said_entities, said_relations) =

@@ -21,7 +21,7 @@ use crate::llm::{ExtractionSettings, LanguageModel, ModelError, wait};
 use crate::storage::bundle::Stores;
 use crate::storage::{FullDoc, KvNamespace, StorageError, VectorRecord};
 
-pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key};
+pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key, section_path};
 pub(crate) use merge::Write;
 
 pub struct Document<'a> {
@@ -160,6 +160,7 @@ impl Ingest<'_> {
                 id,
                 content: &chunk.content,
                 file_path: doc.file_path,
+                section: section_path(self.tokenizer, chunk.heading.as_ref()),
             })
             .collect();
         let (entities, relations) = self.contributions(&refs, &mut report)?;

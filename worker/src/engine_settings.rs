@@ -3,7 +3,9 @@
 //! the other.
 
 use lightrag_config::Settings;
-use lightrag_engine::chunking::ChunkingOptions;
+use lightrag_engine::chunking::{
+    Breakpoint, ChunkingDefaults, ChunkingOptions, ChunkingRequest, Strategy,
+};
 use lightrag_engine::documents::IndexingConfig;
 use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
@@ -63,6 +65,7 @@ pub fn indexing(settings: &Settings) -> IndexingConfig {
             overlap_token_size: indexing.chunk_overlap,
             ..Default::default()
         },
+        chunking_defaults: chunking_defaults(settings),
         batching: embedding_batching(settings),
         llm_concurrency: models.extract.max_async,
         use_cache: indexing.cache_extraction,
@@ -71,6 +74,42 @@ pub fn indexing(settings: &Settings) -> IndexingConfig {
             max_decoded_bytes: indexing.parse_max_decoded_bytes,
             max_operations: indexing.parse_max_operations,
             timeout: std::time::Duration::from_secs(indexing.parse_timeout_secs),
+        },
+    }
+}
+
+/// CHUNK_F_*, CHUNK_R_*, CHUNK_V_* and CHUNK_P_* as each strategy's defaults.
+fn chunking_defaults(settings: &Settings) -> ChunkingDefaults {
+    let c = &settings.chunker;
+    ChunkingDefaults {
+        fixed_token: ChunkingRequest {
+            chunk_token_size: c.f_size,
+            chunk_overlap_token_size: c.f_overlap,
+            split_by_character: c.f_split_by_character.clone(),
+            split_by_character_only: c.f_split_by_character_only,
+            ..ChunkingRequest::new(Strategy::FixedToken)
+        },
+        recursive_character: ChunkingRequest {
+            chunk_token_size: c.r_size,
+            chunk_overlap_token_size: c.r_overlap,
+            separators: c.r_separators.clone(),
+            ..ChunkingRequest::new(Strategy::RecursiveCharacter)
+        },
+        semantic_vector: ChunkingRequest {
+            chunk_token_size: c.v_size,
+            // Config accepts only the four names.
+            breakpoint_threshold_type: c
+                .v_threshold_type
+                .as_deref()
+                .and_then(Breakpoint::from_name),
+            breakpoint_threshold_amount: c.v_threshold_amount,
+            buffer_size: c.v_buffer_size,
+            ..ChunkingRequest::new(Strategy::SemanticVector)
+        },
+        paragraph_semantic: ChunkingRequest {
+            chunk_token_size: c.p_size,
+            chunk_overlap_token_size: c.p_overlap,
+            ..ChunkingRequest::new(Strategy::ParagraphSemantic)
         },
     }
 }

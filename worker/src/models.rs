@@ -94,9 +94,10 @@ impl LanguageModel for RoleModels {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>> {
-        self.extract.extract(chunk, settings)
+        self.extract.extract(chunk, section, settings)
     }
 
     fn summarize<'a>(
@@ -262,6 +263,7 @@ mod tests {
         fn extract<'a>(
             &'a self,
             _: &'a str,
+            _: Option<&'a str>,
             _: &'a ExtractionSettings,
         ) -> BoxFuture<'a, Result<String, ModelError>> {
             self.note("extract");
@@ -311,7 +313,7 @@ mod tests {
             max_gleaning: 0,
         };
         llm::wait(async {
-            roles.extract("chunk", &settings).await.unwrap();
+            roles.extract("chunk", None, &settings).await.unwrap();
             let request = SummaryRequest {
                 kind: "Entity",
                 name: "n",

@@ -6,7 +6,7 @@
 //! (`{level, heading, parent_headings}`, LightRAG's field). The query context shows the
 //! parents joined as `content_headings`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Chunk, Tokenizer};
 
@@ -16,7 +16,7 @@ pub const BREADCRUMB_SEPARATOR: &str = " → ";
 /// LightRAG's cap on a chunk's `content_headings` (DEFAULT_MAX_SECTION_CONTEXT_TOKENS).
 pub const MAX_CONTENT_HEADINGS_TOKENS: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkHeading {
     pub level: usize,
     pub heading: String,

@@ -21,7 +21,7 @@ use tiktoken_rs::{CoreBPE, Rank};
 
 use fixed_token::chunk;
 pub use headings::ChunkHeading;
-pub use request::ChunkingRequest;
+pub use request::{ChunkingDefaults, ChunkingRequest};
 
 /// Largest chunk size (and overlap) accepted, from a request as from CHUNK_SIZE.
 pub const MAX_CHUNK_TOKENS: usize = 1_000_000;

@@ -1,7 +1,8 @@
 //! The chunking a document asked for (its request's `chunking` object or its file
 //! name's hint), stored with it in `full_docs` and resolved into a [`Plan`] against
 //! the server's CHUNK_SIZE and CHUNK_OVERLAP_SIZE when it is processed. A parameter
-//! not given takes LightRAG's default for the strategy.
+//! not given takes the server's default for the strategy ([`ChunkingDefaults`]:
+//! CHUNK_F_*, CHUNK_R_*, CHUNK_V_*, CHUNK_P_*), then LightRAG's.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,11 +35,74 @@ pub struct ChunkingRequest {
     pub buffer_size: Option<usize>,
 }
 
+/// The server's parameters per strategy, for what a document leaves out; each one's
+/// `strategy` is its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkingDefaults {
+    pub fixed_token: ChunkingRequest,
+    pub recursive_character: ChunkingRequest,
+    pub semantic_vector: ChunkingRequest,
+    pub paragraph_semantic: ChunkingRequest,
+}
+
+impl Default for ChunkingDefaults {
+    /// Nothing configured: every parameter falls to CHUNK_SIZE, CHUNK_OVERLAP_SIZE or
+    /// LightRAG's default.
+    fn default() -> Self {
+        ChunkingDefaults {
+            fixed_token: ChunkingRequest::new(Strategy::FixedToken),
+            recursive_character: ChunkingRequest::new(Strategy::RecursiveCharacter),
+            semantic_vector: ChunkingRequest::new(Strategy::SemanticVector),
+            paragraph_semantic: ChunkingRequest::new(Strategy::ParagraphSemantic),
+        }
+    }
+}
+
+impl ChunkingDefaults {
+    pub fn of(&self, strategy: Strategy) -> &ChunkingRequest {
+        match strategy {
+            Strategy::FixedToken => &self.fixed_token,
+            Strategy::RecursiveCharacter => &self.recursive_character,
+            Strategy::SemanticVector => &self.semantic_vector,
+            Strategy::ParagraphSemantic => &self.paragraph_semantic,
+        }
+    }
+}
+
 impl ChunkingRequest {
     pub fn new(strategy: Strategy) -> ChunkingRequest {
         ChunkingRequest {
             strategy,
             ..ChunkingRequest::default()
+        }
+    }
+
+    /// This request with what it leaves out taken from the server's defaults for its
+    /// strategy (`split_by_character_only` is on when either turns it on, as in
+    /// LightRAG).
+    pub fn or_defaults(&self, defaults: &ChunkingDefaults) -> ChunkingRequest {
+        let d = defaults.of(self.strategy);
+        ChunkingRequest {
+            strategy: self.strategy,
+            chunk_token_size: self.chunk_token_size.or(d.chunk_token_size),
+            // A default overlap that does not fit the document's own size is left out.
+            chunk_overlap_token_size: self.chunk_overlap_token_size.or(d
+                .chunk_overlap_token_size
+                .filter(|o| self.chunk_token_size.is_none_or(|size| *o < size))),
+            split_by_character: self
+                .split_by_character
+                .clone()
+                .or_else(|| d.split_by_character.clone()),
+            split_by_character_only: self.split_by_character_only || d.split_by_character_only,
+            separators: self.separators.clone().or_else(|| d.separators.clone()),
+            drop_references: self.drop_references.or(d.drop_references),
+            breakpoint_threshold_type: self
+                .breakpoint_threshold_type
+                .or(d.breakpoint_threshold_type),
+            breakpoint_threshold_amount: self
+                .breakpoint_threshold_amount
+                .or(d.breakpoint_threshold_amount),
+            buffer_size: self.buffer_size.or(d.buffer_size),
         }
     }
 
@@ -140,5 +204,40 @@ mod tests {
         let back: ChunkingRequest = serde_json::from_value(stored.clone()).unwrap();
         assert_eq!(back.breakpoint_threshold_type, Some(Breakpoint::Gradient));
         assert_eq!(serde_json::to_value(&back).unwrap(), stored);
+    }
+
+    #[test]
+    fn the_request_outranks_the_servers_defaults() {
+        let defaults = ChunkingDefaults {
+            recursive_character: ChunkingRequest {
+                chunk_token_size: Some(300),
+                chunk_overlap_token_size: Some(30),
+                separators: Some(vec!["|".into()]),
+                ..ChunkingRequest::new(Strategy::RecursiveCharacter)
+            },
+            ..ChunkingDefaults::default()
+        };
+        let asked = ChunkingRequest {
+            chunk_token_size: Some(80),
+            ..ChunkingRequest::new(Strategy::RecursiveCharacter)
+        };
+        let Plan::RecursiveCharacter(r) = asked
+            .or_defaults(&defaults)
+            .over(&ChunkingOptions::default())
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (r.chunk_token_size, r.overlap_token_size, r.separators),
+            (80, 30, vec!["|".to_owned()])
+        );
+        // Another strategy keeps CHUNK_SIZE.
+        let Plan::FixedToken(f) = ChunkingRequest::default()
+            .or_defaults(&defaults)
+            .over(&ChunkingOptions::default())
+        else {
+            panic!()
+        };
+        assert_eq!(f.chunk_token_size, 1200);
     }
 }

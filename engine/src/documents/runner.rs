@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::chunking::{ChunkingOptions, Plan, Tokenizer};
+use crate::chunking::{ChunkingDefaults, ChunkingOptions, Plan, Tokenizer};
 use crate::clock;
 use crate::coordination::Claim;
 use crate::embedding::{Batching, Embedder};
@@ -46,6 +46,8 @@ pub struct IndexingConfig {
     pub limits: SourceLimits,
     /// CHUNK_SIZE and CHUNK_OVERLAP_SIZE; a document's request may override them.
     pub chunking: ChunkingOptions,
+    /// CHUNK_F_*, CHUNK_R_*, CHUNK_V_*, CHUNK_P_*: what a document's chunking leaves out.
+    pub chunking_defaults: ChunkingDefaults,
     pub batching: Batching,
     /// Model calls one ingestion keeps in flight (MAX_ASYNC).
     pub llm_concurrency: usize,
@@ -179,12 +181,11 @@ impl Pipeline {
                                 } else if board.cancellation_requested() {
                                     cancel(ws, doc.clone())
                                 } else {
-                                    let limits = self.config.parse_limits;
                                     process_one(
                                         ws,
                                         indexer,
                                         claim,
-                                        limits,
+                                        &self.config,
                                         doc.clone(),
                                         index,
                                         total,
@@ -226,14 +227,17 @@ fn cancel(ws: &Workspace, mut doc: DocStatusRecord) -> Result<()> {
 /// now (status `parsing`), stored, and the file archived into `__parsed__/`.
 fn content_of(
     ws: &Workspace,
-    server: &ChunkingOptions,
+    server: (&ChunkingOptions, &ChunkingDefaults),
     limits: ParseLimits,
     doc: &mut DocStatusRecord,
 ) -> Result<std::result::Result<Stored, String>> {
     let Some(full_doc) = FullDoc::get(&*ws.storage, &doc.id)? else {
         return Ok(Err("document content is missing from full_docs".to_owned()));
     };
-    let chunking = full_doc.chunking.as_ref().map(|asked| asked.over(server));
+    // A document that chose nothing is fixed_token with the server's F defaults.
+    let (options, defaults) = server;
+    let asked = full_doc.chunking.clone().unwrap_or_default();
+    let chunking = Some(asked.or_defaults(defaults).over(options));
     if let Some(text) = full_doc.content {
         return Ok(Ok(Stored { text, chunking }));
     }
@@ -321,7 +325,7 @@ fn process_one(
     ws: &Workspace,
     indexer: &Ingest<'_>,
     claim: &Claim,
-    limits: ParseLimits,
+    config: &IndexingConfig,
     mut doc: DocStatusRecord,
     index: usize,
     total: usize,
@@ -333,7 +337,8 @@ fn process_one(
         index + 1,
         doc.file_path
     ));
-    let mut content = content_of(ws, indexer.chunking, limits, &mut doc)?;
+    let server = (indexer.chunking, &config.chunking_defaults);
+    let mut content = content_of(ws, server, config.parse_limits, &mut doc)?;
     if let Ok(stored) = &content
         && let Some(original) = duplicate_of(ws, &doc, &stored.text)?
     {

@@ -7,6 +7,8 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{Ingest, IngestError, IngestReport};
+use crate::chunking::Tokenizer;
+use crate::chunking::headings::{self, ChunkHeading};
 use crate::extraction::{self, Extraction};
 use crate::ids;
 use crate::llm::{ModelError, wait};
@@ -30,11 +32,26 @@ pub(crate) struct Contribution {
 pub(crate) type Entities = BTreeMap<String, Contribution>;
 pub(crate) type Relations = BTreeMap<(String, String), Contribution>;
 
-/// A chunk to extract from: its id, text and source file.
+/// A chunk to extract from: its id, text, source file and, in a section, its heading
+/// path.
 pub(crate) struct ChunkRef<'c> {
     pub id: &'c str,
     pub content: &'c str,
     pub file_path: &'c str,
+    pub section: Option<String>,
+}
+
+/// The heading path the extraction prompt shows for a chunk (LightRAG's `---Section
+/// Context---`): its parents and its own heading, within LightRAG's 256 tokens
+/// (first → … → leaf when longer). `None` for a chunk outside every section.
+pub(crate) fn section_path(
+    tokenizer: &Tokenizer,
+    heading: Option<&ChunkHeading>,
+) -> Option<String> {
+    let heading = heading?;
+    let mut path = heading.parent_headings.clone();
+    path.push(heading.heading.clone());
+    headings::content_headings(tokenizer, &path)
 }
 
 impl Ingest<'_> {
@@ -109,7 +126,11 @@ impl Ingest<'_> {
             .collect();
         let fresh: Vec<Result<String, ModelError>> = wait(
             futures_util::stream::iter(missing.iter())
-                .map(|&i| self.model.extract(chunks[i].content, self.extraction))
+                .map(|&i| {
+                    let chunk = &chunks[i];
+                    self.model
+                        .extract(chunk.content, chunk.section.as_deref(), self.extraction)
+                })
                 .buffered(self.llm_concurrency.max(1))
                 .collect(),
         );
@@ -131,5 +152,25 @@ impl Ingest<'_> {
             .into_iter()
             .map(|a| extraction::parse(&a.unwrap_or_default()))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_path_ends_with_the_chunks_own_heading() {
+        let tokenizer = Tokenizer::o200k();
+        let heading = ChunkHeading {
+            level: 2,
+            heading: "Install".into(),
+            parent_headings: vec!["Guide".into()],
+        };
+        assert_eq!(
+            section_path(&tokenizer, Some(&heading)).as_deref(),
+            Some("Guide → Install")
+        );
+        assert_eq!(section_path(&tokenizer, None), None);
     }
 }

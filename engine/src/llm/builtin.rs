@@ -429,6 +429,8 @@ impl super::LanguageModel for BuiltinModel {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        // Background only: entities come from the chunk's own text, as LightRAG asks.
+        _section: Option<&'a str>,
         settings: &'a super::ExtractionSettings,
     ) -> super::BoxFuture<'a, Result<String, super::ModelError>> {
         Box::pin(async move {

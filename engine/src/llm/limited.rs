@@ -32,11 +32,12 @@ impl LanguageModel for Limited<dyn LanguageModel> {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>> {
         Box::pin(async move {
             let _permit = self.permits.acquire().await;
-            self.inner.extract(chunk, settings).await
+            self.inner.extract(chunk, section, settings).await
         })
     }
 

@@ -116,10 +116,12 @@ pub struct SummaryRequest<'a> {
 }
 
 pub trait LanguageModel: Send + Sync {
-    /// The extraction answer for one chunk, in LightRAG's record format.
+    /// The extraction answer for one chunk, in LightRAG's record format; `section` is
+    /// the chunk's heading path, for a chunk that has one.
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>>;
 

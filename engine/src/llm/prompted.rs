@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::prompts::render;
+use super::prompts::{self, render};
 use super::templates::{Template, get};
 use super::{
     BoxFuture, ExtractionSettings, Keywords, LanguageModel, Message, ModelError, Role,
@@ -29,6 +29,7 @@ impl LanguageModel for PromptedModel {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>> {
         Box::pin(async move {
@@ -42,19 +43,25 @@ impl LanguageModel for PromptedModel {
                     ("input_text", chunk),
                 ],
             );
+            // LightRAG's heading breadcrumb goes before the task, only for a chunk in a
+            // section.
+            let mut user = section.map_or_else(String::new, |path| {
+                render(
+                    prompts::ENTITY_EXTRACTION_SECTION_CONTEXT,
+                    &[("heading_path", path)],
+                )
+            });
+            user.push_str(&render(
+                get(Template::EntityExtractionUser),
+                &[
+                    ("entity_types", &types),
+                    ("language", language),
+                    ("input_text", chunk),
+                ],
+            ));
             let mut messages = vec![
                 Message::new(Role::System, system),
-                Message::new(
-                    Role::User,
-                    render(
-                        get(Template::EntityExtractionUser),
-                        &[
-                            ("entity_types", &types),
-                            ("language", language),
-                            ("input_text", chunk),
-                        ],
-                    ),
-                ),
+                Message::new(Role::User, user),
             ];
             let mut answer = self.complete(messages.clone()).await?;
             let mut last = answer.clone();
@@ -163,7 +170,7 @@ mod tests {
             language: "German".into(),
             max_gleaning: 3,
         };
-        let answer = model.extract("Ada used a loom.", &settings).await.unwrap();
+        let answer = model.extract("Ada used a loom.", None, &settings).await.unwrap();
         assert_eq!(answer.lines().count(), 4, "every round's records are kept");
         let calls = recorder.calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 4);
@@ -182,7 +189,7 @@ mod tests {
             max_gleaning: 0,
             ..settings
         };
-        model.extract("Ada.", &none).await.unwrap();
+        model.extract("Ada.", None, &none).await.unwrap();
         assert_eq!(recorder.calls.lock().unwrap().len(), 5);
     }
 }

@@ -131,9 +131,10 @@ impl LanguageModel for Scripted {
     fn extract<'a>(
         &'a self,
         chunk: &'a str,
+        section: Option<&'a str>,
         settings: &'a ExtractionSettings,
     ) -> BoxFuture<'a, Result<String, ModelError>> {
-        BUILTIN.extract(chunk, settings)
+        BUILTIN.extract(chunk, section, settings)
     }
 
     fn summarize<'a>(
