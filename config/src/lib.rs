@@ -13,6 +13,7 @@ mod dotenv;
 mod error;
 mod hook;
 mod layers;
+pub mod local_model;
 mod resolver;
 mod settings;
 pub mod spec;

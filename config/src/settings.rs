@@ -12,6 +12,7 @@ use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::local_model::{self, LocalModelSettings};
 pub use crate::resolver::MAX_PERMITS;
 use crate::resolver::{Resolver, entity_types, non_empty, number, path, seconds, url};
 use crate::spec::{self, Spec};
@@ -72,6 +73,8 @@ pub enum Binding {
     OpenAi,
     AzureOpenAi,
     Ollama,
+    /// A BERT embedding model run in process, from MODELS_DIR (embeddings only).
+    Local,
 }
 
 impl Binding {
@@ -85,18 +88,28 @@ impl Binding {
         })
     }
 
+    /// An embedding binding: the LLM's, or `local`.
+    fn parse_embedding(s: &str) -> Result<Binding, String> {
+        match (s, crate::local_model::AVAILABLE) {
+            ("local", true) => Ok(Binding::Local),
+            ("local", false) => Err("this build has no local models (feature local-models)".into()),
+            _ => Binding::parse(s).map_err(|e| format!("{e}, or local")),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Binding::Builtin => "builtin",
             Binding::OpenAi => "openai",
             Binding::AzureOpenAi => "azure_openai",
             Binding::Ollama => "ollama",
+            Binding::Local => "local",
         }
     }
 
     fn default_host(self) -> &'static str {
         match self {
-            Binding::Builtin => "",
+            Binding::Builtin | Binding::Local => "",
             Binding::OpenAi | Binding::AzureOpenAi => "https://api.openai.com/v1",
             Binding::Ollama => "http://localhost:11434",
         }
@@ -107,6 +120,7 @@ impl Binding {
             Binding::Builtin => "builtin",
             Binding::OpenAi | Binding::AzureOpenAi => "text-embedding-3-small",
             Binding::Ollama => "bge-m3:latest",
+            Binding::Local => crate::local_model::DEFAULT_LOCAL_EMBEDDING_MODEL,
         }
     }
 }
@@ -159,6 +173,10 @@ pub struct ModelSettings {
     pub embedding: ProviderSettings,
     pub embedding_batch: usize,
     pub azure_api_version: String,
+    /// Whether EMBEDDING_BINDING was given (else it follows MODELS_DIR's contents).
+    pub embedding_binding_explicit: bool,
+    /// Where in-process models live and the threads they get.
+    pub local: LocalModelSettings,
 }
 
 /// Everything the master and its workers are configured with.
@@ -246,6 +264,16 @@ impl Settings {
         let worker_timeout = r
             .optional(&spec::WORKER_TIMEOUT, seconds(0))?
             .unwrap_or(timeout.as_secs() + 30);
+        let models = Self::models(&r, timeout)?;
+        let mut indexing = Self::indexing(&r)?;
+        if models.embedding.binding == Binding::Local {
+            indexing.embedding_dim = local_model::local_dimension(
+                &r,
+                &models.local.model_dir(&models.embedding.model),
+                &models.embedding.model,
+                indexing.embedding_dim,
+            )?;
+        }
         Ok(Settings {
             host: r.get(&spec::HOST, non_empty)?,
             port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
@@ -269,8 +297,8 @@ impl Settings {
             input_dir: r.get(&spec::INPUT_DIR, path)?,
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
-            indexing: Self::indexing(&r)?,
-            models: Self::models(&r, timeout)?,
+            indexing,
+            models,
             query: Self::query(&r)?,
             storage: crate::storage::selection(&r)?,
             hooks: Hook::ALL
@@ -368,14 +396,13 @@ impl Settings {
 
     /// The two model roles; `call_timeout` is TIMEOUT, which bounds the calls of both.
     fn models(r: &Resolver<'_>, call_timeout: Duration) -> Result<ModelSettings, ConfigError> {
-        let provider = |binding: &Spec,
+        let provider = |binding: Binding,
                         host: &Spec,
                         key: &Spec,
                         timeout: &Spec,
                         max_async: &Spec,
                         model: &dyn Fn(Binding) -> Result<String, ConfigError>|
          -> Result<ProviderSettings, ConfigError> {
-            let binding = r.get(binding, Binding::parse)?;
             Ok(ProviderSettings {
                 binding,
                 host: r
@@ -388,9 +415,14 @@ impl Settings {
                 max_async: r.get(max_async, number::<usize>(1, MAX_PERMITS))?,
             })
         };
+        let local = local_model::settings(r)?;
+        let embedding_model = r.optional(&spec::EMBEDDING_MODEL, non_empty)?;
+        let explicit = r.optional(&spec::EMBEDDING_BINDING, Binding::parse_embedding)?;
+        let embedding_binding = explicit
+            .unwrap_or_else(|| local_model::derived_binding(&local, embedding_model.as_deref()));
         Ok(ModelSettings {
             llm: provider(
-                &spec::LLM_BINDING,
+                r.get(&spec::LLM_BINDING, Binding::parse)?,
                 &spec::LLM_BINDING_HOST,
                 &spec::LLM_BINDING_API_KEY,
                 &spec::LLM_TIMEOUT,
@@ -398,18 +430,21 @@ impl Settings {
                 &|_| r.get(&spec::LLM_MODEL, non_empty),
             )?,
             embedding: provider(
-                &spec::EMBEDDING_BINDING,
+                embedding_binding,
                 &spec::EMBEDDING_BINDING_HOST,
                 &spec::EMBEDDING_BINDING_API_KEY,
                 &spec::EMBEDDING_TIMEOUT,
                 &spec::EMBEDDING_FUNC_MAX_ASYNC,
                 &|binding| {
-                    Ok(r.optional(&spec::EMBEDDING_MODEL, non_empty)?
+                    Ok(embedding_model
+                        .clone()
                         .unwrap_or_else(|| binding.default_embedding_model().to_owned()))
                 },
             )?,
             embedding_batch: r.get(&spec::EMBEDDING_BATCH_NUM, number::<usize>(1, 10_000))?,
             azure_api_version: r.get(&spec::AZURE_OPENAI_API_VERSION, non_empty)?,
+            embedding_binding_explicit: explicit.is_some(),
+            local,
         })
     }
 

@@ -3,6 +3,7 @@
 //! embedders live in [`crate::providers`].
 
 pub mod builtin;
+pub mod identity;
 #[cfg(feature = "local-models")]
 pub mod local;
 
