@@ -1,5 +1,7 @@
 //! `lightrag-master`: the binary only wires the master (supervisor) to the worker.
 
+#[cfg(feature = "local-models")]
+mod fetch_model;
 mod healthcheck;
 
 use std::process::ExitCode;
@@ -15,8 +17,14 @@ fn main() -> ExitCode {
     match args.get(1).and_then(|a| a.to_str()) {
         Some("hash-password") => return lightrag_worker::hash_password_command(&args[2..]),
         Some("healthcheck") => return healthcheck::run(&args[2..]),
+        Some("reembed") => return lightrag_worker::reembed_command(&args[2..]),
+        #[cfg(feature = "local-models")]
+        Some("fetch-model") => return fetch_model::run(&args[2..]),
         _ => {}
     }
+    // Before the first fork, so the workers share the model's pages.
+    #[cfg(feature = "local-models")]
+    lightrag_worker::preload_models(&args);
     let app = lightrag_supervisor::Application {
         init_shared: lightrag_worker::init_shared,
         worker_main: lightrag_worker::run,

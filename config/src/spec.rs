@@ -141,13 +141,15 @@ settings_table! {
     LLM_MODEL = "LLM_MODEL", "llm-model", "MODEL", Value("mistral-nemo:latest"), "LLM model (for azure_openai: the deployment)";
     LLM_TIMEOUT = "LLM_TIMEOUT", "llm-timeout", "SECONDS", Value("240"), "Longest one attempt of an LLM call may take, and the longest pause of a streamed answer (at most TIMEOUT)";
     MAX_ASYNC = "MAX_ASYNC", "max-async", "N", Value("4"), "LLM calls in flight at once, across all workers";
-    EMBEDDING_BINDING = "EMBEDDING_BINDING", "embedding-binding", "BINDING", Value("builtin"), "Embedding provider: builtin (no network), openai, azure_openai, ollama, lollms, gemini, bedrock (aws_bedrock), jina or voyageai";
+    EMBEDDING_BINDING = "EMBEDDING_BINDING", "embedding-binding", "BINDING", Derived("local when MODELS_DIR holds EMBEDDING_MODEL (all-MiniLM-L6-v2 unless given), else builtin"), "Embedding provider: builtin (hashed n-grams, no network), local (a BERT model run in process), openai, azure_openai, ollama, lollms, gemini, bedrock (aws_bedrock), jina or voyageai";
     EMBEDDING_BINDING_HOST = "EMBEDDING_BINDING_HOST", "embedding-binding-host", "URL", Derived("the binding's, as for LLM_BINDING_HOST; https://api.jina.ai/v1/embeddings (jina), https://api.voyageai.com/v1 (voyageai)"), "Base URL of the embedding provider (for jina the whole embeddings URL)";
     EMBEDDING_BINDING_API_KEY = "EMBEDDING_BINDING_API_KEY", "embedding-binding-api-key", "KEY", Unset, "API key of the embedding provider";
-    EMBEDDING_MODEL = "EMBEDDING_MODEL", "embedding-model", "MODEL", Derived("the binding's: text-embedding-3-small (openai, azure_openai), bge-m3:latest (ollama, lollms), gemini-embedding-001, amazon.titan-embed-text-v2:0 (bedrock), jina-embeddings-v4, voyage-3"), "Embedding model (for azure_openai: the deployment)";
+    EMBEDDING_MODEL = "EMBEDDING_MODEL", "embedding-model", "MODEL", Derived("the binding's: text-embedding-3-small (openai, azure_openai), bge-m3:latest (ollama, lollms), gemini-embedding-001, amazon.titan-embed-text-v2:0 (bedrock), jina-embeddings-v4, voyage-3, all-MiniLM-L6-v2 (local)"), "Embedding model (for azure_openai: the deployment; for local: a model directory, in MODELS_DIR unless absolute)";
     EMBEDDING_TIMEOUT = "EMBEDDING_TIMEOUT", "embedding-timeout", "SECONDS", Value("30"), "Longest one attempt of an embedding call may take (at most TIMEOUT)";
     EMBEDDING_FUNC_MAX_ASYNC = "EMBEDDING_FUNC_MAX_ASYNC", "embedding-func-max-async", "N", Value("8"), "Embedding calls in flight at once, across all workers";
     EMBEDDING_BATCH_NUM = "EMBEDDING_BATCH_NUM", "embedding-batch-num", "N", Value("10"), "Texts sent in one embedding call";
+    MODELS_DIR = "MODELS_DIR", "models-dir", "DIR", Value("./models"), "Directory of in-process models (lightrag-master fetch-model installs all-MiniLM-L6-v2 there)";
+    LOCAL_MODEL_THREADS = "LOCAL_MODEL_THREADS", "local-model-threads", "N", Value("0"), "CPU threads each worker gives an in-process model (0: CPU cores divided among the workers, at least 1)";
     AZURE_OPENAI_API_VERSION = "AZURE_OPENAI_API_VERSION", "azure-openai-api-version", "VERSION", Value("2024-08-01-preview"), "api-version sent to Azure OpenAI";
     OPENAI_API_KEY = "OPENAI_API_KEY", "openai-api-key", "KEY", Unset, "API key of the openai bindings when LLM_BINDING_API_KEY / EMBEDDING_BINDING_API_KEY is unset";
     AZURE_OPENAI_API_KEY = "AZURE_OPENAI_API_KEY", "azure-openai-api-key", "KEY", Unset, "API key of the azure_openai bindings when LLM_BINDING_API_KEY / EMBEDDING_BINDING_API_KEY is unset";

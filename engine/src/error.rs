@@ -43,6 +43,7 @@ impl Kind for crate::storage::StorageError {
             // the provider's answer is what is wrong, not the data.
             crate::storage::StorageError::DimensionMismatch { .. } => ErrorKind::Provider,
             crate::storage::StorageError::Unavailable { .. } => ErrorKind::Unavailable,
+            crate::storage::StorageError::EmbeddingChanged(_) => ErrorKind::Conflict,
             _ => ErrorKind::Storage,
         }
     }

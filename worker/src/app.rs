@@ -10,6 +10,7 @@ use lightrag_supervisor::{Arena, WorkerContext};
 use lightrag_engine::coordination::{Coordination, LoginThrottle};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
+use lightrag_engine::embedding::identity::{self, EmbeddingIdentity};
 use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::rerank::Reranker;
 use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
@@ -60,6 +61,8 @@ pub struct App {
     pub embedder: Arc<dyn Embedder>,
     /// The query chunks' reranker (RERANK_BINDING), if one is configured.
     pub reranker: Option<Arc<dyn Reranker>>,
+    /// The embedding every workspace this worker opens must have been made by.
+    pub embedding: EmbeddingIdentity,
     /// The document pipeline over those models.
     pub pipeline: Pipeline,
     /// What the workers coordinate through (the arena on one node, with Redis across
@@ -77,19 +80,44 @@ pub enum BootError {
     Models(#[from] ModelLoadError),
 }
 
+/// Opens workspace `name` and checks that `embedding` made its vectors.
+fn open_workspace(
+    storage: &StorageConfig,
+    coordination: Arc<dyn Coordination>,
+    input_dir: &std::path::Path,
+    name: &str,
+    embedding: &EmbeddingIdentity,
+) -> Result<Workspace, StorageError> {
+    let workspace = Workspace::open(storage, coordination, input_dir, name)?;
+    identity::ensure(&*workspace.storage, name, embedding)?;
+    Ok(workspace)
+}
+
 impl App {
-    /// Fails when the storage under WORKING_DIR cannot be opened, or a model run in
-    /// process cannot be loaded (the worker then exits with APP_LOAD_ERROR).
+    /// Fails when the storage under WORKING_DIR cannot be opened, when a model run in
+    /// process cannot be loaded, or when the default workspace was embedded by another
+    /// model (the worker then exits with APP_LOAD_ERROR).
     pub fn new(ctx: &WorkerContext) -> Result<Arc<App>, BootError> {
         let settings = &ctx.settings;
         let shared = SharedRegion::of(ctx.arena.app_region());
         let storage = engine_settings::storage(settings);
         let coordination = coordination(shared, &storage)?;
-        let default_workspace = Arc::new(Workspace::open(
+        let embedder = models::embedder(
+            &settings.models,
+            settings.indexing.embedding_dim,
+            settings.workers,
+            &shared.embedding_permits,
+        )?;
+        let embedding = models::identity(&settings.models, &*embedder);
+        if ctx.id == 0 {
+            models::log_embedding(&settings.models, &embedding);
+        }
+        let default_workspace = Arc::new(open_workspace(
             &storage,
             coordination.clone(),
             &settings.input_dir,
             &settings.api.workspace,
+            &embedding,
         )?);
         let auth_settings = settings.auth.clone();
         let (max, window) = (
@@ -108,11 +136,6 @@ impl App {
                 .to_string()
         };
         let model = models::language_model(&settings.models, &shared.llm_permits);
-        let embedder = models::embedder(
-            &settings.models,
-            settings.indexing.embedding_dim,
-            &shared.embedding_permits,
-        );
         Ok(Arc::new(App {
             default_workspace,
             workspaces: Workspaces::default(),
@@ -124,6 +147,7 @@ impl App {
             model,
             embedder,
             reranker: models::reranker(&settings.rerank, settings.workers, &shared.rerank_permits)?,
+            embedding,
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),
@@ -142,11 +166,12 @@ impl App {
             return Ok(self.default_workspace.clone());
         }
         self.workspaces.get_or_open(name, || {
-            Workspace::open(
+            open_workspace(
                 &self.storage,
                 self.coordination.clone(),
                 &self.settings.input_dir,
                 name,
+                &self.embedding,
             )
         })
     }

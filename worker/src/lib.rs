@@ -35,9 +35,12 @@ mod heartbeat;
 mod host_header;
 mod lifecycle;
 mod limits;
+#[cfg(feature = "local-models")]
+mod local_models;
 mod models;
 mod open_workspaces;
 mod pipeline;
+mod reembed;
 mod routes;
 mod send_deadline;
 mod server;
@@ -53,6 +56,9 @@ use lightrag_config::Hook;
 use lightrag_supervisor::{APP_LOAD_ERROR, SlotState, WORKER_BOOT_ERROR, WorkerContext};
 
 pub use arena::init_shared;
+#[cfg(feature = "local-models")]
+pub use local_models::preload as preload_models;
+pub use reembed::reembed_command;
 
 /// `lightrag-master hash-password [PASSWORD]`: prints a `{bcrypt}` value for
 /// AUTH_ACCOUNTS. Without an argument the password is read from the first line of stdin
@@ -139,7 +145,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
     let app = match app::App::new(&ctx) {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!(worker = ctx.id, pid, error = %e, "worker failed to boot");
+            tracing::error!(worker = ctx.id, pid, error = %e, "application failed to load");
             return APP_LOAD_ERROR;
         }
     };

@@ -14,6 +14,7 @@ use lightrag_config::{
 };
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::builtin::HashedNgrams;
+use lightrag_engine::embedding::identity::EmbeddingIdentity;
 use lightrag_engine::embedding::prepared::{Preparation, Prepared};
 use lightrag_engine::llm::builtin::BuiltinModel;
 use lightrag_engine::llm::limited::Limited;
@@ -40,6 +41,8 @@ fn binding(b: Binding) -> providers::Binding {
         Binding::Bedrock => providers::Binding::Bedrock,
         Binding::Jina => providers::Binding::Jina,
         Binding::VoyageAi => providers::Binding::VoyageAi,
+        // `local` is no HTTP provider: [`unlimited_embedder`] builds it.
+        Binding::Local => providers::Binding::Builtin,
     }
 }
 
@@ -133,42 +136,84 @@ pub fn language_model(
     })
 }
 
-/// The configured embedding model, `dim` dimensions, its inputs prepared as the
-/// settings say, limited across workers.
-pub fn embedder(
+/// The configured embedding model, `dim` dimensions (a local model has its own), its
+/// inputs prepared as the settings say, for one of `workers` worker processes, without a
+/// limit on calls in flight (`lightrag-master reembed` runs it alone).
+pub fn unlimited_embedder(
     settings: &ModelSettings,
     dim: usize,
-    permits: &'static PermitTable,
-) -> Arc<dyn Embedder> {
-    let inner = providers::embedder(endpoint(&settings.embedding, settings), dim)
-        .unwrap_or_else(|| Arc::new(HashedNgrams::new(dim)));
+    #[cfg_attr(not(feature = "local-models"), allow(unused_variables))] workers: usize,
+) -> Result<Arc<dyn Embedder>, ModelLoadError> {
+    let inner: Arc<dyn Embedder> = match settings.embedding.binding {
+        #[cfg(feature = "local-models")]
+        Binding::Local => Arc::new(
+            crate::local_models::embedder(settings, workers).map_err(ModelLoadError::Embedder)?,
+        ),
+        _ => providers::embedder(endpoint(&settings.embedding, settings), dim)
+            .unwrap_or_else(|| Arc::new(HashedNgrams::new(dim))),
+    };
     let input = &settings.embedding_input;
-    let prepared = Prepared::wrap(
+    Ok(Prepared::wrap(
         inner,
         Preparation {
             document_prefix: input.document_prefix.clone(),
             query_prefix: input.query_prefix.clone(),
             token_limit: input.token_limit,
         },
-    );
-    Arc::new(Limited::new(
-        prepared,
+    ))
+}
+
+/// The configured embedding model, limited across workers.
+pub fn embedder(
+    settings: &ModelSettings,
+    dim: usize,
+    workers: usize,
+    permits: &'static PermitTable,
+) -> Result<Arc<dyn Embedder>, ModelLoadError> {
+    Ok(Arc::new(Limited::new(
+        unlimited_embedder(settings, dim, workers)?,
         Arc::new(ArenaPermits {
             table: permits,
             limit: settings.embedding.max_async,
         }),
-    ))
+    )))
+}
+
+/// The embedding the settings name, as a workspace remembers it.
+pub fn identity(settings: &ModelSettings, embedder: &dyn Embedder) -> EmbeddingIdentity {
+    EmbeddingIdentity {
+        binding: settings.embedding.binding.name().to_owned(),
+        model: settings.embedding.model.clone(),
+        dim: embedder.dim(),
+    }
+}
+
+/// Says at start-up which embedding serves, and how to get a real model when the
+/// builtin one serves only because none is installed.
+pub fn log_embedding(settings: &ModelSettings, embedding: &EmbeddingIdentity) {
+    tracing::info!(binding = %embedding.binding, model = %embedding.model, dim = embedding.dim, "embedding");
+    if settings.embedding.binding == Binding::Builtin
+        && !settings.embedding_binding_explicit
+        && lightrag_config::local_model::AVAILABLE
+    {
+        tracing::info!(
+            models_dir = %settings.local.models_dir.display(),
+            "embedding is the builtin hashed n-grams (lexical matching only); for semantic \
+             retrieval run `lightrag-master fetch-model` to install all-MiniLM-L6-v2 into \
+             MODELS_DIR: the next start uses it"
+        );
+    }
 }
 
 /// Why a model run in process could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelLoadError {
     #[cfg(feature = "local-models")]
-    #[error("cannot load the reranker: {0}")]
-    Reranker(#[from] lightrag_engine::models::LoadError),
+    #[error("cannot load the local embedding model: {0}")]
+    Embedder(lightrag_engine::models::LoadError),
     #[cfg(feature = "local-models")]
-    #[error("cannot start the model threads: {0}")]
-    Threads(std::io::Error),
+    #[error("cannot load the reranker: {0}")]
+    Reranker(lightrag_engine::models::LoadError),
 }
 
 /// The configured reranker, limited across workers (`workers` share the cores of an
@@ -230,10 +275,13 @@ fn local_reranker(
     use lightrag_engine::models::{ModelDirectory, threads};
     use lightrag_engine::rerank::local::CrossEncoder;
     let dir = std::path::PathBuf::from(settings.model.clone().unwrap_or_default());
-    let model = ModelDirectory::open(&dir)?;
-    let pool = threads::pool(threads::thread_count(0, workers)).map_err(ModelLoadError::Threads)?;
+    let model = ModelDirectory::open(&dir).map_err(ModelLoadError::Reranker)?;
+    let pool =
+        threads::pool(threads::thread_count(0, workers)).map_err(ModelLoadError::Reranker)?;
     tracing::info!(model = %dir.display(), "cross-encoder reranker loaded");
-    Ok(Arc::new(CrossEncoder::new(Arc::new(model), pool)?))
+    Ok(Arc::new(
+        CrossEncoder::new(Arc::new(model), pool).map_err(ModelLoadError::Reranker)?,
+    ))
 }
 
 #[cfg(test)]

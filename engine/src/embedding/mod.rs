@@ -4,6 +4,7 @@
 //! prefixes and the token limit in front of any of them.
 
 pub mod builtin;
+pub mod identity;
 #[cfg(feature = "local-models")]
 pub mod local;
 pub mod prepared;

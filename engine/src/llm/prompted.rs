@@ -170,7 +170,10 @@ mod tests {
             language: "German".into(),
             max_gleaning: 3,
         };
-        let answer = model.extract("Ada used a loom.", None, &settings).await.unwrap();
+        let answer = model
+            .extract("Ada used a loom.", None, &settings)
+            .await
+            .unwrap();
         assert_eq!(answer.lines().count(), 4, "every round's records are kept");
         let calls = recorder.calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 4);

@@ -191,7 +191,7 @@ impl Encoder {
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        if h % config.num_attention_heads != 0 {
+        if !h.is_multiple_of(config.num_attention_heads) {
             return Err(candle_core::Error::Msg(format!(
                 "hidden_size {h} is not a multiple of num_attention_heads {}",
                 config.num_attention_heads

@@ -26,6 +26,8 @@ pub enum LoadError {
     Weights { path: PathBuf, reason: String },
     #[error("cannot load the tokenizer {path}: {reason}")]
     Tokenizer { path: PathBuf, reason: String },
+    #[error("cannot start the model's threads: {0}")]
+    Threads(String),
 }
 
 /// How a sentence embedding is made from token states (`1_Pooling/config.json`).

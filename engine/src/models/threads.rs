@@ -15,11 +15,11 @@ pub fn thread_count(requested: usize, workers: usize) -> usize {
 }
 
 /// A pool of `threads` threads for model work, named for `ps` and logs.
-pub fn pool(threads: usize) -> std::io::Result<Arc<rayon::ThreadPool>> {
+pub fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, super::LoadError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(|i| format!("model-{i}"))
         .build()
         .map(Arc::new)
-        .map_err(std::io::Error::other)
+        .map_err(|e| super::LoadError::Threads(e.to_string()))
 }

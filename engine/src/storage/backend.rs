@@ -160,6 +160,8 @@ impl VectorStorage for Mixed {
         fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
         fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>>;
         fn vectors_drop(&self, ns: VectorNamespace) -> Result<()>;
+        fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
+        fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
     }
 }
 

@@ -46,6 +46,8 @@ pub enum KvNamespace {
     ContentHashes,
     /// Deletions under way: the durable marker a crashed deletion is resumed from.
     Deletions,
+    /// Which embedding made the workspace's vectors (`crate::embedding::identity`).
+    EmbeddingIdentity,
 }
 
 impl KvNamespace {
@@ -61,6 +63,7 @@ impl KvNamespace {
             KvNamespace::ScanJobs => "scan_jobs",
             KvNamespace::ContentHashes => "content_hashes",
             KvNamespace::Deletions => "deletions",
+            KvNamespace::EmbeddingIdentity => "embedding_identity",
         }
     }
 
@@ -124,6 +127,9 @@ pub enum StorageError {
     Refused { what: String, reason: String },
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    /// The workspace's vectors were made by another embedding than the configured one.
+    #[error("{0}")]
+    EmbeddingChanged(String),
     #[error(
         "embedding dimension mismatch in {namespace}: stored vectors have {stored} \
          dimensions, this embedding model gives {given}"
@@ -182,6 +188,11 @@ pub trait VectorStorage {
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
     fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>>;
     fn vectors_drop(&self, ns: VectorNamespace) -> Result<()>;
+    /// Replaces everything in `ns` with `items` in one step (re-embedding may change
+    /// the dimension).
+    fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
+    /// The dimension of the vectors stored in `ns`; `None` when it is empty.
+    fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
 }
 
 #[cfg(test)]

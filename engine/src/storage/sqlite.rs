@@ -445,40 +445,67 @@ impl DocStatusStorage for SqliteStorage {
     }
 }
 
+/// Inserts `items` into `ns` within `tx`, all of `dim` dimensions (the first item's
+/// when `None`).
+fn insert_vectors(
+    tx: &rusqlite::Transaction<'_>,
+    ws: &str,
+    ns: VectorNamespace,
+    items: &[VectorRecord],
+    mut dim: Option<usize>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO vectors (workspace, namespace, id, dim, vector, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for item in items {
+        let given = item.vector.len();
+        match dim {
+            Some(stored) if stored != given => {
+                return Err(StorageError::DimensionMismatch {
+                    namespace: ns.as_str(),
+                    stored,
+                    given,
+                });
+            }
+            _ => dim = Some(given),
+        }
+        stmt.execute(params![
+            ws,
+            ns.as_str(),
+            item.id,
+            given as i64,
+            to_blob(&item.vector),
+            item.meta.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
 impl VectorStorage for SqliteStorage {
     fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
         self.with(|conn, ws| {
-            let mut dim = Self::stored_dim(conn, ws, ns)?;
+            let dim = Self::stored_dim(conn, ws, ns)?;
             let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO vectors (workspace, namespace, id, dim, vector, meta)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for item in items {
-                    let given = item.vector.len();
-                    match dim {
-                        Some(stored) if stored != given => {
-                            return Err(StorageError::DimensionMismatch {
-                                namespace: ns.as_str(),
-                                stored,
-                                given,
-                            });
-                        }
-                        _ => dim = Some(given),
-                    }
-                    stmt.execute(params![
-                        ws,
-                        ns.as_str(),
-                        item.id,
-                        given as i64,
-                        to_blob(&item.vector),
-                        item.meta.to_string()
-                    ])?;
-                }
-            }
+            insert_vectors(&tx, ws, ns, items, dim)?;
             Ok(tx.commit()?)
         })
+    }
+
+    fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        self.with(|conn, ws| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2",
+                params![ws, ns.as_str()],
+            )?;
+            insert_vectors(&tx, ws, ns, items, None)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>> {
+        self.with(|conn, ws| Self::stored_dim(conn, ws, ns))
     }
 
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {

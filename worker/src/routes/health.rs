@@ -58,6 +58,8 @@ pub struct Configuration {
     embedding_binding: &'static str,
     embedding_binding_host: String,
     embedding_model: String,
+    /// Beyond LightRAG: the active embedding's dimensions.
+    embedding_dim: usize,
     summary_max_tokens: usize,
     summary_language: String,
     force_llm_summary_on_merge: usize,
@@ -176,6 +178,7 @@ fn configuration(app: &App) -> Configuration {
         embedding_binding: models.embedding.binding.name(),
         embedding_binding_host: models.embedding.host.clone(),
         embedding_model: models.embedding.model.clone(),
+        embedding_dim: app.embedding.dim,
         summary_max_tokens: settings.indexing.summary_max_tokens,
         summary_language: settings.indexing.summary_language.clone(),
         force_llm_summary_on_merge: settings.indexing.force_summary_on_merge,
