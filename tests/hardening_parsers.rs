@@ -7,29 +7,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Response, Server, call, index_texts, send, settled, sqlite};
+use common::{Response, Server, call, index_texts, settled, sqlite, upload_file};
 use serde_json::json;
-
-const BOUNDARY: &str = "----hardeningboundary";
-
-fn upload(server: &Server, filename: &str, content: &[u8]) -> Response {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    let r = send(
-        server.port,
-        "POST",
-        "/documents/upload",
-        &[("Content-Type", &content_type)],
-        &body,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r
-}
 
 /// The one document of an upload, once it is processed or failed.
 fn outcome(server: &Server, upload: &Response) -> serde_json::Value {
@@ -130,12 +109,12 @@ fn an_object_stream_bomb_fails_at_load_with_the_default_budget() {
     let server = Server::builder("hardening-objstm").start();
     let valid =
         pdf_with_object_stream("Lise Meitner explained nuclear fission.", 10, r#"b"<< >>""#);
-    let doc = outcome(&server, &upload(&server, "valid.pdf", &valid));
+    let doc = outcome(&server, &upload_file(&server, "valid.pdf", &valid));
     assert_eq!(doc["status"], "processed", "{doc}");
 
     let bomb = pdf_with_object_stream("never read", 200, r#"b"[" + b"0 " * 100000 + b"]""#);
     assert!(bomb.len() < 16 * 1024, "{} bytes", bomb.len());
-    let doc = outcome(&server, &upload(&server, "objstm.pdf", &bomb));
+    let doc = outcome(&server, &upload_file(&server, "objstm.pdf", &bomb));
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(
         doc["error_msg"],
@@ -160,7 +139,7 @@ fn pdf_bombs_fail_with_their_reason_while_the_server_indexes_on() {
     // 16 MiB of trivial operators, the reported bomb.
     let bomb = pdf_of_operators("0 g", 4 * 1024 * 1024);
     assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
-    let doc = outcome(&server, &upload(&server, "bomb.pdf", &bomb));
+    let doc = outcome(&server, &upload_file(&server, "bomb.pdf", &bomb));
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(
         doc["error_msg"],
@@ -168,7 +147,7 @@ fn pdf_bombs_fail_with_their_reason_while_the_server_indexes_on() {
     );
     // Within the decoded budget, but too many operations.
     let busy = pdf_of_operators("q Q", 300_000);
-    let doc = outcome(&server, &upload(&server, "busy.pdf", &busy));
+    let doc = outcome(&server, &upload_file(&server, "busy.pdf", &busy));
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(
         doc["error_msg"],
@@ -194,7 +173,7 @@ fn html_with_many_script_and_style_blocks_is_indexed() {
     }
     html.push_str("<p>Maurice Wilkins shared the work.</p></body></html>");
     assert!(html.len() > 5_000_000);
-    let doc = outcome(&server, &upload(&server, "many.html", html.as_bytes()));
+    let doc = outcome(&server, &upload_file(&server, "many.html", html.as_bytes()));
     assert_eq!(doc["status"], "processed", "{doc}");
 }
 
@@ -326,7 +305,7 @@ fn a_worker_killed_while_parsing_does_not_pass_the_file_on() {
         .start();
     // Seconds of parsing within the default budgets: 4 million operators.
     let slow = pdf_of_operators("0 g", 4 * 1024 * 1024);
-    let track = upload(&server, "slow.pdf", &slow).json()["track_id"]
+    let track = upload_file(&server, "slow.pdf", &slow).json()["track_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -10,10 +10,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Response, Server, call, send, settled};
+use common::{Server, call, settled, upload_file};
 use serde_json::json;
-
-const BOUNDARY: &str = "----formatsboundary";
 
 /// LightRAG 1.5.7's default deployment list (legacy ∪ native).
 const LIGHTRAG_DEFAULT: &[&str] = &[
@@ -59,25 +57,6 @@ const LIGHTRAG_DEFAULT: &[&str] = &[
     "less",
     "textpack",
 ];
-
-fn upload(server: &Server, filename: &str, content: &[u8]) -> Response {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    let r = send(
-        server.port,
-        "POST",
-        "/documents/upload",
-        &[("Content-Type", &content_type)],
-        &body,
-    );
-    assert_eq!(r.status, 200, "{filename}: {}", r.body);
-    r
-}
 
 /// A zip of `entries` (name, text) written by python3's zipfile, as the producers of
 /// these formats write them (deflated, `mimetype` first and stored for epub).
@@ -240,7 +219,7 @@ fn a_real_file_of_each_type_is_indexed_with_its_headings() {
     let tracks: Vec<String> = files
         .iter()
         .map(|(name, body, _, _)| {
-            upload(&server, name, body).json()["track_id"]
+            upload_file(&server, name, body).json()["track_id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -391,7 +370,7 @@ fn a_broken_file_of_each_type_fails_with_its_reason() {
     let tracks: Vec<String> = broken
         .iter()
         .map(|(name, body, _)| {
-            upload(&server, name, body).json()["track_id"]
+            upload_file(&server, name, body).json()["track_id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -428,7 +407,7 @@ fn supported_file_types_lists_lightrags_default_deployment() {
     assert_eq!(types["engines"], json!({"native": all}));
     // What the list names, an upload accepts.
     for ext in ["xlsx", "rtf", "epub", "textpack", "tex"] {
-        let r = upload(&server, &format!("accepted.{ext}"), b"x");
+        let r = upload_file(&server, &format!("accepted.{ext}"), b"x");
         assert_eq!(r.json()["status"], "success", "{ext}");
     }
 }

@@ -682,3 +682,25 @@ pub fn get_on(stream: &mut TcpStream, path: &str) -> Response {
         .unwrap();
     read_one(stream).unwrap()
 }
+
+/// Uploads `content` as `filename` through `/documents/upload` (multipart field `file`),
+/// expecting the 200 that queues it.
+pub fn upload_file(server: &Server, filename: &str, content: &[u8]) -> Response {
+    const BOUNDARY: &str = "----lightragtestboundary";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let r = send(
+        server.port,
+        "POST",
+        "/documents/upload",
+        &[("Content-Type", &content_type)],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{filename}: {}", r.body);
+    r
+}
