@@ -146,7 +146,12 @@ impl App {
             },
             model,
             embedder,
-            reranker: models::reranker(&settings.rerank, settings.workers, &shared.rerank_permits)?,
+            reranker: models::reranker(
+                &settings.rerank,
+                &settings.models.local,
+                settings.workers,
+                &shared.rerank_permits,
+            )?,
             embedding,
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use lightrag_config::local_model::LocalModelSettings;
 use lightrag_config::{
     Binding, LlmRole, ModelSettings, ProviderSettings, RerankBinding, RerankSettings,
 };
@@ -216,10 +217,11 @@ pub enum ModelLoadError {
     Reranker(lightrag_engine::models::LoadError),
 }
 
-/// The configured reranker, limited across workers (`workers` share the cores of an
-/// in-process one); `None` for RERANK_BINDING=null.
+/// The configured reranker, limited across workers (an in-process one gets the threads
+/// LOCAL_MODEL_THREADS gives each of `workers`); `None` for RERANK_BINDING=null.
 pub fn reranker(
     settings: &RerankSettings,
+    #[cfg_attr(not(feature = "local-models"), allow(unused_variables))] local: &LocalModelSettings,
     #[cfg_attr(not(feature = "local-models"), allow(unused_variables))] workers: usize,
     permits: &'static PermitTable,
 ) -> Result<Option<Arc<dyn Reranker>>, ModelLoadError> {
@@ -230,7 +232,7 @@ pub fn reranker(
         RerankBinding::Aliyun => Provider::Aliyun,
         #[cfg(feature = "local-models")]
         RerankBinding::Local => {
-            let inner = local_reranker(settings, workers)?;
+            let inner = local_reranker(settings, local, workers)?;
             return Ok(Some(limited(inner, settings, permits)));
         }
     };
@@ -270,14 +272,15 @@ fn limited(
 #[cfg(feature = "local-models")]
 fn local_reranker(
     settings: &RerankSettings,
+    local: &LocalModelSettings,
     workers: usize,
 ) -> Result<Arc<dyn Reranker>, ModelLoadError> {
     use lightrag_engine::models::{ModelDirectory, threads};
     use lightrag_engine::rerank::local::CrossEncoder;
     let dir = std::path::PathBuf::from(settings.model.clone().unwrap_or_default());
     let model = ModelDirectory::open(&dir).map_err(ModelLoadError::Reranker)?;
-    let pool =
-        threads::pool(threads::thread_count(0, workers)).map_err(ModelLoadError::Reranker)?;
+    let pool = threads::pool(threads::thread_count(local.threads, workers))
+        .map_err(ModelLoadError::Reranker)?;
     tracing::info!(model = %dir.display(), "cross-encoder reranker loaded");
     Ok(Arc::new(
         CrossEncoder::new(Arc::new(model), pool).map_err(ModelLoadError::Reranker)?,
