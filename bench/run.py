@@ -26,8 +26,9 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "lightrag-master")
-HELLO = os.path.join(ROOT, "target", "release", "hello-hyper")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.environ.get("BENCH_BIN", os.path.join(TARGET, "release", "lightrag-master"))
+HELLO = os.environ.get("BENCH_HELLO", os.path.join(TARGET, "release", "hello-hyper"))
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
@@ -36,6 +37,8 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
 def ensure_tools():
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
+    if "BENCH_BIN" in os.environ or "BENCH_HELLO" in os.environ:
+        return
     subprocess.run(
         ["cargo", "build", "--release", "-p", "lightrag-master", "-p", "hello-hyper"],
         cwd=ROOT,
@@ -66,14 +69,14 @@ def wait_ok(port, timeout=10.0):
     raise RuntimeError(f"port {port} never answered 200")
 
 
-def start_master(port, workers, workdir, extra_env=None):
+def start_master(port, workers, workdir, extra_env=None, log_level="WARNING"):
     env = dict(os.environ)
     for var in ("WORKERS", "PORT", "HOST", "WORKER_THREADS"):
         env.pop(var, None)
     env.update(extra_env or {})
     return subprocess.Popen(
         [BIN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "WARNING"],
+         "--log-level", log_level],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -160,42 +163,95 @@ def wrk_posts(port, path, bodies, connections, duration):
     return wrk_figures(out)
 
 
+def idle_memory(workdir, extra_env=None):
+    """(master (RSS, PSS), [each worker's (RSS, PSS)]) in KiB, a second after the first
+    200, and the launch-to-first-200 time in seconds."""
+    port = free_port()
+    launched = time.monotonic()
+    master = start_master(port, 2, workdir, extra_env)
+    first_200 = wait_ok(port) - launched
+    time.sleep(1.0)
+    figures = memory_kib(master.pid), [memory_kib(w) for w in children(master.pid)]
+    master.send_signal(signal.SIGTERM)
+    master.wait()
+    return figures, first_200
+
+
+def start_baseline(port, path, headers, workdir, name):
+    """hello-hyper answering the bytes lightrag-master's `path` answers; (process, port)."""
+    body_file = os.path.join(workdir, name)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=dict(
+        h.split(": ", 1) for h in headers))
+    with urllib.request.urlopen(req) as r, open(body_file, "wb") as f:
+        f.write(r.read())
+    hello_port = free_port()
+    hello = subprocess.Popen([HELLO, f"127.0.0.1:{hello_port}", body_file],
+                             stdout=subprocess.DEVNULL)
+    wait_ok(hello_port)
+    return hello, hello_port
+
+
+def alternate(targets):
+    """Runs wrk on every (port, path, headers) of `targets` in turn, ROUNDS times, so that
+    drift in the machine's load hits all alike; per name the medians of (req/s, p99) and
+    the sum of non-2xx answers."""
+    rounds = {name: [] for name in targets}
+    for _ in range(ROUNDS):
+        for name, (port, path, headers) in targets.items():
+            rounds[name].append(wrk(port, path, headers))
+    median = lambda xs: sorted(xs)[len(xs) // 2]
+    return {name: (median([r[0] for r in rs]), median([r[1] for r in rs]), sum(r[2] for r in rs))
+            for name, rs in rounds.items()}
+
+
+def row(label, figures, name, baseline=None, target=None):
+    rps, p99, errors = figures[name]
+    line = f"{label:58} {rps:9.0f} req/s  p99 {p99:6.2f} ms  non-2xx {errors}"
+    if baseline is not None:
+        ratio = rps / figures[baseline][0]
+        line += f"  ratio {ratio:.2f}x"
+        if target is not None:
+            line += f" (target >= {target:.2f}x)"
+    print(line)
+
+
+def print_memory(label, figures):
+    (master_rss, master_pss), workers = figures
+    print(f"idle master{label}: RSS {master_rss / 1024:.1f} MiB, PSS {master_pss / 1024:.1f} MiB"
+          "  (target PSS <= 3 MiB)")
+    for i, (rss, pss) in enumerate(workers):
+        print(f"idle worker {i}{label}: RSS {rss / 1024:.1f} MiB, PSS {pss / 1024:.1f} MiB"
+              "  (target PSS <= 5 MiB)")
+
+
 def main():
     ensure_tools()
     workdir = tempfile.mkdtemp(prefix="lrm-bench-")
     print(f"machine: {os.cpu_count()} cores; wrk -t2 -c{CONNECTIONS} -d{DURATION}, "
-          f"median of {ROUNDS} alternating rounds")
+          f"median of {ROUNDS} alternating rounds; ratios against baselines of the same run")
 
-    # Launch to first 200, idle memory.
+    # Idle memory with no model in MODELS_DIR (then nothing is loaded before the fork),
+    # and with BENCH_MODELS_DIR's local embedding model if given.
+    empty_models = os.path.join(workdir, "no-models")
+    os.mkdir(empty_models)
+    memory, first_200 = idle_memory(workdir, {"MODELS_DIR": empty_models})
+    models_dir = os.environ.get("BENCH_MODELS_DIR")
+    model_memory = idle_memory(workdir, {"MODELS_DIR": models_dir})[0] if models_dir else None
+
+    # Throughput, open mode. The baseline serves the very bytes our /health answers, so
+    # only the server differs.
     port = free_port()
-    launched = time.monotonic()
     master = start_master(port, 2, workdir)
-    first_200 = wait_ok(port) - launched
-    time.sleep(1.0)
-    master_mem = memory_kib(master.pid)
-    worker_mem = [memory_kib(w) for w in children(master.pid)]
-
-    # Throughput: alternate baseline and lightrag-master rounds so that drift in the
-    # machine's load hits both alike; report medians.
-    # The baseline serves the very bytes our /health answers, so only the server differs.
-    body_file = os.path.join(workdir, "health.json")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as r, open(body_file, "wb") as f:
-        f.write(r.read())
-    hello_port = free_port()
-    hello = subprocess.Popen([HELLO, f"127.0.0.1:{hello_port}", body_file], stdout=subprocess.DEVNULL)
-    wait_ok(hello_port)
-    base, ours = [], []
-    for _ in range(ROUNDS):
-        base.append(wrk(hello_port))
-        ours.append(wrk(port))
+    wait_ok(port)
+    hello, hello_port = start_baseline(port, "/health", (), workdir, "health.json")
+    open_mode = alternate({
+        "hello": (hello_port, "/health", ()),
+        "health": (port, "/health", ()),
+    })
     hello.terminate()
     hello.wait()
     master.send_signal(signal.SIGTERM)
     master.wait()
-    median = lambda xs: sorted(xs)[len(xs) // 2]
-    base_rps, base_p99 = median([b[0] for b in base]), median([b[1] for b in base])
-    rps, p99 = median([o[0] for o in ours]), median([o[1] for o in ours])
-    non2xx = sum(o[2] for o in ours)
 
     # SIGKILL of the only worker to its replacement answering.
     port = free_port()
@@ -220,37 +276,66 @@ def main():
     form = urllib.parse.urlencode({"username": "bench", "password": "bench-pw"}).encode()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", data=form) as r:
         token = json.load(r)["access_token"]
-    routes = {
-        "/health": ("/health", ()),
-        "/auth-status": ("/auth-status", ()),
-        "/auth/verify + Bearer JWT": ("/auth/verify", (f"Authorization: Bearer {token}",)),
-    }
-    auth_rounds = {name: [] for name in routes}
-    for _ in range(ROUNDS):
-        for name, (path, headers) in routes.items():
-            auth_rounds[name].append(wrk(port, path, headers))
+    hello, hello_port = start_baseline(port, "/health", (), workdir, "health-accounts.json")
+    accounts = alternate({
+        "hello": (hello_port, "/health", ()),
+        "health": (port, "/health", ()),
+        "auth-status": (port, "/auth-status", ()),
+        "verify": (port, "/auth/verify", (f"Authorization: Bearer {token}",)),
+    })
+    hello.terminate()
+    hello.wait()
     master.send_signal(signal.SIGTERM)
     master.wait()
+
+    # The access log: an API key, one server logging access lines (INFO), one not
+    # (WARNING), each with its own working directory.
+    key = ("X-API-Key: bench-key",)
+    servers = []
+    for level in ("INFO", "WARNING"):
+        level_dir = os.path.join(workdir, level)
+        os.mkdir(level_dir)
+        level_port = free_port()
+        servers.append((level_port, start_master(
+            level_port, 2, level_dir, {"LIGHTRAG_API_KEY": "bench-key"}, level)))
+    (logged_port, _), (quiet_port, _) = servers
+    for level_port, _ in servers:
+        wait_ok(level_port)
+    logged = alternate({
+        "health": (logged_port, "/health", ()),
+        "labels": (logged_port, "/graph/label/list", key),
+        "labels-quiet": (quiet_port, "/graph/label/list", key),
+    })
+    for _, server in servers:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+    access_lines = sum(
+        1 for line in open(os.path.join(workdir, "INFO", "lightrag.log"), errors="replace")
+        if "/graph/label/list" in line)
     shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"GET /health  hello-hyper (1 process, same body): {base_rps:7.0f} req/s  p99 {base_p99:6.2f} ms")
-    print(f"GET /health  lightrag-master --workers 2  : {rps:10.0f} req/s  p99 {p99:6.2f} ms"
-          f"  non-2xx {non2xx}")
-    print(f"throughput ratio (lightrag-master / hello-hyper): {rps / base_rps:.2f}x  (target >= 0.8x)")
-    print(f"p99 ratio (lightrag-master / hello-hyper): {p99 / base_p99:.2f}x")
-    print(f"idle master: RSS {master_mem[0] / 1024:.1f} MiB, PSS {master_mem[1] / 1024:.1f} MiB")
-    for i, (rss, pss) in enumerate(worker_mem):
-        print(f"idle worker {i}: RSS {rss / 1024:.1f} MiB, PSS {pss / 1024:.1f} MiB  (target PSS < 10 MiB)")
+    print("GET /health, lightrag-master --workers 2 beside hello-hyper (1 process, same body):")
+    row("  hello-hyper", open_mode, "hello")
+    row("  lightrag-master", open_mode, "health", "hello", 0.9)
+    print(f"  p99 ratio (lightrag-master / hello-hyper): "
+          f"{open_mode['health'][1] / open_mode['hello'][1]:.2f}x")
+    print_memory("", memory)
+    if model_memory:
+        print_memory(" (local model loaded)", model_memory)
     print(f"launch to first 200: {first_200 * 1000:.1f} ms  (target < 200 ms)")
     print(f"SIGKILL to replacement answering: median {sorted(samples)[2]:.1f} ms, "
           f"max {max(samples):.1f} ms  (target < 50 ms)")
-    health_rps = median([r[0] for r in auth_rounds["/health"]])
-    for name, results in auth_rounds.items():
-        route_rps = median([r[0] for r in results])
-        print(f"accounts mode, {name:28}: {route_rps:10.0f} req/s  "
-              f"p99 {median([r[1] for r in results]):6.2f} ms  "
-              f"ratio to /health {route_rps / health_rps:.2f}x  non-2xx {sum(r[2] for r in results)}")
-    print("target: the JWT-checked route at >= 0.7x of /health")
+    print("accounts mode (AUTH_ACCOUNTS, TOKEN_SECRET):")
+    row("  hello-hyper, this mode's /health body", accounts, "hello")
+    row("  GET /health vs hello-hyper", accounts, "health", "hello", 0.9)
+    row("  GET /auth-status vs /health", accounts, "auth-status", "health")
+    row("  GET /auth/verify + Bearer JWT vs /health", accounts, "verify", "health", 0.9)
+    print("API key (LIGHTRAG_API_KEY), access log on (LOG_LEVEL INFO):")
+    row("  GET /health (200s not access-logged)", logged, "health")
+    row("  GET /graph/label/list + X-API-Key vs /health", logged, "labels", "health", 0.8)
+    row("  the same at LOG_LEVEL WARNING (no access line)", logged, "labels-quiet")
+    row("  access-logged vs not", logged, "labels", "labels-quiet", 0.9)
+    print(f"  access lines written for /graph/label/list: {access_lines}")
 
 
 if __name__ == "__main__":

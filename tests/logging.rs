@@ -116,3 +116,108 @@ fn a_newline_in_a_logged_value_cannot_forge_a_line() {
     );
     assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log}");
 }
+
+/// The indexes `n` of the access lines for `GET /auth-status?n=<n>&tag=<tag>` in `text`.
+fn access_indexes(text: &str, tag: &str) -> Vec<u64> {
+    let needle = format!("&tag={tag} HTTP/1.1\" 200");
+    let mut found: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .filter_map(|l| {
+            l.split("/auth-status?n=")
+                .nth(1)?
+                .split('&')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Requests `GET /auth-status?n=<n>&tag=<tag>` for every n in `range` (access-logged).
+fn logged_requests(port: u16, tag: &str, range: std::ops::Range<u64>) {
+    for n in range {
+        let response = common::get(port, &format!("/auth-status?n={n}&tag={tag}")).unwrap();
+        assert_eq!(response.status, 200);
+    }
+}
+
+/// Workers hold access lines back and write them in batches: none may be lost when the
+/// server stops gracefully right after serving them.
+#[test]
+fn access_lines_held_back_by_workers_reach_the_file_on_graceful_stop() {
+    let mut server = Server::builder("access-stop")
+        .args(&["--workers", "2"])
+        .start();
+    logged_requests(server.port, "stop", 0..300);
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    assert_eq!(
+        access_indexes(&server.log_file(), "stop"),
+        (0..300).collect::<Vec<_>>()
+    );
+}
+
+/// A worker told to quit at once (QUIT, and TERM for a graceful stop) writes out what it
+/// held back before it exits; the master replaces it.
+#[test]
+fn a_worker_stopped_by_a_signal_writes_out_its_held_back_access_lines() {
+    let server = Server::builder("access-worker-exit")
+        .args(&["--workers", "1"])
+        .start();
+    for (signal, tag) in [(libc::SIGQUIT, "quit"), (libc::SIGTERM, "term")] {
+        let [worker] = server.wait_workers(1, Duration::from_secs(10))[..] else {
+            unreachable!()
+        };
+        logged_requests(server.port, tag, 0..200);
+        assert_eq!(unsafe { libc::kill(worker, signal) }, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while common::is_alive(worker) || server.workers().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no replacement");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.wait_healthy(Duration::from_secs(10));
+        assert_eq!(
+            access_indexes(&server.log_file(), tag),
+            (0..200).collect::<Vec<_>>(),
+            "{tag}"
+        );
+    }
+}
+
+/// logrotate renames the file and sends USR1: the lines served before it are in the
+/// renamed file or (written out on USR1) in the reopened one, and every later line is
+/// in the reopened one.
+#[test]
+fn usr1_reopen_loses_no_held_back_access_line() {
+    let mut server = Server::builder("access-usr1")
+        .args(&["--workers", "2"])
+        .start();
+    logged_requests(server.port, "before", 0..200);
+    let log = server.dir.join("lightrag.log");
+    let rotated = server.dir.join("lightrag.log.rotated");
+    std::fs::rename(&log, &rotated).unwrap();
+    server.signal(libc::SIGUSR1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !log.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file was not reopened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    logged_requests(server.port, "after", 0..200);
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    let both = std::fs::read_to_string(&rotated).unwrap() + &server.log_file();
+    assert_eq!(
+        access_indexes(&both, "before"),
+        (0..200).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        access_indexes(&server.log_file(), "after"),
+        (0..200).collect::<Vec<_>>()
+    );
+}

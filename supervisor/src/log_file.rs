@@ -53,6 +53,26 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Appends whole lines with as few writes as rotation allows: one, unless the file
+    /// must roll over between two of them.
+    pub fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        let rotating = self.max_bytes > 0 && self.backups > 0;
+        let mut start = 0;
+        let mut end = 0;
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            let pending = (end - start + line.len()) as u64;
+            if rotating && end > start && self.size + pending >= self.max_bytes {
+                self.write_line(&lines[start..end])?;
+                start = end;
+            }
+            end += line.len();
+        }
+        if end > start {
+            self.write_line(&lines[start..end])?;
+        }
+        Ok(())
+    }
+
     fn backup(&self, n: u32) -> PathBuf {
         let mut name = self.path.clone().into_os_string();
         name.push(format!(".{n}"));
@@ -87,6 +107,33 @@ impl RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_of_lines_rotate_between_lines_as_single_ones_do() {
+        let dir = std::env::temp_dir().join(format!("lrm-rot-batch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (one, many) = (dir.join("one.log"), dir.join("many.log"));
+        let mut single = RotatingFile::open(&one, 100, 50).unwrap();
+        let mut batched = RotatingFile::open(&many, 100, 50).unwrap();
+        let lines: Vec<String> = (0..20)
+            .map(|i| format!("line {i:02} {}\n", ".".repeat(i % 7 * 5)))
+            .collect();
+        for line in &lines {
+            single.write_line(line.as_bytes()).unwrap();
+        }
+        for chunk in lines.chunks(6) {
+            batched.write_lines(chunk.concat().as_bytes()).unwrap();
+        }
+        let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        for n in 0..=50 {
+            let (a, b) = if n == 0 {
+                (one.clone(), many.clone())
+            } else {
+                (single.backup(n), batched.backup(n))
+            };
+            assert_eq!(read(a), read(b), "file {n}");
+        }
+    }
 
     #[test]
     fn rotates_whole_lines_and_keeps_n_backups() {

@@ -41,17 +41,18 @@ impl LinePipe {
         self.read.as_raw_fd()
     }
 
-    /// Reads what is available and hands every complete line (with its newline, other
-    /// control bytes escaped) to `line`. At end of file a trailing partial line is
-    /// completed and handed over too.
-    pub fn pump(&mut self, mut line: impl FnMut(&[u8])) -> PipeState {
-        let mut buf = [0u8; 16 * 1024];
+    /// Reads what is available and hands the complete lines of each read (each with its
+    /// newline, other control bytes escaped) to `lines` at once. At end of file a
+    /// trailing partial line is completed and handed over too.
+    pub fn pump(&mut self, mut lines: impl FnMut(&[u8])) -> PipeState {
+        let mut buf = [0u8; 64 * 1024];
+        let mut whole = Vec::new();
         loop {
             match nix::unistd::read(&self.read, &mut buf) {
                 Ok(0) => {
                     if !self.partial.is_empty() {
                         self.partial.push(b'\n');
-                        line(&log_escape::raw_line(&self.partial));
+                        lines(&log_escape::raw_line(&self.partial));
                         self.partial.clear();
                     }
                     return PipeState::Closed;
@@ -59,11 +60,16 @@ impl LinePipe {
                 Ok(n) => {
                     self.partial.extend_from_slice(&buf[..n]);
                     let mut start = 0;
+                    whole.clear();
                     while let Some(end) = self.partial[start..].iter().position(|&b| b == b'\n') {
-                        line(&log_escape::raw_line(&self.partial[start..start + end + 1]));
+                        let line = log_escape::raw_line(&self.partial[start..start + end + 1]);
+                        whole.extend_from_slice(&line);
                         start += end + 1;
                     }
                     self.partial.drain(..start);
+                    if !whole.is_empty() {
+                        lines(&whole);
+                    }
                 }
                 Err(Errno::EINTR) => {}
                 Err(_) => return PipeState::Open,
@@ -82,12 +88,16 @@ mod tests {
         nix::unistd::write(&write, b"one\ntw").unwrap();
         let mut lines = Vec::new();
         assert_eq!(pipe.pump(|l| lines.push(l.to_vec())), PipeState::Open);
-        nix::unistd::write(&write, b"o\nth\rree").unwrap();
+        nix::unistd::write(&write, b"o\nth\rree\nfour\nfi").unwrap();
         drop(write);
         assert_eq!(pipe.pump(|l| lines.push(l.to_vec())), PipeState::Closed);
         assert_eq!(
             lines,
-            [b"one\n".to_vec(), b"two\n".to_vec(), b"th\\rree\n".to_vec()]
+            [
+                b"one\n".to_vec(),
+                b"two\nth\\rree\nfour\n".to_vec(),
+                b"fi\n".to_vec()
+            ]
         );
     }
 }

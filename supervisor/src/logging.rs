@@ -7,6 +7,13 @@
 //!   the master ever writes;
 //! - in a worker, to its stderr, which is a pipe the master reads ([`crate::log_pipe`]).
 //!
+//! A worker holds back access lines (target `access`, one per request) in a batch and
+//! writes the batch with one call: when it reaches [`BATCH_BYTES`], when any other line
+//! is logged (which goes out right behind it, so the order is kept), and on
+//! [`flush_worker`], which the worker calls on a short timer, on USR1 and before it
+//! exits. A line per request would otherwise cost a pipe write in the worker and a
+//! wakeup, a read and two writes in the master.
+//!
 //! Every line is formatted into a buffer first and written with one call, so lines
 //! are never split, and every field is escaped ([`crate::log_escape`]), so an event is
 //! exactly one line whatever a client sent. Format:
@@ -33,8 +40,13 @@ static PID: AtomicI32 = AtomicI32::new(0);
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 /// The master's file. A worker drops its inherited copy in [`become_worker`].
 static FILE: Mutex<Option<RotatingFile>> = Mutex::new(None);
-/// Serialises whole-line writes to a worker's pipe across its runtime threads.
-static WORKER_PIPE: Mutex<()> = Mutex::new(());
+/// A worker's lines not yet written to its pipe; also serialises the writes across its
+/// runtime threads.
+static WORKER_BATCH: Mutex<Batch> = Mutex::new(Batch(Vec::new()));
+/// A worker's batch is written once it holds this much.
+pub const BATCH_BYTES: usize = 32 * 1024;
+/// The target of the lines a worker may hold back.
+const DEFERRED_TARGET: &str = "access";
 
 fn level_rank(level: &Level) -> u8 {
     match *level {
@@ -89,11 +101,12 @@ pub fn flush() {
     }
 }
 
-/// The master forwards a line read from a worker's pipe.
-pub fn forward(line: &[u8]) {
-    let _ = io::stderr().write_all(line);
+/// The master forwards whole lines read from a worker's pipe, with one write each to
+/// the console and to the file.
+pub fn forward(lines: &[u8]) {
+    let _ = io::stderr().write_all(lines);
     if let Some(file) = FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
-        && let Err(e) = file.write_line(line)
+        && let Err(e) = file.write_lines(lines)
     {
         let _ = writeln!(io::stderr(), "cannot write {}: {e}", file.path().display());
     }
@@ -107,21 +120,63 @@ pub fn become_worker() {
     FILE.lock().unwrap_or_else(|e| e.into_inner()).take();
 }
 
+/// In a worker: writes the lines held back to its pipe now.
+pub fn flush_worker() {
+    if IS_WORKER.load(Ordering::Relaxed) {
+        lock_batch().write_out();
+    }
+}
+
+fn lock_batch() -> std::sync::MutexGuard<'static, Batch> {
+    WORKER_BATCH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whole lines waiting for one write to the pipe.
+struct Batch(Vec<u8>);
+
+impl Batch {
+    /// Adds `line`; true when the batch should be written now.
+    fn push(&mut self, line: &[u8], deferrable: bool) -> bool {
+        self.0.extend_from_slice(line);
+        !deferrable || self.0.len() >= BATCH_BYTES
+    }
+
+    fn write_out(&mut self) {
+        if !self.0.is_empty() {
+            let _ = io::stderr().lock().write_all(&self.0);
+            self.0.clear();
+        }
+    }
+}
+
 struct MakeLineWriter;
 
-/// Buffers one formatted event and emits it as one line when dropped.
-struct LineWriter(Vec<u8>);
+/// Buffers one formatted event and emits it as one line when dropped; `deferrable`
+/// lines may wait in a worker's batch.
+struct LineWriter {
+    line: Vec<u8>,
+    deferrable: bool,
+}
 
 impl<'a> MakeWriter<'a> for MakeLineWriter {
     type Writer = LineWriter;
     fn make_writer(&'a self) -> LineWriter {
-        LineWriter(Vec::with_capacity(256))
+        LineWriter {
+            line: Vec::with_capacity(256),
+            deferrable: false,
+        }
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LineWriter {
+        LineWriter {
+            line: Vec::with_capacity(256),
+            deferrable: meta.target() == DEFERRED_TARGET,
+        }
     }
 }
 
 impl Write for LineWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.line.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -131,14 +186,16 @@ impl Write for LineWriter {
 
 impl Drop for LineWriter {
     fn drop(&mut self) {
-        if self.0.is_empty() {
+        if self.line.is_empty() {
             return;
         }
         if IS_WORKER.load(Ordering::Relaxed) {
-            let _guard = WORKER_PIPE.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = io::stderr().lock().write_all(&self.0);
+            let mut batch = lock_batch();
+            if batch.push(&self.line, self.deferrable) {
+                batch.write_out();
+            }
         } else {
-            forward(&self.0);
+            forward(&self.line);
         }
     }
 }
@@ -222,7 +279,29 @@ impl fmt::Display for UtcTimestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::UtcTimestamp;
+    use super::{BATCH_BYTES, Batch, UtcTimestamp};
+
+    #[test]
+    fn access_lines_wait_for_a_full_batch_or_the_next_other_line() {
+        let mut batch = Batch(Vec::new());
+        assert!(!batch.push(b"access 1\n", true));
+        assert!(!batch.push(b"access 2\n", true));
+        assert!(
+            batch.push(b"warning\n", false),
+            "another line goes out at once"
+        );
+        assert_eq!(batch.0, b"access 1\naccess 2\nwarning\n", "in order");
+        batch.0.clear();
+        let line = [b'x'; 1024];
+        let held = (0..BATCH_BYTES / line.len() * 2)
+            .take_while(|_| !batch.push(&line, true))
+            .count();
+        assert_eq!(
+            held,
+            BATCH_BYTES / line.len() - 1,
+            "written once it is full"
+        );
+    }
 
     #[test]
     fn formats_utc_dates() {

@@ -118,7 +118,10 @@ pub(crate) fn spawn(
                 master_pid,
                 max_requests,
             };
-            std::process::exit(main(context));
+            let code = main(context);
+            // Lines the worker held back must reach the master before it goes.
+            crate::logging::flush_worker();
+            std::process::exit(code);
         }
     }
 }

@@ -1,9 +1,27 @@
 //! The access log, in uvicorn's form (`client - "METHOD path HTTP/1.1" status`) plus
 //! the duration, with LightRAG's path filter: successful GET/POST polls of the web UI's
 //! status endpoints would otherwise drown everything else.
+//!
+//! The worker holds access lines back and writes them to the master in batches
+//! ([`lightrag_supervisor::logging`]); [`spawn_flusher`] bounds how long one waits.
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// The longest an access line waits in the worker when traffic is light.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Writes the held-back lines out every [`FLUSH_INTERVAL`], for the worker's life.
+pub fn spawn_flusher() {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            lightrag_supervisor::logging::flush_worker();
+        }
+    });
+}
 
 use http::{Method, StatusCode, Uri, Version};
 

@@ -191,6 +191,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         }
     };
     heartbeat::spawn(ctx.slot, &ctx.settings, ctx.master_pid);
+    access_log::spawn_flusher();
     pipeline::spawn(app.clone());
     hooks.run(Hook::PostWorkerInit).await;
     ctx.slot.transition(SlotState::Booting, SlotState::Ready);

@@ -2,7 +2,8 @@
 //! TERM stops gracefully (stop accepting, finish in-flight requests);
 //! INT and QUIT exit at once, also in the middle of a graceful stop;
 //! ABRT, sent by the watchdog, exits with status 1;
-//! USR1 (log reopen) is acknowledged: workers own no files, the master does.
+//! USR1 (log reopen): workers own no files, the master does; a worker writes out the
+//! log lines it holds back ([`crate::access_log`]).
 //! Every other master signal stays ignored in workers.
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ impl WorkerHooks {
     fn exit_after(&self, hook: Hook, code: i32) -> ! {
         hooks::run_logged(&self.settings, hook, self.event);
         hooks::run_logged(&self.settings, Hook::WorkerExit, self.event);
+        lightrag_supervisor::logging::flush_worker();
         std::process::exit(code)
     }
 }
@@ -76,7 +78,11 @@ pub fn install(hooks: WorkerHooks) -> std::io::Result<GracefulStop> {
                     tracing::error!(pid = std::process::id(), "worker aborted by the master (heartbeat timeout)");
                     hooks.exit_after(Hook::WorkerAbort, 1);
                 }
-                _ = usr1.recv() => tracing::debug!("USR1: log files are reopened by the master"),
+                _ = usr1.recv() => {
+                    // What was held back goes to the file the master has just reopened.
+                    lightrag_supervisor::logging::flush_worker();
+                    tracing::debug!("USR1: log files are reopened by the master");
+                }
             }
         }
     });

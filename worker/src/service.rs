@@ -116,7 +116,8 @@ pub async fn handle(
     let version = req.version();
     // Cheap: a Uri shares its bytes.
     let uri = req.uri().clone();
-    let expired = Expired::default();
+    // A request without a body (most GETs) needs no deadline on it, nor its allocations.
+    let expired = (!hyper::body::Body::is_end_stream(req.body())).then(Expired::default);
     let mut response = if let Err(violation) = host_header::check(&req) {
         let mut response = ApiError::bad_request(violation.detail()).into_response();
         close_connection(&mut response);
@@ -126,15 +127,18 @@ pub async fn handle(
     } else {
         strip_api_prefix(&mut req, &shared.api_prefix);
         req.extensions_mut().insert(ClientAddr(peer));
-        let req =
-            req.map(|body| Body::new(TimedBody::new(body, shared.body_timeout, expired.clone())));
+        let req = match &expired {
+            Some(expired) => req
+                .map(|body| Body::new(TimedBody::new(body, shared.body_timeout, expired.clone()))),
+            None => req.map(|_| Body::empty()),
+        };
         let mut router = shared.router.clone();
         match router.call(req).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
     };
-    if expired.get() {
+    if expired.is_some_and(|e| e.get()) {
         response = body_timed_out(shared.body_timeout);
     }
     let served = in_flight.finish();

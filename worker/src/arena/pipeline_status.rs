@@ -97,6 +97,10 @@ pub struct StatusSlots {
     /// Writes so far, which order slots by how recently they were written.
     ticks: AtomicU64,
     slots: [RobustMutex<PipelineState>; SLOTS],
+    /// Per slot, its owner while its pipeline is busy, else 0; written under the slot's
+    /// lock, so `/health`'s constant polls read it without taking (and contending
+    /// across processes for) any lock.
+    running: [AtomicU64; SLOTS],
 }
 
 /// No slot yet.
@@ -188,9 +192,14 @@ impl StatusSlots {
 
     /// Whether `workspace`'s pipeline runs, as its board shows; no slot is taken.
     pub fn busy(&self, workspace: &str) -> bool {
-        let unbound = AtomicUsize::new(UNBOUND);
-        self.lock(hash(workspace), &unbound, false)
-            .is_some_and(|state| state.busy)
+        self.running_for(hash(workspace))
+    }
+
+    /// Whether `owner` has a slot whose pipeline is busy (an owner has one slot at most).
+    fn running_for(&self, owner: u64) -> bool {
+        self.running
+            .iter()
+            .any(|r| r.load(Ordering::Acquire) == owner)
     }
 }
 
@@ -222,6 +231,10 @@ impl PipelineStatus {
         if let Some(mut state) = self.slots.lock(self.owner, &self.bound, take) {
             state.written = self.slots.ticks.fetch_add(1, Ordering::Relaxed) + 1;
             f(&mut state);
+            // `lock` left the slot's index in `bound`.
+            let index = self.bound.load(Ordering::Acquire);
+            let running = if state.busy { state.owner } else { 0 };
+            self.slots.running[index].store(running, Ordering::Release);
         } else if take {
             tracing::warn!(
                 slots = SLOTS,
@@ -271,7 +284,7 @@ impl StatusBoard for PipelineStatus {
 
     /// Whether a run is going, without copying the rest (`/health` asks on every poll).
     fn busy(&self) -> bool {
-        self.read(|s| s.busy).unwrap_or(false)
+        self.slots.running_for(self.owner)
     }
 
     fn cancellation_requested(&self) -> bool {

@@ -36,6 +36,12 @@ impl Claims {
 #[error("invalid token: {0}")]
 pub struct InvalidToken(String);
 
+impl InvalidToken {
+    pub fn expired() -> InvalidToken {
+        InvalidToken("ExpiredSignature".to_owned())
+    }
+}
+
 pub struct TokenCodec {
     algorithm: Algorithm,
     encoding: EncodingKey,

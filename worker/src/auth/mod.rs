@@ -5,8 +5,10 @@
 
 pub mod accounts;
 pub mod jwt;
+mod verified;
 pub mod whitelist;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -16,6 +18,7 @@ use crate::error::ApiError;
 use accounts::Accounts;
 use jwt::{Claims, GUEST_USER, ROLE_GUEST, ROLE_USER, TokenCodec};
 use lightrag_engine::coordination::{LoginThrottle, Renewals};
+use verified::VerifiedTokens;
 use whitelist::Whitelist;
 
 pub const INVALID_TOKEN: &str = "Invalid token";
@@ -46,20 +49,21 @@ pub enum Access {
     Whitelisted,
     Open,
     ApiKey,
-    Token(Claims),
+    Token(Arc<Claims>),
 }
 
 /// A request's pass, plus the token to consider for renewal.
 #[derive(Debug)]
 pub struct Granted {
     pub access: Access,
-    renewable: Option<Claims>,
+    renewable: Option<Arc<Claims>>,
 }
 
 pub struct Auth {
     settings: AuthSettings,
     mode: Mode,
     codec: TokenCodec,
+    verified: VerifiedTokens,
     whitelist: Whitelist,
     accounts: Accounts,
     renewals: &'static dyn Renewals,
@@ -98,6 +102,7 @@ impl Auth {
         };
         Auth {
             codec: TokenCodec::new(&settings.token_secret, settings.jwt_algorithm),
+            verified: VerifiedTokens::default(),
             whitelist: Whitelist::new(&settings.whitelist_paths),
             accounts,
             settings,
@@ -153,7 +158,7 @@ impl Auth {
         }
         let mut co_sent_guest = None;
         if let Some(token) = bearer(headers) {
-            let claims = self.codec.verify(token).map_err(|e| {
+            let claims = self.verified.verify(&self.codec, token).map_err(|e| {
                 tracing::debug!(error = %e, "token refused");
                 ApiError::unauthorized(INVALID_TOKEN)
             })?;
@@ -191,6 +196,15 @@ impl Auth {
             (_, None, Some(_)) => ApiError::forbidden(API_KEY_REQUIRED),
             _ => ApiError::forbidden(KEY_OR_LOGIN_REQUIRED),
         })
+    }
+
+    /// Whether `headers` could pass [`Auth::check`] at all: without a token or an API
+    /// key only an open server lets a request through. Saves `/health`'s unauthenticated
+    /// polls building a refusal they would throw away.
+    pub fn credentials_sent(&self, headers: &HeaderMap) -> bool {
+        self.mode == Mode::Open
+            || headers.contains_key(http::header::AUTHORIZATION)
+            || headers.contains_key("x-api-key")
     }
 
     /// Whether a caller sees `/health`'s configuration tier: a valid API key, a valid

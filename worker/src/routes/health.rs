@@ -4,14 +4,19 @@
 //! The `LIGHTRAG-WORKSPACE` header selects whose pipeline is reported, read from the
 //! shared status without opening the workspace: this route needs no credentials, so it
 //! must not create state (a workspace, a status slot) for every name it is sent.
+//!
+//! The route is polled constantly and its answer hardly ever changes (everything but
+//! `pipeline_busy`/`pipeline_active` and the worker count is fixed for the worker's
+//! life), so each variant is serialised once and then served as shared bytes.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue, header};
 use lightrag_supervisor::SlotState;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -124,10 +129,67 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
         }
         _ => app.default_workspace.board.busy(),
     };
-    let authenticated = app
-        .auth
-        .check("/health", &headers, false)
-        .is_ok_and(|granted| app.auth.sees_configuration(&granted));
+    let authenticated = app.auth.credentials_sent(&headers)
+        && app
+            .auth
+            .check("/health", &headers, false)
+            .is_ok_and(|granted| app.auth.sees_configuration(&granted));
+    let workers = authenticated.then(|| {
+        app.arena
+            .slots()
+            .iter()
+            .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring))
+            .count()
+    });
+    let variant = Variant { busy, workers };
+    let body = match cached(variant) {
+        Some(body) => body,
+        None => remember(variant, Bytes::from(serialise(&app, variant)?)),
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// What varies between two answers; `workers` is there for authenticated callers only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Variant {
+    busy: bool,
+    workers: Option<usize>,
+}
+
+/// Bodies already serialised. A handful at most (busy or not, times the worker counts
+/// seen), and started over past [`MAX_VARIANTS`].
+static BODIES: Mutex<Vec<(Variant, Bytes)>> = Mutex::new(Vec::new());
+const MAX_VARIANTS: usize = 16;
+
+fn bodies() -> std::sync::MutexGuard<'static, Vec<(Variant, Bytes)>> {
+    BODIES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cached(variant: Variant) -> Option<Bytes> {
+    bodies()
+        .iter()
+        .find(|(v, _)| *v == variant)
+        .map(|(_, body)| body.clone())
+}
+
+fn remember(variant: Variant, body: Bytes) -> Bytes {
+    let mut bodies = bodies();
+    if bodies.len() >= MAX_VARIANTS {
+        bodies.clear();
+    }
+    bodies.push((variant, body.clone()));
+    body
+}
+
+fn serialise(app: &App, Variant { busy, workers }: Variant) -> Result<Vec<u8>, ApiError> {
+    let authenticated = workers.is_some();
     let settings = &app.settings;
     let detail = |value| authenticated.then_some(value);
     // What does not change while the worker lives is worked out once: this route is
@@ -135,12 +197,12 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
     static STATIC: OnceLock<(Configuration, bool, bool)> = OnceLock::new();
     let (configuration, webui, workspace_ui) = STATIC.get_or_init(|| {
         (
-            configuration(&app),
-            super::webui::admin_available(&app),
-            super::webui::workspace_available(&app),
+            configuration(app),
+            super::webui::admin_available(app),
+            super::webui::workspace_available(app),
         )
     });
-    Ok(Json(Health {
+    serde_json::to_vec(&Health {
         status: "healthy",
         auth_mode: app.auth.auth_mode(),
         core_version: CORE_VERSION,
@@ -157,15 +219,9 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
         input_directory: detail(app.input_directory.as_str()),
         configuration: authenticated.then_some(configuration),
         server_mode: authenticated.then_some("gunicorn"),
-        workers: authenticated.then(|| {
-            app.arena
-                .slots()
-                .iter()
-                .filter(|s| matches!(s.state(), SlotState::Ready | SlotState::Retiring))
-                .count()
-        }),
+        workers,
     })
-    .into_response())
+    .map_err(|e| ApiError::internal(&e))
 }
 
 fn configuration(app: &App) -> Configuration {

@@ -189,12 +189,12 @@ fn cors(origins: &[String]) -> Result<CorsLayer, AppError> {
 }
 
 async fn authorize(app: &App, respect_whitelist: bool, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let granted = match app.auth.check(&path, req.headers(), respect_whitelist) {
+    let path = req.uri().path();
+    let granted = match app.auth.check(path, req.headers(), respect_whitelist) {
         Ok(granted) => granted,
         Err(e) => return e.into_response(),
     };
-    let renewed = app.auth.renewal(&granted, &path);
+    let renewed = app.auth.renewal(&granted, path);
     let mut response = next.run(req).await;
     if let Some(token) = renewed.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert("x-new-token", token);
