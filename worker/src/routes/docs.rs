@@ -1,12 +1,19 @@
 //! `GET /openapi.json` and `GET /docs` (Swagger UI from assets vendored in the binary:
 //! nothing is fetched at build or run time). Both answer 404 with ENABLE_API_DOCS=false.
+//!
+//! The document is built on its first request, not at boot: it is large (about 2 MiB
+//! of heap in every worker, most of an idle worker's own memory) and few servers are
+//! ever asked for it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use http::{HeaderValue, header};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -64,6 +71,22 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// `GET /openapi.json`: the document, serialised once, on first use.
+async fn openapi_json(State(app): State<Arc<App>>) -> Response {
+    static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
+    let body = DOCUMENT
+        .get_or_init(|| Bytes::from(openapi(&app).to_string()))
+        .clone();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// The OpenAPI document, with the API prefix as its server and the constraints the
 /// handlers enforce (see [`super::contract`]).
 pub fn openapi(app: &App) -> serde_json::Value {
@@ -83,20 +106,20 @@ pub fn routes(app: &App) -> Router<Arc<App>> {
     }
     let prefix = app.settings.api.api_prefix.clone();
     let doc_url = format!("{prefix}/openapi.json");
-    let swagger = SwaggerUi::new("/docs")
-        .external_url_unchecked("/openapi.json", openapi(app))
-        .config(Config::new([doc_url]));
+    let swagger = SwaggerUi::new("/docs").config(Config::new([doc_url]));
     // SwaggerUi redirects /docs to an absolute /docs/; behind a proxy prefix that must
     // carry the prefix.
     let slash = format!("{prefix}/docs/");
-    Router::from(swagger).layer(middleware::from_fn(move |req: Request, next: Next| {
-        let slash = slash.clone();
-        async move {
-            if req.uri().path() == "/docs" {
-                Redirect::temporary(&slash).into_response()
-            } else {
-                next.run(req).await
+    Router::from(swagger)
+        .route("/openapi.json", get(openapi_json))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let slash = slash.clone();
+            async move {
+                if req.uri().path() == "/docs" {
+                    Redirect::temporary(&slash).into_response()
+                } else {
+                    next.run(req).await
+                }
             }
-        }
-    }))
+        }))
 }
