@@ -10,8 +10,8 @@
 //! A worker holds back access lines (target `access`, one per request) in a batch and
 //! writes the batch with one call: when it reaches [`BATCH_BYTES`], when any other line
 //! is logged (which goes out right behind it, so the order is kept), and on
-//! [`flush_worker`], which the worker calls on a short timer, on USR1 and before it
-//! exits. A line per request would otherwise cost a pipe write in the worker and a
+//! [`flush_worker`], which the worker calls whenever a runtime thread runs out of work,
+//! on a short timer, on USR1 and before it exits. A line per request would otherwise cost a pipe write in the worker and a
 //! wakeup, a read and two writes in the master.
 //!
 //! Every line is formatted into a buffer first and written with one call, so lines

@@ -103,6 +103,10 @@ pub fn run(ctx: WorkerContext) -> i32 {
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(runtime_threads(&ctx.settings));
+    // A runtime thread that runs out of work writes out the access lines it held back:
+    // under load that batches the lines of a round of ready connections, and an idle
+    // worker's lines leave at once.
+    builder.on_thread_park(lightrag_supervisor::logging::flush_worker);
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
