@@ -6,8 +6,15 @@
 //!
 //! Writes are LightRAG's optimistic transactions: WATCH the record, read it, then
 //! MULTI/EXEC the record and its index moves, again when another writer got between.
+//!
+//! Which workspaces have any document status is a set of our own, [`REGISTRY`], added to
+//! in the same transactions: the pipeline's idle poll reads it and counts each
+//! workspace's status sets instead of scanning the whole keyspace for them. Each process
+//! scans once, on its first poll, to register workspaces LightRAG (or an older version
+//! of ours) wrote.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis::Connection;
 use serde_json::{Map, Value, json};
@@ -21,12 +28,17 @@ use crate::storage::{
 /// LightRAG gives an optimistic write this many tries.
 const ATTEMPTS: usize = 50;
 const NAMESPACE: &str = "doc_status";
+/// The LightRAG workspaces with document status in this Redis database (a set of ours;
+/// no LightRAG pattern matches it).
+pub(super) const REGISTRY: &str = "lightrag_master:doc_status_workspaces";
 
 pub struct RedisDocStatus {
     pool: Arc<Pool>,
     workspace: String,
     /// `{fn}`, e.g. `doc_status` or `ws1_doc_status`.
     prefix: String,
+    /// Whether this handle's listing has scanned the keyspace into [`REGISTRY`] once.
+    registered: AtomicBool,
 }
 
 /// What a write does to one document.
@@ -52,6 +64,7 @@ impl RedisDocStatus {
             pool: super::pool(config)?,
             workspace: workspace.to_owned(),
             prefix: config.final_namespace(workspace, NAMESPACE),
+            registered: AtomicBool::new(false),
         };
         store.rebuild_missing_index()?;
         Ok(store)
@@ -120,6 +133,9 @@ impl RedisDocStatus {
                 }
                 let mut tx = redis::pipe();
                 tx.atomic();
+                if !self.shared_keyspace() && changes.iter().any(|c| matches!(c, Change::Put(_))) {
+                    tx.sadd(REGISTRY, &self.workspace).ignore();
+                }
                 for ((change, key), old) in changes.iter().zip(&keys).zip(old) {
                     if let Some(old) = &old {
                         self.index(&mut tx, change.id(), old, false);
@@ -462,23 +478,62 @@ impl DocStatusStorage for RedisDocStatus {
         self.pool.run(true, |c: &mut Connection| {
             delete_matching(c, &format!("{prefix}:*"))?;
             delete_matching(c, &format!("{prefix}__sched:*"))?;
-            delete_matching(c, &format!("{prefix}__sched_rebuild:*"))
+            delete_matching(c, &format!("{prefix}__sched_rebuild:*"))?;
+            redis::cmd("SREM")
+                .arg(REGISTRY)
+                .arg(&self.workspace)
+                .query::<()>(c)
+        })
+    }
+}
+
+impl RedisDocStatus {
+    /// Under REDIS_WORKSPACE every LightRAG workspace shares one keyspace.
+    fn shared_keyspace(&self) -> bool {
+        self.pool
+            .config()
+            .workspace
+            .as_deref()
+            .is_some_and(|w| !w.trim().is_empty())
+    }
+
+    /// Registers every workspace whose status keys are in the keyspace (one SCAN), for
+    /// those written by LightRAG or before the registry existed.
+    fn register_scanned(&self) -> Result<()> {
+        let pattern = format!("*{NAMESPACE}__sched:status:*");
+        let keys = self.pool.run(true, |c| scan(c, &pattern))?;
+        let mut names: Vec<&str> = keys
+            .iter()
+            .filter_map(|key| {
+                let head = &key[..key.rfind(NAMESPACE)?];
+                match head {
+                    "" => Some(""),
+                    head => head.strip_suffix('_'),
+                }
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(
+            workspaces = names.len(),
+            "registered the Redis document-status workspaces"
+        );
+        self.pool.run(true, |c| {
+            redis::cmd("SADD").arg(REGISTRY).arg(&names).query::<()>(c)
         })
     }
 }
 
 impl WorkspaceListing for RedisDocStatus {
-    /// Workspaces are read off the status keys' prefixes (`{ws}_doc_status__sched:...`);
-    /// under REDIS_WORKSPACE every workspace shares one keyspace, so only this one is
+    /// The registered workspaces whose status sets asked for are not empty: one SMEMBERS
+    /// and one pipelined ZCARD per workspace and status, whatever the keyspace holds.
+    /// Under REDIS_WORKSPACE every workspace shares one keyspace, so only this one is
     /// named.
     fn workspaces_with_status(&self, statuses: &[DocStatus]) -> Result<Vec<String>> {
-        if self
-            .pool
-            .config()
-            .workspace
-            .as_deref()
-            .is_some_and(|w| !w.trim().is_empty())
-        {
+        if self.shared_keyspace() {
             let busy = self.counts(statuses)?.into_iter().any(|n| n > 0);
             return Ok(if busy {
                 vec![self.workspace.clone()]
@@ -486,40 +541,31 @@ impl WorkspaceListing for RedisDocStatus {
                 Vec::new()
             });
         }
-        // One SCAN over every workspace's status keys, then the counts of those asked for.
-        let pattern = format!("*{NAMESPACE}__sched:status:*");
-        let wanted: Vec<String> = statuses
-            .iter()
-            .map(|s| format!("{NAMESPACE}__sched:status:{}", s.as_str()))
-            .collect();
-        let keys = self.pool.run(true, |c| {
-            let keys: Vec<String> = scan(c, &pattern)?
-                .into_iter()
-                .filter(|k| wanted.iter().any(|w| k.ends_with(w.as_str())))
-                .collect();
+        if !self.registered.swap(true, Ordering::AcqRel) {
+            if let Err(e) = self.register_scanned() {
+                self.registered.store(false, Ordering::Release);
+                return Err(e);
+            }
+        }
+        let config = self.pool.config().clone();
+        let mut names: Vec<String> = self.pool.run(true, |c| {
+            let names: Vec<String> = redis::cmd("SMEMBERS").arg(REGISTRY).query(c)?;
             let mut pipe = redis::pipe();
-            for key in &keys {
-                pipe.zcard(key);
+            for name in &names {
+                let prefix = config.final_namespace(name, NAMESPACE);
+                for status in statuses {
+                    pipe.zcard(format!("{prefix}__sched:status:{}", status.as_str()));
+                }
             }
             let counts: Vec<usize> = pipe.query(c)?;
-            Ok(keys
+            Ok(names
                 .into_iter()
-                .zip(counts)
-                .filter(|(_, n)| *n > 0)
-                .map(|(k, _)| k)
-                .collect::<Vec<_>>())
+                .zip(counts.chunks(statuses.len().max(1)))
+                .filter(|(_, n)| n.iter().any(|n| *n > 0))
+                .map(|(name, _)| name)
+                .collect())
         })?;
-        let mut names = Vec::new();
-        for key in keys {
-            let head = key[..key.rfind(NAMESPACE).unwrap_or(0)].to_owned();
-            let name = match head.as_str() {
-                "" => Some(""),
-                head => head.strip_suffix('_'),
-            };
-            names.extend(name.map(str::to_owned));
-        }
         names.sort();
-        names.dedup();
         Ok(names)
     }
 }
