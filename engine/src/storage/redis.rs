@@ -28,6 +28,7 @@ mod legacy_cache;
 mod pool;
 mod pyjson;
 mod renewals;
+mod sort_index;
 mod status_board;
 mod throttle;
 

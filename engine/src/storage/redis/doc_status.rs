@@ -20,23 +20,24 @@ use redis::Connection;
 use serde_json::{Map, Value, json};
 
 use super::pool::Pool;
+use super::sort_index::SortKeys;
 use super::{RedisConfig, any, delete_matching, glob_escape, pyjson, scan};
 use crate::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, Result, WorkspaceListing,
 };
 
 /// LightRAG gives an optimistic write this many tries.
-const ATTEMPTS: usize = 50;
+pub(super) const ATTEMPTS: usize = 50;
 const NAMESPACE: &str = "doc_status";
 /// The LightRAG workspaces with document status in this Redis database (a set of ours;
 /// no LightRAG pattern matches it).
 pub(super) const REGISTRY: &str = "lightrag_master:doc_status_workspaces";
 
 pub struct RedisDocStatus {
-    pool: Arc<Pool>,
+    pub(super) pool: Arc<Pool>,
     workspace: String,
     /// `{fn}`, e.g. `doc_status` or `ws1_doc_status`.
-    prefix: String,
+    pub(super) prefix: String,
     /// Whether this handle's listing has scanned the keyspace into [`REGISTRY`] once.
     registered: AtomicBool,
 }
@@ -57,8 +58,9 @@ impl Change<'_> {
 }
 
 impl RedisDocStatus {
-    /// Connects (once per process and URL), checks Redis, and rebuilds the index keys
-    /// when records exist without any (as LightRAG does at initialisation).
+    /// Connects (once per process and URL), checks Redis, rebuilds the index keys when
+    /// records exist without any (as LightRAG does at initialisation), and builds our
+    /// sort sets when missing or out of step.
     pub fn open(config: &RedisConfig, workspace: &str) -> Result<RedisDocStatus> {
         let store = RedisDocStatus {
             pool: super::pool(config)?,
@@ -67,6 +69,7 @@ impl RedisDocStatus {
             registered: AtomicBool::new(false),
         };
         store.rebuild_missing_index()?;
+        store.ensure_sort_index()?;
         Ok(store)
     }
 
@@ -74,7 +77,7 @@ impl RedisDocStatus {
         format!("{}:{id}", self.prefix)
     }
 
-    fn status_key(&self, status: &str) -> String {
+    pub(super) fn status_key(&self, status: &str) -> String {
         format!("{}__sched:status:{status}", self.prefix)
     }
 
@@ -82,7 +85,7 @@ impl RedisDocStatus {
         format!("{}__sched:basename:{basename}", self.prefix)
     }
 
-    fn records_pattern(&self) -> String {
+    pub(super) fn records_pattern(&self) -> String {
         format!("{}:*", glob_escape(&self.prefix))
     }
 
@@ -104,6 +107,19 @@ impl RedisDocStatus {
             } else {
                 pipe.srem(key, id).ignore();
             }
+        }
+        for (key, member) in self.sort_keys().entries(id, record) {
+            if add {
+                pipe.zadd(key, member, 0).ignore();
+            } else {
+                pipe.zrem(key, member).ignore();
+            }
+        }
+    }
+
+    pub(super) fn sort_keys(&self) -> SortKeys<'_> {
+        SortKeys {
+            prefix: &self.prefix,
         }
     }
 
@@ -165,7 +181,7 @@ impl RedisDocStatus {
     }
 
     /// Records of `ids`, in that order, skipping ids whose record is gone.
-    fn records(&self, ids: &[String]) -> Result<Vec<DocStatusRecord>> {
+    pub(super) fn records(&self, ids: &[String]) -> Result<Vec<DocStatusRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -263,13 +279,9 @@ fn member(record: &Value, id: &str) -> String {
     format!("{created}|{id}")
 }
 
-/// `(created_at, doc_id)` of a member.
-fn member_parts(member: &str) -> (&str, &str) {
-    member.split_once('|').unwrap_or(("", member))
-}
-
+/// The doc_id of a member `"{created_at}|{doc_id}"`.
 fn member_id(member: &str) -> &str {
-    member_parts(member).1
+    member.split_once('|').map_or(member, |(_, id)| id)
 }
 
 /// The basename a primary record is found under; duplicates and placeholder paths
@@ -379,35 +391,11 @@ impl DocStatusStorage for RedisDocStatus {
             query.statuses.clone()
         };
         let total = self.counts(&statuses)?.into_iter().sum();
-        let end = query.offset.saturating_add(query.limit);
         if query.limit == 0 {
             return Ok((Vec::new(), total));
         }
-        if query.sort == DocSort::CreatedAt {
-            // Creation order is the index's own: only the first offset + limit members
-            // of each status are read.
-            let stop = isize::try_from(end).unwrap_or(isize::MAX) - 1;
-            let mut members = Vec::new();
-            for status in &statuses {
-                members.extend(self.members(*status, stop, query.descending)?);
-            }
-            // Ties in creation time go by id ascending, as the embedded store orders them.
-            members.sort_by(|a, b| {
-                let ((ca, ia), (cb, ib)) = (member_parts(a), member_parts(b));
-                let by_time = if query.descending {
-                    cb.cmp(ca)
-                } else {
-                    ca.cmp(cb)
-                };
-                by_time.then(ia.cmp(ib))
-            });
-            let ids: Vec<String> = members
-                .iter()
-                .skip(query.offset)
-                .take(query.limit)
-                .map(|m| member_id(m).to_owned())
-                .collect();
-            return Ok((self.records(&ids)?, total));
+        if let Some(page) = self.indexed_page(query, &statuses)? {
+            return Ok((page, total));
         }
         let mut docs = Vec::new();
         for status in &statuses {
@@ -479,6 +467,9 @@ impl DocStatusStorage for RedisDocStatus {
             delete_matching(c, &format!("{prefix}:*"))?;
             delete_matching(c, &format!("{prefix}__sched:*"))?;
             delete_matching(c, &format!("{prefix}__sched_rebuild:*"))?;
+            redis::cmd("DEL")
+                .arg(self.sort_keys().all_keys())
+                .query::<()>(c)?;
             redis::cmd("SREM")
                 .arg(REGISTRY)
                 .arg(&self.workspace)
