@@ -164,6 +164,10 @@ fn delete_matching(conn: &mut redis::Connection, pattern: &str) -> redis::RedisR
 #[cfg(test)]
 mod coordination_tests;
 #[cfg(test)]
+mod generations_tests;
+#[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod server_tests;
 
 #[cfg(test)]

@@ -275,10 +275,8 @@ impl RedisDocStatus {
             return Ok(None);
         };
         let docs = self.records(&ids)?;
-        let stale = docs.len() != ids.len()
-            || docs
-                .iter()
-                .any(|d| scope.is_some_and(|s| d.status != s));
+        let stale =
+            docs.len() != ids.len() || docs.iter().any(|d| scope.is_some_and(|s| d.status != s));
         if stale {
             tracing::warn!(prefix = %self.prefix, "the document sort sets are out of step; rebuilding them");
             self.rebuild_sort_index()?;
@@ -374,7 +372,9 @@ mod tests {
 
     #[test]
     fn members_split_back_into_field_and_id() {
-        let keys = SortKeys { prefix: "ws_doc_status" };
+        let keys = SortKeys {
+            prefix: "ws_doc_status",
+        };
         let index = keys.index(DocSort::FilePath, None);
         let m = member("a.txt", "doc-1");
         assert_eq!(index.field(&m), b"a.txt");
