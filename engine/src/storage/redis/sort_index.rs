@@ -22,6 +22,9 @@ use super::doc_status::{ATTEMPTS, RedisDocStatus};
 use super::scan;
 use crate::storage::{DocPageQuery, DocSort, DocStatus, DocStatusRecord, Result};
 
+/// Reads of a page whose records disagree with the set before it counts as stale.
+const READ_ATTEMPTS: usize = 3;
+
 /// Fields with a set of ours per status (creation order is LightRAG's own there).
 const PER_STATUS: [DocSort; 3] = [DocSort::UpdatedAt, DocSort::FilePath, DocSort::Id];
 const ALL: [DocSort; 4] = [
@@ -262,27 +265,31 @@ impl RedisDocStatus {
         let lightrags_own = query.sort == DocSort::CreatedAt && scope.is_some();
         let built = keys.built();
         let index = keys.index(query.sort, scope);
-        let ids = self.pool.run(true, |c| {
-            let usable = lightrags_own || redis::cmd("EXISTS").arg(&built).query::<bool>(c)?;
-            if !usable {
+        // A write between reading the set and the records (a deletion, a status move)
+        // looks like a stale set once; only one that stays so is rebuilt.
+        for _ in 0..READ_ATTEMPTS {
+            let ids = self.pool.run(true, |c| {
+                let usable = lightrags_own || redis::cmd("EXISTS").arg(&built).query::<bool>(c)?;
+                if !usable {
+                    return Ok(None);
+                }
+                index
+                    .page(c, query.descending, query.offset, query.limit)
+                    .map(Some)
+            })?;
+            let Some(ids) = ids else {
                 return Ok(None);
+            };
+            let docs = self.records(&ids)?;
+            let in_step =
+                docs.len() == ids.len() && docs.iter().all(|d| scope.is_none_or(|s| d.status == s));
+            if in_step {
+                return Ok(Some(docs));
             }
-            index
-                .page(c, query.descending, query.offset, query.limit)
-                .map(Some)
-        })?;
-        let Some(ids) = ids else {
-            return Ok(None);
-        };
-        let docs = self.records(&ids)?;
-        let stale =
-            docs.len() != ids.len() || docs.iter().any(|d| scope.is_some_and(|s| d.status != s));
-        if stale {
-            tracing::warn!(prefix = %self.prefix, "the document sort sets are out of step; rebuilding them");
-            self.rebuild_sort_index()?;
-            return Ok(None);
         }
-        Ok(Some(docs))
+        tracing::warn!(prefix = %self.prefix, "the document sort sets are out of step; rebuilding them");
+        self.rebuild_sort_index()?;
+        Ok(None)
     }
 
     /// Builds our sort sets unless they are there and as large as LightRAG's status sets.
