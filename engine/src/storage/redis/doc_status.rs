@@ -532,11 +532,11 @@ impl WorkspaceListing for RedisDocStatus {
                 Vec::new()
             });
         }
-        if !self.registered.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.register_scanned() {
-                self.registered.store(false, Ordering::Release);
-                return Err(e);
-            }
+        if !self.registered.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.register_scanned()
+        {
+            self.registered.store(false, Ordering::Release);
+            return Err(e);
         }
         let config = self.pool.config().clone();
         let mut names: Vec<String> = self.pool.run(true, |c| {
