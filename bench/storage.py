@@ -11,8 +11,12 @@ in docker-compose.yml, no RDB snapshots), then, on the same generated corpora, m
     many small documents, for a few sort orders and status filters, alternating rounds,
     medians of p50, p99 and requests/s;
   * what the idle pipeline poll costs Redis on that workspace (commands/s, CPU).
-Every figure is printed with its Redis/embedded ratio. Loopback only, bounded counts and
-durations; nothing here passes or fails.
+Every figure is printed with its Redis/embedded ratio. With BENCH_BEFORE_BIN naming an
+older build, that build runs too, as "redis-before" on a redis-server of its own, and
+every Redis figure is also printed as a ratio to it (after/before). BENCH_BIN picks the
+binary measured (default: target/release, built first); BENCH_PARTS (default
+"ingestion,pagination") the parts run. Loopback only, bounded counts and durations;
+nothing here passes or fails.
 """
 
 import os
@@ -44,7 +48,10 @@ PAGE_QUERIES = [
     ("processed, id desc", {"sort_field": "id", "sort_direction": "desc"}, "processed"),
     ("failed, created_at desc", {"sort_field": "created_at", "sort_direction": "desc"}, "failed"),
 ]
-STORES = ["embedded", "redis"]
+BEFORE_BIN = os.environ.get("BENCH_BEFORE_BIN")
+STORES = ["embedded", "redis-before", "redis"] if BEFORE_BIN else ["embedded", "redis"]
+REDIS_STORES = [s for s in STORES if s != "embedded"]
+PARTS = os.environ.get("BENCH_PARTS", "ingestion,pagination").split(",")
 
 
 def median(xs):
@@ -97,6 +104,14 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def ratios(store, figure, figures):
+    """` ratio redis/embedded`, and after/before when both builds ran."""
+    out = f"  ratio {figure / figures['embedded']:.2f}x"
+    if store == "redis" and "redis-before" in figures:
+        out += f"  after/before {figure / figures['redis-before']:.2f}x"
+    return out
+
+
 def store_env(store, redis):
     if store == "embedded":
         return {}
@@ -105,14 +120,17 @@ def store_env(store, redis):
 
 
 class Server:
-    """lightrag-master --workers 2 on one store, in a fresh working directory."""
+    """lightrag-master --workers 2 on one store, in a fresh working directory; each Redis
+    store has a redis-server of its own (`redis[store]`)."""
 
     def __init__(self, store, redis):
-        if store == "redis":
-            redis.cli("flushall")
+        if store != "embedded":
+            redis[store].cli("flushall")
         self.workdir = tempfile.mkdtemp(prefix=f"lrm-storage-{store}-")
         self.port = free_port()
-        self.master = start_master(self.port, 2, self.workdir, store_env(store, redis))
+        binary = BEFORE_BIN if store == "redis-before" else None
+        self.master = start_master(self.port, 2, self.workdir,
+                                   store_env(store, redis.get(store)), binary)
         wait_ok(self.port, timeout=30)
 
     def stop(self):
@@ -139,8 +157,8 @@ def ingestion(redis):
           f"median of {ROUNDS} alternating rounds")
     for i, unit in enumerate(["MB/s", "chunks/s"]):
         figures = {store: median([r[i] for r in runs[store]]) for store in STORES}
-        print(f"  {unit:>8}: embedded {figures['embedded']:8.2f}  redis {figures['redis']:8.2f}"
-              f"  ratio {figures['redis'] / figures['embedded']:.2f}x")
+        line = "  ".join(f"{store} {figures[store]:8.2f}" for store in STORES)
+        print(f"  {unit:>8}: {line}{ratios('redis', figures['redis'], figures)}")
 
 
 def page_corpus():
@@ -160,20 +178,35 @@ def page_bodies(query, status, counts):
 
 
 def idle_poll_cost(redis, seconds=5.0):
-    """Commands/s and CPU the idle servers' poll costs Redis, per command."""
-    redis.cli("config", "resetstat")
-    cpu = redis.cpu_seconds()
+    """Commands/s and CPU the idle servers' poll costs each Redis, per command."""
+    cpu = {}
+    for store in REDIS_STORES:
+        redis[store].cli("config", "resetstat")
+        cpu[store] = redis[store].cpu_seconds()
     time.sleep(seconds)
-    cpu = redis.cpu_seconds() - cpu
-    stats = redis.info("commandstats")
-    print(f"idle Redis over {seconds:.0f} s ({PAGE_DOCS} documents, {redis.cli('dbsize')} keys, "
-          f"2 workers polling every 500 ms): redis-server CPU {cpu / seconds * 100:.1f} %")
-    for key, value in sorted(stats.items()):
-        if key.startswith("cmdstat_config"):
-            continue
-        fields = dict(kv.split("=") for kv in value.split(","))
-        print(f"  {key.removeprefix('cmdstat_'):>12}: {int(fields['calls']) / seconds:8.1f} calls/s, "
-              f"{float(fields['usec_per_call']):8.1f} us/call")
+    calls, busy = {}, {}
+    for store in REDIS_STORES:
+        r = redis[store]
+        cpu[store] = (r.cpu_seconds() - cpu[store]) / seconds
+        calls[store] = 0.0
+        busy[store] = 0.0
+        print(f"idle {store} Redis over {seconds:.0f} s ({PAGE_DOCS} documents, "
+              f"{r.cli('dbsize')} keys, 2 workers polling every 500 ms): "
+              f"redis-server CPU {cpu[store] * 100:.1f} %")
+        for key, value in sorted(r.info("commandstats").items()):
+            if key.startswith("cmdstat_config"):
+                continue
+            fields = dict(kv.split("=") for kv in value.split(","))
+            calls[store] += int(fields["calls"]) / seconds
+            busy[store] += int(fields["calls"]) * float(fields["usec_per_call"]) / seconds
+            print(f"  {key.removeprefix('cmdstat_'):>12}: {int(fields['calls']) / seconds:8.1f} "
+                  f"calls/s, {float(fields['usec_per_call']):8.1f} us/call")
+    if "redis-before" in redis:
+        print(f"idle poll after/before: redis-server CPU "
+              f"{cpu['redis'] / max(cpu['redis-before'], 1e-9):.2f}x, commands/s "
+              f"{calls['redis'] / max(calls['redis-before'], 1e-9):.2f}x, time in commands "
+              f"{busy['redis']:.0f} vs {busy['redis-before']:.0f} us/s = "
+              f"{busy['redis'] / max(busy['redis-before'], 1e-9):.4f}x", flush=True)
 
 
 def pagination(redis):
@@ -181,13 +214,12 @@ def pagination(redis):
     servers, counts = {}, {}
     try:
         for store in STORES:
-            # The Redis server flushes first, so it starts after the embedded one is built.
             servers[store] = Server(store, redis)
             started = time.monotonic()
             counts[store] = index(servers[store].port, docs, batch=100, poll=0.5, timeout=120)
             print(f"pagination workspace, {store}: {len(docs)} documents indexed in "
                   f"{time.monotonic() - started:.1f} s ({counts[store]})", flush=True)
-        if counts["embedded"] != counts["redis"]:
+        if any(counts[store] != counts["embedded"] for store in STORES):
             raise RuntimeError(f"the stores disagree: {counts}")
         idle_poll_cost(redis)
         print(f"POST /documents/paginated, page_size {PAGE_SIZE}, pages rotating; wrk -t2 "
@@ -206,14 +238,14 @@ def pagination(redis):
             figures = {store: [median([r[i] for r in runs[store]]) for i in range(3)]
                        for store in STORES}
             errors = {store: sum(r[3] for r in runs[store]) for store in STORES}
-            e, r = figures["embedded"], figures["redis"]
             print(f"  {name} ({len(bodies)} pages):", flush=True)
-            print(f"    embedded: p50 {e[0]:7.2f} ms  p99 {e[1]:7.2f} ms  {e[2]:8.1f} req/s  "
-                  f"non-2xx {errors['embedded']}")
-            print(f"    redis   : p50 {r[0]:7.2f} ms  p99 {r[1]:7.2f} ms  {r[2]:8.1f} req/s  "
-                  f"non-2xx {errors['redis']}")
-            print(f"    ratio redis/embedded: p50 {r[0] / e[0]:.2f}x  p99 {r[1] / e[1]:.2f}x  "
-                  f"req/s {r[2] / e[2]:.2f}x", flush=True)
+            for store in STORES:
+                p50, p99, rps = figures[store]
+                print(f"    {store:>12}: p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {rps:8.1f} req/s  "
+                      f"non-2xx {errors[store]}")
+            for store in REDIS_STORES:
+                p50s = {s: figures[s][0] for s in STORES}
+                print(f"    {store:>12} p50 ratio:{ratios(store, p50s[store], p50s)}", flush=True)
     finally:
         for server in servers.values():
             server.stop()
@@ -222,15 +254,20 @@ def pagination(redis):
 def main():
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
+    if not os.environ.get("BENCH_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT,
+                       check=True)
     version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
     print(f"machine: {os.cpu_count()} cores; {version.stdout.split()[2]}", flush=True)
-    redis = Redis()
+    redis = {store: Redis() for store in REDIS_STORES}
     try:
-        ingestion(redis)
-        pagination(redis)
+        if "ingestion" in PARTS:
+            ingestion(redis)
+        if "pagination" in PARTS:
+            pagination(redis)
     finally:
-        redis.stop()
+        for r in redis.values():
+            r.stop()
 
 
 if __name__ == "__main__":

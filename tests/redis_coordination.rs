@@ -1,8 +1,9 @@
 //! Two nodes (each its own port, WORKING_DIR and processes) sharing one redis-server
 //! with RedisKVStorage and RedisDocStatusStorage (skipped when redis-server is not
 //! installed): one pipeline per workspace across both, the same pipeline_status from
-//! either, a SIGKILLed holder's documents finished by the survivor, and a cancellation
-//! asked of one node stopping the other's run.
+//! either, a SIGKILLed holder's documents finished by the survivor, a cancellation
+//! asked of one node stopping the other's run, failed logins and token renewals counted
+//! across nodes, and vector writes announced to every node's processes.
 
 mod common;
 
@@ -184,4 +185,74 @@ fn failed_logins_on_one_node_lock_the_user_out_of_the_other() {
     let r = common::login(nodes[1].port, "username=admin&password=admin-pw");
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.header("retry-after").is_some());
+}
+
+#[test]
+fn a_token_is_renewed_once_per_minute_across_nodes() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let nodes: Vec<Server> = ["redis-renew-a", "redis-renew-b"]
+        .map(|name| {
+            Server::builder(name)
+                .env("LIGHTRAG_KV_STORAGE", "RedisKVStorage")
+                .env("LIGHTRAG_DOC_STATUS_STORAGE", "RedisDocStatusStorage")
+                .env("REDIS_URI", &redis.uri())
+                .env("AUTH_ACCOUNTS", "admin:admin-pw")
+                .env("TOKEN_SECRET", "a-test-secret-of-thirty-two-bytes!!")
+                .args(&["--token-renew-threshold", "1.0"])
+                .start()
+        })
+        .into();
+    let r = common::login(nodes[0].port, "username=admin&password=admin-pw");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["access_token"].as_str().unwrap().to_owned();
+    // A token is renewed once its issue second is past.
+    std::thread::sleep(Duration::from_millis(1100));
+    let auth = format!("Bearer {token}");
+    let mut renewed = Vec::new();
+    for node in [&nodes[0], &nodes[1], &nodes[0], &nodes[1], &nodes[1]] {
+        let r = common::send(
+            node.port,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        renewed.extend(r.header("x-new-token").map(str::to_owned));
+    }
+    assert_eq!(renewed.len(), 1, "exactly one renewal across both nodes");
+    let pttl: i64 = redis.cli(&["PTTL", "token_renewal:admin"]).parse().unwrap();
+    assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
+}
+
+#[test]
+fn every_vector_write_is_announced_to_the_other_nodes() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let fake = FakeProvider::start("redis-generations-model", json!({}));
+    let a = node("redis-generations-a", &redis, &fake);
+    let _b = node("redis-generations-b", &redis, &fake);
+    // Each worker process of both nodes subscribes to the announcements.
+    wait_until("both nodes subscribe", Duration::from_secs(30), || {
+        let subscribers = redis.cli(&["PUBSUB", "NUMSUB", "lightrag_master:cache_generations:0"]);
+        subscribers.lines().nth(1) == Some("4")
+    });
+    common::index_texts(
+        &a,
+        &[(
+            "ada.txt",
+            "Ada Lovelace wrote notes on the Analytical Engine.",
+        )],
+    );
+    let chunks: u64 = redis
+        .cli(&["GET", "cache_generation:chunks"])
+        .parse()
+        .unwrap();
+    assert!(
+        chunks >= 1,
+        "the chunk vectors' write moved the shared counter"
+    );
 }

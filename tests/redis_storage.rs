@@ -342,3 +342,105 @@ fn a_document_redis_drops_under_is_resumed_not_failed() {
     common::processed(&server, &track, 1, Duration::from_secs(30));
     assert_eq!(redis.keys("full_docs:*").len(), 1);
 }
+
+/// `cmdstat_{command}` calls so far.
+fn calls(redis: &Redis, command: &str) -> u64 {
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+fn every_order_pages_lightrags_documents_from_sorted_sets_and_idle_polls_do_not_scan() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    // Twelve documents as LightRAG 1.5.7 writes them, and a legacy nested LLM cache key.
+    for i in 0..12 {
+        let created = format!("2026-11-01T08:00:{i:02}+00:00");
+        let updated = format!("2026-11-02T08:00:{:02}+00:00", (i * 5) % 12);
+        let status = if i % 3 == 0 { "failed" } else { "processed" };
+        let record = json!({"status": status, "content_summary": "s", "content_length": 1,
+            "file_path": format!("f{:02}.txt", (i * 7) % 12), "created_at": created,
+            "updated_at": updated, "chunks_list": [], "metadata": {}});
+        redis.cli(&[
+            "SET",
+            &format!("doc_status:doc-{i:02}"),
+            &record.to_string(),
+        ]);
+        redis.cli(&[
+            "ZADD",
+            &format!("doc_status__sched:status:{status}"),
+            "0",
+            &format!("{created}|doc-{i:02}"),
+        ]);
+    }
+    let nested = json!({"h1": {"return": "cached answer", "cache_type": "query"}});
+    redis.cli(&["SET", "llm_response_cache:mix", &nested.to_string()]);
+    let server = with_redis("redis-sorts", &redis)
+        .args(&["--workers", "2"])
+        .start();
+    let ids = |body: serde_json::Value| -> Vec<String> {
+        let r = call(&server, "POST", "/documents/paginated", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_update = json!({"page_size": 10, "sort_field": "updated_at", "sort_direction": "desc"});
+    // updated_at desc: i*5 % 12 = 11, 10, ... for i = 7, 2, 9, 4, 11, 6, 1, 8, 3, 10.
+    let expected: Vec<String> = [7, 2, 9, 4, 11, 6, 1, 8, 3, 10]
+        .iter()
+        .map(|i| format!("doc-{i:02}"))
+        .collect();
+    assert_eq!(ids(by_update.clone()), expected);
+    // file_path asc with a status filter: f00 f03 f06 f09 are doc-00, 09, 06, 03 (failed).
+    assert_eq!(
+        ids(
+            json!({"page_size": 10, "sort_field": "file_path", "sort_direction": "asc",
+            "status_filter": "failed"})
+        ),
+        ["doc-00", "doc-09", "doc-06", "doc-03"]
+    );
+    assert_eq!(
+        ids(
+            json!({"page_size": 10, "sort_field": "id", "sort_direction": "desc",
+            "status_filter": "processed"})
+        ),
+        [
+            "doc-11", "doc-10", "doc-08", "doc-07", "doc-05", "doc-04", "doc-02", "doc-01"
+        ]
+    );
+    // The page is read from the sets: a record off it that cannot be decoded is not read.
+    redis.cli(&["SET", "doc_status:doc-05", "{not json"]);
+    assert_eq!(ids(by_update), expected);
+    assert_eq!(
+        redis.cli(&["ZCARD", "doc_status__lrm_sort:updated_at:all"]),
+        "12"
+    );
+    // The legacy cache value was flattened as LightRAG does.
+    assert_eq!(redis.cli(&["EXISTS", "llm_response_cache:mix"]), "0");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(
+            &redis.cli(&["GET", "llm_response_cache:mix:query:h1"])
+        )
+        .unwrap(),
+        nested["h1"]
+    );
+    // Idle polls read the workspace registry and count its status sets, never SCAN.
+    let (scans, lists) = (calls(&redis, "scan"), calls(&redis, "smembers"));
+    wait_until("the idle workers poll a few times", || {
+        calls(&redis, "smembers") >= lists + 6
+    });
+    assert_eq!(
+        calls(&redis, "scan"),
+        scans,
+        "an idle poll scanned the keyspace"
+    );
+}

@@ -111,3 +111,10 @@ pub trait Renewals: Send + Sync {
     /// True for exactly one caller per user per interval.
     fn try_claim(&self, username: &str) -> bool;
 }
+
+/// A table shared for the process's life (the arena's) serves as it is.
+impl<R: Renewals + ?Sized> Renewals for &'static R {
+    fn try_claim(&self, username: &str) -> bool {
+        (**self).try_claim(username)
+    }
+}

@@ -7,18 +7,19 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
-use lightrag_engine::coordination::{Coordination, LoginThrottle};
+use lightrag_engine::coordination::{Coordination, LoginThrottle, Renewals};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::identity::{self, EmbeddingIdentity};
 use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::rerank::Reranker;
-use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
+use lightrag_engine::storage::redis::{RedisCoordination, RedisRenewals, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
 
 use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
+use crate::arena::renewal::MIN_INTERVAL_MS;
 use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
 use crate::models::ModelLoadError;
@@ -37,6 +38,9 @@ fn coordination(
         _ => Ok(local),
     }
 }
+
+/// At most one token renewal per user per this interval (LightRAG's 60 s).
+const RENEWAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(MIN_INTERVAL_MS);
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -125,10 +129,17 @@ impl App {
             auth_settings.login_lockout_window,
         );
         // Across nodes when they share Redis document status, as the pipeline is.
-        let throttle: Box<dyn LoginThrottle> = match (&storage.redis, storage.doc_status) {
-            (Some(redis), Backend::Redis) => Box::new(RedisThrottle::new(redis, max, window)?),
-            _ => Box::new(SharedThrottle::new(&shared.throttle, max, window)),
-        };
+        let (throttle, renewals): (Box<dyn LoginThrottle>, Box<dyn Renewals>) =
+            match (&storage.redis, storage.doc_status) {
+                (Some(redis), Backend::Redis) => (
+                    Box::new(RedisThrottle::new(redis, max, window)?),
+                    Box::new(RedisRenewals::new(redis, RENEWAL_INTERVAL)?),
+                ),
+                _ => (
+                    Box::new(SharedThrottle::new(&shared.throttle, max, window)),
+                    Box::new(&shared.renewals),
+                ),
+            };
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())
@@ -156,7 +167,7 @@ impl App {
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),
-            auth: Auth::new(auth_settings, &shared.renewals, throttle),
+            auth: Auth::new(auth_settings, renewals, throttle),
             settings: settings.clone(),
             arena: ctx.arena,
             shared,

@@ -10,8 +10,9 @@
 //! disk, since a document accepted with a 200 would then vanish on a Redis restart.
 //!
 //! With document status here, several nodes share the workspace: [`RedisCoordination`]
-//! puts its pipeline claim (a fenced lease) and pipeline status in Redis too, and
-//! [`RedisThrottle`] the login throttle.
+//! puts its pipeline claim (a fenced lease), pipeline status and cache invalidation in
+//! Redis too, [`RedisThrottle`] the login throttle and [`RedisRenewals`] the token
+//! renewals.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,17 +21,23 @@ use std::time::Duration;
 mod checks;
 mod coordination;
 mod doc_status;
+mod generations;
 mod kv;
 mod lease;
+mod legacy_cache;
 mod pool;
 mod pyjson;
+mod renewals;
+mod sort_index;
 mod status_board;
 mod throttle;
 
 pub use coordination::RedisCoordination;
 pub use doc_status::RedisDocStatus;
+pub use generations::{FALLBACK as GENERATIONS_FALLBACK, RedisGenerations};
 pub use kv::RedisKv;
 pub use lease::{LEASE_TTL, RENEW_EVERY};
+pub use renewals::RedisRenewals;
 pub use throttle::RedisThrottle;
 
 use pool::Pool;
@@ -156,6 +163,10 @@ fn delete_matching(conn: &mut redis::Connection, pattern: &str) -> redis::RedisR
 
 #[cfg(test)]
 mod coordination_tests;
+#[cfg(test)]
+mod generations_tests;
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod server_tests;
 

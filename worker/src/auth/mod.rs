@@ -66,7 +66,7 @@ pub struct Auth {
     verified: VerifiedTokens,
     whitelist: Whitelist,
     accounts: Accounts,
-    renewals: &'static dyn Renewals,
+    renewals: Box<dyn Renewals>,
     pub throttle: Box<dyn LoginThrottle>,
 }
 
@@ -91,7 +91,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Auth {
     pub fn new(
         settings: AuthSettings,
-        renewals: &'static dyn Renewals,
+        renewals: Box<dyn Renewals>,
         throttle: Box<dyn LoginThrottle>,
     ) -> Auth {
         let accounts = Accounts::new(settings.accounts.clone());

@@ -1,13 +1,15 @@
 //! Coordination across nodes when document status is in Redis: what must be one per
 //! workspace across every node (the pipeline claim, as a fenced lease, and the
-//! pipeline-status board) is in Redis, and the rest stays with the node's own
-//! coordination it wraps (the vector change counters, since vectors are each node's
-//! own). Model-call permits and token renewals are not part of [`Coordination`] and stay
-//! per node; the login throttle is [`super::RedisThrottle`].
+//! pipeline-status board) is in Redis, and the change counters that tell caches to
+//! reload are announced through it ([`super::generations`]) over the node's own ones,
+//! which this wraps. Model-call permits are not part of [`Coordination`] and stay per
+//! node; the login throttle is [`super::RedisThrottle`], token renewals
+//! [`super::RedisRenewals`].
 
 use std::sync::Arc;
 
 use super::RedisConfig;
+use super::generations::Hub;
 use super::lease::{self, LeaseKeys, RedisClaim};
 use super::pool::Pool;
 use super::status_board::RedisStatusBoard;
@@ -17,14 +19,20 @@ use crate::storage::Result;
 pub struct RedisCoordination {
     local: Arc<dyn Coordination>,
     pool: Arc<Pool>,
+    /// This process's subscription to every node's cache-generation announcements.
+    hub: Arc<Hub>,
 }
 
 impl RedisCoordination {
-    /// `local` answers what stays per node. Fails when Redis cannot be reached.
+    /// `local` answers what stays per node. Fails when Redis cannot be reached. Starts
+    /// a thread that follows the other nodes' writes (one per instance: each stands for
+    /// a node).
     pub fn new(local: Arc<dyn Coordination>, config: &RedisConfig) -> Result<Self> {
+        let pool = super::pool(config)?;
         Ok(RedisCoordination {
             local,
-            pool: super::pool(config)?,
+            hub: Hub::start(pool.clone(), pool.client()),
+            pool,
         })
     }
 
@@ -56,6 +64,10 @@ impl Coordination for RedisCoordination {
     }
 
     fn generations(&self, workspace: &str) -> Arc<dyn Generations> {
-        self.local.generations(workspace)
+        let prefix = self
+            .pool
+            .config()
+            .final_namespace(workspace, "cache_generation");
+        Arc::new(self.hub.follow(&prefix, self.local.generations(workspace)))
     }
 }

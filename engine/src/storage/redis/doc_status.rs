@@ -6,27 +6,40 @@
 //!
 //! Writes are LightRAG's optimistic transactions: WATCH the record, read it, then
 //! MULTI/EXEC the record and its index moves, again when another writer got between.
+//!
+//! Which workspaces have any document status is a set of our own, [`REGISTRY`], added to
+//! in the same transactions: the pipeline's idle poll reads it and counts each
+//! workspace's status sets instead of scanning the whole keyspace for them. Each process
+//! scans once, on its first poll, to register workspaces LightRAG (or an older version
+//! of ours) wrote.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis::Connection;
 use serde_json::{Map, Value, json};
 
 use super::pool::Pool;
+use super::sort_index::SortKeys;
 use super::{RedisConfig, any, delete_matching, glob_escape, pyjson, scan};
 use crate::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, Result, WorkspaceListing,
 };
 
 /// LightRAG gives an optimistic write this many tries.
-const ATTEMPTS: usize = 50;
+pub(super) const ATTEMPTS: usize = 50;
 const NAMESPACE: &str = "doc_status";
+/// The LightRAG workspaces with document status in this Redis database (a set of ours;
+/// no LightRAG pattern matches it).
+pub(super) const REGISTRY: &str = "lightrag_master:doc_status_workspaces";
 
 pub struct RedisDocStatus {
-    pool: Arc<Pool>,
+    pub(super) pool: Arc<Pool>,
     workspace: String,
     /// `{fn}`, e.g. `doc_status` or `ws1_doc_status`.
-    prefix: String,
+    pub(super) prefix: String,
+    /// Whether this handle's listing has scanned the keyspace into [`REGISTRY`] once.
+    registered: AtomicBool,
 }
 
 /// What a write does to one document.
@@ -45,15 +58,18 @@ impl Change<'_> {
 }
 
 impl RedisDocStatus {
-    /// Connects (once per process and URL), checks Redis, and rebuilds the index keys
-    /// when records exist without any (as LightRAG does at initialisation).
+    /// Connects (once per process and URL), checks Redis, rebuilds the index keys when
+    /// records exist without any (as LightRAG does at initialisation), and builds our
+    /// sort sets when missing or out of step.
     pub fn open(config: &RedisConfig, workspace: &str) -> Result<RedisDocStatus> {
         let store = RedisDocStatus {
             pool: super::pool(config)?,
             workspace: workspace.to_owned(),
             prefix: config.final_namespace(workspace, NAMESPACE),
+            registered: AtomicBool::new(false),
         };
         store.rebuild_missing_index()?;
+        store.ensure_sort_index()?;
         Ok(store)
     }
 
@@ -61,7 +77,7 @@ impl RedisDocStatus {
         format!("{}:{id}", self.prefix)
     }
 
-    fn status_key(&self, status: &str) -> String {
+    pub(super) fn status_key(&self, status: &str) -> String {
         format!("{}__sched:status:{status}", self.prefix)
     }
 
@@ -69,7 +85,7 @@ impl RedisDocStatus {
         format!("{}__sched:basename:{basename}", self.prefix)
     }
 
-    fn records_pattern(&self) -> String {
+    pub(super) fn records_pattern(&self) -> String {
         format!("{}:*", glob_escape(&self.prefix))
     }
 
@@ -91,6 +107,19 @@ impl RedisDocStatus {
             } else {
                 pipe.srem(key, id).ignore();
             }
+        }
+        for (key, member) in self.sort_keys().entries(id, record) {
+            if add {
+                pipe.zadd(key, member, 0).ignore();
+            } else {
+                pipe.zrem(key, member).ignore();
+            }
+        }
+    }
+
+    pub(super) fn sort_keys(&self) -> SortKeys<'_> {
+        SortKeys {
+            prefix: &self.prefix,
         }
     }
 
@@ -120,6 +149,9 @@ impl RedisDocStatus {
                 }
                 let mut tx = redis::pipe();
                 tx.atomic();
+                if !self.shared_keyspace() && changes.iter().any(|c| matches!(c, Change::Put(_))) {
+                    tx.sadd(REGISTRY, &self.workspace).ignore();
+                }
                 for ((change, key), old) in changes.iter().zip(&keys).zip(old) {
                     if let Some(old) = &old {
                         self.index(&mut tx, change.id(), old, false);
@@ -149,7 +181,7 @@ impl RedisDocStatus {
     }
 
     /// Records of `ids`, in that order, skipping ids whose record is gone.
-    fn records(&self, ids: &[String]) -> Result<Vec<DocStatusRecord>> {
+    pub(super) fn records(&self, ids: &[String]) -> Result<Vec<DocStatusRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -247,13 +279,9 @@ fn member(record: &Value, id: &str) -> String {
     format!("{created}|{id}")
 }
 
-/// `(created_at, doc_id)` of a member.
-fn member_parts(member: &str) -> (&str, &str) {
-    member.split_once('|').unwrap_or(("", member))
-}
-
+/// The doc_id of a member `"{created_at}|{doc_id}"`.
 fn member_id(member: &str) -> &str {
-    member_parts(member).1
+    member.split_once('|').map_or(member, |(_, id)| id)
 }
 
 /// The basename a primary record is found under; duplicates and placeholder paths
@@ -363,35 +391,11 @@ impl DocStatusStorage for RedisDocStatus {
             query.statuses.clone()
         };
         let total = self.counts(&statuses)?.into_iter().sum();
-        let end = query.offset.saturating_add(query.limit);
         if query.limit == 0 {
             return Ok((Vec::new(), total));
         }
-        if query.sort == DocSort::CreatedAt {
-            // Creation order is the index's own: only the first offset + limit members
-            // of each status are read.
-            let stop = isize::try_from(end).unwrap_or(isize::MAX) - 1;
-            let mut members = Vec::new();
-            for status in &statuses {
-                members.extend(self.members(*status, stop, query.descending)?);
-            }
-            // Ties in creation time go by id ascending, as the embedded store orders them.
-            members.sort_by(|a, b| {
-                let ((ca, ia), (cb, ib)) = (member_parts(a), member_parts(b));
-                let by_time = if query.descending {
-                    cb.cmp(ca)
-                } else {
-                    ca.cmp(cb)
-                };
-                by_time.then(ia.cmp(ib))
-            });
-            let ids: Vec<String> = members
-                .iter()
-                .skip(query.offset)
-                .take(query.limit)
-                .map(|m| member_id(m).to_owned())
-                .collect();
-            return Ok((self.records(&ids)?, total));
+        if let Some(page) = self.indexed_page(query, &statuses)? {
+            return Ok((page, total));
         }
         let mut docs = Vec::new();
         for status in &statuses {
@@ -462,23 +466,65 @@ impl DocStatusStorage for RedisDocStatus {
         self.pool.run(true, |c: &mut Connection| {
             delete_matching(c, &format!("{prefix}:*"))?;
             delete_matching(c, &format!("{prefix}__sched:*"))?;
-            delete_matching(c, &format!("{prefix}__sched_rebuild:*"))
+            delete_matching(c, &format!("{prefix}__sched_rebuild:*"))?;
+            redis::cmd("DEL")
+                .arg(self.sort_keys().all_keys())
+                .query::<()>(c)?;
+            redis::cmd("SREM")
+                .arg(REGISTRY)
+                .arg(&self.workspace)
+                .query::<()>(c)
+        })
+    }
+}
+
+impl RedisDocStatus {
+    /// Under REDIS_WORKSPACE every LightRAG workspace shares one keyspace.
+    fn shared_keyspace(&self) -> bool {
+        self.pool
+            .config()
+            .workspace
+            .as_deref()
+            .is_some_and(|w| !w.trim().is_empty())
+    }
+
+    /// Registers every workspace whose status keys are in the keyspace (one SCAN), for
+    /// those written by LightRAG or before the registry existed.
+    fn register_scanned(&self) -> Result<()> {
+        let pattern = format!("*{NAMESPACE}__sched:status:*");
+        let keys = self.pool.run(true, |c| scan(c, &pattern))?;
+        let mut names: Vec<&str> = keys
+            .iter()
+            .filter_map(|key| {
+                let head = &key[..key.rfind(NAMESPACE)?];
+                match head {
+                    "" => Some(""),
+                    head => head.strip_suffix('_'),
+                }
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(
+            workspaces = names.len(),
+            "registered the Redis document-status workspaces"
+        );
+        self.pool.run(true, |c| {
+            redis::cmd("SADD").arg(REGISTRY).arg(&names).query::<()>(c)
         })
     }
 }
 
 impl WorkspaceListing for RedisDocStatus {
-    /// Workspaces are read off the status keys' prefixes (`{ws}_doc_status__sched:...`);
-    /// under REDIS_WORKSPACE every workspace shares one keyspace, so only this one is
+    /// The registered workspaces whose status sets asked for are not empty: one SMEMBERS
+    /// and one pipelined ZCARD per workspace and status, whatever the keyspace holds.
+    /// Under REDIS_WORKSPACE every workspace shares one keyspace, so only this one is
     /// named.
     fn workspaces_with_status(&self, statuses: &[DocStatus]) -> Result<Vec<String>> {
-        if self
-            .pool
-            .config()
-            .workspace
-            .as_deref()
-            .is_some_and(|w| !w.trim().is_empty())
-        {
+        if self.shared_keyspace() {
             let busy = self.counts(statuses)?.into_iter().any(|n| n > 0);
             return Ok(if busy {
                 vec![self.workspace.clone()]
@@ -486,40 +532,31 @@ impl WorkspaceListing for RedisDocStatus {
                 Vec::new()
             });
         }
-        // One SCAN over every workspace's status keys, then the counts of those asked for.
-        let pattern = format!("*{NAMESPACE}__sched:status:*");
-        let wanted: Vec<String> = statuses
-            .iter()
-            .map(|s| format!("{NAMESPACE}__sched:status:{}", s.as_str()))
-            .collect();
-        let keys = self.pool.run(true, |c| {
-            let keys: Vec<String> = scan(c, &pattern)?
-                .into_iter()
-                .filter(|k| wanted.iter().any(|w| k.ends_with(w.as_str())))
-                .collect();
+        if !self.registered.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.register_scanned()
+        {
+            self.registered.store(false, Ordering::Release);
+            return Err(e);
+        }
+        let config = self.pool.config().clone();
+        let mut names: Vec<String> = self.pool.run(true, |c| {
+            let names: Vec<String> = redis::cmd("SMEMBERS").arg(REGISTRY).query(c)?;
             let mut pipe = redis::pipe();
-            for key in &keys {
-                pipe.zcard(key);
+            for name in &names {
+                let prefix = config.final_namespace(name, NAMESPACE);
+                for status in statuses {
+                    pipe.zcard(format!("{prefix}__sched:status:{}", status.as_str()));
+                }
             }
             let counts: Vec<usize> = pipe.query(c)?;
-            Ok(keys
+            Ok(names
                 .into_iter()
-                .zip(counts)
-                .filter(|(_, n)| *n > 0)
-                .map(|(k, _)| k)
-                .collect::<Vec<_>>())
+                .zip(counts.chunks(statuses.len().max(1)))
+                .filter(|(_, n)| n.iter().any(|n| *n > 0))
+                .map(|(name, _)| name)
+                .collect())
         })?;
-        let mut names = Vec::new();
-        for key in keys {
-            let head = key[..key.rfind(NAMESPACE).unwrap_or(0)].to_owned();
-            let name = match head.as_str() {
-                "" => Some(""),
-                head => head.strip_suffix('_'),
-            };
-            names.extend(name.map(str::to_owned));
-        }
         names.sort();
-        names.dedup();
         Ok(names)
     }
 }

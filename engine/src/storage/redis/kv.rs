@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::pool::Pool;
-use super::{RedisConfig, delete_matching, glob_escape, pyjson, scan};
+use super::{RedisConfig, delete_matching, glob_escape, legacy_cache, pyjson, scan};
 use crate::storage::{KvNamespace, KvStorage, Result};
 
 /// Sets every key, or none when one exists: then its 1-based position comes back.
@@ -23,12 +23,19 @@ pub struct RedisKv {
 }
 
 impl RedisKv {
-    /// Connects (once per process and URL) and checks Redis.
+    /// Connects (once per process and URL), checks Redis, and flattens legacy nested
+    /// LLM cache values (as LightRAG does at initialisation; a failure is only logged,
+    /// as there).
     pub fn open(config: &RedisConfig, workspace: &str) -> Result<RedisKv> {
-        Ok(RedisKv {
+        let kv = RedisKv {
             pool: super::pool(config)?,
             workspace: workspace.to_owned(),
-        })
+        };
+        let prefix = kv.prefix(KvNamespace::LlmResponseCache);
+        if let Err(error) = legacy_cache::flatten_once(&kv.pool, &prefix) {
+            tracing::error!(%prefix, %error, "legacy LLM cache entries not migrated");
+        }
+        Ok(kv)
     }
 
     /// `{fn}:` of a namespace.

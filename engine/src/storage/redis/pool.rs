@@ -92,6 +92,11 @@ impl Pool {
         &self.config
     }
 
+    /// The client, for a connection of its own outside the pool (a subscription).
+    pub(crate) fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -18,6 +18,7 @@ pub(super) struct TestRedis {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
+    extra: Vec<String>,
 }
 
 impl TestRedis {
@@ -36,6 +37,17 @@ impl TestRedis {
             .unwrap();
         let dir = crate::storage::tests::temp("redis");
         std::fs::create_dir_all(&dir).unwrap();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(port, &dir, &extra);
+        Some(TestRedis {
+            child,
+            port,
+            dir,
+            extra,
+        })
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path, extra: &[String]) -> Child {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -46,7 +58,7 @@ impl TestRedis {
                 "",
             ])
             .args(["--appendonly", "yes", "--daemonize", "no", "--dir"])
-            .arg(&dir)
+            .arg(dir)
             .args(extra)
             .stdout(Stdio::null())
             .spawn()
@@ -56,7 +68,22 @@ impl TestRedis {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(TestRedis { child, port, dir })
+        child
+    }
+
+    /// Stops Redis the way an operator does (SHUTDOWN flushes the append-only file)
+    /// and leaves it down.
+    pub(super) fn stop(&mut self) {
+        if let Ok(mut c) = redis::Client::open(self.uri()).and_then(|c| c.get_connection()) {
+            let _ = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and data.
+    pub(super) fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(self.port, &self.dir, &self.extra);
     }
 
     pub(super) fn uri(&self) -> String {
@@ -70,7 +97,7 @@ impl TestRedis {
             .unwrap()
     }
 
-    fn get(&self, key: &str) -> Option<String> {
+    pub(super) fn get(&self, key: &str) -> Option<String> {
         redis::cmd("GET").arg(key).query(&mut self.conn()).unwrap()
     }
 }
@@ -83,7 +110,7 @@ impl Drop for TestRedis {
     }
 }
 
-fn doc(id: &str, status: DocStatus, created: &str) -> DocStatusRecord {
+pub(super) fn doc(id: &str, status: DocStatus, created: &str) -> DocStatusRecord {
     DocStatusRecord {
         id: id.into(),
         status,
