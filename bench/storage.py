@@ -130,7 +130,7 @@ class Server:
         self.port = free_port()
         binary = BEFORE_BIN if store == "redis-before" else None
         self.master = start_master(self.port, 2, self.workdir,
-                                   store_env(store, redis.get(store)), binary)
+                                   store_env(store, redis.get(store)), binary=binary)
         wait_ok(self.port, timeout=30)
 
     def stop(self):
