@@ -13,9 +13,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod doc_status;
+mod kv;
+mod layout;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
+
+pub use doc_status::PgDocStatus;
+pub use kv::PgKv;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).
