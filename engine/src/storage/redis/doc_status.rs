@@ -500,6 +500,10 @@ impl WorkspaceListing for RedisDocStatus {
                 .into_iter()
                 .filter(|k| wanted.iter().any(|w| k.ends_with(w.as_str())))
                 .collect();
+            // An empty pipeline is an error to Redis, not an empty answer.
+            if keys.is_empty() {
+                return Ok(keys);
+            }
             let mut pipe = redis::pipe();
             for key in &keys {
                 pipe.zcard(key);
