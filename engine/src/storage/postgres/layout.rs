@@ -273,13 +273,12 @@ impl Layout {
                 record.insert(c.field.to_owned(), v);
             }
         }
-        if self.overflow.is_some() {
-            if let Some(Value::Object(rest)) =
+        if self.overflow.is_some()
+            && let Some(Value::Object(rest)) =
                 row.try_get::<_, Option<Value>>(self.columns.len())?
-            {
-                for (k, v) in rest {
-                    record.entry(k).or_insert(v);
-                }
+        {
+            for (k, v) in rest {
+                record.entry(k).or_insert(v);
             }
         }
         Ok(Value::Object(record))
