@@ -14,6 +14,7 @@ mod doc_status;
 mod elements;
 mod full_doc;
 pub mod graph;
+pub mod postgres;
 pub mod redis;
 pub mod sqlite;
 pub mod vectors;
@@ -24,6 +25,7 @@ pub use doc_status::{
 };
 pub use full_doc::{ChunkingRequest, FullDoc};
 pub use graph::{Entity, GraphStorage, Relation};
+pub use postgres::PostgresConfig;
 pub use redis::RedisConfig;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,6 +120,9 @@ pub enum StorageError {
     /// A command Redis refused or answered unexpectedly.
     #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// A statement PostgreSQL refused (connection failures are [`Unavailable`](Self::Unavailable)).
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
+    Postgres(#[from] ::postgres::Error),
     /// The store cannot be reached (after its retries); the same request can succeed
     /// once it is back.
     #[error("storage unavailable: {store} cannot be reached ({reason}); try again later")]
@@ -142,6 +147,14 @@ pub enum StorageError {
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The server's message when there is one (the driver's own text says only "db error").
+fn postgres_detail(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
 
 /// Per-namespace write counters shared by every process that caches vectors. The worker
 /// crate implements it on the shared-memory arena; [`LocalGenerations`] serves one
@@ -264,94 +277,6 @@ mod tests {
         for t in threads {
             t.join().unwrap().unwrap();
         }
-    }
-
-    #[test]
-    fn doc_status_queries() {
-        let s = SqliteStorage::open(&temp("docs"), "").unwrap();
-        let doc = |id: &str, status: DocStatus, track: &str| DocStatusRecord {
-            id: id.into(),
-            status,
-            file_path: format!("{id}.txt"),
-            track_id: Some(track.into()),
-            content_summary: "summary".into(),
-            content_length: 7,
-            chunks_count: None,
-            error_msg: None,
-            metadata: json!({}),
-            created_at: format!("2026-11-26T00:00:0{}Z", id.len()),
-            updated_at: "2026-11-26T00:00:00Z".into(),
-        };
-        s.doc_upsert(&[
-            doc("a", DocStatus::Pending, "t1"),
-            doc("bb", DocStatus::Processed, "t1"),
-            doc("ccc", DocStatus::Pending, "t2"),
-        ])
-        .unwrap();
-        assert_eq!(s.docs_with_status(DocStatus::Pending).unwrap().len(), 2);
-        assert_eq!(s.docs_with_track_id("t1").unwrap().len(), 2);
-        assert_eq!(
-            s.status_counts().unwrap(),
-            [(DocStatus::Pending, 2), (DocStatus::Processed, 1)]
-        );
-        let mut done = doc("a", DocStatus::Processed, "t1");
-        done.chunks_count = Some(3);
-        s.doc_upsert(&[done.clone()]).unwrap();
-        assert_eq!(s.doc_get("a").unwrap(), Some(done));
-        let page = |statuses: &[DocStatus], sort, descending, offset, limit| {
-            let (docs, total) = s
-                .docs_page(&DocPageQuery {
-                    statuses: statuses.to_vec(),
-                    sort,
-                    descending,
-                    offset,
-                    limit,
-                })
-                .unwrap();
-            (docs.into_iter().map(|d| d.id).collect::<Vec<_>>(), total)
-        };
-        assert_eq!(
-            page(&[], DocSort::Id, false, 0, 2),
-            (vec!["a".to_string(), "bb".into()], 3)
-        );
-        assert_eq!(
-            page(&[], DocSort::CreatedAt, true, 1, 5),
-            (vec!["bb".to_string(), "a".into()], 3)
-        );
-        assert_eq!(
-            page(&[DocStatus::Pending], DocSort::Id, false, 0, 5),
-            (vec!["ccc".to_string()], 1)
-        );
-        // Repeated filters past SQLite's parameter limit, and an offset past i64.
-        let many = vec![DocStatus::Pending; 40_000];
-        assert_eq!(
-            page(&many, DocSort::Id, false, 0, 5),
-            (vec!["ccc".to_string()], 1)
-        );
-        assert_eq!(page(&[], DocSort::Id, false, usize::MAX, 5), (vec![], 3));
-        // A second insert naming a known id writes nothing and names the holder.
-        let again = [
-            doc("new", DocStatus::Pending, "t3"),
-            doc("a", DocStatus::Pending, "t3"),
-        ];
-        assert_eq!(
-            s.doc_insert_new(&again).unwrap().map(|d| d.id),
-            Some("a".into())
-        );
-        assert_eq!(s.doc_get("new").unwrap(), None);
-        assert_eq!(s.doc_insert_new(&again[..1]).unwrap(), None);
-        assert_eq!(
-            s.doc_get("new").unwrap().map(|d| d.status),
-            Some(DocStatus::Pending)
-        );
-        assert_eq!(
-            s.workspaces_with_status(&[DocStatus::Pending]).unwrap(),
-            [""]
-        );
-        s.doc_delete(&["a".into()]).unwrap();
-        assert_eq!(s.doc_get("a").unwrap(), None);
-        s.docs_drop().unwrap();
-        assert!(s.status_counts().unwrap().is_empty());
     }
 
     #[test]

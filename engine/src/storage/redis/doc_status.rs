@@ -385,11 +385,14 @@ fn sort_key(doc: &DocStatusRecord, sort: DocSort) -> (&str, &str) {
 
 impl DocStatusStorage for RedisDocStatus {
     fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)> {
-        let statuses = if query.statuses.is_empty() {
+        let mut statuses = if query.statuses.is_empty() {
             DocStatus::ALL.to_vec()
         } else {
             query.statuses.clone()
         };
+        // A status named twice is one filter, not two sets to count and merge.
+        statuses.sort();
+        statuses.dedup();
         let total = self.counts(&statuses)?.into_iter().sum();
         if query.limit == 0 {
             return Ok((Vec::new(), total));
@@ -541,6 +544,10 @@ impl WorkspaceListing for RedisDocStatus {
         let config = self.pool.config().clone();
         let mut names: Vec<String> = self.pool.run(true, |c| {
             let names: Vec<String> = redis::cmd("SMEMBERS").arg(REGISTRY).query(c)?;
+            // An empty pipeline is an error to Redis, not an empty answer.
+            if names.is_empty() || statuses.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut pipe = redis::pipe();
             for name in &names {
                 let prefix = config.final_namespace(name, NAMESPACE);
