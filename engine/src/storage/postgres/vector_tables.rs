@@ -34,7 +34,12 @@ pub(super) fn legacy_name(ns: VectorNamespace) -> &'static str {
 /// does (it does not shorten).
 pub(super) fn table_name(ns: VectorNamespace, suffix: &VectorSuffix) -> Result<String> {
     let base = legacy_name(ns);
-    let Some(model) = suffix.model.as_deref().map(str::trim).filter(|m| !m.is_empty()) else {
+    let Some(model) = suffix
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    else {
         return Ok(base.to_owned());
     };
     let safe: String = model
@@ -147,7 +152,8 @@ pub(super) fn set_up(
             )
             .map_err(pg)?
             .map(|r| r.get(0));
-        tx.batch_execute(&create_table(ns, table, &column)).map_err(pg)?;
+        tx.batch_execute(&create_table(ns, table, &column))
+            .map_err(pg)?;
         if let Some(legacy_dim) = legacy_dim {
             adopt(tx, ns, table, legacy, workspace, legacy_dim, dim)?;
         } else {
@@ -156,17 +162,21 @@ pub(super) fn set_up(
                 .map_err(pg)?
                 .get(0);
             if !any {
-                tx.batch_execute(&format!("DROP TABLE {legacy}")).map_err(pg)?;
+                tx.batch_execute(&format!("DROP TABLE {legacy}"))
+                    .map_err(pg)?;
                 tracing::info!(table = legacy, "empty legacy vector table dropped");
             }
         }
     } else {
-        tx.batch_execute(&create_table(ns, table, &column)).map_err(pg)?;
+        tx.batch_execute(&create_table(ns, table, &column))
+            .map_err(pg)?;
     }
     for (suffix, columns) in [("id", "id"), ("workspace_id", "workspace, id")] {
         let name = index_name(table, suffix);
-        tx.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
-            .map_err(pg)?;
+        tx.batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"
+        ))
+        .map_err(pg)?;
     }
     vector_index(tx, table, &column, index);
     Ok(())
@@ -192,10 +202,16 @@ fn adopt(
             ),
         });
     }
-    let columns = format!("workspace, id, content_vector, create_time, update_time, {}", data_columns(ns));
+    let columns = format!(
+        "workspace, id, content_vector, create_time, update_time, {}",
+        data_columns(ns)
+    );
     let pg = |e: postgres::Error| refused(table, e);
     let expected: i64 = tx
-        .query_one(&format!("SELECT count(*) FROM {legacy} WHERE workspace = $1"), &[&workspace])
+        .query_one(
+            &format!("SELECT count(*) FROM {legacy} WHERE workspace = $1"),
+            &[&workspace],
+        )
         .map_err(pg)?
         .get(0);
     let copied = tx
@@ -213,7 +229,13 @@ fn adopt(
             reason: format!("{copied} of {expected} rows copied"),
         });
     }
-    tracing::info!(from = legacy, to = table, workspace, rows = copied, "legacy vectors adopted");
+    tracing::info!(
+        from = legacy,
+        to = table,
+        workspace,
+        rows = copied,
+        "legacy vectors adopted"
+    );
     Ok(())
 }
 
@@ -242,14 +264,18 @@ fn vector_index(tx: &mut Transaction<'_>, table: &str, column: &str, config: &Ve
             let other = index_name(table, &format!("{}_cosine", type_name(*other)));
             sp.batch_execute(&format!("DROP INDEX IF EXISTS {other}"))?;
         }
-        sp.batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN content_vector TYPE {column}"))?;
+        sp.batch_execute(&format!(
+            "ALTER TABLE {table} ALTER COLUMN content_vector TYPE {column}"
+        ))?;
         sp.batch_execute(&create_index(&name, table, kind, config))?;
         sp.commit().map(|()| true)
     })();
     match result {
         Ok(true) => tracing::info!(table, index = %name, "vector index created"),
         Ok(false) => {}
-        Err(e) => tracing::warn!(table, index = %name, error = %e, "vector index not created; searches scan the table"),
+        Err(e) => {
+            tracing::warn!(table, index = %name, error = %e, "vector index not created; searches scan the table")
+        }
     }
 }
 
@@ -315,7 +341,11 @@ mod tests {
     fn tables_are_named_as_lightrag_names_them() {
         let name = |m, d, ns| table_name(ns, &suffix(m, d)).unwrap();
         assert_eq!(
-            name(Some("text-embedding-3-large"), 3072, VectorNamespace::Entities),
+            name(
+                Some("text-embedding-3-large"),
+                3072,
+                VectorNamespace::Entities
+            ),
             "lightrag_vdb_entity_text_embedding_3_large_3072d"
         );
         assert_eq!(
@@ -323,11 +353,21 @@ mod tests {
             "lightrag_vdb_entity_baai_bge_m3_1024d"
         );
         assert_eq!(
-            name(Some("nomic-embed-text:latest"), 768, VectorNamespace::Chunks),
+            name(
+                Some("nomic-embed-text:latest"),
+                768,
+                VectorNamespace::Chunks
+            ),
             "lightrag_vdb_chunks_nomic_embed_text_latest_768d"
         );
-        assert_eq!(name(None, 768, VectorNamespace::Relationships), "lightrag_vdb_relation");
-        assert_eq!(name(Some("  "), 768, VectorNamespace::Entities), "lightrag_vdb_entity");
+        assert_eq!(
+            name(None, 768, VectorNamespace::Relationships),
+            "lightrag_vdb_relation"
+        );
+        assert_eq!(
+            name(Some("  "), 768, VectorNamespace::Entities),
+            "lightrag_vdb_entity"
+        );
         // Each other code point, non-ASCII included, is one underscore.
         assert_eq!(
             name(Some("modèle.v2"), 8, VectorNamespace::Chunks),
@@ -344,7 +384,10 @@ mod tests {
         );
         let table = "lightrag_vdb_relation_text_embedding_3_large_3072d";
         let long = index_name(table, "hnsw_cosine");
-        assert_eq!(long, format!("idx_{}_hnsw_cosine", &ids::md5_hex(table.as_bytes())[..12]));
+        assert_eq!(
+            long,
+            format!("idx_{}_hnsw_cosine", &ids::md5_hex(table.as_bytes())[..12])
+        );
         assert!(long.len() <= MAX_NAME);
     }
 }
