@@ -14,7 +14,7 @@ use super::graph::{Entity, Relation};
 use super::postgres::graph::PgGraph;
 use super::postgres::pool::Pool;
 use super::postgres::vectors::PgVectors;
-use super::postgres::{PostgresConfig, VectorSuffix};
+use super::postgres::{PgDocStatus, PgKv, PostgresConfig, VectorSuffix};
 use super::redis::{RedisConfig, RedisDocStatus, RedisKv};
 use super::sqlite::SqliteStorage;
 use super::{
@@ -113,12 +113,12 @@ pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>>
     let kv: Option<Box<dyn KvStorage + Send + Sync>> = match config.kv {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisKv::open(config.redis()?, workspace)?)),
-        Backend::Postgres => return Err(pending(config.postgres()?, "PGKVStorage")),
+        Backend::Postgres => Some(Box::new(PgKv::open(config.postgres()?, workspace)?)),
     };
     let docs: Option<Box<dyn DocRoles>> = match config.doc_status {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisDocStatus::open(config.redis()?, workspace)?)),
-        Backend::Postgres => return Err(pending(config.postgres()?, "PGDocStatusStorage")),
+        Backend::Postgres => Some(Box::new(PgDocStatus::open(config.postgres()?, workspace)?)),
     };
     let vectors: Option<Box<dyn VectorStorage + Send + Sync>> = match config.vectors {
         Backend::Embedded => None,
@@ -157,16 +157,6 @@ fn no_redis_role(role: &str) -> StorageError {
     StorageError::Refused {
         what: format!("the {role} storage in Redis"),
         reason: "Redis serves only KV and document status".into(),
-    }
-}
-
-fn pending(config: &PostgresConfig, name: &str) -> StorageError {
-    if let Err(e) = super::postgres::pool::Pool::shared(config) {
-        return e;
-    }
-    StorageError::Refused {
-        what: format!("{name} at {}", config.address()),
-        reason: "arrives in the next commit of this branch".into(),
     }
 }
 

@@ -13,7 +13,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod doc_status;
 pub(crate) mod graph;
+mod kv;
+mod layout;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
@@ -21,6 +24,9 @@ mod vector_tables;
 pub(crate) mod vectors;
 
 pub use vector_tables::VectorSuffix;
+
+pub use doc_status::PgDocStatus;
+pub use kv::PgKv;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).
