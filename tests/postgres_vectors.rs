@@ -492,10 +492,12 @@ fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
     );
 }
 
-/// A server with vectors and graph in `pg`, the builtin models, EMBEDDING_MODEL naming
-/// the vector tables.
+/// A server with every role in `pg`, the builtin models, EMBEDDING_MODEL naming the
+/// vector tables.
 fn server(pg: &Postgres, name: &str) -> common::Builder {
     pg.configure(Server::builder(name))
+        .env("LIGHTRAG_KV_STORAGE", "PGKVStorage")
+        .env("LIGHTRAG_DOC_STATUS_STORAGE", "PGDocStatusStorage")
         .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
         .env("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage")
         .env("EMBEDDING_BINDING", "builtin")
@@ -576,6 +578,14 @@ fn rows_written_as_lightrag_writes_them_are_served() {
         )
     };
     let content = "Ada Lovelace\nAda Lovelace wrote the first published algorithm.";
+    let chunk = "Ada Lovelace wrote the first published algorithm for the Analytical Engine.";
+    pg.psql(&format!(
+        "INSERT INTO LIGHTRAG_DOC_CHUNKS (id, workspace, full_doc_id, chunk_order_index, tokens, content, file_path) \
+         VALUES ('chunk-1', 'default', 'doc-1', 0, 14, '{chunk}', 'ada.txt'); \
+         INSERT INTO lightrag_vdb_chunks_baai_bge_m3_64d (id, workspace, full_doc_id, chunk_order_index, tokens, content, content_vector, file_path) \
+         VALUES ('chunk-1', 'default', 'doc-1', 0, 14, '{chunk}', '{vector}', 'ada.txt')",
+        vector = literal(embed.embed(chunk)),
+    ));
     pg.psql(&format!(
         "INSERT INTO lightrag_vdb_entity_baai_bge_m3_64d (id, workspace, entity_name, content, content_vector, chunk_ids, file_path) \
          VALUES ('ent-{md5}', 'default', 'Ada Lovelace', '{content}', '{vector}', ARRAY['chunk-1'], 'ada.txt'); \
@@ -589,7 +599,15 @@ fn rows_written_as_lightrag_writes_them_are_served() {
     ));
     let data = query_data(
         &server,
-        json!({"query": "Who was Ada Lovelace?", "mode": "local", "ll_keywords": ["Ada Lovelace"]}),
+        json!({"query": "Ada Lovelace wrote the first published algorithm", "mode": "mix",
+            "ll_keywords": ["Ada Lovelace"], "hl_keywords": ["algorithm"]}),
+    );
+    let chunks = data["data"]["chunks"].as_array().unwrap();
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["content"] == chunk && c["file_path"] == "ada.txt"),
+        "{data}"
     );
     let entities = data["data"]["entities"].as_array().unwrap();
     assert_eq!(entities[0]["entity_name"], "Ada Lovelace", "{data}");
