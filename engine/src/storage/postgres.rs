@@ -14,11 +14,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod doc_status;
+pub(crate) mod graph;
 mod kv;
 mod layout;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
+mod vector_tables;
+pub(crate) mod vectors;
+
+pub use vector_tables::VectorSuffix;
 
 pub use doc_status::PgDocStatus;
 pub use kv::PgKv;
