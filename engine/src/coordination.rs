@@ -111,3 +111,10 @@ pub trait Renewals: Send + Sync {
     /// True for exactly one caller per user per interval.
     fn try_claim(&self, username: &str) -> bool;
 }
+
+/// A limit kept in memory shared for the process's lifetime (the arena's table).
+impl<T: Renewals + ?Sized> Renewals for &T {
+    fn try_claim(&self, username: &str) -> bool {
+        (**self).try_claim(username)
+    }
+}

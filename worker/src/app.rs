@@ -7,35 +7,66 @@ use std::sync::Arc;
 use lightrag_config::Settings;
 use lightrag_supervisor::{Arena, WorkerContext};
 
-use lightrag_engine::coordination::{Coordination, LoginThrottle};
+use lightrag_engine::coordination::{Coordination, LoginThrottle, Renewals};
 use lightrag_engine::documents::Pipeline;
 use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::identity::{self, EmbeddingIdentity};
 use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::rerank::Reranker;
+use lightrag_engine::storage::postgres::{PgCoordination, PgRenewals, PgThrottle};
 use lightrag_engine::storage::redis::{RedisCoordination, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
 
 use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
+use crate::arena::renewal::RENEWAL_INTERVAL;
 use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
 use crate::models::ModelLoadError;
 use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
 
-/// The arena on one node; with document status in Redis, several nodes share it, and
-/// the pipeline claim and status go through Redis.
+/// The arena on one node; with document status in Redis or PostgreSQL, several nodes
+/// share it, and the pipeline claim and status go through that database (with
+/// PostgreSQL, the change counters too: its vectors are shared).
 fn coordination(
     shared: &'static SharedRegion,
     storage: &StorageConfig,
 ) -> Result<Arc<dyn Coordination>, StorageError> {
     let local: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
-    match (&storage.redis, storage.doc_status) {
-        (Some(redis), Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
+    match (&storage.redis, &storage.postgres, storage.doc_status) {
+        (Some(redis), _, Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
+        (_, Some(pg), Backend::Postgres) => Ok(Arc::new(PgCoordination::new(pg)?)),
         _ => Ok(local),
     }
+}
+
+/// The login throttle and the token-renewal limit: across nodes when they share
+/// document status (as the pipeline is), else across this node's workers. Redis keeps
+/// no renewal limit of its own: its nodes limit renewals per node.
+fn limits(
+    shared: &'static SharedRegion,
+    storage: &StorageConfig,
+    auth: &lightrag_config::api::AuthSettings,
+) -> Result<(Box<dyn LoginThrottle>, Box<dyn Renewals>), StorageError> {
+    let (max, window) = (auth.login_max_failed_attempts, auth.login_lockout_window);
+    Ok(
+        match (&storage.redis, &storage.postgres, storage.doc_status) {
+            (Some(redis), _, Backend::Redis) => (
+                Box::new(RedisThrottle::new(redis, max, window)?),
+                Box::new(&shared.renewals),
+            ),
+            (_, Some(pg), Backend::Postgres) => (
+                Box::new(PgThrottle::new(pg, max, window)?),
+                Box::new(PgRenewals::new(pg, RENEWAL_INTERVAL)?),
+            ),
+            _ => (
+                Box::new(SharedThrottle::new(&shared.throttle, max, window)),
+                Box::new(&shared.renewals),
+            ),
+        },
+    )
 }
 
 /// LightRAG's API version string, which clients compare against.
@@ -120,15 +151,7 @@ impl App {
             &embedding,
         )?);
         let auth_settings = settings.auth.clone();
-        let (max, window) = (
-            auth_settings.login_max_failed_attempts,
-            auth_settings.login_lockout_window,
-        );
-        // Across nodes when they share Redis document status, as the pipeline is.
-        let throttle: Box<dyn LoginThrottle> = match (&storage.redis, storage.doc_status) {
-            (Some(redis), Backend::Redis) => Box::new(RedisThrottle::new(redis, max, window)?),
-            _ => Box::new(SharedThrottle::new(&shared.throttle, max, window)),
-        };
+        let (throttle, renewals) = limits(shared, &storage, &auth_settings)?;
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())
@@ -156,7 +179,7 @@ impl App {
             worker_id: ctx.id,
             working_directory: absolute(&settings.working_dir),
             input_directory: absolute(&settings.input_dir),
-            auth: Auth::new(auth_settings, &shared.renewals, throttle),
+            auth: Auth::new(auth_settings, renewals, throttle),
             settings: settings.clone(),
             arena: ctx.arena,
             shared,

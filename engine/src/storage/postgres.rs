@@ -13,9 +13,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod coordination;
+mod input_files;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
+
+pub use coordination::{PgCoordination, PgRenewals, PgThrottle};
+pub use input_files::PgInputs;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).

@@ -62,7 +62,7 @@ pub struct Auth {
     codec: TokenCodec,
     whitelist: Whitelist,
     accounts: Accounts,
-    renewals: &'static dyn Renewals,
+    renewals: Box<dyn Renewals>,
     pub throttle: Box<dyn LoginThrottle>,
 }
 
@@ -87,7 +87,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Auth {
     pub fn new(
         settings: AuthSettings,
-        renewals: &'static dyn Renewals,
+        renewals: Box<dyn Renewals>,
         throttle: Box<dyn LoginThrottle>,
     ) -> Auth {
         let accounts = Accounts::new(settings.accounts.clone());
