@@ -13,11 +13,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use common::fake_provider::FakeProvider;
 use common::postgres::Postgres;
 use common::{Response, Server, call, send};
-use lightrag_engine::coordination::{Coordination, LoginThrottle, Renewals};
+use lightrag_engine::coordination::{
+    Claim, Coordination, Generations, LocalGenerations, LoginThrottle, Renewals, StatusBoard,
+};
 use lightrag_engine::documents::input_store::InputFiles;
 use lightrag_engine::storage::VectorNamespace;
 use lightrag_engine::storage::postgres::{
@@ -333,6 +336,29 @@ fn config(pg: &Postgres) -> PostgresConfig {
     }
 }
 
+/// A node's own coordination, of which PgCoordination uses the change counters only.
+struct OwnCounters(std::sync::Mutex<std::collections::HashMap<String, Arc<LocalGenerations>>>);
+
+impl Coordination for OwnCounters {
+    fn claim(&self, _: &str) -> Option<Claim> {
+        unreachable!("the claim is PostgreSQL's")
+    }
+    fn pipeline_busy(&self, _: &str) -> bool {
+        unreachable!("the claim is PostgreSQL's")
+    }
+    fn board(&self, _: &str) -> Arc<dyn StatusBoard> {
+        unreachable!("the board is PostgreSQL's")
+    }
+    fn generations(&self, workspace: &str) -> Arc<dyn Generations> {
+        let mut all = self.0.lock().unwrap();
+        all.entry(workspace.to_owned()).or_default().clone()
+    }
+}
+
+fn own_counters() -> Arc<dyn Coordination> {
+    Arc::new(OwnCounters(Default::default()))
+}
+
 fn eventually(what: &str, done: impl FnMut() -> bool) {
     wait_until(what, Duration::from_secs(20), done)
 }
@@ -343,7 +369,7 @@ fn a_claim_is_exclusive_fenced_and_lost_with_its_session() {
         return;
     };
     let config = config(&pg);
-    let coordination = PgCoordination::new(&config).unwrap();
+    let coordination = PgCoordination::new(own_counters(), &config).unwrap();
     let first = coordination.claim("ws").unwrap();
     assert!(
         coordination.claim("ws").is_none(),
@@ -381,8 +407,8 @@ fn the_board_is_shared_capped_and_busy_only_under_a_live_claim() {
         return;
     };
     let config = config(&pg);
-    let coordination = PgCoordination::new(&config).unwrap();
-    let other_node = PgCoordination::new(&config).unwrap();
+    let coordination = PgCoordination::new(own_counters(), &config).unwrap();
+    let other_node = PgCoordination::new(own_counters(), &config).unwrap();
     let (writer, reader) = (coordination.board("ws"), other_node.board("ws"));
     assert!(!reader.request_cancel(), "nothing runs");
     let claim = coordination.claim("ws").unwrap();
@@ -422,8 +448,8 @@ fn a_bump_on_one_node_moves_the_counters_of_another() {
     };
     let config = config(&pg);
     let (here, there) = (
-        PgCoordination::new(&config).unwrap(),
-        PgCoordination::new(&config).unwrap(),
+        PgCoordination::new(own_counters(), &config).unwrap(),
+        PgCoordination::new(own_counters(), &config).unwrap(),
     );
     let (writer, reader) = (here.generations("ws"), there.generations("ws"));
     let other = there.generations("other");
@@ -436,10 +462,12 @@ fn a_bump_on_one_node_moves_the_counters_of_another() {
     assert_eq!(reader.current(VectorNamespace::Chunks), 0);
     assert_eq!(other.current(VectorNamespace::Entities), 0);
     // A workspace opened later starts from the rows.
-    let late = PgCoordination::new(&config).unwrap().generations("ws");
+    let late = PgCoordination::new(own_counters(), &config)
+        .unwrap()
+        .generations("ws");
     assert_eq!(
         late.current(VectorNamespace::Entities),
-        writer.current(VectorNamespace::Entities)
+        reader.current(VectorNamespace::Entities)
     );
 }
 

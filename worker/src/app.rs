@@ -37,7 +37,7 @@ fn coordination(
     let local: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
     match (&storage.redis, &storage.postgres, storage.doc_status) {
         (Some(redis), _, Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
-        (_, Some(pg), Backend::Postgres) => Ok(Arc::new(PgCoordination::new(pg)?)),
+        (_, Some(pg), Backend::Postgres) => Ok(Arc::new(PgCoordination::new(local, pg)?)),
         _ => Ok(local),
     }
 }

@@ -6,7 +6,7 @@
 //!   a fencing token from a row of ours.
 //! - [`status_board`]: `pipeline_status`, one row per workspace.
 //! - [`generations`]: the vector change counters, rows moved by the writer and pushed
-//!   to every node by `NOTIFY`.
+//!   to every node by `NOTIFY`, over the node's own counters.
 //! - [`throttle`] and [`renewals`]: the login throttle and the token-renewal limit.
 //!
 //! Model-call permits (MAX_ASYNC) stay per node: see docs/differences.md.
@@ -40,6 +40,8 @@ pub(crate) fn scope(config: &PostgresConfig, workspace: &str) -> String {
 }
 
 pub struct PgCoordination {
+    /// The node's own coordination, under the change counters.
+    local: Arc<dyn Coordination>,
     config: PostgresConfig,
     pool: Arc<Pool>,
     sessions: Arc<Sessions>,
@@ -47,10 +49,11 @@ pub struct PgCoordination {
 }
 
 impl PgCoordination {
-    /// Fails when PostgreSQL cannot be reached.
-    pub fn new(config: &PostgresConfig) -> Result<Self> {
+    /// `local` is the node's own coordination. Fails when PostgreSQL cannot be reached.
+    pub fn new(local: Arc<dyn Coordination>, config: &PostgresConfig) -> Result<Self> {
         let pool = Pool::shared(config)?;
         Ok(PgCoordination {
+            local,
             config: config.clone(),
             sessions: Arc::new(Sessions::new(pool.clone())),
             listener: Listener::new(pool.clone()),
@@ -81,6 +84,8 @@ impl Coordination for PgCoordination {
     }
 
     fn generations(&self, workspace: &str) -> Arc<dyn Generations> {
-        self.listener.generations(&scope(&self.config, workspace))
+        let local = || self.local.generations(workspace);
+        self.listener
+            .generations(&scope(&self.config, workspace), local)
     }
 }

@@ -43,14 +43,15 @@ fn namespace(name: &str) -> Option<VectorNamespace> {
         .find(|ns| ns.as_str() == name)
 }
 
-/// One workspace's counters in this process.
+/// One workspace's counters in this process: the node's own (the arena's, moved at
+/// once for every worker of the node, and alone when PostgreSQL cannot be reached)
+/// plus the largest generation seen in PostgreSQL. Both only grow, so their sum moves
+/// whenever either does.
 pub(crate) struct PgGenerations {
     workspace: String,
     pool: Arc<Pool>,
-    /// The largest generation seen in PostgreSQL, per namespace.
+    local: Arc<dyn Generations>,
     shared: [AtomicU64; 3],
-    /// Bumps that could not reach PostgreSQL: local caches still reload.
-    unshared: [AtomicU64; 3],
 }
 
 impl PgGenerations {
@@ -61,11 +62,11 @@ impl PgGenerations {
 
 impl Generations for PgGenerations {
     fn current(&self, namespace: VectorNamespace) -> u64 {
-        let i = namespace as usize;
-        self.shared[i].load(Ordering::Acquire) + self.unshared[i].load(Ordering::Acquire)
+        self.local.current(namespace) + self.shared[namespace as usize].load(Ordering::Acquire)
     }
 
     fn bump(&self, namespace: VectorNamespace) {
+        self.local.bump(namespace);
         let bumped = self.pool.run(|c| {
             let row = c.query_one(BUMP, &[&self.workspace, &namespace.as_str()])?;
             Ok(row.get::<_, i64>(0) as u64)
@@ -74,7 +75,6 @@ impl Generations for PgGenerations {
             Ok(generation) => self.seen(namespace, generation),
             Err(error) => {
                 tracing::warn!(workspace = %self.workspace, namespace = namespace.as_str(), %error, "change counter not shared; other nodes may serve stale caches");
-                self.unshared[namespace as usize].fetch_add(1, Ordering::AcqRel);
             }
         }
     }
@@ -96,8 +96,13 @@ impl Listener {
         })
     }
 
-    /// `workspace`'s counters, read once now; the listener starts with the first.
-    pub(crate) fn generations(self: &Arc<Self>, workspace: &str) -> Arc<PgGenerations> {
+    /// `workspace`'s counters over the node's own `local` ones, read once now; the
+    /// listener starts with the first.
+    pub(crate) fn generations(
+        self: &Arc<Self>,
+        workspace: &str,
+        local: impl FnOnce() -> Arc<dyn Generations>,
+    ) -> Arc<PgGenerations> {
         let counters = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             tracked
@@ -106,8 +111,8 @@ impl Listener {
                     Arc::new(PgGenerations {
                         workspace: workspace.to_owned(),
                         pool: self.pool.clone(),
+                        local: local(),
                         shared: Default::default(),
-                        unshared: Default::default(),
                     })
                 })
                 .clone()
