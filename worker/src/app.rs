@@ -42,6 +42,8 @@ fn coordination(
     }
 }
 
+type Limits = (Box<dyn LoginThrottle>, Box<dyn Renewals>);
+
 /// The login throttle and the token-renewal limit: across nodes when they share
 /// document status (as the pipeline is), else across this node's workers. Redis keeps
 /// no renewal limit of its own: its nodes limit renewals per node.
@@ -49,7 +51,7 @@ fn limits(
     shared: &'static SharedRegion,
     storage: &StorageConfig,
     auth: &lightrag_config::api::AuthSettings,
-) -> Result<(Box<dyn LoginThrottle>, Box<dyn Renewals>), StorageError> {
+) -> Result<Limits, StorageError> {
     let (max, window) = (auth.login_max_failed_attempts, auth.login_lockout_window);
     Ok(
         match (&storage.redis, &storage.postgres, storage.doc_status) {

@@ -30,10 +30,10 @@ impl Sessions {
     /// An idle session, or a new one with the server's bounds on a silent peer.
     pub(crate) fn take(&self) -> Result<Client> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        if let Some(mut session) = idle.filter(|s| !s.is_closed()) {
-            if session.is_valid(super::claim::PING_TIMEOUT).is_ok() {
-                return Ok(session);
-            }
+        if let Some(mut session) = idle.filter(|s| !s.is_closed())
+            && session.is_valid(super::claim::PING_TIMEOUT).is_ok()
+        {
+            return Ok(session);
         }
         let mut session = self.pool.dedicated()?;
         session.batch_execute(SESSION_BOUNDS)?;
