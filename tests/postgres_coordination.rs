@@ -270,11 +270,12 @@ fn failed_logins_on_one_node_lock_the_user_out_of_the_other() {
     assert!(r.header("retry-after").is_some());
 }
 
+/// A request on a path that renews tokens (polled ones, like pipeline_status, do not).
 fn with_token(node: &Server, token: &str) -> Response {
     send(
         node.port,
         "GET",
-        "/documents/pipeline_status",
+        "/metrics",
         &[("Authorization", &format!("Bearer {token}"))],
         b"",
     )
