@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use super::graph::{Entity, Relation};
-use super::postgres::PostgresConfig;
+use super::postgres::{PgDocStatus, PgKv, PostgresConfig};
 use super::redis::{RedisConfig, RedisDocStatus, RedisKv};
 use super::sqlite::SqliteStorage;
 use super::{
@@ -107,12 +107,12 @@ pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>>
     let kv: Option<Box<dyn KvStorage + Send + Sync>> = match config.kv {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisKv::open(config.redis()?, workspace)?)),
-        Backend::Postgres => return Err(pending(config.postgres()?, "PGKVStorage")),
+        Backend::Postgres => Some(Box::new(PgKv::open(config.postgres()?, workspace)?)),
     };
     let docs: Option<Box<dyn DocRoles>> = match config.doc_status {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisDocStatus::open(config.redis()?, workspace)?)),
-        Backend::Postgres => return Err(pending(config.postgres()?, "PGDocStatusStorage")),
+        Backend::Postgres => Some(Box::new(PgDocStatus::open(config.postgres()?, workspace)?)),
     };
     let vectors: Option<Box<dyn VectorStorage + Send + Sync>> = match config.vectors {
         Backend::Embedded | Backend::Redis | Backend::Postgres => None,
@@ -127,16 +127,6 @@ pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>>
         graph,
         embedded,
     }))
-}
-
-fn pending(config: &PostgresConfig, name: &str) -> StorageError {
-    if let Err(e) = super::postgres::pool::Pool::shared(config) {
-        return e;
-    }
-    StorageError::Refused {
-        what: format!("{name} at {}", config.address()),
-        reason: "arrives in the next commit of this branch".into(),
-    }
 }
 
 /// Document status with the workspace listing that goes with it.

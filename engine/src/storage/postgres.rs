@@ -14,13 +14,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod coordination;
+mod doc_status;
 mod input_files;
+mod kv;
+mod layout;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
 
 pub use coordination::{PgCoordination, PgRenewals, PgThrottle};
+pub use doc_status::PgDocStatus;
 pub use input_files::PgInputs;
+pub use kv::PgKv;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).

@@ -357,11 +357,14 @@ fn sort_key(doc: &DocStatusRecord, sort: DocSort) -> (&str, &str) {
 
 impl DocStatusStorage for RedisDocStatus {
     fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)> {
-        let statuses = if query.statuses.is_empty() {
+        let mut statuses = if query.statuses.is_empty() {
             DocStatus::ALL.to_vec()
         } else {
             query.statuses.clone()
         };
+        // A status named twice is one filter, not two sets to count and merge.
+        statuses.sort();
+        statuses.dedup();
         let total = self.counts(&statuses)?.into_iter().sum();
         let end = query.offset.saturating_add(query.limit);
         if query.limit == 0 {

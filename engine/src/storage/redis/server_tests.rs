@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::tests::config;
 use super::{RedisDocStatus, RedisKv};
 use crate::storage::{
-    DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage,
-    StorageError, WorkspaceListing,
+    DocStatus, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage, StorageError,
+    WorkspaceListing,
 };
 
 /// A throwaway redis-server on a free loopback port, stopped on drop.
@@ -190,48 +190,7 @@ fn doc_status_keeps_lightrags_index_keys() {
         s.status_counts().unwrap(),
         [(DocStatus::Pending, 1), (DocStatus::Processed, 2)]
     );
-    let page = |statuses: &[DocStatus], sort, descending, offset, limit| {
-        let (docs, total) = s
-            .docs_page(&DocPageQuery {
-                statuses: statuses.to_vec(),
-                sort,
-                descending,
-                offset,
-                limit,
-            })
-            .unwrap();
-        (docs.into_iter().map(|d| d.id).collect::<Vec<_>>(), total)
-    };
-    assert_eq!(
-        page(&[], DocSort::CreatedAt, false, 1, 2),
-        (vec!["doc-b".into(), "doc-c".into()], 3)
-    );
-    assert_eq!(
-        page(&[], DocSort::CreatedAt, true, 0, 1),
-        (vec!["doc-c".into()], 3)
-    );
-    assert_eq!(
-        page(&[DocStatus::Processed], DocSort::Id, true, 0, 5),
-        (vec!["doc-b".into(), "doc-a".into()], 2)
-    );
-    // Equal creation times go by id ascending in either direction.
-    let tie = |id: &str| doc(id, DocStatus::Failed, &t(9));
-    s.doc_upsert(&[tie("doc-z"), tie("doc-y")]).unwrap();
-    assert_eq!(
-        page(&[DocStatus::Failed], DocSort::CreatedAt, true, 0, 5),
-        (vec!["doc-y".into(), "doc-z".into()], 2)
-    );
-    s.doc_delete(&["doc-y".into(), "doc-z".into()]).unwrap();
-    // All or nothing, naming the holder.
-    let again = [
-        doc("doc-n", DocStatus::Pending, &t(4)),
-        doc("doc-b", DocStatus::Pending, &t(4)),
-    ];
-    assert_eq!(
-        s.doc_insert_new(&again).unwrap().map(|d| d.id),
-        Some("doc-b".into())
-    );
-    assert_eq!(s.doc_get("doc-n").unwrap(), None);
+    // Paging, sorts, counts and reservations: tests/doc_status_conformance.rs.
     assert_eq!(
         s.workspaces_with_status(&[DocStatus::Pending]).unwrap(),
         [""]

@@ -1,0 +1,357 @@
+//! How each KV namespace's JSON records map onto LightRAG 1.5.7's columns (§3.4 of the
+//! storage reference): which field goes in which column, what a missing field becomes,
+//! which columns an update may not blank, and how the timestamps are kept. Fields
+//! without a column are dropped as LightRAG drops them, except in `full_docs`, whose
+//! `meta` column (which LightRAG neither writes nor reads) keeps ours (`source_file`,
+//! `chunking`, `chunks_list`, …). Our own namespaces have no LightRAG table: they are
+//! whole JSON values in `lightrag_master_kv`.
+
+use postgres::Row;
+use postgres::types::ToSql;
+use serde_json::{Map, Value, json};
+
+use crate::storage::KvNamespace;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Int,
+    Json,
+}
+
+/// What a missing (or null) field is written as.
+#[derive(Clone, Copy)]
+pub(super) enum Missing {
+    Null,
+    /// A JSON literal (`[]`, `{}`).
+    Json(&'static str),
+    Text(&'static str),
+    /// The length of the list in another field (the tracking tables' `count`).
+    LenOf(&'static str),
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Column {
+    pub(super) field: &'static str,
+    pub(super) column: &'static str,
+    pub(super) kind: Kind,
+    pub(super) missing: Missing,
+    /// On conflict an empty new value (NULL, `''`, `{}`) keeps the stored one.
+    pub(super) keep_stored: bool,
+    /// Left out of a record read back when it holds this JSON (`{}` headings).
+    pub(super) hide_when: Option<&'static str>,
+}
+
+const fn col(field: &'static str, column: &'static str, kind: Kind) -> Column {
+    Column {
+        field,
+        column,
+        kind,
+        missing: Missing::Null,
+        keep_stored: false,
+        hide_when: None,
+    }
+}
+
+const fn kept(c: Column) -> Column {
+    Column {
+        keep_stored: true,
+        ..c
+    }
+}
+
+const fn or(c: Column, missing: Missing) -> Column {
+    Column { missing, ..c }
+}
+
+/// How `create_time`/`update_time` are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Times {
+    /// The column defaults (`CURRENT_TIMESTAMP`), `update_time` refreshed on conflict.
+    Database,
+    /// UTC now, naive, as LightRAG's Python writes them for chunks and tracking tables.
+    Utc,
+}
+
+pub(super) struct Layout {
+    pub(super) table: &'static str,
+    pub(super) columns: &'static [Column],
+    /// The JSONB column that keeps the fields no other column takes.
+    pub(super) overflow: Option<&'static str>,
+    pub(super) times: Times,
+}
+
+const FULL_DOCS: Layout = Layout {
+    table: "lightrag_doc_full",
+    columns: &[
+        col("content", "content", Kind::Text),
+        // Read back as '' when NULL, as LightRAG does (a missing text default is also
+        // what NULL reads as).
+        or(col("file_path", "doc_name", Kind::Text), Missing::Text("")),
+        kept(col("sidecar_location", "sidecar_location", Kind::Text)),
+        kept(col("parse_format", "parse_format", Kind::Text)),
+        kept(col("content_hash", "content_hash", Kind::Text)),
+        kept(col("process_options", "process_options", Kind::Text)),
+        kept(col("chunk_options", "chunk_options", Kind::Json)),
+        kept(col("parse_engine", "parse_engine", Kind::Text)),
+    ],
+    overflow: Some("meta"),
+    times: Times::Database,
+};
+
+const TEXT_CHUNKS: Layout = Layout {
+    table: "lightrag_doc_chunks",
+    columns: &[
+        col("tokens", "tokens", Kind::Int),
+        col("chunk_order_index", "chunk_order_index", Kind::Int),
+        col("full_doc_id", "full_doc_id", Kind::Text),
+        col("content", "content", Kind::Text),
+        col("file_path", "file_path", Kind::Text),
+        or(
+            col("llm_cache_list", "llm_cache_list", Kind::Json),
+            Missing::Json("[]"),
+        ),
+        Column {
+            hide_when: Some("{}"),
+            ..or(col("heading", "heading", Kind::Json), Missing::Json("{}"))
+        },
+        Column {
+            hide_when: Some("{}"),
+            ..or(col("sidecar", "sidecar", Kind::Json), Missing::Json("{}"))
+        },
+    ],
+    overflow: None,
+    times: Times::Utc,
+};
+
+const LLM_CACHE: Layout = Layout {
+    table: "lightrag_llm_cache",
+    columns: &[
+        col("original_prompt", "original_prompt", Kind::Text),
+        col("return", "return_value", Kind::Text),
+        col("chunk_id", "chunk_id", Kind::Text),
+        or(
+            col("cache_type", "cache_type", Kind::Text),
+            Missing::Text("extract"),
+        ),
+        col("queryparam", "queryparam", Kind::Json),
+    ],
+    overflow: None,
+    times: Times::Database,
+};
+
+macro_rules! tracking {
+    ($table:literal, $payload:literal) => {
+        Layout {
+            table: $table,
+            columns: &[
+                or(col($payload, $payload, Kind::Json), Missing::Json("[]")),
+                or(col("count", "count", Kind::Int), Missing::LenOf($payload)),
+            ],
+            overflow: None,
+            times: Times::Utc,
+        }
+    };
+}
+
+const FULL_ENTITIES: Layout = tracking!("lightrag_full_entities", "entity_names");
+const FULL_RELATIONS: Layout = tracking!("lightrag_full_relations", "relation_pairs");
+const ENTITY_CHUNKS: Layout = tracking!("lightrag_entity_chunks", "chunk_ids");
+const RELATION_CHUNKS: Layout = tracking!("lightrag_relation_chunks", "chunk_ids");
+
+/// LightRAG's table of `ns`; None for our own namespaces (`lightrag_master_kv`).
+pub(super) fn of(ns: KvNamespace) -> Option<&'static Layout> {
+    Some(match ns {
+        KvNamespace::FullDocs => &FULL_DOCS,
+        KvNamespace::TextChunks => &TEXT_CHUNKS,
+        KvNamespace::LlmResponseCache => &LLM_CACHE,
+        KvNamespace::FullEntities => &FULL_ENTITIES,
+        KvNamespace::FullRelations => &FULL_RELATIONS,
+        KvNamespace::EntityChunks => &ENTITY_CHUNKS,
+        KvNamespace::RelationChunks => &RELATION_CHUNKS,
+        KvNamespace::ScanJobs
+        | KvNamespace::ContentHashes
+        | KvNamespace::Deletions
+        | KvNamespace::EmbeddingIdentity => return None,
+    })
+}
+
+/// One statement parameter.
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
+
+impl Layout {
+    /// `INSERT ... ON CONFLICT`: `$1` workspace, `$2` id, then the columns in order and
+    /// the overflow. With `only_new`, an existing row is left alone (no row affected).
+    pub(super) fn insert_sql(&self, only_new: bool) -> String {
+        let mut names: Vec<&str> = vec!["workspace", "id"];
+        names.extend(self.columns.iter().map(|c| c.column));
+        names.extend(self.overflow);
+        let mut values: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        if self.times == Times::Utc {
+            names.extend(["create_time", "update_time"]);
+            values.extend(std::iter::repeat_n(
+                "(now() AT TIME ZONE 'UTC')".to_owned(),
+                2,
+            ));
+        }
+        let conflict = if only_new {
+            "DO NOTHING".to_owned()
+        } else {
+            let mut sets: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| {
+                    let name = c.column;
+                    if !c.keep_stored {
+                        return format!("{name} = EXCLUDED.{name}");
+                    }
+                    let empty = match c.kind {
+                        Kind::Json => "'{}'::jsonb",
+                        _ => "''",
+                    };
+                    format!(
+                        "{name} = COALESCE(NULLIF(EXCLUDED.{name}, {empty}), {}.{name})",
+                        self.table
+                    )
+                })
+                .collect();
+            sets.extend(self.overflow.map(|o| format!("{o} = EXCLUDED.{o}")));
+            sets.push(match self.times {
+                Times::Utc => "update_time = (now() AT TIME ZONE 'UTC')".to_owned(),
+                Times::Database => "update_time = CURRENT_TIMESTAMP".to_owned(),
+            });
+            format!("DO UPDATE SET {}", sets.join(", "))
+        };
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (workspace, id) {conflict}",
+            self.table,
+            names.join(", "),
+            values.join(", ")
+        )
+    }
+
+    /// The column list of reads, in [`Layout::record`]'s order.
+    pub(super) fn select_list(&self) -> String {
+        let mut names: Vec<&str> = self.columns.iter().map(|c| c.column).collect();
+        names.extend(self.overflow);
+        names.join(", ")
+    }
+
+    /// The parameters after workspace and id for `record`.
+    pub(super) fn params(&self, record: &Value) -> Vec<Param> {
+        let fields = record.as_object().cloned().unwrap_or_default();
+        let mut params: Vec<Param> = self
+            .columns
+            .iter()
+            .map(|c| param(c, fields.get(c.field).filter(|v| !v.is_null()), &fields))
+            .collect();
+        if let Some(_overflow) = self.overflow {
+            let rest: Map<String, Value> = fields
+                .into_iter()
+                .filter(|(k, _)| !self.columns.iter().any(|c| c.field == k))
+                .collect();
+            params.push(Box::new((!rest.is_empty()).then_some(Value::Object(rest))));
+        }
+        params
+    }
+
+    /// The JSON record of a row read with [`Layout::select_list`].
+    pub(super) fn record(&self, row: &Row) -> std::result::Result<Value, postgres::Error> {
+        let mut record = Map::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            let value = match c.kind {
+                Kind::Text => row.try_get::<_, Option<String>>(i)?.map(Value::String),
+                Kind::Int => row.try_get::<_, Option<i32>>(i)?.map(|n| json!(n)),
+                Kind::Json => row.try_get::<_, Option<Value>>(i)?,
+            };
+            let value = match (value, c.missing) {
+                (None, Missing::Text(t)) => Some(json!(t)),
+                (v, _) => v,
+            };
+            let hidden = |v: &Value| c.hide_when.is_some_and(|h| v == &literal(h));
+            if let Some(v) = value.filter(|v| !hidden(v)) {
+                record.insert(c.field.to_owned(), v);
+            }
+        }
+        if self.overflow.is_some() {
+            if let Some(Value::Object(rest)) =
+                row.try_get::<_, Option<Value>>(self.columns.len())?
+            {
+                for (k, v) in rest {
+                    record.entry(k).or_insert(v);
+                }
+            }
+        }
+        Ok(Value::Object(record))
+    }
+}
+
+fn literal(json: &str) -> Value {
+    serde_json::from_str(json).expect("a JSON literal of this module")
+}
+
+fn param(c: &Column, value: Option<&Value>, fields: &Map<String, Value>) -> Param {
+    match c.kind {
+        Kind::Text => Box::new(match (value, c.missing) {
+            (Some(Value::String(s)), _) => Some(s.clone()),
+            (Some(other), _) => Some(other.to_string()),
+            (None, Missing::Text(t)) => Some(t.to_owned()),
+            (None, _) => None,
+        }),
+        Kind::Int => Box::new(match (value, c.missing) {
+            (Some(v), _) => v.as_i64().and_then(|n| i32::try_from(n).ok()),
+            (None, Missing::LenOf(field)) => fields
+                .get(field)
+                .and_then(Value::as_array)
+                .and_then(|a| i32::try_from(a.len()).ok()),
+            (None, _) => None,
+        }),
+        Kind::Json => Box::new(match (value, c.missing) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Missing::Json(j)) => Some(literal(j)),
+            (None, _) => None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upserts_keep_what_lightrag_keeps() {
+        let sql = FULL_DOCS.insert_sql(false);
+        assert!(sql.starts_with(
+            "INSERT INTO lightrag_doc_full (workspace, id, content, doc_name, sidecar_location"
+        ));
+        assert!(sql.contains("content = EXCLUDED.content"), "{sql}");
+        assert!(
+            sql.contains("chunk_options = COALESCE(NULLIF(EXCLUDED.chunk_options, '{}'::jsonb), lightrag_doc_full.chunk_options)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("meta = EXCLUDED.meta, update_time = CURRENT_TIMESTAMP"),
+            "{sql}"
+        );
+        let chunks = TEXT_CHUNKS.insert_sql(true);
+        assert!(
+            chunks.contains("create_time, update_time) VALUES"),
+            "{chunks}"
+        );
+        assert!(chunks.ends_with("DO NOTHING"), "{chunks}");
+    }
+
+    #[test]
+    fn parameters_follow_the_columns_and_overflow_takes_the_rest() {
+        let doc = json!({"content": "x", "file_path": "a.txt", "source_file": "a.txt", "chunks_list": ["c"]});
+        let params = FULL_DOCS.params(&doc);
+        assert_eq!(params.len(), FULL_DOCS.columns.len() + 1);
+        let entities = json!({"entity_names": ["A", "B"]});
+        let params = FULL_ENTITIES.params(&entities);
+        assert_eq!(format!("{:?}", params[1]), "Some(2)");
+        let cache = json!({"return": "answer"});
+        let params = LLM_CACHE.params(&cache);
+        assert_eq!(format!("{:?}", params[3]), "Some(\"extract\")");
+        assert_eq!(format!("{:?}", params[0]), "None");
+    }
+}
