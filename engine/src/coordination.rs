@@ -112,8 +112,8 @@ pub trait Renewals: Send + Sync {
     fn try_claim(&self, username: &str) -> bool;
 }
 
-/// A table shared for the process's life (the arena's) serves as it is.
-impl<R: Renewals + ?Sized> Renewals for &'static R {
+/// A limit kept in memory shared for the process's lifetime (the arena's table).
+impl<T: Renewals + ?Sized> Renewals for &T {
     fn try_claim(&self, username: &str) -> bool {
         (**self).try_claim(username)
     }

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::coordination::{Claim, Coordination, StatusBoard};
+use crate::documents::input_store::{InputFiles, LocalInputs};
 use crate::storage::bundle::{Indexes, Stores};
-use crate::storage::{self, Generations, Result, Storage, StorageConfig};
+use crate::storage::postgres::PgInputs;
+use crate::storage::{self, Backend, Generations, Result, Storage, StorageConfig};
 
 pub struct Workspace {
     pub name: String,
@@ -18,6 +20,9 @@ pub struct Workspace {
     pub board: Arc<dyn StatusBoard>,
     /// `INPUT_DIR[/<workspace>]`: uploads and scanned files.
     pub input_dir: PathBuf,
+    /// Where accepted files wait for the pipeline (on another node too when document
+    /// status is shared).
+    pub inputs: Box<dyn InputFiles>,
     coordination: Arc<dyn Coordination>,
 }
 
@@ -29,15 +34,17 @@ impl Workspace {
         input_root: &Path,
         name: &str,
     ) -> Result<Workspace> {
+        let input_dir = match name {
+            "" => input_root.to_owned(),
+            name => input_root.join(name),
+        };
         Ok(Workspace {
             storage: storage::open(config, name)?,
             generations: coordination.generations(name),
             indexes: Indexes::default(),
             board: coordination.board(name),
-            input_dir: match name {
-                "" => input_root.to_owned(),
-                name => input_root.join(name),
-            },
+            inputs: inputs(config, name, &input_dir)?,
+            input_dir,
             name: name.to_owned(),
             coordination,
         })
@@ -57,6 +64,15 @@ impl Workspace {
     pub fn pipeline_busy(&self) -> bool {
         self.coordination.pipeline_busy(&self.name)
     }
+}
+
+/// Accepted files wait in PostgreSQL when document status is there (any node may run
+/// the pipeline), else in the input directory.
+fn inputs(config: &StorageConfig, name: &str, dir: &Path) -> Result<Box<dyn InputFiles>> {
+    Ok(match (config.doc_status, &config.postgres) {
+        (Backend::Postgres, Some(pg)) => Box::new(PgInputs::open(pg, name, dir)?),
+        _ => Box::new(LocalInputs::new(dir)),
+    })
 }
 
 /// The answer path reaches a workspace's stores through it from blocking threads, and

@@ -13,34 +13,62 @@ use lightrag_engine::embedding::Embedder;
 use lightrag_engine::embedding::identity::{self, EmbeddingIdentity};
 use lightrag_engine::llm::LanguageModel;
 use lightrag_engine::rerank::Reranker;
+use lightrag_engine::storage::postgres::{PgCoordination, PgRenewals, PgThrottle};
 use lightrag_engine::storage::redis::{RedisCoordination, RedisRenewals, RedisThrottle};
 use lightrag_engine::storage::{Backend, StorageConfig, StorageError};
 use lightrag_engine::workspace::Workspace;
 
 use crate::arena::SharedRegion;
 use crate::arena::coordination::ArenaCoordination;
-use crate::arena::renewal::MIN_INTERVAL_MS;
+use crate::arena::renewal::RENEWAL_INTERVAL;
 use crate::arena::throttle::SharedThrottle;
 use crate::auth::Auth;
 use crate::models::ModelLoadError;
 use crate::open_workspaces::{OpenError, Workspaces};
 use crate::{engine_settings, models};
 
-/// The arena on one node; with document status in Redis, several nodes share it, and
-/// the pipeline claim and status go through Redis.
+/// The arena on one node; with document status in Redis or PostgreSQL, several nodes
+/// share it, and the pipeline claim and status go through that database (with
+/// PostgreSQL, the change counters too: its vectors are shared).
 fn coordination(
     shared: &'static SharedRegion,
     storage: &StorageConfig,
 ) -> Result<Arc<dyn Coordination>, StorageError> {
     let local: Arc<dyn Coordination> = Arc::new(ArenaCoordination::new(shared));
-    match (&storage.redis, storage.doc_status) {
-        (Some(redis), Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
+    match (&storage.redis, &storage.postgres, storage.doc_status) {
+        (Some(redis), _, Backend::Redis) => Ok(Arc::new(RedisCoordination::new(local, redis)?)),
+        (_, Some(pg), Backend::Postgres) => Ok(Arc::new(PgCoordination::new(local, pg)?)),
         _ => Ok(local),
     }
 }
 
-/// At most one token renewal per user per this interval (LightRAG's 60 s).
-const RENEWAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(MIN_INTERVAL_MS);
+type Limits = (Box<dyn LoginThrottle>, Box<dyn Renewals>);
+
+/// The login throttle and the token-renewal limit: across nodes when they share
+/// document status (as the pipeline is), else across this node's workers.
+fn limits(
+    shared: &'static SharedRegion,
+    storage: &StorageConfig,
+    auth: &lightrag_config::api::AuthSettings,
+) -> Result<Limits, StorageError> {
+    let (max, window) = (auth.login_max_failed_attempts, auth.login_lockout_window);
+    Ok(
+        match (&storage.redis, &storage.postgres, storage.doc_status) {
+            (Some(redis), _, Backend::Redis) => (
+                Box::new(RedisThrottle::new(redis, max, window)?),
+                Box::new(RedisRenewals::new(redis, RENEWAL_INTERVAL)?),
+            ),
+            (_, Some(pg), Backend::Postgres) => (
+                Box::new(PgThrottle::new(pg, max, window)?),
+                Box::new(PgRenewals::new(pg, RENEWAL_INTERVAL)?),
+            ),
+            _ => (
+                Box::new(SharedThrottle::new(&shared.throttle, max, window)),
+                Box::new(&shared.renewals),
+            ),
+        },
+    )
+}
 
 /// LightRAG's API version string, which clients compare against.
 pub const API_VERSION: &str = "0344";
@@ -124,22 +152,7 @@ impl App {
             &embedding,
         )?);
         let auth_settings = settings.auth.clone();
-        let (max, window) = (
-            auth_settings.login_max_failed_attempts,
-            auth_settings.login_lockout_window,
-        );
-        // Across nodes when they share Redis document status, as the pipeline is.
-        let (throttle, renewals): (Box<dyn LoginThrottle>, Box<dyn Renewals>) =
-            match (&storage.redis, storage.doc_status) {
-                (Some(redis), Backend::Redis) => (
-                    Box::new(RedisThrottle::new(redis, max, window)?),
-                    Box::new(RedisRenewals::new(redis, RENEWAL_INTERVAL)?),
-                ),
-                _ => (
-                    Box::new(SharedThrottle::new(&shared.throttle, max, window)),
-                    Box::new(&shared.renewals),
-                ),
-            };
+        let (throttle, renewals) = limits(shared, &storage, &auth_settings)?;
         let absolute = |path: &std::path::Path| {
             std::path::absolute(path)
                 .unwrap_or_else(|_| path.to_owned())

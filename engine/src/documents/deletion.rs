@@ -18,7 +18,7 @@ use crate::deletion::DeletionError;
 use crate::storage::{FullDoc, KvNamespace, Result, StorageError};
 use crate::workspace::Workspace;
 
-use super::{Pipeline, input_files, runner};
+use super::{Pipeline, runner};
 
 /// The marker's key: one deletion runs at a time per workspace (under its claim).
 const MARKER: &str = "current";
@@ -125,7 +125,9 @@ pub fn run(pipeline: &Pipeline, ws: &Workspace, request: &DeletionRequest) -> Re
             for doc in &known {
                 board.message(&format!("Deleted document {} ({})", doc.id, doc.file_path));
                 if request.delete_file {
-                    remove_source_files(ws, &doc.file_path);
+                    ws.inputs.remove(&doc.file_path);
+                } else {
+                    ws.inputs.forget(&doc.file_path);
                 }
             }
             board.message(&format!(
@@ -149,18 +151,4 @@ pub fn run(pipeline: &Pipeline, ws: &Workspace, request: &DeletionRequest) -> Re
         .kv_delete(KvNamespace::Deletions, &[MARKER.to_owned()])?;
     board.finish();
     Ok(())
-}
-
-fn remove_source_files(ws: &Workspace, file_name: &str) {
-    let dir = &ws.input_dir;
-    for path in [
-        dir.join(file_name),
-        dir.join(input_files::PARSED_DIR).join(file_name),
-    ] {
-        match std::fs::remove_file(&path) {
-            Ok(()) => tracing::info!(file = %path.display(), "source file deleted"),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => tracing::warn!(file = %path.display(), %error, "source file not deleted"),
-        }
-    }
 }

@@ -124,18 +124,6 @@ fn strip_parser_hint(name: &str) -> Result<(String, Option<&str>), NameError> {
     Ok((format!("{base}.{ext}"), Some(hint)))
 }
 
-/// The text of `file_name` in `dir`, parsed within `limits`, or why it cannot be read.
-pub fn parse(
-    dir: &Path,
-    file_name: &str,
-    canonical: &str,
-    limits: parsing::ParseLimits,
-) -> Result<String, String> {
-    let path = dir.join(file_name);
-    let bytes = std::fs::read(&path).map_err(|e| format!("Cannot read {file_name}: {e}"))?;
-    parsing::extract_text(canonical, &bytes, limits).map_err(|e| e.to_string())
-}
-
 /// Moves a parsed file into `__parsed__/`, with a numbered suffix when the name is
 /// taken (`a.txt` → `a_001.txt`).
 pub fn archive(dir: &Path, file_name: &str) -> std::io::Result<PathBuf> {

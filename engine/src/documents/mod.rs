@@ -7,12 +7,14 @@
 //! - [`maintenance`]: clearing, retrying failed documents, cancellation, status.
 //! - [`scan`]: queueing the files dropped into a workspace's input directory.
 //! - [`input_files`]: the files waiting in a workspace's input directory.
+//! - [`input_store`]: where they wait for a pipeline that may run on another node.
 //!
 //! Statuses and records are typed in [`crate::storage`] (`DocStatus`, `FullDoc`);
 //! what processes must agree on goes through [`crate::coordination`].
 
 pub mod deletion;
 pub mod input_files;
+pub mod input_store;
 pub mod intake;
 pub mod maintenance;
 pub mod runner;

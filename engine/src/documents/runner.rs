@@ -28,7 +28,7 @@ use crate::parsing::{self, ParseLimits};
 use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
 use crate::workspace::Workspace;
 
-use super::{deletion, input_files};
+use super::deletion;
 
 /// LightRAG's job name for document processing runs.
 const JOB_NAME: &str = "Default Job";
@@ -250,18 +250,23 @@ fn content_of(
         tracing::error!(doc_id = %doc.id, file = %file_name, "an earlier parse of this file never answered; not parsing it again");
         return Ok(Err(INTERRUPTED_PARSE.to_owned()));
     }
+    // Read before `parsing` is recorded: a store that cannot answer now leaves the
+    // document as it was, for the next run.
+    let bytes = match ws.inputs.read(&file_name)? {
+        Ok(bytes) => bytes,
+        Err(error) => return Ok(Err(error)),
+    };
     doc.status = DocStatus::Parsing;
     doc.updated_at = clock::now_iso8601();
     ws.storage.doc_upsert(std::slice::from_ref(doc))?;
-    let dir = &ws.input_dir;
-    let text = match input_files::parse(dir, &file_name, &doc.file_path, limits) {
+    let text = match parsing::extract_text(&doc.file_path, &bytes, limits) {
         Ok(text) => text,
         Err(error) => {
             // The parser answered: should the claim be lost before the failure is
             // recorded, the next holder parses the file again rather than blaming it.
             doc.status = DocStatus::Pending;
             ws.storage.doc_upsert(std::slice::from_ref(doc))?;
-            return Ok(Err(error));
+            return Ok(Err(error.to_string()));
         }
     };
     FullDoc::put(
@@ -277,10 +282,11 @@ fn content_of(
     )?;
     doc.content_summary = text.chars().take(100).collect();
     doc.content_length = text.chars().count();
-    match input_files::archive(dir, &file_name) {
-        Ok(to) => {
+    match ws.inputs.archive(&file_name) {
+        Ok(Some(to)) => {
             tracing::info!(doc_id = %doc.id, file = %file_name, to = %to.display(), "file parsed and archived")
         }
+        Ok(None) => tracing::info!(doc_id = %doc.id, file = %file_name, "file parsed"),
         Err(error) => {
             tracing::warn!(doc_id = %doc.id, file = %file_name, %error, "parsed file could not be archived")
         }

@@ -52,6 +52,7 @@ pub fn scan(ws: &Workspace, track_id: &str) -> Result<ScanReport, IntakeError> {
             Some(_) => count("already_queued"),
             None => {
                 count("enqueued");
+                ws.inputs.publish(&name)?;
                 new.push(Incoming {
                     full_doc: FullDoc::file(name, canonical.clone(), chunking),
                     source: canonical,

@@ -13,8 +13,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod coordination;
 mod doc_status;
 pub(crate) mod graph;
+mod input_files;
 mod kv;
 mod layout;
 pub(crate) mod pool;
@@ -25,7 +27,9 @@ pub(crate) mod vectors;
 
 pub use vector_tables::VectorSuffix;
 
+pub use coordination::{PgCoordination, PgRenewals, PgThrottle};
 pub use doc_status::PgDocStatus;
+pub use input_files::PgInputs;
 pub use kv::PgKv;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes

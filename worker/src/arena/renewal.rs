@@ -12,6 +12,8 @@ use super::keyed_table::{KeyedTable, TakeOver};
 /// LightRAG caps its table at 10 000 users; a power of two above that.
 const ENTRIES: usize = 16384;
 pub const MIN_INTERVAL_MS: u64 = 60_000;
+/// The same, for the limits kept outside the arena.
+pub const RENEWAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(MIN_INTERVAL_MS);
 
 /// User name to the time of its last renewal. Losing an entry to a full neighbourhood
 /// only allows one early renewal.

@@ -226,6 +226,53 @@ pub(crate) const TABLES: &[Table] = &[
              END IF; END $$",
         ],
     },
+    // Coordination across nodes (storage/postgres/coordination.rs).
+    Table {
+        name: "lightrag_master_pipeline_fence",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_master_pipeline_fence (\
+                workspace TEXT PRIMARY KEY, token BIGINT NOT NULL)",
+        ],
+    },
+    Table {
+        name: "lightrag_master_pipeline_status",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_master_pipeline_status (\
+                workspace TEXT PRIMARY KEY, busy BOOLEAN NOT NULL DEFAULT false, \
+                cancellation_requested BOOLEAN NOT NULL DEFAULT false, \
+                job_name TEXT NOT NULL DEFAULT '', job_start BIGINT, \
+                docs INTEGER NOT NULL DEFAULT 0, batchs INTEGER NOT NULL DEFAULT 0, \
+                cur_batch INTEGER NOT NULL DEFAULT 0, latest_message TEXT NOT NULL DEFAULT '', \
+                history TEXT[] NOT NULL DEFAULT '{}')",
+        ],
+    },
+    Table {
+        name: "lightrag_master_generations",
+        ddl: &["CREATE TABLE IF NOT EXISTS lightrag_master_generations (\
+                workspace TEXT NOT NULL, namespace TEXT NOT NULL, generation BIGINT NOT NULL, \
+                PRIMARY KEY (workspace, namespace))"],
+    },
+    Table {
+        name: "lightrag_master_login_failures",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_master_login_failures (\
+                client TEXT NOT NULL, username TEXT NOT NULL, failures INTEGER NOT NULL, \
+                window_end TIMESTAMPTZ NOT NULL, PRIMARY KEY (client, username))",
+        ],
+    },
+    Table {
+        name: "lightrag_master_token_renewals",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_master_token_renewals (\
+                username TEXT PRIMARY KEY, renewed_at TIMESTAMPTZ NOT NULL)",
+        ],
+    },
+    Table {
+        name: "lightrag_master_input_files",
+        ddl: &["CREATE TABLE IF NOT EXISTS lightrag_master_input_files (\
+                workspace TEXT NOT NULL, name TEXT NOT NULL, content BYTEA NOT NULL, \
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (workspace, name))"],
+    },
 ];
 
 /// Creates whatever of [`TABLES`] is missing (the first pool of each process).

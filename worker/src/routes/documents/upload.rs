@@ -2,8 +2,9 @@
 //!
 //! An upload is checked (filename rules, parser hint, file type, duplicates) before a
 //! byte is written, then streamed to `INPUT_DIR[/<workspace>]/<name>` with an exclusive,
-//! no-follow create and fsynced together with its pending record before the 200: the
-//! text is extracted later by the pipeline, which moves the file into `__parsed__/`.
+//! no-follow create and fsynced together with its pending record before the 200, and
+//! published where every node's pipeline can read it (document status in PostgreSQL):
+//! the text is extracted later by the pipeline, which moves the file into `__parsed__/`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -158,13 +159,17 @@ pub async fn upload(
     let max_pending = app.settings.api.max_pending_documents;
     let track_id = ids::track_id(ids::TrackKind::Upload, chrono::Utc::now());
     let track = track_id.clone();
+    let file_name = name.clone();
     blocking(&ws, move |ws| {
         // The file and its directory entry are on disk before the record points at it.
         file.sync_all().map_err(StorageError::from)?;
         if let Ok(dir) = std::fs::File::open(&dir) {
             dir.sync_all().map_err(StorageError::from)?;
         }
+        // Where every node's pipeline can read it before the record exists.
+        ws.inputs.publish(&file_name)?;
         intake::accept(ws, max_pending, &track, std::slice::from_ref(&doc))
+            .inspect_err(|_| ws.inputs.forget(&doc.source))
     })
     .await?;
     partial.keep = true;
