@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod fake_provider;
+pub mod help;
 pub mod redis;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lightrag-master");
