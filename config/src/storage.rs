@@ -1,18 +1,20 @@
 //! Which backend serves each of LightRAG's storage roles, by LightRAG's class names,
-//! and how to reach Redis when a role is there (LightRAG's `REDIS_*` settings and
-//! defaults). A name LightRAG knows but this build does not serve is refused with one
-//! line saying what is available.
+//! and how to reach Redis or PostgreSQL when a role is there (LightRAG's `REDIS_*` and
+//! `POSTGRES_*` settings and defaults, the latter in [`crate::postgres`]). A name
+//! LightRAG knows but this build does not serve is refused with one line saying what is
+//! available.
 
 use std::time::Duration;
 
 use crate::api;
 use crate::error::ConfigError;
 use crate::layers::Source;
+use crate::postgres::{self, PostgresSettings};
 use crate::resolver::{Resolver, implemented, non_empty, number};
 use crate::spec;
 
 /// Which storage backends serve LightRAG's four storage kinds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageSelection {
     pub kv: String,
     pub doc_status: String,
@@ -20,6 +22,8 @@ pub struct StorageSelection {
     pub vector: String,
     /// Set when the KV or document-status role is in Redis.
     pub redis: Option<RedisSettings>,
+    /// Set when any role is in PostgreSQL.
+    pub postgres: Option<PostgresSettings>,
 }
 
 impl StorageSelection {
@@ -29,6 +33,20 @@ impl StorageSelection {
 
     pub fn doc_status_in_redis(&self) -> bool {
         self.doc_status == "RedisDocStatusStorage"
+    }
+
+    pub fn kv_in_postgres(&self) -> bool {
+        self.kv == "PGKVStorage"
+    }
+
+    pub fn doc_status_in_postgres(&self) -> bool {
+        self.doc_status == "PGDocStatusStorage"
+    }
+
+    fn any_in_postgres(&self) -> bool {
+        [&self.kv, &self.doc_status, &self.graph, &self.vector]
+            .iter()
+            .any(|name| name.starts_with("PG"))
     }
 }
 
@@ -48,20 +66,41 @@ pub(crate) fn selection(r: &Resolver<'_>) -> Result<StorageSelection, ConfigErro
     let mut selection = StorageSelection {
         kv: r.get(
             &spec::KV_STORAGE,
-            implemented(&["JsonKVStorage", "RedisKVStorage"]),
+            implemented(&["JsonKVStorage", "RedisKVStorage", "PGKVStorage"]),
         )?,
         doc_status: r.get(
             &spec::DOC_STATUS_STORAGE,
-            implemented(&["JsonDocStatusStorage", "RedisDocStatusStorage"]),
+            implemented(&[
+                "JsonDocStatusStorage",
+                "RedisDocStatusStorage",
+                "PGDocStatusStorage",
+            ]),
         )?,
-        graph: r.get(&spec::GRAPH_STORAGE, implemented(&["NetworkXStorage"]))?,
+        graph: r.get(&spec::GRAPH_STORAGE, graph_storage)?,
         vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
         redis: None,
+        postgres: None,
     };
     if selection.kv_in_redis() || selection.doc_status_in_redis() {
         selection.redis = Some(redis(r)?);
     }
+    if selection.any_in_postgres() {
+        selection.postgres = Some(postgres::settings(r)?);
+    }
     Ok(selection)
+}
+
+const GRAPH_STORAGES: &[&str] = &["NetworkXStorage"];
+
+/// Apache AGE gets its own reason: it is LightRAG's other PostgreSQL graph.
+fn graph_storage(s: &str) -> Result<String, String> {
+    if s == "PGGraphStorage" {
+        return Err(format!(
+            "Apache AGE is not supported; available: {}",
+            GRAPH_STORAGES.join(", ")
+        ));
+    }
+    implemented(GRAPH_STORAGES)(s)
 }
 
 /// LightRAG requires REDIS_URI in the environment whenever a Redis storage is chosen.
@@ -85,8 +124,8 @@ fn redis(r: &Resolver<'_>) -> Result<RedisSettings, ConfigError> {
             .optional(&spec::REDIS_WORKSPACE, |s| Ok(s.to_owned()))?
             .filter(|w| !w.is_empty()),
         max_connections: r.get(&spec::REDIS_MAX_CONNECTIONS, number::<usize>(1, 100_000))?,
-        socket_timeout: r.get(&spec::REDIS_SOCKET_TIMEOUT, fractional_seconds)?,
-        connect_timeout: r.get(&spec::REDIS_CONNECT_TIMEOUT, fractional_seconds)?,
+        socket_timeout: r.get(&spec::REDIS_SOCKET_TIMEOUT, fractional_seconds(86_400.0))?,
+        connect_timeout: r.get(&spec::REDIS_CONNECT_TIMEOUT, fractional_seconds(86_400.0))?,
         retry_attempts: r.get(&spec::REDIS_RETRY_ATTEMPTS, number::<u32>(1, 100))?,
         allow_eviction_policy: r.get(&spec::REDIS_ALLOW_EVICTION_POLICY, api::boolean)?,
     })
@@ -100,15 +139,17 @@ fn redis_uri(s: &str) -> Result<String, String> {
     Ok(uri)
 }
 
-/// Seconds as LightRAG takes them (`30.0`), above zero.
-fn fractional_seconds(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| "expected a number of seconds".to_owned())?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err("must be above 0 and at most 86400".to_owned());
+/// Seconds as LightRAG takes them (`30.0`), above zero and at most `max`.
+pub(crate) fn fractional_seconds(max: f64) -> impl Fn(&str) -> Result<Duration, String> {
+    move |s| {
+        let secs: f64 = s
+            .parse()
+            .map_err(|_| "expected a number of seconds".to_owned())?;
+        if !(secs > 0.0 && secs <= max) {
+            return Err(format!("must be above 0 and at most {max}"));
+        }
+        Ok(Duration::from_secs_f64(secs))
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -144,18 +185,22 @@ mod tests {
         assert_eq!(redis.retry_attempts, 3);
         let missing = load(&["--doc-status-storage", "RedisDocStatusStorage"]).unwrap_err();
         assert!(missing.contains("REDIS_URI"), "{missing}");
-        let unknown = load(&["--kv-storage", "PGKVStorage"]).unwrap_err();
+        let unknown = load(&["--kv-storage", "MongoKVStorage"]).unwrap_err();
         assert!(
-            unknown.contains("available: JsonKVStorage, RedisKVStorage"),
+            unknown.contains("available: JsonKVStorage, RedisKVStorage, PGKVStorage"),
             "{unknown}"
         );
+        let age = load(&["--graph-storage", "PGGraphStorage"]).unwrap_err();
+        assert!(age.contains("Apache AGE is not supported"), "{age}");
     }
 
     #[test]
     fn uris_and_timeouts_parse_as_lightrag_writes_them() {
         assert!(redis_uri("rediss://:pw@cache:6380/1").is_ok());
         assert!(redis_uri("http://cache").is_err());
-        assert_eq!(fractional_seconds("2.5"), Ok(Duration::from_millis(2500)));
-        assert!(fractional_seconds("0").is_err());
+        let seconds = fractional_seconds(86_400.0);
+        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(seconds("0").is_err());
+        assert!(seconds("86401").is_err());
     }
 }

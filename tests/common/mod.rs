@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub mod fake_provider;
 pub mod help;
+pub mod postgres;
 pub mod redis;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lightrag-master");

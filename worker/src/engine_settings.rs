@@ -3,6 +3,7 @@
 //! the other.
 
 use lightrag_config::Settings;
+use lightrag_config::postgres as pg;
 use lightrag_engine::chunking::{
     Breakpoint, ChunkingDefaults, ChunkingOptions, ChunkingRequest, Strategy,
 };
@@ -11,22 +12,26 @@ use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::parsing::ParseLimits;
-use lightrag_engine::storage::{Backend, RedisConfig, StorageConfig};
+use lightrag_engine::storage::postgres::{SslConfig, SslMode, VectorIndexConfig, VectorIndexType};
+use lightrag_engine::storage::{Backend, PostgresConfig, RedisConfig, StorageConfig};
 
 /// Where the workspaces' data lives: each role on the backend its LightRAG name picks
 /// (config accepts only names this build serves), the rest in the embedded store.
 pub fn storage(settings: &Settings) -> StorageConfig {
     let selection = &settings.storage;
-    let backend = |in_redis: bool| {
-        if in_redis {
-            Backend::Redis
-        } else {
-            Backend::Embedded
-        }
+    let backend = |in_redis: bool, in_postgres: bool| match (in_redis, in_postgres) {
+        (true, _) => Backend::Redis,
+        (_, true) => Backend::Postgres,
+        _ => Backend::Embedded,
     };
     StorageConfig {
-        kv: backend(selection.kv_in_redis()),
-        doc_status: backend(selection.doc_status_in_redis()),
+        kv: backend(selection.kv_in_redis(), selection.kv_in_postgres()),
+        doc_status: backend(
+            selection.doc_status_in_redis(),
+            selection.doc_status_in_postgres(),
+        ),
+        vectors: Backend::Embedded,
+        graph: Backend::Embedded,
         working_dir: settings.working_dir.clone(),
         redis: selection.redis.as_ref().map(|r| RedisConfig {
             uri: r.uri.clone(),
@@ -37,6 +42,57 @@ pub fn storage(settings: &Settings) -> StorageConfig {
             retry_attempts: r.retry_attempts,
             allow_eviction_policy: r.allow_eviction_policy,
         }),
+        postgres: selection
+            .postgres
+            .as_ref()
+            .map(|p| postgres(p, settings.workers)),
+    }
+}
+
+/// POSTGRES_* for one of the node's `workers`: each gets its share of the connections.
+fn postgres(p: &pg::PostgresSettings, workers: usize) -> PostgresConfig {
+    let v = &p.vector_index;
+    PostgresConfig {
+        host: p.host.clone(),
+        port: p.port,
+        user: p.user.clone(),
+        password: p.password.clone(),
+        database: p.database.clone(),
+        workspace: p.workspace.clone(),
+        max_connections: PostgresConfig::per_worker(p.max_connections, workers),
+        ssl: SslConfig {
+            mode: match p.ssl.mode {
+                pg::SslMode::Disable => SslMode::Disable,
+                pg::SslMode::Allow => SslMode::Allow,
+                pg::SslMode::Prefer => SslMode::Prefer,
+                pg::SslMode::Require => SslMode::Require,
+                pg::SslMode::VerifyCa => SslMode::VerifyCa,
+                pg::SslMode::VerifyFull => SslMode::VerifyFull,
+            },
+            cert: p.ssl.cert.clone(),
+            key: p.ssl.key.clone(),
+            root_cert: p.ssl.root_cert.clone(),
+            crl: p.ssl.crl.clone(),
+        },
+        server_settings: p.server_settings.clone(),
+        statement_cache_size: p.statement_cache_size,
+        connection_retries: p.connection_retries,
+        retry_backoff: p.retry_backoff,
+        retry_backoff_max: p.retry_backoff_max,
+        vector_index: VectorIndexConfig {
+            index_type: v.index_type.map(|t| match t {
+                pg::VectorIndexType::Hnsw => VectorIndexType::Hnsw,
+                pg::VectorIndexType::HnswHalfvec => VectorIndexType::HnswHalfvec,
+                pg::VectorIndexType::Ivfflat => VectorIndexType::Ivfflat,
+                pg::VectorIndexType::Vchordrq => VectorIndexType::Vchordrq,
+            }),
+            hnsw_m: v.hnsw_m,
+            hnsw_ef: v.hnsw_ef,
+            ivfflat_lists: v.ivfflat_lists,
+            vchordrq_build_options: v.vchordrq_build_options.clone(),
+            vchordrq_probes: v.vchordrq_probes.clone(),
+            vchordrq_epsilon: v.vchordrq_epsilon,
+        },
     }
 }
 

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use super::graph::{Entity, Relation};
+use super::postgres::PostgresConfig;
 use super::redis::{RedisConfig, RedisDocStatus, RedisKv};
 use super::sqlite::SqliteStorage;
 use super::{
@@ -37,20 +38,28 @@ pub enum Backend {
     Embedded,
     /// LightRAG's Redis layout (KV and document status only).
     Redis,
+    /// LightRAG's PostgreSQL tables.
+    Postgres,
 }
 
 /// Where and how a deployment stores its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     /// The backend of the KV namespaces.
     pub kv: Backend,
     /// The backend of document status.
     pub doc_status: Backend,
+    /// The backend of the vector namespaces.
+    pub vectors: Backend,
+    /// The backend of the knowledge graph.
+    pub graph: Backend,
     /// WORKING_DIR: the embedded store's directory (vectors and graph, and every role
     /// no other backend serves).
     pub working_dir: PathBuf,
     /// How to reach Redis, when a role is there.
     pub redis: Option<RedisConfig>,
+    /// How to reach PostgreSQL, when a role is there.
+    pub postgres: Option<PostgresConfig>,
 }
 
 impl StorageConfig {
@@ -59,9 +68,25 @@ impl StorageConfig {
         StorageConfig {
             kv: Backend::Embedded,
             doc_status: Backend::Embedded,
+            vectors: Backend::Embedded,
+            graph: Backend::Embedded,
             working_dir,
             redis: None,
+            postgres: None,
         }
+    }
+
+    fn postgres(&self) -> Result<&PostgresConfig> {
+        self.postgres.as_ref().ok_or_else(|| StorageError::Refused {
+            what: "the PostgreSQL storage".into(),
+            reason: "POSTGRES_* is not configured".into(),
+        })
+    }
+
+    fn all_embedded(&self) -> bool {
+        [self.kv, self.doc_status, self.vectors, self.graph]
+            .iter()
+            .all(|b| *b == Backend::Embedded)
     }
 
     fn redis(&self) -> Result<&RedisConfig> {
@@ -76,18 +101,42 @@ impl StorageConfig {
 /// crosses one.
 pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>> {
     let embedded = SqliteStorage::open(&config.working_dir, workspace)?;
-    if config.kv == Backend::Embedded && config.doc_status == Backend::Embedded {
+    if config.all_embedded() {
         return Ok(Box::new(embedded));
     }
     let kv: Option<Box<dyn KvStorage + Send + Sync>> = match config.kv {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisKv::open(config.redis()?, workspace)?)),
+        Backend::Postgres => return Err(pending(config.postgres()?, "PGKVStorage")),
     };
     let docs: Option<Box<dyn DocRoles>> = match config.doc_status {
         Backend::Embedded => None,
         Backend::Redis => Some(Box::new(RedisDocStatus::open(config.redis()?, workspace)?)),
+        Backend::Postgres => return Err(pending(config.postgres()?, "PGDocStatusStorage")),
     };
-    Ok(Box::new(Mixed { kv, docs, embedded }))
+    let vectors: Option<Box<dyn VectorStorage + Send + Sync>> = match config.vectors {
+        Backend::Embedded | Backend::Redis | Backend::Postgres => None,
+    };
+    let graph: Option<Box<dyn GraphStorage + Send + Sync>> = match config.graph {
+        Backend::Embedded | Backend::Redis | Backend::Postgres => None,
+    };
+    Ok(Box::new(Mixed {
+        kv,
+        docs,
+        vectors,
+        graph,
+        embedded,
+    }))
+}
+
+fn pending(config: &PostgresConfig, name: &str) -> StorageError {
+    if let Err(e) = super::postgres::pool::Pool::shared(config) {
+        return e;
+    }
+    StorageError::Refused {
+        what: format!("{name} at {}", config.address()),
+        reason: "arrives in the next commit of this branch".into(),
+    }
 }
 
 /// Document status with the workspace listing that goes with it.
@@ -98,6 +147,8 @@ impl<T: DocStatusStorage + WorkspaceListing + Send + Sync> DocRoles for T {}
 struct Mixed {
     kv: Option<Box<dyn KvStorage + Send + Sync>>,
     docs: Option<Box<dyn DocRoles>>,
+    vectors: Option<Box<dyn VectorStorage + Send + Sync>>,
+    graph: Option<Box<dyn GraphStorage + Send + Sync>>,
     embedded: SqliteStorage,
 }
 
@@ -110,9 +161,12 @@ impl Mixed {
         self.docs.as_deref().map_or(&self.embedded, |docs| docs)
     }
 
-    /// Vectors and graph: always embedded in this build.
-    fn rest(&self) -> &SqliteStorage {
-        &self.embedded
+    fn vectors(&self) -> &dyn VectorStorage {
+        self.vectors.as_deref().map_or(&self.embedded, |v| v)
+    }
+
+    fn graph(&self) -> &dyn GraphStorage {
+        self.graph.as_deref().map_or(&self.embedded, |g| g)
     }
 }
 
@@ -155,7 +209,7 @@ impl WorkspaceListing for Mixed {
 }
 
 impl VectorStorage for Mixed {
-    forward! { rest:
+    forward! { vectors:
         fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
         fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
         fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>>;
@@ -166,7 +220,7 @@ impl VectorStorage for Mixed {
 }
 
 impl GraphStorage for Mixed {
-    forward! { rest:
+    forward! { graph:
         fn nodes_upsert(&self, entities: &[Entity]) -> Result<()>;
         fn node_get(&self, name: &str) -> Result<Option<Entity>>;
         fn node_delete(&self, name: &str) -> Result<()>;

@@ -14,6 +14,7 @@ mod doc_status;
 mod elements;
 mod full_doc;
 pub mod graph;
+pub mod postgres;
 pub mod redis;
 pub mod sqlite;
 pub mod vectors;
@@ -24,6 +25,7 @@ pub use doc_status::{
 };
 pub use full_doc::{ChunkingRequest, FullDoc};
 pub use graph::{Entity, GraphStorage, Relation};
+pub use postgres::PostgresConfig;
 pub use redis::RedisConfig;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,6 +120,9 @@ pub enum StorageError {
     /// A command Redis refused or answered unexpectedly.
     #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// A statement PostgreSQL refused (connection failures are [`Unavailable`](Self::Unavailable)).
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
+    Postgres(#[from] ::postgres::Error),
     /// The store cannot be reached (after its retries); the same request can succeed
     /// once it is back.
     #[error("storage unavailable: {store} cannot be reached ({reason}); try again later")]
@@ -142,6 +147,14 @@ pub enum StorageError {
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The server's message when there is one (the driver's own text says only "db error").
+fn postgres_detail(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
 
 /// Per-namespace write counters shared by every process that caches vectors. The worker
 /// crate implements it on the shared-memory arena; [`LocalGenerations`] serves one

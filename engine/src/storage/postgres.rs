@@ -1,0 +1,168 @@
+//! LightRAG's PostgreSQL storages (`PGKVStorage`, `PGDocStatusStorage`, and the vector
+//! and graph roles built on the same pool) with LightRAG 1.5.7's tables, columns and
+//! workspace keying, so that a database LightRAG wrote is served as it is and the other
+//! way round. What LightRAG has no table for goes in tables of our own, prefixed
+//! `lightrag_master_`.
+//!
+//! The client is the blocking `postgres` crate: the storage traits are sync and run on
+//! blocking threads, as the Redis backend's do. Each worker process makes its own pool
+//! after fork, with its share of POSTGRES_MAX_CONNECTIONS; the first pool of a process
+//! creates or upgrades the schema under an advisory lock, so replicas booting at once
+//! on an empty database do it one after the other.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) mod pool;
+pub(crate) mod schema;
+mod tls;
+
+/// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
+/// no SSL argument then, and its driver prefers TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// The `POSTGRES_SSL_*` family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SslConfig {
+    pub mode: SslMode,
+    /// Client certificate and key (PEM), sent when the server asks for one.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// CA certificates for verify-ca/verify-full; the system's when unset.
+    pub root_cert: Option<PathBuf>,
+    pub crl: Option<PathBuf>,
+}
+
+/// `POSTGRES_VECTOR_INDEX_TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorIndexType {
+    Hnsw,
+    HnswHalfvec,
+    Ivfflat,
+    Vchordrq,
+}
+
+/// The vector index family of PGVectorStorage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorIndexConfig {
+    /// None: no vector index.
+    pub index_type: Option<VectorIndexType>,
+    pub hnsw_m: u32,
+    /// ef_construction.
+    pub hnsw_ef: u32,
+    pub ivfflat_lists: u32,
+    pub vchordrq_build_options: Option<String>,
+    pub vchordrq_probes: Option<String>,
+    pub vchordrq_epsilon: f64,
+}
+
+/// How to reach PostgreSQL (LightRAG's `POSTGRES_*` settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// POSTGRES_WORKSPACE: when set, the workspace of every row, whatever the LightRAG
+    /// workspace.
+    pub workspace: Option<String>,
+    /// This worker's share of POSTGRES_MAX_CONNECTIONS (at least 1).
+    pub max_connections: usize,
+    pub ssl: SslConfig,
+    /// POSTGRES_SERVER_SETTINGS, sent at connect as `-c name=value` options.
+    pub server_settings: Vec<(String, String)>,
+    /// POSTGRES_STATEMENT_CACHE_SIZE: 0 sends every statement unnamed (PgBouncer in
+    /// transaction mode).
+    pub statement_cache_size: usize,
+    /// Attempts in all while PostgreSQL is unreachable (at start and per operation).
+    pub connection_retries: u32,
+    /// The first pause between two attempts, doubled each time up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    pub vector_index: VectorIndexConfig,
+}
+
+impl PostgresConfig {
+    /// `host:port`, for logs and error messages.
+    pub fn address(&self) -> String {
+        if self.host.starts_with('/') {
+            format!("{}/.s.PGSQL.{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The `workspace` column of the LightRAG workspace `workspace`: POSTGRES_WORKSPACE,
+    /// else the workspace, else `default` (LightRAG 1.5.7's precedence).
+    pub fn effective_workspace(&self, workspace: &str) -> String {
+        match self.workspace.as_deref() {
+            Some(ws) if !ws.is_empty() => ws.to_owned(),
+            _ if workspace.is_empty() => "default".to_owned(),
+            _ => workspace.to_owned(),
+        }
+    }
+
+    /// POSTGRES_MAX_CONNECTIONS of the node divided among its `workers`.
+    pub fn per_worker(node_max: usize, workers: usize) -> usize {
+        (node_max / workers.max(1)).max(1)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn config(host: &str, port: u16) -> PostgresConfig {
+        PostgresConfig {
+            host: host.to_owned(),
+            port,
+            user: "lightrag".into(),
+            password: String::new(),
+            database: "lightrag".into(),
+            workspace: None,
+            max_connections: 4,
+            ssl: SslConfig {
+                mode: SslMode::Disable,
+                cert: None,
+                key: None,
+                root_cert: None,
+                crl: None,
+            },
+            server_settings: Vec::new(),
+            statement_cache_size: 100,
+            connection_retries: 1,
+            retry_backoff: Duration::from_millis(50),
+            retry_backoff_max: Duration::from_millis(100),
+            vector_index: VectorIndexConfig {
+                index_type: Some(VectorIndexType::Hnsw),
+                hnsw_m: 16,
+                hnsw_ef: 64,
+                ivfflat_lists: 100,
+                vchordrq_build_options: None,
+                vchordrq_probes: None,
+                vchordrq_epsilon: 1.9,
+            },
+        }
+    }
+
+    #[test]
+    fn workspace_precedence_and_shares_follow_lightrag() {
+        let mut c = config("db", 5432);
+        assert_eq!(c.effective_workspace(""), "default");
+        assert_eq!(c.effective_workspace("ws1"), "ws1");
+        c.workspace = Some("shared".into());
+        assert_eq!(c.effective_workspace("ws1"), "shared");
+        assert_eq!(c.address(), "db:5432");
+        assert_eq!(PostgresConfig::per_worker(50, 4), 12);
+        assert_eq!(PostgresConfig::per_worker(2, 4), 1);
+    }
+}

@@ -1,0 +1,343 @@
+//! A bounded pool of blocking PostgreSQL connections, one per configuration per
+//! process, and the retry policy every operation goes through (LightRAG's
+//! POSTGRES_CONNECTION_RETRIES with an exponential back-off from
+//! POSTGRES_CONNECTION_RETRY_BACKOFF up to POSTGRES_CONNECTION_RETRY_BACKOFF_MAX).
+//!
+//! Connections are made lazily up to this worker's share of POSTGRES_MAX_CONNECTIONS; a
+//! caller beyond that waits for one to come back. After a connection-level error every
+//! idle connection is dropped too (they went to the same server, which has most likely
+//! restarted), so a restarted PostgreSQL is reached again with no restart of ours.
+//!
+//! The `postgres` client drives its own small runtime: it must not be used on a thread
+//! that is inside a tokio runtime. [`blocking`] moves such calls out of it; the pool
+//! does so for every operation it runs.
+
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use postgres::Client;
+
+use super::{PostgresConfig, schema, tls};
+use crate::storage::{Result, StorageError};
+
+/// How long a caller waits for a free connection before it is told the store is busy.
+const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(30);
+/// Longest a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Pool {
+    config: PostgresConfig,
+    connector: tls::Connector,
+    idle: Mutex<Idle>,
+    returned: Condvar,
+}
+
+struct Idle {
+    clients: Vec<Client>,
+    /// Connections made and not dropped (idle or lent out).
+    open: usize,
+}
+
+/// Whether `e` means PostgreSQL could not be reached or dropped the session (worth a
+/// retry on a fresh connection, and a 503 when the retries run out) rather than a
+/// refused statement.
+pub(crate) fn is_unreachable(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        // connection_exception, admin/crash shutdown, cannot_connect_now, too_many_connections
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    if e.as_db_error().is_some() {
+        return false;
+    }
+    let text = e.to_string();
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        || text.starts_with("timeout")
+        || text.starts_with("error connecting")
+        || text.starts_with("error communicating")
+        || text.starts_with("error performing TLS")
+}
+
+/// Runs `f` where the blocking client may run: directly on a plain thread, moved off a
+/// tokio worker thread otherwise (the client's own runtime cannot nest in another).
+pub(crate) fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => f(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| s.spawn(f).join().expect("storage thread panicked")),
+    }
+}
+
+impl Pool {
+    /// The process's pool for `config`, made (and the schema checked) on first use. A
+    /// pool made before a fork is not used by the child: each process makes its own.
+    /// A failed start is not remembered: the next call tries again.
+    pub(crate) fn shared(config: &PostgresConfig) -> Result<Arc<Pool>> {
+        type Pools = (u32, Vec<(PostgresConfig, Arc<Pool>)>);
+        static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
+        let pools = POOLS.get_or_init(|| Mutex::new((std::process::id(), Vec::new())));
+        let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+        if pools.0 != std::process::id() {
+            // Inherited sockets belong to the parent: closing them would end its sessions.
+            std::mem::forget(std::mem::take(&mut pools.1));
+            pools.0 = std::process::id();
+        }
+        if let Some((_, pool)) = pools.1.iter().find(|(c, _)| c == config) {
+            return Ok(pool.clone());
+        }
+        let pool = Arc::new(Pool::new(config.clone())?);
+        schema::ensure(&pool)?;
+        pools.1.push((config.clone(), pool.clone()));
+        Ok(pool)
+    }
+
+    fn new(config: PostgresConfig) -> Result<Pool> {
+        Ok(Pool {
+            connector: tls::Connector::new(&config.ssl)?,
+            config,
+            idle: Mutex::new(Idle {
+                clients: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+        })
+    }
+
+    pub(crate) fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A session of its own, outside the pool (advisory locks held for long, LISTEN).
+    /// Made with the same retries; use it through [`blocking`] in async code.
+    #[allow(
+        dead_code,
+        reason = "for the coordination across nodes (advisory locks, LISTEN)"
+    )]
+    pub(crate) fn dedicated(&self) -> Result<Client> {
+        self.retrying(|| blocking(|| self.connect()).map_err(Attempt::from))
+    }
+
+    fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+        let c = &self.config;
+        let mut pg = postgres::Config::new();
+        pg.host(&c.host)
+            .port(c.port)
+            .user(&c.user)
+            .dbname(&c.database)
+            .application_name("lightrag-master")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .ssl_mode(tls::ssl_mode(c.ssl.mode));
+        if !c.password.is_empty() {
+            pg.password(&c.password);
+        }
+        if !c.server_settings.is_empty() {
+            let options: Vec<String> = c
+                .server_settings
+                .iter()
+                .map(|(k, v)| format!("-c {k}={}", v.replace('\\', "\\\\").replace(' ', "\\ ")))
+                .collect();
+            pg.options(&options.join(" "));
+        }
+        self.connector.connect(&pg)
+    }
+
+    /// An idle connection, a new one while under the bound, or the next one returned.
+    fn lend(&self) -> std::result::Result<(Client, bool), LendError> {
+        let mut idle = self.lock();
+        loop {
+            while let Some(client) = idle.clients.pop() {
+                if !client.is_closed() {
+                    return Ok((client, true));
+                }
+                idle.open -= 1;
+                drop(client);
+            }
+            if idle.open < self.config.max_connections {
+                idle.open += 1;
+                drop(idle);
+                return match self.connect() {
+                    Ok(client) => Ok((client, false)),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.returned.notify_one();
+                        Err(LendError::Connect(e))
+                    }
+                };
+            }
+            let (next, timeout) = self
+                .returned
+                .wait_timeout(idle, WAIT_FOR_CONNECTION)
+                .unwrap_or_else(|e| e.into_inner());
+            if timeout.timed_out() && next.clients.is_empty() {
+                return Err(LendError::Exhausted);
+            }
+            idle = next;
+        }
+    }
+
+    /// Puts `client` back, or drops it (and every idle one) after a connection error.
+    fn give_back(&self, client: Client, broken: bool) {
+        let mut idle = self.lock();
+        if broken || client.is_closed() {
+            idle.open -= 1 + idle.clients.len();
+            let mut stale: Vec<Client> = std::mem::take(&mut idle.clients);
+            drop(idle);
+            stale.push(client);
+            // Closing a session whose server is gone may wait on the network: not here.
+            std::thread::spawn(move || drop(stale));
+        } else {
+            idle.clients.push(client);
+            drop(idle);
+        }
+        self.returned.notify_all();
+    }
+
+    /// Runs `op` on a pooled connection, on a fresh one again while PostgreSQL is
+    /// unreachable (POSTGRES_CONNECTION_RETRIES in all, backing off). A connection that
+    /// failed is dropped rather than returned.
+    pub(crate) fn run<T: Send>(
+        &self,
+        mut op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error> + Send,
+    ) -> Result<T> {
+        self.retrying(|| {
+            blocking(|| {
+                let (mut client, pooled) = self.lend().map_err(|e| match e {
+                    LendError::Connect(e) => Attempt::Unreachable(e, false),
+                    LendError::Exhausted => Attempt::Exhausted,
+                })?;
+                let result = op(&mut client);
+                let broken = matches!(&result, Err(e) if is_unreachable(e));
+                self.give_back(client, broken);
+                result.map_err(|e| {
+                    if broken {
+                        Attempt::Unreachable(e, pooled)
+                    } else {
+                        Attempt::Refused(e)
+                    }
+                })
+            })
+        })
+    }
+
+    /// The retry loop around one attempt. A stale pooled connection is retried at once:
+    /// the server may well be back already.
+    fn retrying<T>(
+        &self,
+        mut attempt: impl FnMut() -> std::result::Result<T, Attempt>,
+    ) -> Result<T> {
+        let attempts = self.config.connection_retries.max(1);
+        let mut backoff = self.config.retry_backoff;
+        let mut tried = 0;
+        let mut stale_retried = false;
+        loop {
+            tried += 1;
+            let error = match attempt() {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Refused(e)) => return Err(StorageError::Postgres(e)),
+                Err(Attempt::Exhausted) => {
+                    return Err(StorageError::Unavailable {
+                        store: format!("PostgreSQL at {}", self.config.address()),
+                        reason: format!(
+                            "all {} connections of this worker stayed busy for {}s",
+                            self.config.max_connections,
+                            WAIT_FOR_CONNECTION.as_secs()
+                        ),
+                    });
+                }
+                Err(Attempt::Unreachable(e, pooled)) => {
+                    if pooled && !stale_retried {
+                        stale_retried = true;
+                        tried -= 1;
+                        continue;
+                    }
+                    e
+                }
+            };
+            if tried >= attempts {
+                return Err(self.unavailable(&error));
+            }
+            tracing::warn!(postgres = %self.config.address(), attempt = tried, attempts,
+                error = %error, "PostgreSQL unreachable; trying again");
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(self.config.retry_backoff_max);
+        }
+    }
+
+    fn unavailable(&self, e: &postgres::Error) -> StorageError {
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            reason = format!("{reason}: {s}");
+            source = s.source();
+        }
+        StorageError::Unavailable {
+            store: format!("PostgreSQL at {}", self.config.address()),
+            reason,
+        }
+    }
+}
+
+enum LendError {
+    Connect(postgres::Error),
+    Exhausted,
+}
+
+/// How one attempt failed.
+enum Attempt {
+    /// A statement PostgreSQL refused: no retry.
+    Refused(postgres::Error),
+    /// The server could not be reached; `true` when the connection came from the pool.
+    Unreachable(postgres::Error, bool),
+    /// Every connection of this worker stayed busy.
+    Exhausted,
+}
+
+impl From<postgres::Error> for Attempt {
+    fn from(e: postgres::Error) -> Attempt {
+        if is_unreachable(&e) {
+            Attempt::Unreachable(e, false)
+        } else {
+            Attempt::Refused(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_server_is_unavailable_naming_it() {
+        // Port 1 on loopback: nothing listens there.
+        let config = super::super::tests::config("127.0.0.1", 1);
+        let err = match Pool::shared(&config) {
+            Err(e) => e,
+            Ok(_) => panic!("a pool to a closed port"),
+        };
+        assert!(matches!(err, StorageError::Unavailable { .. }), "{err}");
+        assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+    }
+
+    #[test]
+    fn blocking_works_inside_any_runtime() {
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(multi.block_on(async { blocking(|| 1) }), 1);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { blocking(|| 2) }), 2);
+        assert_eq!(blocking(|| 3), 3);
+    }
+}
