@@ -16,16 +16,13 @@ durations; nothing here passes or fails.
 """
 
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from backends import Backends, Server, latencies, median, ratios  # noqa: E402
 from ingest import corpus, ingest  # noqa: E402
-from run import ROOT, api, free_port, index, start_master, wait_ok, wrk_posts  # noqa: E402
+from run import api, build_release, ensure_wrk, index, wrk_posts  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = os.environ.get("BENCH_DURATION", "5s")
@@ -47,87 +44,13 @@ PAGE_QUERIES = [
 STORES = ["embedded", "redis"]
 
 
-def median(xs):
-    return sorted(xs)[len(xs) // 2]
-
-
-class Redis:
-    """A redis-server of our own on a free loopback port, its data in a temp dir."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="lrm-redis-")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
-             "--appendonly", "yes", "--appendfsync", "everysec",
-             "--maxmemory-policy", "noeviction", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while self.cli("ping") != "PONG":
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server never answered PING")
-            time.sleep(0.05)
-
-    @property
-    def uri(self):
-        return f"redis://127.0.0.1:{self.port}"
-
-    def cli(self, *args):
-        done = subprocess.run(["redis-cli", "-p", str(self.port), *args],
-                              capture_output=True, text=True)
-        return done.stdout.strip()
-
-    def info(self, section):
-        fields = {}
-        for line in self.cli("info", section).splitlines():
-            key, sep, value = line.partition(":")
-            if sep:
-                fields[key] = value
-        return fields
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def store_env(store, redis):
-    if store == "embedded":
-        return {}
-    return {"LIGHTRAG_KV_STORAGE": "RedisKVStorage",
-            "LIGHTRAG_DOC_STATUS_STORAGE": "RedisDocStatusStorage", "REDIS_URI": redis.uri}
-
-
-class Server:
-    """lightrag-master --workers 2 on one store, in a fresh working directory."""
-
-    def __init__(self, store, redis):
-        if store == "redis":
-            redis.cli("flushall")
-        self.workdir = tempfile.mkdtemp(prefix=f"lrm-storage-{store}-")
-        self.port = free_port()
-        self.master = start_master(self.port, 2, self.workdir, store_env(store, redis))
-        wait_ok(self.port, timeout=30)
-
-    def stop(self):
-        self.master.send_signal(signal.SIGTERM)
-        self.master.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def ingestion(redis):
+def ingestion(backends):
     docs = corpus(INGEST_DOCS, INGEST_DOC_BYTES)
     mb = sum(len(d.encode()) for d in docs) / 1e6
     runs = {store: [] for store in STORES}
     for _ in range(ROUNDS):
         for store in STORES:
-            server = Server(store, redis)
+            server = Server(backends[store])
             try:
                 elapsed, counts, chunks = ingest(server.port, docs)
             finally:
@@ -138,9 +61,8 @@ def ingestion(redis):
     print(f"ingestion: {len(docs)} documents, {mb:.2f} MB, {chunks} chunks, "
           f"median of {ROUNDS} alternating rounds")
     for i, unit in enumerate(["MB/s", "chunks/s"]):
-        figures = {store: median([r[i] for r in runs[store]]) for store in STORES}
-        print(f"  {unit:>8}: embedded {figures['embedded']:8.2f}  redis {figures['redis']:8.2f}"
-              f"  ratio {figures['redis'] / figures['embedded']:.2f}x")
+        ratios("throughput", {store: median([r[i] for r in runs[store]]) for store in STORES},
+               unit)
 
 
 def page_corpus():
@@ -176,13 +98,14 @@ def idle_poll_cost(redis, seconds=5.0):
               f"{float(fields['usec_per_call']):8.1f} us/call")
 
 
-def pagination(redis):
+def pagination(backends):
+    redis = backends["redis"]
     docs = page_corpus()
     servers, counts = {}, {}
     try:
         for store in STORES:
             # The Redis server flushes first, so it starts after the embedded one is built.
-            servers[store] = Server(store, redis)
+            servers[store] = Server(backends[store])
             started = time.monotonic()
             counts[store] = index(servers[store].port, docs, batch=100, poll=0.5, timeout=120)
             print(f"pagination workspace, {store}: {len(docs)} documents indexed in "
@@ -206,31 +129,23 @@ def pagination(redis):
             figures = {store: [median([r[i] for r in runs[store]]) for i in range(3)]
                        for store in STORES}
             errors = {store: sum(r[3] for r in runs[store]) for store in STORES}
-            e, r = figures["embedded"], figures["redis"]
             print(f"  {name} ({len(bodies)} pages):", flush=True)
-            print(f"    embedded: p50 {e[0]:7.2f} ms  p99 {e[1]:7.2f} ms  {e[2]:8.1f} req/s  "
-                  f"non-2xx {errors['embedded']}")
-            print(f"    redis   : p50 {r[0]:7.2f} ms  p99 {r[1]:7.2f} ms  {r[2]:8.1f} req/s  "
-                  f"non-2xx {errors['redis']}")
-            print(f"    ratio redis/embedded: p50 {r[0] / e[0]:.2f}x  p99 {r[1] / e[1]:.2f}x  "
-                  f"req/s {r[2] / e[2]:.2f}x", flush=True)
+            latencies(figures, errors)
     finally:
         for server in servers.values():
             server.stop()
 
 
 def main():
-    if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
-    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
-    print(f"machine: {os.cpu_count()} cores; {version.stdout.split()[2]}", flush=True)
-    redis = Redis()
+    ensure_wrk()
+    build_release()
+    backends = Backends(STORES)
     try:
-        ingestion(redis)
-        pagination(redis)
+        print(f"machine: {os.cpu_count()} cores; {backends.describe()}", flush=True)
+        ingestion(backends)
+        pagination(backends)
     finally:
-        redis.stop()
+        backends.stop()
 
 
 if __name__ == "__main__":
