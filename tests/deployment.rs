@@ -51,9 +51,9 @@ fn check_setting(
     name: &str,
     value: Option<&str>,
 ) {
-    let option = settings
-        .get(name)
-        .unwrap_or_else(|| panic!("{file} sets {name}, which `lightrag-master --help` does not know"));
+    let option = settings.get(name).unwrap_or_else(|| {
+        panic!("{file} sets {name}, which `lightrag-master --help` does not know")
+    });
     if let (true, Some(class)) = (STORAGE_VARIABLES.contains(&name), value) {
         let offered = option
             .description
@@ -152,19 +152,17 @@ impl Manifests {
 
     /// The value a `configMapKeyRef` or `secretKeyRef` points at; the key must exist.
     fn key_ref(&self, file: &str, value_from: &Yaml) -> Option<String> {
-        let (kind, reference) = match (
-            &value_from["configMapKeyRef"],
-            &value_from["secretKeyRef"],
-        ) {
+        let (kind, reference) = match (&value_from["configMapKeyRef"], &value_from["secretKeyRef"])
+        {
             (r, _) if !r.is_badvalue() => ("ConfigMap", r),
             (_, r) if !r.is_badvalue() => ("Secret", r),
             _ => return None,
         };
         let name = reference["name"].as_str().unwrap();
         let key = reference["key"].as_str().unwrap();
-        self.keys(kind, name)
-            .remove(key)
-            .unwrap_or_else(|| panic!("{file} refers to key {key} of {kind} {name}, which lacks it"))
+        self.keys(kind, name).remove(key).unwrap_or_else(|| {
+            panic!("{file} refers to key {key} of {kind} {name}, which lacks it")
+        })
     }
 
     /// Every workload's pod template: (file, workload, pod spec).
@@ -181,10 +179,18 @@ impl Manifests {
         let found: Vec<_> = self
             .pod_specs()
             .into_iter()
-            .flat_map(|(f, d, spec)| list(&spec["containers"]).iter().map(move |c| (f, d, spec, c)))
+            .flat_map(|(f, d, spec)| {
+                list(&spec["containers"])
+                    .iter()
+                    .map(move |c| (f, d, spec, c))
+            })
             .filter(|(_, _, _, c)| {
                 let image = c["image"].as_str().unwrap_or_default();
-                image.rsplit('/').next().unwrap().starts_with("lightrag-master")
+                image
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .starts_with("lightrag-master")
             })
             .collect();
         assert_eq!(found.len(), 1, "one lightrag-master container in k8s/");
@@ -198,7 +204,10 @@ impl Manifests {
         let (file, _, _, container) = self.server();
         let mut env = BTreeMap::new();
         for from in list(&container["envFrom"]) {
-            assert!(from["prefix"].is_badvalue(), "{file}: envFrom with a prefix");
+            assert!(
+                from["prefix"].is_badvalue(),
+                "{file}: envFrom with a prefix"
+            );
             if let Some(name) = from["configMapRef"]["name"].as_str() {
                 env.extend(self.keys("ConfigMap", name));
             }
@@ -224,7 +233,9 @@ fn seconds(
         Some(Some(v)) => v.clone(),
         _ => default_of(settings, variable),
     };
-    value.parse().unwrap_or_else(|e| panic!("{variable}={value}: {e}"))
+    value
+        .parse()
+        .unwrap_or_else(|e| panic!("{variable}={value}: {e}"))
 }
 
 #[test]
@@ -240,7 +251,10 @@ fn k8s_manifests_set_only_settings_the_binary_knows() {
     // k8s/ serves on the port the server is given.
     for variable in STORAGE_VARIABLES {
         let class = env.get(variable).cloned().flatten().unwrap_or_default();
-        assert!(class.starts_with("PG"), "{file}: {variable}={class}, not a PG storage");
+        assert!(
+            class.starts_with("PG"),
+            "{file}: {variable}={class}, not a PG storage"
+        );
     }
     let host = env["POSTGRES_HOST"].clone().unwrap();
     let port = seconds(&env, &settings, "POSTGRES_PORT");
@@ -322,7 +336,11 @@ fn k8s_grace_period_covers_the_graceful_stop_after_the_prestop_delay() {
     );
     // A rolling update starts a new pod before it stops an old one.
     let rolling = &workload["spec"]["strategy"]["rollingUpdate"];
-    assert_eq!(scalar(&rolling["maxUnavailable"]).as_deref(), Some("0"), "{file}");
+    assert_eq!(
+        scalar(&rolling["maxUnavailable"]).as_deref(),
+        Some("0"),
+        "{file}"
+    );
 }
 
 /// `selector` picks pods with `labels`.
@@ -338,7 +356,10 @@ fn k8s_service_and_disruption_budget_cover_several_replicas() {
     let replicas = workload["spec"]["replicas"].as_i64().unwrap_or(1);
     assert!(replicas >= 2, "{file}: {replicas} replica(s)");
     let labels = &workload["spec"]["template"]["metadata"]["labels"];
-    assert!(selects(&workload["spec"]["selector"]["matchLabels"], labels));
+    assert!(selects(
+        &workload["spec"]["selector"]["matchLabels"],
+        labels
+    ));
     let port_names: BTreeSet<Yaml> = list(&container["ports"])
         .iter()
         .flat_map(|p| [p["name"].clone(), p["containerPort"].clone()])
@@ -359,7 +380,10 @@ fn k8s_service_and_disruption_budget_cover_several_replicas() {
         .collect();
     assert_eq!(budgets.len(), 1, "one PodDisruptionBudget for the replicas");
     let budget = &budgets[0].1["spec"];
-    let allowed = match (budget["maxUnavailable"].as_i64(), budget["minAvailable"].as_i64()) {
+    let allowed = match (
+        budget["maxUnavailable"].as_i64(),
+        budget["minAvailable"].as_i64(),
+    ) {
         (Some(max), _) => max,
         (None, Some(min)) => replicas - min,
         _ => panic!("the PodDisruptionBudget sets neither maxUnavailable nor minAvailable"),
@@ -496,7 +520,10 @@ fn compose_file_sets_only_settings_the_binary_knows_with_a_postgres_variant() {
         .collect();
     for variable in STORAGE_VARIABLES {
         let class = pg.get(variable).copied().unwrap_or_default();
-        assert!(class.starts_with("PG"), "{file}: the example sets {variable}={class}");
+        assert!(
+            class.starts_with("PG"),
+            "{file}: the example sets {variable}={class}"
+        );
     }
     let host = pg["POSTGRES_HOST"];
     let postgres = &compose["services"][host];
@@ -514,7 +541,10 @@ fn compose_file_sets_only_settings_the_binary_knows_with_a_postgres_variant() {
     // the graceful stop.
     let graceful = seconds(&env, &settings, "GRACEFUL_TIMEOUT");
     let grace = compose_seconds(server["stop_grace_period"].as_str().unwrap_or("10s"));
-    assert!(grace > graceful, "{file}: stop_grace_period {grace} s <= GRACEFUL_TIMEOUT {graceful}");
+    assert!(
+        grace > graceful,
+        "{file}: stop_grace_period {grace} s <= GRACEFUL_TIMEOUT {graceful}"
+    );
 }
 
 #[test]
@@ -526,7 +556,10 @@ fn dockerfile_sets_only_settings_the_binary_knows() {
         let Some(assignments) = line.strip_prefix("ENV ") else {
             continue;
         };
-        for (name, value) in assignments.split_whitespace().filter_map(|a| a.split_once('=')) {
+        for (name, value) in assignments
+            .split_whitespace()
+            .filter_map(|a| a.split_once('='))
+        {
             check_setting(&settings, "Dockerfile", name, Some(value));
             seen += 1;
         }
