@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from run import free_port, start_master, wait_ok
+from run import free_port, ok, start_master
 
 PG_VERSION = "0.1.5"
 PG_USER = "lightrag"
@@ -227,14 +227,20 @@ class Server:
         self.port = free_port()
         self.log = open(os.path.join(self.workdir, "stderr.log"), "w")
         self.master = start_master(self.port, workers, self.workdir, env, stderr=self.log)
-        try:
-            wait_ok(self.port, timeout=60)
-        except RuntimeError:
-            self.stop(keep=True)
-            with open(self.log.name) as f:
-                tail = f.read()[-2000:]
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            raise RuntimeError(f"lightrag-master did not start:\n{tail}") from None
+        # Up to a minute: on PostgreSQL each worker makes its pool and the schema first.
+        # A master that exits is not waited for.
+        deadline = time.monotonic() + 60
+        while not ok(self.port):
+            if self.master.poll() is not None or time.monotonic() > deadline:
+                self.fail()
+            time.sleep(0.05)
+
+    def fail(self):
+        self.stop(keep=True)
+        with open(self.log.name) as f:
+            tail = f.read()[-2000:]
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        raise RuntimeError(f"lightrag-master did not start:\n{tail}")
 
     def stop(self, keep=False):
         if self.master.poll() is None:

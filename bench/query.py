@@ -108,7 +108,7 @@ def main():
                     print(f"    {mode:>5}: p50 {p50:7.2f} ms ({p50 / base[0]:5.1f}x)  "
                           f"p99 {p99:7.2f} ms ({p99 / base[1]:5.1f}x)  "
                           f"{rps:8.1f} req/s ({rps / base[2]:5.2f}x)  non-2xx {errors}", flush=True)
-            for mode in MODES:
+            for mode in MODES if len(STORES) > 1 else []:
                 print(f"  {mode:>5}:", end="")
                 latency_ratios({store: results[(size, store)][mode][:3] for store in STORES},
                                indent=" ")
