@@ -498,6 +498,14 @@ fn compose_file_sets_only_settings_the_binary_knows_with_a_postgres_variant() {
         })),
         other => env.extend(entries(other).into_iter().map(|(k, v)| (k, scalar(v)))),
     }
+    // A stop in compose is SIGTERM then SIGKILL after stop_grace_period: it must cover
+    // the graceful stop.
+    let graceful = seconds(&env, &settings, "GRACEFUL_TIMEOUT");
+    let grace = compose_seconds(server["stop_grace_period"].as_str().unwrap_or("10s"));
+    assert!(
+        grace > graceful,
+        "{file}: stop_grace_period {grace} s <= GRACEFUL_TIMEOUT {graceful}"
+    );
     // .env is read by the server (env_file) and by compose (interpolation): a name
     // substituted anywhere in the file is one the user writes there.
     for name in interpolated(&text) {
@@ -536,14 +544,6 @@ fn compose_file_sets_only_settings_the_binary_knows_with_a_postgres_variant() {
         server["depends_on"][host]["required"].as_bool(),
         Some(false),
         "{file}: the server does not wait for {host}"
-    );
-    // A stop in compose is SIGTERM then SIGKILL after stop_grace_period: it must cover
-    // the graceful stop.
-    let graceful = seconds(&env, &settings, "GRACEFUL_TIMEOUT");
-    let grace = compose_seconds(server["stop_grace_period"].as_str().unwrap_or("10s"));
-    assert!(
-        grace > graceful,
-        "{file}: stop_grace_period {grace} s <= GRACEFUL_TIMEOUT {graceful}"
     );
 }
 
