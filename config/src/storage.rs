@@ -24,6 +24,9 @@ pub struct StorageSelection {
     pub redis: Option<RedisSettings>,
     /// Set when any role is in PostgreSQL.
     pub postgres: Option<PostgresSettings>,
+    /// EMBEDDING_MODEL as given, not the binding's default: LightRAG names the
+    /// PGVectorStorage tables by it (unset: the unsuffixed legacy tables).
+    pub vector_table_model: Option<String>,
 }
 
 impl StorageSelection {
@@ -41,6 +44,14 @@ impl StorageSelection {
 
     pub fn doc_status_in_postgres(&self) -> bool {
         self.doc_status == "PGDocStatusStorage"
+    }
+
+    pub fn vector_in_postgres(&self) -> bool {
+        self.vector == "PGVectorStorage"
+    }
+
+    pub fn graph_in_postgres(&self) -> bool {
+        self.graph == "PGTableGraphStorage"
     }
 
     fn any_in_postgres(&self) -> bool {
@@ -77,9 +88,15 @@ pub(crate) fn selection(r: &Resolver<'_>) -> Result<StorageSelection, ConfigErro
             ]),
         )?,
         graph: r.get(&spec::GRAPH_STORAGE, graph_storage)?,
-        vector: r.get(&spec::VECTOR_STORAGE, implemented(&["NanoVectorDBStorage"]))?,
+        vector: r.get(
+            &spec::VECTOR_STORAGE,
+            implemented(&["NanoVectorDBStorage", "PGVectorStorage"]),
+        )?,
         redis: None,
         postgres: None,
+        vector_table_model: r
+            .optional(&spec::EMBEDDING_MODEL, |s| Ok(s.to_owned()))?
+            .filter(|m| !m.trim().is_empty()),
     };
     if selection.kv_in_redis() || selection.doc_status_in_redis() {
         selection.redis = Some(redis(r)?);
@@ -90,7 +107,7 @@ pub(crate) fn selection(r: &Resolver<'_>) -> Result<StorageSelection, ConfigErro
     Ok(selection)
 }
 
-const GRAPH_STORAGES: &[&str] = &["NetworkXStorage"];
+const GRAPH_STORAGES: &[&str] = &["NetworkXStorage", "PGTableGraphStorage"];
 
 /// Apache AGE gets its own reason: it is LightRAG's other PostgreSQL graph.
 fn graph_storage(s: &str) -> Result<String, String> {
@@ -191,7 +208,51 @@ mod tests {
             "{unknown}"
         );
         let age = load(&["--graph-storage", "PGGraphStorage"]).unwrap_err();
-        assert!(age.contains("Apache AGE is not supported"), "{age}");
+        assert!(
+            age.contains(
+                "Apache AGE is not supported; available: NetworkXStorage, PGTableGraphStorage"
+            ),
+            "{age}"
+        );
+        let milvus = load(&["--vector-storage", "MilvusVectorDBStorage"]).unwrap_err();
+        assert!(
+            milvus.contains("available: NanoVectorDBStorage, PGVectorStorage"),
+            "{milvus}"
+        );
+    }
+
+    #[test]
+    fn pg_vectors_and_graph_are_chosen_and_named_by_the_given_model() {
+        let env: HashMap<String, String> = [
+            ("POSTGRES_USER", "u"),
+            ("POSTGRES_PASSWORD", ""),
+            ("POSTGRES_DATABASE", "d"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let env = Environment::from_maps(env, HashMap::new());
+        let load = |args: &[&str]| {
+            Settings::load(std::iter::once("x").chain(args.iter().copied()), &env)
+                .map(|s| s.storage)
+                .unwrap()
+        };
+        let pg = load(&[
+            "--vector-storage",
+            "PGVectorStorage",
+            "--graph-storage",
+            "PGTableGraphStorage",
+        ]);
+        assert!(pg.vector_in_postgres() && pg.graph_in_postgres() && pg.postgres.is_some());
+        // The binding's default model does not name tables; a given one does.
+        assert_eq!(pg.vector_table_model, None);
+        let named = load(&[
+            "--vector-storage",
+            "PGVectorStorage",
+            "--embedding-model",
+            "BAAI/bge-m3",
+        ]);
+        assert_eq!(named.vector_table_model.as_deref(), Some("BAAI/bge-m3"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::ingest::{
     section_path,
 };
 use crate::storage::graph::fragments;
-use crate::storage::{FullDoc, KvNamespace};
+use crate::storage::{FullDoc, KvNamespace, VectorNamespace};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeletionReport {
@@ -205,11 +205,8 @@ impl Ingest<'_> {
         self.write_relations(&plan.rebuilt.1, Write::Replace)?;
         self.stores.drop_relations(&plan.gone_relations)?;
         self.stores.drop_entities(&plan.gone_entities)?;
-        self.stores.chunk_index.delete(
-            self.stores.vectors,
-            self.stores.generations,
-            &plan.deleted_chunks,
-        )?;
+        self.stores
+            .vectors_delete(VectorNamespace::Chunks, &plan.deleted_chunks)?;
         kv.kv_delete(KvNamespace::TextChunks, &plan.deleted_chunks)?;
         if purge_cache {
             kv.kv_delete(KvNamespace::LlmResponseCache, &plan.cache_keys)?;

@@ -19,7 +19,7 @@ use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
 use crate::llm::{ExtractionSettings, LanguageModel, ModelError, wait};
 use crate::storage::bundle::Stores;
-use crate::storage::{FullDoc, KvNamespace, StorageError, VectorRecord};
+use crate::storage::{FullDoc, KvNamespace, StorageError, VectorNamespace, VectorRecord};
 
 pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key, section_path};
 pub(crate) use merge::Write;
@@ -144,14 +144,12 @@ impl Ingest<'_> {
             .map(|((id, record), vector)| VectorRecord {
                 id: id.clone(),
                 vector,
-                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"]}),
+                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"],
+                    "tokens": record["tokens"], "chunk_order_index": record["chunk_order_index"]}),
             })
             .collect();
-        self.stores.chunk_index.upsert(
-            self.stores.vectors,
-            self.stores.generations,
-            &chunk_vectors,
-        )?;
+        self.stores
+            .vectors_upsert(VectorNamespace::Chunks, &chunk_vectors)?;
 
         let refs: Vec<ChunkRef<'_>> = chunk_records
             .iter()

@@ -12,7 +12,9 @@ use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::parsing::ParseLimits;
-use lightrag_engine::storage::postgres::{SslConfig, SslMode, VectorIndexConfig, VectorIndexType};
+use lightrag_engine::storage::postgres::{
+    SslConfig, SslMode, VectorIndexConfig, VectorIndexType, VectorSuffix,
+};
 use lightrag_engine::storage::{Backend, PostgresConfig, RedisConfig, StorageConfig};
 
 /// Where the workspaces' data lives: each role on the backend its LightRAG name picks
@@ -30,8 +32,8 @@ pub fn storage(settings: &Settings) -> StorageConfig {
             selection.doc_status_in_redis(),
             selection.doc_status_in_postgres(),
         ),
-        vectors: Backend::Embedded,
-        graph: Backend::Embedded,
+        vectors: backend(false, selection.vector_in_postgres()),
+        graph: backend(false, selection.graph_in_postgres()),
         working_dir: settings.working_dir.clone(),
         redis: selection.redis.as_ref().map(|r| RedisConfig {
             uri: r.uri.clone(),
@@ -46,6 +48,10 @@ pub fn storage(settings: &Settings) -> StorageConfig {
             .postgres
             .as_ref()
             .map(|p| postgres(p, settings.workers)),
+        vector_suffix: Some(VectorSuffix {
+            model: selection.vector_table_model.clone(),
+            dim: settings.indexing.embedding_dim,
+        }),
     }
 }
 

@@ -66,9 +66,13 @@ impl Fixture {
             .unwrap()
     }
 
+    fn stores(&self) -> Stores<'_> {
+        Stores::new(&self.storage, &self.generations, &self.indexes)
+    }
+
     fn indexer(&self) -> Ingest<'_> {
         Ingest {
-            stores: Stores::new(&self.storage, &self.generations, &self.indexes),
+            stores: self.stores(),
             tokenizer: &self.tokenizer,
             embedder: &self.embedder,
             batching: Batching {
@@ -108,9 +112,9 @@ fn builds_the_graph_vectors_and_indexes() {
     assert!(edge.weight >= 2.0, "{edge:?}");
     let query = f.embedder.embed("SpaceX launch contract");
     let hits = f
-        .indexes
-        .entities
-        .query(&f.storage, &f.generations, &query, 3, 0.0)
+        .stores()
+        .search()
+        .query(VectorNamespace::Entities, &query, 3, 0.0)
         .unwrap();
     assert!(
         hits.iter().any(|h| h.meta["entity_name"] == "SpaceX"),
@@ -188,11 +192,10 @@ fn deleting_a_document_removes_its_own_elements_and_rebuilds_shared_ones() {
     );
     // Vector search no longer finds what went.
     let hits = f
-        .indexes
-        .entities
+        .stores()
+        .search()
         .query(
-            &f.storage,
-            &f.generations,
+            VectorNamespace::Entities,
             &f.embedder.embed("Gwynne Shotwell"),
             50,
             0.0,
@@ -203,9 +206,9 @@ fn deleting_a_document_removes_its_own_elements_and_rebuilds_shared_ones() {
             .all(|h| h.meta["entity_name"] != "Gwynne Shotwell")
     );
     let chunks = f
-        .indexes
-        .chunks
-        .query(&f.storage, &f.generations, &f.embedder.embed(TEXT), 50, 0.0)
+        .stores()
+        .search()
+        .query(VectorNamespace::Chunks, &f.embedder.embed(TEXT), 50, 0.0)
         .unwrap();
     assert!(
         chunks.iter().all(|h| h.meta["full_doc_id"] == "doc-2"),

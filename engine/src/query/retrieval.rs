@@ -15,8 +15,8 @@ use crate::embedding::{self, Batching};
 use crate::ids;
 use crate::llm::Keywords;
 use crate::rerank;
-use crate::storage::KvNamespace;
 use crate::storage::graph::{Entity, Relation, fragments};
+use crate::storage::{KvNamespace, VectorNamespace};
 
 fn text(data: &Value, key: &str) -> String {
     data.get(key)
@@ -84,20 +84,17 @@ impl QueryEngine<'_> {
         })
     }
 
-    /// The `top_k` nearest vectors of `index` at or above COSINE_THRESHOLD.
+    /// The `top_k` nearest vectors of `ns` at or above COSINE_THRESHOLD.
     fn search(
         &self,
-        index: &crate::storage::vectors::VectorIndex,
+        ns: VectorNamespace,
         vector: &[f32],
         top_k: usize,
     ) -> Result<Vec<crate::storage::vectors::Hit>, QueryError> {
-        Ok(index.query(
-            self.stores.vectors,
-            self.stores.generations,
-            vector,
-            top_k,
-            self.settings.cosine_threshold,
-        )?)
+        Ok(self
+            .stores
+            .search()
+            .query(ns, vector, top_k, self.settings.cosine_threshold)?)
     }
 
     fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
@@ -115,7 +112,7 @@ impl QueryEngine<'_> {
         params: &QueryParams,
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
-        let hits = self.search(self.stores.entity_index, vector, params.top_k)?;
+        let hits = self.search(VectorNamespace::Entities, vector, params.top_k)?;
         let mut entities = Vec::new();
         for hit in hits {
             if let Some(entity) = self.entity(&text(&hit.meta, "entity_name"))? {
@@ -170,7 +167,7 @@ impl QueryEngine<'_> {
         params: &QueryParams,
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
-        let hits = self.search(self.stores.relation_index, vector, params.top_k)?;
+        let hits = self.search(VectorNamespace::Relationships, vector, params.top_k)?;
         let mut relations = Vec::new();
         let mut names: Vec<String> = Vec::new();
         for hit in hits {
@@ -212,12 +209,10 @@ impl QueryEngine<'_> {
         let per_item_max = self.settings.related_chunk_number;
         if self.settings.chunk_pick == ChunkPick::Vector {
             let ids = chunk_pick::unique(&lists);
-            let scores = self.stores.chunk_index.similarities(
-                self.stores.vectors,
-                self.stores.generations,
-                query,
-                &ids,
-            )?;
+            let scores = self
+                .stores
+                .search()
+                .similarities(VectorNamespace::Chunks, query, &ids)?;
             let count = per_item_max * lists.len() / 2;
             if let Some(picked) = chunk_pick::by_similarity(&ids, &scores, count) {
                 return Ok(picked);
@@ -351,11 +346,7 @@ pub(super) async fn run(
     progress(PROGRESS_CHUNKS);
     let vector_chunks: Vec<String> = if matches!(mode, Mode::Naive | Mode::Mix) {
         engine
-            .search(
-                engine.stores.chunk_index,
-                &vectors.query,
-                params.chunk_top_k,
-            )?
+            .search(VectorNamespace::Chunks, &vectors.query, params.chunk_top_k)?
             .into_iter()
             .map(|hit| hit.id)
             .collect()

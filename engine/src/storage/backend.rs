@@ -11,7 +11,10 @@
 use std::path::PathBuf;
 
 use super::graph::{Entity, Relation};
-use super::postgres::PostgresConfig;
+use super::postgres::graph::PgGraph;
+use super::postgres::pool::Pool;
+use super::postgres::vectors::PgVectors;
+use super::postgres::{PostgresConfig, VectorSuffix};
 use super::redis::{RedisConfig, RedisDocStatus, RedisKv};
 use super::sqlite::SqliteStorage;
 use super::{
@@ -60,6 +63,8 @@ pub struct StorageConfig {
     pub redis: Option<RedisConfig>,
     /// How to reach PostgreSQL, when a role is there.
     pub postgres: Option<PostgresConfig>,
+    /// The embedding model and dimension PGVectorStorage names its tables by.
+    pub vector_suffix: Option<VectorSuffix>,
 }
 
 impl StorageConfig {
@@ -73,6 +78,7 @@ impl StorageConfig {
             working_dir,
             redis: None,
             postgres: None,
+            vector_suffix: None,
         }
     }
 
@@ -115,10 +121,27 @@ pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>>
         Backend::Postgres => return Err(pending(config.postgres()?, "PGDocStatusStorage")),
     };
     let vectors: Option<Box<dyn VectorStorage + Send + Sync>> = match config.vectors {
-        Backend::Embedded | Backend::Redis | Backend::Postgres => None,
+        Backend::Embedded => None,
+        Backend::Redis => return Err(no_redis_role("vector")),
+        Backend::Postgres => {
+            let suffix = config
+                .vector_suffix
+                .as_ref()
+                .ok_or_else(|| StorageError::Refused {
+                    what: "PGVectorStorage".into(),
+                    reason: "the embedding dimension its tables are named by is not known".into(),
+                })?;
+            let pool = Pool::shared(config.postgres()?)?;
+            Some(Box::new(PgVectors::open(pool, workspace, suffix)?))
+        }
     };
     let graph: Option<Box<dyn GraphStorage + Send + Sync>> = match config.graph {
-        Backend::Embedded | Backend::Redis | Backend::Postgres => None,
+        Backend::Embedded => None,
+        Backend::Redis => return Err(no_redis_role("graph")),
+        Backend::Postgres => Some(Box::new(PgGraph::open(
+            Pool::shared(config.postgres()?)?,
+            workspace,
+        ))),
     };
     Ok(Box::new(Mixed {
         kv,
@@ -127,6 +150,14 @@ pub fn open(config: &StorageConfig, workspace: &str) -> Result<Box<dyn Storage>>
         graph,
         embedded,
     }))
+}
+
+/// Redis serves only the KV and document-status roles (config never asks for more).
+fn no_redis_role(role: &str) -> StorageError {
+    StorageError::Refused {
+        what: format!("the {role} storage in Redis"),
+        reason: "Redis serves only KV and document status".into(),
+    }
 }
 
 fn pending(config: &PostgresConfig, name: &str) -> StorageError {
@@ -216,6 +247,7 @@ impl VectorStorage for Mixed {
         fn vectors_drop(&self, ns: VectorNamespace) -> Result<()>;
         fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
         fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
+        fn vector_search(&self) -> Option<&dyn super::vectors::VectorSearch>;
     }
 }
 

@@ -1,11 +1,15 @@
 //! The stores one workspace's indexing, edits and queries use, bundled: every storage
 //! role, the generation counters shared across workers, and this worker's caches over
 //! them. A bundle is cheap (references only) and made per operation.
+//!
+//! Vector writes go through the bundle ([`Stores::vectors_upsert`], [`Stores::vectors_delete`]),
+//! which moves the namespace's generation so every worker's caches follow; searches go
+//! to [`Stores::search`], the backend's own search or this worker's indexes.
 
 use super::cache::DegreeCache;
-use super::vectors::VectorIndex;
+use super::vectors::{CachedSearch, Indexes as VectorIndexes, VectorSearch};
 use super::{
-    Generations, GraphStorage, KvStorage, StorageError, VectorNamespace, VectorRecord,
+    Generations, GraphStorage, KvStorage, Result, StorageError, VectorNamespace, VectorRecord,
     VectorStorage,
 };
 use crate::embedding::{self, Batching, Embedder};
@@ -19,64 +23,85 @@ pub struct Stores<'a> {
     pub graph: &'a dyn GraphStorage,
     pub vectors: &'a dyn VectorStorage,
     pub generations: &'a dyn Generations,
-    pub chunk_index: &'a VectorIndex,
-    pub entity_index: &'a VectorIndex,
-    pub relation_index: &'a VectorIndex,
+    search: Search<'a>,
+}
+
+/// Where this bundle's vector searches run.
+enum Search<'a> {
+    /// The backend searches where the vectors are.
+    Backend(&'a dyn VectorSearch),
+    /// This worker's copy of the embedded store's vectors.
+    Cached(CachedSearch<'a>),
 }
 
 impl<'a> Stores<'a> {
-    /// One storage backend in every role, with a worker's vector caches over it.
+    /// One storage backend in every role, with a worker's caches over it (its vector
+    /// indexes only when the backend does not search itself).
     pub fn new(
         storage: &'a dyn super::Storage,
         generations: &'a dyn Generations,
         indexes: &'a Indexes,
     ) -> Stores<'a> {
+        let search = match storage.vector_search() {
+            Some(search) => Search::Backend(search),
+            None => Search::Cached(CachedSearch {
+                indexes: &indexes.vectors,
+                storage,
+                generations,
+            }),
+        };
         Stores {
             degrees: &indexes.degrees,
             kv: storage,
             graph: storage,
             vectors: storage,
             generations,
-            chunk_index: &indexes.chunks,
-            entity_index: &indexes.entities,
-            relation_index: &indexes.relationships,
+            search,
         }
     }
 
-    /// Embeds each record's `meta.content` and stores it in `index` (one of these
-    /// stores' indexes).
+    /// Vector search over the workspace's namespaces.
+    pub fn search(&self) -> &dyn VectorSearch {
+        match &self.search {
+            Search::Backend(search) => *search,
+            Search::Cached(search) => search,
+        }
+    }
+
+    /// Writes vectors, then tells every worker's caches to reload.
+    pub fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        self.vectors.vectors_upsert(ns, items)?;
+        self.generations.bump(ns);
+        Ok(())
+    }
+
+    pub fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
+        self.vectors.vectors_delete(ns, ids)?;
+        self.generations.bump(ns);
+        Ok(())
+    }
+
+    /// Embeds each record's `meta.content` and stores it in `ns`.
     pub(crate) fn embed_into<E: From<StorageError> + From<ModelError>>(
         &self,
         embedder: &dyn Embedder,
         batching: Batching,
-        index: &VectorIndex,
+        ns: VectorNamespace,
         mut records: Vec<VectorRecord>,
-    ) -> Result<(), E> {
+    ) -> std::result::Result<(), E> {
         if records.is_empty() {
             return Ok(());
         }
         wait(embedding::embed_records(embedder, &mut records, batching))?;
-        index.upsert(self.vectors, self.generations, &records)?;
+        self.vectors_upsert(ns, &records)?;
         Ok(())
     }
 }
 
-/// A worker's caches over one workspace: a vector index per namespace and the node
-/// degrees.
+/// A worker's caches over one workspace: its vector indexes (used only when the
+/// backend does not search itself) and the node degrees.
+#[derive(Default)]
 pub struct Indexes {
-    pub chunks: VectorIndex,
-    pub entities: VectorIndex,
-    pub relationships: VectorIndex,
+    vectors: VectorIndexes,
     pub degrees: DegreeCache,
-}
-
-impl Default for Indexes {
-    fn default() -> Self {
-        Indexes {
-            chunks: VectorIndex::new(VectorNamespace::Chunks),
-            entities: VectorIndex::new(VectorNamespace::Entities),
-            relationships: VectorIndex::new(VectorNamespace::Relationships),
-            degrees: DegreeCache::default(),
-        }
-    }
 }

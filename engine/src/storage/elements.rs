@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::bundle::Stores;
 use super::graph::{Entity, GRAPH_FIELD_SEP, Relation, fragments};
-use super::{KvNamespace, StorageError, VectorRecord};
+use super::{KvNamespace, StorageError, VectorNamespace, VectorRecord};
 use crate::embedding::{Batching, Embedder};
 use crate::ids;
 use crate::llm::ModelError;
@@ -59,7 +59,7 @@ impl Stores<'_> {
     ) -> Result<(), E> {
         self.graph.nodes_upsert(entities)?;
         let vectors = entities.iter().map(entity_vector).collect();
-        self.embed_into::<E>(embedder, batching, self.entity_index, vectors)?;
+        self.embed_into::<E>(embedder, batching, VectorNamespace::Entities, vectors)?;
         let lists: Vec<(String, Value)> = entities
             .iter()
             .map(|e| (e.name.clone(), chunk_list(&e.source_id)))
@@ -77,7 +77,7 @@ impl Stores<'_> {
     ) -> Result<(), E> {
         self.graph.edges_upsert(relations)?;
         let vectors = relations.iter().map(relation_vector).collect();
-        self.embed_into::<E>(embedder, batching, self.relation_index, vectors)?;
+        self.embed_into::<E>(embedder, batching, VectorNamespace::Relationships, vectors)?;
         let lists: Vec<(String, Value)> = relations
             .iter()
             .map(|r| {
@@ -103,8 +103,7 @@ impl Stores<'_> {
                 ids::relation_id(a, b)
             })
             .collect();
-        self.relation_index
-            .delete(self.vectors, self.generations, &vector_ids)?;
+        self.vectors_delete(VectorNamespace::Relationships, &vector_ids)?;
         let keys: Vec<String> = pairs
             .iter()
             .map(|(a, b)| relation_chunks_key(a, b))
@@ -119,8 +118,7 @@ impl Stores<'_> {
             self.graph.node_delete(name)?;
         }
         let vector_ids: Vec<String> = names.iter().map(|n| ids::entity_id(n)).collect();
-        self.entity_index
-            .delete(self.vectors, self.generations, &vector_ids)?;
+        self.vectors_delete(VectorNamespace::Entities, &vector_ids)?;
         self.kv.kv_delete(KvNamespace::EntityChunks, names)
     }
 }

@@ -3,9 +3,10 @@
 //! opens its own connection after fork (WAL mode: readers never block the writer).
 //! Rows carry the workspace, so workspaces never see each other's data.
 //!
-//! Vector search is exact cosine over an in-memory copy per namespace
-//! ([`vectors::VectorIndex`]), reloaded only when the namespace's generation counter
-//! ([`Generations`]) moves, which any worker's write does.
+//! Vector search is a role of its own ([`vectors::VectorSearch`]): a backend that
+//! searches in place serves it; over the embedded store it is exact cosine over an
+//! in-memory copy per namespace ([`vectors::VectorIndex`]), reloaded only when the
+//! namespace's generation counter ([`Generations`]) moves, which any worker's write does.
 
 mod backend;
 pub mod bundle;
@@ -206,6 +207,11 @@ pub trait VectorStorage {
     fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
     /// The dimension of the vectors stored in `ns`; `None` when it is empty.
     fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
+    /// The backend's own search, when it searches where the vectors are (no copy in
+    /// the workers); `None`: the engine searches a per-worker copy.
+    fn vector_search(&self) -> Option<&dyn vectors::VectorSearch> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -373,20 +379,18 @@ mod tests {
         let writer = SqliteStorage::open(&dir, "").unwrap();
         let reader = SqliteStorage::open(&dir, "").unwrap();
         let generations = LocalGenerations::default();
-        let writer_index = VectorIndex::new(VectorNamespace::Entities);
         let reader_index = VectorIndex::new(VectorNamespace::Entities);
         let record = |id: &str, v: Vec<f32>| VectorRecord {
             id: id.into(),
             vector: v,
             meta: json!({"name": id}),
         };
-        writer_index
-            .upsert(
-                &writer,
-                &generations,
-                &[record("x", vec![1.0, 0.0]), record("y", vec![0.6, 0.8])],
-            )
-            .unwrap();
+        let upsert = |items: &[VectorRecord]| {
+            writer.vectors_upsert(VectorNamespace::Entities, items)?;
+            generations.bump(VectorNamespace::Entities);
+            Ok::<_, StorageError>(())
+        };
+        upsert(&[record("x", vec![1.0, 0.0]), record("y", vec![0.6, 0.8])]).unwrap();
         let hits = reader_index
             .query(&reader, &generations, &[1.0, 0.1], 5, 0.2)
             .unwrap();
@@ -396,9 +400,7 @@ mod tests {
         );
         assert!(hits[0].score > 0.99);
         // A write elsewhere moves the generation: the reader's copy reloads.
-        writer_index
-            .upsert(&writer, &generations, &[record("z", vec![1.0, 0.05])])
-            .unwrap();
+        upsert(&[record("z", vec![1.0, 0.05])]).unwrap();
         let hits = reader_index
             .query(&reader, &generations, &[1.0, 0.0], 1, 0.2)
             .unwrap();
@@ -422,9 +424,10 @@ mod tests {
             writer.vectors_upsert(VectorNamespace::Entities, &[record("w", vec![1.0; 3])]),
             Err(StorageError::DimensionMismatch { .. })
         ));
-        writer_index
-            .delete(&writer, &generations, &["x".into()])
+        writer
+            .vectors_delete(VectorNamespace::Entities, &["x".into()])
             .unwrap();
+        generations.bump(VectorNamespace::Entities);
         writer.vectors_drop(VectorNamespace::Chunks).unwrap();
         assert!(
             writer

@@ -13,9 +13,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod graph;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
+mod vector_tables;
+pub(crate) mod vectors;
+
+pub use vector_tables::VectorSuffix;
 
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).

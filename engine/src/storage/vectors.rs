@@ -1,13 +1,16 @@
-//! Exact cosine search over an in-memory copy of a vector namespace. Each worker keeps
-//! its own copy and reloads it only when the namespace's generation counter has moved
-//! since it loaded, so a write on any worker is seen everywhere at the next query.
+//! Vector search, wherever it runs: [`VectorSearch`] is the role retrieval asks. A
+//! backend that searches in place (PostgreSQL with pgvector) serves it itself; for the
+//! embedded store each worker serves it from [`VectorIndex`], an exact cosine search
+//! over an in-memory copy of a namespace, reloaded only when the namespace's generation
+//! counter has moved since it loaded, so a write on any worker is seen everywhere at
+//! the next query.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 use serde_json::Value;
 
-use super::{Generations, Result, StorageError, VectorNamespace, VectorRecord, VectorStorage};
+use super::{Generations, Result, StorageError, VectorNamespace, VectorStorage};
 
 /// A search result.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +30,29 @@ struct Snapshot {
     rows: Vec<f32>,
     /// Row of each id.
     positions: HashMap<String, usize>,
+}
+
+/// Nearest-vector search over the vector namespaces of one workspace.
+pub trait VectorSearch {
+    /// The `top_k` most similar vectors of `ns` with cosine similarity at least
+    /// `threshold`, best first. A query of another dimension than the stored vectors is
+    /// a [`StorageError::DimensionMismatch`].
+    fn query(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Hit>>;
+
+    /// The cosine similarity of `query` to each of `ids` in `ns` (`None` for an id not
+    /// stored, or for every id when the dimensions differ).
+    fn similarities(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        ids: &[String],
+    ) -> Result<Vec<Option<f32>>>;
 }
 
 pub struct VectorIndex {
@@ -67,29 +93,6 @@ impl VectorIndex {
             namespace,
             snapshot: RwLock::new(Snapshot::default()),
         }
-    }
-
-    /// Writes through to storage, then tells every process to reload.
-    pub fn upsert(
-        &self,
-        storage: &dyn VectorStorage,
-        generations: &dyn Generations,
-        items: &[VectorRecord],
-    ) -> Result<()> {
-        storage.vectors_upsert(self.namespace, items)?;
-        generations.bump(self.namespace);
-        Ok(())
-    }
-
-    pub fn delete(
-        &self,
-        storage: &dyn VectorStorage,
-        generations: &dyn Generations,
-        ids: &[String],
-    ) -> Result<()> {
-        storage.vectors_delete(self.namespace, ids)?;
-        generations.bump(self.namespace);
-        Ok(())
     }
 
     fn refresh(&self, storage: &dyn VectorStorage, generations: &dyn Generations) -> Result<()> {
@@ -193,6 +196,66 @@ impl VectorIndex {
                 meta: snapshot.metas[i].clone(),
             })
             .collect())
+    }
+}
+
+/// A worker's in-memory indexes over the embedded store, one per namespace.
+pub struct Indexes {
+    chunks: VectorIndex,
+    entities: VectorIndex,
+    relationships: VectorIndex,
+}
+
+impl Default for Indexes {
+    fn default() -> Self {
+        Indexes {
+            chunks: VectorIndex::new(VectorNamespace::Chunks),
+            entities: VectorIndex::new(VectorNamespace::Entities),
+            relationships: VectorIndex::new(VectorNamespace::Relationships),
+        }
+    }
+}
+
+impl Indexes {
+    fn of(&self, ns: VectorNamespace) -> &VectorIndex {
+        match ns {
+            VectorNamespace::Chunks => &self.chunks,
+            VectorNamespace::Entities => &self.entities,
+            VectorNamespace::Relationships => &self.relationships,
+        }
+    }
+}
+
+/// [`VectorSearch`] from a worker's [`Indexes`], reloaded from `storage` when
+/// `generations` say it changed.
+pub struct CachedSearch<'a> {
+    pub indexes: &'a Indexes,
+    pub storage: &'a dyn VectorStorage,
+    pub generations: &'a dyn Generations,
+}
+
+impl VectorSearch for CachedSearch<'_> {
+    fn query(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Hit>> {
+        self.indexes
+            .of(ns)
+            .query(self.storage, self.generations, query, top_k, threshold)
+    }
+
+    fn similarities(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        ids: &[String],
+    ) -> Result<Vec<Option<f32>>> {
+        self.indexes
+            .of(ns)
+            .similarities(self.storage, self.generations, query, ids)
     }
 }
 

@@ -175,6 +175,57 @@ pub(crate) const TABLES: &[Table] = &[
              PRIMARY KEY (workspace, namespace, id))",
         ],
     },
+    // PGTableGraphStorage (LightRAG 1.5.7's pgtable_impl): nodes keyed by entity name,
+    // undirected edges stored once, canonically (src_id < tgt_id), with the index that
+    // finds a node's edges by either end and foreign keys that delete a node's edges
+    // with it.
+    Table {
+        name: "lightrag_graph_nodes",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_graph_nodes (workspace TEXT NOT NULL, \
+             namespace TEXT NOT NULL DEFAULT 'chunk_entity_relation', id TEXT NOT NULL, \
+             properties JSONB NOT NULL DEFAULT '{}', updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+             PRIMARY KEY (workspace, namespace, id))",
+        ],
+    },
+    Table {
+        name: "lightrag_graph_edges",
+        ddl: &[
+            "CREATE TABLE IF NOT EXISTS lightrag_graph_edges (workspace TEXT NOT NULL, \
+             namespace TEXT NOT NULL DEFAULT 'chunk_entity_relation', src_id TEXT NOT NULL, \
+             tgt_id TEXT NOT NULL, properties JSONB NOT NULL DEFAULT '{}', \
+             updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+             PRIMARY KEY (workspace, namespace, src_id, tgt_id))",
+            "CREATE INDEX IF NOT EXISTS idx_lightrag_graph_edges_namespace_tgt \
+             ON lightrag_graph_edges (workspace, namespace, tgt_id)",
+            "CREATE INDEX IF NOT EXISTS idx_lightrag_graph_edges_noncanonical \
+             ON lightrag_graph_edges (workspace, namespace) \
+             WHERE src_id COLLATE \"C\" > tgt_id COLLATE \"C\"",
+            // Rows another writer left the wrong way round: the newest of a pair wins.
+            "WITH flipped AS (DELETE FROM lightrag_graph_edges \
+             WHERE src_id COLLATE \"C\" > tgt_id COLLATE \"C\" RETURNING *) \
+             INSERT INTO lightrag_graph_edges (workspace, namespace, src_id, tgt_id, properties, updated_at) \
+             SELECT workspace, namespace, tgt_id, src_id, properties, updated_at FROM flipped \
+             ON CONFLICT (workspace, namespace, src_id, tgt_id) DO UPDATE \
+             SET properties = EXCLUDED.properties, updated_at = EXCLUDED.updated_at \
+             WHERE EXCLUDED.updated_at > lightrag_graph_edges.updated_at",
+            "DO $$ BEGIN \
+             IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'fk_lightrag_graph_edges_src') THEN \
+               DELETE FROM lightrag_graph_edges e WHERE NOT EXISTS (SELECT 1 FROM lightrag_graph_nodes n \
+                 WHERE n.workspace = e.workspace AND n.namespace = e.namespace AND n.id = e.src_id); \
+               ALTER TABLE lightrag_graph_edges ADD CONSTRAINT fk_lightrag_graph_edges_src \
+                 FOREIGN KEY (workspace, namespace, src_id) \
+                 REFERENCES lightrag_graph_nodes (workspace, namespace, id) ON DELETE CASCADE; \
+             END IF; \
+             IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'fk_lightrag_graph_edges_tgt') THEN \
+               DELETE FROM lightrag_graph_edges e WHERE NOT EXISTS (SELECT 1 FROM lightrag_graph_nodes n \
+                 WHERE n.workspace = e.workspace AND n.namespace = e.namespace AND n.id = e.tgt_id); \
+               ALTER TABLE lightrag_graph_edges ADD CONSTRAINT fk_lightrag_graph_edges_tgt \
+                 FOREIGN KEY (workspace, namespace, tgt_id) \
+                 REFERENCES lightrag_graph_nodes (workspace, namespace, id) ON DELETE CASCADE; \
+             END IF; END $$",
+        ],
+    },
 ];
 
 /// Creates whatever of [`TABLES`] is missing (the first pool of each process).

@@ -1,0 +1,515 @@
+//! `PGVectorStorage`: the vector namespaces in LightRAG's pgvector tables, searched
+//! where they are (no copy in the workers).
+//!
+//! Search runs LightRAG's query (cosine distance below `1 − COSINE_THRESHOLD`, nearest
+//! first, `LIMIT top_k`) with one fix: an HNSW or IVFFlat scan filtered by workspace
+//! can stop before it has `top_k` rows of that workspace (pgvector returns what the
+//! first `ef_search` candidates hold), so each search turns on pgvector's iterative
+//! scan (`relaxed_order`, pgvector 0.8+) and re-sorts the rows it gets. Before 0.8 a
+//! result shorter than `top_k` is checked by the exact search instead.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pgvector::Vector;
+use postgres::Row;
+use postgres::types::ToSql;
+use serde_json::{Map, Value, json};
+
+use super::pool::Pool;
+use super::vector_tables::{self, VectorSuffix};
+use super::{VectorIndexConfig, VectorIndexType, schema};
+use crate::ids;
+use crate::storage::graph::{GRAPH_FIELD_SEP, fragments};
+use crate::storage::vectors::{Hit, VectorSearch};
+use crate::storage::{Result, StorageError, VectorNamespace, VectorRecord, VectorStorage};
+
+/// The pgvector release that has iterative index scans.
+const ITERATIVE_SCAN: (u32, u32) = (0, 8);
+/// The first with `halfvec`.
+const HALFVEC: (u32, u32) = (0, 7);
+
+pub(crate) struct PgVectors {
+    pool: Arc<Pool>,
+    workspace: String,
+    /// Table of each namespace, in [`VectorNamespace::ALL`] order.
+    tables: [String; 3],
+    dim: usize,
+    /// `vector`, or `halfvec` under HNSW_HALFVEC.
+    cast: &'static str,
+    iterative_scan: bool,
+    index: VectorIndexConfig,
+}
+
+fn missing_extension(address: &str, why: &str) -> StorageError {
+    StorageError::Refused {
+        what: format!("PGVectorStorage at {address}"),
+        reason: format!(
+            "pgvector is missing: the `vector` extension is not installed in the database \
+             and cannot be created ({why}); install pgvector and run CREATE EXTENSION vector"
+        ),
+    }
+}
+
+/// `0.8.2` → (0, 8).
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+impl PgVectors {
+    /// Makes sure of pgvector and of this workspace's tables (creating them, adopting a
+    /// legacy table's rows) under the schema lock.
+    pub(crate) fn open(
+        pool: Arc<Pool>,
+        workspace: &str,
+        suffix: &VectorSuffix,
+    ) -> Result<PgVectors> {
+        let config = pool.config().clone();
+        let workspace = config.effective_workspace(workspace);
+        let address = config.address();
+        let version = pool.run(|c| {
+            let mut tx = c.transaction()?;
+            schema::locked(&mut tx)?;
+            // LightRAG creates the extension when it can; without the right, it must exist.
+            let mut attempt = tx.savepoint("extension")?;
+            let created = match attempt.batch_execute("CREATE EXTENSION IF NOT EXISTS vector") {
+                Ok(()) => attempt.commit().map(|()| None)?,
+                Err(e) => {
+                    drop(attempt);
+                    Some(e.to_string())
+                }
+            };
+            let row = tx.query_opt(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+                &[],
+            )?;
+            tx.commit()?;
+            Ok((row.map(|r| r.get::<_, String>(0)), created))
+        })?;
+        let version = match version {
+            (Some(v), _) => v,
+            (None, why) => {
+                return Err(missing_extension(
+                    &address,
+                    why.as_deref().unwrap_or("not available"),
+                ));
+            }
+        };
+        let release = major_minor(&version).unwrap_or((0, 0));
+        let index = config.vector_index.clone();
+        if index.index_type == Some(VectorIndexType::HnswHalfvec) && release < HALFVEC {
+            return Err(StorageError::Refused {
+                what: format!("POSTGRES_VECTOR_INDEX_TYPE=HNSW_HALFVEC at {address}"),
+                reason: format!("halfvec needs pgvector 0.7.0 or later, the server has {version}"),
+            });
+        }
+        let tables = VectorNamespace::ALL.map(|ns| vector_tables::table_name(ns, suffix));
+        let [chunks, entities, relationships] = tables;
+        let tables = [chunks?, entities?, relationships?];
+        pool.run(|c| {
+            let mut tx = c.transaction()?;
+            schema::locked(&mut tx)?;
+            for (ns, table) in VectorNamespace::ALL.iter().zip(&tables) {
+                if let Err(e) =
+                    vector_tables::set_up(&mut tx, *ns, table, &workspace, suffix.dim, &index)
+                {
+                    return Ok(Err(e));
+                }
+            }
+            tx.commit().map(Ok)
+        })??;
+        tracing::info!(postgres = %address, workspace, pgvector = version, tables = ?tables, "PGVectorStorage ready");
+        Ok(PgVectors {
+            pool,
+            workspace,
+            tables,
+            dim: suffix.dim,
+            cast: vector_tables::vector_type(&index),
+            iterative_scan: release >= ITERATIVE_SCAN,
+            index,
+        })
+    }
+
+    fn table(&self, ns: VectorNamespace) -> &str {
+        &self.tables[ns as usize]
+    }
+
+    fn check_dim(&self, ns: VectorNamespace, given: usize) -> Result<()> {
+        if given != self.dim {
+            return Err(StorageError::DimensionMismatch {
+                namespace: ns.as_str(),
+                stored: self.dim,
+                given,
+            });
+        }
+        Ok(())
+    }
+
+    /// `INSERT ... ON CONFLICT (workspace, id) DO UPDATE` of every column but
+    /// `create_time`, as LightRAG writes rows.
+    fn upsert_sql(&self, ns: VectorNamespace) -> String {
+        let table = self.table(ns);
+        let columns = vector_tables::data_columns(ns);
+        let names: Vec<&str> = columns.split(", ").collect();
+        let values: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 4)).collect();
+        let updates: Vec<String> = names
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO {table} (workspace, id, content_vector, {columns}) \
+             VALUES ($1, $2, $3::vector::{cast}, {values}) \
+             ON CONFLICT (workspace, id) DO UPDATE SET content_vector = EXCLUDED.content_vector, \
+             {updates}, update_time = CURRENT_TIMESTAMP",
+            cast = self.cast,
+            values = values.join(", "),
+            updates = updates.join(", ")
+        )
+    }
+
+    fn insert(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        ns: VectorNamespace,
+        items: &[VectorRecord],
+    ) -> std::result::Result<(), postgres::Error> {
+        let statement = tx.prepare(&self.upsert_sql(ns))?;
+        for item in items {
+            let vector = Vector::from(item.vector.clone());
+            let columns = row_columns(ns, &item.meta);
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.workspace, &item.id, &vector];
+            params.extend(columns.iter().map(|c| c.as_ref() as &(dyn ToSql + Sync)));
+            tx.execute(&statement, &params)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `search` in a transaction with pgvector's iterative scans on (where it has
+    /// them) and the vchordrq settings applied.
+    fn searching<T: Send>(
+        &self,
+        mut search: impl FnMut(
+            &mut postgres::Transaction<'_>,
+        ) -> std::result::Result<T, postgres::Error>
+        + Send,
+    ) -> Result<T> {
+        let mut settings = Vec::new();
+        if self.iterative_scan {
+            settings.push("SET LOCAL hnsw.iterative_scan = relaxed_order".to_owned());
+            settings.push("SET LOCAL ivfflat.iterative_scan = relaxed_order".to_owned());
+        }
+        if self.index.index_type == Some(VectorIndexType::Vchordrq) {
+            if let Some(probes) = self
+                .index
+                .vchordrq_probes
+                .as_deref()
+                .filter(|p| !p.is_empty())
+            {
+                settings.push(format!(
+                    "SET LOCAL vchordrq.probes = '{}'",
+                    probes.replace('\'', "''")
+                ));
+            }
+            settings.push(format!(
+                "SET LOCAL vchordrq.epsilon = {}",
+                self.index.vchordrq_epsilon
+            ));
+        }
+        let settings = settings.join("; ");
+        self.pool.run(|c| {
+            let mut tx = c.transaction()?;
+            if !settings.is_empty() {
+                tx.batch_execute(&settings)?;
+            }
+            let found = search(&mut tx)?;
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    fn nearest(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+        exact: bool,
+    ) -> Result<Vec<Hit>> {
+        let sql = format!(
+            "SELECT id, {columns}, (1 - (content_vector <=> $2::vector::{cast}))::float4 \
+             FROM {table} WHERE workspace = $1 AND content_vector <=> $2::vector::{cast} < $3 \
+             ORDER BY content_vector <=> $2::vector::{cast} LIMIT $4",
+            columns = vector_tables::data_columns(ns),
+            cast = self.cast,
+            table = self.table(ns),
+        );
+        let vector = Vector::from(query.to_vec());
+        let max_distance = 1.0 - f64::from(threshold);
+        let limit = i64::try_from(top_k).unwrap_or(i64::MAX);
+        let score_at = vector_tables::data_columns(ns).split(", ").count() + 1;
+        let mut hits = self.searching(|tx| {
+            if exact {
+                // The index cannot lose rows it is not used for.
+                tx.batch_execute("SET LOCAL enable_indexscan = off")?;
+            }
+            let rows = tx.query(&sql, &[&self.workspace, &vector, &max_distance, &limit])?;
+            Ok(rows
+                .iter()
+                .map(|row| Hit {
+                    id: row.get(0),
+                    score: row.get(score_at),
+                    meta: row_meta(ns, row, 1),
+                })
+                .collect::<Vec<_>>())
+        })?;
+        // relaxed_order may return neighbours slightly out of order.
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
+    }
+}
+
+/// The values of [`vector_tables::data_columns`] for a record's metadata.
+fn row_columns(ns: VectorNamespace, meta: &Value) -> Vec<Box<dyn ToSql + Sync>> {
+    let text = |key: &str| {
+        meta.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let int = |key: &str| {
+        meta.get(key)
+            .and_then(Value::as_i64)
+            .and_then(|n| i32::try_from(n).ok())
+    };
+    let chunk_ids =
+        || -> Vec<String> { fragments(&text("source_id")).map(str::to_owned).collect() };
+    match ns {
+        VectorNamespace::Chunks => vec![
+            Box::new(text("full_doc_id")),
+            Box::new(int("chunk_order_index")),
+            Box::new(int("tokens")),
+            Box::new(text("content")),
+            Box::new(text("file_path")),
+        ],
+        VectorNamespace::Entities => vec![
+            Box::new(text("entity_name")),
+            Box::new(text("content")),
+            Box::new(chunk_ids()),
+            Box::new(text("file_path")),
+        ],
+        VectorNamespace::Relationships => {
+            let (source, target) = ids::endpoints(text("src_id"), text("tgt_id"));
+            vec![
+                Box::new(source),
+                Box::new(target),
+                Box::new(text("content")),
+                Box::new(chunk_ids()),
+                Box::new(text("file_path")),
+            ]
+        }
+    }
+}
+
+/// A row's data columns (from column `first`) as the metadata the engine writes.
+fn row_meta(ns: VectorNamespace, row: &Row, first: usize) -> Value {
+    let text = |i: usize| row.get::<_, Option<String>>(first + i).unwrap_or_default();
+    let mut meta = Map::new();
+    match ns {
+        VectorNamespace::Chunks => {
+            meta.insert("full_doc_id".into(), json!(text(0)));
+            for (i, key) in [(1, "chunk_order_index"), (2, "tokens")] {
+                if let Some(n) = row.get::<_, Option<i32>>(first + i) {
+                    meta.insert(key.into(), json!(n));
+                }
+            }
+            meta.insert("content".into(), json!(text(3)));
+            meta.insert("file_path".into(), json!(text(4)));
+        }
+        VectorNamespace::Entities => {
+            meta.insert("entity_name".into(), json!(text(0)));
+            meta.insert("content".into(), json!(text(1)));
+            let chunks = row
+                .get::<_, Option<Vec<String>>>(first + 2)
+                .unwrap_or_default();
+            meta.insert("source_id".into(), json!(chunks.join(GRAPH_FIELD_SEP)));
+            meta.insert("file_path".into(), json!(text(3)));
+        }
+        VectorNamespace::Relationships => {
+            meta.insert("src_id".into(), json!(text(0)));
+            meta.insert("tgt_id".into(), json!(text(1)));
+            meta.insert("content".into(), json!(text(2)));
+            let chunks = row
+                .get::<_, Option<Vec<String>>>(first + 3)
+                .unwrap_or_default();
+            meta.insert("source_id".into(), json!(chunks.join(GRAPH_FIELD_SEP)));
+            meta.insert("file_path".into(), json!(text(4)));
+        }
+    }
+    Value::Object(meta)
+}
+
+impl VectorStorage for PgVectors {
+    fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        for item in items {
+            self.check_dim(ns, item.vector.len())?;
+        }
+        self.pool.run(|c| {
+            let mut tx = c.transaction()?;
+            self.insert(&mut tx, ns, items)?;
+            tx.commit()
+        })
+    }
+
+    fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM {} WHERE workspace = $1 AND id = ANY($2)",
+            self.table(ns)
+        );
+        self.pool
+            .run(|c| c.execute(&sql, &[&self.workspace, &ids]).map(drop))
+    }
+
+    fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>> {
+        let sql = format!(
+            "SELECT id, content_vector::vector, {} FROM {} WHERE workspace = $1 ORDER BY id",
+            vector_tables::data_columns(ns),
+            self.table(ns)
+        );
+        self.pool.run(|c| {
+            Ok(c.query(&sql, &[&self.workspace])?
+                .iter()
+                .map(|row| VectorRecord {
+                    id: row.get(0),
+                    vector: row
+                        .get::<_, Option<Vector>>(1)
+                        .map(|v| v.to_vec())
+                        .unwrap_or_default(),
+                    meta: row_meta(ns, row, 2),
+                })
+                .collect())
+        })
+    }
+
+    /// This workspace's rows, and those it left in a still-existing legacy table (so
+    /// that they are not adopted again at the next start).
+    fn vectors_drop(&self, ns: VectorNamespace) -> Result<()> {
+        let table = self.table(ns).to_owned();
+        let legacy = vector_tables::legacy_name(ns);
+        self.pool.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE workspace = $1"),
+                &[&self.workspace],
+            )?;
+            let legacy_exists: bool = tx
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&legacy])?
+                .get(0);
+            if legacy != table && legacy_exists {
+                tx.execute(
+                    &format!("DELETE FROM {legacy} WHERE workspace = $1"),
+                    &[&self.workspace],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        for item in items {
+            self.check_dim(ns, item.vector.len())?;
+        }
+        let table = self.table(ns).to_owned();
+        self.pool.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE workspace = $1"),
+                &[&self.workspace],
+            )?;
+            self.insert(&mut tx, ns, items)?;
+            tx.commit()
+        })
+    }
+
+    fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>> {
+        let sql = format!(
+            "SELECT vector_dims(content_vector::vector) FROM {} WHERE workspace = $1 LIMIT 1",
+            self.table(ns)
+        );
+        let dim = self.pool.run(|c| {
+            Ok(c.query_opt(&sql, &[&self.workspace])?
+                .and_then(|r| r.get::<_, Option<i32>>(0)))
+        })?;
+        Ok(dim.and_then(|d| usize::try_from(d).ok()))
+    }
+
+    fn vector_search(&self) -> Option<&dyn VectorSearch> {
+        Some(self)
+    }
+}
+
+impl VectorSearch for PgVectors {
+    fn query(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Hit>> {
+        if top_k == 0 {
+            return Ok(Vec::new());
+        }
+        self.check_dim(ns, query.len())?;
+        let hits = self.nearest(ns, query, top_k, threshold, false)?;
+        if hits.len() >= top_k || self.iterative_scan || self.index.index_type.is_none() {
+            return Ok(hits);
+        }
+        // Without iterative scans a short answer may be the index's, not the data's.
+        self.nearest(ns, query, top_k, threshold, true)
+    }
+
+    fn similarities(
+        &self,
+        ns: VectorNamespace,
+        query: &[f32],
+        ids: &[String],
+    ) -> Result<Vec<Option<f32>>> {
+        if query.len() != self.dim || ids.is_empty() {
+            return Ok(vec![None; ids.len()]);
+        }
+        let sql = format!(
+            "SELECT id, (1 - (content_vector <=> $2::vector::{cast}))::float4 FROM {table} \
+             WHERE workspace = $1 AND id = ANY($3)",
+            cast = self.cast,
+            table = self.table(ns)
+        );
+        let vector = Vector::from(query.to_vec());
+        let scores: HashMap<String, f32> = self.pool.run(|c| {
+            Ok(c.query(&sql, &[&self.workspace, &vector, &ids])?
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect())
+        })?;
+        Ok(ids.iter().map(|id| scores.get(id).copied()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_by_release() {
+        assert_eq!(major_minor("0.8.2"), Some((0, 8)));
+        assert_eq!(major_minor("0.10"), Some((0, 10)));
+        assert!(major_minor("0.7.4").unwrap() < ITERATIVE_SCAN);
+        assert!(major_minor("0.8.0").unwrap() >= ITERATIVE_SCAN);
+        assert_eq!(major_minor("x"), None);
+    }
+}

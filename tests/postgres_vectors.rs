@@ -1,0 +1,532 @@
+//! PGVectorStorage and PGTableGraphStorage against a real PostgreSQL with pgvector
+//! (tests/common/postgres.rs; skipped without the wheel unless LRM_REQUIRE_POSTGRES=1):
+//! the stores through the engine's storage factory (LightRAG's tables, rows and index,
+//! search in the database, top_k not cut short by a filtered HNSW scan), then the
+//! server: documents indexed through the API are retrieved and browsable, rows written
+//! the way LightRAG 1.5.7 writes them are served, and a database without pgvector
+//! stops the start with exit 4.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+use common::postgres::Postgres;
+use lightrag_engine::embedding::builtin::HashedNgrams;
+use lightrag_engine::storage::bundle::{Indexes, Stores};
+use lightrag_engine::storage::postgres::{
+    SslConfig, SslMode, VectorIndexConfig, VectorIndexType, VectorSuffix,
+};
+use lightrag_engine::storage::{
+    Backend, Entity, LocalGenerations, PostgresConfig, Relation, Storage, StorageConfig,
+    StorageError, VectorNamespace, VectorRecord,
+};
+use serde_json::{Value, json};
+
+/// The engine's PostgreSQL settings for `pg`, with `server_settings` sent at connect.
+fn config(pg: &Postgres, server_settings: &[(&str, &str)]) -> PostgresConfig {
+    PostgresConfig {
+        host: "127.0.0.1".into(),
+        port: pg.port,
+        user: "lightrag".into(),
+        password: String::new(),
+        database: "lightrag".into(),
+        workspace: None,
+        max_connections: 4,
+        ssl: SslConfig {
+            mode: SslMode::Disable,
+            cert: None,
+            key: None,
+            root_cert: None,
+            crl: None,
+        },
+        server_settings: server_settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        statement_cache_size: 100,
+        connection_retries: 1,
+        retry_backoff: Duration::from_millis(50),
+        retry_backoff_max: Duration::from_millis(100),
+        vector_index: VectorIndexConfig {
+            index_type: Some(VectorIndexType::Hnsw),
+            hnsw_m: 16,
+            hnsw_ef: 64,
+            ivfflat_lists: 100,
+            vchordrq_build_options: None,
+            vchordrq_probes: None,
+            vchordrq_epsilon: 1.9,
+        },
+    }
+}
+
+/// Vectors and graph in `postgres`, the rest embedded under a fresh directory.
+fn open(
+    postgres: PostgresConfig,
+    model: Option<&str>,
+    dim: usize,
+    workspace: &str,
+) -> Box<dyn Storage> {
+    let mut config = StorageConfig::embedded(common::temp_dir("pgv-store"));
+    config.vectors = Backend::Postgres;
+    config.graph = Backend::Postgres;
+    config.postgres = Some(postgres);
+    config.vector_suffix = Some(VectorSuffix {
+        model: model.map(str::to_owned),
+        dim,
+    });
+    lightrag_engine::storage::open(&config, workspace).unwrap()
+}
+
+fn record(id: &str, vector: Vec<f32>, meta: Value) -> VectorRecord {
+    VectorRecord {
+        id: id.into(),
+        vector,
+        meta,
+    }
+}
+
+#[test]
+fn vectors_live_in_lightrags_tables_and_are_searched_there() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let storage = open(config(&pg, &[]), Some("BAAI/bge-m3"), 3, "");
+    let (generations, indexes) = (LocalGenerations::default(), Indexes::default());
+    let stores = Stores::new(&*storage, &generations, &indexes);
+    stores
+        .vectors_upsert(
+            VectorNamespace::Chunks,
+            &[
+                record("chunk-1", vec![1.0, 0.0, 0.0], json!({"full_doc_id": "doc-1", "file_path": "a.txt", "content": "alpha", "tokens": 3, "chunk_order_index": 0})),
+                record("chunk-2", vec![0.6, 0.8, 0.0], json!({"full_doc_id": "doc-1", "file_path": "a.txt", "content": "beta", "tokens": 4, "chunk_order_index": 1})),
+            ],
+        )
+        .unwrap();
+    stores
+        .vectors_upsert(
+            VectorNamespace::Entities,
+            &[record("ent-x", vec![0.0, 1.0, 0.0], json!({"entity_name": "Alice", "content": "Alice\nA person.", "source_id": "chunk-1<SEP>chunk-2", "file_path": "a.txt"}))],
+        )
+        .unwrap();
+    stores
+        .vectors_upsert(
+            VectorNamespace::Relationships,
+            &[record("rel-y", vec![0.0, 0.0, 1.0], json!({"src_id": "Bob", "tgt_id": "Alice", "content": "knows\tBob\nAlice\nFriends.", "source_id": "chunk-2", "file_path": "a.txt"}))],
+        )
+        .unwrap();
+    // LightRAG's rows: the default workspace, the sorted pair, chunk ids as an array.
+    assert_eq!(
+        pg.psql("SELECT workspace, id, full_doc_id, chunk_order_index, tokens, content, file_path, vector_dims(content_vector) FROM lightrag_vdb_chunks_baai_bge_m3_3d ORDER BY id"),
+        "default|chunk-1|doc-1|0|3|alpha|a.txt|3\ndefault|chunk-2|doc-1|1|4|beta|a.txt|3"
+    );
+    assert_eq!(
+        pg.psql("SELECT entity_name, content, chunk_ids FROM lightrag_vdb_entity_baai_bge_m3_3d"),
+        "Alice|Alice\nA person.|{chunk-1,chunk-2}"
+    );
+    assert_eq!(
+        pg.psql("SELECT source_id, target_id, chunk_ids FROM lightrag_vdb_relation_baai_bge_m3_3d"),
+        "Alice|Bob|{chunk-2}"
+    );
+    assert_eq!(
+        pg.psql("SELECT indexname FROM pg_indexes WHERE tablename = 'lightrag_vdb_entity_baai_bge_m3_3d' ORDER BY 1"),
+        "idx_lightrag_vdb_entity_baai_bge_m3_3d_hnsw_cosine\nidx_lightrag_vdb_entity_baai_bge_m3_3d_id\n\
+         idx_lightrag_vdb_entity_baai_bge_m3_3d_workspace_id\nlightrag_vdb_entity_baai_bge_m3_3d_pk"
+    );
+    // Searched in the database: nearest first, the threshold as LightRAG applies it.
+    let search = stores.search();
+    let hits = search
+        .query(VectorNamespace::Chunks, &[1.0, 0.1, 0.0], 5, 0.2)
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        ["chunk-1", "chunk-2"]
+    );
+    assert!(
+        hits[0].score > 0.99 && hits[0].meta["content"] == "alpha",
+        "{hits:?}"
+    );
+    assert_eq!(
+        search
+            .query(VectorNamespace::Chunks, &[0.0, 0.0, 1.0], 5, 0.2)
+            .unwrap(),
+        []
+    );
+    let entity = search
+        .query(VectorNamespace::Entities, &[0.1, 1.0, 0.0], 5, 0.2)
+        .unwrap();
+    assert_eq!(entity[0].meta["entity_name"], "Alice");
+    let relation = search
+        .query(VectorNamespace::Relationships, &[0.0, 0.1, 1.0], 5, 0.2)
+        .unwrap();
+    assert_eq!(
+        (
+            relation[0].meta["src_id"].as_str(),
+            relation[0].meta["tgt_id"].as_str()
+        ),
+        (Some("Alice"), Some("Bob"))
+    );
+    let scores = search
+        .similarities(
+            VectorNamespace::Chunks,
+            &[1.0, 0.0, 0.0],
+            &["chunk-2".into(), "nope".into(), "chunk-1".into()],
+        )
+        .unwrap();
+    assert!(
+        (scores[0].unwrap() - 0.6).abs() < 1e-4 && scores[1].is_none() && scores[2].unwrap() > 0.99,
+        "{scores:?}"
+    );
+    assert!(matches!(
+        search.query(VectorNamespace::Chunks, &[1.0, 0.0], 5, 0.0),
+        Err(StorageError::DimensionMismatch {
+            stored: 3,
+            given: 2,
+            ..
+        })
+    ));
+    // What the identity check and re-embedding read.
+    assert_eq!(
+        storage.vectors_dim(VectorNamespace::Entities).unwrap(),
+        Some(3)
+    );
+    let all = storage.vectors_all(VectorNamespace::Entities).unwrap();
+    assert_eq!(all[0].meta["source_id"], "chunk-1<SEP>chunk-2");
+    assert_eq!(all[0].vector, [0.0, 1.0, 0.0]);
+    storage
+        .vectors_replace(
+            VectorNamespace::Entities,
+            &[record(
+                "ent-z",
+                vec![1.0, 1.0, 0.0],
+                json!({"entity_name": "Zed", "content": "Zed\n"}),
+            )],
+        )
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT id FROM lightrag_vdb_entity_baai_bge_m3_3d"),
+        "ent-z"
+    );
+    assert!(matches!(
+        storage.vectors_upsert(
+            VectorNamespace::Entities,
+            &[record("w", vec![1.0; 4], json!({}))]
+        ),
+        Err(StorageError::DimensionMismatch { .. })
+    ));
+    stores
+        .vectors_delete(VectorNamespace::Chunks, &["chunk-1".into()])
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT id FROM lightrag_vdb_chunks_baai_bge_m3_3d"),
+        "chunk-2"
+    );
+    storage.vectors_drop(VectorNamespace::Chunks).unwrap();
+    assert_eq!(storage.vectors_dim(VectorNamespace::Chunks).unwrap(), None);
+    // Another dimension is another table set, as in LightRAG; the old one stays.
+    let wider = open(config(&pg, &[]), Some("BAAI/bge-m3"), 4, "");
+    assert_eq!(wider.vectors_dim(VectorNamespace::Entities).unwrap(), None);
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM lightrag_vdb_entity_baai_bge_m3_3d"),
+        "1"
+    );
+}
+
+#[test]
+fn top_k_rows_come_back_when_another_workspace_crowds_the_hnsw_index() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    // A small candidate list and no sort: the planner walks the HNSW index, as it does
+    // on large tables.
+    let settings = [("hnsw.ef_search", "10"), ("enable_sort", "off")];
+    // A fixed pseudo-random sequence (xorshift), so that every run builds the same index.
+    let state = std::cell::Cell::new(0x9E37_79B9_7F4A_7C15_u64);
+    let next = || {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let vector = |_| (0..8).map(|_| next()).collect::<Vec<f32>>();
+    let rows = |prefix: &str, n: usize| -> Vec<VectorRecord> {
+        (0..n)
+            .map(|i| {
+                record(
+                    &format!("{prefix}-{i}"),
+                    vector(i),
+                    json!({"entity_name": format!("{prefix}{i}"), "content": "x"}),
+                )
+            })
+            .collect()
+    };
+    let crowd = open(config(&pg, &settings), Some("m"), 8, "crowd");
+    crowd
+        .vectors_upsert(VectorNamespace::Entities, &rows("other", 3000))
+        .unwrap();
+    let mine = open(config(&pg, &settings), Some("m"), 8, "mine");
+    mine.vectors_upsert(VectorNamespace::Entities, &rows("mine", 40))
+        .unwrap();
+    pg.psql("ANALYZE lightrag_vdb_entity_m_8d");
+    // LightRAG's query loses rows under these settings ...
+    let query = "[1,1,1,1,1,1,1,1]";
+    let lightrag = pg.psql(&format!(
+        "SET hnsw.ef_search = 10; SET enable_sort = off; SELECT count(*) FROM (SELECT entity_name FROM lightrag_vdb_entity_m_8d \
+         WHERE workspace = 'mine' AND content_vector <=> '{query}'::vector < 0.8 \
+         ORDER BY content_vector <=> '{query}'::vector LIMIT 40) found"
+    ));
+    assert!(
+        lightrag.parse::<usize>().unwrap() < 40,
+        "the setup no longer shows the loss: {lightrag}"
+    );
+    // ... ours gets every one.
+    let (generations, indexes) = (LocalGenerations::default(), Indexes::default());
+    let stores = Stores::new(&*mine, &generations, &indexes);
+    let hits = stores
+        .search()
+        .query(VectorNamespace::Entities, &[1.0; 8], 40, 0.2)
+        .unwrap();
+    assert_eq!(hits.len(), 40);
+    assert!(hits.iter().all(|h| h.id.starts_with("mine-")));
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let graph = open(config(&pg, &[]), None, 3, "ws1");
+    let node = |name: &str, kind: &str| Entity {
+        entity_type: kind.into(),
+        ..Entity::new(name)
+    };
+    graph
+        .nodes_upsert(&[node("Alice", "person"), node("Bob", "person")])
+        .unwrap();
+    graph
+        .edges_upsert(&[Relation {
+            weight: 2.5,
+            keywords: "knows".into(),
+            ..Relation::new("Bob", "Alice")
+        }])
+        .unwrap();
+    // Stored once per pair, smaller name first; an endpoint not yet a node is made one.
+    graph
+        .edges_upsert(&[Relation::new("Carol", "Alice")])
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT workspace, namespace, src_id, tgt_id, properties->>'weight' FROM lightrag_graph_edges ORDER BY 3, 4"),
+        "ws1|chunk_entity_relation|Alice|Bob|2.5\nws1|chunk_entity_relation|Alice|Carol|1.0"
+    );
+    assert_eq!(
+        pg.psql("SELECT properties FROM lightrag_graph_nodes WHERE id = 'Carol'"),
+        r#"{"entity_id": "Carol"}"#
+    );
+    assert_eq!(
+        pg.psql("SELECT properties->>'entity_id', properties->>'entity_type' FROM lightrag_graph_nodes WHERE id = 'Alice'"),
+        "Alice|person"
+    );
+    let edge = graph.edge_get("Bob", "Alice").unwrap().unwrap();
+    assert_eq!(
+        (edge.source.as_str(), edge.target.as_str(), edge.weight),
+        ("Alice", "Bob", 2.5)
+    );
+    assert_eq!(
+        graph.node_get("Alice").unwrap(),
+        Some(node("Alice", "person"))
+    );
+    assert_eq!(graph.node_names().unwrap(), ["Alice", "Bob", "Carol"]);
+    assert_eq!(graph.most_connected(2).unwrap(), ["Alice", "Bob"]);
+    let degrees = graph
+        .node_degrees(&["Alice".into(), "Bob".into(), "Nobody".into()])
+        .unwrap();
+    assert_eq!(
+        (degrees["Alice"], degrees["Bob"], degrees["Nobody"]),
+        (2, 1, 0)
+    );
+    assert_eq!(graph.edges_of("Alice").unwrap().len(), 2);
+    let mut weights = graph.edge_weights_of("Alice").unwrap();
+    weights.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        weights,
+        [
+            ("Alice".into(), "Bob".into(), 2.5),
+            ("Alice".into(), "Carol".into(), 1.0)
+        ]
+    );
+    // A node takes its edges with it; another workspace sees none of it.
+    graph.node_delete("Carol").unwrap();
+    assert_eq!(graph.edges_of("Alice").unwrap().len(), 1);
+    let other = open(config(&pg, &[]), None, 3, "ws2");
+    assert!(other.node_names().unwrap().is_empty());
+    graph.edge_delete("Bob", "Alice").unwrap();
+    assert!(graph.edge_get("Alice", "Bob").unwrap().is_none());
+    graph.graph_drop().unwrap();
+    assert_eq!(pg.psql("SELECT count(*) FROM lightrag_graph_nodes"), "0");
+    // A row written the other way round by another server is made canonical at start.
+    pg.psql(
+        "INSERT INTO lightrag_graph_nodes (workspace, id, properties) VALUES ('ws1', 'X', '{}'), ('ws1', 'Y', '{}'); \
+         INSERT INTO lightrag_graph_edges (workspace, src_id, tgt_id, properties) VALUES ('ws1', 'Y', 'X', '{\"weight\": 3}')",
+    );
+    drop(open(
+        PostgresConfig {
+            max_connections: 3,
+            ..config(&pg, &[])
+        },
+        None,
+        3,
+        "ws1",
+    ));
+    assert_eq!(
+        pg.psql("SELECT src_id, tgt_id FROM lightrag_graph_edges"),
+        "X|Y"
+    );
+}
+
+/// A server with vectors and graph in `pg`, the builtin models, EMBEDDING_MODEL naming
+/// the vector tables.
+fn server(pg: &Postgres, name: &str) -> common::Builder {
+    pg.configure(Server::builder(name))
+        .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
+        .env("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage")
+        .env("EMBEDDING_BINDING", "builtin")
+        .env("EMBEDDING_MODEL", "BAAI/bge-m3")
+        .env("EMBEDDING_DIM", "64")
+}
+
+fn query_data(server: &Server, body: Value) -> Value {
+    let r = common::call(server, "POST", "/query/data", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+#[test]
+fn documents_indexed_through_the_api_are_retrieved_and_browsable() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let server = server(&pg, "pgv-api").args(&["--workers", "2"]).start();
+    common::index_texts(
+        &server,
+        &[(
+            "turing.txt",
+            "Alan Turing broke the Enigma cipher at Bletchley Park. Alan Turing proposed the Turing Test.",
+        )],
+    );
+    let rows: usize = pg
+        .psql(
+            "SELECT count(*) FROM lightrag_vdb_chunks_baai_bge_m3_64d WHERE workspace = 'default'",
+        )
+        .parse()
+        .unwrap();
+    assert!(rows >= 1);
+    let data = query_data(
+        &server,
+        json!({"query": "Where did Alan Turing break the Enigma cipher?", "mode": "mix", "ll_keywords": ["Alan Turing"], "hl_keywords": ["Enigma cipher"]}),
+    );
+    let chunks = data["data"]["chunks"].as_array().unwrap();
+    assert!(
+        chunks.iter().any(|c| c["file_path"] == "turing.txt"),
+        "{data}"
+    );
+    let entities = data["data"]["entities"].as_array().unwrap();
+    assert!(
+        entities.iter().any(|e| e["entity_name"] == "Alan Turing"),
+        "{data}"
+    );
+    let labels = server.get("/graph/label/list").json();
+    assert!(
+        labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "Alan Turing"),
+        "{labels}"
+    );
+    let graph = server.get("/graphs?label=Alan%20Turing&max_depth=2").json();
+    assert!(
+        !graph["nodes"].as_array().unwrap().is_empty()
+            && !graph["edges"].as_array().unwrap().is_empty(),
+        "{graph}"
+    );
+}
+
+#[test]
+fn rows_written_as_lightrag_writes_them_are_served() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    // The server makes the tables; then LightRAG 1.5.7's rows are written by hand (it
+    // searches and reads the graph in the database: no copy to refresh).
+    let server = server(&pg, "pgv-lightrag").start();
+    let embed = HashedNgrams::new(64);
+    let literal = |v: Vec<f32>| {
+        format!(
+            "[{}]",
+            v.iter().map(f32::to_string).collect::<Vec<_>>().join(",")
+        )
+    };
+    let content = "Ada Lovelace\nAda Lovelace wrote the first published algorithm.";
+    pg.psql(&format!(
+        "INSERT INTO lightrag_vdb_entity_baai_bge_m3_64d (id, workspace, entity_name, content, content_vector, chunk_ids, file_path) \
+         VALUES ('ent-{md5}', 'default', 'Ada Lovelace', '{content}', '{vector}', ARRAY['chunk-1'], 'ada.txt'); \
+         INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties) VALUES \
+         ('default', 'chunk_entity_relation', 'Ada Lovelace', '{{\"entity_id\": \"Ada Lovelace\", \"entity_type\": \"person\", \"description\": \"Wrote the first published algorithm.\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\", \"created_at\": 1795674000, \"truncate\": \"\"}}'), \
+         ('default', 'chunk_entity_relation', 'Analytical Engine', '{{\"entity_id\": \"Analytical Engine\", \"entity_type\": \"artifact\", \"description\": \"A machine.\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\"}}'); \
+         INSERT INTO lightrag_graph_edges (workspace, namespace, src_id, tgt_id, properties) VALUES \
+         ('default', 'chunk_entity_relation', 'Ada Lovelace', 'Analytical Engine', '{{\"weight\": 1.0, \"description\": \"She wrote for it.\", \"keywords\": \"algorithm\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\", \"created_at\": 1795674000, \"truncate\": \"\"}}')",
+        md5 = "x",
+        vector = literal(embed.embed(content)),
+    ));
+    let data = query_data(
+        &server,
+        json!({"query": "Who was Ada Lovelace?", "mode": "local", "ll_keywords": ["Ada Lovelace"]}),
+    );
+    let entities = data["data"]["entities"].as_array().unwrap();
+    assert_eq!(entities[0]["entity_name"], "Ada Lovelace", "{data}");
+    assert_eq!(
+        entities[0]["description"],
+        "Wrote the first published algorithm."
+    );
+    let relations = data["data"]["relationships"].as_array().unwrap();
+    assert_eq!(
+        (
+            relations[0]["src_id"].as_str(),
+            relations[0]["tgt_id"].as_str()
+        ),
+        (Some("Ada Lovelace"), Some("Analytical Engine")),
+        "{data}"
+    );
+    let labels = server.get("/graph/label/list").json();
+    assert_eq!(labels, json!(["Ada Lovelace", "Analytical Engine"]));
+    let graph = server.get("/graphs?label=Ada%20Lovelace").json();
+    assert_eq!(graph["edges"].as_array().unwrap().len(), 1, "{graph}");
+}
+
+#[test]
+fn a_database_without_pgvector_stops_the_start_with_exit_4() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    // pgvector is on the server but not in the database, and the role may not create it
+    // (it may create tables).
+    pg.psql("DROP EXTENSION vector");
+    pg.psql("CREATE ROLE plain LOGIN");
+    pg.psql("GRANT CREATE ON SCHEMA public TO plain");
+    let mut server = server(&pg, "pgv-missing")
+        .env("POSTGRES_USER", "plain")
+        .no_wait()
+        .start();
+    let status = server
+        .wait_exit(Duration::from_secs(60))
+        .expect("the master exits");
+    assert_eq!(status.code(), Some(4), "{}", server.output());
+    assert!(
+        server.output().contains("pgvector is missing"),
+        "{}",
+        server.output()
+    );
+}
