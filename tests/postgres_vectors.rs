@@ -294,6 +294,112 @@ fn top_k_rows_come_back_when_another_workspace_crowds_the_hnsw_index() {
 }
 
 #[test]
+fn a_legacy_unsuffixed_table_is_adopted_when_a_model_names_the_tables() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    // Without EMBEDDING_MODEL, LightRAG's legacy names.
+    let legacy = open(config(&pg, &[]), None, 3, "ws");
+    legacy
+        .vectors_upsert(
+            VectorNamespace::Entities,
+            &[record(
+                "ent-a",
+                vec![1.0, 0.0, 0.0],
+                json!({"entity_name": "A", "content": "A\n"}),
+            )],
+        )
+        .unwrap();
+    assert_eq!(pg.psql("SELECT id FROM lightrag_vdb_entity"), "ent-a");
+    // Another dimension than the legacy rows' is refused, not silently emptied.
+    let mut wider = StorageConfig::embedded(common::temp_dir("pgv-legacy"));
+    wider.vectors = Backend::Postgres;
+    wider.postgres = Some(config(&pg, &[]));
+    wider.vector_suffix = Some(VectorSuffix {
+        model: Some("m".into()),
+        dim: 4,
+    });
+    let refused = lightrag_engine::storage::open(&wider, "ws")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        refused.contains("3 dimensions") && refused.contains("lightrag_vdb_entity"),
+        "{refused}"
+    );
+    // The same dimension: this workspace's rows are copied into the suffixed table.
+    let named = open(config(&pg, &[]), Some("m"), 3, "ws");
+    assert_eq!(
+        named.vectors_all(VectorNamespace::Entities).unwrap()[0].id,
+        "ent-a"
+    );
+    assert_eq!(
+        pg.psql("SELECT workspace, entity_name FROM lightrag_vdb_entity_m_3d"),
+        "ws|A"
+    );
+    // Empty legacy tables go.
+    assert_eq!(
+        pg.psql("SELECT to_regclass('lightrag_vdb_chunks') IS NULL"),
+        "t"
+    );
+    // Clearing the workspace clears its legacy rows too, so they are not adopted again.
+    named.vectors_drop(VectorNamespace::Entities).unwrap();
+    assert_eq!(pg.psql("SELECT count(*) FROM lightrag_vdb_entity"), "0");
+}
+
+#[test]
+fn the_index_family_is_made_as_lightrag_makes_it() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let with = |kind: Option<VectorIndexType>| {
+        let mut c = config(&pg, &[]);
+        c.vector_index.index_type = kind;
+        c.vector_index.ivfflat_lists = 4;
+        c
+    };
+    let indexes = || {
+        pg.psql("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%cosine' AND tablename = 'lightrag_vdb_chunks_m_3d'")
+    };
+    let half = open(with(Some(VectorIndexType::HnswHalfvec)), Some("m"), 3, "");
+    assert_eq!(
+        indexes(),
+        "idx_lightrag_vdb_chunks_m_3d_hnsw_halfvec_cosine"
+    );
+    assert_eq!(pg.psql("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'lightrag_vdb_chunks_m_3d'::regclass AND attname = 'content_vector'"), "halfvec(3)");
+    half.vectors_upsert(
+        VectorNamespace::Chunks,
+        &[record("c", vec![0.5, 0.5, 0.0], json!({"content": "c"}))],
+    )
+    .unwrap();
+    let (generations, cache) = (LocalGenerations::default(), Indexes::default());
+    let hits = Stores::new(&*half, &generations, &cache)
+        .search()
+        .query(VectorNamespace::Chunks, &[1.0, 1.0, 0.0], 5, 0.2)
+        .unwrap();
+    assert_eq!(hits[0].id, "c");
+    assert_eq!(
+        half.vectors_all(VectorNamespace::Chunks).unwrap()[0].vector,
+        [0.5, 0.5, 0.0]
+    );
+    // Another type replaces it (and converts the column back); none leaves it as it is.
+    drop(open(with(Some(VectorIndexType::Ivfflat)), Some("m"), 3, ""));
+    assert_eq!(indexes(), "idx_lightrag_vdb_chunks_m_3d_ivfflat_cosine");
+    drop(open(with(None), Some("m"), 3, ""));
+    assert_eq!(indexes(), "idx_lightrag_vdb_chunks_m_3d_ivfflat_cosine");
+    // An index the server cannot build (no vchord extension) is logged; the one there
+    // stays, and the table is still written and searched.
+    let vchord = open(with(Some(VectorIndexType::Vchordrq)), Some("m"), 3, "");
+    assert_eq!(indexes(), "idx_lightrag_vdb_chunks_m_3d_ivfflat_cosine");
+    vchord
+        .vectors_upsert(
+            VectorNamespace::Chunks,
+            &[record("c", vec![0.5, 0.5, 0.0], json!({"content": "c"}))],
+        )
+        .unwrap();
+}
+
+#[test]
 fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
     let Some(pg) = Postgres::start() else {
         return;

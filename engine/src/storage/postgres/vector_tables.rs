@@ -241,8 +241,9 @@ fn adopt(
 
 /// The configured vector index, made as LightRAG makes it: nothing when it exists under
 /// its name; else the other types' indexes go, the column takes the type, and the index
-/// is built. A failure (an index type the server lacks, HNSW over 2000 dimensions) is
-/// logged and the table is searched without it.
+/// is built, all in one savepoint. A failure (an index type the server lacks, HNSW over
+/// 2000 dimensions) is logged and undoes the step, so the table keeps the index it had
+/// (LightRAG may have dropped it already) or is searched without one.
 fn vector_index(tx: &mut Transaction<'_>, table: &str, column: &str, config: &VectorIndexConfig) {
     let Some(kind) = config.index_type else {
         return;
