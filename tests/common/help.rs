@@ -5,12 +5,11 @@ use std::process::Command;
 
 use super::BIN;
 
-/// One option of `--help`: its long flag, its description, and its variable and default
-/// when it is a setting (`--help` and `--version` are not).
+/// One option of `--help`: its long flag, and its variable and default when it is a
+/// setting (`--help` and `--version` are not).
 #[derive(Debug)]
 pub struct HelpOption {
     pub flag: String,
-    pub description: String,
     pub setting: Option<(String, String)>,
 }
 
@@ -45,7 +44,6 @@ pub fn help_options() -> Vec<HelpOption> {
         });
         options.push(HelpOption {
             flag: flag.to_owned(),
-            description: description.trim().to_owned(),
             setting,
         });
     }
