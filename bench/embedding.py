@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, ROOT, api, free_port, start_master, wait_ok  # noqa: E402
+from run import BIN, ROOT, api, build_release, free_port, start_master, wait_ok  # noqa: E402
 
 LICENCES = ["Apache-2.0", "GPL-3", "LGPL-2.1", "MPL-2.0", "GFDL-1.3", "Artistic",
             "CC0-1.0", "BSD"]
@@ -100,9 +100,7 @@ def corpus():
 
 
 def ensure_built_and_model():
-    if os.environ.get("BENCH_SKIP_BUILD") != "1":
-        subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT,
-                       check=True)
+    build_release()
     if not os.path.isfile(os.path.join(MODELS_DIR, "all-MiniLM-L6-v2", "model.safetensors")):
         subprocess.run([BIN, "fetch-model", "--models-dir", MODELS_DIR], check=True)
 

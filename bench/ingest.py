@@ -4,23 +4,25 @@
 Generates a deterministic corpus (>= 5 MB of English-like text full of names, places
 and organisations), posts it to `lightrag-master --workers 2` through
 /documents/texts, waits until every document is processed, and prints chunks/s, MB/s
-and the peak RSS (VmHWM) of each worker. Loopback only; nothing here passes or fails.
+and the peak RSS (VmHWM) of each worker, for each store of BENCH_STORES (default the
+embedded store and a throwaway PostgreSQL with every role in it, see backends.py),
+alternating over BENCH_ROUNDS rounds (default 1) on a fresh store each, with the
+PostgreSQL/embedded ratio. Loopback only; nothing here passes or fails.
 """
 
 import os
 import random
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, api, children, free_port, index, start_master, wait_ok  # noqa: E402
+from backends import Backends, Server, median, ratios  # noqa: E402
+from run import api, build_release, children, index  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "50"))
 DOC_BYTES = int(os.environ.get("BENCH_DOC_BYTES", str(105 * 1024)))
+STORES = os.environ.get("BENCH_STORES", "embedded,postgres").split(",")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 
 PEOPLE = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Claude Shannon", "Marie Curie",
           "Niels Bohr", "Emmy Noether", "John von Neumann", "Barbara Liskov", "Donald Knuth"]
@@ -65,31 +67,44 @@ def ingest(port, docs, batch=10):
     return elapsed, counts, chunk_total(port)
 
 
+def peak_rss_mib(master):
+    peaks = []
+    for pid in children(master.pid):
+        with open(f"/proc/{pid}/status") as f:
+            hwm = next(line for line in f if line.startswith("VmHWM:"))
+        peaks.append(int(hwm.split()[1]) / 1024)
+    return peaks
+
+
 def main():
-    subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
+    build_release()
     docs = corpus()
-    total_bytes = sum(len(d.encode()) for d in docs)
-    workdir = tempfile.mkdtemp(prefix="lrm-ingest-")
-    port = free_port()
-    master = start_master(port, 2, workdir)
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    backends = Backends(STORES)
+    runs = {store: [] for store in STORES}
     try:
-        wait_ok(port)
-        elapsed, counts, chunks = ingest(port, docs)
-        peaks = []
-        for pid in children(master.pid):
-            with open(f"/proc/{pid}/status") as f:
-                hwm = next(line for line in f if line.startswith("VmHWM:"))
-            peaks.append(int(hwm.split()[1]) / 1024)
+        print(f"machine: {os.cpu_count()} cores; {backends.describe()}", flush=True)
+        for _ in range(ROUNDS):
+            for store in STORES:
+                server = Server(backends[store])
+                try:
+                    elapsed, counts, chunks = ingest(server.port, docs)
+                    peaks = peak_rss_mib(server.master)
+                finally:
+                    server.stop()
+                if counts.get("failed", 0):
+                    raise RuntimeError(f"{store}: {counts['failed']} documents failed")
+                runs[store].append((mb / elapsed, chunks / elapsed))
+                print(f"{store}: {counts.get('processed', 0)} processed in {elapsed:.1f} s, "
+                      f"{mb / elapsed:.2f} MB/s, {chunks / elapsed:.1f} chunks/s, worker peak "
+                      "RSS (VmHWM) " + ", ".join(f"{p:.1f}" for p in peaks) + " MiB", flush=True)
     finally:
-        master.send_signal(signal.SIGTERM)
-        master.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(f"corpus: {len(docs)} documents, {total_bytes / 1e6:.2f} MB, {chunks} chunks "
-          f"(CHUNK_SIZE 1200, overlap 100)")
-    print(f"processed: {counts.get('processed', 0)}, failed: {counts.get('failed', 0)} in {elapsed:.1f} s")
-    print(f"throughput: {chunks / elapsed:.1f} chunks/s, {total_bytes / 1e6 / elapsed:.2f} MB/s")
-    for i, peak in enumerate(peaks):
-        print(f"worker {i} peak RSS (VmHWM): {peak:.1f} MiB")
+        backends.stop()
+    print(f"corpus: {len(docs)} documents, {mb:.2f} MB, {chunks} chunks "
+          f"(CHUNK_SIZE 1200, overlap 100); median of {ROUNDS} alternating round(s)")
+    for i, unit in enumerate(["MB/s", "chunks/s"]):
+        ratios("ingestion", {store: median([r[i] for r in runs[store]]) for store in STORES},
+               unit)
 
 
 if __name__ == "__main__":

@@ -2,30 +2,32 @@
 """Query benchmark with the builtin model and embedding.
 
 For each corpus size (BENCH_QUERY_CHUNKS, default "1000,10000,100000" chunks of about
-64 tokens, generated here), indexes the corpus into `lightrag-master --workers 2`, then
-drives POST /query/data in the naive, local and mix modes with wrk (questions rotate)
-and prints p50, p99 and requests/s, each beside the smallest corpus's figure measured in
-the same run, so the growth of the cost with corpus size is visible. Loopback only;
-nothing here passes or fails.
+64 tokens, generated here) and each store of BENCH_STORES (default the embedded store
+and a throwaway PostgreSQL with every role in it, see backends.py), indexes the corpus
+into `lightrag-master --workers 2`, then drives POST /query/data in the naive, local and
+mix modes with wrk (questions rotate) and prints p50, p99 and requests/s, each beside
+the smallest corpus's figure on the same store in the same run (the growth of the cost
+with corpus size), then the PostgreSQL/embedded ratios. Loopback only; nothing here
+passes or fails.
 """
 
 import os
 import random
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, api, free_port, index, start_master, wait_ok, wrk_posts  # noqa: E402
+from backends import Backends, Server, latency_ratios  # noqa: E402
+from run import api, build_release, ensure_wrk, index, wrk_posts  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_QUERY_CHUNKS", "1000,10000,100000").split(",")]
+STORES = os.environ.get("BENCH_STORES", "embedded,postgres").split(",")
+CHUNK_TOKENS = 64
+SERVER_ENV = {"CHUNK_SIZE": str(CHUNK_TOKENS), "CHUNK_OVERLAP_SIZE": "8",
+              "MAX_PARALLEL_INSERT": "4", "ENABLE_LLM_CACHE": "false"}
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "8")
 MODES = ["naive", "local", "mix"]
-CHUNK_TOKENS = 64
 # Text per document, so one document is about 16 chunks.
 DOC_SENTENCES = 48
 
@@ -67,46 +69,53 @@ def drive(port, mode, rng):
     return wrk_posts(port, "/query/data", bodies, CONNECTIONS, DURATION)
 
 
+def measure(backend, size, docs, rng):
+    """Indexes `docs` on a fresh server on `backend`; {mode: (p50, p99, req/s, non-2xx)}."""
+    server = Server(backend, SERVER_ENV)
+    try:
+        started = time.monotonic()
+        status = index(server.port, docs, batch=50, poll=0.5)
+        took = time.monotonic() - started
+        # The first search of each kind loads what it needs (the embedded store's
+        # vectors into each worker's cache, PostgreSQL's pages into its buffers); keep
+        # that out of the measurements.
+        for mode in MODES:
+            for _ in range(8):
+                api(server.port, "POST", "/query/data", {"query": "warm up the caches", "mode": mode})
+        print(f"    indexed in {took:.0f} s ({status.get('processed', 0)} processed, "
+              f"{status.get('failed', 0)} failed)", flush=True)
+        return {mode: drive(server.port, mode, rng) for mode in MODES}
+    finally:
+        server.stop()
+
+
 def main():
-    if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
+    ensure_wrk()
+    build_release()
+    backends = Backends(STORES)
     results = {}
-    for size in SIZES:
-        rng = random.Random(size)
-        docs = corpus(size, rng)
-        workdir = tempfile.mkdtemp(prefix="lrm-query-")
-        port = free_port()
-        master = start_master(port, 2, workdir, {
-            "CHUNK_SIZE": str(CHUNK_TOKENS), "CHUNK_OVERLAP_SIZE": "8",
-            "MAX_PARALLEL_INSERT": "4", "ENABLE_LLM_CACHE": "false",
-        })
-        try:
-            wait_ok(port)
-            started = time.monotonic()
-            status = index(port, docs, batch=50, poll=0.5)
-            took = time.monotonic() - started
-            # The first search of each kind loads that namespace's vectors into each
-            # worker's cache; keep that out of the measurements.
-            for mode in MODES:
-                for _ in range(8):
-                    api(port, "POST", "/query/data", {"query": "warm up the caches", "mode": mode})
-            print(f"corpus {size}: {len(docs)} documents indexed in {took:.0f} s "
-                  f"({status.get('processed', 0)} processed, {status.get('failed', 0)} failed)",
-                  flush=True)
-            for mode in MODES:
-                results[(size, mode)] = drive(port, mode, rng)
-                p50, p99, rps, errors = results[(size, mode)]
-                base = results[(SIZES[0], mode)]
-                print(f"  {mode:>5}: p50 {p50:7.2f} ms ({p50 / base[0]:5.1f}x)  "
-                      f"p99 {p99:7.2f} ms ({p99 / base[1]:5.1f}x)  "
-                      f"{rps:8.1f} req/s ({rps / base[2]:5.2f}x)  non-2xx {errors}", flush=True)
-        finally:
-            master.send_signal(signal.SIGTERM)
-            master.wait()
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"(wrk -t2 -c{CONNECTIONS} -d{DURATION}; ratios against the {SIZES[0]}-chunk corpus "
-          "of this run)")
+    try:
+        print(f"machine: {os.cpu_count()} cores; {backends.describe()}", flush=True)
+        for size in SIZES:
+            docs = corpus(size, random.Random(size))
+            print(f"corpus {size}: {len(docs)} documents", flush=True)
+            for store in STORES:
+                print(f"  {store}:", flush=True)
+                # The same questions on every store.
+                results[(size, store)] = measure(backends[store], size, docs, random.Random(-size))
+                for mode, (p50, p99, rps, errors) in results[(size, store)].items():
+                    base = results[(SIZES[0], store)][mode]
+                    print(f"    {mode:>5}: p50 {p50:7.2f} ms ({p50 / base[0]:5.1f}x)  "
+                          f"p99 {p99:7.2f} ms ({p99 / base[1]:5.1f}x)  "
+                          f"{rps:8.1f} req/s ({rps / base[2]:5.2f}x)  non-2xx {errors}", flush=True)
+            for mode in MODES if len(STORES) > 1 else []:
+                print(f"  {mode:>5}:", end="")
+                latency_ratios({store: results[(size, store)][mode][:3] for store in STORES},
+                               indent=" ")
+    finally:
+        backends.stop()
+    print(f"(wrk -t2 -c{CONNECTIONS} -d{DURATION}; growth against the {SIZES[0]}-chunk corpus "
+          "on the same store, in this run)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+# BENCH_BIN: a copy of the release binary that no other build overwrites mid-run.
 BIN = os.environ.get("BENCH_BIN") or os.path.join(TARGET, "release", "lightrag-master")
 HELLO = os.environ.get("BENCH_HELLO") or os.path.join(TARGET, "release", "hello-hyper")
 DURATION = os.environ.get("BENCH_DURATION", "5s")
@@ -34,16 +35,24 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
 
 
-def ensure_tools():
+def build_release(*packages):
+    """`cargo build --release` of `packages`, unless BENCH_SKIP_BUILD=1 (built already)."""
+    if os.environ.get("BENCH_SKIP_BUILD") == "1":
+        return
+    args = [arg for p in packages or ("lightrag-master",) for arg in ("-p", p)]
+    subprocess.run(["cargo", "build", "--release", *args], cwd=ROOT, check=True)
+
+
+def ensure_wrk():
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
+
+
+def ensure_tools():
+    ensure_wrk()
     if "BENCH_BIN" in os.environ or "BENCH_HELLO" in os.environ:
         return
-    subprocess.run(
-        ["cargo", "build", "--release", "-p", "lightrag-master", "-p", "hello-hyper"],
-        cwd=ROOT,
-        check=True,
-    )
+    build_release("lightrag-master", "hello-hyper")
 
 
 def free_port():
@@ -69,7 +78,8 @@ def wait_ok(port, timeout=10.0):
     raise RuntimeError(f"port {port} never answered 200")
 
 
-def start_master(port, workers, workdir, extra_env=None, log_level="WARNING", binary=None):
+def start_master(port, workers, workdir, extra_env=None, log_level="WARNING", binary=None,
+                 stderr=subprocess.DEVNULL):
     env = dict(os.environ)
     for var in ("WORKERS", "PORT", "HOST", "WORKER_THREADS"):
         env.pop(var, None)
@@ -77,7 +87,7 @@ def start_master(port, workers, workdir, extra_env=None, log_level="WARNING", bi
     return subprocess.Popen(
         [binary or BIN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", log_level],
-        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
     )
 
 

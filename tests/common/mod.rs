@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod fake_provider;
+pub mod help;
 pub mod postgres;
 pub mod redis;
 
