@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 mod graph;
+mod readers;
 
 use super::{
     DocPageQuery, DocStatus, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage, Result,
@@ -51,7 +52,9 @@ const MMAP_BYTES: i64 = 1 << 30;
 const CACHE_KIB: i64 = 32 * 1024;
 
 pub struct SqliteStorage {
+    /// The writer: every statement that changes the store, in order.
     conn: Mutex<Connection>,
+    readers: readers::Readers,
     workspace: String,
 }
 
@@ -70,7 +73,8 @@ impl SqliteStorage {
     /// each worker after fork: a connection must never cross a fork.
     pub fn open(working_dir: &Path, workspace: &str) -> Result<SqliteStorage> {
         std::fs::create_dir_all(working_dir)?;
-        let conn = Connection::open(working_dir.join(FILE_NAME))?;
+        let path = working_dir.join(FILE_NAME);
+        let conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Workers open the file at the same moment after a fork; switching to WAL takes
         // a lock that the busy handler does not wait for, so retry that step ourselves.
@@ -101,6 +105,7 @@ impl SqliteStorage {
         }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            readers: readers::Readers::new(&path, BUSY_TIMEOUT, MMAP_BYTES),
             workspace: workspace.to_owned(),
         })
     }
@@ -108,6 +113,11 @@ impl SqliteStorage {
     fn with<T>(&self, f: impl FnOnce(&mut Connection, &str) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn, &self.workspace)
+    }
+
+    /// A statement that only reads: on a reader connection, never waiting for the writer.
+    fn read<T>(&self, f: impl FnOnce(&Connection, &str) -> Result<T>) -> Result<T> {
+        self.readers.with(|conn| f(conn, &self.workspace))
     }
 
     fn stored_dim(conn: &Connection, ws: &str, ns: VectorNamespace) -> Result<Option<usize>> {
@@ -140,7 +150,7 @@ impl rusqlite::types::FromSql for DocStatus {
 
 impl WorkspaceListing for SqliteStorage {
     fn workspaces_with_status(&self, statuses: &[DocStatus]) -> Result<Vec<String>> {
-        self.with(|conn, _| {
+        self.read(|conn, _| {
             let marks: Vec<String> = (1..=statuses.len()).map(|i| format!("?{i}")).collect();
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT DISTINCT workspace FROM doc_status WHERE status IN ({}) ORDER BY workspace",
@@ -158,7 +168,7 @@ impl WorkspaceListing for SqliteStorage {
 
 impl KvStorage for SqliteStorage {
     fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<Value>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let text: Option<String> = conn
                 .query_row(
                     "SELECT value FROM kv WHERE workspace = ?1 AND namespace = ?2 AND key = ?3",
@@ -223,7 +233,7 @@ impl KvStorage for SqliteStorage {
     }
 
     fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT key FROM kv WHERE workspace = ?1 AND namespace = ?2 ORDER BY key",
             )?;
@@ -337,7 +347,7 @@ fn with_metadata(rows: Vec<(DocStatusRecord, String)>) -> Result<Vec<DocStatusRe
 
 impl DocStatusStorage for SqliteStorage {
     fn docs_page(&self, query: &DocPageQuery) -> Result<(Vec<DocStatusRecord>, usize)> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             // There are only a handful of statuses: a filter naming them thousands of times
             // must not exceed SQLite's parameter limit.
             let statuses: std::collections::BTreeSet<DocStatus> =
@@ -410,19 +420,19 @@ impl DocStatusStorage for SqliteStorage {
     }
 
     fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>> {
-        self.with(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
+        self.read(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
     }
 
     fn docs_with_status(&self, status: DocStatus) -> Result<Vec<DocStatusRecord>> {
-        self.with(|conn, ws| docs_where(conn, "status = ?2", ws, status.as_str()))
+        self.read(|conn, ws| docs_where(conn, "status = ?2", ws, status.as_str()))
     }
 
     fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>> {
-        self.with(|conn, ws| docs_where(conn, "track_id = ?2", ws, track_id))
+        self.read(|conn, ws| docs_where(conn, "track_id = ?2", ws, track_id))
     }
 
     fn status_counts(&self) -> Result<Vec<(DocStatus, usize)>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT status, COUNT(*) FROM doc_status WHERE workspace = ?1 GROUP BY status ORDER BY status",
             )?;
@@ -505,7 +515,7 @@ impl VectorStorage for SqliteStorage {
     }
 
     fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>> {
-        self.with(|conn, ws| Self::stored_dim(conn, ws, ns))
+        self.read(|conn, ws| Self::stored_dim(conn, ws, ns))
     }
 
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
@@ -530,7 +540,7 @@ impl VectorStorage for SqliteStorage {
     }
 
     fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, vector, meta FROM vectors WHERE workspace = ?1 AND namespace = ?2",
             )?;

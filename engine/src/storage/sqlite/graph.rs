@@ -67,7 +67,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn node_get(&self, name: &str) -> Result<Option<Entity>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let text: Option<String> = conn
                 .query_row(
                     "SELECT data FROM graph_nodes WHERE workspace = ?1 AND name = ?2",
@@ -101,7 +101,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn node_names(&self) -> Result<Vec<String>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT name FROM graph_nodes WHERE workspace = ?1 ORDER BY name",
             )?;
@@ -114,7 +114,7 @@ impl GraphStorage for SqliteStorage {
 
     fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>> {
         let mut degrees = std::collections::HashMap::with_capacity(names.len());
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND a = ?2
                  UNION ALL
@@ -131,7 +131,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn most_connected(&self, limit: usize) -> Result<Vec<String>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT n.name FROM graph_nodes n WHERE n.workspace = ?1
                  ORDER BY (SELECT COUNT(*) FROM graph_edges e
@@ -169,7 +169,7 @@ impl GraphStorage for SqliteStorage {
 
     fn edge_get(&self, x: &str, y: &str) -> Result<Option<Relation>> {
         let (a, b) = ids::endpoints(x, y);
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let row = conn
                 .query_row(
                     "SELECT source, target, data FROM graph_edges WHERE workspace = ?1 AND a = ?2 AND b = ?3",
@@ -193,7 +193,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 "SELECT source, target, COALESCE(weight, 1.0)
                  FROM graph_edges WHERE workspace = ?1 AND a = ?2
@@ -210,7 +210,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edges_of(&self, node: &str) -> Result<Vec<Relation>> {
-        self.with(|conn, ws| {
+        self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(
                 // Two indexed lookups: an OR over both columns, or an ORDER BY over the
                 // union, makes SQLite scan the workspace's edges instead.
