@@ -1,10 +1,29 @@
 #!/usr/bin/env python3
-"""Ingestion benchmark with the builtin model and embedding.
+"""Ingestion benchmark: `lightrag-master --workers 2` indexing through /documents/texts
+until every document is processed. Two rows (BENCH_INGEST_ROWS, default both):
 
-Generates a deterministic corpus (>= 5 MB of English-like text full of names, places
-and organisations), posts it to `lightrag-master --workers 2` through
-/documents/texts, waits until every document is processed, and prints chunks/s, MB/s
-and the peak RSS (VmHWM) of each worker. Loopback only; nothing here passes or fails.
+builtin   a deterministic corpus (>= 5 MB of English-like text full of names, places
+          and organisations) with the builtin model and embedding: chunks/s, MB/s, the
+          cores the workers kept busy (CPU seconds / wall seconds) and each worker's
+          peak RSS (VmHWM). Here the machine is the limit.
+
+scripted  the licence texts of /usr/share/common-licenses (the 14 distinct ones, each
+          cut in two at the paragraph nearest its middle: 28 documents) with the
+          scripted OpenAI-compatible provider of bench/scripted_provider.py, which
+          answers after a fixed latency per call (BENCH_CHAT_LATENCY_MS, default 100;
+          BENCH_EMBED_LATENCY_MS, default 20) and counts the calls. Here the model is
+          the limit: with MAX_ASYNC chat calls and EMBEDDING_FUNC_MAX_ASYNC embedding
+          calls in flight at once, no schedule finishes sooner than
+
+              bound = chat calls x chat latency / MAX_ASYNC
+                    + embedding calls x embedding latency / EMBEDDING_FUNC_MAX_ASYNC
+
+          (the two kinds could overlap, so a schedule that overlaps them perfectly
+          could beat it by the smaller term). Printed: the calls, the bound, the
+          measured time and bound / measured (1.0 is the model's pace).
+
+BENCH_SKIP_BUILD=1 skips `cargo build --release`; BENCH_BIN names the binary to run.
+Loopback only; nothing here passes or fails.
 """
 
 import os
@@ -18,9 +37,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import ROOT, api, children, free_port, index, start_master, wait_ok  # noqa: E402
+from scripted_provider import ScriptedProvider  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "50"))
 DOC_BYTES = int(os.environ.get("BENCH_DOC_BYTES", str(105 * 1024)))
+ROWS = os.environ.get("BENCH_INGEST_ROWS", "builtin,scripted").split(",")
+CHAT_LATENCY = float(os.environ.get("BENCH_CHAT_LATENCY_MS", "100")) / 1000
+EMBED_LATENCY = float(os.environ.get("BENCH_EMBED_LATENCY_MS", "20")) / 1000
+MAX_ASYNC = int(os.environ.get("BENCH_MAX_ASYNC", "4"))
+EMBED_MAX_ASYNC = int(os.environ.get("BENCH_EMBED_MAX_ASYNC", "8"))
+LICENCES = ["Apache-2.0", "Artistic", "BSD", "CC0-1.0", "GFDL-1.2", "GFDL-1.3", "GPL-1",
+            "GPL-2", "GPL-3", "LGPL-2", "LGPL-2.1", "LGPL-3", "MPL-1.1", "MPL-2.0"]
 
 PEOPLE = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Claude Shannon", "Marie Curie",
           "Niels Bohr", "Emmy Noether", "John von Neumann", "Barbara Liskov", "Donald Knuth"]
@@ -46,6 +73,18 @@ def corpus(count=DOCS, doc_bytes=DOC_BYTES, seed=42):
     return docs
 
 
+def licence_halves():
+    """(file name, text): each licence cut at the paragraph break nearest its middle."""
+    docs = []
+    for name in LICENCES:
+        with open(os.path.join("/usr/share/common-licenses", name), encoding="utf-8") as f:
+            text = f.read()
+        breaks = [i for i in range(len(text)) if text.startswith("\n\n", i)] or [len(text) // 2]
+        cut = min(breaks, key=lambda i: abs(i - len(text) // 2))
+        docs += [(f"{name}-1.txt", text[:cut]), (f"{name}-2.txt", text[cut:])]
+    return docs
+
+
 def chunk_total(port):
     """Chunks of every document, summed from /documents/paginated."""
     chunks, page = 0, 1
@@ -65,31 +104,110 @@ def ingest(port, docs, batch=10):
     return elapsed, counts, chunk_total(port)
 
 
-def main():
-    subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT, check=True)
-    docs = corpus()
-    total_bytes = sum(len(d.encode()) for d in docs)
+def cpu_seconds(pids):
+    """User + system CPU seconds of `pids` so far."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        hwm = next(line for line in f if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) / 1024
+
+
+def serve(env, run):
+    """Starts `lightrag-master --workers 2` with `env` in a fresh directory and returns
+    what `run(port, workers)` returns."""
     workdir = tempfile.mkdtemp(prefix="lrm-ingest-")
     port = free_port()
-    master = start_master(port, 2, workdir)
+    master = start_master(port, 2, workdir, env)
     try:
         wait_ok(port)
-        elapsed, counts, chunks = ingest(port, docs)
-        peaks = []
-        for pid in children(master.pid):
-            with open(f"/proc/{pid}/status") as f:
-                hwm = next(line for line in f if line.startswith("VmHWM:"))
-            peaks.append(int(hwm.split()[1]) / 1024)
+        return run(port, children(master.pid))
     finally:
         master.send_signal(signal.SIGTERM)
         master.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"corpus: {len(docs)} documents, {total_bytes / 1e6:.2f} MB, {chunks} chunks "
+
+
+def builtin_row():
+    docs = corpus()
+    total_bytes = sum(len(d.encode()) for d in docs)
+
+    def run(port, workers):
+        cpu = cpu_seconds(workers)
+        elapsed, counts, chunks = ingest(port, docs)
+        busy = (cpu_seconds(workers) - cpu) / elapsed
+        return elapsed, counts, chunks, busy, [peak_rss(w) for w in workers]
+
+    elapsed, counts, chunks, busy, peaks = serve({}, run)
+    print(f"builtin: {len(docs)} documents, {total_bytes / 1e6:.2f} MB, {chunks} chunks "
           f"(CHUNK_SIZE 1200, overlap 100)")
-    print(f"processed: {counts.get('processed', 0)}, failed: {counts.get('failed', 0)} in {elapsed:.1f} s")
-    print(f"throughput: {chunks / elapsed:.1f} chunks/s, {total_bytes / 1e6 / elapsed:.2f} MB/s")
+    print(f"  processed: {counts.get('processed', 0)}, failed: {counts.get('failed', 0)} "
+          f"in {elapsed:.2f} s")
+    print(f"  throughput: {chunks / elapsed:.1f} chunks/s, {total_bytes / 1e6 / elapsed:.2f} MB/s, "
+          f"{busy:.2f} cores busy (workers' CPU s / wall s)")
     for i, peak in enumerate(peaks):
-        print(f"worker {i} peak RSS (VmHWM): {peak:.1f} MiB")
+        print(f"  worker {i} peak RSS (VmHWM): {peak:.1f} MiB")
+
+
+def scripted_row():
+    docs = licence_halves()
+    dim = 64
+    provider = ScriptedProvider(CHAT_LATENCY, EMBED_LATENCY, dim)
+    env = {
+        "LLM_BINDING": "openai", "LLM_BINDING_HOST": provider.url(), "LLM_MODEL": "scripted",
+        "LLM_BINDING_API_KEY": "bench", "EMBEDDING_BINDING": "openai",
+        "EMBEDDING_BINDING_HOST": provider.url(), "EMBEDDING_MODEL": "scripted-embedding",
+        "EMBEDDING_BINDING_API_KEY": "bench", "EMBEDDING_DIM": str(dim),
+        "MAX_ASYNC": str(MAX_ASYNC), "EMBEDDING_FUNC_MAX_ASYNC": str(EMBED_MAX_ASYNC),
+    }
+
+    def run(port, workers):
+        provider.reset()
+        cpu = cpu_seconds(workers)
+        started = time.monotonic()
+        api(port, "POST", "/documents/texts",
+            {"texts": [t for _, t in docs], "file_sources": [n for n, _ in docs]})
+        while True:
+            counts = api(port, "GET", "/documents/status_counts")["status_counts"]
+            if counts.get("processed", 0) + counts.get("failed", 0) >= len(docs):
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        busy = (cpu_seconds(workers) - cpu) / elapsed
+        return elapsed, counts, chunk_total(port), busy
+
+    try:
+        elapsed, counts, chunks, busy = serve(env, run)
+    finally:
+        provider.stop()
+    chat, embed = provider.calls["chat"], provider.calls["embed"]
+    bound = chat * CHAT_LATENCY / MAX_ASYNC + embed * EMBED_LATENCY / EMBED_MAX_ASYNC
+    total_bytes = sum(len(t.encode()) for _, t in docs)
+    print(f"scripted: {len(docs)} licence texts, {total_bytes / 1e3:.0f} KB, {chunks} chunks; "
+          f"chat {CHAT_LATENCY * 1000:.0f} ms/call, embedding {EMBED_LATENCY * 1000:.0f} ms/call, "
+          f"MAX_ASYNC {MAX_ASYNC}, EMBEDDING_FUNC_MAX_ASYNC {EMBED_MAX_ASYNC}")
+    print(f"  processed: {counts.get('processed', 0)}, failed: {counts.get('failed', 0)}")
+    print(f"  calls: {chat} chat, {embed} embedding ({provider.texts['embed']} texts); "
+          f"most in flight: {provider.peak['chat']} chat, {provider.peak['embed']} embedding")
+    print(f"  bound: {chat} x {CHAT_LATENCY:.3f} s / {MAX_ASYNC} + {embed} x {EMBED_LATENCY:.3f} s "
+          f"/ {EMBED_MAX_ASYNC} = {bound:.2f} s")
+    print(f"  measured: {elapsed:.2f} s, bound / measured = {bound / elapsed:.2f}; "
+          f"{busy:.2f} cores busy")
+
+
+def main():
+    if os.environ.get("BENCH_SKIP_BUILD") != "1" and "BENCH_BIN" not in os.environ:
+        subprocess.run(["cargo", "build", "--release", "-p", "lightrag-master"], cwd=ROOT,
+                       check=True)
+    for row in ROWS:
+        {"builtin": builtin_row, "scripted": scripted_row}[row.strip()]()
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "lightrag-master")
-HELLO = os.path.join(ROOT, "target", "release", "hello-hyper")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.environ.get("BENCH_BIN", os.path.join(TARGET, "release", "lightrag-master"))
+HELLO = os.environ.get("BENCH_HELLO", os.path.join(TARGET, "release", "hello-hyper"))
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
@@ -66,14 +67,14 @@ def wait_ok(port, timeout=10.0):
     raise RuntimeError(f"port {port} never answered 200")
 
 
-def start_master(port, workers, workdir, extra_env=None):
+def start_master(port, workers, workdir, extra_env=None, log_level="WARNING"):
     env = dict(os.environ)
     for var in ("WORKERS", "PORT", "HOST", "WORKER_THREADS"):
         env.pop(var, None)
     env.update(extra_env or {})
     return subprocess.Popen(
         [BIN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "WARNING"],
+         "--log-level", log_level],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
