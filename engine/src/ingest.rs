@@ -1,16 +1,16 @@
 //! One document through the indexing steps: chunk, embed the chunks, extract entities
 //! and relations per chunk ([`extract`], answers cached), merge them into the graph and
 //! the entity and relation vector stores with source tracking ([`merge`]), and record
-//! the per-document indexes. The caller owns scheduling and status: it must run one
-//! ingestion per workspace at a time (the pipeline lock), because merges read, modify
-//! and write.
+//! the per-document indexes. The chunks' vectors and their extractions are computed at
+//! once, as LightRAG does. The caller owns status and the run: one run per workspace at
+//! a time (the pipeline lock), its documents sharing one [`Scheduling`], because merges
+//! read, modify and write.
 
 mod extract;
 mod merge;
+mod schedule;
 #[cfg(test)]
 mod tests;
-
-use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
@@ -23,6 +23,7 @@ use crate::storage::{FullDoc, KvNamespace, StorageError, VectorRecord};
 
 pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key, section_path};
 pub(crate) use merge::Write;
+pub use schedule::Scheduling;
 
 pub struct Document<'a> {
     pub id: &'a str,
@@ -85,9 +86,9 @@ pub struct Ingest<'a> {
     pub limits: SourceLimits,
     /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
     pub llm_concurrency: usize,
-    /// Taken around the graph merge: documents indexed in parallel (MAX_PARALLEL_INSERT)
-    /// chunk, embed and extract at once, but merge one at a time.
-    pub merge_lock: &'a Mutex<()>,
+    /// Shared by the documents indexed in parallel (MAX_PARALLEL_INSERT): they chunk,
+    /// embed and extract at once within one MAX_ASYNC gate, but merge one at a time.
+    pub scheduling: &'a Scheduling,
     pub chunking: &'a ChunkingOptions,
     /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
     pub use_cache: bool,
@@ -137,22 +138,6 @@ impl Ingest<'_> {
         record.file_path = doc.file_path.to_owned();
         record.chunks_list = Some(chunk_records.iter().map(|(id, _)| id.clone()).collect());
         FullDoc::put(self.stores.kv, &[(doc.id.to_owned(), record)])?;
-        let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
-        let chunk_vectors: Vec<VectorRecord> = chunk_records
-            .iter()
-            .zip(vectors)
-            .map(|((id, record), vector)| VectorRecord {
-                id: id.clone(),
-                vector,
-                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"]}),
-            })
-            .collect();
-        self.stores.chunk_index.upsert(
-            self.stores.vectors,
-            self.stores.generations,
-            &chunk_vectors,
-        )?;
-
         let refs: Vec<ChunkRef<'_>> = chunk_records
             .iter()
             .zip(&chunks)
@@ -163,10 +148,35 @@ impl Ingest<'_> {
                 section: section_path(self.tokenizer, chunk.heading.as_ref()),
             })
             .collect();
-        let (entities, relations) = self.contributions(&refs, &mut report)?;
-        let _merging = self.merge_lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_entities(&entities, Write::Merge)?;
-        self.write_relations(&relations, Write::Merge)?;
+        let texts: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
+        let chunk_vectors = async {
+            let vectors = embedding::embed_all(self.embedder, &texts, self.batching).await?;
+            let records: Vec<VectorRecord> = chunk_records
+                .iter()
+                .zip(vectors)
+                .map(|((id, record), vector)| VectorRecord {
+                    id: id.clone(),
+                    vector,
+                    meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"]}),
+                })
+                .collect();
+            self.stores.chunk_index.upsert(
+                self.stores.vectors,
+                self.stores.generations,
+                &records,
+            )?;
+            Ok::<(), IngestError>(())
+        };
+        let (stored, extractions) =
+            wait(async { tokio::join!(chunk_vectors, self.extract_all(&refs, &mut report)) });
+        stored?;
+        let (entities, relations) = extract::gather(&refs, extractions?, &mut report);
+        let _merging = self
+            .scheduling
+            .merge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.write_graph(&entities, &relations, Write::Merge)?;
         let names: Vec<&String> = entities.keys().collect();
         let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
         self.stores.kv.kv_upsert(
