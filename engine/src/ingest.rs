@@ -128,16 +128,20 @@ impl Ingest<'_> {
                 (id, record)
             })
             .collect();
-        self.stores
-            .kv
-            .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
         // The document remembers its chunks, which is what deleting it starts from
         // (other fields of its record, such as its chunking, are kept).
         let mut record = FullDoc::get(self.stores.kv, doc.id)?.unwrap_or_default();
         record.content = Some(doc.content.to_owned());
         record.file_path = doc.file_path.to_owned();
         record.chunks_list = Some(chunk_records.iter().map(|(id, _)| id.clone()).collect());
-        FullDoc::put(self.stores.kv, &[(doc.id.to_owned(), record)])?;
+        let full_doc = [(
+            doc.id.to_owned(),
+            serde_json::to_value(&record).map_err(StorageError::from)?,
+        )];
+        self.stores.kv.kv_upsert_many(&[
+            (KvNamespace::TextChunks, &chunk_records),
+            (KvNamespace::FullDocs, &full_doc),
+        ])?;
         let refs: Vec<ChunkRef<'_>> = chunk_records
             .iter()
             .zip(&chunks)
@@ -179,20 +183,18 @@ impl Ingest<'_> {
         self.write_graph(&entities, &relations, Write::Merge)?;
         let names: Vec<&String> = entities.keys().collect();
         let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullEntities,
-            &[(
-                doc.id.to_owned(),
-                json!({"entity_names": names, "count": names.len()}),
-            )],
-        )?;
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullRelations,
-            &[(
-                doc.id.to_owned(),
-                json!({"relation_pairs": pairs, "count": pairs.len()}),
-            )],
-        )?;
+        let entity_index = [(
+            doc.id.to_owned(),
+            json!({"entity_names": names, "count": names.len()}),
+        )];
+        let relation_index = [(
+            doc.id.to_owned(),
+            json!({"relation_pairs": pairs, "count": pairs.len()}),
+        )];
+        self.stores.kv.kv_upsert_many(&[
+            (KvNamespace::FullEntities, &entity_index),
+            (KvNamespace::FullRelations, &relation_index),
+        ])?;
         report.entities = entities.len();
         report.relations = relations.len();
         report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();

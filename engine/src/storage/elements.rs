@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::bundle::Stores;
 use super::graph::{Entity, GRAPH_FIELD_SEP, Relation, fragments};
+use super::vectors::VectorIndex;
 use super::{KvNamespace, StorageError, VectorRecord};
 use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
@@ -119,20 +120,19 @@ impl Stores<'_> {
         });
         embedded_entities?;
         embedded_relations?;
-        self.graph.nodes_upsert(entities)?;
-        self.graph.edges_upsert(relations)?;
-        for (index, vectors) in [
-            (self.entity_index, entity_vectors),
-            (self.relation_index, relation_vectors),
-        ] {
-            if !vectors.is_empty() {
-                index.upsert(self.vectors, self.generations, &vectors)?;
-            }
-        }
-        self.kv
-            .kv_upsert(KvNamespace::EntityChunks, &entity_lists(entities))?;
-        self.kv
-            .kv_upsert(KvNamespace::RelationChunks, &relation_lists(relations))?;
+        self.graph.elements_upsert(entities, relations)?;
+        VectorIndex::upsert_many(
+            self.vectors,
+            self.generations,
+            &[
+                (self.entity_index, &entity_vectors),
+                (self.relation_index, &relation_vectors),
+            ],
+        )?;
+        self.kv.kv_upsert_many(&[
+            (KvNamespace::EntityChunks, &entity_lists(entities)),
+            (KvNamespace::RelationChunks, &relation_lists(relations)),
+        ])?;
         Ok(())
     }
 

@@ -81,6 +81,28 @@ impl VectorIndex {
         Ok(())
     }
 
+    /// Writes the vectors of several indexes in one storage call, then tells every
+    /// process to reload each.
+    pub fn upsert_many(
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        batches: &[(&VectorIndex, &[VectorRecord])],
+    ) -> Result<()> {
+        let items: Vec<(VectorNamespace, &[VectorRecord])> = batches
+            .iter()
+            .filter(|(_, records)| !records.is_empty())
+            .map(|(index, records)| (index.namespace, *records))
+            .collect();
+        if items.is_empty() {
+            return Ok(());
+        }
+        storage.vectors_upsert_many(&items)?;
+        for (namespace, _) in items {
+            generations.bump(namespace);
+        }
+        Ok(())
+    }
+
     pub fn delete(
         &self,
         storage: &dyn VectorStorage,
