@@ -1,16 +1,16 @@
 //! One document through the indexing steps: chunk, embed the chunks, extract entities
 //! and relations per chunk ([`extract`], answers cached), merge them into the graph and
 //! the entity and relation vector stores with source tracking ([`merge`]), and record
-//! the per-document indexes. The caller owns scheduling and status: it must run one
-//! ingestion per workspace at a time (the pipeline lock), because merges read, modify
-//! and write.
+//! the per-document indexes. The chunks' vectors and their extractions are computed at
+//! once, as LightRAG does. The caller owns status and the run: one run per workspace at
+//! a time (the pipeline lock), its documents sharing one [`Scheduling`], because merges
+//! read, modify and write.
 
 mod extract;
 mod merge;
+mod schedule;
 #[cfg(test)]
 mod tests;
-
-use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
@@ -23,6 +23,7 @@ use crate::storage::{FullDoc, KvNamespace, StorageError, VectorNamespace, Vector
 
 pub(crate) use extract::{ChunkRef, Entities, Relations, extraction_cache_key, section_path};
 pub(crate) use merge::Write;
+pub use schedule::Scheduling;
 
 pub struct Document<'a> {
     pub id: &'a str,
@@ -85,9 +86,9 @@ pub struct Ingest<'a> {
     pub limits: SourceLimits,
     /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
     pub llm_concurrency: usize,
-    /// Taken around the graph merge: documents indexed in parallel (MAX_PARALLEL_INSERT)
-    /// chunk, embed and extract at once, but merge one at a time.
-    pub merge_lock: &'a Mutex<()>,
+    /// Shared by the documents indexed in parallel (MAX_PARALLEL_INSERT): they chunk,
+    /// embed and extract at once within one MAX_ASYNC gate, but merge one at a time.
+    pub scheduling: &'a Scheduling,
     pub chunking: &'a ChunkingOptions,
     /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
     pub use_cache: bool,
@@ -127,30 +128,20 @@ impl Ingest<'_> {
                 (id, record)
             })
             .collect();
-        self.stores
-            .kv
-            .kv_upsert(KvNamespace::TextChunks, &chunk_records)?;
         // The document remembers its chunks, which is what deleting it starts from
         // (other fields of its record, such as its chunking, are kept).
         let mut record = FullDoc::get(self.stores.kv, doc.id)?.unwrap_or_default();
         record.content = Some(doc.content.to_owned());
         record.file_path = doc.file_path.to_owned();
         record.chunks_list = Some(chunk_records.iter().map(|(id, _)| id.clone()).collect());
-        FullDoc::put(self.stores.kv, &[(doc.id.to_owned(), record)])?;
-        let vectors = self.embed(&chunks.iter().map(|c| c.content.clone()).collect::<Vec<_>>())?;
-        let chunk_vectors: Vec<VectorRecord> = chunk_records
-            .iter()
-            .zip(vectors)
-            .map(|((id, record), vector)| VectorRecord {
-                id: id.clone(),
-                vector,
-                meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"],
-                    "tokens": record["tokens"], "chunk_order_index": record["chunk_order_index"]}),
-            })
-            .collect();
-        self.stores
-            .vectors_upsert(VectorNamespace::Chunks, &chunk_vectors)?;
-
+        let full_doc = [(
+            doc.id.to_owned(),
+            serde_json::to_value(&record).map_err(StorageError::from)?,
+        )];
+        self.stores.kv.kv_upsert_many(&[
+            (KvNamespace::TextChunks, &chunk_records),
+            (KvNamespace::FullDocs, &full_doc),
+        ])?;
         let refs: Vec<ChunkRef<'_>> = chunk_records
             .iter()
             .zip(&chunks)
@@ -161,26 +152,47 @@ impl Ingest<'_> {
                 section: section_path(self.tokenizer, chunk.heading.as_ref()),
             })
             .collect();
-        let (entities, relations) = self.contributions(&refs, &mut report)?;
-        let _merging = self.merge_lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_entities(&entities, Write::Merge)?;
-        self.write_relations(&relations, Write::Merge)?;
+        let texts: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
+        let chunk_vectors = async {
+            let vectors = embedding::embed_all(self.embedder, &texts, self.batching).await?;
+            let records: Vec<VectorRecord> = chunk_records
+                .iter()
+                .zip(vectors)
+                .map(|((id, record), vector)| VectorRecord {
+                    id: id.clone(),
+                    vector,
+                    meta: json!({"full_doc_id": doc.id, "file_path": doc.file_path, "content": record["content"],
+                        "tokens": record["tokens"], "chunk_order_index": record["chunk_order_index"]}),
+                })
+                .collect();
+            self.stores
+                .vectors_upsert(VectorNamespace::Chunks, &records)?;
+            Ok::<(), IngestError>(())
+        };
+        let (stored, extractions) =
+            wait(async { tokio::join!(chunk_vectors, self.extract_all(&refs, &mut report)) });
+        stored?;
+        let (entities, relations) = extract::gather(&refs, extractions?, &mut report);
+        let _merging = self
+            .scheduling
+            .merge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.write_graph(&entities, &relations, Write::Merge)?;
         let names: Vec<&String> = entities.keys().collect();
         let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullEntities,
-            &[(
-                doc.id.to_owned(),
-                json!({"entity_names": names, "count": names.len()}),
-            )],
-        )?;
-        self.stores.kv.kv_upsert(
-            KvNamespace::FullRelations,
-            &[(
-                doc.id.to_owned(),
-                json!({"relation_pairs": pairs, "count": pairs.len()}),
-            )],
-        )?;
+        let entity_index = [(
+            doc.id.to_owned(),
+            json!({"entity_names": names, "count": names.len()}),
+        )];
+        let relation_index = [(
+            doc.id.to_owned(),
+            json!({"relation_pairs": pairs, "count": pairs.len()}),
+        )];
+        self.stores.kv.kv_upsert_many(&[
+            (KvNamespace::FullEntities, &entity_index),
+            (KvNamespace::FullRelations, &relation_index),
+        ])?;
         report.entities = entities.len();
         report.relations = relations.len();
         report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();

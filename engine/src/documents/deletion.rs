@@ -9,12 +9,11 @@
 //! once the writes began, leaves the marker, from which the pipeline of any process
 //! finishes the deletion ([`interrupted`], resumed by [`super::Pipeline::run`]).
 
-use std::sync::Mutex;
-
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::deletion::DeletionError;
+use crate::ingest::Scheduling;
 use crate::storage::{FullDoc, KvNamespace, Result, StorageError};
 use crate::workspace::Workspace;
 
@@ -104,7 +103,8 @@ pub fn run(pipeline: &Pipeline, ws: &Workspace, request: &DeletionRequest) -> Re
         KvNamespace::Deletions,
         &[(MARKER.to_owned(), serde_json::to_value(&record)?)],
     )?;
-    let outcome = pipeline.with_indexer(ws, &Mutex::new(()), |indexer| {
+    let scheduling = Scheduling::new(pipeline.config.llm_concurrency);
+    let outcome = pipeline.with_indexer(ws, &scheduling, |indexer| {
         indexer.delete_documents(&ids, request.delete_llm_cache)
     });
     match outcome {

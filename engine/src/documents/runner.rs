@@ -22,7 +22,7 @@ use crate::coordination::Claim;
 use crate::embedding::{Batching, Embedder};
 use crate::error::{ErrorKind, Kind};
 use crate::ids;
-use crate::ingest::{Document, Ingest, IngestError, SourceLimits, SummaryPolicy};
+use crate::ingest::{Document, Ingest, IngestError, Scheduling, SourceLimits, SummaryPolicy};
 use crate::llm::{ExtractionSettings, LanguageModel};
 use crate::parsing::{self, ParseLimits};
 use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, WorkspaceListing};
@@ -90,7 +90,7 @@ impl Pipeline {
     pub(crate) fn with_indexer<T>(
         &self,
         ws: &Workspace,
-        merge_lock: &Mutex<()>,
+        scheduling: &Scheduling,
         f: impl FnOnce(&Ingest<'_>) -> T,
     ) -> T {
         let config = &self.config;
@@ -105,7 +105,7 @@ impl Pipeline {
             summary: &config.summary,
             limits: config.limits,
             llm_concurrency: config.llm_concurrency,
-            merge_lock,
+            scheduling,
             chunking: &config.chunking,
             use_cache: config.use_cache,
             now: clock::now_epoch_secs(),
@@ -143,7 +143,7 @@ impl Pipeline {
     fn process_all(&self, ws: &Workspace, claim: &Claim) -> Result<()> {
         let board = &*ws.board;
         let runtime = tokio::runtime::Handle::current();
-        let merge_lock = Mutex::new(());
+        let scheduling = Scheduling::new(self.config.llm_concurrency);
         loop {
             if board.cancellation_requested() {
                 board.message("Pipeline cancelled by the user");
@@ -172,7 +172,7 @@ impl Pipeline {
                     scope.spawn(|| {
                         // Model clients belong to the process's runtime.
                         let _runtime = runtime.enter();
-                        self.with_indexer(ws, &merge_lock, |indexer| {
+                        self.with_indexer(ws, &scheduling, |indexer| {
                             loop {
                                 let index = next.fetch_add(1, Ordering::AcqRel);
                                 let Some(doc) = docs.get(index) else { break };

@@ -1,11 +1,13 @@
 //! What the chunks say: each chunk's extraction (cached answers first, then the model
-//! with several calls in flight), gathered entity by entity and relation by relation.
+//! with several calls in flight through the run's gate), gathered entity by entity and
+//! relation by relation.
 
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use serde_json::json;
 
+use super::schedule::Priority;
 use super::{Ingest, IngestError, IngestReport};
 use crate::chunking::Tokenizer;
 use crate::chunking::headings::{self, ChunkHeading};
@@ -62,45 +64,15 @@ impl Ingest<'_> {
         chunks: &[ChunkRef<'_>],
         report: &mut IngestReport,
     ) -> Result<(Entities, Relations), IngestError> {
-        let mut entities = Entities::new();
-        let mut relations = Relations::new();
-        let extractions = self.extract_all(chunks, report)?;
-        for (chunk, extraction) in chunks.iter().zip(extractions) {
-            report.skipped_records += extraction.skipped;
-            for e in extraction.entities {
-                let c = entities.entry(e.name).or_default();
-                c.entity_type.get_or_insert(e.entity_type);
-                c.descriptions.push(e.description);
-                c.chunk_ids.push(chunk.id.to_owned());
-                c.file_paths.push(chunk.file_path.to_owned());
-            }
-            for r in extraction.relations {
-                let key = ids::endpoints(r.source, r.target);
-                let c = relations.entry(key).or_default();
-                c.keywords
-                    .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));
-                c.descriptions.push(r.description);
-                c.chunk_ids.push(chunk.id.to_owned());
-                c.file_paths.push(chunk.file_path.to_owned());
-            }
-        }
-        for ((source, target), c) in &relations {
-            for name in [source, target] {
-                entities
-                    .entry(name.clone())
-                    .or_insert_with(|| Contribution {
-                        chunk_ids: c.chunk_ids.clone(),
-                        file_paths: c.file_paths.clone(),
-                        ..Default::default()
-                    });
-            }
-        }
-        Ok((entities, relations))
+        let extractions = wait(self.extract_all(chunks, report))?;
+        Ok(gather(chunks, extractions, report))
     }
 
-    /// Every chunk's extraction: cached answers first, the rest from the model with up
-    /// to `llm_concurrency` calls in flight; new answers are cached.
-    fn extract_all(
+    /// Every chunk's extraction: cached answers first, the rest from the model, this
+    /// document keeping up to `llm_concurrency` calls waiting for the run's gate (as
+    /// LightRAG's per-document chunk semaphore under its global LLM limit); new answers
+    /// are cached.
+    pub(super) async fn extract_all(
         &self,
         chunks: &[ChunkRef<'_>],
         report: &mut IngestReport,
@@ -124,16 +96,18 @@ impl Ingest<'_> {
         let missing: Vec<usize> = (0..chunks.len())
             .filter(|i| answers[*i].is_none())
             .collect();
-        let fresh: Vec<Result<String, ModelError>> = wait(
-            futures_util::stream::iter(missing.iter())
-                .map(|&i| {
-                    let chunk = &chunks[i];
-                    self.model
-                        .extract(chunk.content, chunk.section.as_deref(), self.extraction)
-                })
-                .buffered(self.llm_concurrency.max(1))
-                .collect(),
-        );
+        let gate = &self.scheduling.model;
+        let fresh: Vec<Result<String, ModelError>> = futures_util::stream::iter(missing.iter())
+            .map(|&i| async move {
+                let chunk = &chunks[i];
+                let _ticket = gate.enter(Priority::Extract).await;
+                self.model
+                    .extract(chunk.content, chunk.section.as_deref(), self.extraction)
+                    .await
+            })
+            .buffered(self.llm_concurrency.max(1))
+            .collect()
+            .await;
         let mut cache = Vec::new();
         for (i, answer) in missing.into_iter().zip(fresh) {
             let answer = answer?;
@@ -153,6 +127,48 @@ impl Ingest<'_> {
             .map(|a| extraction::parse(&a.unwrap_or_default()))
             .collect())
     }
+}
+
+/// The chunks' extractions gathered entity by entity and relation by relation; every
+/// relation's endpoints are entities.
+pub(super) fn gather(
+    chunks: &[ChunkRef<'_>],
+    extractions: Vec<Extraction>,
+    report: &mut IngestReport,
+) -> (Entities, Relations) {
+    let mut entities = Entities::new();
+    let mut relations = Relations::new();
+    for (chunk, extraction) in chunks.iter().zip(extractions) {
+        report.skipped_records += extraction.skipped;
+        for e in extraction.entities {
+            let c = entities.entry(e.name).or_default();
+            c.entity_type.get_or_insert(e.entity_type);
+            c.descriptions.push(e.description);
+            c.chunk_ids.push(chunk.id.to_owned());
+            c.file_paths.push(chunk.file_path.to_owned());
+        }
+        for r in extraction.relations {
+            let key = ids::endpoints(r.source, r.target);
+            let c = relations.entry(key).or_default();
+            c.keywords
+                .extend(r.keywords.split(',').map(|k| k.trim().to_owned()));
+            c.descriptions.push(r.description);
+            c.chunk_ids.push(chunk.id.to_owned());
+            c.file_paths.push(chunk.file_path.to_owned());
+        }
+    }
+    for ((source, target), c) in &relations {
+        for name in [source, target] {
+            entities
+                .entry(name.clone())
+                .or_insert_with(|| Contribution {
+                    chunk_ids: c.chunk_ids.clone(),
+                    file_paths: c.file_paths.clone(),
+                    ..Default::default()
+                });
+        }
+    }
+    (entities, relations)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use futures_util::StreamExt;
 use serde_json::Map;
 
+use super::schedule::Priority;
 use super::{Entities, Ingest, IngestError, Relations};
 use crate::llm::{ModelError, SummaryRequest, wait};
 use crate::storage::graph::{Entity, GRAPH_FIELD_SEP, Relation};
@@ -63,8 +64,8 @@ pub(super) fn merge_newest(
 
 impl Ingest<'_> {
     /// Merged descriptions with too many fragments or tokens, condensed by the model
-    /// (concurrently); the others unchanged.
-    fn summarize_long(
+    /// (concurrently, ahead of waiting extractions); the others unchanged.
+    async fn summarize_long(
         &self,
         kind: &str,
         items: Vec<(String, String)>,
@@ -75,50 +76,90 @@ impl Ingest<'_> {
                 && (fragments >= self.summary.force_on_merge
                     || self.tokenizer.count(description) > self.summary.max_tokens)
         };
-        let summaries: Vec<Result<String, ModelError>> = wait(
-            futures_util::stream::iter(items.iter())
-                .map(|(name, description)| async move {
-                    if !needs(description) {
-                        return Ok(description.clone());
-                    }
-                    let fragments: Vec<String> = description
-                        .split(GRAPH_FIELD_SEP)
-                        .map(str::to_owned)
-                        .collect();
-                    self.model
-                        .summarize(SummaryRequest {
-                            kind,
-                            name,
-                            descriptions: &fragments,
-                            language: &self.extraction.language,
-                            length: self.summary.length,
-                        })
-                        .await
-                })
-                .buffered(self.llm_concurrency.max(1))
-                .collect(),
-        );
+        let gate = &self.scheduling.model;
+        let summaries: Vec<Result<String, ModelError>> = futures_util::stream::iter(items.iter())
+            .map(|(name, description)| async move {
+                if !needs(description) {
+                    return Ok(description.clone());
+                }
+                let fragments: Vec<String> = description
+                    .split(GRAPH_FIELD_SEP)
+                    .map(str::to_owned)
+                    .collect();
+                let _ticket = gate.enter(Priority::Merge).await;
+                self.model
+                    .summarize(SummaryRequest {
+                        kind,
+                        name,
+                        descriptions: &fragments,
+                        language: &self.extraction.language,
+                        length: self.summary.length,
+                    })
+                    .await
+            })
+            .buffered(self.llm_concurrency.max(1))
+            .collect()
+            .await;
         Ok(summaries.into_iter().collect::<Result<_, _>>()?)
     }
 
-    pub(crate) fn write_entities(
+    /// Merges entities and relations into the graph and their vector stores: what the
+    /// graph holds is read, the long descriptions of both kinds are condensed at once,
+    /// then both kinds are embedded at once and written.
+    pub(crate) fn write_graph(
         &self,
         entities: &Entities,
+        relations: &Relations,
         mode: Write,
     ) -> Result<(), IngestError> {
-        let mut stored = Vec::with_capacity(entities.len());
-        let mut merged = Vec::with_capacity(entities.len());
+        let mut stored_entities = Vec::with_capacity(entities.len());
+        let mut merged_entities = Vec::with_capacity(entities.len());
         for (name, c) in entities {
             let existing = self.stores.graph.node_get(name)?;
             let description = merge_fragments(
                 mode.kept(existing.as_ref()).map(|e| e.description.as_str()),
                 c.descriptions.clone(),
             );
-            merged.push((name.clone(), description));
-            stored.push(existing);
+            merged_entities.push((name.clone(), description));
+            stored_entities.push(existing);
         }
-        let descriptions = self.summarize_long("Entity", merged)?;
-        let records: Vec<Entity> = entities
+        let mut stored_relations = Vec::with_capacity(relations.len());
+        let mut merged_relations = Vec::with_capacity(relations.len());
+        for ((source, target), c) in relations {
+            let existing = self.stores.graph.edge_get(source, target)?;
+            let description = merge_fragments(
+                mode.kept(existing.as_ref()).map(|r| r.description.as_str()),
+                c.descriptions.clone(),
+            );
+            merged_relations.push((format!("{source}-{target}"), description));
+            stored_relations.push(existing);
+        }
+        let (entity_descriptions, relation_descriptions) = wait(async {
+            tokio::join!(
+                self.summarize_long("Entity", merged_entities),
+                self.summarize_long("Relation", merged_relations)
+            )
+        });
+        let entity_records =
+            self.entity_records(entities, stored_entities, entity_descriptions?, mode);
+        let relation_records =
+            self.relation_records(relations, stored_relations, relation_descriptions?, mode);
+        self.stores.put_graph(
+            self.embedder,
+            self.batching,
+            &entity_records,
+            &relation_records,
+        )
+    }
+
+    fn entity_records(
+        &self,
+        entities: &Entities,
+        stored: Vec<Option<Entity>>,
+        descriptions: Vec<String>,
+        mode: Write,
+    ) -> Vec<Entity> {
+        entities
             .iter()
             .zip(stored)
             .zip(descriptions)
@@ -147,9 +188,7 @@ impl Ingest<'_> {
                     extra: Map::new(),
                 }
             })
-            .collect();
-        self.stores
-            .put_entities(self.embedder, self.batching, &records)
+            .collect()
     }
 
     /// A graph element keeps its creation time through merges and rebuilds.
@@ -157,24 +196,14 @@ impl Ingest<'_> {
         stored.unwrap_or(self.now)
     }
 
-    pub(crate) fn write_relations(
+    fn relation_records(
         &self,
         relations: &Relations,
+        stored: Vec<Option<Relation>>,
+        descriptions: Vec<String>,
         mode: Write,
-    ) -> Result<(), IngestError> {
-        let mut stored = Vec::with_capacity(relations.len());
-        let mut merged = Vec::with_capacity(relations.len());
-        for ((source, target), c) in relations {
-            let existing = self.stores.graph.edge_get(source, target)?;
-            let description = merge_fragments(
-                mode.kept(existing.as_ref()).map(|r| r.description.as_str()),
-                c.descriptions.clone(),
-            );
-            merged.push((format!("{source}-{target}"), description));
-            stored.push(existing);
-        }
-        let descriptions = self.summarize_long("Relation", merged)?;
-        let records: Vec<Relation> = relations
+    ) -> Vec<Relation> {
+        relations
             .iter()
             .zip(stored)
             .zip(descriptions)
@@ -218,8 +247,6 @@ impl Ingest<'_> {
                     extra: Map::new(),
                 }
             })
-            .collect();
-        self.stores
-            .put_relations(self.embedder, self.batching, &records)
+            .collect()
     }
 }

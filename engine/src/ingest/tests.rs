@@ -16,7 +16,7 @@ struct Fixture {
     extraction: ExtractionSettings,
     summary: SummaryPolicy,
     chunking: ChunkingOptions,
-    merge_lock: Mutex<()>,
+    scheduling: Scheduling,
 }
 
 impl Fixture {
@@ -50,7 +50,7 @@ impl Fixture {
                 overlap_token_size: 2,
                 ..Default::default()
             },
-            merge_lock: Mutex::new(()),
+            scheduling: Scheduling::new(4),
         }
     }
 
@@ -88,7 +88,7 @@ impl Fixture {
                 file_paths: 75,
             },
             llm_concurrency: 4,
-            merge_lock: &self.merge_lock,
+            scheduling: &self.scheduling,
             chunking: &self.chunking,
             use_cache: true,
             now: 1_795_674_000,

@@ -202,6 +202,7 @@ impl KvStorage for Mixed {
     forward! { kv:
         fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<serde_json::Value>>;
         fn kv_upsert(&self, ns: KvNamespace, items: &[(String, serde_json::Value)]) -> Result<()>;
+        fn kv_upsert_many(&self, batches: &[(KvNamespace, &[(String, serde_json::Value)])]) -> Result<()>;
         fn kv_insert_new(&self, ns: KvNamespace, items: &[(String, serde_json::Value)]) -> Result<Option<String>>;
         fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()>;
         fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>>;
@@ -238,12 +239,14 @@ impl VectorStorage for Mixed {
         fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
         fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
         fn vector_search(&self) -> Option<&dyn super::vectors::VectorSearch>;
+        fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()>;
     }
 }
 
 impl GraphStorage for Mixed {
     forward! { graph:
         fn nodes_upsert(&self, entities: &[Entity]) -> Result<()>;
+        fn elements_upsert(&self, entities: &[Entity], relations: &[Relation]) -> Result<()>;
         fn node_get(&self, name: &str) -> Result<Option<Entity>>;
         fn node_delete(&self, name: &str) -> Result<()>;
         fn node_names(&self) -> Result<Vec<String>>;

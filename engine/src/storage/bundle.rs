@@ -75,6 +75,26 @@ impl<'a> Stores<'a> {
         Ok(())
     }
 
+    /// Writes several namespaces in one storage call, then moves each one's counter.
+    pub fn vectors_upsert_many(
+        &self,
+        batches: &[(VectorNamespace, &[VectorRecord])],
+    ) -> Result<()> {
+        let batches: Vec<(VectorNamespace, &[VectorRecord])> = batches
+            .iter()
+            .filter(|(_, items)| !items.is_empty())
+            .copied()
+            .collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        self.vectors.vectors_upsert_many(&batches)?;
+        for (ns, _) in batches {
+            self.generations.bump(ns);
+        }
+        Ok(())
+    }
+
     pub fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
         self.vectors.vectors_delete(ns, ids)?;
         self.generations.bump(ns);

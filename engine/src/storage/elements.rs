@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use super::bundle::Stores;
 use super::graph::{Entity, GRAPH_FIELD_SEP, Relation, fragments};
 use super::{KvNamespace, StorageError, VectorNamespace, VectorRecord};
-use crate::embedding::{Batching, Embedder};
+use crate::embedding::{self, Batching, Embedder};
 use crate::ids;
-use crate::llm::ModelError;
+use crate::llm::{ModelError, wait};
 
 /// A relation's key in `relation_chunks`, the same whichever way round the pair comes.
 fn relation_chunks_key(source: &str, target: &str) -> String {
@@ -49,6 +49,25 @@ fn relation_vector(relation: &Relation) -> VectorRecord {
     }
 }
 
+fn entity_lists(entities: &[Entity]) -> Vec<(String, Value)> {
+    entities
+        .iter()
+        .map(|e| (e.name.clone(), chunk_list(&e.source_id)))
+        .collect()
+}
+
+fn relation_lists(relations: &[Relation]) -> Vec<(String, Value)> {
+    relations
+        .iter()
+        .map(|r| {
+            (
+                relation_chunks_key(&r.source, &r.target),
+                chunk_list(&r.source_id),
+            )
+        })
+        .collect()
+}
+
 impl Stores<'_> {
     /// Writes entities' nodes, vectors and chunk lists.
     pub(crate) fn put_entities<E: From<StorageError> + From<ModelError>>(
@@ -60,11 +79,8 @@ impl Stores<'_> {
         self.graph.nodes_upsert(entities)?;
         let vectors = entities.iter().map(entity_vector).collect();
         self.embed_into::<E>(embedder, batching, VectorNamespace::Entities, vectors)?;
-        let lists: Vec<(String, Value)> = entities
-            .iter()
-            .map(|e| (e.name.clone(), chunk_list(&e.source_id)))
-            .collect();
-        self.kv.kv_upsert(KvNamespace::EntityChunks, &lists)?;
+        self.kv
+            .kv_upsert(KvNamespace::EntityChunks, &entity_lists(entities))?;
         Ok(())
     }
 
@@ -78,16 +94,40 @@ impl Stores<'_> {
         self.graph.edges_upsert(relations)?;
         let vectors = relations.iter().map(relation_vector).collect();
         self.embed_into::<E>(embedder, batching, VectorNamespace::Relationships, vectors)?;
-        let lists: Vec<(String, Value)> = relations
-            .iter()
-            .map(|r| {
-                (
-                    relation_chunks_key(&r.source, &r.target),
-                    chunk_list(&r.source_id),
-                )
-            })
-            .collect();
-        self.kv.kv_upsert(KvNamespace::RelationChunks, &lists)?;
+        self.kv
+            .kv_upsert(KvNamespace::RelationChunks, &relation_lists(relations))?;
+        Ok(())
+    }
+
+    /// Writes entities and relations (nodes, edges, vectors, chunk lists), embedding
+    /// both kinds at once first, so a failed embedding writes nothing.
+    pub(crate) fn put_graph<E: From<StorageError> + From<ModelError>>(
+        &self,
+        embedder: &dyn Embedder,
+        batching: Batching,
+        entities: &[Entity],
+        relations: &[Relation],
+    ) -> Result<(), E> {
+        let mut entity_vectors: Vec<VectorRecord> = entities.iter().map(entity_vector).collect();
+        let mut relation_vectors: Vec<VectorRecord> =
+            relations.iter().map(relation_vector).collect();
+        let (embedded_entities, embedded_relations) = wait(async {
+            tokio::join!(
+                embedding::embed_records(embedder, &mut entity_vectors, batching),
+                embedding::embed_records(embedder, &mut relation_vectors, batching)
+            )
+        });
+        embedded_entities?;
+        embedded_relations?;
+        self.graph.elements_upsert(entities, relations)?;
+        self.vectors_upsert_many(&[
+            (VectorNamespace::Entities, &entity_vectors),
+            (VectorNamespace::Relationships, &relation_vectors),
+        ])?;
+        self.kv.kv_upsert_many(&[
+            (KvNamespace::EntityChunks, &entity_lists(entities)),
+            (KvNamespace::RelationChunks, &relation_lists(relations)),
+        ])?;
         Ok(())
     }
 

@@ -143,6 +143,11 @@ pub trait GraphStorage {
     fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
     /// Every node and edge of the workspace.
     fn graph_drop(&self) -> Result<()>;
+    /// Nodes then edges; a backend that can makes it one transaction.
+    fn elements_upsert(&self, entities: &[Entity], relations: &[Relation]) -> Result<()> {
+        self.nodes_upsert(entities)?;
+        self.edges_upsert(relations)
+    }
 }
 
 #[cfg(test)]

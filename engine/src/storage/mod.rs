@@ -187,6 +187,13 @@ pub trait KvStorage {
     fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()>;
     fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>>;
     fn kv_drop(&self, ns: KvNamespace) -> Result<()>;
+    /// Upserts into several namespaces; a backend that can makes it one transaction
+    /// (one disk sync per indexing stage rather than one per namespace).
+    fn kv_upsert_many(&self, batches: &[(KvNamespace, &[(String, Value)])]) -> Result<()> {
+        batches
+            .iter()
+            .try_for_each(|(ns, items)| self.kv_upsert(*ns, items))
+    }
 }
 
 /// A stored vector with its metadata.
@@ -211,6 +218,13 @@ pub trait VectorStorage {
     /// the workers); `None`: the engine searches a per-worker copy.
     fn vector_search(&self) -> Option<&dyn vectors::VectorSearch> {
         None
+    }
+
+    /// Upserts into several namespaces; a backend that can makes it one transaction.
+    fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
+        batches
+            .iter()
+            .try_for_each(|(ns, items)| self.vectors_upsert(*ns, items))
     }
 }
 

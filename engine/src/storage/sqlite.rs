@@ -181,6 +181,10 @@ impl KvStorage for SqliteStorage {
     }
 
     fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()> {
+        self.kv_upsert_many(&[(ns, items)])
+    }
+
+    fn kv_upsert_many(&self, batches: &[(KvNamespace, &[(String, Value)])]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;
             {
@@ -188,8 +192,10 @@ impl KvStorage for SqliteStorage {
                     "INSERT INTO kv (workspace, namespace, key, value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (workspace, namespace, key) DO UPDATE SET value = excluded.value",
                 )?;
-                for (key, value) in items {
-                    stmt.execute(params![ws, ns.as_str(), key, value.to_string()])?;
+                for (ns, items) in batches {
+                    for (key, value) in *items {
+                        stmt.execute(params![ws, ns.as_str(), key, value.to_string()])?;
+                    }
                 }
             }
             Ok(tx.commit()?)
@@ -494,10 +500,19 @@ fn insert_vectors(
 
 impl VectorStorage for SqliteStorage {
     fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
+        self.vectors_upsert_many(&[(ns, items)])
+    }
+
+    fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
         self.with(|conn, ws| {
-            let dim = Self::stored_dim(conn, ws, ns)?;
+            let dims = batches
+                .iter()
+                .map(|(ns, _)| Self::stored_dim(conn, ws, *ns))
+                .collect::<Result<Vec<_>>>()?;
             let tx = conn.transaction()?;
-            insert_vectors(&tx, ws, ns, items, dim)?;
+            for ((ns, items), dim) in batches.iter().zip(dims) {
+                insert_vectors(&tx, ws, *ns, items, dim)?;
+            }
             Ok(tx.commit()?)
         })
     }

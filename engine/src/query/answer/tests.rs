@@ -86,7 +86,7 @@ fn indexed_store() -> Arc<Store> {
             file_paths: 75,
         },
         llm_concurrency: 1,
-        merge_lock: &Mutex::new(()),
+        scheduling: &crate::ingest::Scheduling::new(1),
         chunking: &ChunkingOptions::default(),
         use_cache: false,
         now: 1_795_674_000,

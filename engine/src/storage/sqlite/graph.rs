@@ -41,6 +41,32 @@ fn relations(rows: Vec<(String, String, String)>) -> Result<Vec<Relation>> {
         .collect()
 }
 
+fn write_nodes(tx: &rusqlite::Transaction<'_>, ws: &str, entities: &[Entity]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
+    )?;
+    for entity in entities {
+        stmt.execute(params![ws, entity.name, serde_json::to_string(entity)?])?;
+    }
+    Ok(())
+}
+
+fn write_edges(tx: &rusqlite::Transaction<'_>, ws: &str, relations: &[Relation]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO graph_edges (workspace, a, b, source, target, data, weight)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (workspace, a, b)
+         DO UPDATE SET data = excluded.data, weight = excluded.weight",
+    )?;
+    for relation in relations {
+        let (source, target) = (&relation.source, &relation.target);
+        let (a, b) = ids::endpoints(source, target);
+        let data = serde_json::to_string(relation)?;
+        stmt.execute(params![ws, a, b, source, target, data, relation.weight])?;
+    }
+    Ok(())
+}
+
 impl GraphStorage for SqliteStorage {
     fn graph_drop(&self) -> Result<()> {
         self.with(|conn, ws| {
@@ -52,16 +78,14 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn nodes_upsert(&self, entities: &[Entity]) -> Result<()> {
+        self.elements_upsert(entities, &[])
+    }
+
+    fn elements_upsert(&self, entities: &[Entity], relations: &[Relation]) -> Result<()> {
         self.with(|conn, ws| {
             let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO graph_nodes (workspace, name, data) VALUES (?1, ?2, ?3)",
-                )?;
-                for entity in entities {
-                    stmt.execute(params![ws, entity.name, serde_json::to_string(entity)?])?;
-                }
-            }
+            write_nodes(&tx, ws, entities)?;
+            write_edges(&tx, ws, relations)?;
             Ok(tx.commit()?)
         })
     }
@@ -147,24 +171,7 @@ impl GraphStorage for SqliteStorage {
     }
 
     fn edges_upsert(&self, relations: &[Relation]) -> Result<()> {
-        self.with(|conn, ws| {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO graph_edges (workspace, a, b, source, target, data, weight)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (workspace, a, b)
-                     DO UPDATE SET data = excluded.data, weight = excluded.weight",
-                )?;
-                for relation in relations {
-                    let (source, target) = (&relation.source, &relation.target);
-                    let (a, b) = ids::endpoints(source, target);
-                    let data = serde_json::to_string(relation)?;
-                    stmt.execute(params![ws, a, b, source, target, data, relation.weight])?;
-                }
-            }
-            Ok(tx.commit()?)
-        })
+        self.elements_upsert(&[], relations)
     }
 
     fn edge_get(&self, x: &str, y: &str) -> Result<Option<Relation>> {
