@@ -10,13 +10,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use common::fake_provider::FakeProvider;
 use common::postgres::Postgres;
+use common::two_nodes::{holder, insert, job, status, wait_until};
 use common::{Response, Server, call, send};
 use lightrag_engine::coordination::{
     Claim, Coordination, Generations, LocalGenerations, LoginThrottle, Renewals, StatusBoard,
@@ -27,7 +28,7 @@ use lightrag_engine::storage::postgres::{
     PgCoordination, PgInputs, PgRenewals, PgThrottle, PostgresConfig, SslConfig, SslMode,
     VectorIndexConfig,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// What the claim log says when a node takes the workspace's pipeline.
 const TAKEN: &str = "pipeline claim taken";
@@ -47,57 +48,6 @@ fn node(name: &str, pg: &Postgres, fake: &FakeProvider) -> Server {
         .env("MAX_PARALLEL_INSERT", "1")
         .args(&["--workers", "2"])
         .start()
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `n` documents through `node`, the model slowed: the run lasts a while.
-fn insert(node: &Server, n: usize) -> String {
-    let texts: Vec<String> = (0..n)
-        .map(|i| format!("Ada Lovelace wrote note {i} about the Analytical Engine."))
-        .collect();
-    let sources: Vec<String> = (0..n).map(|i| format!("n{i}.txt")).collect();
-    let r = call(
-        node,
-        "POST",
-        "/documents/texts",
-        &json!({"texts": texts, "file_sources": sources}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["track_id"].as_str().unwrap().to_owned()
-}
-
-fn status(node: &Server) -> Value {
-    node.get("/documents/pipeline_status").json()
-}
-
-/// The node whose pipeline runs, once one has taken the claim and started its job; the
-/// other one second.
-fn holder<'a>(a: &'a Server, b: &'a Server) -> (&'a Server, &'a Server) {
-    wait_until("a node takes the pipeline", Duration::from_secs(30), || {
-        (a.output().contains(TAKEN) || b.output().contains(TAKEN)) && status(a)["busy"] == true
-    });
-    if a.output().contains(TAKEN) {
-        (a, b)
-    } else {
-        (b, a)
-    }
-}
-
-/// The job fields both nodes must show alike.
-fn job(status: &Value) -> Value {
-    json!([
-        status["busy"],
-        status["job_name"],
-        status["job_start"],
-        status["docs"]
-    ])
 }
 
 fn chat_calls(fake: &FakeProvider) -> usize {
@@ -134,7 +84,7 @@ fn an_upload_accepted_by_one_node_is_parsed_by_the_other_once() {
     let a = node("pg-upload-a", &pg, &fake);
     let b = node("pg-upload-b", &pg, &fake);
     insert(&a, 2);
-    let (holder, other) = holder(&a, &b);
+    let (holder, other) = holder(&a, &b, TAKEN);
     // The holder's run is under way: the file the other node accepts is parsed by the
     // holder, which has no copy of it in its own INPUT_DIR.
     let r = common::upload_file(
@@ -178,7 +128,7 @@ fn one_pipeline_across_nodes_and_a_killed_holders_documents_are_finished() {
     let a = node("pg-node-a", &pg, &fake);
     let b = node("pg-node-b", &pg, &fake);
     let track = insert(&a, 4);
-    let (holder, survivor) = holder(&a, &b);
+    let (holder, survivor) = holder(&a, &b, TAKEN);
     assert!(
         !survivor.output().contains(TAKEN),
         "only one node runs the pipeline"
@@ -225,7 +175,7 @@ fn a_cancellation_asked_of_either_node_stops_the_run() {
     let a = node("pg-cancel-a", &pg, &fake);
     let b = node("pg-cancel-b", &pg, &fake);
     insert(&a, 4);
-    let (holder, other) = holder(&a, &b);
+    let (holder, other) = holder(&a, &b, TAKEN);
     let r = call(other, "POST", "/documents/cancel_pipeline", &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(status(holder)["cancellation_requested"], true);

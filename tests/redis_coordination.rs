@@ -7,12 +7,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::fake_provider::FakeProvider;
 use common::redis::Redis;
+use common::two_nodes::{holder, insert, job, status, wait_until};
 use common::{Server, call};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// What the lease log says when a node takes the workspace's pipeline.
 const TAKEN: &str = "pipeline lease taken";
@@ -30,57 +31,6 @@ fn node(name: &str, redis: &Redis, fake: &FakeProvider) -> Server {
         .start()
 }
 
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Four documents through `node`, the model slowed: the run lasts a while.
-fn insert(node: &Server) -> String {
-    let texts: Vec<String> = (0..4)
-        .map(|i| format!("Ada Lovelace wrote note {i} about the Analytical Engine."))
-        .collect();
-    let sources: Vec<String> = (0..4).map(|i| format!("n{i}.txt")).collect();
-    let r = call(
-        node,
-        "POST",
-        "/documents/texts",
-        &json!({"texts": texts, "file_sources": sources}),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["track_id"].as_str().unwrap().to_owned()
-}
-
-fn status(node: &Server) -> Value {
-    node.get("/documents/pipeline_status").json()
-}
-
-/// The node whose pipeline runs, once one has taken the lease and started its job; the
-/// other one second.
-fn holder<'a>(a: &'a Server, b: &'a Server) -> (&'a Server, &'a Server) {
-    wait_until("a node takes the pipeline", Duration::from_secs(30), || {
-        (a.output().contains(TAKEN) || b.output().contains(TAKEN)) && status(a)["busy"] == true
-    });
-    if a.output().contains(TAKEN) {
-        (a, b)
-    } else {
-        (b, a)
-    }
-}
-
-/// The job fields both nodes must show alike.
-fn job(status: &Value) -> Value {
-    json!([
-        status["busy"],
-        status["job_name"],
-        status["job_start"],
-        status["docs"]
-    ])
-}
-
 #[test]
 fn one_pipeline_across_nodes_and_a_killed_holders_documents_are_finished() {
     let Some(redis) = Redis::start(&[]) else {
@@ -89,8 +39,8 @@ fn one_pipeline_across_nodes_and_a_killed_holders_documents_are_finished() {
     let fake = FakeProvider::start("redis-two-nodes-model", json!({"delay": 2}));
     let a = node("redis-node-a", &redis, &fake);
     let b = node("redis-node-b", &redis, &fake);
-    let track = insert(&a);
-    let (holder, survivor) = holder(&a, &b);
+    let track = insert(&a, 4);
+    let (holder, survivor) = holder(&a, &b, TAKEN);
     assert!(
         !survivor.output().contains(TAKEN),
         "only one node runs the pipeline"
@@ -139,8 +89,8 @@ fn a_cancellation_asked_of_either_node_stops_the_run() {
     let fake = FakeProvider::start("redis-cancel-model", json!({"delay": 2}));
     let a = node("redis-cancel-a", &redis, &fake);
     let b = node("redis-cancel-b", &redis, &fake);
-    insert(&a);
-    let (holder, other) = holder(&a, &b);
+    insert(&a, 4);
+    let (holder, other) = holder(&a, &b, TAKEN);
     let r = call(other, "POST", "/documents/cancel_pipeline", &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(status(holder)["cancellation_requested"], true);

@@ -7,10 +7,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::postgres::Postgres;
 use common::redis::Redis;
+use common::two_nodes::wait_until;
 use common::{Server, call, send};
 use serde_json::{Value, json};
 
@@ -43,14 +44,6 @@ fn redis_status_postgres_vectors(pg: &Postgres, redis: &Redis, name: &str) -> Se
         .env("REDIS_URI", &redis.uri())
         .env("REDIS_RETRY_ATTEMPTS", "1")
         .start()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The file paths of the chunks `node` retrieves for `query`.
@@ -105,7 +98,7 @@ fn what_one_node_writes_the_other_serves(a: &Server, b: &Server) {
         json!({"doc_ids": [marie]}).to_string().as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_until("the deletion finishes", || {
+    wait_until("the deletion finishes", Duration::from_secs(60), || {
         a.get("/documents/status_counts").json()["status_counts"]["all"] == 1
             && a.get("/documents/pipeline_status").json()["busy"] == false
     });

@@ -12,6 +12,7 @@ pub mod fake_provider;
 pub mod help;
 pub mod postgres;
 pub mod redis;
+pub mod two_nodes;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lightrag-master");
 
