@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use common::postgres::Postgres;
 use common::redis::Redis;
-use lightrag_engine::storage::postgres::{
-    PgDocStatus, PostgresConfig, SslConfig, SslMode, VectorIndexConfig,
-};
+use lightrag_engine::storage::postgres::PgDocStatus;
 use lightrag_engine::storage::redis::RedisDocStatus;
 use lightrag_engine::storage::sqlite::SqliteStorage;
 use lightrag_engine::storage::{
@@ -222,45 +220,12 @@ fn redis_conforms() {
     racing_reservations(|| Box::new(RedisDocStatus::open(&config, "race").unwrap()));
 }
 
-pub fn pg_config(pg: &Postgres) -> PostgresConfig {
-    PostgresConfig {
-        host: "127.0.0.1".into(),
-        port: pg.port,
-        user: "lightrag".into(),
-        password: String::new(),
-        database: "lightrag".into(),
-        workspace: None,
-        max_connections: 4,
-        ssl: SslConfig {
-            mode: SslMode::Disable,
-            cert: None,
-            key: None,
-            root_cert: None,
-            crl: None,
-        },
-        server_settings: Vec::new(),
-        statement_cache_size: 100,
-        connection_retries: 1,
-        retry_backoff: Duration::from_millis(100),
-        retry_backoff_max: Duration::from_millis(100),
-        vector_index: VectorIndexConfig {
-            index_type: None,
-            hnsw_m: 16,
-            hnsw_ef: 64,
-            ivfflat_lists: 100,
-            vchordrq_build_options: None,
-            vchordrq_probes: None,
-            vchordrq_epsilon: 1.9,
-        },
-    }
-}
-
 #[test]
 fn postgres_conforms() {
     let Some(pg) = Postgres::start() else {
         return;
     };
-    let config = pg_config(&pg);
+    let config = pg.engine_config();
     conformance(&PgDocStatus::open(&config, "").unwrap());
     assert_eq!(
         pg.psql("SELECT count(*) FROM lightrag_doc_status"),

@@ -25,8 +25,7 @@ use lightrag_engine::coordination::{
 use lightrag_engine::documents::input_store::InputFiles;
 use lightrag_engine::storage::VectorNamespace;
 use lightrag_engine::storage::postgres::{
-    PgCoordination, PgInputs, PgRenewals, PgThrottle, PostgresConfig, SslConfig, SslMode,
-    VectorIndexConfig,
+    PgCoordination, PgInputs, PgRenewals, PgThrottle, PostgresConfig,
 };
 use serde_json::json;
 
@@ -73,6 +72,14 @@ fn processed_count(nodes: &[&Server], doc_id: &str) -> usize {
                 .count()
         })
         .sum()
+}
+
+/// The engine's view of `pg`, as a node's worker would have it.
+fn config(pg: &Postgres) -> PostgresConfig {
+    PostgresConfig {
+        max_connections: 8,
+        ..pg.engine_config()
+    }
 }
 
 #[test]
@@ -251,40 +258,6 @@ fn a_token_is_renewed_once_across_nodes() {
     }
     assert_eq!(renewed.len(), 1, "exactly one renewal across both nodes");
     assert_eq!(with_token(&nodes[1], &renewed[0]).status, 200);
-}
-
-/// The engine's view of `pg`, as a node's worker would have it.
-fn config(pg: &Postgres) -> PostgresConfig {
-    PostgresConfig {
-        host: "127.0.0.1".into(),
-        port: pg.port,
-        user: "lightrag".into(),
-        password: String::new(),
-        database: "lightrag".into(),
-        workspace: None,
-        max_connections: 8,
-        ssl: SslConfig {
-            mode: SslMode::Disable,
-            cert: None,
-            key: None,
-            root_cert: None,
-            crl: None,
-        },
-        server_settings: Vec::new(),
-        statement_cache_size: 100,
-        connection_retries: 1,
-        retry_backoff: Duration::from_millis(50),
-        retry_backoff_max: Duration::from_millis(100),
-        vector_index: VectorIndexConfig {
-            index_type: None,
-            hnsw_m: 16,
-            hnsw_ef: 64,
-            ivfflat_lists: 100,
-            vchordrq_build_options: None,
-            vchordrq_probes: None,
-            vchordrq_epsilon: 1.9,
-        },
-    }
 }
 
 /// A node's own coordination, of which PgCoordination uses the change counters only.

@@ -14,50 +14,22 @@ use common::Server;
 use common::postgres::Postgres;
 use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::storage::bundle::{Indexes, Stores};
-use lightrag_engine::storage::postgres::{
-    SslConfig, SslMode, VectorIndexConfig, VectorIndexType, VectorSuffix,
-};
+use lightrag_engine::storage::postgres::{VectorIndexType, VectorSuffix};
 use lightrag_engine::storage::{
     Backend, Entity, LocalGenerations, PostgresConfig, Relation, Storage, StorageConfig,
     StorageError, VectorNamespace, VectorRecord,
 };
 use serde_json::{Value, json};
 
-/// The engine's PostgreSQL settings for `pg`, with `server_settings` sent at connect.
+/// The engine's settings for `pg` with an HNSW index, `server_settings` sent at connect.
 fn config(pg: &Postgres, server_settings: &[(&str, &str)]) -> PostgresConfig {
-    PostgresConfig {
-        host: "127.0.0.1".into(),
-        port: pg.port,
-        user: "lightrag".into(),
-        password: String::new(),
-        database: "lightrag".into(),
-        workspace: None,
-        max_connections: 4,
-        ssl: SslConfig {
-            mode: SslMode::Disable,
-            cert: None,
-            key: None,
-            root_cert: None,
-            crl: None,
-        },
-        server_settings: server_settings
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        statement_cache_size: 100,
-        connection_retries: 1,
-        retry_backoff: Duration::from_millis(50),
-        retry_backoff_max: Duration::from_millis(100),
-        vector_index: VectorIndexConfig {
-            index_type: Some(VectorIndexType::Hnsw),
-            hnsw_m: 16,
-            hnsw_ef: 64,
-            ivfflat_lists: 100,
-            vchordrq_build_options: None,
-            vchordrq_probes: None,
-            vchordrq_epsilon: 1.9,
-        },
-    }
+    let mut config = pg.engine_config();
+    config.server_settings = server_settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    config.vector_index.index_type = Some(VectorIndexType::Hnsw);
+    config
 }
 
 /// Vectors and graph in `postgres`, the rest embedded under a fresh directory.

@@ -10,6 +10,9 @@
 //! LRM_REQUIRE_POSTGRES=1 (CI), which makes a missing wheel a failure.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lightrag_engine::storage::postgres::{PostgresConfig, SslConfig, SslMode, VectorIndexConfig};
 use std::process::{Command, Output};
 
 const VERSION: &str = "0.1.5";
@@ -104,6 +107,42 @@ impl Postgres {
             ("POSTGRES_PASSWORD", String::new()),
             ("POSTGRES_DATABASE", DATABASE.to_owned()),
         ]
+    }
+
+    /// The engine's settings for this server, as a worker would have them: one
+    /// connection attempt, short back-off, no TLS, no vector index (tests set the fields
+    /// they are about).
+    pub fn engine_config(&self) -> PostgresConfig {
+        PostgresConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: USER.into(),
+            password: String::new(),
+            database: DATABASE.into(),
+            workspace: None,
+            max_connections: 4,
+            ssl: SslConfig {
+                mode: SslMode::Disable,
+                cert: None,
+                key: None,
+                root_cert: None,
+                crl: None,
+            },
+            server_settings: Vec::new(),
+            statement_cache_size: 100,
+            connection_retries: 1,
+            retry_backoff: Duration::from_millis(50),
+            retry_backoff_max: Duration::from_millis(100),
+            vector_index: VectorIndexConfig {
+                index_type: None,
+                hnsw_m: 16,
+                hnsw_ef: 64,
+                ivfflat_lists: 100,
+                vchordrq_build_options: None,
+                vchordrq_probes: None,
+                vchordrq_epsilon: 1.9,
+            },
+        }
     }
 
     /// `builder` reaching this server (with one connection attempt, so that faults show
