@@ -7,8 +7,16 @@ and a throwaway PostgreSQL with every role in it, see backends.py), indexes the 
 into `lightrag-master --workers 2`, then drives POST /query/data in the naive, local and
 mix modes with wrk (questions rotate) and prints p50, p99 and requests/s, each beside
 the smallest corpus's figure on the same store in the same run (the growth of the cost
-with corpus size), then the PostgreSQL/embedded ratios. Loopback only; nothing here
-passes or fails.
+with corpus size), then the PostgreSQL/embedded ratios.
+
+Then (unless BENCH_QUERY_SCRIPTED=0) the repeated-question row: a small corpus
+(BENCH_SCRIPTED_CHUNKS, default 320 chunks) indexed on the embedded store with the
+scripted provider (scripted_provider.py: 100 ms per chat call, 20 ms per embedding call)
+and ENABLE_LLM_CACHE on, then one question asked over and over by BENCH_CONNECTIONS
+clients in the naive, local and mix modes. Each mode's p50 is printed beside the model
+time such a query truly needs (one embedding call: the keywords of a repeated question
+come from the LLM cache, as in LightRAG) and the model calls it was measured to make.
+BENCH_QUERY_ONLY_SCRIPTED=1 runs that row alone. Loopback only; nothing here passes or fails.
 """
 
 import os
@@ -19,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backends import Backends, Server, latency_ratios  # noqa: E402
 from run import api, build_release, ensure_wrk, index, wrk_posts  # noqa: E402
+from scripted_provider import ScriptedProvider  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_QUERY_CHUNKS", "1000,10000,100000").split(",")]
 STORES = os.environ.get("BENCH_STORES", "embedded,postgres").split(",")
@@ -30,6 +39,11 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "8")
 MODES = ["naive", "local", "mix"]
 # Text per document, so one document is about 16 chunks.
 DOC_SENTENCES = 48
+SCRIPTED = os.environ.get("BENCH_QUERY_SCRIPTED", "1") != "0"
+SCRIPTED_CHUNKS = int(os.environ.get("BENCH_SCRIPTED_CHUNKS", "320"))
+CHAT_LATENCY = 0.100
+EMBED_LATENCY = 0.020
+QUESTION = "What did Ada Lovelace discuss about computing in London?"
 
 FIRST = ["Ada", "Alan", "Grace", "Claude", "Marie", "Niels", "Emmy", "John", "Barbara",
          "Donald", "Edsger", "Frances", "Tim", "Linus", "Margaret", "Dennis"]
@@ -89,9 +103,58 @@ def measure(backend, size, docs, rng):
         server.stop()
 
 
+def wrk_seconds():
+    return float(DURATION.rstrip("s"))
+
+
+def scripted_rows():
+    """The same question repeated, with a provider that takes a fixed time per call."""
+    dim = 64
+    provider = ScriptedProvider(CHAT_LATENCY, EMBED_LATENCY, dim)
+    env = {
+        "LLM_BINDING": "openai", "LLM_BINDING_HOST": provider.url(), "LLM_MODEL": "scripted",
+        "LLM_BINDING_API_KEY": "bench", "EMBEDDING_BINDING": "openai",
+        "EMBEDDING_BINDING_HOST": provider.url(), "EMBEDDING_MODEL": "scripted-embedding",
+        "EMBEDDING_BINDING_API_KEY": "bench", "EMBEDDING_DIM": str(dim),
+        "CHUNK_SIZE": str(CHUNK_TOKENS), "CHUNK_OVERLAP_SIZE": "8", "MAX_ASYNC": "16",
+        "MAX_PARALLEL_INSERT": "4", "ENABLE_LLM_CACHE": "true",
+    }
+    docs = corpus(SCRIPTED_CHUNKS, random.Random(SCRIPTED_CHUNKS))
+    try:
+        server = Server(None, env)
+        try:
+            status = index(server.port, docs, batch=50, poll=0.5, timeout=300)
+            print(f"scripted provider ({CHAT_LATENCY * 1000:.0f} ms per chat call, "
+                  f"{EMBED_LATENCY * 1000:.0f} ms per embedding call), {len(docs)} documents "
+                  f"({status.get('processed', 0)} processed), the same question from "
+                  f"{CONNECTIONS} clients:", flush=True)
+            for mode in MODES:
+                body = {"query": QUESTION, "mode": mode}
+                # The first time: keywords from the model, then from the cache.
+                api(server.port, "POST", "/query/data", body)
+                provider.reset()
+                p50, p99, rps, errors = wrk_posts(server.port, "/query/data", [body],
+                                                  CONNECTIONS, DURATION)
+                requests = max(1.0, rps * wrk_seconds())
+                chat = provider.calls["chat"] / requests
+                embed = provider.calls["embed"] / requests
+                needed = EMBED_LATENCY * 1000
+                print(f"    {mode:>5}: p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {rps:7.1f} req/s  "
+                      f"non-2xx {errors}; needs {needed:.0f} ms (one embedding), "
+                      f"p50 - needed = {p50 - needed:6.2f} ms; calls per query: "
+                      f"{chat:.2f} chat, {embed:.2f} embedding", flush=True)
+        finally:
+            server.stop()
+    finally:
+        provider.stop()
+
+
 def main():
     ensure_wrk()
     build_release()
+    if os.environ.get("BENCH_QUERY_ONLY_SCRIPTED") == "1":
+        scripted_rows()
+        return
     backends = Backends(STORES)
     results = {}
     try:
@@ -116,6 +179,8 @@ def main():
         backends.stop()
     print(f"(wrk -t2 -c{CONNECTIONS} -d{DURATION}; growth against the {SIZES[0]}-chunk corpus "
           "on the same store, in this run)")
+    if SCRIPTED:
+        scripted_rows()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ tests/fixtures/fake_provider.py for the same conventions):
     round (`missed or incorrectly formatted`) gets the next few names the first round
     left out, so the merge and embedding work is real;
   * a summary prompt (`Description List:`) gets one condensed description;
+  * a keywords prompt (`User Query:` with `high_level_keywords`) gets LightRAG's JSON:
+    the query's capitalised names as low-level keywords, its longer lower-case words as
+    high-level ones;
   * anything else an echo.
 Embeddings are deterministic vectors of the requested length (a hash of the text).
 Standard library only.
@@ -112,11 +115,19 @@ def extraction(system, gleaning):
     return "\n".join(lines + [COMPLETE])
 
 
+def keywords(prompt):
+    query = prompt.split("User Query:", 1)[-1].split("---Output---", 1)[0].strip()
+    high = [w for w in re.findall(r"\b[a-z][a-z\-]{4,}\b", query)]
+    return json.dumps({"high_level_keywords": high[:5], "low_level_keywords": names_in(query)[:5]})
+
+
 def answer(messages):
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     last = messages[-1]["content"] if messages else ""
     if "---Real Data to be Processed---" in system:
         return extraction(system, "missed or incorrectly formatted" in last)
+    if "User Query:" in last and "high_level_keywords" in last:
+        return keywords(last)
     if "Description List:" in last:
         name = re.search(r"Name: (.*)", last).group(1).strip()
         count = last.count('{"Description"')

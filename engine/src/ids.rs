@@ -11,6 +11,16 @@ pub fn md5_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// LightRAG 1.5.7's hash of a cached call's arguments: the MD5 hex of each argument as
+/// `<length in characters>:<text>`, concatenated.
+pub fn args_hash(args: &[&str]) -> String {
+    let joined: String = args
+        .iter()
+        .map(|a| format!("{}:{a}", a.chars().count()))
+        .collect();
+    md5_hex(joined.as_bytes())
+}
+
 /// A document with a real source name is identified by that name.
 pub fn doc_id_for_source(canonical_basename: &str) -> String {
     format!("doc-{}", md5_hex(canonical_basename.as_bytes()))
@@ -90,6 +100,7 @@ mod tests {
         );
         assert_eq!(chunk_id("abc"), "chunk-900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(relation_id("a", "bc"), format!("rel-{}", md5_hex(b"abc")));
+        assert_eq!(args_hash(&["mix", "é?"]), md5_hex("3:mix2:é?".as_bytes()));
         assert_eq!(entity_id("abc"), "ent-900150983cd24fb0d6963f7d28e17f72");
     }
 

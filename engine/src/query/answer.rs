@@ -191,6 +191,7 @@ impl Answerer {
             model: &*self.model,
             reranker: self.reranker.as_deref(),
             settings: &self.settings.retrieval,
+            cache_keywords: self.settings.cache.is_some(),
         };
         engine.retrieve(params, progress).await
     }

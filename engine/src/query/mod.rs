@@ -18,6 +18,7 @@
 pub mod answer;
 mod chunk_pick;
 pub mod context;
+mod keywords;
 mod retrieval;
 
 use serde::Serialize;
@@ -216,6 +217,8 @@ pub struct QueryEngine<'a> {
     /// The chunks' reranker (RERANK_BINDING), if one is configured.
     pub reranker: Option<&'a dyn Reranker>,
     pub settings: &'a RetrievalSettings,
+    /// ENABLE_LLM_CACHE: the model's keywords are cached ([`keywords`]).
+    pub cache_keywords: bool,
 }
 
 impl QueryEngine<'_> {
@@ -238,10 +241,7 @@ impl QueryEngine<'_> {
             && keywords.low_level.is_empty()
         {
             progress(PROGRESS_KEYWORDS);
-            keywords = self
-                .model
-                .keywords(&params.query, &self.settings.language)
-                .await?;
+            keywords = self.extract_keywords(params).await?;
             // LightRAG's fallback: a short query is its own low-level keyword.
             if keywords.high_level.is_empty()
                 && keywords.low_level.is_empty()

@@ -25,6 +25,9 @@ fn text(data: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// Relations read per statement while filling the relation budget.
+const RELATION_BATCH: usize = 64;
+
 /// Interleaves lists (first of each, then second of each ...), dropping repeats.
 fn round_robin<T: Clone, K: std::hash::Hash + Eq>(lists: &[&[T]], key: impl Fn(&T) -> K) -> Vec<T> {
     let mut seen = HashSet::new();
@@ -97,12 +100,13 @@ impl QueryEngine<'_> {
             .query(ns, vector, top_k, self.settings.cosine_threshold)?)
     }
 
-    fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
-        Ok(self.stores.graph.node_get(name)?.map(entity_row))
-    }
-
-    fn relation(&self, a: &str, b: &str) -> Result<Option<RelationRow>, QueryError> {
-        Ok(self.stores.graph.edge_get(a, b)?.map(relation_row))
+    /// The entities of `names` that exist, in that order, read in one statement.
+    fn entities(&self, names: &[String]) -> Result<Vec<EntityRow>, QueryError> {
+        let found = self.stores.graph.nodes_get(names)?;
+        Ok(names
+            .iter()
+            .filter_map(|name| found.get(name).cloned().map(entity_row))
+            .collect())
     }
 
     /// Entities similar to the low-level keywords, with their relations (the most
@@ -113,18 +117,16 @@ impl QueryEngine<'_> {
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
         let hits = self.search(VectorNamespace::Entities, vector, params.top_k)?;
-        let mut entities = Vec::new();
-        for hit in hits {
-            if let Some(entity) = self.entity(&text(&hit.meta, "entity_name"))? {
-                entities.push(entity);
-            }
-        }
+        let names: Vec<String> = hits
+            .iter()
+            .map(|hit| text(&hit.meta, "entity_name"))
+            .collect();
+        let entities = self.entities(&names)?;
+        let names: Vec<String> = entities.iter().map(|e| e.entity_name.clone()).collect();
         let mut seen = HashSet::new();
         let mut edges = Vec::new();
-        for entity in &entities {
-            for (source, target, weight) in
-                self.stores.graph.edge_weights_of(&entity.entity_name)?
-            {
+        for weights in self.stores.graph.edge_weights_of_many(&names)? {
+            for (source, target, weight) in weights {
                 if seen.insert(ids::endpoints(source.clone(), target.clone())) {
                     edges.push((source, target, weight));
                 }
@@ -145,20 +147,40 @@ impl QueryEngine<'_> {
         };
         // The most connected relations first, then the heaviest.
         edges.sort_by(|a, b| rank(b).cmp(&rank(a)).then(b.2.total_cmp(&a.2)));
-        // Only as many as the relation budget can hold are read in full.
+        Ok((
+            entities,
+            self.relations_within(&edges, params.max_relation_tokens)?,
+        ))
+    }
+
+    /// The longest prefix of `edges` whose relations fit in `budget` tokens, read in
+    /// batches: only about as many as the budget holds are read in full.
+    fn relations_within(
+        &self,
+        edges: &[(String, String, f64)],
+        budget: usize,
+    ) -> Result<Vec<RelationRow>, QueryError> {
         let mut relations = Vec::new();
         let mut tokens = 0;
-        for (source, target, _) in edges {
-            let Some(mut relation) = self.relation(&source, &target)? else {
-                continue;
-            };
-            tokens += context::tokens_of(self.tokenizer, &mut relation);
-            if tokens > params.max_relation_tokens {
-                break;
+        for batch in edges.chunks(RELATION_BATCH) {
+            let pairs: Vec<(String, String)> = batch
+                .iter()
+                .map(|(s, t, _)| (s.clone(), t.clone()))
+                .collect();
+            let mut found = self.stores.graph.edges_get(&pairs)?;
+            for (source, target) in pairs {
+                let Some(relation) = found.remove(&ids::endpoints(source, target)) else {
+                    continue;
+                };
+                let mut relation = relation_row(relation);
+                tokens += context::tokens_of(self.tokenizer, &mut relation);
+                if tokens > budget {
+                    return Ok(relations);
+                }
+                relations.push(relation);
             }
-            relations.push(relation);
         }
-        Ok((entities, relations))
+        Ok(relations)
     }
 
     /// Relations similar to the high-level keywords, with their endpoint entities.
@@ -168,12 +190,16 @@ impl QueryEngine<'_> {
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
         let hits = self.search(VectorNamespace::Relationships, vector, params.top_k)?;
+        let pairs: Vec<(String, String)> = hits
+            .iter()
+            .map(|hit| (text(&hit.meta, "src_id"), text(&hit.meta, "tgt_id")))
+            .collect();
+        let found = self.stores.graph.edges_get(&pairs)?;
         let mut relations = Vec::new();
         let mut names: Vec<String> = Vec::new();
-        for hit in hits {
-            if let Some(relation) =
-                self.relation(&text(&hit.meta, "src_id"), &text(&hit.meta, "tgt_id"))?
-            {
+        for (a, b) in pairs {
+            if let Some(relation) = found.get(&ids::endpoints(a, b)).cloned() {
+                let relation = relation_row(relation);
                 for name in [&relation.src_id, &relation.tgt_id] {
                     if !names.contains(name) {
                         names.push(name.clone());
@@ -182,13 +208,7 @@ impl QueryEngine<'_> {
                 relations.push(relation);
             }
         }
-        let mut entities = Vec::new();
-        for name in names {
-            if let Some(entity) = self.entity(&name)? {
-                entities.push(entity);
-            }
-        }
-        Ok((entities, relations))
+        Ok((self.entities(&names)?, relations))
     }
 
     /// The source chunks of `sources` (entities' or relations' `source_id`, best item
@@ -255,24 +275,25 @@ impl QueryEngine<'_> {
     }
 
     fn chunk_rows(&self, ids: &[String]) -> Result<Vec<ChunkRow>, QueryError> {
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(chunk) = self.stores.kv.kv_get(KvNamespace::TextChunks, id)? {
-                rows.push(ChunkRow {
+        let chunks = self.stores.kv.kv_get_many(KvNamespace::TextChunks, ids)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let chunk = chunks.get(id)?;
+                Some(ChunkRow {
                     reference_id: String::new(),
-                    content: text(&chunk, "content"),
-                    file_path: text(&chunk, "file_path"),
+                    content: text(chunk, "content"),
+                    file_path: text(chunk, "file_path"),
                     chunk_id: id.clone(),
                     content_headings: self
                         .settings
                         .content_headings
-                        .then(|| headings_of(&chunk))
+                        .then(|| headings_of(chunk))
                         .flatten(),
                     tokens: 0,
-                });
-            }
-        }
-        Ok(rows)
+                })
+            })
+            .collect())
     }
 }
 

@@ -201,6 +201,7 @@ macro_rules! forward {
 impl KvStorage for Mixed {
     forward! { kv:
         fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<serde_json::Value>>;
+        fn kv_get_many(&self, ns: KvNamespace, keys: &[String]) -> Result<std::collections::HashMap<String, serde_json::Value>>;
         fn kv_upsert(&self, ns: KvNamespace, items: &[(String, serde_json::Value)]) -> Result<()>;
         fn kv_upsert_many(&self, batches: &[(KvNamespace, &[(String, serde_json::Value)])]) -> Result<()>;
         fn kv_insert_new(&self, ns: KvNamespace, items: &[(String, serde_json::Value)]) -> Result<Option<String>>;
@@ -257,6 +258,9 @@ impl GraphStorage for Mixed {
         fn edge_delete(&self, a: &str, b: &str) -> Result<()>;
         fn edges_of(&self, node: &str) -> Result<Vec<Relation>>;
         fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
+        fn nodes_get(&self, names: &[String]) -> Result<std::collections::HashMap<String, Entity>>;
+        fn edges_get(&self, pairs: &[(String, String)]) -> Result<std::collections::HashMap<(String, String), Relation>>;
+        fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Vec<(String, String, f64)>>>;
         fn graph_drop(&self) -> Result<()>;
     }
 }

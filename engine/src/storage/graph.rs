@@ -141,6 +141,33 @@ pub trait GraphStorage {
     /// A node's relations as `(source, target, weight)`, without the rest of their data
     /// (ranking many relations must not parse them all).
     fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
+    /// The nodes of `names` that exist, by name. A backend that can reads them in one
+    /// statement (a query reads dozens at once).
+    fn nodes_get(&self, names: &[String]) -> Result<HashMap<String, Entity>> {
+        let mut found = HashMap::with_capacity(names.len());
+        for name in names {
+            if let Some(entity) = self.node_get(name)? {
+                found.insert(name.clone(), entity);
+            }
+        }
+        Ok(found)
+    }
+    /// The edges between the pairs of `pairs` that exist (in either direction), by their
+    /// endpoints in [`crate::ids::endpoints`] order; one statement where the backend can.
+    fn edges_get(&self, pairs: &[(String, String)]) -> Result<HashMap<(String, String), Relation>> {
+        let mut found = HashMap::with_capacity(pairs.len());
+        for (a, b) in pairs {
+            if let Some(relation) = self.edge_get(a, b)? {
+                found.insert(crate::ids::endpoints(a.clone(), b.clone()), relation);
+            }
+        }
+        Ok(found)
+    }
+    /// [`GraphStorage::edge_weights_of`] for each of `nodes`, in their order; one
+    /// statement where the backend can.
+    fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Vec<(String, String, f64)>>> {
+        nodes.iter().map(|n| self.edge_weights_of(n)).collect()
+    }
     /// Every node and edge of the workspace.
     fn graph_drop(&self) -> Result<()>;
     /// Nodes then edges; a backend that can makes it one transaction.

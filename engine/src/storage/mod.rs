@@ -180,6 +180,21 @@ impl Generations for LocalGenerations {
 /// Key-value namespaces of JSON values.
 pub trait KvStorage {
     fn kv_get(&self, ns: KvNamespace, key: &str) -> Result<Option<Value>>;
+    /// The values of `keys` that exist, by key; one statement where the backend can (a
+    /// query reads its chunks at once).
+    fn kv_get_many(
+        &self,
+        ns: KvNamespace,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Value>> {
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.kv_get(ns, key)? {
+                found.insert(key.clone(), value);
+            }
+        }
+        Ok(found)
+    }
     fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()>;
     /// Inserts every item, or none when one key is already present: then that key comes
     /// back. One atomic step (an insert-if-absent), for reservations.

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS graph_edges (
 CREATE INDEX IF NOT EXISTS graph_edges_by_b ON graph_edges (workspace, b);
 ";
 
+/// Many values by key, the keys as one JSON array (as the graph's batched reads).
+const KV_GET_MANY: &str = "SELECT key, value FROM kv WHERE workspace = ?1 AND namespace = ?2
+     AND key IN (SELECT value FROM json_each(?3))";
+
 /// Bytes of the database file mapped into memory for reads.
 const MMAP_BYTES: i64 = 1 << 30;
 /// Page cache per connection, in KiB.
@@ -177,6 +181,27 @@ impl KvStorage for SqliteStorage {
                 )
                 .optional()?;
             Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+        })
+    }
+
+    fn kv_get_many(
+        &self,
+        ns: KvNamespace,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Value>> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        self.read(|conn, ws| {
+            let mut stmt = conn.prepare_cached(KV_GET_MANY)?;
+            let rows = stmt
+                .query_map(params![ws, ns.as_str(), graph::json_list(keys)?], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(key, text)| Ok((key, serde_json::from_str(&text)?)))
+                .collect()
         })
     }
 

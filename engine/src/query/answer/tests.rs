@@ -108,6 +108,7 @@ fn indexed_store() -> Arc<Store> {
 struct Scripted {
     pieces: Vec<Result<String, ModelError>>,
     chats: AtomicUsize,
+    keyword_calls: AtomicUsize,
 }
 
 impl Scripted {
@@ -115,6 +116,7 @@ impl Scripted {
         Arc::new(Scripted {
             pieces,
             chats: AtomicUsize::new(0),
+            keyword_calls: AtomicUsize::new(0),
         })
     }
 
@@ -149,6 +151,7 @@ impl LanguageModel for Scripted {
         query: &'a str,
         language: &'a str,
     ) -> BoxFuture<'a, Result<Keywords, ModelError>> {
+        self.keyword_calls.fetch_add(1, Ordering::SeqCst);
         BUILTIN.keywords(query, language)
     }
 
@@ -326,4 +329,38 @@ async fn nothing_retrieved_is_lightrags_fixed_answer() {
     let steps = steps.lock().unwrap();
     assert_eq!(steps.first(), Some(&PROGRESS_KEYWORDS));
     assert_eq!(steps.last(), Some(&PROGRESS_GENERATING));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_question_takes_its_keywords_from_the_cache() {
+    let store = indexed_store();
+    let model = Scripted::answering(&["unused"]);
+    let calls = || model.keyword_calls.load(Ordering::SeqCst);
+    let request = || question().params;
+    let uncached = answerer(&store, &model, false);
+    let first = uncached.retrieve(request(), |_| {}).await.unwrap();
+    uncached.retrieve(request(), |_| {}).await.unwrap();
+    assert_eq!(
+        calls(),
+        2,
+        "without the cache every question asks the model"
+    );
+    let cached = answerer(&store, &model, true);
+    cached.retrieve(request(), |_| {}).await.unwrap();
+    let again = cached.retrieve(request(), |_| {}).await.unwrap();
+    assert_eq!(
+        calls(),
+        3,
+        "the second question's keywords come from the cache"
+    );
+    assert_eq!(again.keywords, first.keywords);
+    assert_eq!(again.chunks.len(), first.chunks.len());
+    let key = crate::query::keywords::cache_key(&request());
+    let entry = store
+        .stores()
+        .kv
+        .kv_get(KvNamespace::LlmResponseCache, &key)
+        .unwrap()
+        .expect("kept under LightRAG's key");
+    assert_eq!(entry["cache_type"], "keywords");
 }

@@ -1,6 +1,13 @@
 //! The graph in SQLite: one row per node, one per undirected edge (stored once, the
 //! endpoints in sorted order as the key, the first-inserted direction kept beside them).
 //! The properties are JSON; an edge's weight also has its own column for ranking.
+//!
+//! A query reads many nodes, edges and degrees at once; each such read is one statement
+//! over a list passed as a single JSON array parameter, which SQLite
+//! answers with one index search per item (the tests check the plans), rather than one
+//! statement, and one reader hand-off, per item.
+
+use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -23,6 +30,37 @@ pub(super) fn add_edge_weights(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+/// Many nodes by name. Lists go as one JSON array parameter, `IN (SELECT value FROM
+/// json_each(?))`: any number of items in one statement (no parameter limit), each looked
+/// up through the index on the column it is compared to (the tests check the plans).
+const NODES_GET: &str = "SELECT name, data FROM graph_nodes
+     WHERE workspace = ?1 AND name IN (SELECT value FROM json_each(?2))";
+/// Many edges by their sorted endpoints, `[[a, b], ...]`.
+const EDGES_GET: &str = "SELECT source, target, data FROM graph_edges WHERE workspace = ?1
+     AND (a, b) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))";
+/// Many nodes' edge weights: two indexed searches, as in `edges_of` (a self-loop only in
+/// the first); the first column says which.
+const EDGE_WEIGHTS: &str = "SELECT 0, a, b, source, target, COALESCE(weight, 1.0)
+     FROM graph_edges WHERE workspace = ?1 AND a IN (SELECT value FROM json_each(?2))
+     UNION ALL
+     SELECT 1, a, b, source, target, COALESCE(weight, 1.0)
+     FROM graph_edges INDEXED BY graph_edges_by_b
+     WHERE workspace = ?1 AND b IN (SELECT value FROM json_each(?2)) AND a <> b";
+/// Many nodes' degrees (a self-loop counts twice, as it ends twice at the node).
+const DEGREES: &str = "SELECT j.value,
+        (SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND a = j.value)
+      + (SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND b = j.value)
+     FROM json_each(?2) j";
+
+/// A list as the JSON array parameter the batched statements read.
+pub(super) fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
+    Ok(serde_json::to_string(items)?)
+}
+
+/// A node's edges as (source, target, weight), `edge_weights_of`'s order: those where it
+/// is `a` by `b`, then those where it is only `b` by `a` (the order of the two indexes).
+type Weights = Vec<(String, String, f64)>;
 
 /// An edge row: endpoints and properties.
 fn relation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
@@ -136,22 +174,108 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
-    fn node_degrees(&self, names: &[String]) -> Result<std::collections::HashMap<String, usize>> {
-        let mut degrees = std::collections::HashMap::with_capacity(names.len());
+    fn node_degrees(&self, names: &[String]) -> Result<HashMap<String, usize>> {
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
         self.read(|conn, ws| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND a = ?2
-                 UNION ALL
-                 SELECT COUNT(*) FROM graph_edges WHERE workspace = ?1 AND b = ?2",
-            )?;
-            for name in names {
-                let counts = stmt
-                    .query_map(params![ws, name], |r| r.get::<_, i64>(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()?;
-                degrees.insert(name.clone(), counts.iter().sum::<i64>() as usize);
-            }
+            let mut stmt = conn.prepare_cached(DEGREES)?;
+            let degrees = stmt
+                .query_map(params![ws, json_list(names)?], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(degrees)
         })
+    }
+
+    fn nodes_get(&self, names: &[String]) -> Result<HashMap<String, Entity>> {
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.read(|conn, ws| {
+            let mut stmt = conn.prepare_cached(NODES_GET)?;
+            let rows = stmt
+                .query_map(params![ws, json_list(names)?], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(name, text)| {
+                    let entity = Entity {
+                        name: name.clone(),
+                        ..serde_json::from_str(&text)?
+                    };
+                    Ok((name, entity))
+                })
+                .collect()
+        })
+    }
+
+    fn edges_get(&self, pairs: &[(String, String)]) -> Result<HashMap<(String, String), Relation>> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(x, y)| ids::endpoints(x.as_str(), y.as_str()))
+            .collect();
+        self.read(|conn, ws| {
+            let mut stmt = conn.prepare_cached(EDGES_GET)?;
+            let rows = stmt
+                .query_map(params![ws, json_list(&keys)?], relation_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(relations(rows)?
+                .into_iter()
+                .map(|r| (ids::endpoints(r.source.clone(), r.target.clone()), r))
+                .collect())
+        })
+    }
+
+    fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Weights>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        type Row = (bool, String, String, String, String, f64);
+        let rows: Vec<Row> = self.read(|conn, ws| {
+            let mut stmt = conn.prepare_cached(EDGE_WEIGHTS)?;
+            let rows = stmt
+                .query_map(params![ws, json_list(nodes)?], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        // Per node: where it is `a`, by `b`; then where it is only `b`, by `a`.
+        let mut by_node: HashMap<&str, (Vec<&Row>, Vec<&Row>)> = HashMap::new();
+        for row in &rows {
+            let (side, a, b) = (row.0, &row.1, &row.2);
+            let (as_a, as_b) = by_node
+                .entry(if side { b.as_str() } else { a.as_str() })
+                .or_default();
+            if side { as_b.push(row) } else { as_a.push(row) }
+        }
+        Ok(nodes
+            .iter()
+            .map(|node| {
+                let Some((mut as_a, mut as_b)) = by_node.get(node.as_str()).cloned() else {
+                    return Vec::new();
+                };
+                as_a.sort_by(|x, y| x.2.cmp(&y.2));
+                as_b.sort_by(|x, y| x.1.cmp(&y.1));
+                as_a.into_iter()
+                    .chain(as_b)
+                    .map(|r| (r.3.clone(), r.4.clone(), r.5))
+                    .collect()
+            })
+            .collect())
     }
 
     fn most_connected(&self, limit: usize) -> Result<Vec<String>> {
@@ -199,21 +323,11 @@ impl GraphStorage for SqliteStorage {
         })
     }
 
-    fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>> {
-        self.read(|conn, ws| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT source, target, COALESCE(weight, 1.0)
-                 FROM graph_edges WHERE workspace = ?1 AND a = ?2
-                 UNION ALL
-                 SELECT source, target, COALESCE(weight, 1.0)
-                 FROM graph_edges INDEXED BY graph_edges_by_b
-                 WHERE workspace = ?1 AND b = ?2 AND a <> ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![ws, node], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
+    fn edge_weights_of(&self, node: &str) -> Result<Weights> {
+        Ok(self
+            .edge_weights_of_many(&[node.to_owned()])?
+            .pop()
+            .unwrap_or_default())
     }
 
     fn edges_of(&self, node: &str) -> Result<Vec<Relation>> {
@@ -232,5 +346,51 @@ impl GraphStorage for SqliteStorage {
             rows.sort_by(|x, y| ids::endpoints(&x.0, &x.1).cmp(&ids::endpoints(&y.0, &y.1)));
             relations(rows)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn batched_reads_search_the_indexes_and_never_scan_a_table() {
+        let s = SqliteStorage::open(&crate::storage::tests::temp("graph-plans"), "").unwrap();
+        s.read(|conn, _| {
+            for sql in [NODES_GET, EDGES_GET, EDGE_WEIGHTS, DEGREES] {
+                let steps = plan(conn, sql, &[&"", &"[]"]);
+                assert!(
+                    steps.iter().any(|s| s.starts_with("SEARCH")),
+                    "{sql}: {steps:?}"
+                );
+                assert!(
+                    !steps
+                        .iter()
+                        .any(|s| s.starts_with("SCAN graph") || s.starts_with("SCAN kv")),
+                    "{sql}: {steps:?}"
+                );
+            }
+            let kv = plan(
+                conn,
+                super::super::KV_GET_MANY,
+                &[&"", &"text_chunks", &"[]"],
+            );
+            assert!(
+                kv.iter()
+                    .any(|s| s.starts_with("SEARCH kv USING PRIMARY KEY")),
+                "{kv:?}"
+            );
+            Ok(())
+        })
+        .unwrap();
     }
 }
