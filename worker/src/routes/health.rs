@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderValue, header};
 use lightrag_supervisor::SlotState;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -122,17 +122,19 @@ impl RoleLlm {
 /// Liveness, and the server's configuration for authenticated callers.
 #[utoipa::path(get, path = "/health", tag = "server",
     responses((status = 200, body = Health), (status = 400)))]
-pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let busy = match workspace::requested(&headers)? {
+pub async fn health(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+    // The request itself rather than the `HeaderMap` extractor, which clones every header.
+    let headers = req.headers();
+    let busy = match workspace::requested(headers)? {
         Some(name) if name != app.default_workspace.name => {
             app.shared.pipeline_statuses.busy(&name)
         }
         _ => app.default_workspace.board.busy(),
     };
-    let authenticated = app.auth.credentials_sent(&headers)
+    let authenticated = app.auth.credentials_sent(headers)
         && app
             .auth
-            .check("/health", &headers, false)
+            .check("/health", headers, false)
             .is_ok_and(|granted| app.auth.sees_configuration(&granted));
     let workers = authenticated.then(|| {
         app.arena
