@@ -13,7 +13,8 @@
 //! [`outages`], kept by the storage pools), `status` is `degraded` and `storage` says
 //! which store, why and since when; that answer is made afresh each time, and the
 //! healthy one, LightRAG's shape exactly, comes back with the first call that
-//! succeeds. The HTTP status stays 200 either way: this is the liveness probe, and a
+//! succeeds (the pipeline's poll makes one every half second). Meanwhile the pipeline
+//! is reported idle without asking a store that may make the probe wait. The HTTP status stays 200 either way: this is the liveness probe, and a
 //! database outage must not get every replica restarted.
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -155,12 +156,17 @@ impl RoleLlm {
 #[utoipa::path(get, path = "/health", tag = "server",
     responses((status = 200, body = Health), (status = 400)))]
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let busy = match workspace::requested(&headers)? {
-        Some(name) if name != app.default_workspace.name => {
-            app.shared.pipeline_statuses.busy(&name)
-        }
-        _ => app.default_workspace.board.busy(),
-    };
+    let requested = workspace::requested(&headers)?;
+    let outages = outages::current();
+    // While a store is away the pipeline cannot run, and a board kept in it would only
+    // answer `false` after waiting for a connection: the probe must answer at once.
+    let busy = outages.is_none()
+        && match requested {
+            Some(name) if name != app.default_workspace.name => {
+                app.shared.pipeline_statuses.busy(&name)
+            }
+            _ => app.default_workspace.board.busy(),
+        };
     let authenticated = app.auth.credentials_sent(&headers)
         && app
             .auth
@@ -174,7 +180,7 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
             .count()
     });
     let variant = Variant { busy, workers };
-    let body = match outages::current() {
+    let body = match outages {
         Some(outages) => Bytes::from(serialise(&app, variant, &outages)?),
         None => match cached(variant) {
             Some(body) => body,

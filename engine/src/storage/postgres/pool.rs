@@ -182,13 +182,16 @@ impl Pool {
     fn lend(&self) -> std::result::Result<(Client, bool), LendError> {
         let mut idle = self.lock();
         loop {
+            let mut closed = Vec::new();
             while let Some(client) = idle.clients.pop() {
                 if !client.is_closed() {
+                    discard(closed);
                     return Ok((client, true));
                 }
                 idle.open -= 1;
-                drop(client);
+                closed.push(client);
             }
+            discard(closed);
             if idle.open < self.config.max_connections {
                 idle.open += 1;
                 drop(idle);
@@ -220,8 +223,7 @@ impl Pool {
             let mut stale: Vec<Client> = std::mem::take(&mut idle.clients);
             drop(idle);
             stale.push(client);
-            // Closing a session whose server is gone may wait on the network: not here.
-            std::thread::spawn(move || drop(stale));
+            discard(stale);
         } else {
             idle.clients.push(client);
             drop(idle);
@@ -341,6 +343,14 @@ impl Pool {
             store: format!("{KIND} at {}", self.address),
             reason,
         }
+    }
+}
+
+/// Closes `clients` on a thread of their own: closing a session whose server is gone
+/// may wait on the network, and must not hold up a caller or the pool's lock.
+fn discard(clients: Vec<Client>) {
+    if !clients.is_empty() {
+        std::thread::spawn(move || drop(clients));
     }
 }
 
