@@ -14,8 +14,9 @@
 //! which store, why and since when; that answer is made afresh each time, and the
 //! healthy one, LightRAG's shape exactly, comes back with the first call that
 //! succeeds (the pipeline's poll makes one every half second). Meanwhile the pipeline
-//! is reported idle without asking a store that may make the probe wait. The HTTP status stays 200 either way: this is the liveness probe, and a
-//! database outage must not get every replica restarted.
+//! is reported idle without asking a store that may make the probe wait. The HTTP
+//! status stays 200 either way: this is the liveness probe, and a database outage must
+//! not get every replica restarted.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
