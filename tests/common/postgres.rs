@@ -110,7 +110,7 @@ impl Postgres {
     }
 
     /// The engine's settings for this server, as a worker would have them: one
-    /// connection attempt, short back-off, no TLS, no vector index (tests set the fields
+    /// connection attempt at start, short back-off, no TLS, no vector index (tests set the fields
     /// they are about).
     pub fn engine_config(&self) -> PostgresConfig {
         PostgresConfig {
@@ -145,8 +145,8 @@ impl Postgres {
         }
     }
 
-    /// `builder` reaching this server (with one connection attempt, so that faults show
-    /// at once), its other settings untouched.
+    /// `builder` reaching this server (with one connection attempt at start, so that a
+    /// server that cannot reach it gives up at once), its other settings untouched.
     pub fn configure(&self, mut builder: super::Builder) -> super::Builder {
         for (k, v) in self.env_pairs() {
             builder = builder.env(k, &v);

@@ -15,6 +15,7 @@ mod doc_status;
 mod elements;
 mod full_doc;
 pub mod graph;
+pub mod outages;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;

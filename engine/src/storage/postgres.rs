@@ -98,7 +98,8 @@ pub struct PostgresConfig {
     /// POSTGRES_STATEMENT_CACHE_SIZE: 0 sends every statement unnamed (PgBouncer in
     /// transaction mode).
     pub statement_cache_size: usize,
-    /// Attempts in all while PostgreSQL is unreachable (at start and per operation).
+    /// Attempts in all while PostgreSQL is unreachable at start (the pool's first
+    /// contact); an operation once serving tries one fresh connection (see `pool`).
     pub connection_retries: u32,
     /// The first pause between two attempts, doubled each time up to `retry_backoff_max`.
     pub retry_backoff: Duration,

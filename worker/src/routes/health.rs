@@ -8,6 +8,15 @@
 //! The route is polled constantly and its answer hardly ever changes (everything but
 //! `pipeline_busy`/`pipeline_active` and the worker count is fixed for the worker's
 //! life), so each variant is serialised once and then served as shared bytes.
+//!
+//! While a store this worker uses was last found unreachable (the engine's
+//! [`outages`], kept by the storage pools), `status` is `degraded` and `storage` says
+//! which store, why and since when; that answer is made afresh each time, and the
+//! healthy one, LightRAG's shape exactly, comes back with the first call that
+//! succeeds (the pipeline's poll makes one every half second). Meanwhile the pipeline
+//! is reported idle without asking a store that may make the probe wait. The HTTP
+//! status stays 200 either way: this is the liveness probe, and a database outage must
+//! not get every replica restarted.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -21,13 +30,19 @@ use lightrag_supervisor::SlotState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use lightrag_engine::storage::outages::{self, Outage};
+
 use crate::app::{API_VERSION, App, CORE_VERSION};
 use crate::error::ApiError;
 use crate::workspace;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health<'a> {
+    /// `healthy`, or `degraded` while a store is unreachable.
     status: &'static str,
+    /// Beyond LightRAG, only while `degraded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<StorageState<'a>>,
     auth_mode: &'static str,
     core_version: &'static str,
     api_version: &'static str,
@@ -53,6 +68,25 @@ pub struct Health<'a> {
     /// Workers accepting requests right now.
     #[serde(skip_serializing_if = "Option::is_none")]
     workers: Option<usize>,
+}
+
+/// The stores this worker last found unreachable.
+#[derive(Serialize, ToSchema)]
+pub struct StorageState<'a> {
+    unavailable: Vec<UnavailableStore<'a>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnavailableStore<'a> {
+    /// `PostgreSQL` or `Redis`.
+    store: &'static str,
+    /// Where (for authenticated callers only, like the directories).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+    /// The last error reaching it.
+    reason: &'a str,
+    /// When it was first found unreachable (ISO 8601).
+    since: &'a str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -125,12 +159,17 @@ impl RoleLlm {
 pub async fn health(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     // The request itself rather than the `HeaderMap` extractor, which clones every header.
     let headers = req.headers();
-    let busy = match workspace::requested(headers)? {
-        Some(name) if name != app.default_workspace.name => {
-            app.shared.pipeline_statuses.busy(&name)
-        }
-        _ => app.default_workspace.board.busy(),
-    };
+    let requested = workspace::requested(headers)?;
+    let outages = outages::current();
+    // While a store is away the pipeline cannot run, and a board kept in it would only
+    // answer `false` after waiting for a connection: the probe must answer at once.
+    let busy = outages.is_none()
+        && match requested {
+            Some(name) if name != app.default_workspace.name => {
+                app.shared.pipeline_statuses.busy(&name)
+            }
+            _ => app.default_workspace.board.busy(),
+        };
     let authenticated = app.auth.credentials_sent(headers)
         && app
             .auth
@@ -144,9 +183,12 @@ pub async fn health(State(app): State<Arc<App>>, req: Request) -> Result<Respons
             .count()
     });
     let variant = Variant { busy, workers };
-    let body = match cached(variant) {
-        Some(body) => body,
-        None => remember(variant, Bytes::from(serialise(&app, variant)?)),
+    let body = match outages {
+        Some(outages) => Bytes::from(serialise(&app, variant, &outages)?),
+        None => match cached(variant) {
+            Some(body) => body,
+            None => remember(variant, Bytes::from(serialise(&app, variant, &[])?)),
+        },
     };
     Ok((
         [(
@@ -190,7 +232,11 @@ fn remember(variant: Variant, body: Bytes) -> Bytes {
     body
 }
 
-fn serialise(app: &App, Variant { busy, workers }: Variant) -> Result<Vec<u8>, ApiError> {
+fn serialise(
+    app: &App,
+    Variant { busy, workers }: Variant,
+    outages: &[Outage],
+) -> Result<Vec<u8>, ApiError> {
     let authenticated = workers.is_some();
     let settings = &app.settings;
     let detail = |value| authenticated.then_some(value);
@@ -204,8 +250,24 @@ fn serialise(app: &App, Variant { busy, workers }: Variant) -> Result<Vec<u8>, A
             super::webui::workspace_available(app),
         )
     });
+    let storage = (!outages.is_empty()).then(|| StorageState {
+        unavailable: outages
+            .iter()
+            .map(|o| UnavailableStore {
+                store: o.kind,
+                address: detail(o.address.as_str()),
+                reason: &o.reason,
+                since: &o.since,
+            })
+            .collect(),
+    });
     serde_json::to_vec(&Health {
-        status: "healthy",
+        status: if storage.is_some() {
+            "degraded"
+        } else {
+            "healthy"
+        },
+        storage,
         auth_mode: app.auth.auth_mode(),
         core_version: CORE_VERSION,
         api_version: API_VERSION,

@@ -1,7 +1,20 @@
 //! A bounded pool of blocking PostgreSQL connections, one per configuration per
-//! process, and the retry policy every operation goes through (LightRAG's
-//! POSTGRES_CONNECTION_RETRIES with an exponential back-off from
-//! POSTGRES_CONNECTION_RETRY_BACKOFF up to POSTGRES_CONNECTION_RETRY_BACKOFF_MAX).
+//! process, and how long an operation keeps trying while PostgreSQL is unreachable.
+//!
+//! LightRAG's POSTGRES_CONNECTION_RETRIES, with an exponential back-off from
+//! POSTGRES_CONNECTION_RETRY_BACKOFF up to POSTGRES_CONNECTION_RETRY_BACKOFF_MAX, are
+//! about connecting: they apply to the pool's first contact, the schema check a worker
+//! makes as it starts ([`Patience::Start`]; about three minutes with the defaults, then
+//! the worker gives up and the master exits 4). Once serving, an operation never waits
+//! that schedule out ([`Patience::Serve`]): a request would hold its client for minutes
+//! before its 503. A pooled connection found dead is replaced at once (the server may
+//! be back already); a fresh connection that fails ends the operation with
+//! [`StorageError::Unavailable`], which the worker answers with a 503 naming the store
+//! and the reason. The pipeline needs no more patience: a document whose store is away
+//! stays `processing` and the next run, half a second later, indexes it again.
+//!
+//! Every outcome updates the process's [`outages`]: an operation that gave up marks
+//! PostgreSQL down, one that succeeded marks it up again (`/health` reports it).
 //!
 //! Connections are made lazily up to this worker's share of POSTGRES_MAX_CONNECTIONS; a
 //! caller beyond that waits for one to come back. After a connection-level error every
@@ -18,15 +31,30 @@ use std::time::Duration;
 use postgres::Client;
 
 use super::{PostgresConfig, schema, tls};
-use crate::storage::{Result, StorageError};
+use crate::storage::{Result, StorageError, outages};
+
+/// What [`outages`] calls PostgreSQL.
+const KIND: &str = "PostgreSQL";
 
 /// How long a caller waits for a free connection before it is told the store is busy.
 const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(30);
 /// Longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an operation keeps trying while PostgreSQL is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// The pool's first contact, as the worker starts: POSTGRES_CONNECTION_RETRIES
+    /// attempts in all, backing off.
+    Start,
+    /// Everything after, requests and pipeline alike: one fresh connection at most.
+    Serve,
+}
+
 pub(crate) struct Pool {
     config: PostgresConfig,
+    /// `config.address()`, made once: every operation reports it to [`outages`].
+    address: String,
     connector: tls::Connector,
     idle: Mutex<Idle>,
     returned: Condvar,
@@ -98,6 +126,7 @@ impl Pool {
     fn new(config: PostgresConfig) -> Result<Pool> {
         Ok(Pool {
             connector: tls::Connector::new(&config.ssl)?,
+            address: config.address(),
             config,
             idle: Mutex::new(Idle {
                 clients: Vec::new(),
@@ -115,14 +144,13 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A session of its own, outside the pool (advisory locks held for long, LISTEN).
-    /// Made with the same retries; use it through [`blocking`] in async code.
-    #[allow(
-        dead_code,
-        reason = "for the coordination across nodes (advisory locks, LISTEN)"
-    )]
+    /// A session of its own, outside the pool (advisory locks held for long, LISTEN),
+    /// made with [`Patience::Serve`]: its users have their own loops. Use it through
+    /// [`blocking`] in async code.
     pub(crate) fn dedicated(&self) -> Result<Client> {
-        self.retrying(|| blocking(|| self.connect()).map_err(Attempt::from))
+        self.retrying(Patience::Serve, || {
+            blocking(|| self.connect()).map_err(Attempt::from)
+        })
     }
 
     fn connect(&self) -> std::result::Result<Client, postgres::Error> {
@@ -154,13 +182,16 @@ impl Pool {
     fn lend(&self) -> std::result::Result<(Client, bool), LendError> {
         let mut idle = self.lock();
         loop {
+            let mut closed = Vec::new();
             while let Some(client) = idle.clients.pop() {
                 if !client.is_closed() {
+                    discard(closed);
                     return Ok((client, true));
                 }
                 idle.open -= 1;
-                drop(client);
+                closed.push(client);
             }
+            discard(closed);
             if idle.open < self.config.max_connections {
                 idle.open += 1;
                 drop(idle);
@@ -192,8 +223,7 @@ impl Pool {
             let mut stale: Vec<Client> = std::mem::take(&mut idle.clients);
             drop(idle);
             stale.push(client);
-            // Closing a session whose server is gone may wait on the network: not here.
-            std::thread::spawn(move || drop(stale));
+            discard(stale);
         } else {
             idle.clients.push(client);
             drop(idle);
@@ -201,14 +231,23 @@ impl Pool {
         self.returned.notify_all();
     }
 
-    /// Runs `op` on a pooled connection, on a fresh one again while PostgreSQL is
-    /// unreachable (POSTGRES_CONNECTION_RETRIES in all, backing off). A connection that
+    /// Runs `op` on a pooled connection, with [`Patience::Serve`]. A connection that
     /// failed is dropped rather than returned.
     pub(crate) fn run<T: Send>(
         &self,
+        op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error> + Send,
+    ) -> Result<T> {
+        self.run_with(Patience::Serve, op)
+    }
+
+    /// Runs `op` on a pooled connection, trying again on a fresh one while PostgreSQL
+    /// is unreachable for as long as `patience` says.
+    pub(crate) fn run_with<T: Send>(
+        &self,
+        patience: Patience,
         mut op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error> + Send,
     ) -> Result<T> {
-        self.retrying(|| {
+        self.retrying(patience, || {
             blocking(|| {
                 let (mut client, pooled) = self.lend().map_err(|e| match e {
                     LendError::Connect(e) => Attempt::Unreachable(e, false),
@@ -228,13 +267,34 @@ impl Pool {
         })
     }
 
-    /// The retry loop around one attempt. A stale pooled connection is retried at once:
-    /// the server may well be back already.
+    /// The retry loop around one attempt, recording the outcome in [`outages`].
     fn retrying<T>(
         &self,
+        patience: Patience,
+        attempt: impl FnMut() -> std::result::Result<T, Attempt>,
+    ) -> Result<T> {
+        let outcome = self.attempts(patience, attempt);
+        match &outcome {
+            Err(StorageError::Unavailable { reason, .. }) => {
+                outages::down(KIND, &self.address, reason)
+            }
+            // PostgreSQL answered, if only to refuse.
+            _ => outages::up(KIND, &self.address),
+        }
+        outcome
+    }
+
+    /// Attempts until one succeeds, PostgreSQL refuses, or `patience` runs out. A stale
+    /// pooled connection is retried at once: the server may well be back already.
+    fn attempts<T>(
+        &self,
+        patience: Patience,
         mut attempt: impl FnMut() -> std::result::Result<T, Attempt>,
     ) -> Result<T> {
-        let attempts = self.config.connection_retries.max(1);
+        let attempts = match patience {
+            Patience::Start => self.config.connection_retries.max(1),
+            Patience::Serve => 1,
+        };
         let mut backoff = self.config.retry_backoff;
         let mut tried = 0;
         let mut stale_retried = false;
@@ -245,7 +305,7 @@ impl Pool {
                 Err(Attempt::Refused(e)) => return Err(StorageError::Postgres(e)),
                 Err(Attempt::Exhausted) => {
                     return Err(StorageError::Unavailable {
-                        store: format!("PostgreSQL at {}", self.config.address()),
+                        store: format!("{KIND} at {}", self.address),
                         reason: format!(
                             "all {} connections of this worker stayed busy for {}s",
                             self.config.max_connections,
@@ -280,9 +340,17 @@ impl Pool {
             source = s.source();
         }
         StorageError::Unavailable {
-            store: format!("PostgreSQL at {}", self.config.address()),
+            store: format!("{KIND} at {}", self.address),
             reason,
         }
+    }
+}
+
+/// Closes `clients` on a thread of their own: closing a session whose server is gone
+/// may wait on the network, and must not hold up a caller or the pool's lock.
+fn discard(clients: Vec<Client>) {
+    if !clients.is_empty() {
+        std::thread::spawn(move || drop(clients));
     }
 }
 
@@ -325,6 +393,35 @@ mod tests {
         };
         assert!(matches!(err, StorageError::Unavailable { .. }), "{err}");
         assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+        let outages = outages::current().unwrap_or_default();
+        assert!(
+            outages
+                .iter()
+                .any(|o| o.kind == "PostgreSQL" && o.address == "127.0.0.1:1"),
+            "{outages:?}"
+        );
+    }
+
+    #[test]
+    fn serving_tries_one_fresh_connection_where_start_up_retries() {
+        let mut config = super::super::tests::config("127.0.0.1", 1);
+        config.connection_retries = 3;
+        config.retry_backoff = Duration::from_millis(1);
+        let pool = Pool::new(config).unwrap();
+        let tries = |patience, pooled| {
+            let mut tried = 0;
+            let outcome: Result<()> = pool.retrying(patience, || {
+                tried += 1;
+                let refused = pool.connect().err().expect("nothing listens on port 1");
+                Err(Attempt::Unreachable(refused, pooled))
+            });
+            assert!(matches!(outcome, Err(StorageError::Unavailable { .. })));
+            tried
+        };
+        assert_eq!(tries(Patience::Start, false), 3);
+        assert_eq!(tries(Patience::Serve, false), 1);
+        // A dead pooled connection is replaced once, at once.
+        assert_eq!(tries(Patience::Serve, true), 2);
     }
 
     #[test]

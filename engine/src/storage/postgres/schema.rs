@@ -7,11 +7,11 @@
 //! prefixed `lightrag_master_`.
 //!
 //! To add tables, append a [`Table`] to [`TABLES`]. DDL whose names depend on settings
-//! (the vector tables' model suffix) goes through [`apply`], under the same lock.
+//! (the vector tables' model suffix) takes the same lock through [`locked`].
 
 use postgres::Transaction;
 
-use super::pool::Pool;
+use super::pool::{Patience, Pool};
 use crate::storage::Result;
 
 /// `pg_advisory_xact_lock` key of schema changes ("LRM_SCHM").
@@ -275,18 +275,19 @@ pub(crate) const TABLES: &[Table] = &[
     },
 ];
 
-/// Creates whatever of [`TABLES`] is missing (the first pool of each process).
+/// Creates whatever of [`TABLES`] is missing: the first contact of each process's pool,
+/// so with the start-up retries ([`Patience::Start`]).
 pub(crate) fn ensure(pool: &Pool) -> Result<()> {
     let statements: Vec<&str> = TABLES.iter().flat_map(|t| t.ddl.iter().copied()).collect();
-    apply(pool, &statements)?;
+    apply(pool, Patience::Start, &statements)?;
     let tables: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
     tracing::debug!(postgres = %pool.config().address(), ?tables, "schema ready");
     Ok(())
 }
 
 /// Runs `statements` in one transaction under [`SCHEMA_LOCK`].
-pub(crate) fn apply<S: AsRef<str> + Sync>(pool: &Pool, statements: &[S]) -> Result<()> {
-    pool.run(|client| {
+fn apply<S: AsRef<str> + Sync>(pool: &Pool, patience: Patience, statements: &[S]) -> Result<()> {
+    pool.run_with(patience, |client| {
         let mut tx = client.transaction()?;
         locked(&mut tx)?;
         for statement in statements {

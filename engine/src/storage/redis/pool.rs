@@ -4,7 +4,8 @@
 //! Connections are made lazily up to REDIS_MAX_CONNECTIONS; a caller beyond that waits
 //! for one to come back. A connection that saw an I/O error is dropped rather than
 //! returned, so a restarted Redis is reached again by fresh connections: recovery needs
-//! no restart of ours.
+//! no restart of ours. Every outcome updates the process's [`outages`] (`/health`
+//! reports a Redis found unreachable until a command succeeds again).
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -12,7 +13,10 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionLike, RedisError};
 
 use super::RedisConfig;
-use crate::storage::{Result, StorageError};
+use crate::storage::{Result, StorageError, outages};
+
+/// What [`outages`] calls Redis.
+const KIND: &str = "Redis";
 
 /// Longest pause between two attempts (LightRAG backs off from 1 s to 8 s).
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
@@ -20,6 +24,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 pub(crate) struct Pool {
     client: Client,
     config: RedisConfig,
+    /// `config.display_uri()`, made once: every command reports it to [`outages`].
+    address: String,
     idle: Mutex<Idle>,
     returned: Condvar,
 }
@@ -79,6 +85,7 @@ impl Pool {
         })?;
         Ok(Pool {
             client,
+            address: config.display_uri(),
             config,
             idle: Mutex::new(Idle {
                 connections: Vec::new(),
@@ -151,6 +158,22 @@ impl Pool {
     pub(crate) fn run<T>(
         &self,
         idempotent: bool,
+        op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
+    ) -> Result<T> {
+        let outcome = self.attempts(idempotent, op);
+        match &outcome {
+            Err(StorageError::Unavailable { reason, .. }) => {
+                outages::down(KIND, &self.address, reason)
+            }
+            // Redis answered, if only to refuse.
+            _ => outages::up(KIND, &self.address),
+        }
+        outcome
+    }
+
+    fn attempts<T>(
+        &self,
+        idempotent: bool,
         mut op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
     ) -> Result<T> {
         let attempts = self.config.retry_attempts.max(1);
@@ -183,7 +206,7 @@ impl Pool {
 
     fn unavailable(&self, e: &RedisError) -> StorageError {
         StorageError::Unavailable {
-            store: format!("Redis at {}", self.config.display_uri()),
+            store: format!("{KIND} at {}", self.address),
             reason: e.to_string(),
         }
     }
