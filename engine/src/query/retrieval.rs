@@ -18,6 +18,10 @@ use crate::rerank;
 use crate::storage::graph::{Entity, Relation, fragments};
 use crate::storage::{KvNamespace, VectorNamespace};
 
+/// How many of a local query's relations, best ranked first, one storage read fetches
+/// in full (the token budget usually stops within the first batch or two).
+const RELATIONS_PER_READ: usize = 64;
+
 fn text(data: &Value, key: &str) -> String {
     data.get(key)
         .and_then(Value::as_str)
@@ -97,12 +101,13 @@ impl QueryEngine<'_> {
             .query(ns, vector, top_k, self.settings.cosine_threshold)?)
     }
 
-    fn entity(&self, name: &str) -> Result<Option<EntityRow>, QueryError> {
-        Ok(self.stores.graph.node_get(name)?.map(entity_row))
-    }
-
-    fn relation(&self, a: &str, b: &str) -> Result<Option<RelationRow>, QueryError> {
-        Ok(self.stores.graph.edge_get(a, b)?.map(relation_row))
+    /// The entities of `names` that exist, in that order (one storage read).
+    fn entities(&self, names: &[String]) -> Result<Vec<EntityRow>, QueryError> {
+        let found = self.stores.graph.nodes_get(names)?;
+        Ok(names
+            .iter()
+            .filter_map(|name| found.get(name).cloned().map(entity_row))
+            .collect())
     }
 
     /// Entities similar to the low-level keywords, with their relations (the most
@@ -113,18 +118,16 @@ impl QueryEngine<'_> {
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
         let hits = self.search(VectorNamespace::Entities, vector, params.top_k)?;
-        let mut entities = Vec::new();
-        for hit in hits {
-            if let Some(entity) = self.entity(&text(&hit.meta, "entity_name"))? {
-                entities.push(entity);
-            }
-        }
+        let names: Vec<String> = hits
+            .iter()
+            .map(|hit| text(&hit.meta, "entity_name"))
+            .collect();
+        let entities = self.entities(&names)?;
+        let names: Vec<String> = entities.iter().map(|e| e.entity_name.clone()).collect();
         let mut seen = HashSet::new();
         let mut edges = Vec::new();
-        for entity in &entities {
-            for (source, target, weight) in
-                self.stores.graph.edge_weights_of(&entity.entity_name)?
-            {
+        for weights in self.stores.graph.edge_weights_of_many(&names)? {
+            for (source, target, weight) in weights {
                 if seen.insert(ids::endpoints(source.clone(), target.clone())) {
                     edges.push((source, target, weight));
                 }
@@ -145,18 +148,27 @@ impl QueryEngine<'_> {
         };
         // The most connected relations first, then the heaviest.
         edges.sort_by(|a, b| rank(b).cmp(&rank(a)).then(b.2.total_cmp(&a.2)));
-        // Only as many as the relation budget can hold are read in full.
+        // Only about as many as the relation budget can hold are read in full, a batch
+        // of them per storage read.
         let mut relations = Vec::new();
         let mut tokens = 0;
-        for (source, target, _) in edges {
-            let Some(mut relation) = self.relation(&source, &target)? else {
-                continue;
-            };
-            tokens += context::tokens_of(self.tokenizer, &mut relation);
-            if tokens > params.max_relation_tokens {
-                break;
+        'read: for batch in edges.chunks(RELATIONS_PER_READ) {
+            let pairs: Vec<(String, String)> = batch
+                .iter()
+                .map(|(source, target, _)| (source.clone(), target.clone()))
+                .collect();
+            let mut found = self.stores.graph.edges_get(&pairs)?;
+            for pair in &pairs {
+                let Some(relation) = found.remove(pair) else {
+                    continue;
+                };
+                let mut relation = relation_row(relation);
+                tokens += context::tokens_of(self.tokenizer, &mut relation);
+                if tokens > params.max_relation_tokens {
+                    break 'read;
+                }
+                relations.push(relation);
             }
-            relations.push(relation);
         }
         Ok((entities, relations))
     }
@@ -168,12 +180,15 @@ impl QueryEngine<'_> {
         vector: &[f32],
     ) -> Result<(Vec<EntityRow>, Vec<RelationRow>), QueryError> {
         let hits = self.search(VectorNamespace::Relationships, vector, params.top_k)?;
+        let pairs: Vec<(String, String)> = hits
+            .iter()
+            .map(|hit| (text(&hit.meta, "src_id"), text(&hit.meta, "tgt_id")))
+            .collect();
+        let found = self.stores.graph.edges_get(&pairs)?;
         let mut relations = Vec::new();
         let mut names: Vec<String> = Vec::new();
-        for hit in hits {
-            if let Some(relation) =
-                self.relation(&text(&hit.meta, "src_id"), &text(&hit.meta, "tgt_id"))?
-            {
+        for pair in &pairs {
+            if let Some(relation) = found.get(pair).cloned().map(relation_row) {
                 for name in [&relation.src_id, &relation.tgt_id] {
                     if !names.contains(name) {
                         names.push(name.clone());
@@ -182,13 +197,7 @@ impl QueryEngine<'_> {
                 relations.push(relation);
             }
         }
-        let mut entities = Vec::new();
-        for name in names {
-            if let Some(entity) = self.entity(&name)? {
-                entities.push(entity);
-            }
-        }
-        Ok((entities, relations))
+        Ok((self.entities(&names)?, relations))
     }
 
     /// The source chunks of `sources` (entities' or relations' `source_id`, best item
@@ -256,8 +265,9 @@ impl QueryEngine<'_> {
 
     fn chunk_rows(&self, ids: &[String]) -> Result<Vec<ChunkRow>, QueryError> {
         let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(chunk) = self.stores.kv.kv_get(KvNamespace::TextChunks, id)? {
+        let chunks = self.stores.kv.kv_get_many(KvNamespace::TextChunks, ids)?;
+        for (id, chunk) in ids.iter().zip(chunks) {
+            if let Some(chunk) = chunk {
                 rows.push(ChunkRow {
                     reference_id: String::new(),
                     content: text(&chunk, "content"),

@@ -207,6 +207,7 @@ impl KvStorage for Mixed {
         fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()>;
         fn kv_keys(&self, ns: KvNamespace) -> Result<Vec<String>>;
         fn kv_drop(&self, ns: KvNamespace) -> Result<()>;
+        fn kv_get_many(&self, ns: KvNamespace, keys: &[String]) -> Result<Vec<Option<serde_json::Value>>>;
     }
 }
 
@@ -258,5 +259,8 @@ impl GraphStorage for Mixed {
         fn edges_of(&self, node: &str) -> Result<Vec<Relation>>;
         fn edge_weights_of(&self, node: &str) -> Result<Vec<(String, String, f64)>>;
         fn graph_drop(&self) -> Result<()>;
+        fn nodes_get(&self, names: &[String]) -> Result<std::collections::HashMap<String, Entity>>;
+        fn edges_get(&self, pairs: &[(String, String)]) -> Result<std::collections::HashMap<(String, String), Relation>>;
+        fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Vec<(String, String, f64)>>>;
     }
 }

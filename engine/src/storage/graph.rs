@@ -148,6 +148,31 @@ pub trait GraphStorage {
         self.nodes_upsert(entities)?;
         self.edges_upsert(relations)
     }
+    /// The nodes of `names` that exist, by name. A backend across a network reads them
+    /// in one request (the query path and merges read dozens at a time).
+    fn nodes_get(&self, names: &[String]) -> Result<HashMap<String, Entity>> {
+        let mut found = HashMap::new();
+        for name in names {
+            if let Some(entity) = self.node_get(name)? {
+                found.insert(name.clone(), entity);
+            }
+        }
+        Ok(found)
+    }
+    /// The edges of `pairs` that exist (either direction), by the pair as given.
+    fn edges_get(&self, pairs: &[(String, String)]) -> Result<HashMap<(String, String), Relation>> {
+        let mut found = HashMap::new();
+        for (a, b) in pairs {
+            if let Some(relation) = self.edge_get(a, b)? {
+                found.insert((a.clone(), b.clone()), relation);
+            }
+        }
+        Ok(found)
+    }
+    /// [`GraphStorage::edge_weights_of`] of each of `nodes`, in order.
+    fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Vec<(String, String, f64)>>> {
+        nodes.iter().map(|n| self.edge_weights_of(n)).collect()
+    }
 }
 
 #[cfg(test)]

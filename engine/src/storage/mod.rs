@@ -194,6 +194,11 @@ pub trait KvStorage {
             .iter()
             .try_for_each(|(ns, items)| self.kv_upsert(*ns, items))
     }
+    /// The value of each of `keys`, in order; a backend across a network reads them in
+    /// one request.
+    fn kv_get_many(&self, ns: KvNamespace, keys: &[String]) -> Result<Vec<Option<Value>>> {
+        keys.iter().map(|key| self.kv_get(ns, key)).collect()
+    }
 }
 
 /// A stored vector with its metadata.
