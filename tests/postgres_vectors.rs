@@ -760,7 +760,7 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
         )])
         .unwrap();
     assert_eq!(
-        pg.psql("SELECT id, chunk_ids, content_vector FROM lightrag_vdb_entity_2d WHERE workspace = 'batches'"),
+        pg.psql("SELECT id, chunk_ids, content_vector FROM lightrag_vdb_entity WHERE workspace = 'batches'"),
         "ent-a|{c1,c2}|[0,1]"
     );
 
