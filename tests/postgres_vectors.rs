@@ -16,8 +16,8 @@ use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::storage::bundle::{Indexes, Stores};
 use lightrag_engine::storage::postgres::{VectorIndexType, VectorSuffix};
 use lightrag_engine::storage::{
-    Backend, Entity, LocalGenerations, PostgresConfig, Relation, Storage, StorageConfig,
-    StorageError, VectorNamespace, VectorRecord,
+    Backend, DocStatus, DocStatusRecord, Entity, KvNamespace, LocalGenerations, PostgresConfig,
+    Relation, Storage, StorageConfig, StorageError, VectorNamespace, VectorRecord,
 };
 use serde_json::{Value, json};
 
@@ -625,4 +625,203 @@ fn a_database_without_pgvector_stops_the_start_with_exit_4() {
         "{}",
         server.output()
     );
+}
+
+fn doc(id: &str, status: DocStatus, summary: &str) -> DocStatusRecord {
+    DocStatusRecord {
+        id: id.into(),
+        status,
+        file_path: format!("{id}.txt"),
+        track_id: None,
+        content_summary: summary.into(),
+        content_length: summary.len(),
+        chunks_count: None,
+        error_msg: None,
+        metadata: json!({}),
+        created_at: "2026-12-02T10:00:00+00:00".into(),
+        updated_at: "2026-12-02T10:00:00+00:00".into(),
+    }
+}
+
+/// Every write goes to PostgreSQL as one multi-row statement per batch, where an
+/// `ON CONFLICT DO UPDATE` cannot touch a row twice: a batch naming an id twice keeps
+/// its last item (as writing the items one by one did), a reservation naming one twice
+/// is refused whole, and the batched reads answer as the single ones.
+#[test]
+fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_ones() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let mut config = StorageConfig::embedded(common::temp_dir("pgv-batches"));
+    config.kv = Backend::Postgres;
+    config.doc_status = Backend::Postgres;
+    config.vectors = Backend::Postgres;
+    config.graph = Backend::Postgres;
+    config.postgres = Some(config_for_batches(&pg));
+    config.vector_suffix = Some(VectorSuffix {
+        model: None,
+        dim: 2,
+    });
+    let storage = lightrag_engine::storage::open(&config, "batches").unwrap();
+
+    // KV: LightRAG's table and ours, one namespace and several in one transaction.
+    let chunk = |content: &str| json!({"content": content, "full_doc_id": "doc-1", "tokens": 2});
+    storage
+        .kv_upsert(
+            KvNamespace::TextChunks,
+            &[
+                ("c1".into(), chunk("first")),
+                ("c2".into(), chunk("other")),
+                ("c1".into(), chunk("last")),
+            ],
+        )
+        .unwrap();
+    storage
+        .kv_upsert_many(&[
+            (
+                KvNamespace::FullEntities,
+                &[
+                    ("doc-1".into(), json!({"entity_names": ["A"]})),
+                    ("doc-1".into(), json!({"entity_names": ["A", "B"]})),
+                ],
+            ),
+            (
+                KvNamespace::ContentHashes,
+                &[("h".into(), json!("doc-0")), ("h".into(), json!("doc-1"))],
+            ),
+        ])
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT id, content FROM lightrag_doc_chunks WHERE workspace = 'batches' ORDER BY id"),
+        "c1|last\nc2|other"
+    );
+    assert_eq!(
+        pg.psql("SELECT count FROM lightrag_full_entities WHERE id = 'doc-1'"),
+        "2"
+    );
+    let keys = ["c2", "missing", "c1", "c2"].map(String::from);
+    let many = storage.kv_get_many(KvNamespace::TextChunks, &keys).unwrap();
+    for key in &keys {
+        assert_eq!(
+            many.get(key),
+            storage.kv_get(KvNamespace::TextChunks, key).unwrap().as_ref()
+        );
+    }
+    assert_eq!(many.len(), 2);
+    assert_eq!(many["c1"]["content"], "last");
+    assert_eq!(
+        storage
+            .kv_get_many(KvNamespace::ContentHashes, &["h".into()])
+            .unwrap()["h"],
+        json!("doc-1")
+    );
+    // A reservation repeating a key is refused at the repeat, and writes nothing.
+    let refused = storage
+        .kv_insert_new(
+            KvNamespace::Deletions,
+            &[("r1".into(), json!(1)), ("r2".into(), json!(2)), ("r1".into(), json!(3))],
+        )
+        .unwrap();
+    assert_eq!(refused.as_deref(), Some("r1"));
+    assert!(storage.kv_keys(KvNamespace::Deletions).unwrap().is_empty());
+    assert_eq!(
+        storage
+            .kv_insert_new(KvNamespace::TextChunks, &[("c3".into(), chunk("new")), ("c2".into(), chunk("x"))])
+            .unwrap()
+            .as_deref(),
+        Some("c2")
+    );
+    assert_eq!(storage.kv_keys(KvNamespace::TextChunks).unwrap(), ["c1", "c2"]);
+
+    // Document status.
+    storage
+        .doc_upsert(&[
+            doc("d1", DocStatus::Pending, "one"),
+            doc("d2", DocStatus::Pending, "two"),
+            doc("d1", DocStatus::Processed, "one, done"),
+        ])
+        .unwrap();
+    let d1 = storage.doc_get("d1").unwrap().unwrap();
+    assert_eq!((d1.status, d1.content_summary.as_str()), (DocStatus::Processed, "one, done"));
+    let held = storage
+        .doc_insert_new(&[doc("d3", DocStatus::Pending, "three"), doc("d3", DocStatus::Pending, "again")])
+        .unwrap()
+        .expect("the repeat is refused");
+    assert_eq!(held.id, "d3");
+    assert!(storage.doc_get("d3").unwrap().is_none());
+
+    // Vectors: the last record of an id, its chunk ids as LightRAG's array.
+    let entity = |source_id: &str| json!({"entity_name": "A", "content": "A", "source_id": source_id, "file_path": "a.txt"});
+    storage
+        .vectors_upsert_many(&[(
+            VectorNamespace::Entities,
+            &[
+                record("ent-a", vec![1.0, 0.0], entity("c1")),
+                record("ent-a", vec![0.0, 1.0], entity("c1<SEP>c2")),
+            ],
+        )])
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT id, chunk_ids, content_vector FROM lightrag_vdb_entity WHERE workspace = 'batches'"),
+        "ent-a|{c1,c2}|[0,1]"
+    );
+
+    // Graph: nodes, endpoints and edges in one statement; a pair given both ways is one
+    // edge, the last one given.
+    let node = |name: &str, kind: &str| Entity {
+        entity_type: kind.into(),
+        ..Entity::new(name)
+    };
+    let edge = |a: &str, b: &str, weight: f64| Relation {
+        weight,
+        ..Relation::new(a, b)
+    };
+    storage
+        .elements_upsert(
+            &[node("A", "first"), node("B", "person"), node("A", "last")],
+            &[edge("A", "B", 1.0), edge("C", "A", 2.0), edge("B", "A", 3.0)],
+        )
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT id, properties->>'entity_type' FROM lightrag_graph_nodes WHERE workspace = 'batches' ORDER BY id"),
+        "A|last\nB|person\nC|"
+    );
+    assert_eq!(
+        pg.psql("SELECT src_id, tgt_id, properties->>'weight' FROM lightrag_graph_edges WHERE workspace = 'batches' ORDER BY 1, 2"),
+        "A|B|3.0\nA|C|2.0"
+    );
+    let names = ["C", "nobody", "A"].map(String::from);
+    let nodes = storage.nodes_get(&names).unwrap();
+    assert_eq!(nodes.len(), 2);
+    for name in &names {
+        assert_eq!(nodes.get(name), storage.node_get(name).unwrap().as_ref());
+    }
+    let pairs = [("B", "A"), ("A", "C"), ("B", "C")].map(|(a, b)| (a.to_owned(), b.to_owned()));
+    let edges = storage.edges_get(&pairs).unwrap();
+    assert_eq!(edges.len(), 2);
+    for (a, b) in &pairs {
+        assert_eq!(
+            edges.get(&lightrag_engine::ids::endpoints(a.clone(), b.clone())),
+            storage.edge_get(a, b).unwrap().as_ref()
+        );
+    }
+    let nodes = ["A", "nobody", "B"].map(String::from);
+    let mut weights = storage.edge_weights_of_many(&nodes).unwrap();
+    assert_eq!(weights.len(), 3);
+    for (found, name) in weights.iter_mut().zip(&nodes) {
+        let mut single = storage.edge_weights_of(name).unwrap();
+        single.sort_by(|a, b| a.1.cmp(&b.1));
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(*found, single);
+    }
+    assert_eq!(weights[0].len(), 2);
+}
+
+/// The engine's settings for `pg`, a small statement cache (kept statements are evicted
+/// and prepared again within this test).
+fn config_for_batches(pg: &Postgres) -> PostgresConfig {
+    PostgresConfig {
+        statement_cache_size: 4,
+        ..config(pg, &[])
+    }
 }

@@ -103,7 +103,7 @@ settings_table! {
     POSTGRES_SSL_ROOT_CERT = "POSTGRES_SSL_ROOT_CERT", "postgres-ssl-root-cert", "PATH", Unset, "PEM CA certificates the server is checked against (verify-ca/verify-full; unset: the system's)";
     POSTGRES_SSL_CRL = "POSTGRES_SSL_CRL", "postgres-ssl-crl", "PATH", Unset, "PEM certificate revocation list for verify-ca/verify-full";
     POSTGRES_SERVER_SETTINGS = "POSTGRES_SERVER_SETTINGS", "postgres-server-settings", "K=V&...", Unset, "Server settings sent at connect, k1=v1&k2=v2";
-    POSTGRES_STATEMENT_CACHE_SIZE = "POSTGRES_STATEMENT_CACHE_SIZE", "postgres-statement-cache-size", "N", Value("100"), "Accepted as LightRAG names it; no effect in this build (each query prepares its statement and closes it)";
+    POSTGRES_STATEMENT_CACHE_SIZE = "POSTGRES_STATEMENT_CACHE_SIZE", "postgres-statement-cache-size", "N", Value("100"), "Prepared statements each pooled connection keeps for reuse (0: none, for PgBouncer in transaction mode; at most 10000)";
     POSTGRES_CONNECTION_RETRIES = "POSTGRES_CONNECTION_RETRIES", "postgres-connection-retries", "N", Value("10"), "Attempts while PostgreSQL is unreachable at start; once serving, an operation tries one fresh connection and answers 503 (at most 100)";
     POSTGRES_CONNECTION_RETRY_BACKOFF = "POSTGRES_CONNECTION_RETRY_BACKOFF", "postgres-connection-retry-backoff", "SECONDS", Value("3.0"), "First pause between those attempts, doubled each time (at most 300)";
     POSTGRES_CONNECTION_RETRY_BACKOFF_MAX = "POSTGRES_CONNECTION_RETRY_BACKOFF_MAX", "postgres-connection-retry-backoff-max", "SECONDS", Value("30.0"), "Longest pause between those attempts (at least the backoff, at most 600)";

@@ -114,8 +114,13 @@ impl Ingest<'_> {
     ) -> Result<(), IngestError> {
         let mut stored_entities = Vec::with_capacity(entities.len());
         let mut merged_entities = Vec::with_capacity(entities.len());
+        // What the graph holds, in one read per kind (not one per element).
+        let names: Vec<String> = entities.keys().cloned().collect();
+        let mut nodes = self.stores.graph.nodes_get(&names)?;
+        let pairs: Vec<(String, String)> = relations.keys().cloned().collect();
+        let mut edges = self.stores.graph.edges_get(&pairs)?;
         for (name, c) in entities {
-            let existing = self.stores.graph.node_get(name)?;
+            let existing = nodes.remove(name);
             let description = merge_fragments(
                 mode.kept(existing.as_ref()).map(|e| e.description.as_str()),
                 c.descriptions.clone(),
@@ -126,7 +131,7 @@ impl Ingest<'_> {
         let mut stored_relations = Vec::with_capacity(relations.len());
         let mut merged_relations = Vec::with_capacity(relations.len());
         for ((source, target), c) in relations {
-            let existing = self.stores.graph.edge_get(source, target)?;
+            let existing = edges.remove(&crate::ids::endpoints(source.clone(), target.clone()));
             let description = merge_fragments(
                 mode.kept(existing.as_ref()).map(|r| r.description.as_str()),
                 c.descriptions.clone(),

@@ -32,6 +32,36 @@ pub use doc_status::PgDocStatus;
 pub use input_files::PgInputs;
 pub use kv::PgKv;
 
+/// The last item of each key, in the order of those last items. A batch goes to
+/// PostgreSQL as one `INSERT ... ON CONFLICT DO UPDATE`, which cannot touch a row twice:
+/// a key written twice in one call keeps its last value, as consecutive writes (and a
+/// Python dict, LightRAG's batches) would.
+pub(crate) fn last_of_each<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<&T> = items
+        .iter()
+        .rev()
+        .filter(|item| seen.insert(key(item)))
+        .collect();
+    kept.reverse();
+    kept
+}
+
+/// The first of `ids` (in order) that an `INSERT ... ON CONFLICT DO NOTHING RETURNING
+/// id` of all of them did not write: present before, or a repeat of an earlier one —
+/// where writing them one by one would have stopped.
+pub(crate) fn first_refused<'a>(
+    ids: &'a [String],
+    written: &std::collections::HashSet<String>,
+) -> Option<&'a String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .find(|id| !written.contains(*id) || !seen.insert(id.as_str()))
+}
+
 /// LightRAG's `POSTGRES_SSL_MODE` values; `Allow` behaves as `Prefer` (LightRAG passes
 /// no SSL argument then, and its driver prefers TLS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +198,22 @@ pub(crate) mod tests {
                 vchordrq_epsilon: 1.9,
             },
         }
+    }
+
+    #[test]
+    fn a_batch_keeps_the_last_item_of_each_key() {
+        let items = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let kept: Vec<_> = last_of_each(&items, |(k, _)| *k).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 3), ("c", 4), ("b", 5)]);
+    }
+
+    #[test]
+    fn the_first_id_not_written_is_a_present_one_or_a_repeat() {
+        let ids: Vec<String> = ["a", "b", "a", "c"].map(String::from).to_vec();
+        let written = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+        assert_eq!(first_refused(&ids, &written(&["a", "b", "c"])).unwrap(), "a");
+        assert_eq!(first_refused(&ids, &written(&["a", "c"])).unwrap(), "b");
+        assert_eq!(first_refused(&ids[..2], &written(&["a", "b"])), None);
     }
 
     #[test]

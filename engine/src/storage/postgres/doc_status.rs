@@ -5,15 +5,16 @@
 //! left as LightRAG wrote them. A reservation is one transaction of
 //! `INSERT … ON CONFLICT DO NOTHING`, rolled back as a whole when one id exists.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Timelike};
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
+use postgres::Row;
 use serde_json::{Value, json};
 
-use super::PostgresConfig;
 use super::pool::Pool;
+use super::{PostgresConfig, first_refused, last_of_each};
 use crate::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, DocStatusStorage, Result, WorkspaceListing,
 };
@@ -21,9 +22,13 @@ use crate::storage::{
 const COLUMNS: &str = "id, status, file_path, track_id, content_summary, content_length, \
                        chunks_count, error_msg, metadata, created_at, updated_at";
 
+/// A batch in one statement: `$1` the workspace, then one array per column.
 const UPSERT: &str = "INSERT INTO lightrag_doc_status (workspace, id, status, file_path, track_id, \
      content_summary, content_length, chunks_count, error_msg, metadata, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (workspace, id)";
+     SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::int4[], $8::int4[], $9::text[], $10::jsonb[], $11::timestamp[], $12::timestamp[]) \
+     AS u(id, status, file_path, track_id, content_summary, content_length, chunks_count, \
+     error_msg, metadata, created_at, updated_at) ON CONFLICT (workspace, id)";
 
 const UPDATE: &str = "DO UPDATE SET status = EXCLUDED.status, file_path = EXCLUDED.file_path, \
      track_id = EXCLUDED.track_id, content_summary = EXCLUDED.content_summary, \
@@ -44,41 +49,47 @@ pub struct PgDocStatus {
     pinned: bool,
 }
 
-/// One record's parameters after the workspace.
+/// The records' parameters after the workspace, one array per column.
+#[derive(Default)]
 struct Params {
-    id: String,
-    status: &'static str,
-    file_path: String,
-    track_id: Option<String>,
-    summary: String,
-    length: i32,
-    chunks: i32,
-    error: Option<String>,
-    metadata: Value,
-    created: Option<NaiveDateTime>,
-    updated: Option<NaiveDateTime>,
+    id: Vec<String>,
+    status: Vec<&'static str>,
+    file_path: Vec<String>,
+    track_id: Vec<Option<String>>,
+    summary: Vec<String>,
+    length: Vec<i32>,
+    chunks: Vec<i32>,
+    error: Vec<Option<String>>,
+    metadata: Vec<Value>,
+    created: Vec<Option<NaiveDateTime>>,
+    updated: Vec<Option<NaiveDateTime>>,
 }
 
 impl Params {
-    fn of(doc: &DocStatusRecord) -> Params {
-        Params {
-            id: doc.id.clone(),
-            status: doc.status.as_str(),
-            file_path: doc.file_path.clone(),
-            track_id: doc.track_id.clone(),
-            summary: doc.content_summary.chars().take(SUMMARY_CHARS).collect(),
-            length: i32::try_from(doc.content_length).unwrap_or(i32::MAX),
-            chunks: doc
-                .chunks_count
-                .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
-            error: doc.error_msg.clone(),
-            metadata: match &doc.metadata {
+    fn of<'a>(docs: impl IntoIterator<Item = &'a DocStatusRecord>) -> Params {
+        let mut p = Params::default();
+        for doc in docs {
+            p.id.push(doc.id.clone());
+            p.status.push(doc.status.as_str());
+            p.file_path.push(doc.file_path.clone());
+            p.track_id.push(doc.track_id.clone());
+            p.summary
+                .push(doc.content_summary.chars().take(SUMMARY_CHARS).collect());
+            p.length
+                .push(i32::try_from(doc.content_length).unwrap_or(i32::MAX));
+            p.chunks.push(
+                doc.chunks_count
+                    .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+            );
+            p.error.push(doc.error_msg.clone());
+            p.metadata.push(match &doc.metadata {
                 m @ Value::Object(_) => m.clone(),
                 _ => json!({}),
-            },
-            created: to_timestamp(&doc.created_at),
-            updated: to_timestamp(&doc.updated_at),
+            });
+            p.created.push(to_timestamp(&doc.created_at));
+            p.updated.push(to_timestamp(&doc.updated_at));
         }
+        p
     }
 
     fn list<'a>(&'a self, workspace: &'a String) -> [&'a (dyn ToSql + Sync); 12] {
@@ -187,17 +198,6 @@ impl PgDocStatus {
         })
     }
 
-    fn write(
-        &self,
-        client: &mut impl GenericClient,
-        docs: &[Params],
-        sql: &str,
-    ) -> std::result::Result<Vec<u64>, postgres::Error> {
-        let statement = client.prepare(sql)?;
-        docs.iter()
-            .map(|p| client.execute(&statement, &p.list(&self.workspace)))
-            .collect()
-    }
 }
 
 impl DocStatusStorage for PgDocStatus {
@@ -239,16 +239,18 @@ impl DocStatusStorage for PgDocStatus {
         })
     }
 
+    /// One statement; of an id given twice the last record wins.
     fn doc_upsert(&self, docs: &[DocStatusRecord]) -> Result<()> {
         if docs.is_empty() {
             return Ok(());
         }
-        let params: Vec<Params> = docs.iter().map(Params::of).collect();
+        let params = Params::of(last_of_each(docs, |d| d.id.as_str()));
         let sql = format!("{UPSERT} {UPDATE}");
         self.pool.run(|client| {
-            let mut tx = client.transaction()?;
-            self.write(&mut tx, &params, &sql)?;
-            tx.commit()
+            let statement = client.prepared(&sql)?;
+            client
+                .execute(&statement, &params.list(&self.workspace))
+                .map(drop)
         })
     }
 
@@ -256,17 +258,23 @@ impl DocStatusStorage for PgDocStatus {
         if docs.is_empty() {
             return Ok(None);
         }
-        let params: Vec<Params> = docs.iter().map(Params::of).collect();
-        let sql = format!("{UPSERT} DO NOTHING");
+        let params = Params::of(docs);
+        let sql = format!("{UPSERT} DO NOTHING RETURNING id");
         let held =
             format!("SELECT {COLUMNS} FROM lightrag_doc_status WHERE workspace = $1 AND id = $2");
         self.pool.run(|client| {
+            let insert = client.prepared(&sql)?;
             let mut tx = client.transaction()?;
-            let written = self.write(&mut tx, &params, &sql)?;
-            if let Some(at) = written.iter().position(|n| *n == 0) {
-                // The conflicting row is committed (the insert waited for it); dropping
-                // the transaction undoes the others.
-                let row = tx.query_one(&held, &[&self.workspace, &params[at].id])?;
+            let written: HashSet<String> = tx
+                .query(&insert, &params.list(&self.workspace))?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            if let Some(id) = first_refused(&params.id, &written) {
+                // The conflicting row is committed (the insert waited for it) or is an
+                // earlier record of this batch; dropping the transaction undoes the
+                // others.
+                let row = tx.query_one(&held, &[&self.workspace, id])?;
                 return record(&row).map(Some);
             }
             tx.commit()?;

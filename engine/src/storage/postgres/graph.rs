@@ -6,11 +6,14 @@
 //! primary key finds a node's edges by `src_id`, the `tgt_id` index by the other end,
 //! which is what degrees and neighbourhoods need.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use postgres::types::ToSql;
 
+use serde_json::Value;
+
+use super::last_of_each;
 use super::pool::Pool;
 use crate::ids;
 use crate::storage::Result;
@@ -23,6 +26,27 @@ pub(crate) struct PgGraph {
     pool: Arc<Pool>,
     workspace: String,
 }
+
+/// Entities, then the endpoints of relations that are not among them, then the
+/// relations, in one statement: `$3`/`$4` the entities' names and properties, `$5` the
+/// other endpoints (made as `{"entity_id": name}` when missing, as LightRAG does; the
+/// foreign keys need them), `$6`/`$7`/`$8` the relations' canonical ends and
+/// properties. The three key sets are distinct (PostgreSQL cannot touch a row twice in
+/// one statement), and the foreign keys are checked at its end, when every node is in.
+const ELEMENTS_UPSERT: &str = "WITH nodes AS (\
+     INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties, updated_at) \
+     SELECT $1, $2, u.id, u.properties, now() FROM unnest($3::text[], $4::jsonb[]) AS u(id, properties) \
+     ON CONFLICT (workspace, namespace, id) \
+     DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()), \
+   ends AS (\
+     INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties) \
+     SELECT $1, $2, u.id, jsonb_build_object('entity_id', u.id) FROM unnest($5::text[]) AS u(id) \
+     ON CONFLICT DO NOTHING) \
+   INSERT INTO lightrag_graph_edges (workspace, namespace, src_id, tgt_id, properties, updated_at) \
+   SELECT $1, $2, u.src, u.tgt, u.properties, now() \
+   FROM unnest($6::text[], $7::text[], $8::jsonb[]) AS u(src, tgt, properties) \
+   ON CONFLICT (workspace, namespace, src_id, tgt_id) \
+   DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()";
 
 /// A weight as the ranking reads it: the stored number, else LightRAG's default 1.
 const WEIGHT: &str = "CASE WHEN jsonb_typeof(properties->'weight') = 'number' \
@@ -56,8 +80,18 @@ impl PgGraph {
              SELECT src_id, tgt_id, {select} FROM lightrag_graph_edges \
              WHERE workspace = $1 AND namespace = $2 AND tgt_id = $3 AND src_id <> $3"
         );
-        self.pool
-            .run(|c| c.query(&sql, &[&self.workspace, &NAMESPACE, &node]))
+        self.query(&sql, &[&node])
+    }
+
+    /// `sql` with `$1` workspace and `$2` namespace before `more`, on a statement the
+    /// connection keeps.
+    fn query(&self, sql: &str, more: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.workspace, &NAMESPACE];
+        params.extend_from_slice(more);
+        self.pool.run(|c| {
+            let statement = c.prepared(sql)?;
+            c.query(&statement, &params)
+        })
     }
 }
 
@@ -65,33 +99,77 @@ impl GraphStorage for PgGraph {
     /// The properties are replaced, as every writer here passes the whole record
     /// (LightRAG merges, which only differs for a key a writer leaves out).
     fn nodes_upsert(&self, entities: &[Entity]) -> Result<()> {
-        let rows = entities
+        self.elements_upsert(entities, &[])
+    }
+
+    /// One statement ([`ELEMENTS_UPSERT`]); of a name or pair given twice the last
+    /// wins.
+    fn elements_upsert(&self, entities: &[Entity], relations: &[Relation]) -> Result<()> {
+        if entities.is_empty() && relations.is_empty() {
+            return Ok(());
+        }
+        let entities = last_of_each(entities, |e| e.name.as_str());
+        let relations: Vec<(&str, &str, &Relation)> = relations
             .iter()
-            .map(|e| Ok((e.name.as_str(), serde_json::to_value(e)?)))
-            .collect::<Result<Vec<_>>>()?;
-        self.pool.run(|c| {
-            let mut tx = c.transaction()?;
-            let statement = tx.prepare(
-                "INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties, updated_at) \
-                 VALUES ($1, $2, $3, $4, now()) ON CONFLICT (workspace, namespace, id) \
-                 DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()",
-            )?;
-            for (name, properties) in &rows {
-                tx.execute(&statement, &[&self.workspace, &NAMESPACE, name, properties])?;
-            }
-            tx.commit()
-        })
+            .map(|r| {
+                let (a, b) = ids::endpoints(r.source.as_str(), r.target.as_str());
+                (a, b, r)
+            })
+            .collect();
+        let relations = last_of_each(&relations, |(a, b, _)| (*a, *b));
+        let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+        let properties = entities
+            .iter()
+            .map(|e| serde_json::to_value(e))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let named: HashSet<&str> = names.iter().copied().collect();
+        let mut ends: Vec<&str> = relations
+            .iter()
+            .flat_map(|(a, b, _)| [*a, *b])
+            .filter(|end| !named.contains(end))
+            .collect();
+        ends.sort_unstable();
+        ends.dedup();
+        let sources: Vec<&str> = relations.iter().map(|(a, _, _)| *a).collect();
+        let targets: Vec<&str> = relations.iter().map(|(_, b, _)| *b).collect();
+        let edge_properties = relations
+            .iter()
+            .map(|(_, _, r)| serde_json::to_value(r))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.query(
+            ELEMENTS_UPSERT,
+            &[&names, &properties, &ends, &sources, &targets, &edge_properties],
+        )
+        .map(drop)
     }
 
     fn node_get(&self, name: &str) -> Result<Option<Entity>> {
-        let row = self.pool.run(|c| {
-            c.query_opt(
-                "SELECT properties FROM lightrag_graph_nodes \
-                 WHERE workspace = $1 AND namespace = $2 AND id = $3",
-                &[&self.workspace, &NAMESPACE, &name],
-            )
-        })?;
-        row.map(|r| entity(name.to_owned(), r.get(0))).transpose()
+        let rows = self.query(
+            "SELECT properties FROM lightrag_graph_nodes \
+             WHERE workspace = $1 AND namespace = $2 AND id = $3",
+            &[&name],
+        )?;
+        rows.into_iter()
+            .next()
+            .map(|r| entity(name.to_owned(), r.get(0)))
+            .transpose()
+    }
+
+    fn nodes_get(&self, names: &[String]) -> Result<HashMap<String, Entity>> {
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.query(
+            "SELECT id, properties FROM lightrag_graph_nodes \
+             WHERE workspace = $1 AND namespace = $2 AND id = ANY($3)",
+            &[&names],
+        )?
+        .into_iter()
+        .map(|r| {
+            let name: String = r.get(0);
+            Ok((name.clone(), entity(name, r.get(1))?))
+        })
+        .collect()
     }
 
     /// Its edges go with it (the foreign keys cascade).
@@ -141,16 +219,14 @@ impl GraphStorage for PgGraph {
         if names.is_empty() {
             return Ok(degrees);
         }
-        let rows = self.pool.run(|c| {
-            c.query(
-                "SELECT id, count(*) FROM ( \
-                   SELECT src_id AS id FROM lightrag_graph_edges \
-                   WHERE workspace = $1 AND namespace = $2 AND src_id = ANY($3) \
-                   UNION ALL SELECT tgt_id FROM lightrag_graph_edges \
-                   WHERE workspace = $1 AND namespace = $2 AND tgt_id = ANY($3)) e GROUP BY id",
-                &[&self.workspace, &NAMESPACE, &names],
-            )
-        })?;
+        let rows = self.query(
+            "SELECT id, count(*) FROM ( \
+               SELECT src_id AS id FROM lightrag_graph_edges \
+               WHERE workspace = $1 AND namespace = $2 AND src_id = ANY($3) \
+               UNION ALL SELECT tgt_id FROM lightrag_graph_edges \
+               WHERE workspace = $1 AND namespace = $2 AND tgt_id = ANY($3)) e GROUP BY id",
+            &[&names],
+        )?;
         for row in rows {
             let count: i64 = row.get(1);
             degrees.insert(row.get(0), usize::try_from(count).unwrap_or(0));
@@ -158,48 +234,48 @@ impl GraphStorage for PgGraph {
         Ok(degrees)
     }
 
-    /// Endpoints missing as nodes are made as `{"entity_id": name}` first (the foreign
-    /// keys need them), as LightRAG does.
+    /// Endpoints missing as nodes are made as `{"entity_id": name}` (the foreign keys
+    /// need them), as LightRAG does.
     fn edges_upsert(&self, relations: &[Relation]) -> Result<()> {
-        let rows = relations
-            .iter()
-            .map(|r| {
-                let (a, b) = ids::endpoints(r.source.as_str(), r.target.as_str());
-                Ok((a, b, serde_json::to_value(r)?))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.pool.run(|c| {
-            let mut tx = c.transaction()?;
-            let node = tx.prepare(
-                "INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )?;
-            let edge = tx.prepare(
-                "INSERT INTO lightrag_graph_edges (workspace, namespace, src_id, tgt_id, properties, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (workspace, namespace, src_id, tgt_id) \
-                 DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()",
-            )?;
-            for (a, b, properties) in &rows {
-                for end in [a, b] {
-                    tx.execute(&node, &[&self.workspace, &NAMESPACE, end, &json!({"entity_id": end})])?;
-                }
-                tx.execute(&edge, &[&self.workspace, &NAMESPACE, a, b, properties])?;
-            }
-            tx.commit()
-        })
+        self.elements_upsert(&[], relations)
     }
 
     fn edge_get(&self, a: &str, b: &str) -> Result<Option<Relation>> {
         let (a, b) = ids::endpoints(a, b);
-        let row = self.pool.run(|c| {
-            c.query_opt(
-                "SELECT properties FROM lightrag_graph_edges \
-                 WHERE workspace = $1 AND namespace = $2 AND src_id = $3 AND tgt_id = $4",
-                &[&self.workspace, &NAMESPACE, &a, &b],
-            )
-        })?;
-        row.map(|r| relation(a.to_owned(), b.to_owned(), r.get(0)))
+        let rows = self.query(
+            "SELECT properties FROM lightrag_graph_edges \
+             WHERE workspace = $1 AND namespace = $2 AND src_id = $3 AND tgt_id = $4",
+            &[&a, &b],
+        )?;
+        rows.into_iter()
+            .next()
+            .map(|r| relation(a.to_owned(), b.to_owned(), r.get(0)))
             .transpose()
+    }
+
+    fn edges_get(&self, pairs: &[(String, String)]) -> Result<HashMap<(String, String), Relation>> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let canonical: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(a, b)| ids::endpoints(a.as_str(), b.as_str()))
+            .collect();
+        let sources: Vec<&str> = canonical.iter().map(|(a, _)| *a).collect();
+        let targets: Vec<&str> = canonical.iter().map(|(_, b)| *b).collect();
+        let rows = self.query(
+            "SELECT e.src_id, e.tgt_id, e.properties FROM lightrag_graph_edges e \
+             JOIN (SELECT DISTINCT * FROM unnest($3::text[], $4::text[])) AS p(src, tgt) \
+             ON e.src_id = p.src AND e.tgt_id = p.tgt \
+             WHERE e.workspace = $1 AND e.namespace = $2",
+            &[&sources, &targets],
+        )?;
+        let mut found: HashMap<(String, String), Relation> = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let (a, b): (String, String) = (r.get(0), r.get(1));
+            found.insert((a.clone(), b.clone()), relation(a, b, r.get(2))?);
+        }
+        Ok(found)
     }
 
     fn edge_delete(&self, a: &str, b: &str) -> Result<()> {
@@ -226,6 +302,36 @@ impl GraphStorage for PgGraph {
             .edges_touching(node, WEIGHT)?
             .into_iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    /// One statement over every node: the edges found by `src_id`, then by `tgt_id`
+    /// (a self-loop once), each tagged with the node it was found for.
+    fn edge_weights_of_many(&self, nodes: &[String]) -> Result<Vec<Vec<(String, String, f64)>>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT n.id, e.src_id, e.tgt_id, {WEIGHT} FROM unnest($3::text[]) AS n(id) \
+             JOIN lightrag_graph_edges e ON e.workspace = $1 AND e.namespace = $2 AND e.src_id = n.id \
+             UNION ALL \
+             SELECT n.id, e.src_id, e.tgt_id, {WEIGHT} FROM unnest($3::text[]) AS n(id) \
+             JOIN lightrag_graph_edges e ON e.workspace = $1 AND e.namespace = $2 \
+             AND e.tgt_id = n.id AND e.src_id <> n.id"
+        );
+        let mut distinct: Vec<&str> = nodes.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut by_node: HashMap<String, Vec<(String, String, f64)>> = HashMap::new();
+        for r in self.query(&sql, &[&distinct])? {
+            by_node
+                .entry(r.get(0))
+                .or_default()
+                .push((r.get(1), r.get(2), r.get(3)));
+        }
+        Ok(nodes
+            .iter()
+            .map(|n| by_node.get(n).cloned().unwrap_or_default())
             .collect())
     }
 

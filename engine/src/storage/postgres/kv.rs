@@ -2,13 +2,15 @@
 //! ([`super::layout`]), ours as JSON values in `lightrag_master_kv`; every statement
 //! keyed by the effective workspace.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use postgres::types::ToSql;
 use serde_json::Value;
 
 use super::PostgresConfig;
-use super::layout::{self, Layout, Param};
+use super::{first_refused, last_of_each};
+use super::layout::{self, Layout, Values};
 use super::pool::Pool;
 use crate::storage::{KvNamespace, KvStorage, Result};
 
@@ -52,64 +54,84 @@ impl PgKv {
         params
     }
 
-    /// Writes `items`; with `only_new` nothing at all when one key exists, which then
-    /// comes back.
-    fn write(
-        &self,
-        ns: KvNamespace,
-        items: &[(String, Value)],
-        only_new: bool,
-    ) -> Result<Option<String>> {
-        if items.is_empty() {
-            return Ok(None);
+    /// Prepares `items` as one statement, keyed by `$1` workspace.
+    fn batch(&self, ns: KvNamespace, items: &[&(String, Value)], only_new: bool) -> Batch {
+        let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+        match layout::of(ns) {
+            Some(l) => Batch {
+                sql: l.insert_sql(only_new),
+                namespace: None,
+                ids,
+                arrays: l.values(items.iter().map(|(_, v)| v)),
+            },
+            None => Batch {
+                sql: ours_sql(only_new),
+                namespace: Some(ns.as_str()),
+                ids,
+                arrays: vec![Values::Json(
+                    items.iter().map(|(_, v)| Some(v.clone())).collect(),
+                )],
+            },
         }
-        let rows: Vec<Vec<Param>> = items
+    }
+
+    /// Upserts into each namespace of `batches` (the last item of a key repeated in one
+    /// namespace wins), each namespace one statement, all in one transaction.
+    fn upsert(&self, batches: &[(KvNamespace, &[(String, Value)])]) -> Result<()> {
+        let prepared: Vec<Batch> = batches
             .iter()
-            .map(|(id, value)| {
-                let mut row: Vec<Param> =
-                    vec![Box::new(self.workspace.clone()), Box::new(id.clone())];
-                match layout::of(ns) {
-                    Some(l) => row.extend(l.params(value)),
-                    None => {
-                        row.insert(1, Box::new(ns.as_str()));
-                        row.push(Box::new(value.clone()));
-                    }
-                }
-                row
-            })
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(ns, items)| self.batch(*ns, &last_of_each(items, |(id, _)| id.as_str()), false))
             .collect();
-        let sql = match layout::of(ns) {
-            Some(l) => l.insert_sql(only_new),
-            None => ours_sql(only_new),
-        };
-        self.pool.run(|client| {
-            let mut tx = client.transaction()?;
-            let statement = tx.prepare(&sql)?;
-            for ((id, _), row) in items.iter().zip(&rows) {
-                let params: Vec<&(dyn ToSql + Sync)> = row
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                    .collect();
-                if tx.execute(&statement, &params)? == 0 && only_new {
-                    // Dropping the transaction rolls the earlier inserts back.
-                    return Ok(Some(id.clone()));
-                }
-            }
-            tx.commit()?;
-            Ok(None)
+        if prepared.is_empty() {
+            return Ok(());
+        }
+        self.pool.run(|c| {
+            let writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> = prepared
+                .iter()
+                .map(|b| (b.sql.as_str(), b.params(&self.workspace)))
+                .collect();
+            c.write_all(&writes)
         })
+    }
+}
+
+/// One namespace's items as one statement: its SQL and its array parameters.
+struct Batch {
+    sql: String,
+    /// `$2` in our table.
+    namespace: Option<&'static str>,
+    ids: Vec<String>,
+    arrays: Vec<Values>,
+}
+
+impl Batch {
+    fn params<'a>(&'a self, workspace: &'a String) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![workspace];
+        if let Some(ns) = &self.namespace {
+            params.push(ns);
+        }
+        params.push(&self.ids);
+        params.extend(self.arrays.iter().map(Values::param));
+        params
     }
 }
 
 fn ours_sql(only_new: bool) -> String {
     let conflict = if only_new {
-        "DO NOTHING"
+        "DO NOTHING RETURNING id"
     } else {
         "DO UPDATE SET value = EXCLUDED.value, update_time = CURRENT_TIMESTAMP"
     };
     format!(
-        "INSERT INTO {OURS} (workspace, namespace, id, value) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (workspace, namespace, id) {conflict}"
+        "{} ON CONFLICT (workspace, namespace, id) {conflict}",
+        layout::unnest_insert(
+            OURS,
+            &["workspace", "namespace", "id", "value"],
+            &["$1".into(), "$2".into(), "u.id".into(), "u.value".into()],
+            &[("id", "text[]"), ("value", "jsonb[]")],
+            3,
+        )
     )
 }
 
@@ -133,7 +155,8 @@ impl KvStorage for PgKv {
             select(layout)
         );
         self.pool.run(|client| {
-            let Some(row) = client.query_opt(&sql, &params)? else {
+            let statement = client.prepared(&sql)?;
+            let Some(row) = client.query_opt(&statement, &params)? else {
                 return Ok(None);
             };
             match layout {
@@ -144,11 +167,65 @@ impl KvStorage for PgKv {
     }
 
     fn kv_upsert(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<()> {
-        self.write(ns, items, false).map(drop)
+        self.upsert(&[(ns, items)])
     }
 
+    fn kv_upsert_many(&self, batches: &[(KvNamespace, &[(String, Value)])]) -> Result<()> {
+        self.upsert(batches)
+    }
+
+    /// One `INSERT ... ON CONFLICT DO NOTHING RETURNING id`; when fewer rows come back
+    /// than were sent, the transaction is dropped (nothing written) and the first id
+    /// not written is the answer.
     fn kv_insert_new(&self, ns: KvNamespace, items: &[(String, Value)]) -> Result<Option<String>> {
-        self.write(ns, items, true)
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let all: Vec<&(String, Value)> = items.iter().collect();
+        let batch = self.batch(ns, &all, true);
+        self.pool.run(|c| {
+            let statement = c.prepared(&batch.sql)?;
+            let mut tx = c.transaction()?;
+            let written: std::collections::HashSet<String> = tx
+                .query(&statement, &batch.params(&self.workspace))?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            if let Some(refused) = first_refused(&batch.ids, &written) {
+                // Dropping the transaction rolls the other inserts back.
+                return Ok(Some(refused.clone()));
+            }
+            tx.commit()?;
+            Ok(None)
+        })
+    }
+
+    fn kv_get_many(&self, ns: KvNamespace, keys: &[String]) -> Result<HashMap<String, Value>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (table, scope) = Self::scope(ns);
+        let layout = layout::of(ns);
+        let name = ns.as_str();
+        let params = self.scoped(ns, &name, &[&keys]);
+        let sql = format!(
+            "SELECT id, {} FROM {table} WHERE {scope} AND id = ANY(${})",
+            select(layout),
+            params.len()
+        );
+        self.pool.run(|c| {
+            let statement = c.prepared(&sql)?;
+            c.query(&statement, &params)?
+                .iter()
+                .map(|row| {
+                    let record = match layout {
+                        Some(l) => l.record_at(row, 1)?,
+                        None => row.try_get::<_, Value>(1)?,
+                    };
+                    Ok((row.try_get(0)?, record))
+                })
+                .collect()
+        })
     }
 
     fn kv_delete(&self, ns: KvNamespace, keys: &[String]) -> Result<()> {

@@ -176,26 +176,109 @@ pub(super) fn of(ns: KvNamespace) -> Option<&'static Layout> {
     })
 }
 
-/// One statement parameter.
-pub(super) type Param = Box<dyn ToSql + Sync + Send>;
+/// Every row's value of one column, sent as one array parameter (`unnest` turns the
+/// arrays back into rows, so a batch is one statement whatever its size).
+#[derive(Debug)]
+pub(super) enum Values {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i32>>),
+    Json(Vec<Option<Value>>),
+}
+
+/// One row's value of one column.
+pub(super) enum Cell {
+    Text(Option<String>),
+    Int(Option<i32>),
+    Json(Option<Value>),
+}
+
+impl Values {
+    pub(super) fn new(kind: Kind, rows: usize) -> Values {
+        match kind {
+            Kind::Text => Values::Text(Vec::with_capacity(rows)),
+            Kind::Int => Values::Int(Vec::with_capacity(rows)),
+            Kind::Json => Values::Json(Vec::with_capacity(rows)),
+        }
+    }
+
+    /// The array type of the parameter.
+    pub(super) fn array_type(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Text => "text[]",
+            Kind::Int => "int4[]",
+            Kind::Json => "jsonb[]",
+        }
+    }
+
+    /// Appends `cell`; one of another kind than the column's is a bug of the caller.
+    pub(super) fn push(&mut self, cell: Cell) {
+        match (self, cell) {
+            (Values::Text(v), Cell::Text(c)) => v.push(c),
+            (Values::Int(v), Cell::Int(c)) => v.push(c),
+            (Values::Json(v), Cell::Json(c)) => v.push(c),
+            _ => unreachable!("a cell of another kind than its column"),
+        }
+    }
+
+    pub(super) fn param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Values::Text(v) => v,
+            Values::Int(v) => v,
+            Values::Json(v) => v,
+        }
+    }
+}
+
+/// `INSERT INTO {table} ({columns}) SELECT {select} FROM unnest(...)`: `$1` is the
+/// workspace, then one array per `(alias, type)` of `arrays`, from `${first}`.
+pub(super) fn unnest_insert(
+    table: &str,
+    columns: &[&str],
+    select: &[String],
+    arrays: &[(&str, &str)],
+    first: usize,
+) -> String {
+    let params: Vec<String> = arrays
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| format!("${}::{ty}", first + i))
+        .collect();
+    let aliases: Vec<&str> = arrays.iter().map(|(alias, _)| *alias).collect();
+    format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM unnest({}) AS u({})",
+        columns.join(", "),
+        select.join(", "),
+        params.join(", "),
+        aliases.join(", ")
+    )
+}
 
 impl Layout {
-    /// `INSERT ... ON CONFLICT`: `$1` workspace, `$2` id, then the columns in order and
-    /// the overflow. With `only_new`, an existing row is left alone (no row affected).
+    /// `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT` of a whole batch: `$1`
+    /// workspace, `$2` the ids, then one array per column ([`Layout::values`]) and the
+    /// overflow. With `only_new`, an existing row is left alone and the ids written come
+    /// back (`RETURNING id`). An upsert's ids must be distinct: PostgreSQL refuses to
+    /// update one row twice in a statement.
     pub(super) fn insert_sql(&self, only_new: bool) -> String {
         let mut names: Vec<&str> = vec!["workspace", "id"];
         names.extend(self.columns.iter().map(|c| c.column));
         names.extend(self.overflow);
-        let mut values: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let aliases: Vec<String> = (0..names.len() - 1).map(|i| format!("v{i}")).collect();
+        let mut select: Vec<String> = vec!["$1".to_owned()];
+        select.extend(aliases.iter().map(|a| format!("u.{a}")));
+        let mut types: Vec<&str> = vec!["text[]"];
+        types.extend(self.columns.iter().map(|c| Values::array_type(c.kind)));
+        types.extend(self.overflow.map(|_| "jsonb[]"));
+        let arrays: Vec<(&str, &str)> = aliases.iter().map(String::as_str).zip(types).collect();
         if self.times == Times::Utc {
             names.extend(["create_time", "update_time"]);
-            values.extend(std::iter::repeat_n(
+            select.extend(std::iter::repeat_n(
                 "(now() AT TIME ZONE 'UTC')".to_owned(),
                 2,
             ));
         }
         let conflict = if only_new {
-            "DO NOTHING".to_owned()
+            "DO NOTHING RETURNING id".to_owned()
         } else {
             let mut sets: Vec<String> = self
                 .columns
@@ -223,11 +306,36 @@ impl Layout {
             format!("DO UPDATE SET {}", sets.join(", "))
         };
         format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (workspace, id) {conflict}",
-            self.table,
-            names.join(", "),
-            values.join(", ")
+            "{} ON CONFLICT (workspace, id) {conflict}",
+            unnest_insert(self.table, &names, &select, &arrays, 2)
         )
+    }
+
+    /// The arrays after the ids for `records`, one per column in order, then the
+    /// overflow.
+    pub(super) fn values<'a>(&self, records: impl ExactSizeIterator<Item = &'a Value>) -> Vec<Values> {
+        let rows = records.len();
+        let mut arrays: Vec<Values> = self.columns.iter().map(|c| Values::new(c.kind, rows)).collect();
+        let mut overflow: Vec<Option<Value>> = Vec::new();
+        for record in records {
+            let empty = Map::new();
+            let fields = record.as_object().unwrap_or(&empty);
+            for (c, values) in self.columns.iter().zip(arrays.iter_mut()) {
+                values.push(cell(c, fields.get(c.field).filter(|v| !v.is_null()), fields));
+            }
+            if self.overflow.is_some() {
+                let rest: Map<String, Value> = fields
+                    .iter()
+                    .filter(|(k, _)| !self.columns.iter().any(|c| c.field == k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                overflow.push((!rest.is_empty()).then_some(Value::Object(rest)));
+            }
+        }
+        if self.overflow.is_some() {
+            arrays.push(Values::Json(overflow));
+        }
+        arrays
     }
 
     /// The column list of reads, in [`Layout::record`]'s order.
@@ -237,28 +345,20 @@ impl Layout {
         names.join(", ")
     }
 
-    /// The parameters after workspace and id for `record`.
-    pub(super) fn params(&self, record: &Value) -> Vec<Param> {
-        let fields = record.as_object().cloned().unwrap_or_default();
-        let mut params: Vec<Param> = self
-            .columns
-            .iter()
-            .map(|c| param(c, fields.get(c.field).filter(|v| !v.is_null()), &fields))
-            .collect();
-        if let Some(_overflow) = self.overflow {
-            let rest: Map<String, Value> = fields
-                .into_iter()
-                .filter(|(k, _)| !self.columns.iter().any(|c| c.field == k))
-                .collect();
-            params.push(Box::new((!rest.is_empty()).then_some(Value::Object(rest))));
-        }
-        params
-    }
-
     /// The JSON record of a row read with [`Layout::select_list`].
     pub(super) fn record(&self, row: &Row) -> std::result::Result<Value, postgres::Error> {
+        self.record_at(row, 0)
+    }
+
+    /// The same, the select list starting at column `first`.
+    pub(super) fn record_at(
+        &self,
+        row: &Row,
+        first: usize,
+    ) -> std::result::Result<Value, postgres::Error> {
         let mut record = Map::new();
         for (i, c) in self.columns.iter().enumerate() {
+            let i = first + i;
             let value = match c.kind {
                 Kind::Text => row.try_get::<_, Option<String>>(i)?.map(Value::String),
                 Kind::Int => row.try_get::<_, Option<i32>>(i)?.map(|n| json!(n)),
@@ -275,7 +375,7 @@ impl Layout {
         }
         if self.overflow.is_some()
             && let Some(Value::Object(rest)) =
-                row.try_get::<_, Option<Value>>(self.columns.len())?
+                row.try_get::<_, Option<Value>>(first + self.columns.len())?
         {
             for (k, v) in rest {
                 record.entry(k).or_insert(v);
@@ -289,15 +389,16 @@ fn literal(json: &str) -> Value {
     serde_json::from_str(json).expect("a JSON literal of this module")
 }
 
-fn param(c: &Column, value: Option<&Value>, fields: &Map<String, Value>) -> Param {
+/// The column value of one record (`value` is its field, when not null).
+fn cell(c: &Column, value: Option<&Value>, fields: &Map<String, Value>) -> Cell {
     match c.kind {
-        Kind::Text => Box::new(match (value, c.missing) {
+        Kind::Text => Cell::Text(match (value, c.missing) {
             (Some(Value::String(s)), _) => Some(s.clone()),
             (Some(other), _) => Some(other.to_string()),
             (None, Missing::Text(t)) => Some(t.to_owned()),
             (None, _) => None,
         }),
-        Kind::Int => Box::new(match (value, c.missing) {
+        Kind::Int => Cell::Int(match (value, c.missing) {
             (Some(v), _) => v.as_i64().and_then(|n| i32::try_from(n).ok()),
             (None, Missing::LenOf(field)) => fields
                 .get(field)
@@ -305,7 +406,7 @@ fn param(c: &Column, value: Option<&Value>, fields: &Map<String, Value>) -> Para
                 .and_then(|a| i32::try_from(a.len()).ok()),
             (None, _) => None,
         }),
-        Kind::Json => Box::new(match (value, c.missing) {
+        Kind::Json => Cell::Json(match (value, c.missing) {
             (Some(v), _) => Some(v.clone()),
             (None, Missing::Json(j)) => Some(literal(j)),
             (None, _) => None,
@@ -323,6 +424,10 @@ mod tests {
         assert!(sql.starts_with(
             "INSERT INTO lightrag_doc_full (workspace, id, content, doc_name, sidecar_location"
         ));
+        assert!(
+            sql.contains("SELECT $1, u.v0, u.v1") && sql.contains("FROM unnest($2::text[], $3::text[]"),
+            "{sql}"
+        );
         assert!(sql.contains("content = EXCLUDED.content"), "{sql}");
         assert!(
             sql.contains("chunk_options = COALESCE(NULLIF(EXCLUDED.chunk_options, '{}'::jsonb), lightrag_doc_full.chunk_options)"),
@@ -334,23 +439,31 @@ mod tests {
         );
         let chunks = TEXT_CHUNKS.insert_sql(true);
         assert!(
-            chunks.contains("create_time, update_time) VALUES"),
+            chunks.contains("create_time, update_time) SELECT"),
             "{chunks}"
         );
-        assert!(chunks.ends_with("DO NOTHING"), "{chunks}");
+        assert!(chunks.contains("$3::int4[]"), "{chunks}");
+        assert!(chunks.ends_with("DO NOTHING RETURNING id"), "{chunks}");
     }
 
     #[test]
     fn parameters_follow_the_columns_and_overflow_takes_the_rest() {
         let doc = json!({"content": "x", "file_path": "a.txt", "source_file": "a.txt", "chunks_list": ["c"]});
-        let params = FULL_DOCS.params(&doc);
-        assert_eq!(params.len(), FULL_DOCS.columns.len() + 1);
-        let entities = json!({"entity_names": ["A", "B"]});
-        let params = FULL_ENTITIES.params(&entities);
-        assert_eq!(format!("{:?}", params[1]), "Some(2)");
+        let arrays = FULL_DOCS.values([&doc].into_iter());
+        assert_eq!(arrays.len(), FULL_DOCS.columns.len() + 1);
+        let Some(Values::Json(overflow)) = arrays.last() else {
+            panic!("the overflow is JSON: {arrays:?}");
+        };
+        assert_eq!(
+            overflow,
+            &[Some(json!({"source_file": "a.txt", "chunks_list": ["c"]}))]
+        );
+        let entities = [json!({"entity_names": ["A", "B"]}), json!({"count": 7})];
+        let arrays = FULL_ENTITIES.values(entities.iter());
+        assert_eq!(format!("{:?}", arrays[1]), "Int([Some(2), Some(7)])");
         let cache = json!({"return": "answer"});
-        let params = LLM_CACHE.params(&cache);
-        assert_eq!(format!("{:?}", params[3]), "Some(\"extract\")");
-        assert_eq!(format!("{:?}", params[0]), "None");
+        let arrays = LLM_CACHE.values([&cache].into_iter());
+        assert_eq!(format!("{:?}", arrays[3]), "Text([Some(\"extract\")])");
+        assert_eq!(format!("{:?}", arrays[0]), "Text([None])");
     }
 }

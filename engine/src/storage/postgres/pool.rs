@@ -21,14 +21,23 @@
 //! idle connection is dropped too (they went to the same server, which has most likely
 //! restarted), so a restarted PostgreSQL is reached again with no restart of ours.
 //!
+//! Each pooled connection keeps the statements it prepared ([`Session::prepared`]), up
+//! to POSTGRES_STATEMENT_CACHE_SIZE of them: a statement run again on that connection
+//! is one round trip (bind and execute) instead of two (parse, then bind and execute),
+//! which is most of the cost of a short read on loopback. With a size of 0 nothing is
+//! kept (PgBouncer in transaction mode cannot keep a statement across transactions).
+//!
 //! The `postgres` client drives its own small runtime: it must not be used on a thread
 //! that is inside a tokio runtime. [`blocking`] moves such calls out of it; the pool
 //! does so for every operation it runs.
 
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use postgres::Client;
+use postgres::types::ToSql;
+use postgres::{Client, Statement};
 
 use super::{PostgresConfig, schema, tls};
 use crate::storage::{Result, StorageError, outages};
@@ -61,9 +70,86 @@ pub(crate) struct Pool {
 }
 
 struct Idle {
-    clients: Vec<Client>,
+    clients: Vec<Session>,
     /// Connections made and not dropped (idle or lent out).
     open: usize,
+}
+
+/// A pooled connection and the statements prepared on it, most recently used last.
+pub(crate) struct Session {
+    client: Client,
+    statements: VecDeque<(String, Statement)>,
+    capacity: usize,
+}
+
+impl Session {
+    fn new(client: Client, capacity: usize) -> Session {
+        Session {
+            client,
+            statements: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// `sql` prepared on this connection: the one prepared earlier when it is still
+    /// kept, else prepared now (and kept, the least recently used one going when the
+    /// cache is full). Use it outside a transaction's borrow: the statement serves the
+    /// connection's transactions too.
+    pub(crate) fn prepared(&mut self, sql: &str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(at) = self.statements.iter().position(|(s, _)| s == sql) {
+            let entry = self.statements.remove(at).expect("a position of the cache");
+            let statement = entry.1.clone();
+            self.statements.push_back(entry);
+            return Ok(statement);
+        }
+        let statement = self.client.prepare(sql)?;
+        if self.capacity > 0 {
+            if self.statements.len() >= self.capacity {
+                self.statements.pop_front();
+            }
+            self.statements.push_back((sql.to_owned(), statement.clone()));
+        }
+        Ok(statement)
+    }
+
+    /// Runs each `(sql, params)` as one atomic step: alone, or in one transaction when
+    /// there are several, every statement prepared (or found kept) first.
+    pub(crate) fn write_all(
+        &mut self,
+        writes: &[(&str, Vec<&(dyn ToSql + Sync)>)],
+    ) -> std::result::Result<(), postgres::Error> {
+        let statements = writes
+            .iter()
+            .map(|(sql, _)| self.prepared(sql))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if let [(_, params)] = writes {
+            return self.client.execute(&statements[0], params).map(drop);
+        }
+        let mut tx = self.client.transaction()?;
+        for (statement, (_, params)) in statements.iter().zip(writes) {
+            tx.execute(statement, params)?;
+        }
+        tx.commit()
+    }
+
+    /// Forgets every kept statement (after an error that may come from a stale one: a
+    /// table recreated under a cached plan).
+    fn forget_statements(&mut self) {
+        self.statements.clear();
+    }
+}
+
+impl Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
 }
 
 /// Whether `e` means PostgreSQL could not be reached or dropped the session (worth a
@@ -179,7 +265,7 @@ impl Pool {
     }
 
     /// An idle connection, a new one while under the bound, or the next one returned.
-    fn lend(&self) -> std::result::Result<(Client, bool), LendError> {
+    fn lend(&self) -> std::result::Result<(Session, bool), LendError> {
         let mut idle = self.lock();
         loop {
             let mut closed = Vec::new();
@@ -196,7 +282,10 @@ impl Pool {
                 idle.open += 1;
                 drop(idle);
                 return match self.connect() {
-                    Ok(client) => Ok((client, false)),
+                    Ok(client) => Ok((
+                        Session::new(client, self.config.statement_cache_size),
+                        false,
+                    )),
                     Err(e) => {
                         self.lock().open -= 1;
                         self.returned.notify_one();
@@ -216,11 +305,11 @@ impl Pool {
     }
 
     /// Puts `client` back, or drops it (and every idle one) after a connection error.
-    fn give_back(&self, client: Client, broken: bool) {
+    fn give_back(&self, client: Session, broken: bool) {
         let mut idle = self.lock();
         if broken || client.is_closed() {
             idle.open -= 1 + idle.clients.len();
-            let mut stale: Vec<Client> = std::mem::take(&mut idle.clients);
+            let mut stale: Vec<Session> = std::mem::take(&mut idle.clients);
             drop(idle);
             stale.push(client);
             discard(stale);
@@ -235,7 +324,7 @@ impl Pool {
     /// failed is dropped rather than returned.
     pub(crate) fn run<T: Send>(
         &self,
-        op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error> + Send,
+        op: impl FnMut(&mut Session) -> std::result::Result<T, postgres::Error> + Send,
     ) -> Result<T> {
         self.run_with(Patience::Serve, op)
     }
@@ -245,7 +334,7 @@ impl Pool {
     pub(crate) fn run_with<T: Send>(
         &self,
         patience: Patience,
-        mut op: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error> + Send,
+        mut op: impl FnMut(&mut Session) -> std::result::Result<T, postgres::Error> + Send,
     ) -> Result<T> {
         self.retrying(patience, || {
             blocking(|| {
@@ -255,6 +344,9 @@ impl Pool {
                 })?;
                 let result = op(&mut client);
                 let broken = matches!(&result, Err(e) if is_unreachable(e));
+                if result.is_err() {
+                    client.forget_statements();
+                }
                 self.give_back(client, broken);
                 result.map_err(|e| {
                     if broken {
@@ -348,7 +440,7 @@ impl Pool {
 
 /// Closes `clients` on a thread of their own: closing a session whose server is gone
 /// may wait on the network, and must not hold up a caller or the pool's lock.
-fn discard(clients: Vec<Client>) {
+fn discard(clients: Vec<Session>) {
     if !clients.is_empty() {
         std::thread::spawn(move || drop(clients));
     }

@@ -16,6 +16,8 @@ use postgres::Row;
 use postgres::types::ToSql;
 use serde_json::{Map, Value, json};
 
+use super::layout::{self, Cell, Kind, Values};
+use super::last_of_each;
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
 use super::{VectorIndexConfig, VectorIndexType, schema};
@@ -146,54 +148,87 @@ impl PgVectors {
         Ok(())
     }
 
-    /// `INSERT ... ON CONFLICT (workspace, id) DO UPDATE` of every column but
-    /// `create_time`, as LightRAG writes rows.
+    /// `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT (workspace, id) DO UPDATE`
+    /// of every column but `create_time`, as LightRAG writes rows: `$1` workspace, `$2`
+    /// the ids, `$3` the vectors, then one array per data column ([`columns_of`]).
     fn upsert_sql(&self, ns: VectorNamespace) -> String {
         let table = self.table(ns);
-        let columns = vector_tables::data_columns(ns);
-        let names: Vec<&str> = columns.split(", ").collect();
-        let values: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 4)).collect();
+        let names: Vec<&str> = vector_tables::data_columns(ns).split(", ").collect();
+        let mut columns = vec!["workspace", "id", "content_vector"];
+        columns.extend(&names);
+        let mut select = vec![
+            "$1".to_owned(),
+            "u.id".to_owned(),
+            format!("u.vector::{}", self.cast),
+        ];
+        let mut arrays = vec![("id".to_owned(), "text[]"), ("vector".to_owned(), "vector[]")];
+        for (i, (name, kind)) in names.iter().zip(column_kinds(ns)).enumerate() {
+            let alias = format!("v{i}");
+            select.push(if *name == "chunk_ids" {
+                format!("ARRAY(SELECT jsonb_array_elements_text(u.{alias}))")
+            } else {
+                format!("u.{alias}")
+            });
+            arrays.push((alias, Values::array_type(*kind)));
+        }
+        let arrays: Vec<(&str, &str)> = arrays.iter().map(|(a, t)| (a.as_str(), *t)).collect();
         let updates: Vec<String> = names
             .iter()
             .map(|c| format!("{c} = EXCLUDED.{c}"))
             .collect();
         format!(
-            "INSERT INTO {table} (workspace, id, content_vector, {columns}) \
-             VALUES ($1, $2, $3::vector::{cast}, {values}) \
-             ON CONFLICT (workspace, id) DO UPDATE SET content_vector = EXCLUDED.content_vector, \
-             {updates}, update_time = CURRENT_TIMESTAMP",
-            cast = self.cast,
-            values = values.join(", "),
-            updates = updates.join(", ")
+            "{} ON CONFLICT (workspace, id) DO UPDATE SET content_vector = EXCLUDED.content_vector, \
+             {}, update_time = CURRENT_TIMESTAMP",
+            layout::unnest_insert(table, &columns, &select, &arrays, 2),
+            updates.join(", ")
         )
     }
 
-    fn insert(
-        &self,
-        tx: &mut postgres::Transaction<'_>,
-        ns: VectorNamespace,
-        items: &[VectorRecord],
-    ) -> std::result::Result<(), postgres::Error> {
-        let statement = tx.prepare(&self.upsert_sql(ns))?;
+    /// The statement and parameters writing `items` into `ns` (the last of an id given
+    /// twice wins).
+    fn batch(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<Batch> {
         for item in items {
-            let vector = Vector::from(item.vector.clone());
-            let columns = row_columns(ns, &item.meta);
-            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.workspace, &item.id, &vector];
-            params.extend(columns.iter().map(|c| c.as_ref() as &(dyn ToSql + Sync)));
-            tx.execute(&statement, &params)?;
+            self.check_dim(ns, item.vector.len())?;
         }
-        Ok(())
+        let items = last_of_each(items, |item| item.id.as_str());
+        Ok(Batch {
+            sql: self.upsert_sql(ns),
+            ids: items.iter().map(|item| item.id.clone()).collect(),
+            vectors: items
+                .iter()
+                .map(|item| Vector::from(item.vector.clone()))
+                .collect(),
+            columns: columns_of(ns, items.iter().map(|item| &item.meta)),
+        })
     }
 
-    /// Runs `search` in a transaction with pgvector's iterative scans on (where it has
-    /// them) and the vchordrq settings applied.
-    fn searching<T: Send>(
+    /// Writes each namespace's batch as one statement, all in one transaction (after
+    /// `first`, a statement over `$1` the workspace, when given).
+    fn write(&self, first: Option<&str>, batches: &[Batch]) -> Result<()> {
+        self.pool.run(|c| {
+            let mut writes: Vec<(&str, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
+            if let Some(sql) = first {
+                writes.push((sql, vec![&self.workspace]));
+            }
+            writes.extend(
+                batches
+                    .iter()
+                    .map(|b| (b.sql.as_str(), b.params(&self.workspace))),
+            );
+            c.write_all(&writes)
+        })
+    }
+
+    /// The rows of the search `sql`, run in a transaction with pgvector's iterative
+    /// scans on (where it has them), the vchordrq settings applied, and with `exact` no
+    /// index. The transaction's start and settings go in one round trip, the search
+    /// on a statement the connection keeps; without settings there is no transaction.
+    fn search_rows(
         &self,
-        mut search: impl FnMut(
-            &mut postgres::Transaction<'_>,
-        ) -> std::result::Result<T, postgres::Error>
-        + Send,
-    ) -> Result<T> {
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        exact: bool,
+    ) -> Result<Vec<Row>> {
         let mut settings = Vec::new();
         if self.iterative_scan {
             settings.push("SET LOCAL hnsw.iterative_scan = relaxed_order".to_owned());
@@ -216,15 +251,27 @@ impl PgVectors {
                 self.index.vchordrq_epsilon
             ));
         }
-        let settings = settings.join("; ");
+        if exact {
+            // The index cannot lose rows it is not used for.
+            settings.push("SET LOCAL enable_indexscan = off".to_owned());
+        }
+        let begin = format!("BEGIN; {}", settings.join("; "));
         self.pool.run(|c| {
-            let mut tx = c.transaction()?;
-            if !settings.is_empty() {
-                tx.batch_execute(&settings)?;
+            let statement = c.prepared(sql)?;
+            if settings.is_empty() {
+                return c.query(&statement, params);
             }
-            let found = search(&mut tx)?;
-            tx.commit()?;
-            Ok(found)
+            let rows = c
+                .batch_execute(&begin)
+                .and_then(|()| c.query(&statement, params));
+            match rows {
+                Ok(rows) => c.batch_execute("COMMIT").map(|()| rows),
+                Err(e) => {
+                    // A connection that cannot roll back is broken, and dropped for `e`.
+                    let _ = c.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
         })
     }
 
@@ -248,67 +295,104 @@ impl PgVectors {
         let max_distance = 1.0 - f64::from(threshold);
         let limit = i64::try_from(top_k).unwrap_or(i64::MAX);
         let score_at = vector_tables::data_columns(ns).split(", ").count() + 1;
-        let mut hits = self.searching(|tx| {
-            if exact {
-                // The index cannot lose rows it is not used for.
-                tx.batch_execute("SET LOCAL enable_indexscan = off")?;
-            }
-            let rows = tx.query(&sql, &[&self.workspace, &vector, &max_distance, &limit])?;
-            Ok(rows
-                .iter()
-                .map(|row| Hit {
-                    id: row.get(0),
-                    score: row.get(score_at),
-                    meta: row_meta(ns, row, 1),
-                })
-                .collect::<Vec<_>>())
-        })?;
+        let mut hits: Vec<Hit> = self
+            .search_rows(&sql, &[&self.workspace, &vector, &max_distance, &limit], exact)?
+            .iter()
+            .map(|row| Hit {
+                id: row.get(0),
+                score: row.get(score_at),
+                meta: row_meta(ns, row, 1),
+            })
+            .collect();
         // relaxed_order may return neighbours slightly out of order.
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(hits)
     }
 }
 
-/// The values of [`vector_tables::data_columns`] for a record's metadata.
-fn row_columns(ns: VectorNamespace, meta: &Value) -> Vec<Box<dyn ToSql + Sync>> {
-    let text = |key: &str| {
-        meta.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let int = |key: &str| {
-        meta.get(key)
-            .and_then(Value::as_i64)
-            .and_then(|n| i32::try_from(n).ok())
-    };
-    let chunk_ids =
-        || -> Vec<String> { fragments(&text("source_id")).map(str::to_owned).collect() };
+/// One namespace's records as one statement: its SQL and its array parameters.
+struct Batch {
+    sql: String,
+    ids: Vec<String>,
+    vectors: Vec<Vector>,
+    columns: Vec<Values>,
+}
+
+impl Batch {
+    fn params<'a>(&'a self, workspace: &'a String) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![workspace, &self.ids, &self.vectors];
+        params.extend(self.columns.iter().map(Values::param));
+        params
+    }
+}
+
+/// The kind of each of [`vector_tables::data_columns`]; the chunk ids of a row go as a
+/// JSON list (an array of arrays cannot be unnested row by row).
+fn column_kinds(ns: VectorNamespace) -> &'static [Kind] {
     match ns {
-        VectorNamespace::Chunks => vec![
-            Box::new(text("full_doc_id")),
-            Box::new(int("chunk_order_index")),
-            Box::new(int("tokens")),
-            Box::new(text("content")),
-            Box::new(text("file_path")),
-        ],
-        VectorNamespace::Entities => vec![
-            Box::new(text("entity_name")),
-            Box::new(text("content")),
-            Box::new(chunk_ids()),
-            Box::new(text("file_path")),
-        ],
+        VectorNamespace::Chunks => &[Kind::Text, Kind::Int, Kind::Int, Kind::Text, Kind::Text],
+        VectorNamespace::Entities => &[Kind::Text, Kind::Text, Kind::Json, Kind::Text],
         VectorNamespace::Relationships => {
-            let (source, target) = ids::endpoints(text("src_id"), text("tgt_id"));
-            vec![
-                Box::new(source),
-                Box::new(target),
-                Box::new(text("content")),
-                Box::new(chunk_ids()),
-                Box::new(text("file_path")),
-            ]
+            &[Kind::Text, Kind::Text, Kind::Text, Kind::Json, Kind::Text]
         }
     }
+}
+
+/// The arrays of [`vector_tables::data_columns`] for the records' metadata.
+fn columns_of<'a>(ns: VectorNamespace, metas: impl Iterator<Item = &'a Value>) -> Vec<Values> {
+    let mut columns: Vec<Values> = column_kinds(ns)
+        .iter()
+        .map(|kind| Values::new(*kind, 0))
+        .collect();
+    for meta in metas {
+        let text = |key: &str| {
+            meta.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let int = |key: &str| {
+            Cell::Int(
+                meta.get(key)
+                    .and_then(Value::as_i64)
+                    .and_then(|n| i32::try_from(n).ok()),
+            )
+        };
+        let chunk_ids = || {
+            let joined = text("source_id");
+            Cell::Json(Some(Value::from(fragments(&joined).collect::<Vec<_>>())))
+        };
+        let cell = |s: String| Cell::Text(Some(s));
+        let row = match ns {
+            VectorNamespace::Chunks => vec![
+                cell(text("full_doc_id")),
+                int("chunk_order_index"),
+                int("tokens"),
+                cell(text("content")),
+                cell(text("file_path")),
+            ],
+            VectorNamespace::Entities => vec![
+                cell(text("entity_name")),
+                cell(text("content")),
+                chunk_ids(),
+                cell(text("file_path")),
+            ],
+            VectorNamespace::Relationships => {
+                let (source, target) = ids::endpoints(text("src_id"), text("tgt_id"));
+                vec![
+                    cell(source),
+                    cell(target),
+                    cell(text("content")),
+                    chunk_ids(),
+                    cell(text("file_path")),
+                ]
+            }
+        };
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    columns
 }
 
 /// A row's data columns (from column `first`) as the metadata the engine writes.
@@ -351,17 +435,19 @@ fn row_meta(ns: VectorNamespace, row: &Row, first: usize) -> Value {
 
 impl VectorStorage for PgVectors {
     fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
-        if items.is_empty() {
+        self.vectors_upsert_many(&[(ns, items)])
+    }
+
+    fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
+        let batches = batches
+            .iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(ns, items)| self.batch(*ns, items))
+            .collect::<Result<Vec<_>>>()?;
+        if batches.is_empty() {
             return Ok(());
         }
-        for item in items {
-            self.check_dim(ns, item.vector.len())?;
-        }
-        self.pool.run(|c| {
-            let mut tx = c.transaction()?;
-            self.insert(&mut tx, ns, items)?;
-            tx.commit()
-        })
+        self.write(None, &batches)
     }
 
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
@@ -422,19 +508,10 @@ impl VectorStorage for PgVectors {
     }
 
     fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
-        for item in items {
-            self.check_dim(ns, item.vector.len())?;
-        }
-        let table = self.table(ns).to_owned();
-        self.pool.run(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE workspace = $1"),
-                &[&self.workspace],
-            )?;
-            self.insert(&mut tx, ns, items)?;
-            tx.commit()
-        })
+        let batch = self.batch(ns, items)?;
+        let delete = format!("DELETE FROM {} WHERE workspace = $1", self.table(ns));
+        let batches: &[Batch] = if items.is_empty() { &[] } else { std::slice::from_ref(&batch) };
+        self.write(Some(&delete), batches)
     }
 
     fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>> {
@@ -491,7 +568,8 @@ impl VectorSearch for PgVectors {
         );
         let vector = Vector::from(query.to_vec());
         let scores: HashMap<String, f32> = self.pool.run(|c| {
-            Ok(c.query(&sql, &[&self.workspace, &vector, &ids])?
+            let statement = c.prepared(&sql)?;
+            Ok(c.query(&statement, &[&self.workspace, &vector, &ids])?
                 .iter()
                 .map(|row| (row.get(0), row.get(1)))
                 .collect())

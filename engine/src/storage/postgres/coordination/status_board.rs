@@ -8,11 +8,10 @@
 
 use std::sync::{Arc, LazyLock};
 
-use postgres::Client;
 
 use super::claim::held_sql;
 use crate::coordination::{Snapshot, StatusBoard};
-use crate::storage::postgres::pool::Pool;
+use crate::storage::postgres::pool::{Pool, Session};
 
 /// Messages kept, oldest dropped first.
 pub(crate) const HISTORY: i32 = 64;
@@ -80,7 +79,7 @@ impl PgStatusBoard {
         &self,
         what: &str,
         fallback: T,
-        op: impl FnMut(&mut Client) -> Result<T, postgres::Error> + Send,
+        op: impl FnMut(&mut Session) -> Result<T, postgres::Error> + Send,
     ) -> T {
         self.pool.run(op).unwrap_or_else(|error| {
             tracing::warn!(workspace = %self.workspace, %error, "pipeline status not {what}");
