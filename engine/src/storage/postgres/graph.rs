@@ -62,8 +62,9 @@ impl PgGraph {
 }
 
 impl GraphStorage for PgGraph {
-    /// The properties are replaced, as every writer here passes the whole record
-    /// (LightRAG merges, which only differs for a key a writer leaves out).
+    /// The properties are merged into the stored ones (`old || new`), as LightRAG's
+    /// `upsert_node` does: a key the new record leaves out (a `created_at`, a property
+    /// another writer added) survives.
     fn nodes_upsert(&self, entities: &[Entity]) -> Result<()> {
         let rows = entities
             .iter()
@@ -74,7 +75,8 @@ impl GraphStorage for PgGraph {
             let statement = tx.prepare(
                 "INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties, updated_at) \
                  VALUES ($1, $2, $3, $4, now()) ON CONFLICT (workspace, namespace, id) \
-                 DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()",
+                 DO UPDATE SET properties = lightrag_graph_nodes.properties || EXCLUDED.properties, \
+                 updated_at = now()",
             )?;
             for (name, properties) in &rows {
                 tx.execute(&statement, &[&self.workspace, &NAMESPACE, name, properties])?;
@@ -159,7 +161,8 @@ impl GraphStorage for PgGraph {
     }
 
     /// Endpoints missing as nodes are made as `{"entity_id": name}` first (the foreign
-    /// keys need them), as LightRAG does.
+    /// keys need them), as LightRAG does; an edge's properties are replaced, as
+    /// LightRAG's `upsert_edge` replaces them.
     fn edges_upsert(&self, relations: &[Relation]) -> Result<()> {
         let rows = relations
             .iter()

@@ -16,6 +16,7 @@ use postgres::Row;
 use postgres::types::ToSql;
 use serde_json::{Map, Value, json};
 
+use super::layout::UTC_NOW;
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
 use super::{VectorIndexConfig, VectorIndexType, schema};
@@ -147,7 +148,8 @@ impl PgVectors {
     }
 
     /// `INSERT ... ON CONFLICT (workspace, id) DO UPDATE` of every column but
-    /// `create_time`, as LightRAG writes rows.
+    /// `create_time`, as LightRAG writes rows, the times in UTC as its Python writes
+    /// them (not the column default, which is the connection's local time).
     fn upsert_sql(&self, ns: VectorNamespace) -> String {
         let table = self.table(ns);
         let columns = vector_tables::data_columns(ns);
@@ -158,10 +160,10 @@ impl PgVectors {
             .map(|c| format!("{c} = EXCLUDED.{c}"))
             .collect();
         format!(
-            "INSERT INTO {table} (workspace, id, content_vector, {columns}) \
-             VALUES ($1, $2, $3::vector::{cast}, {values}) \
+            "INSERT INTO {table} (workspace, id, content_vector, {columns}, create_time, update_time) \
+             VALUES ($1, $2, $3::vector::{cast}, {values}, {UTC_NOW}, {UTC_NOW}) \
              ON CONFLICT (workspace, id) DO UPDATE SET content_vector = EXCLUDED.content_vector, \
-             {updates}, update_time = CURRENT_TIMESTAMP",
+             {updates}, update_time = {UTC_NOW}",
             cast = self.cast,
             values = values.join(", "),
             updates = updates.join(", ")
