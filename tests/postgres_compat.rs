@@ -6,10 +6,7 @@
 //!   server ever touched it, is served with no re-ingestion: documents listed, graph
 //!   browsable, chunks and entities retrieved, a document deleted;
 //! - what our server writes has LightRAG's tables and columns (compared with the
-//!   catalog LightRAG's own DDL makes) and the rows LightRAG reads;
-//! - a new embedding model names new, empty vector tables, as in LightRAG; the server
-//!   refuses to serve a workspace whose vectors are in the old ones until `reembed`
-//!   moves them.
+//!   catalog LightRAG's own DDL makes) and the rows LightRAG reads.
 
 mod common;
 
