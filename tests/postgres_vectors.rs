@@ -406,6 +406,17 @@ fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
         pg.psql("SELECT properties->>'entity_id', properties->>'entity_type' FROM lightrag_graph_nodes WHERE id = 'Alice'"),
         "Alice|person"
     );
+    // A node upsert merges into the stored properties, as LightRAG's does: a key the
+    // new record lacks survives; an edge upsert replaces them.
+    pg.psql("UPDATE lightrag_graph_nodes SET properties = properties || '{\"truncate\": \"KEEP Old\"}' WHERE id = 'Alice'");
+    graph.nodes_upsert(&[node("Alice", "person")]).unwrap();
+    assert_eq!(
+        pg.psql("SELECT properties->>'truncate' FROM lightrag_graph_nodes WHERE id = 'Alice'"),
+        "KEEP Old"
+    );
+    pg.psql(
+        "UPDATE lightrag_graph_nodes SET properties = properties - 'truncate' WHERE id = 'Alice'",
+    );
     let edge = graph.edge_get("Bob", "Alice").unwrap().unwrap();
     assert_eq!(
         (edge.source.as_str(), edge.target.as_str(), edge.weight),
