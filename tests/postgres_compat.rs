@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::postgres::{Postgres, query_data, server};
 use lightrag_engine::embedding::builtin::HashedNgrams;
 use lightrag_engine::ids;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The vector tables of EMBEDDING_MODEL=BAAI/bge-m3 at 64 dimensions (what
 /// [`server`] configures).

@@ -10,7 +10,6 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
 use common::postgres::{Postgres, query_data, server};
 use lightrag_engine::storage::bundle::{Indexes, Stores};
 use lightrag_engine::storage::postgres::{VectorIndexType, VectorSuffix};
