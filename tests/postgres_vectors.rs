@@ -2,17 +2,15 @@
 //! (tests/common/postgres.rs; skipped without the wheel unless LRM_REQUIRE_POSTGRES=1):
 //! the stores through the engine's storage factory (LightRAG's tables, rows and index,
 //! search in the database, top_k not cut short by a filtered HNSW scan), then the
-//! server: documents indexed through the API are retrieved and browsable, rows written
-//! the way LightRAG 1.5.7 writes them are served, and a database without pgvector
-//! stops the start with exit 4.
+//! server: documents indexed through the API are retrieved and browsable, and a
+//! database without pgvector stops the start with exit 4 (a database LightRAG 1.5.7
+//! wrote is served in tests/postgres_compat.rs).
 
 mod common;
 
 use std::time::Duration;
 
-use common::Server;
-use common::postgres::Postgres;
-use lightrag_engine::embedding::builtin::HashedNgrams;
+use common::postgres::{Postgres, query_data, server};
 use lightrag_engine::storage::bundle::{Indexes, Stores};
 use lightrag_engine::storage::postgres::{VectorIndexType, VectorSuffix};
 use lightrag_engine::storage::{
@@ -407,6 +405,17 @@ fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
         pg.psql("SELECT properties->>'entity_id', properties->>'entity_type' FROM lightrag_graph_nodes WHERE id = 'Alice'"),
         "Alice|person"
     );
+    // A node upsert merges into the stored properties, as LightRAG's does: a key the
+    // new record lacks survives; an edge upsert replaces them.
+    pg.psql("UPDATE lightrag_graph_nodes SET properties = properties || '{\"truncate\": \"KEEP Old\"}' WHERE id = 'Alice'");
+    graph.nodes_upsert(&[node("Alice", "person")]).unwrap();
+    assert_eq!(
+        pg.psql("SELECT properties->>'truncate' FROM lightrag_graph_nodes WHERE id = 'Alice'"),
+        "KEEP Old"
+    );
+    pg.psql(
+        "UPDATE lightrag_graph_nodes SET properties = properties - 'truncate' WHERE id = 'Alice'",
+    );
     let edge = graph.edge_get("Bob", "Alice").unwrap().unwrap();
     assert_eq!(
         (edge.source.as_str(), edge.target.as_str(), edge.weight),
@@ -464,25 +473,6 @@ fn the_graph_lives_in_lightrags_tables_with_canonical_edges() {
     );
 }
 
-/// A server with every role in `pg`, the builtin models, EMBEDDING_MODEL naming the
-/// vector tables.
-fn server(pg: &Postgres, name: &str) -> common::Builder {
-    pg.configure(Server::builder(name))
-        .env("LIGHTRAG_KV_STORAGE", "PGKVStorage")
-        .env("LIGHTRAG_DOC_STATUS_STORAGE", "PGDocStatusStorage")
-        .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
-        .env("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage")
-        .env("EMBEDDING_BINDING", "builtin")
-        .env("EMBEDDING_MODEL", "BAAI/bge-m3")
-        .env("EMBEDDING_DIM", "64")
-}
-
-fn query_data(server: &Server, body: Value) -> Value {
-    let r = common::call(server, "POST", "/query/data", &body);
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
-}
-
 #[test]
 fn documents_indexed_through_the_api_are_retrieved_and_browsable() {
     let Some(pg) = Postgres::start() else {
@@ -532,74 +522,6 @@ fn documents_indexed_through_the_api_are_retrieved_and_browsable() {
             && !graph["edges"].as_array().unwrap().is_empty(),
         "{graph}"
     );
-}
-
-#[test]
-fn rows_written_as_lightrag_writes_them_are_served() {
-    let Some(pg) = Postgres::start() else {
-        return;
-    };
-    // The server makes the tables; then LightRAG 1.5.7's rows are written by hand (it
-    // searches and reads the graph in the database: no copy to refresh).
-    let server = server(&pg, "pgv-lightrag").start();
-    let embed = HashedNgrams::new(64);
-    let literal = |v: Vec<f32>| {
-        format!(
-            "[{}]",
-            v.iter().map(f32::to_string).collect::<Vec<_>>().join(",")
-        )
-    };
-    let content = "Ada Lovelace\nAda Lovelace wrote the first published algorithm.";
-    let chunk = "Ada Lovelace wrote the first published algorithm for the Analytical Engine.";
-    pg.psql(&format!(
-        "INSERT INTO LIGHTRAG_DOC_CHUNKS (id, workspace, full_doc_id, chunk_order_index, tokens, content, file_path) \
-         VALUES ('chunk-1', 'default', 'doc-1', 0, 14, '{chunk}', 'ada.txt'); \
-         INSERT INTO lightrag_vdb_chunks_baai_bge_m3_64d (id, workspace, full_doc_id, chunk_order_index, tokens, content, content_vector, file_path) \
-         VALUES ('chunk-1', 'default', 'doc-1', 0, 14, '{chunk}', '{vector}', 'ada.txt')",
-        vector = literal(embed.embed(chunk)),
-    ));
-    pg.psql(&format!(
-        "INSERT INTO lightrag_vdb_entity_baai_bge_m3_64d (id, workspace, entity_name, content, content_vector, chunk_ids, file_path) \
-         VALUES ('ent-{md5}', 'default', 'Ada Lovelace', '{content}', '{vector}', ARRAY['chunk-1'], 'ada.txt'); \
-         INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties) VALUES \
-         ('default', 'chunk_entity_relation', 'Ada Lovelace', '{{\"entity_id\": \"Ada Lovelace\", \"entity_type\": \"person\", \"description\": \"Wrote the first published algorithm.\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\", \"created_at\": 1795674000, \"truncate\": \"\"}}'), \
-         ('default', 'chunk_entity_relation', 'Analytical Engine', '{{\"entity_id\": \"Analytical Engine\", \"entity_type\": \"artifact\", \"description\": \"A machine.\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\"}}'); \
-         INSERT INTO lightrag_graph_edges (workspace, namespace, src_id, tgt_id, properties) VALUES \
-         ('default', 'chunk_entity_relation', 'Ada Lovelace', 'Analytical Engine', '{{\"weight\": 1.0, \"description\": \"She wrote for it.\", \"keywords\": \"algorithm\", \"source_id\": \"chunk-1\", \"file_path\": \"ada.txt\", \"created_at\": 1795674000, \"truncate\": \"\"}}')",
-        md5 = "x",
-        vector = literal(embed.embed(content)),
-    ));
-    let data = query_data(
-        &server,
-        json!({"query": "Ada Lovelace wrote the first published algorithm", "mode": "mix",
-            "ll_keywords": ["Ada Lovelace"], "hl_keywords": ["algorithm"]}),
-    );
-    let chunks = data["data"]["chunks"].as_array().unwrap();
-    assert!(
-        chunks
-            .iter()
-            .any(|c| c["content"] == chunk && c["file_path"] == "ada.txt"),
-        "{data}"
-    );
-    let entities = data["data"]["entities"].as_array().unwrap();
-    assert_eq!(entities[0]["entity_name"], "Ada Lovelace", "{data}");
-    assert_eq!(
-        entities[0]["description"],
-        "Wrote the first published algorithm."
-    );
-    let relations = data["data"]["relationships"].as_array().unwrap();
-    assert_eq!(
-        (
-            relations[0]["src_id"].as_str(),
-            relations[0]["tgt_id"].as_str()
-        ),
-        (Some("Ada Lovelace"), Some("Analytical Engine")),
-        "{data}"
-    );
-    let labels = server.get("/graph/label/list").json();
-    assert_eq!(labels, json!(["Ada Lovelace", "Analytical Engine"]));
-    let graph = server.get("/graphs?label=Ada%20Lovelace").json();
-    assert_eq!(graph["edges"].as_array().unwrap().len(), 1, "{graph}");
 }
 
 #[test]

@@ -226,6 +226,26 @@ impl Postgres {
     }
 }
 
+/// A server with every role in `pg`, the builtin models, EMBEDDING_MODEL naming the
+/// vector tables (`lightrag_vdb_*_baai_bge_m3_64d`).
+pub fn server(pg: &Postgres, name: &str) -> super::Builder {
+    pg.configure(super::Server::builder(name))
+        .env("LIGHTRAG_KV_STORAGE", "PGKVStorage")
+        .env("LIGHTRAG_DOC_STATUS_STORAGE", "PGDocStatusStorage")
+        .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
+        .env("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage")
+        .env("EMBEDDING_BINDING", "builtin")
+        .env("EMBEDDING_MODEL", "BAAI/bge-m3")
+        .env("EMBEDDING_DIM", "64")
+}
+
+/// `/query/data` of `body`, which must answer 200.
+pub fn query_data(server: &super::Server, body: serde_json::Value) -> serde_json::Value {
+    let r = super::call(server, "POST", "/query/data", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         if self.running {

@@ -1,9 +1,15 @@
 //! `PGDocStatusStorage`: one `LIGHTRAG_DOC_STATUS` row per document, with LightRAG's
 //! columns and conventions (a missing `chunks_count` is `-1`, times are naive UTC
 //! `timestamp`s read back as `…+00:00`). Paging, sorting, counts and track ids are SQL
-//! over LightRAG's indexes; columns we do not model (`chunks_list`, `content_hash`) are
-//! left as LightRAG wrote them. A reservation is one transaction of
-//! `INSERT … ON CONFLICT DO NOTHING`, rolled back as a whole when one id exists.
+//! over LightRAG's indexes; `content_hash` is left as LightRAG wrote it. A reservation
+//! is one transaction of `INSERT … ON CONFLICT DO NOTHING`, rolled back as a whole when
+//! one id exists.
+//!
+//! `chunks_list` is where LightRAG looks for a document's chunks (its deletion reads
+//! it); we keep that list in the document's `full_docs` record (`meta` of
+//! `LIGHTRAG_DOC_FULL`), so each write copies it from there when that row is in the same
+//! database, and keeps the stored list otherwise. The `full_docs` read does the reverse
+//! for documents LightRAG wrote ([`super::layout`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,19 +28,40 @@ use crate::storage::{
 const COLUMNS: &str = "id, status, file_path, track_id, content_summary, content_length, \
                        chunks_count, error_msg, metadata, created_at, updated_at";
 
+/// The chunk ids of the document `$id` as its `full_docs` record has them (NULL
+/// without one).
+macro_rules! chunks_of_doc {
+    ($id:literal) => {
+        concat!(
+            "(SELECT f.meta->'chunks_list' FROM lightrag_doc_full f WHERE f.workspace = $1 \
+             AND f.id = ",
+            $id,
+            " AND jsonb_typeof(f.meta->'chunks_list') = 'array')"
+        )
+    };
+}
+
 /// A batch in one statement: `$1` the workspace, then one array per column.
-const UPSERT: &str = "INSERT INTO lightrag_doc_status (workspace, id, status, file_path, track_id, \
-     content_summary, content_length, chunks_count, error_msg, metadata, created_at, updated_at) \
-     SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+const UPSERT: &str = concat!(
+    "INSERT INTO lightrag_doc_status (workspace, id, status, file_path, track_id, \
+     content_summary, content_length, chunks_count, error_msg, metadata, created_at, updated_at, \
+     chunks_list) SELECT $1, u.*, COALESCE(",
+    chunks_of_doc!("u.id"),
+    ", '[]'::jsonb) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::int4[], $8::int4[], $9::text[], $10::jsonb[], $11::timestamp[], $12::timestamp[]) \
      AS u(id, status, file_path, track_id, content_summary, content_length, chunks_count, \
-     error_msg, metadata, created_at, updated_at) ON CONFLICT (workspace, id)";
+     error_msg, metadata, created_at, updated_at) ON CONFLICT (workspace, id)"
+);
 
-const UPDATE: &str = "DO UPDATE SET status = EXCLUDED.status, file_path = EXCLUDED.file_path, \
+const UPDATE: &str = concat!(
+    "DO UPDATE SET chunks_list = COALESCE(",
+    chunks_of_doc!("EXCLUDED.id"),
+    ", lightrag_doc_status.chunks_list), status = EXCLUDED.status, file_path = EXCLUDED.file_path, \
      track_id = EXCLUDED.track_id, content_summary = EXCLUDED.content_summary, \
      content_length = EXCLUDED.content_length, chunks_count = EXCLUDED.chunks_count, \
      error_msg = EXCLUDED.error_msg, metadata = EXCLUDED.metadata, \
-     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at";
+     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at"
+);
 
 /// The column is `varchar(255)`.
 const SUMMARY_CHARS: usize = 255;

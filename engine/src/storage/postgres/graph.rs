@@ -31,13 +31,15 @@ pub(crate) struct PgGraph {
 /// relations, in one statement: `$3`/`$4` the entities' names and properties, `$5` the
 /// other endpoints (made as `{"entity_id": name}` when missing, as LightRAG does; the
 /// foreign keys need them), `$6`/`$7`/`$8` the relations' canonical ends and
-/// properties. The three key sets are distinct (PostgreSQL cannot touch a row twice in
+/// properties. A node's properties are merged into the stored ones (`old || new`, as
+/// LightRAG's `upsert_node`), an edge's replaced (as its `upsert_edge`). The three key sets are distinct (PostgreSQL cannot touch a row twice in
 /// one statement), and the foreign keys are checked at its end, when every node is in.
 const ELEMENTS_UPSERT: &str = "WITH nodes AS (\
      INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties, updated_at) \
      SELECT $1, $2, u.id, u.properties, now() FROM unnest($3::text[], $4::jsonb[]) AS u(id, properties) \
      ON CONFLICT (workspace, namespace, id) \
-     DO UPDATE SET properties = EXCLUDED.properties, updated_at = now()), \
+     DO UPDATE SET properties = lightrag_graph_nodes.properties || EXCLUDED.properties, \
+     updated_at = now()), \
    ends AS (\
      INSERT INTO lightrag_graph_nodes (workspace, namespace, id, properties) \
      SELECT $1, $2, u.id, jsonb_build_object('entity_id', u.id) FROM unnest($5::text[]) AS u(id) \
@@ -96,8 +98,9 @@ impl PgGraph {
 }
 
 impl GraphStorage for PgGraph {
-    /// The properties are replaced, as every writer here passes the whole record
-    /// (LightRAG merges, which only differs for a key a writer leaves out).
+    /// The properties are merged into the stored ones (`old || new`), as LightRAG's
+    /// `upsert_node` does: a key the new record leaves out (a `created_at`, a property
+    /// another writer added) survives.
     fn nodes_upsert(&self, entities: &[Entity]) -> Result<()> {
         self.elements_upsert(entities, &[])
     }
@@ -234,8 +237,9 @@ impl GraphStorage for PgGraph {
         Ok(degrees)
     }
 
-    /// Endpoints missing as nodes are made as `{"entity_id": name}` (the foreign keys
-    /// need them), as LightRAG does.
+    /// Endpoints missing as nodes are made as `{"entity_id": name}` first (the foreign
+    /// keys need them), as LightRAG does; an edge's properties are replaced, as
+    /// LightRAG's `upsert_edge` replaces them.
     fn edges_upsert(&self, relations: &[Relation]) -> Result<()> {
         self.elements_upsert(&[], relations)
     }

@@ -5,6 +5,11 @@
 //! `meta` column (which LightRAG neither writes nor reads) keeps ours (`source_file`,
 //! `chunking`, `chunks_list`, …). Our own namespaces have no LightRAG table: they are
 //! whole JSON values in `lightrag_master_kv`.
+//!
+//! A document's chunk list is the one field two tables hold: ours in `meta`, LightRAG's
+//! in `LIGHTRAG_DOC_STATUS.chunks_list` (its deletion reads it there). A `full_docs`
+//! record whose `meta` has none (a document LightRAG wrote) takes the doc-status list,
+//! so that deleting such a document finds its chunks.
 
 use postgres::Row;
 use postgres::types::ToSql;
@@ -64,6 +69,9 @@ const fn or(c: Column, missing: Missing) -> Column {
     Column { missing, ..c }
 }
 
+/// UTC now, naive: what LightRAG's Python writes into chunk, tracking and vector rows.
+pub(super) const UTC_NOW: &str = "(now() AT TIME ZONE 'UTC')";
+
 /// How `create_time`/`update_time` are written.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Times {
@@ -79,6 +87,9 @@ pub(super) struct Layout {
     /// The JSONB column that keeps the fields no other column takes.
     pub(super) overflow: Option<&'static str>,
     pub(super) times: Times,
+    /// A field read from another table when the record lacks it: `(field, SQL of a
+    /// JSON value over this table's row)`.
+    pub(super) borrowed: Option<(&'static str, &'static str)>,
 }
 
 const FULL_DOCS: Layout = Layout {
@@ -97,6 +108,11 @@ const FULL_DOCS: Layout = Layout {
     ],
     overflow: Some("meta"),
     times: Times::Database,
+    borrowed: Some((
+        "chunks_list",
+        "(SELECT s.chunks_list FROM lightrag_doc_status s \
+         WHERE s.workspace = lightrag_doc_full.workspace AND s.id = lightrag_doc_full.id)",
+    )),
 };
 
 const TEXT_CHUNKS: Layout = Layout {
@@ -122,6 +138,7 @@ const TEXT_CHUNKS: Layout = Layout {
     ],
     overflow: None,
     times: Times::Utc,
+    borrowed: None,
 };
 
 const LLM_CACHE: Layout = Layout {
@@ -138,6 +155,7 @@ const LLM_CACHE: Layout = Layout {
     ],
     overflow: None,
     times: Times::Database,
+    borrowed: None,
 };
 
 macro_rules! tracking {
@@ -150,6 +168,7 @@ macro_rules! tracking {
             ],
             overflow: None,
             times: Times::Utc,
+            borrowed: None,
         }
     };
 }
@@ -273,7 +292,7 @@ impl Layout {
         if self.times == Times::Utc {
             names.extend(["create_time", "update_time"]);
             select.extend(std::iter::repeat_n(
-                "(now() AT TIME ZONE 'UTC')".to_owned(),
+                UTC_NOW.to_owned(),
                 2,
             ));
         }
@@ -300,7 +319,7 @@ impl Layout {
                 .collect();
             sets.extend(self.overflow.map(|o| format!("{o} = EXCLUDED.{o}")));
             sets.push(match self.times {
-                Times::Utc => "update_time = (now() AT TIME ZONE 'UTC')".to_owned(),
+                Times::Utc => format!("update_time = {UTC_NOW}"),
                 Times::Database => "update_time = CURRENT_TIMESTAMP".to_owned(),
             });
             format!("DO UPDATE SET {}", sets.join(", "))
@@ -342,6 +361,7 @@ impl Layout {
     pub(super) fn select_list(&self) -> String {
         let mut names: Vec<&str> = self.columns.iter().map(|c| c.column).collect();
         names.extend(self.overflow);
+        names.extend(self.borrowed.map(|(_, sql)| sql));
         names.join(", ")
     }
 
@@ -379,6 +399,13 @@ impl Layout {
         {
             for (k, v) in rest {
                 record.entry(k).or_insert(v);
+            }
+        }
+        if let Some((field, _)) = self.borrowed {
+            let at = self.columns.len() + usize::from(self.overflow.is_some());
+            let value = row.try_get::<_, Option<Value>>(at)?;
+            if let Some(list) = value.filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+                record.entry(field).or_insert(list);
             }
         }
         Ok(Value::Object(record))
@@ -444,6 +471,22 @@ mod tests {
         );
         assert!(chunks.contains("$3::int4[]"), "{chunks}");
         assert!(chunks.ends_with("DO NOTHING RETURNING id"), "{chunks}");
+    }
+
+    #[test]
+    fn a_documents_chunk_list_is_read_from_doc_status_when_meta_lacks_it() {
+        let select = FULL_DOCS.select_list();
+        assert!(
+            select.ends_with(
+                "meta, (SELECT s.chunks_list FROM lightrag_doc_status s WHERE s.workspace = \
+                 lightrag_doc_full.workspace AND s.id = lightrag_doc_full.id)"
+            ),
+            "{select}"
+        );
+        // Written, it stays in `meta` only: the borrowed field is no column of the insert.
+        let insert = FULL_DOCS.insert_sql(false);
+        assert!(!insert.contains("lightrag_doc_status"), "{insert}");
+        assert_eq!(TEXT_CHUNKS.select_list().matches("SELECT").count(), 0);
     }
 
     #[test]

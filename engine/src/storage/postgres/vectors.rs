@@ -16,7 +16,7 @@ use postgres::Row;
 use postgres::types::ToSql;
 use serde_json::{Map, Value, json};
 
-use super::layout::{self, Cell, Kind, Values};
+use super::layout::{self, Cell, Kind, UTC_NOW, Values};
 use super::last_of_each;
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
@@ -150,7 +150,9 @@ impl PgVectors {
 
     /// `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT (workspace, id) DO UPDATE`
     /// of every column but `create_time`, as LightRAG writes rows: `$1` workspace, `$2`
-    /// the ids, `$3` the vectors, then one array per data column ([`columns_of`]).
+    /// the ids, `$3` the vectors, then one array per data column ([`columns_of`]); the
+    /// times in UTC as its Python writes them (not the column default, which is the
+    /// connection's local time).
     fn upsert_sql(&self, ns: VectorNamespace) -> String {
         let table = self.table(ns);
         let names: Vec<&str> = vector_tables::data_columns(ns).split(", ").collect();
@@ -171,6 +173,8 @@ impl PgVectors {
             });
             arrays.push((alias, Values::array_type(*kind)));
         }
+        columns.extend(["create_time", "update_time"]);
+        select.extend(std::iter::repeat_n(UTC_NOW.to_owned(), 2));
         let arrays: Vec<(&str, &str)> = arrays.iter().map(|(a, t)| (a.as_str(), *t)).collect();
         let updates: Vec<String> = names
             .iter()
@@ -178,7 +182,7 @@ impl PgVectors {
             .collect();
         format!(
             "{} ON CONFLICT (workspace, id) DO UPDATE SET content_vector = EXCLUDED.content_vector, \
-             {}, update_time = CURRENT_TIMESTAMP",
+             {}, update_time = {UTC_NOW}",
             layout::unnest_insert(table, &columns, &select, &arrays, 2),
             updates.join(", ")
         )
