@@ -33,7 +33,8 @@ const COLUMNS: &str = "id, status, file_path, track_id, content_summary, content
 macro_rules! chunks_of_doc {
     ($id:literal) => {
         concat!(
-            "(SELECT f.meta->'chunks_list' FROM lightrag_doc_full f WHERE f.workspace = $1 \
+            // `$1::text` as in the select list: one parameter, one type.
+            "(SELECT f.meta->'chunks_list' FROM lightrag_doc_full f WHERE f.workspace = $1::text \
              AND f.id = ",
             $id,
             " AND jsonb_typeof(f.meta->'chunks_list') = 'array')"
@@ -45,7 +46,7 @@ macro_rules! chunks_of_doc {
 const UPSERT: &str = concat!(
     "INSERT INTO lightrag_doc_status (workspace, id, status, file_path, track_id, \
      content_summary, content_length, chunks_count, error_msg, metadata, created_at, updated_at, \
-     chunks_list) SELECT $1, u.*, COALESCE(",
+     chunks_list) SELECT $1::text, u.*, COALESCE(",
     chunks_of_doc!("u.id"),
     ", '[]'::jsonb) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::int4[], $8::int4[], $9::text[], $10::jsonb[], $11::timestamp[], $12::timestamp[]) \
