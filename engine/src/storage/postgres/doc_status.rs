@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Timelike};
-use postgres::types::ToSql;
 use postgres::Row;
+use postgres::types::ToSql;
 use serde_json::{Value, json};
 
 use super::pool::Pool;
@@ -197,7 +197,6 @@ impl PgDocStatus {
                 .collect()
         })
     }
-
 }
 
 impl DocStatusStorage for PgDocStatus {

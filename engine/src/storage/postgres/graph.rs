@@ -138,7 +138,14 @@ impl GraphStorage for PgGraph {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.query(
             ELEMENTS_UPSERT,
-            &[&names, &properties, &ends, &sources, &targets, &edge_properties],
+            &[
+                &names,
+                &properties,
+                &ends,
+                &sources,
+                &targets,
+                &edge_properties,
+            ],
         )
         .map(drop)
     }
