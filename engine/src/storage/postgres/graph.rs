@@ -120,7 +120,7 @@ impl GraphStorage for PgGraph {
         let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
         let properties = entities
             .iter()
-            .map(|e| serde_json::to_value(e))
+            .map(serde_json::to_value)
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let named: HashSet<&str> = names.iter().copied().collect();
         let mut ends: Vec<&str> = relations
