@@ -614,7 +614,9 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
         ])
         .unwrap();
     assert_eq!(
-        pg.psql("SELECT id, content FROM lightrag_doc_chunks WHERE workspace = 'batches' ORDER BY id"),
+        pg.psql(
+            "SELECT id, content FROM lightrag_doc_chunks WHERE workspace = 'batches' ORDER BY id"
+        ),
         "c1|last\nc2|other"
     );
     assert_eq!(
@@ -641,19 +643,29 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
     let refused = storage
         .kv_insert_new(
             KvNamespace::Deletions,
-            &[("r1".into(), json!(1)), ("r2".into(), json!(2)), ("r1".into(), json!(3))],
+            &[
+                ("r1".into(), json!(1)),
+                ("r2".into(), json!(2)),
+                ("r1".into(), json!(3)),
+            ],
         )
         .unwrap();
     assert_eq!(refused.as_deref(), Some("r1"));
     assert!(storage.kv_keys(KvNamespace::Deletions).unwrap().is_empty());
     assert_eq!(
         storage
-            .kv_insert_new(KvNamespace::TextChunks, &[("c3".into(), chunk("new")), ("c2".into(), chunk("x"))])
+            .kv_insert_new(
+                KvNamespace::TextChunks,
+                &[("c3".into(), chunk("new")), ("c2".into(), chunk("x"))]
+            )
             .unwrap()
             .as_deref(),
         Some("c2")
     );
-    assert_eq!(storage.kv_keys(KvNamespace::TextChunks).unwrap(), ["c1", "c2"]);
+    assert_eq!(
+        storage.kv_keys(KvNamespace::TextChunks).unwrap(),
+        ["c1", "c2"]
+    );
 
     // Document status.
     storage
@@ -664,9 +676,15 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
         ])
         .unwrap();
     let d1 = storage.doc_get("d1").unwrap().unwrap();
-    assert_eq!((d1.status, d1.content_summary.as_str()), (DocStatus::Processed, "one, done"));
+    assert_eq!(
+        (d1.status, d1.content_summary.as_str()),
+        (DocStatus::Processed, "one, done")
+    );
     let held = storage
-        .doc_insert_new(&[doc("d3", DocStatus::Pending, "three"), doc("d3", DocStatus::Pending, "again")])
+        .doc_insert_new(&[
+            doc("d3", DocStatus::Pending, "three"),
+            doc("d3", DocStatus::Pending, "again"),
+        ])
         .unwrap()
         .expect("the repeat is refused");
     assert_eq!(held.id, "d3");
@@ -701,7 +719,11 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
     storage
         .elements_upsert(
             &[node("A", "first"), node("B", "person"), node("A", "last")],
-            &[edge("A", "B", 1.0), edge("C", "A", 2.0), edge("B", "A", 3.0)],
+            &[
+                edge("A", "B", 1.0),
+                edge("C", "A", 2.0),
+                edge("B", "A", 3.0),
+            ],
         )
         .unwrap();
     assert_eq!(

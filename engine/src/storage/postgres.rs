@@ -203,7 +203,10 @@ pub(crate) mod tests {
     #[test]
     fn a_batch_keeps_the_last_item_of_each_key() {
         let items = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
-        let kept: Vec<_> = last_of_each(&items, |(k, _)| *k).into_iter().copied().collect();
+        let kept: Vec<_> = last_of_each(&items, |(k, _)| *k)
+            .into_iter()
+            .copied()
+            .collect();
         assert_eq!(kept, [("a", 3), ("c", 4), ("b", 5)]);
     }
 
@@ -211,7 +214,10 @@ pub(crate) mod tests {
     fn the_first_id_not_written_is_a_present_one_or_a_repeat() {
         let ids: Vec<String> = ["a", "b", "a", "c"].map(String::from).to_vec();
         let written = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
-        assert_eq!(first_refused(&ids, &written(&["a", "b", "c"])).unwrap(), "a");
+        assert_eq!(
+            first_refused(&ids, &written(&["a", "b", "c"])).unwrap(),
+            "a"
+        );
         assert_eq!(first_refused(&ids, &written(&["a", "c"])).unwrap(), "b");
         assert_eq!(first_refused(&ids[..2], &written(&["a", "b"])), None);
     }

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Timelike};
-use postgres::types::ToSql;
 use postgres::Row;
+use postgres::types::ToSql;
 use serde_json::{Value, json};
 
 use super::pool::Pool;
@@ -225,7 +225,6 @@ impl PgDocStatus {
                 .collect()
         })
     }
-
 }
 
 impl DocStatusStorage for PgDocStatus {

@@ -123,7 +123,7 @@ impl GraphStorage for PgGraph {
         let names: Vec<&str> = entities.iter().map(|e| e.name.as_str()).collect();
         let properties = entities
             .iter()
-            .map(|e| serde_json::to_value(e))
+            .map(serde_json::to_value)
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let named: HashSet<&str> = names.iter().copied().collect();
         let mut ends: Vec<&str> = relations
@@ -141,7 +141,14 @@ impl GraphStorage for PgGraph {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.query(
             ELEMENTS_UPSERT,
-            &[&names, &properties, &ends, &sources, &targets, &edge_properties],
+            &[
+                &names,
+                &properties,
+                &ends,
+                &sources,
+                &targets,
+                &edge_properties,
+            ],
         )
         .map(drop)
     }

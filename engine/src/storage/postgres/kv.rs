@@ -9,9 +9,9 @@ use postgres::types::ToSql;
 use serde_json::Value;
 
 use super::PostgresConfig;
-use super::{first_refused, last_of_each};
 use super::layout::{self, Layout, Values};
 use super::pool::Pool;
+use super::{first_refused, last_of_each};
 use crate::storage::{KvNamespace, KvStorage, Result};
 
 const OURS: &str = "lightrag_master_kv";

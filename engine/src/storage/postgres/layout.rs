@@ -332,15 +332,26 @@ impl Layout {
 
     /// The arrays after the ids for `records`, one per column in order, then the
     /// overflow.
-    pub(super) fn values<'a>(&self, records: impl ExactSizeIterator<Item = &'a Value>) -> Vec<Values> {
+    pub(super) fn values<'a>(
+        &self,
+        records: impl ExactSizeIterator<Item = &'a Value>,
+    ) -> Vec<Values> {
         let rows = records.len();
-        let mut arrays: Vec<Values> = self.columns.iter().map(|c| Values::new(c.kind, rows)).collect();
+        let mut arrays: Vec<Values> = self
+            .columns
+            .iter()
+            .map(|c| Values::new(c.kind, rows))
+            .collect();
         let mut overflow: Vec<Option<Value>> = Vec::new();
         for record in records {
             let empty = Map::new();
             let fields = record.as_object().unwrap_or(&empty);
             for (c, values) in self.columns.iter().zip(arrays.iter_mut()) {
-                values.push(cell(c, fields.get(c.field).filter(|v| !v.is_null()), fields));
+                values.push(cell(
+                    c,
+                    fields.get(c.field).filter(|v| !v.is_null()),
+                    fields,
+                ));
             }
             if self.overflow.is_some() {
                 let rest: Map<String, Value> = fields
@@ -452,7 +463,8 @@ mod tests {
             "INSERT INTO lightrag_doc_full (workspace, id, content, doc_name, sidecar_location"
         ));
         assert!(
-            sql.contains("SELECT $1, u.v0, u.v1") && sql.contains("FROM unnest($2::text[], $3::text[]"),
+            sql.contains("SELECT $1, u.v0, u.v1")
+                && sql.contains("FROM unnest($2::text[], $3::text[]"),
             "{sql}"
         );
         assert!(sql.contains("content = EXCLUDED.content"), "{sql}");

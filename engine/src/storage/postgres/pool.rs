@@ -95,7 +95,10 @@ impl Session {
     /// kept, else prepared now (and kept, the least recently used one going when the
     /// cache is full). Use it outside a transaction's borrow: the statement serves the
     /// connection's transactions too.
-    pub(crate) fn prepared(&mut self, sql: &str) -> std::result::Result<Statement, postgres::Error> {
+    pub(crate) fn prepared(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Statement, postgres::Error> {
         if let Some(at) = self.statements.iter().position(|(s, _)| s == sql) {
             let entry = self.statements.remove(at).expect("a position of the cache");
             let statement = entry.1.clone();
@@ -107,7 +110,8 @@ impl Session {
             if self.statements.len() >= self.capacity {
                 self.statements.pop_front();
             }
-            self.statements.push_back((sql.to_owned(), statement.clone()));
+            self.statements
+                .push_back((sql.to_owned(), statement.clone()));
         }
         Ok(statement)
     }

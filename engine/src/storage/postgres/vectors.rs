@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::layout::{self, Cell, Kind, UTC_NOW, Values};
 use super::last_of_each;
+use super::layout::{self, Cell, Kind, Values};
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
 use super::{VectorIndexConfig, VectorIndexType, schema};
@@ -163,7 +164,10 @@ impl PgVectors {
             "u.id".to_owned(),
             format!("u.vector::{}", self.cast),
         ];
-        let mut arrays = vec![("id".to_owned(), "text[]"), ("vector".to_owned(), "vector[]")];
+        let mut arrays = vec![
+            ("id".to_owned(), "text[]"),
+            ("vector".to_owned(), "vector[]"),
+        ];
         for (i, (name, kind)) in names.iter().zip(column_kinds(ns)).enumerate() {
             let alias = format!("v{i}");
             select.push(if *name == "chunk_ids" {
@@ -300,7 +304,11 @@ impl PgVectors {
         let limit = i64::try_from(top_k).unwrap_or(i64::MAX);
         let score_at = vector_tables::data_columns(ns).split(", ").count() + 1;
         let mut hits: Vec<Hit> = self
-            .search_rows(&sql, &[&self.workspace, &vector, &max_distance, &limit], exact)?
+            .search_rows(
+                &sql,
+                &[&self.workspace, &vector, &max_distance, &limit],
+                exact,
+            )?
             .iter()
             .map(|row| Hit {
                 id: row.get(0),
@@ -514,7 +522,11 @@ impl VectorStorage for PgVectors {
     fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
         let batch = self.batch(ns, items)?;
         let delete = format!("DELETE FROM {} WHERE workspace = $1", self.table(ns));
-        let batches: &[Batch] = if items.is_empty() { &[] } else { std::slice::from_ref(&batch) };
+        let batches: &[Batch] = if items.is_empty() {
+            &[]
+        } else {
+            std::slice::from_ref(&batch)
+        };
         self.write(Some(&delete), batches)
     }
 

@@ -8,7 +8,6 @@
 
 use std::sync::{Arc, LazyLock};
 
-
 use super::claim::held_sql;
 use crate::coordination::{Snapshot, StatusBoard};
 use crate::storage::postgres::pool::{Pool, Session};
