@@ -4,7 +4,8 @@
 //! the per-document indexes. The chunks' vectors and their extractions are computed at
 //! once, as LightRAG does. The caller owns status and the run: one run per workspace at
 //! a time (the pipeline lock), its documents sharing one [`Scheduling`], because merges
-//! read, modify and write.
+//! read, modify and write: documents naming the same entity merge in turn, others at
+//! once.
 
 mod extract;
 mod merge;
@@ -87,7 +88,8 @@ pub struct Ingest<'a> {
     /// Model calls this ingestion keeps in flight at once (MAX_ASYNC).
     pub llm_concurrency: usize,
     /// Shared by the documents indexed in parallel (MAX_PARALLEL_INSERT): they chunk,
-    /// embed and extract at once within one MAX_ASYNC gate, but merge one at a time.
+    /// embed and extract at once within one MAX_ASYNC gate, and merge at once unless
+    /// they name a common entity.
     pub scheduling: &'a Scheduling,
     pub chunking: &'a ChunkingOptions,
     /// Reuse cached extraction answers (ENABLE_LLM_CACHE_FOR_EXTRACT).
@@ -173,11 +175,9 @@ impl Ingest<'_> {
             wait(async { tokio::join!(chunk_vectors, self.extract_all(&refs, &mut report)) });
         stored?;
         let (entities, relations) = extract::gather(&refs, extractions?, &mut report);
-        let _merging = self
-            .scheduling
-            .merge
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        // Every relation's endpoints are among the entities: holding the names covers
+        // the relations between them too.
+        let _merging = self.scheduling.merging.hold(entities.keys());
         self.write_graph(&entities, &relations, Write::Merge)?;
         let names: Vec<&String> = entities.keys().collect();
         let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();

@@ -9,6 +9,7 @@
 pub mod chunking;
 pub mod clock;
 pub mod coordination;
+pub mod cores;
 pub mod deletion;
 pub mod documents;
 pub mod embedding;

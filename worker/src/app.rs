@@ -100,6 +100,9 @@ pub struct App {
     /// What the workers coordinate through (the arena on one node, with Redis across
     /// nodes).
     pub coordination: Arc<dyn Coordination>,
+    /// Told when this worker records documents to process, so its pipeline looks at
+    /// once instead of at its next poll ([`crate::pipeline`]).
+    pub pipeline_wake: tokio::sync::Notify,
     storage: StorageConfig,
 }
 
@@ -185,6 +188,7 @@ impl App {
             arena: ctx.arena,
             shared,
             coordination,
+            pipeline_wake: tokio::sync::Notify::new(),
             storage,
         }))
     }

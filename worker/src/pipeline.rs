@@ -3,6 +3,12 @@
 //! workspace's claim and processes it on a blocking thread, or leaves it to the worker
 //! that holds it. The workspaces this worker has open are visited too, so that a
 //! deletion interrupted by a crash is finished.
+//!
+//! A worker that records documents itself (an insert, an upload, a scan, a retry) wakes
+//! its loop at once through [`App::pipeline_wake`]; the poll is for documents another
+//! worker or node recorded, and for work a crash left. A wake during a run is kept
+//! and starts the next run straight after it (documents recorded meanwhile are taken
+//! by the running one anyway, which looks again before it finishes).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +17,7 @@ use lightrag_engine::documents;
 
 use crate::app::App;
 
-/// How often an idle worker looks for documents to process.
+/// How often an idle worker looks for documents it was not told about.
 const POLL: Duration = Duration::from_millis(500);
 
 /// Starts the worker's pipeline loop on the runtime.
@@ -23,7 +29,10 @@ pub fn spawn(app: Arc<App>) {
             if let Ok(Err(e)) = outcome {
                 tracing::error!(error = %e, "pipeline run failed");
             }
-            tokio::time::sleep(POLL).await;
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = app.pipeline_wake.notified() => {}
+            }
         }
     });
 }

@@ -5,7 +5,7 @@
 //!
 //! A document goes `pending` → (`parsing`, for a file) → `processing` → `processed`
 //! with its chunk count, or `failed` with the reason. MAX_PARALLEL_INSERT documents
-//! are processed at once; merges into the graph take turns.
+//! are processed at once; merges of documents naming a common entity take turns.
 //!
 //! `parsing` is recorded durably before a file is parsed and replaced once its text is
 //! stored (or its parse failed), so a document found still `parsing` by a later run is

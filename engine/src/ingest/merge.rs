@@ -34,27 +34,26 @@ impl Write {
 }
 
 /// Fragments of `existing` joined by `<SEP>`, plus new ones not already there.
-pub(super) fn merge_fragments(
-    existing: Option<&str>,
-    new: impl IntoIterator<Item = String>,
-) -> String {
+pub(super) fn merge_fragments<S: AsRef<str>>(existing: Option<&str>, new: &[S]) -> String {
     merge_newest(existing, new, usize::MAX)
 }
 
 /// Like [`merge_fragments`], keeping only the newest `limit` fragments (LightRAG's FIFO
-/// limit on source ids and file paths: a hub entity's lists stop growing).
-pub(super) fn merge_newest(
+/// limit on source ids and file paths: a hub entity's lists stop growing). Borrows
+/// every fragment: a hub's long lists are split and joined without a copy each.
+pub(super) fn merge_newest<S: AsRef<str>>(
     existing: Option<&str>,
-    new: impl IntoIterator<Item = String>,
+    new: &[S],
     limit: usize,
 ) -> String {
-    let mut fragments: Vec<String> = existing
+    let mut fragments: Vec<&str> = existing
         .filter(|s| !s.is_empty())
-        .map(|s| s.split(GRAPH_FIELD_SEP).map(str::to_owned).collect())
+        .map(|s| s.split(GRAPH_FIELD_SEP).collect())
         .unwrap_or_default();
-    let mut seen: HashSet<String> = fragments.iter().cloned().collect();
+    let mut seen: HashSet<&str> = fragments.iter().copied().collect();
     for fragment in new {
-        if !fragment.is_empty() && seen.insert(fragment.clone()) {
+        let fragment = fragment.as_ref();
+        if !fragment.is_empty() && seen.insert(fragment) {
             fragments.push(fragment);
         }
     }
@@ -123,7 +122,7 @@ impl Ingest<'_> {
             let existing = nodes.remove(name);
             let description = merge_fragments(
                 mode.kept(existing.as_ref()).map(|e| e.description.as_str()),
-                c.descriptions.clone(),
+                &c.descriptions,
             );
             merged_entities.push((name.clone(), description));
             stored_entities.push(existing);
@@ -134,7 +133,7 @@ impl Ingest<'_> {
             let existing = edges.remove(&crate::ids::endpoints(source.clone(), target.clone()));
             let description = merge_fragments(
                 mode.kept(existing.as_ref()).map(|r| r.description.as_str()),
-                c.descriptions.clone(),
+                &c.descriptions,
             );
             merged_relations.push((format!("{source}-{target}"), description));
             stored_relations.push(existing);
@@ -181,12 +180,12 @@ impl Ingest<'_> {
                     description,
                     source_id: merge_newest(
                         kept.map(|e| e.source_id.as_str()),
-                        c.chunk_ids.clone(),
+                        &c.chunk_ids,
                         self.limits.entity_sources,
                     ),
                     file_path: merge_newest(
                         kept.map(|e| e.file_path.as_str()),
-                        c.file_paths.clone(),
+                        &c.file_paths,
                         self.limits.file_paths,
                     ),
                     created_at: Some(self.created_at(existing.as_ref().and_then(|e| e.created_at))),
@@ -229,7 +228,7 @@ impl Ingest<'_> {
                 let keywords = merge_fragments(
                     kept.map(|r| r.keywords.replace(", ", GRAPH_FIELD_SEP))
                         .as_deref(),
-                    c.keywords.clone(),
+                    &c.keywords,
                 )
                 .replace(GRAPH_FIELD_SEP, ", ");
                 Relation {
@@ -240,12 +239,12 @@ impl Ingest<'_> {
                     description,
                     source_id: merge_newest(
                         kept.map(|r| r.source_id.as_str()),
-                        c.chunk_ids.clone(),
+                        &c.chunk_ids,
                         self.limits.relation_sources,
                     ),
                     file_path: merge_newest(
                         kept.map(|r| r.file_path.as_str()),
-                        c.file_paths.clone(),
+                        &c.file_paths,
                         self.limits.file_paths,
                     ),
                     created_at: Some(self.created_at(existing.as_ref().and_then(|r| r.created_at))),

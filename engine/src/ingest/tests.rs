@@ -263,12 +263,12 @@ fn cached_degrees_follow_new_relations() {
 #[test]
 fn merge_fragments_keeps_order_and_drops_repeats() {
     assert_eq!(
-        merge_fragments(Some("a<SEP>b"), ["b".into(), "c".into()]),
+        merge_fragments(Some("a<SEP>b"), &["b", "c"]),
         "a<SEP>b<SEP>c"
     );
-    assert_eq!(merge_fragments(None, ["".into(), "x".into()]), "x");
+    assert_eq!(merge_fragments(None, &["", "x"]), "x");
     assert_eq!(
-        merge_newest(Some("a<SEP>b<SEP>c"), ["d".into(), "b".into()], 3),
+        merge_newest(Some("a<SEP>b<SEP>c"), &["d", "b"], 3),
         "b<SEP>c<SEP>d"
     );
 }

@@ -89,16 +89,19 @@ fn text_document(text: String, source: String, chunking: Option<ChunkingRequest>
 }
 
 /// Records the documents durably as pending (committed before the answer) unless one
-/// of their names is already known (409); returns the new track id.
+/// of their names is already known (409), and wakes the pipeline; returns the new
+/// track id.
 pub(super) async fn accept(
+    app: &App,
     ws: &Arc<Workspace>,
-    max_pending: usize,
     kind: ids::TrackKind,
     docs: Vec<Incoming>,
 ) -> Result<String, ApiError> {
     let track_id = ids::track_id(kind, chrono::Utc::now());
     let track = track_id.clone();
+    let max_pending = app.settings.api.max_pending_documents;
     blocking(ws, move |ws| intake::accept(ws, max_pending, &track, &docs)).await?;
+    app.pipeline_wake.notify_one();
     Ok(track_id)
 }
 
@@ -122,8 +125,8 @@ pub async fn insert_text(
     )?;
     let chunking = chunking::parse(&body)?;
     let track_id = accept(
+        &app,
         &ws,
-        app.settings.api.max_pending_documents,
         ids::TrackKind::Insert,
         vec![text_document(text, source, chunking)],
     )
@@ -198,13 +201,7 @@ pub async fn insert_texts(
         tokio::task::spawn_blocking(move || texts_of(&extract::json_object_of(&body)?, max))
             .await
             .map_err(|e| ApiError::internal(&e))??;
-    let track_id = accept(
-        &ws,
-        app.settings.api.max_pending_documents,
-        ids::TrackKind::Insert,
-        accepted,
-    )
-    .await?;
+    let track_id = accept(&app, &ws, ids::TrackKind::Insert, accepted).await?;
     Ok(Json(InsertResponse {
         status: "success",
         message: "Texts successfully received. Processing will continue in background.".to_owned(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use lightrag_engine::documents::maintenance;
 use lightrag_engine::storage::{
     DocPageQuery, DocSort, DocStatus, DocStatusRecord, KvNamespace, StorageError,
@@ -16,6 +16,7 @@ use lightrag_engine::workspace::Workspace;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::extract::{self, PathText};
 use crate::validate::Body;
@@ -383,8 +384,12 @@ pub struct ReprocessResponse {
 /// interrupted documents are picked up anyway.
 #[utoipa::path(post, path = "/documents/reprocess_failed", tag = "documents",
     responses((status = 200, body = ReprocessResponse)))]
-pub async fn reprocess_failed(Ws(ws): Ws) -> Result<Json<ReprocessResponse>, ApiError> {
+pub async fn reprocess_failed(
+    State(app): State<Arc<App>>,
+    Ws(ws): Ws,
+) -> Result<Json<ReprocessResponse>, ApiError> {
     let retried = blocking(&ws, maintenance::retry_failed).await?;
+    app.pipeline_wake.notify_one();
     Ok(Json(ReprocessResponse {
         status: "reprocessing_started",
         message: format!(

@@ -3,8 +3,10 @@
 //! progress in the `scan_jobs` store, so any worker can answer the status request.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::State;
 use http::StatusCode;
 use lightrag_engine::ids;
 use lightrag_engine::storage::KvNamespace;
@@ -14,6 +16,7 @@ use utoipa::ToSchema;
 use lightrag_engine::documents::{intake, scan};
 
 use super::blocking;
+use crate::app::App;
 use crate::error::ApiError;
 use crate::extract::PathText;
 use crate::workspace::Ws;
@@ -76,7 +79,7 @@ pub struct ScanResponse {
 /// Queue the new files in the input directory; failed documents get one more run.
 #[utoipa::path(post, path = "/documents/scan", tag = "documents",
     responses((status = 200, body = ScanResponse)))]
-pub async fn scan(Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
+pub async fn scan(State(app): State<Arc<App>>, Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
     let track_id = ids::track_id(ids::TrackKind::Scan, chrono::Utc::now());
     if ws.pipeline_busy() {
         return Ok(Json(ScanResponse {
@@ -114,6 +117,7 @@ pub async fn scan(Ws(ws): Ws) -> Result<Json<ScanResponse>, ApiError> {
         if let Err(error) = save(&scanned, &job) {
             tracing::error!(track_id = %job.track_id, %error, "scan record not saved");
         }
+        app.pipeline_wake.notify_one();
     });
     Ok(Json(ScanResponse {
         status: "scanning_started",

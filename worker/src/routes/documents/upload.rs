@@ -172,6 +172,7 @@ pub async fn upload(
             .inspect_err(|_| ws.inputs.forget(&doc.source))
     })
     .await?;
+    app.pipeline_wake.notify_one();
     partial.keep = true;
     tracing::info!(file = %name, bytes = received, %track_id, "upload accepted");
     Ok(Json(InsertResponse {
