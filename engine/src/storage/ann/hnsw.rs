@@ -26,6 +26,9 @@ pub trait Layers {
     /// The entry node and its (the top) level; `None` when the graph is empty.
     fn entry(&self) -> Option<(u32, usize)>;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A similarity and its node, ordered by similarity.

@@ -172,10 +172,11 @@ impl NamespaceIndex {
             state.delta = Flat::new(dim);
             state.shadowed.clear();
         }
-        if state.delta.is_empty() && state.segment.is_none() {
-            if let Some(first) = changes.upserted.first() {
-                state.delta = Flat::new(first.vector.len());
-            }
+        if let Some(first) = changes.upserted.first()
+            && state.delta.is_empty()
+            && state.segment.is_none()
+        {
+            state.delta = Flat::new(first.vector.len());
         }
         let in_segment =
             |state: &State, id: &str| state.segment.as_ref().is_some_and(|s| s.find(id).is_some());
@@ -418,10 +419,10 @@ fn build(state: &State, path: &Path) -> std::result::Result<(), AnnError> {
             graph
         }
     };
-    for row in 0..state.delta.len() {
+    for (row, meta) in delta_metas.iter().enumerate() {
         graph.insert(state.delta.row(row));
         contents.ids.push(state.delta.id(row));
-        contents.metas.push(&delta_metas[row]);
+        contents.metas.push(meta);
         contents.dead.push(false);
     }
     segment::write(path, &graph, &contents)
