@@ -27,6 +27,10 @@ pub struct StorageSelection {
     /// EMBEDDING_MODEL as given, not the binding's default: LightRAG names the
     /// PGVectorStorage tables by it (unset: the unsuffixed legacy tables).
     pub vector_table_model: Option<String>,
+    /// The embedded store's HNSW index: size from which a namespace gets one (0: never).
+    pub vector_index_min_vectors: usize,
+    /// The embedded store's HNSW index: candidates a search keeps.
+    pub vector_index_ef_search: usize,
 }
 
 impl StorageSelection {
@@ -97,6 +101,12 @@ pub(crate) fn selection(r: &Resolver<'_>) -> Result<StorageSelection, ConfigErro
         vector_table_model: r
             .optional(&spec::EMBEDDING_MODEL, |s| Ok(s.to_owned()))?
             .filter(|m| !m.trim().is_empty()),
+        vector_index_min_vectors: r.get(
+            &spec::VECTOR_INDEX_MIN_VECTORS,
+            number::<usize>(0, 1_000_000_000),
+        )?,
+        vector_index_ef_search: r
+            .get(&spec::VECTOR_INDEX_EF_SEARCH, number::<usize>(1, 100_000))?,
     };
     if selection.kv_in_redis() || selection.doc_status_in_redis() {
         selection.redis = Some(redis(r)?);

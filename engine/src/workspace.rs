@@ -41,7 +41,7 @@ impl Workspace {
         Ok(Workspace {
             storage: storage::open(config, name)?,
             generations: coordination.generations(name),
-            indexes: Indexes::default(),
+            indexes: Indexes::new(config.vector_index),
             board: coordination.board(name),
             inputs: inputs(config, name, &input_dir)?,
             input_dir,

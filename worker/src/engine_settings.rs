@@ -12,6 +12,7 @@ use lightrag_engine::embedding::Batching;
 use lightrag_engine::ingest::{SourceLimits, SummaryPolicy};
 use lightrag_engine::llm::ExtractionSettings;
 use lightrag_engine::parsing::ParseLimits;
+use lightrag_engine::storage::ann::AnnSettings;
 use lightrag_engine::storage::postgres::{
     SslConfig, SslMode, VectorIndexConfig, VectorIndexType, VectorSuffix,
 };
@@ -35,6 +36,10 @@ pub fn storage(settings: &Settings) -> StorageConfig {
         vectors: backend(false, selection.vector_in_postgres()),
         graph: backend(false, selection.graph_in_postgres()),
         working_dir: settings.working_dir.clone(),
+        vector_index: AnnSettings {
+            min_vectors: selection.vector_index_min_vectors,
+            ef_search: selection.vector_index_ef_search,
+        },
         redis: selection.redis.as_ref().map(|r| RedisConfig {
             uri: r.uri.clone(),
             workspace: r.workspace.clone(),

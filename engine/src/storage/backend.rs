@@ -65,6 +65,8 @@ pub struct StorageConfig {
     pub postgres: Option<PostgresConfig>,
     /// The embedding model and dimension PGVectorStorage names its tables by.
     pub vector_suffix: Option<VectorSuffix>,
+    /// How the embedded store's vectors are indexed for search.
+    pub vector_index: super::ann::AnnSettings,
 }
 
 impl StorageConfig {
@@ -79,6 +81,7 @@ impl StorageConfig {
             redis: None,
             postgres: None,
             vector_suffix: None,
+            vector_index: super::ann::AnnSettings::default(),
         }
     }
 
@@ -240,6 +243,8 @@ impl VectorStorage for Mixed {
         fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
         fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>>;
         fn vector_search(&self) -> Option<&dyn super::vectors::VectorSearch>;
+        fn vectors_changes(&self, ns: VectorNamespace, after: Option<u64>) -> Result<Option<super::VectorChanges>>;
+        fn vector_index_dir(&self) -> Option<std::path::PathBuf>;
         fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()>;
     }
 }

@@ -6,6 +6,7 @@
 //! which moves the namespace's generation so every worker's caches follow; searches go
 //! to [`Stores::search`], the backend's own search or this worker's indexes.
 
+use super::ann::AnnSettings;
 use super::cache::DegreeCache;
 use super::vectors::{CachedSearch, Indexes as VectorIndexes, VectorSearch};
 use super::{
@@ -71,8 +72,17 @@ impl<'a> Stores<'a> {
     /// Writes vectors, then tells every worker's caches to reload.
     pub fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
         self.vectors.vectors_upsert(ns, items)?;
-        self.generations.bump(ns);
+        self.written(ns);
         Ok(())
+    }
+
+    /// After a write to `ns`: moves its counter, then lets this worker's index fold the
+    /// recent writes into a new segment when they are many.
+    fn written(&self, ns: VectorNamespace) {
+        self.generations.bump(ns);
+        if let Search::Cached(search) = &self.search {
+            search.maintain(ns);
+        }
     }
 
     /// Writes several namespaces in one storage call, then moves each one's counter.
@@ -90,14 +100,14 @@ impl<'a> Stores<'a> {
         }
         self.vectors.vectors_upsert_many(&batches)?;
         for (ns, _) in batches {
-            self.generations.bump(ns);
+            self.written(ns);
         }
         Ok(())
     }
 
     pub fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
         self.vectors.vectors_delete(ns, ids)?;
-        self.generations.bump(ns);
+        self.written(ns);
         Ok(())
     }
 
@@ -124,4 +134,14 @@ impl<'a> Stores<'a> {
 pub struct Indexes {
     vectors: VectorIndexes,
     pub degrees: DegreeCache,
+}
+
+impl Indexes {
+    /// Caches whose vector indexes follow `settings`.
+    pub fn new(settings: AnnSettings) -> Indexes {
+        Indexes {
+            vectors: VectorIndexes::new(settings),
+            degrees: DegreeCache::default(),
+        }
+    }
 }

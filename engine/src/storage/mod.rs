@@ -4,10 +4,12 @@
 //! Rows carry the workspace, so workspaces never see each other's data.
 //!
 //! Vector search is a role of its own ([`vectors::VectorSearch`]): a backend that
-//! searches in place serves it; over the embedded store it is exact cosine over an
-//! in-memory copy per namespace ([`vectors::VectorIndex`]), reloaded only when the
-//! namespace's generation counter ([`Generations`]) moves, which any worker's write does.
+//! searches in place serves it; over the embedded store it is an HNSW segment mapped
+//! from WORKING_DIR plus an exact delta of the recent writes ([`ann`]), brought up to
+//! date only when the namespace's generation counter ([`Generations`]) moves, which any
+//! worker's write does.
 
+pub mod ann;
 mod backend;
 pub mod bundle;
 pub mod cache;
@@ -220,6 +222,19 @@ pub struct VectorRecord {
     pub meta: Value,
 }
 
+/// What changed in a vector namespace after a point, read in one consistent snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorChanges {
+    /// Moves when the namespace is dropped or replaced (earlier changes no longer apply).
+    pub epoch: u64,
+    /// The last change included here; pass it back to read only what follows.
+    pub head: u64,
+    /// Vectors written after the point, each as stored now.
+    pub upserted: Vec<VectorRecord>,
+    /// Ids deleted after the point (and not written again since).
+    pub deleted: Vec<String>,
+}
+
 pub trait VectorStorage {
     fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()>;
     fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()>;
@@ -236,6 +251,23 @@ pub trait VectorStorage {
         None
     }
 
+    /// The changes to `ns` after change `after` (every vector when `None`), for a copy
+    /// that follows the store incrementally; `None`: the backend keeps no change log
+    /// (the copy reloads everything).
+    fn vectors_changes(
+        &self,
+        _ns: VectorNamespace,
+        _after: Option<u64>,
+    ) -> Result<Option<VectorChanges>> {
+        Ok(None)
+    }
+
+    /// Where the engine may keep approximate-search indexes of this store's vectors
+    /// (a directory of the embedded store); `None`: searches stay exact.
+    fn vector_index_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Upserts into several namespaces; a backend that can makes it one transaction.
     fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
         batches
@@ -246,8 +278,9 @@ pub trait VectorStorage {
 
 #[cfg(test)]
 mod tests {
+    use super::ann::AnnSettings;
+    use super::ann::index::NamespaceIndex;
     use super::sqlite::SqliteStorage;
-    use super::vectors::VectorIndex;
     use super::*;
     use serde_json::json;
 
@@ -321,7 +354,8 @@ mod tests {
         let writer = SqliteStorage::open(&dir, "").unwrap();
         let reader = SqliteStorage::open(&dir, "").unwrap();
         let generations = LocalGenerations::default();
-        let reader_index = VectorIndex::new(VectorNamespace::Entities);
+        let reader_index = NamespaceIndex::new(VectorNamespace::Entities);
+        let settings = AnnSettings::default();
         let record = |id: &str, v: Vec<f32>| VectorRecord {
             id: id.into(),
             vector: v,
@@ -334,7 +368,7 @@ mod tests {
         };
         upsert(&[record("x", vec![1.0, 0.0]), record("y", vec![0.6, 0.8])]).unwrap();
         let hits = reader_index
-            .query(&reader, &generations, &[1.0, 0.1], 5, 0.2)
+            .query(&reader, &generations, &settings, &[1.0, 0.1], 5, 0.2)
             .unwrap();
         assert_eq!(
             hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
@@ -344,18 +378,18 @@ mod tests {
         // A write elsewhere moves the generation: the reader's copy reloads.
         upsert(&[record("z", vec![1.0, 0.05])]).unwrap();
         let hits = reader_index
-            .query(&reader, &generations, &[1.0, 0.0], 1, 0.2)
+            .query(&reader, &generations, &settings, &[1.0, 0.0], 1, 0.2)
             .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(
             reader_index
-                .query(&reader, &generations, &[0.0, 1.0], 5, 0.9)
+                .query(&reader, &generations, &settings, &[0.0, 1.0], 5, 0.9)
                 .unwrap()
                 .len(),
             0
         );
         assert!(matches!(
-            reader_index.query(&reader, &generations, &[1.0, 0.0, 0.0], 5, 0.0),
+            reader_index.query(&reader, &generations, &settings, &[1.0, 0.0, 0.0], 5, 0.0),
             Err(StorageError::DimensionMismatch {
                 stored: 2,
                 given: 3,
@@ -378,7 +412,7 @@ mod tests {
                 .is_empty()
         );
         let ids: Vec<_> = reader_index
-            .query(&reader, &generations, &[1.0, 0.0], 5, 0.0)
+            .query(&reader, &generations, &settings, &[1.0, 0.0], 5, 0.0)
             .unwrap()
             .into_iter()
             .map(|h| h.id)

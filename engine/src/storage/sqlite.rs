@@ -2,7 +2,7 @@
 //! with a busy timeout, `synchronous=FULL` so a committed write survives a crash (a
 //! document is durable before the 200). Every row carries the workspace.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,10 +11,11 @@ use serde_json::Value;
 
 mod graph;
 mod readers;
+mod vectors;
 
 use super::{
     DocPageQuery, DocStatus, DocStatusRecord, DocStatusStorage, KvNamespace, KvStorage, Result,
-    StorageError, VectorNamespace, VectorRecord, VectorStorage, WorkspaceListing,
+    WorkspaceListing,
 };
 
 pub const FILE_NAME: &str = "lightrag.sqlite3";
@@ -44,6 +45,13 @@ CREATE TABLE IF NOT EXISTS graph_edges (
     source TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL, weight REAL,
     PRIMARY KEY (workspace, a, b)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS graph_edges_by_b ON graph_edges (workspace, b);
+CREATE TABLE IF NOT EXISTS vector_tombstones (
+    workspace TEXT NOT NULL, namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (workspace, namespace, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vector_heads (
+    workspace TEXT NOT NULL, namespace TEXT NOT NULL,
+    seq INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    PRIMARY KEY (workspace, namespace)) WITHOUT ROWID;
 ";
 
 /// Many values by key, the keys as one JSON array (as the graph's batched reads).
@@ -60,17 +68,12 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
     readers: readers::Readers,
     workspace: String,
+    /// `WORKING_DIR/vector_index[/<workspace>]`: the vector namespaces' HNSW segments.
+    index_dir: PathBuf,
 }
 
-fn to_blob(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn from_blob(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
+/// The directory of the vector indexes, beside the database.
+pub const INDEX_DIR: &str = "vector_index";
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database in `working_dir` for `workspace`. Call in
@@ -92,7 +95,8 @@ impl SqliteStorage {
                 .and_then(|()| conn.pragma_update(None, "mmap_size", MMAP_BYTES))
                 .and_then(|()| conn.pragma_update(None, "cache_size", -CACHE_KIB))
                 .and_then(|()| conn.execute_batch(SCHEMA))
-                .and_then(|()| graph::add_edge_weights(&conn));
+                .and_then(|()| graph::add_edge_weights(&conn))
+                .and_then(|()| vectors::add_change_numbers(&conn));
             match setup {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(
@@ -111,6 +115,10 @@ impl SqliteStorage {
             conn: Mutex::new(conn),
             readers: readers::Readers::new(&path, BUSY_TIMEOUT, MMAP_BYTES),
             workspace: workspace.to_owned(),
+            index_dir: match workspace {
+                "" => working_dir.join(INDEX_DIR),
+                name => working_dir.join(INDEX_DIR).join(name),
+            },
         })
     }
 
@@ -122,17 +130,6 @@ impl SqliteStorage {
     /// A statement that only reads: on a reader connection, never waiting for the writer.
     fn read<T>(&self, f: impl FnOnce(&Connection, &str) -> Result<T>) -> Result<T> {
         self.readers.with(|conn| f(conn, &self.workspace))
-    }
-
-    fn stored_dim(conn: &Connection, ws: &str, ns: VectorNamespace) -> Result<Option<usize>> {
-        Ok(conn
-            .query_row(
-                "SELECT dim FROM vectors WHERE workspace = ?1 AND namespace = ?2 LIMIT 1",
-                params![ws, ns.as_str()],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .map(|d| d as usize))
     }
 }
 
@@ -482,126 +479,6 @@ impl DocStatusStorage for SqliteStorage {
                 &[ws],
                 ids,
             )
-        })
-    }
-}
-
-/// Inserts `items` into `ns` within `tx`, all of `dim` dimensions (the first item's
-/// when `None`).
-fn insert_vectors(
-    tx: &rusqlite::Transaction<'_>,
-    ws: &str,
-    ns: VectorNamespace,
-    items: &[VectorRecord],
-    mut dim: Option<usize>,
-) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO vectors (workspace, namespace, id, dim, vector, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for item in items {
-        let given = item.vector.len();
-        match dim {
-            Some(stored) if stored != given => {
-                return Err(StorageError::DimensionMismatch {
-                    namespace: ns.as_str(),
-                    stored,
-                    given,
-                });
-            }
-            _ => dim = Some(given),
-        }
-        stmt.execute(params![
-            ws,
-            ns.as_str(),
-            item.id,
-            given as i64,
-            to_blob(&item.vector),
-            item.meta.to_string()
-        ])?;
-    }
-    Ok(())
-}
-
-impl VectorStorage for SqliteStorage {
-    fn vectors_upsert(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
-        self.vectors_upsert_many(&[(ns, items)])
-    }
-
-    fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
-        self.with(|conn, ws| {
-            let dims = batches
-                .iter()
-                .map(|(ns, _)| Self::stored_dim(conn, ws, *ns))
-                .collect::<Result<Vec<_>>>()?;
-            let tx = conn.transaction()?;
-            for ((ns, items), dim) in batches.iter().zip(dims) {
-                insert_vectors(&tx, ws, *ns, items, dim)?;
-            }
-            Ok(tx.commit()?)
-        })
-    }
-
-    fn vectors_replace(&self, ns: VectorNamespace, items: &[VectorRecord]) -> Result<()> {
-        self.with(|conn, ws| {
-            let tx = conn.transaction()?;
-            tx.execute(
-                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2",
-                params![ws, ns.as_str()],
-            )?;
-            insert_vectors(&tx, ws, ns, items, None)?;
-            Ok(tx.commit()?)
-        })
-    }
-
-    fn vectors_dim(&self, ns: VectorNamespace) -> Result<Option<usize>> {
-        self.read(|conn, ws| Self::stored_dim(conn, ws, ns))
-    }
-
-    fn vectors_delete(&self, ns: VectorNamespace, ids: &[String]) -> Result<()> {
-        self.with(|conn, ws| {
-            delete_each(
-                conn,
-                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2 AND id = ?3",
-                &[ws, ns.as_str()],
-                ids,
-            )
-        })
-    }
-
-    fn vectors_drop(&self, ns: VectorNamespace) -> Result<()> {
-        self.with(|conn, ws| {
-            conn.execute(
-                "DELETE FROM vectors WHERE workspace = ?1 AND namespace = ?2",
-                params![ws, ns.as_str()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn vectors_all(&self, ns: VectorNamespace) -> Result<Vec<VectorRecord>> {
-        self.read(|conn, ws| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, vector, meta FROM vectors WHERE workspace = ?1 AND namespace = ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![ws, ns.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter()
-                .map(|(id, blob, meta)| {
-                    Ok(VectorRecord {
-                        id,
-                        vector: from_blob(&blob),
-                        meta: serde_json::from_str(&meta)?,
-                    })
-                })
-                .collect()
         })
     }
 }

@@ -1,16 +1,15 @@
 //! Vector search, wherever it runs: [`VectorSearch`] is the role retrieval asks. A
 //! backend that searches in place (PostgreSQL with pgvector) serves it itself; for the
-//! embedded store each worker serves it from [`VectorIndex`], an exact cosine search
-//! over an in-memory copy of a namespace, reloaded only when the namespace's generation
-//! counter has moved since it loaded, so a write on any worker is seen everywhere at
-//! the next query.
-
-use std::collections::HashMap;
-use std::sync::RwLock;
+//! embedded store each worker serves it from [`Indexes`]: per namespace an HNSW segment
+//! mapped from WORKING_DIR and an exact delta of the writes after it (see
+//! [`super::ann`]), brought up to date only when the namespace's generation counter has
+//! moved since, so a write on any worker is seen everywhere at the next query.
 
 use serde_json::Value;
 
-use super::{Generations, Result, StorageError, VectorNamespace, VectorStorage};
+use super::ann::AnnSettings;
+use super::ann::index::NamespaceIndex;
+use super::{Generations, Result, VectorNamespace, VectorStorage};
 
 /// A search result.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,23 +19,11 @@ pub struct Hit {
     pub meta: Value,
 }
 
-#[derive(Default)]
-struct Snapshot {
-    generation: Option<u64>,
-    dim: usize,
-    ids: Vec<String>,
-    metas: Vec<Value>,
-    /// Unit-length rows, `dim` floats each.
-    rows: Vec<f32>,
-    /// Row of each id.
-    positions: HashMap<String, usize>,
-}
-
 /// Nearest-vector search over the vector namespaces of one workspace.
 pub trait VectorSearch {
     /// The `top_k` most similar vectors of `ns` with cosine similarity at least
     /// `threshold`, best first. A query of another dimension than the stored vectors is
-    /// a [`StorageError::DimensionMismatch`].
+    /// a [`super::StorageError::DimensionMismatch`].
     fn query(
         &self,
         ns: VectorNamespace,
@@ -55,169 +42,31 @@ pub trait VectorSearch {
     ) -> Result<Vec<Option<f32>>>;
 }
 
-pub struct VectorIndex {
-    namespace: VectorNamespace,
-    snapshot: RwLock<Snapshot>,
-}
-
-/// The dot product, in eight independent lanes so the compiler can use SIMD (a single
-/// running sum is a dependency chain it may not reorder).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-fn normalized(vector: &[f32]) -> Vec<f32> {
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm == 0.0 {
-        return vector.to_vec();
-    }
-    vector.iter().map(|x| x / norm).collect()
-}
-
-impl VectorIndex {
-    pub fn new(namespace: VectorNamespace) -> VectorIndex {
-        VectorIndex {
-            namespace,
-            snapshot: RwLock::new(Snapshot::default()),
-        }
-    }
-
-    fn refresh(&self, storage: &dyn VectorStorage, generations: &dyn Generations) -> Result<()> {
-        let current = generations.current(self.namespace);
-        if self
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .generation
-            == Some(current)
-        {
-            return Ok(());
-        }
-        let records = storage.vectors_all(self.namespace)?;
-        let dim = records.first().map_or(0, |r| r.vector.len());
-        let mut snapshot = Snapshot {
-            generation: Some(current),
-            dim,
-            ids: Vec::with_capacity(records.len()),
-            metas: Vec::with_capacity(records.len()),
-            rows: Vec::with_capacity(records.len() * dim),
-            positions: HashMap::with_capacity(records.len()),
-        };
-        for record in records.into_iter().filter(|r| r.vector.len() == dim) {
-            snapshot.rows.extend(normalized(&record.vector));
-            snapshot
-                .positions
-                .insert(record.id.clone(), snapshot.ids.len());
-            snapshot.ids.push(record.id);
-            snapshot.metas.push(record.meta);
-        }
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
-        Ok(())
-    }
-
-    /// The cosine similarity of `query` to each of `ids` (`None` for an id not stored).
-    pub fn similarities(
-        &self,
-        storage: &dyn VectorStorage,
-        generations: &dyn Generations,
-        query: &[f32],
-        ids: &[String],
-    ) -> Result<Vec<Option<f32>>> {
-        self.refresh(storage, generations)?;
-        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
-        if query.len() != snapshot.dim {
-            return Ok(vec![None; ids.len()]);
-        }
-        let query = normalized(query);
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let row = *snapshot.positions.get(id)?;
-                let vector = &snapshot.rows[row * snapshot.dim..(row + 1) * snapshot.dim];
-                Some(dot(vector, &query))
-            })
-            .collect())
-    }
-
-    /// The `top_k` most similar vectors with cosine similarity at least `threshold`,
-    /// best first.
-    pub fn query(
-        &self,
-        storage: &dyn VectorStorage,
-        generations: &dyn Generations,
-        query: &[f32],
-        top_k: usize,
-        threshold: f32,
-    ) -> Result<Vec<Hit>> {
-        self.refresh(storage, generations)?;
-        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
-        if snapshot.ids.is_empty() || top_k == 0 {
-            return Ok(Vec::new());
-        }
-        if query.len() != snapshot.dim {
-            return Err(StorageError::DimensionMismatch {
-                namespace: self.namespace.as_str(),
-                stored: snapshot.dim,
-                given: query.len(),
-            });
-        }
-        let query = normalized(query);
-        let mut scored: Vec<(usize, f32)> = snapshot
-            .rows
-            .chunks_exact(snapshot.dim)
-            .map(|row| dot(row, &query))
-            .enumerate()
-            .filter(|(_, score)| *score >= threshold)
-            .collect();
-        // Only the best `top_k` need ordering.
-        if scored.len() > top_k {
-            scored.select_nth_unstable_by(top_k - 1, |a, b| b.1.total_cmp(&a.1));
-            scored.truncate(top_k);
-        }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(scored
-            .into_iter()
-            .map(|(i, score)| Hit {
-                id: snapshot.ids[i].clone(),
-                score,
-                meta: snapshot.metas[i].clone(),
-            })
-            .collect())
-    }
-}
-
-/// A worker's in-memory indexes over the embedded store, one per namespace.
+/// A worker's indexes over the embedded store, one per namespace.
 pub struct Indexes {
-    chunks: VectorIndex,
-    entities: VectorIndex,
-    relationships: VectorIndex,
+    settings: AnnSettings,
+    chunks: NamespaceIndex,
+    entities: NamespaceIndex,
+    relationships: NamespaceIndex,
 }
 
 impl Default for Indexes {
     fn default() -> Self {
-        Indexes {
-            chunks: VectorIndex::new(VectorNamespace::Chunks),
-            entities: VectorIndex::new(VectorNamespace::Entities),
-            relationships: VectorIndex::new(VectorNamespace::Relationships),
-        }
+        Indexes::new(AnnSettings::default())
     }
 }
 
 impl Indexes {
-    fn of(&self, ns: VectorNamespace) -> &VectorIndex {
+    pub fn new(settings: AnnSettings) -> Indexes {
+        Indexes {
+            settings,
+            chunks: NamespaceIndex::new(VectorNamespace::Chunks),
+            entities: NamespaceIndex::new(VectorNamespace::Entities),
+            relationships: NamespaceIndex::new(VectorNamespace::Relationships),
+        }
+    }
+
+    fn of(&self, ns: VectorNamespace) -> &NamespaceIndex {
         match ns {
             VectorNamespace::Chunks => &self.chunks,
             VectorNamespace::Entities => &self.entities,
@@ -226,12 +75,24 @@ impl Indexes {
     }
 }
 
-/// [`VectorSearch`] from a worker's [`Indexes`], reloaded from `storage` when
+/// [`VectorSearch`] from a worker's [`Indexes`], brought up to date from `storage` when
 /// `generations` say it changed.
 pub struct CachedSearch<'a> {
     pub indexes: &'a Indexes,
     pub storage: &'a dyn VectorStorage,
     pub generations: &'a dyn Generations,
+}
+
+impl CachedSearch<'_> {
+    /// After a write to `ns`: folds its recent writes into a new index segment when
+    /// they are many. The write has committed whatever happens here, so a failure is
+    /// logged (searches stay exact over what the segment lacks), not returned.
+    pub fn maintain(&self, ns: VectorNamespace) {
+        let index = self.indexes.of(ns);
+        if let Err(e) = index.maintain(self.storage, self.generations, &self.indexes.settings) {
+            tracing::warn!(namespace = ns.as_str(), "vector index not updated: {e}");
+        }
+    }
 }
 
 impl VectorSearch for CachedSearch<'_> {
@@ -242,9 +103,14 @@ impl VectorSearch for CachedSearch<'_> {
         top_k: usize,
         threshold: f32,
     ) -> Result<Vec<Hit>> {
-        self.indexes
-            .of(ns)
-            .query(self.storage, self.generations, query, top_k, threshold)
+        self.indexes.of(ns).query(
+            self.storage,
+            self.generations,
+            &self.indexes.settings,
+            query,
+            top_k,
+            threshold,
+        )
     }
 
     fn similarities(
@@ -253,23 +119,12 @@ impl VectorSearch for CachedSearch<'_> {
         query: &[f32],
         ids: &[String],
     ) -> Result<Vec<Option<f32>>> {
-        self.indexes
-            .of(ns)
-            .similarities(self.storage, self.generations, query, ids)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lane_dot_product_matches_the_plain_sum() {
-        for len in [0, 1, 7, 8, 13, 1024] {
-            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
-            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - plain).abs() < 1e-3, "{len}");
-        }
+        self.indexes.of(ns).similarities(
+            self.storage,
+            self.generations,
+            &self.indexes.settings,
+            query,
+            ids,
+        )
     }
 }

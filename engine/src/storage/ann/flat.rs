@@ -1,0 +1,181 @@
+//! Exact cosine search over vectors held in memory: the whole namespace while it is
+//! small, and the recent writes not yet in the namespace's HNSW segment (the delta)
+//! once it is large. Rows are unit length, so cosine is a dot product.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+/// The dot product, in eight independent lanes so the compiler can use SIMD (a single
+/// running sum is a dependency chain it may not reorder).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `vector` scaled to unit length (a zero vector stays zero).
+pub fn normalized(vector: &[f32]) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        return vector.to_vec();
+    }
+    vector.iter().map(|x| x / norm).collect()
+}
+
+/// Keeps the `top_k` best of `scored` (by score, best first).
+pub fn best(mut scored: Vec<(f32, usize)>, top_k: usize) -> Vec<(f32, usize)> {
+    if scored.len() > top_k && top_k > 0 {
+        scored.select_nth_unstable_by(top_k - 1, |a, b| b.0.total_cmp(&a.0));
+    }
+    scored.truncate(top_k);
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored
+}
+
+/// Unit-length rows with their ids and metadata; upserts replace, removals swap the last
+/// row into the hole.
+#[derive(Default)]
+pub struct Flat {
+    dim: usize,
+    ids: Vec<String>,
+    metas: Vec<Value>,
+    rows: Vec<f32>,
+    positions: HashMap<String, usize>,
+}
+
+impl Flat {
+    pub fn new(dim: usize) -> Flat {
+        Flat {
+            dim,
+            ..Flat::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Stores `vector` (any length; normalised here) under `id`. A vector of another
+    /// dimension than the rows is skipped (the store refuses such writes).
+    pub fn upsert(&mut self, id: String, vector: &[f32], meta: Value) {
+        if vector.len() != self.dim {
+            return;
+        }
+        let vector = normalized(vector);
+        match self.positions.get(&id) {
+            Some(&row) => {
+                self.rows[row * self.dim..(row + 1) * self.dim].copy_from_slice(&vector);
+                self.metas[row] = meta;
+            }
+            None => {
+                self.positions.insert(id.clone(), self.ids.len());
+                self.ids.push(id);
+                self.metas.push(meta);
+                self.rows.extend(vector);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        let Some(row) = self.positions.remove(id) else {
+            return;
+        };
+        let last = self.ids.len() - 1;
+        self.ids.swap_remove(row);
+        self.metas.swap_remove(row);
+        if row != last {
+            let (head, tail) = self.rows.split_at_mut(last * self.dim);
+            head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            self.positions.insert(self.ids[row].clone(), row);
+        }
+        self.rows.truncate(last * self.dim);
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.positions.contains_key(id)
+    }
+
+    pub fn row(&self, index: usize) -> &[f32] {
+        &self.rows[index * self.dim..(index + 1) * self.dim]
+    }
+
+    pub fn id(&self, index: usize) -> &str {
+        &self.ids[index]
+    }
+
+    pub fn meta(&self, index: usize) -> &Value {
+        &self.metas[index]
+    }
+
+    /// The similarity of the unit-length `query` to the row of `id`.
+    pub fn similarity(&self, query: &[f32], id: &str) -> Option<f32> {
+        let row = *self.positions.get(id)?;
+        Some(dot(self.row(row), query))
+    }
+
+    /// The `top_k` rows most similar to the unit-length `query` at or above
+    /// `threshold`, best first, as (score, row).
+    pub fn search(&self, query: &[f32], top_k: usize, threshold: f32) -> Vec<(f32, usize)> {
+        if self.dim == 0 {
+            return Vec::new();
+        }
+        let scored = self
+            .rows
+            .chunks_exact(self.dim)
+            .map(|row| dot(row, query))
+            .enumerate()
+            .filter(|(_, score)| *score >= threshold)
+            .map(|(i, score)| (score, i))
+            .collect();
+        best(scored, top_k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lane_dot_product_matches_the_plain_sum() {
+        for len in [0, 1, 7, 8, 13, 1024] {
+            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-3, "{len}");
+        }
+    }
+
+    #[test]
+    fn upserts_replace_and_removals_keep_the_others() {
+        let mut flat = Flat::new(2);
+        flat.upsert("a".into(), &[1.0, 0.0], json!(1));
+        flat.upsert("b".into(), &[0.0, 2.0], json!(2));
+        flat.upsert("c".into(), &[1.0, 1.0], json!(3));
+        flat.upsert("a".into(), &[0.0, 1.0], json!(4));
+        flat.remove("b");
+        flat.remove("missing");
+        assert_eq!(flat.len(), 2);
+        let hits = flat.search(&[0.0, 1.0], 5, 0.0);
+        assert_eq!(flat.id(hits[0].1), "a");
+        assert_eq!(flat.meta(hits[0].1), &json!(4));
+        assert_eq!(flat.id(hits[1].1), "c");
+        assert!(flat.similarity(&[0.0, 1.0], "b").is_none());
+    }
+}
