@@ -628,7 +628,10 @@ fn a_batch_repeating_an_id_keeps_its_last_item_and_batched_reads_match_single_on
     for key in &keys {
         assert_eq!(
             many.get(key),
-            storage.kv_get(KvNamespace::TextChunks, key).unwrap().as_ref()
+            storage
+                .kv_get(KvNamespace::TextChunks, key)
+                .unwrap()
+                .as_ref()
         );
     }
     assert_eq!(many.len(), 2);

@@ -291,10 +291,7 @@ impl Layout {
         let arrays: Vec<(&str, &str)> = aliases.iter().map(String::as_str).zip(types).collect();
         if self.times == Times::Utc {
             names.extend(["create_time", "update_time"]);
-            select.extend(std::iter::repeat_n(
-                UTC_NOW.to_owned(),
-                2,
-            ));
+            select.extend(std::iter::repeat_n(UTC_NOW.to_owned(), 2));
         }
         let conflict = if only_new {
             "DO NOTHING RETURNING id".to_owned()

@@ -16,9 +16,8 @@ use postgres::Row;
 use postgres::types::ToSql;
 use serde_json::{Map, Value, json};
 
-use super::layout::{self, Cell, Kind, UTC_NOW, Values};
 use super::last_of_each;
-use super::layout::{self, Cell, Kind, Values};
+use super::layout::{self, Cell, Kind, UTC_NOW, Values};
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
 use super::{VectorIndexConfig, VectorIndexType, schema};
