@@ -295,6 +295,23 @@ mod tests {
     }
 
     #[test]
+    fn processes_opening_a_new_store_at_once_all_succeed() {
+        // As the workers do after a fork: every one creates and upgrades the schema.
+        let dir = temp("race");
+        std::fs::create_dir_all(&dir).unwrap();
+        let opened: Vec<_> = std::thread::scope(|s| {
+            let all: Vec<_> = (0..6)
+                .map(|_| s.spawn(|| SqliteStorage::open(&dir, "").map(drop)))
+                .collect();
+            all.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in opened {
+            result.unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn kv_round_trips_and_workspaces_are_isolated() {
         let dir = temp("kv");
         let a = SqliteStorage::open(&dir, "a").unwrap();

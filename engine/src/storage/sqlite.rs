@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS doc_status_by_track ON doc_status (workspace, track_i
 CREATE TABLE IF NOT EXISTS vectors (
     workspace TEXT NOT NULL, namespace TEXT NOT NULL, id TEXT NOT NULL,
     dim INTEGER NOT NULL, vector BLOB NOT NULL, meta TEXT NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workspace, namespace, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graph_nodes (
     workspace TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
@@ -75,6 +76,24 @@ pub struct SqliteStorage {
 /// The directory of the vector indexes, beside the database.
 pub const INDEX_DIR: &str = "vector_index";
 
+/// Upgrades a store made by an older build, in one write transaction: the workers open
+/// the file at the same moment after a fork, and two of them must not both add a column
+/// ("duplicate column name").
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let upgraded =
+        graph::add_edge_weights(conn).and_then(|()| vectors::add_change_numbers(conn));
+    match upgraded {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            // The error that matters is the upgrade's; a failed rollback ends with the
+            // connection anyway.
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 impl SqliteStorage {
     /// Opens (creating if needed) the database in `working_dir` for `workspace`. Call in
     /// each worker after fork: a connection must never cross a fork.
@@ -95,8 +114,7 @@ impl SqliteStorage {
                 .and_then(|()| conn.pragma_update(None, "mmap_size", MMAP_BYTES))
                 .and_then(|()| conn.pragma_update(None, "cache_size", -CACHE_KIB))
                 .and_then(|()| conn.execute_batch(SCHEMA))
-                .and_then(|()| graph::add_edge_weights(&conn))
-                .and_then(|()| vectors::add_change_numbers(&conn));
+                .and_then(|()| migrate(&conn));
             match setup {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(
