@@ -60,6 +60,15 @@ pub(crate) fn up(kind: &'static str, address: &str) {
     ANY.store(!outages.is_empty(), Ordering::Release);
 }
 
+/// Records what a store call's `outcome` says of the store: down when it could not be
+/// reached, up when it answered (if only to refuse).
+pub(crate) fn record<T>(kind: &'static str, address: &str, outcome: &super::Result<T>) {
+    match outcome {
+        Err(super::StorageError::Unavailable { reason, .. }) => down(kind, address, reason),
+        _ => up(kind, address),
+    }
+}
+
 /// The stores unreachable right now, oldest outage first; `None` when every store last
 /// answered.
 pub fn current() -> Option<Vec<Outage>> {

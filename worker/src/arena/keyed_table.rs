@@ -63,7 +63,13 @@ impl Slot<'_> {
     /// hands).
     pub fn load(&self) -> Option<u64> {
         let value = self.entry.value.load(Ordering::Acquire);
-        (value != MOVING && self.entry.key.load(Ordering::Acquire) == self.key).then_some(value)
+        if value == MOVING || self.entry.key.load(Ordering::Acquire) != self.key {
+            return None;
+        }
+        // A take-over may have begun between the two reads, leaving the previous key's
+        // value with this key. It changes the value first and values never repeat, so an
+        // unchanged value means the entry did not change hands in between.
+        (self.entry.value.load(Ordering::Acquire) == value).then_some(value)
     }
 
     /// Replaces `current` by `new` while the entry is the key's; false when the value

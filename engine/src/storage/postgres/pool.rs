@@ -370,13 +370,7 @@ impl Pool {
         attempt: impl FnMut() -> std::result::Result<T, Attempt>,
     ) -> Result<T> {
         let outcome = self.attempts(patience, attempt);
-        match &outcome {
-            Err(StorageError::Unavailable { reason, .. }) => {
-                outages::down(KIND, &self.address, reason)
-            }
-            // PostgreSQL answered, if only to refuse.
-            _ => outages::up(KIND, &self.address),
-        }
+        outages::record(KIND, &self.address, &outcome);
         outcome
     }
 

@@ -161,13 +161,7 @@ impl Pool {
         op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
     ) -> Result<T> {
         let outcome = self.attempts(idempotent, op);
-        match &outcome {
-            Err(StorageError::Unavailable { reason, .. }) => {
-                outages::down(KIND, &self.address, reason)
-            }
-            // Redis answered, if only to refuse.
-            _ => outages::up(KIND, &self.address),
-        }
+        outages::record(KIND, &self.address, &outcome);
         outcome
     }
 
