@@ -159,10 +159,7 @@ def scripted_row(backends):
     dim = 64
     provider = ScriptedProvider(CHAT_LATENCY, EMBED_LATENCY, dim)
     env = {
-        "LLM_BINDING": "openai", "LLM_BINDING_HOST": provider.url(), "LLM_MODEL": "scripted",
-        "LLM_BINDING_API_KEY": "bench", "EMBEDDING_BINDING": "openai",
-        "EMBEDDING_BINDING_HOST": provider.url(), "EMBEDDING_MODEL": "scripted-embedding",
-        "EMBEDDING_BINDING_API_KEY": "bench", "EMBEDDING_DIM": str(dim),
+        **provider.server_env(),
         "MAX_ASYNC": str(MAX_ASYNC), "EMBEDDING_FUNC_MAX_ASYNC": str(EMBED_MAX_ASYNC),
     }
 

@@ -112,10 +112,7 @@ def scripted_rows():
     dim = 64
     provider = ScriptedProvider(CHAT_LATENCY, EMBED_LATENCY, dim)
     env = {
-        "LLM_BINDING": "openai", "LLM_BINDING_HOST": provider.url(), "LLM_MODEL": "scripted",
-        "LLM_BINDING_API_KEY": "bench", "EMBEDDING_BINDING": "openai",
-        "EMBEDDING_BINDING_HOST": provider.url(), "EMBEDDING_MODEL": "scripted-embedding",
-        "EMBEDDING_BINDING_API_KEY": "bench", "EMBEDDING_DIM": str(dim),
+        **provider.server_env(),
         "CHUNK_SIZE": str(CHUNK_TOKENS), "CHUNK_OVERLAP_SIZE": "8", "MAX_ASYNC": "16",
         "MAX_PARALLEL_INSERT": "4", "ENABLE_LLM_CACHE": "true",
     }

@@ -210,6 +210,15 @@ class ScriptedProvider:
     def url(self):
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def server_env(self):
+        """The settings that point a server's chat and embedding calls at this provider."""
+        return {
+            "LLM_BINDING": "openai", "LLM_BINDING_HOST": self.url(), "LLM_MODEL": "scripted",
+            "LLM_BINDING_API_KEY": "bench", "EMBEDDING_BINDING": "openai",
+            "EMBEDDING_BINDING_HOST": self.url(), "EMBEDDING_MODEL": "scripted-embedding",
+            "EMBEDDING_BINDING_API_KEY": "bench", "EMBEDDING_DIM": str(self.dim),
+        }
+
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
