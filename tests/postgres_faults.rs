@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::fake_provider::FakeProvider;
-use common::postgres::Postgres;
+use common::postgres::{self, Postgres};
 use common::two_nodes::wait_until;
 use common::{Server, call};
 use serde_json::{Value, json};
@@ -33,15 +33,7 @@ fn all_roles(
             .env("LLM_BINDING_HOST", &fake.url("/v1"))
             .env("MAX_GLEANING", "0");
     }
-    builder
-        .env("POSTGRES_SSL_MODE", "disable")
-        .env("LIGHTRAG_KV_STORAGE", "PGKVStorage")
-        .env("LIGHTRAG_DOC_STATUS_STORAGE", "PGDocStatusStorage")
-        .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
-        .env("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage")
-        .env("EMBEDDING_BINDING", "builtin")
-        .env("EMBEDDING_MODEL", "BAAI/bge-m3")
-        .env("EMBEDDING_DIM", "64")
+    postgres::every_role(builder.env("POSTGRES_SSL_MODE", "disable"))
 }
 
 /// One request of the traffic: when it started, how long it took, what came back.

@@ -226,10 +226,16 @@ impl Postgres {
     }
 }
 
-/// A server with every role in `pg`, the builtin models, EMBEDDING_MODEL naming the
-/// vector tables (`lightrag_vdb_*_baai_bge_m3_64d`).
+/// A server with every role in `pg` ([`every_role`]).
 pub fn server(pg: &Postgres, name: &str) -> super::Builder {
-    pg.configure(super::Server::builder(name))
+    every_role(pg.configure(super::Server::builder(name)))
+}
+
+/// `builder` with every storage role in PostgreSQL and the builtin models,
+/// EMBEDDING_MODEL naming the vector tables (`lightrag_vdb_*_baai_bge_m3_64d`); the
+/// connection settings are the caller's.
+pub fn every_role(builder: super::Builder) -> super::Builder {
+    builder
         .env("LIGHTRAG_KV_STORAGE", "PGKVStorage")
         .env("LIGHTRAG_DOC_STATUS_STORAGE", "PGDocStatusStorage")
         .env("LIGHTRAG_VECTOR_STORAGE", "PGVectorStorage")
