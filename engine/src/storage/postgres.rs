@@ -19,6 +19,7 @@ pub(crate) mod graph;
 mod input_files;
 mod kv;
 mod layout;
+mod pgvector;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::last_of_each;
 use super::layout::{self, Cell, Kind, UTC_NOW, Values};
+use super::pgvector::{HALFVEC, ITERATIVE_SCAN, major_minor, missing_extension};
 use super::pool::Pool;
 use super::vector_tables::{self, VectorSuffix};
 use super::{VectorIndexConfig, VectorIndexType, schema};
@@ -25,11 +26,6 @@ use crate::ids;
 use crate::storage::graph::{GRAPH_FIELD_SEP, fragments};
 use crate::storage::vectors::{Hit, VectorSearch};
 use crate::storage::{Result, StorageError, VectorNamespace, VectorRecord, VectorStorage};
-
-/// The pgvector release that has iterative index scans.
-const ITERATIVE_SCAN: (u32, u32) = (0, 8);
-/// The first with `halfvec`.
-const HALFVEC: (u32, u32) = (0, 7);
 
 pub(crate) struct PgVectors {
     pool: Arc<Pool>,
@@ -41,22 +37,6 @@ pub(crate) struct PgVectors {
     cast: &'static str,
     iterative_scan: bool,
     index: VectorIndexConfig,
-}
-
-fn missing_extension(address: &str, why: &str) -> StorageError {
-    StorageError::Refused {
-        what: format!("PGVectorStorage at {address}"),
-        reason: format!(
-            "pgvector is missing: the `vector` extension is not installed in the database \
-             and cannot be created ({why}); install pgvector and run CREATE EXTENSION vector"
-        ),
-    }
-}
-
-/// `0.8.2` → (0, 8).
-fn major_minor(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
 }
 
 impl PgVectors {
@@ -590,19 +570,5 @@ impl VectorSearch for PgVectors {
                 .collect())
         })?;
         Ok(ids.iter().map(|id| scores.get(id).copied()).collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_by_release() {
-        assert_eq!(major_minor("0.8.2"), Some((0, 8)));
-        assert_eq!(major_minor("0.10"), Some((0, 10)));
-        assert!(major_minor("0.7.4").unwrap() < ITERATIVE_SCAN);
-        assert!(major_minor("0.8.0").unwrap() >= ITERATIVE_SCAN);
-        assert_eq!(major_minor("x"), None);
     }
 }
