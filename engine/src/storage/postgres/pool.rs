@@ -40,7 +40,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::{PostgresConfig, schema, tls};
-use crate::storage::{Result, StorageError, outages};
+use crate::storage::outages::{self, Patience};
+use crate::storage::{Result, StorageError};
 
 /// What [`outages`] calls PostgreSQL.
 const KIND: &str = "PostgreSQL";
@@ -49,16 +50,6 @@ const KIND: &str = "PostgreSQL";
 const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(30);
 /// Longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long an operation keeps trying while PostgreSQL is unreachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Patience {
-    /// The pool's first contact, as the worker starts: POSTGRES_CONNECTION_RETRIES
-    /// attempts in all, backing off.
-    Start,
-    /// Everything after, requests and pipeline alike: one fresh connection at most.
-    Serve,
-}
 
 pub(crate) struct Pool {
     config: PostgresConfig,

@@ -11,7 +11,8 @@
 
 use postgres::Transaction;
 
-use super::pool::{Patience, Pool};
+use super::pool::Pool;
+use crate::storage::outages::Patience;
 use crate::storage::Result;
 
 /// `pg_advisory_xact_lock` key of schema changes ("LRM_SCHM").
