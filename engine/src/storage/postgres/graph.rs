@@ -184,13 +184,19 @@ impl GraphStorage for PgGraph {
 
     /// Its edges go with it (the foreign keys cascade).
     fn node_delete(&self, name: &str) -> Result<()> {
-        self.pool.run(|c| {
-            c.execute(
-                "DELETE FROM lightrag_graph_nodes WHERE workspace = $1 AND namespace = $2 AND id = $3",
-                &[&self.workspace, &NAMESPACE, &name],
-            )
-            .map(drop)
-        })
+        self.nodes_delete(&[name.to_owned()])
+    }
+
+    /// One statement for all the names; their edges go with them.
+    fn nodes_delete(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.query(
+            "DELETE FROM lightrag_graph_nodes WHERE workspace = $1 AND namespace = $2 AND id = ANY($3)",
+            &[&names],
+        )
+        .map(drop)
     }
 
     fn node_names(&self) -> Result<Vec<String>> {
@@ -290,15 +296,24 @@ impl GraphStorage for PgGraph {
     }
 
     fn edge_delete(&self, a: &str, b: &str) -> Result<()> {
-        let (a, b) = ids::endpoints(a, b);
-        self.pool.run(|c| {
-            c.execute(
-                "DELETE FROM lightrag_graph_edges \
-                 WHERE workspace = $1 AND namespace = $2 AND src_id = $3 AND tgt_id = $4",
-                &[&self.workspace, &NAMESPACE, &a, &b],
-            )
-            .map(drop)
-        })
+        self.edges_delete(&[(a.to_owned(), b.to_owned())])
+    }
+
+    /// One statement for all the pairs.
+    fn edges_delete(&self, pairs: &[(String, String)]) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let (sources, targets): (Vec<&str>, Vec<&str>) = pairs
+            .iter()
+            .map(|(a, b)| ids::endpoints(a.as_str(), b.as_str()))
+            .unzip();
+        self.query(
+            "DELETE FROM lightrag_graph_edges e USING unnest($3::text[], $4::text[]) AS p(src, tgt) \
+             WHERE e.workspace = $1 AND e.namespace = $2 AND e.src_id = p.src AND e.tgt_id = p.tgt",
+            &[&sources, &targets],
+        )
+        .map(drop)
     }
 
     fn edges_of(&self, node: &str) -> Result<Vec<Relation>> {

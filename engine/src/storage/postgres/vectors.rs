@@ -1,12 +1,15 @@
 //! `PGVectorStorage`: the vector namespaces in LightRAG's pgvector tables, searched
 //! where they are (no copy in the workers).
 //!
-//! Search runs LightRAG's query (cosine distance below `1 − COSINE_THRESHOLD`, nearest
-//! first, `LIMIT top_k`) with one fix: an HNSW or IVFFlat scan filtered by workspace
-//! can stop before it has `top_k` rows of that workspace (pgvector returns what the
-//! first `ef_search` candidates hold), so each search turns on pgvector's iterative
-//! scan (`relaxed_order`, pgvector 0.8+) and re-sorts the rows it gets. Before 0.8 a
-//! result shorter than `top_k` is checked by the exact search instead.
+//! Search answers LightRAG's query (cosine distance below `1 − COSINE_THRESHOLD`,
+//! nearest first, `LIMIT top_k`) with two fixes. An HNSW or IVFFlat scan filtered by
+//! workspace can stop before it has `top_k` rows of that workspace (pgvector returns
+//! what the first `ef_search` candidates hold), so each search turns on pgvector's
+//! iterative scan (`relaxed_order`, pgvector 0.8+) and re-sorts the rows it gets.
+//! Before 0.8 a result shorter than `top_k` is checked by the exact search instead.
+//! And the distance threshold is applied to the `top_k` nearest, not inside the scan,
+//! which with iterative scans on would walk the whole index whenever fewer than
+//! `top_k` rows are close enough.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -270,10 +273,18 @@ impl PgVectors {
         threshold: f32,
         exact: bool,
     ) -> Result<Vec<Hit>> {
+        // The threshold filters the nearest `top_k` rather than the index scan: the
+        // same rows (whatever is nearer than a kept row is within the threshold too),
+        // but a scan that has `top_k` rows of the workspace stops there, where one
+        // filtered by distance goes on through the whole index (up to pgvector's
+        // `max_scan_tuples`) when fewer than `top_k` rows are close enough, reading
+        // each row it passes.
         let sql = format!(
-            "SELECT id, {columns}, (1 - (content_vector <=> $2::vector::{cast}))::float4 \
-             FROM {table} WHERE workspace = $1 AND content_vector <=> $2::vector::{cast} < $3 \
-             ORDER BY content_vector <=> $2::vector::{cast} LIMIT $4",
+            "SELECT id, {columns}, (1 - distance)::float4 FROM (\
+               SELECT id, {columns}, content_vector <=> $2::vector::{cast} AS distance \
+               FROM {table} WHERE workspace = $1 \
+               ORDER BY content_vector <=> $2::vector::{cast} LIMIT $4) AS nearest \
+             WHERE distance < $3",
             columns = vector_tables::data_columns(ns),
             cast = self.cast,
             table = self.table(ns),
