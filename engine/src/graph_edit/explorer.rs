@@ -5,7 +5,7 @@
 //! that hop's nodes, no properties), then one for the kept nodes and one for the kept
 //! edges, whatever their number; on PostgreSQL each read is a round trip.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
