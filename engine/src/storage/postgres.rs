@@ -23,6 +23,7 @@ mod pgvector;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod tls;
+mod vector_rows;
 mod vector_tables;
 pub(crate) mod vectors;
 

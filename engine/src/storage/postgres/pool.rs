@@ -324,6 +324,33 @@ impl Pool {
         self.run_with(Patience::Serve, op)
     }
 
+    /// Runs `op` on each of `parts` at once, each on a pooled connection of its own
+    /// (with [`Patience::Serve`]), so that one write's work is spread over the
+    /// server's cores instead of one backend doing it all. The first failure is the
+    /// answer; the parts that succeeded stay written.
+    pub(crate) fn run_each<P: Sync>(
+        &self,
+        parts: &[P],
+        op: impl Fn(&mut Session, &P) -> std::result::Result<(), postgres::Error> + Sync,
+    ) -> Result<()> {
+        if let [part] = parts {
+            return self.run(|c| op(c, part));
+        }
+        blocking(|| {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = parts
+                    .iter()
+                    .map(|part| scope.spawn(|| self.run(|c| op(c, part))))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|part| part.join().expect("a write thread panicked"))
+                    .collect::<Result<Vec<()>>>()
+                    .map(drop)
+            })
+        })
+    }
+
     /// Runs `op` on a pooled connection, trying again on a fresh one while PostgreSQL
     /// is unreachable for as long as `patience` says.
     pub(crate) fn run_with<T: Send>(
