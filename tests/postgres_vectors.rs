@@ -269,7 +269,12 @@ fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does
         return;
     };
     // A wide candidate list: the index then finds what the exact scan finds.
-    let store = open(config(&pg, &[("hnsw.ef_search", "400")]), Some("m"), 8, "near");
+    let store = open(
+        config(&pg, &[("hnsw.ef_search", "400")]),
+        Some("m"),
+        8,
+        "near",
+    );
     let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1D_u64);
     let next = || {
         let mut x = state.get();
@@ -283,10 +288,18 @@ fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does
     let mut rows: Vec<VectorRecord> = (0..300)
         .map(|i| {
             let vector = (0..8).map(|_| next()).collect();
-            record(&format!("e-{i}"), vector, json!({"entity_name": format!("n{i}"), "content": "x"}))
+            record(
+                &format!("e-{i}"),
+                vector,
+                json!({"entity_name": format!("n{i}"), "content": "x"}),
+            )
         })
         .collect();
-    rows.push(record("e-7", vec![1.0; 8], json!({"entity_name": "n7", "content": "last"})));
+    rows.push(record(
+        "e-7",
+        vec![1.0; 8],
+        json!({"entity_name": "n7", "content": "last"}),
+    ));
     store
         .vectors_upsert(VectorNamespace::Entities, &rows)
         .unwrap();
@@ -304,14 +317,21 @@ fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does
             .search()
             .query(VectorNamespace::Entities, &query, top_k, threshold)
             .unwrap();
-        let ours: Vec<&str> = hits.iter().map(|h| h.meta["entity_name"].as_str().unwrap()).collect();
+        let ours: Vec<&str> = hits
+            .iter()
+            .map(|h| h.meta["entity_name"].as_str().unwrap())
+            .collect();
         let exact = pg.psql(&format!(
             "SET enable_indexscan = off; SELECT COALESCE(string_agg(entity_name, ',' ORDER BY d), '') FROM \
              (SELECT entity_name, content_vector <=> '{literal}' AS d FROM lightrag_vdb_entity_m_8d \
               WHERE workspace = 'near' AND content_vector <=> '{literal}' < {} ORDER BY 2 LIMIT {top_k}) x",
             1.0 - f64::from(threshold)
         ));
-        assert_eq!(ours.join(","), exact, "top_k {top_k}, threshold {threshold}");
+        assert_eq!(
+            ours.join(","),
+            exact,
+            "top_k {top_k}, threshold {threshold}"
+        );
         assert!(hits.iter().all(|h| h.score >= threshold));
     }
 }

@@ -234,7 +234,10 @@ fn a_lost_redis_answers_503_and_is_used_again_when_back() {
     let r = page(&server);
     assert_eq!(r.status, 503, "{}", r.body);
     let output = server.output();
-    assert!(!output.contains("trying again"), "no retries while serving: {output}");
+    assert!(
+        !output.contains("trying again"),
+        "no retries while serving: {output}"
+    );
     let detail = r.json()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains(&redis.uri()), "{detail}");
     assert_eq!(r.header("retry-after"), Some("5"));

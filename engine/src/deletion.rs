@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::ids;
 use crate::ingest::{
     ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
     section_path,
 };
-use crate::ids;
 use crate::storage::graph::fragments;
 use crate::storage::{FullDoc, KvNamespace, VectorNamespace};
 
@@ -241,7 +241,10 @@ impl Ingest<'_> {
             .flatten()
             .collect();
         let needed: Vec<String> = needed.into_iter().cloned().collect();
-        let chunks = self.stores.kv.kv_get_many(KvNamespace::TextChunks, &needed)?;
+        let chunks = self
+            .stores
+            .kv
+            .kv_get_many(KvNamespace::TextChunks, &needed)?;
         let mut stored = Vec::with_capacity(needed.len());
         for chunk_id in &needed {
             if let Some(chunk) = chunks.get(chunk_id) {
@@ -291,7 +294,11 @@ impl Ingest<'_> {
         let unsaid_nodes = self.stores.graph.nodes_get(&unsaid_names)?;
         let unsaid_pairs: Vec<(String, String)> = relations
             .keys()
-            .filter(|p| said_relations.get(*p).is_none_or(|c| c.chunk_ids.is_empty()))
+            .filter(|p| {
+                said_relations
+                    .get(*p)
+                    .is_none_or(|c| c.chunk_ids.is_empty())
+            })
             .cloned()
             .collect();
         let unsaid_edges = self.stores.graph.edges_get(&unsaid_pairs)?;

@@ -160,7 +160,10 @@ mod tests {
         let first = mine();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].reason, "refused");
-        assert!(!down("PostgreSQL", "outages-test:1", "timed out"), "it goes on");
+        assert!(
+            !down("PostgreSQL", "outages-test:1", "timed out"),
+            "it goes on"
+        );
         down("Redis", "outages-test-redis", "reset");
         let both = mine();
         assert_eq!(both.len(), 2);

@@ -12,8 +12,8 @@
 use postgres::Transaction;
 
 use super::pool::Pool;
-use crate::storage::outages::Patience;
 use crate::storage::Result;
+use crate::storage::outages::Patience;
 
 /// `pg_advisory_xact_lock` key of schema changes ("LRM_SCHM").
 pub(crate) const SCHEMA_LOCK: i64 = 0x4C52_4D5F_5343_484D;

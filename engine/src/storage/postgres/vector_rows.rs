@@ -25,7 +25,10 @@ pub(super) fn column_kinds(ns: VectorNamespace) -> &'static [Kind] {
 }
 
 /// The arrays of [`vector_tables::data_columns`] for the records' metadata.
-pub(super) fn columns_of<'a>(ns: VectorNamespace, metas: impl Iterator<Item = &'a Value>) -> Vec<Values> {
+pub(super) fn columns_of<'a>(
+    ns: VectorNamespace,
+    metas: impl Iterator<Item = &'a Value>,
+) -> Vec<Values> {
     let mut columns: Vec<Values> = column_kinds(ns)
         .iter()
         .map(|kind| Values::new(*kind, 0))

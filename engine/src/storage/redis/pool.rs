@@ -199,7 +199,10 @@ impl Pool {
                 Ok(value) => Ok(value),
                 Err(e) if !c.broken => Err(Failure::Refused(e)),
                 Err(e) if !idempotent => Err(Failure::Final(e)),
-                Err(e) => Err(Failure::Unreachable { error: e, fresh: c.fresh }),
+                Err(e) => Err(Failure::Unreachable {
+                    error: e,
+                    fresh: c.fresh,
+                }),
             }
         })
     }
@@ -294,7 +297,10 @@ mod tests {
             let outcome: Result<()> = pool.retrying(patience, || {
                 tried += 1;
                 let refused = pool.connect().err().expect("nothing listens on port 1");
-                Err(Failure::Unreachable { error: refused, fresh })
+                Err(Failure::Unreachable {
+                    error: refused,
+                    fresh,
+                })
             });
             assert!(matches!(outcome, Err(StorageError::Unavailable { .. })));
             tried
