@@ -1,18 +1,17 @@
 //! How the metadata of a vector record (what the engine writes: a chunk's document,
 //! order, tokens and text; an entity's or relation's names, content and source
 //! chunks) maps onto the data columns of LightRAG's vector tables
-//! ([`vector_tables::data_columns`]), and how a row reads back as that metadata.
+//! ([`super::vector_tables::data_columns`]), and how a row reads back as that metadata.
 
 use postgres::Row;
 use serde_json::{Map, Value, json};
 
 use super::layout::{Cell, Kind, Values};
-use super::vector_tables;
 use crate::ids;
 use crate::storage::VectorNamespace;
 use crate::storage::graph::{GRAPH_FIELD_SEP, fragments};
 
-/// The kind of each of [`vector_tables::data_columns`]; the chunk ids of a row go as a
+/// The kind of each of [`super::vector_tables::data_columns`]; the chunk ids of a row go as a
 /// JSON list (an array of arrays cannot be unnested row by row).
 pub(super) fn column_kinds(ns: VectorNamespace) -> &'static [Kind] {
     match ns {
@@ -24,7 +23,7 @@ pub(super) fn column_kinds(ns: VectorNamespace) -> &'static [Kind] {
     }
 }
 
-/// The arrays of [`vector_tables::data_columns`] for the records' metadata.
+/// The arrays of [`super::vector_tables::data_columns`] for the records' metadata.
 pub(super) fn columns_of<'a>(
     ns: VectorNamespace,
     metas: impl Iterator<Item = &'a Value>,

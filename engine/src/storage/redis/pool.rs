@@ -16,7 +16,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use redis::{Client, Connection, ConnectionLike, RedisError};
+use redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
 
 use super::RedisConfig;
 use crate::storage::outages::{self, Patience};
@@ -77,13 +77,19 @@ impl Drop for Lent<'_> {
 }
 
 /// Whether an error means Redis could not be reached (worth a retry, and a 503 when
-/// the retries run out) rather than a refused command.
+/// the retries run out) rather than a refused command. A Redis still loading its data
+/// after a restart (`LOADING`), or a replica without its primary, is not there yet
+/// either.
 pub(crate) fn is_unreachable(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown)
+        )
 }
 
 impl Pool {
