@@ -311,7 +311,7 @@ fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does
     let (generations, indexes) = (LocalGenerations::default(), Indexes::default());
     let stores = Stores::new(&*store, &generations, &indexes);
     let query = [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.3, -0.4];
-    let literal = format!("{:?}", query).replace(' ', "");
+    let literal = format!("{query:?}").replace(' ', "");
     for (top_k, threshold) in [(20, 0.0), (20, 0.3), (20, 0.6), (40, 0.9), (500, 0.0)] {
         let hits = stores
             .search()
