@@ -264,6 +264,79 @@ fn top_k_rows_come_back_when_another_workspace_crowds_the_hnsw_index() {
 }
 
 #[test]
+fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    // A wide candidate list: the index then finds what the exact scan finds.
+    let store = open(
+        config(&pg, &[("hnsw.ef_search", "400")]),
+        Some("m"),
+        8,
+        "near",
+    );
+    let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1D_u64);
+    let next = || {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    // More rows than one write statement takes, an id repeated across its parts.
+    let mut rows: Vec<VectorRecord> = (0..300)
+        .map(|i| {
+            let vector = (0..8).map(|_| next()).collect();
+            record(
+                &format!("e-{i}"),
+                vector,
+                json!({"entity_name": format!("n{i}"), "content": "x"}),
+            )
+        })
+        .collect();
+    rows.push(record(
+        "e-7",
+        vec![1.0; 8],
+        json!({"entity_name": "n7", "content": "last"}),
+    ));
+    store
+        .vectors_upsert(VectorNamespace::Entities, &rows)
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT count(*), count(*) FILTER (WHERE content = 'last') FROM lightrag_vdb_entity_m_8d"),
+        "300|1"
+    );
+    pg.psql("ANALYZE lightrag_vdb_entity_m_8d");
+    let (generations, indexes) = (LocalGenerations::default(), Indexes::default());
+    let stores = Stores::new(&*store, &generations, &indexes);
+    let query = [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.3, -0.4];
+    let literal = format!("{query:?}").replace(' ', "");
+    for (top_k, threshold) in [(20, 0.0), (20, 0.3), (20, 0.6), (40, 0.9), (500, 0.0)] {
+        let hits = stores
+            .search()
+            .query(VectorNamespace::Entities, &query, top_k, threshold)
+            .unwrap();
+        let ours: Vec<&str> = hits
+            .iter()
+            .map(|h| h.meta["entity_name"].as_str().unwrap())
+            .collect();
+        let exact = pg.psql(&format!(
+            "SET enable_indexscan = off; SELECT COALESCE(string_agg(entity_name, ',' ORDER BY d), '') FROM \
+             (SELECT entity_name, content_vector <=> '{literal}' AS d FROM lightrag_vdb_entity_m_8d \
+              WHERE workspace = 'near' AND content_vector <=> '{literal}' < {} ORDER BY 2 LIMIT {top_k}) x",
+            1.0 - f64::from(threshold)
+        ));
+        assert_eq!(
+            ours.join(","),
+            exact,
+            "top_k {top_k}, threshold {threshold}"
+        );
+        assert!(hits.iter().all(|h| h.score >= threshold));
+    }
+}
+
+#[test]
 fn a_legacy_unsuffixed_table_is_adopted_when_a_model_names_the_tables() {
     let Some(pg) = Postgres::start() else {
         return;

@@ -90,7 +90,7 @@ settings_table! {
     REDIS_MAX_CONNECTIONS = "REDIS_MAX_CONNECTIONS", "redis-max-connections", "N", Value("200"), "Redis connections one worker process holds at most";
     REDIS_SOCKET_TIMEOUT = "REDIS_SOCKET_TIMEOUT", "redis-socket-timeout", "SECONDS", Value("30.0"), "Longest one Redis command may wait for its reply";
     REDIS_CONNECT_TIMEOUT = "REDIS_CONNECT_TIMEOUT", "redis-connect-timeout", "SECONDS", Value("10.0"), "Longest a connection to Redis may take to open";
-    REDIS_RETRY_ATTEMPTS = "REDIS_RETRY_ATTEMPTS", "redis-retry-attempts", "N", Value("3"), "Attempts in all while Redis is unreachable (backing off 1 s to 8 s), at start and per request";
+    REDIS_RETRY_ATTEMPTS = "REDIS_RETRY_ATTEMPTS", "redis-retry-attempts", "N", Value("3"), "Attempts in all while Redis is unreachable at start (backing off 1 s to 8 s); once serving, a lost Redis answers 503 at once";
     REDIS_ALLOW_EVICTION_POLICY = "REDIS_ALLOW_EVICTION_POLICY", "redis-allow-eviction-policy", "BOOL", Value("false"), "Start even when Redis may evict keys (an allkeys-* maxmemory-policy)";
     POSTGRES_HOST = "POSTGRES_HOST", "postgres-host", "HOST", Value("localhost"), "PostgreSQL host of the PG storages (a path starting with / is a Unix socket directory)";
     POSTGRES_PORT = "POSTGRES_PORT", "postgres-port", "PORT", Value("5432"), "PostgreSQL port";

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::ids;
 use crate::ingest::{
     ChunkRef, Entities, Ingest, IngestError, IngestReport, Relations, Write, extraction_cache_key,
     section_path,
@@ -108,13 +109,20 @@ impl Ingest<'_> {
         let mut entity_names = BTreeSet::new();
         let mut relation_pairs = BTreeSet::new();
         let mut cache_keys = Vec::new();
+        // Each kind read in one call for all the documents (not one per chunk or
+        // element): on PostgreSQL every call is a round trip.
+        let mut entity_lists = kv.kv_get_many(KvNamespace::FullEntities, doc_ids)?;
+        let mut relation_lists = kv.kv_get_many(KvNamespace::FullRelations, doc_ids)?;
         for doc_id in doc_ids {
-            let chunk_list = FullDoc::get(kv, doc_id)?.and_then(|d| d.chunks_list);
-            for chunk_id in chunk_list.unwrap_or_default() {
+            let chunk_list = FullDoc::get(kv, doc_id)?
+                .and_then(|d| d.chunks_list)
+                .unwrap_or_default();
+            let chunks = kv.kv_get_many(KvNamespace::TextChunks, &chunk_list)?;
+            for chunk_id in chunk_list {
                 // Chunk ids are content hashes: a chunk another document also holds
                 // stays. One already gone was deleted by an interrupted run of this
                 // deletion.
-                match kv.kv_get(KvNamespace::TextChunks, &chunk_id)? {
+                match chunks.get(&chunk_id) {
                     Some(chunk)
                         if chunk.get("full_doc_id").and_then(Value::as_str)
                             == Some(doc_id.as_str()) =>
@@ -128,11 +136,11 @@ impl Ingest<'_> {
                 }
                 deleted_chunks.insert(chunk_id);
             }
-            let entities = kv.kv_get(KvNamespace::FullEntities, doc_id)?;
+            let entities = entity_lists.remove(doc_id);
             entity_names.extend(strings(
                 entities.as_ref().and_then(|e| e.get("entity_names")),
             ));
-            let relations = kv.kv_get(KvNamespace::FullRelations, doc_id)?;
+            let relations = relation_lists.remove(doc_id);
             if let Some(pairs) = relations
                 .as_ref()
                 .and_then(|r| r.get("relation_pairs")?.as_array().cloned())
@@ -159,8 +167,10 @@ impl Ingest<'_> {
         };
         let mut rebuild_entities: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut gone_entities = Vec::new();
+        let names: Vec<String> = entity_names.iter().cloned().collect();
+        let nodes = self.stores.graph.nodes_get(&names)?;
         for name in &entity_names {
-            let Some(node) = self.stores.graph.node_get(name)? else {
+            let Some(node) = nodes.get(name) else {
                 continue;
             };
             match remaining(&node.source_id) {
@@ -172,8 +182,10 @@ impl Ingest<'_> {
         }
         let mut rebuild_relations: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
         let mut gone_relations = Vec::new();
+        let pairs: Vec<(String, String)> = relation_pairs.iter().cloned().collect();
+        let edges = self.stores.graph.edges_get(&pairs)?;
         for (a, b) in &relation_pairs {
-            let Some(edge) = self.stores.graph.edge_get(a, b)? else {
+            let Some(edge) = edges.get(&ids::endpoints(a.clone(), b.clone())) else {
                 continue;
             };
             let left = remaining(&edge.source_id);
@@ -228,9 +240,14 @@ impl Ingest<'_> {
             .chain(relations.values())
             .flatten()
             .collect();
+        let needed: Vec<String> = needed.into_iter().cloned().collect();
+        let chunks = self
+            .stores
+            .kv
+            .kv_get_many(KvNamespace::TextChunks, &needed)?;
         let mut stored = Vec::with_capacity(needed.len());
-        for chunk_id in needed {
-            if let Some(chunk) = self.stores.kv.kv_get(KvNamespace::TextChunks, chunk_id)? {
+        for chunk_id in &needed {
+            if let Some(chunk) = chunks.get(chunk_id) {
                 let text = |name| {
                     chunk
                         .get(name)
@@ -267,13 +284,29 @@ impl Ingest<'_> {
                 .filter_map(|c| file_of.get(c.as_str()).map(|f| f.to_string()))
                 .collect()
         };
+        // Nothing in the remaining chunks names these (endpoints added for a relation):
+        // they keep their descriptions on their remaining sources.
+        let unsaid_names: Vec<String> = entities
+            .keys()
+            .filter(|n| said_entities.get(*n).is_none_or(|c| c.chunk_ids.is_empty()))
+            .cloned()
+            .collect();
+        let unsaid_nodes = self.stores.graph.nodes_get(&unsaid_names)?;
+        let unsaid_pairs: Vec<(String, String)> = relations
+            .keys()
+            .filter(|p| {
+                said_relations
+                    .get(*p)
+                    .is_none_or(|c| c.chunk_ids.is_empty())
+            })
+            .cloned()
+            .collect();
+        let unsaid_edges = self.stores.graph.edges_get(&unsaid_pairs)?;
         let mut new_entities = Entities::new();
         for (name, left) in entities {
             let mut c = said_entities.get(name).cloned().unwrap_or_default();
             if c.chunk_ids.is_empty() {
-                // Nothing in the remaining chunks names it (an endpoint added for a
-                // relation): it keeps its description on its remaining sources.
-                let node = self.stores.graph.node_get(name)?;
+                let node = unsaid_nodes.get(name);
                 c.descriptions = node.map_or_else(Vec::new, |n| fragment_list(&n.description));
                 c.file_paths = files(left);
                 c.chunk_ids = left.clone();
@@ -284,7 +317,7 @@ impl Ingest<'_> {
         for (pair, left) in relations {
             let mut c = said_relations.get(pair).cloned().unwrap_or_default();
             if c.chunk_ids.is_empty() {
-                let edge = self.stores.graph.edge_get(&pair.0, &pair.1)?;
+                let edge = unsaid_edges.get(&ids::endpoints(pair.0.clone(), pair.1.clone()));
                 c.descriptions = edge.map_or_else(Vec::new, |e| fragment_list(&e.description));
                 c.file_paths = files(left);
                 c.chunk_ids = left.clone();

@@ -140,9 +140,10 @@ impl ApiError {
             // LightRAG's admission control answers with `Retry-After: 30`.
             ErrorKind::Overloaded => ApiError::too_many_requests(&error.to_string(), 30),
             ErrorKind::Provider | ErrorKind::Storage => ApiError::internal(error),
-            // The store is down (it was retried): say so, and when to try again.
+            // The store is down: say so, and when to try again. The outage is logged
+            // once as it begins and ends (`outages`), not with every request it meets.
             ErrorKind::Unavailable => {
-                tracing::error!(error = %error, "storage unavailable");
+                tracing::debug!(error = %error, "storage unavailable");
                 ApiError {
                     retry_after: Some(5),
                     ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())

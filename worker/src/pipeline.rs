@@ -16,6 +16,7 @@ use std::time::Duration;
 use lightrag_engine::documents;
 
 use crate::app::App;
+use crate::open_workspaces::OpenError;
 
 /// How often an idle worker looks for documents it was not told about.
 const POLL: Duration = Duration::from_millis(500);
@@ -27,7 +28,7 @@ pub fn spawn(app: Arc<App>) {
             let app_for_run = app.clone();
             let outcome = tokio::task::spawn_blocking(move || run_workspaces(&app_for_run)).await;
             if let Ok(Err(e)) = outcome {
-                tracing::error!(error = %e, "pipeline run failed");
+                lightrag_engine::log_unless_outage!(error, &e, error = %e, "pipeline run failed");
             }
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
@@ -54,6 +55,9 @@ fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
         }
         match app.workspace(&name) {
             Ok(ws) => run(app, &ws),
+            Err(OpenError::Storage(error)) => {
+                lightrag_engine::log_unless_outage!(error, &error, workspace = %name, %error, "workspace cannot be opened");
+            }
             Err(error) => tracing::error!(workspace = %name, %error, "workspace cannot be opened"),
         }
     }
@@ -62,6 +66,6 @@ fn run_workspaces(app: &App) -> lightrag_engine::storage::Result<()> {
 
 fn run(app: &App, ws: &lightrag_engine::workspace::Workspace) {
     if let Err(error) = app.pipeline.run(ws) {
-        tracing::error!(worker = app.worker_id, workspace = %ws.name, %error, "pipeline run failed");
+        lightrag_engine::log_unless_outage!(error, &error, worker = app.worker_id, workspace = %ws.name, %error, "pipeline run failed");
     }
 }

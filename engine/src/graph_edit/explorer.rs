@@ -1,13 +1,32 @@
 //! The graph as the web UI's explorer reads it: label search and the neighbourhood of
 //! a node (or the most connected part of the graph), bounded in size.
+//!
+//! Reads go by the batch: one statement per hop of the walk (the ends of every edge of
+//! that hop's nodes, no properties), then one for the kept nodes and one for the kept
+//! edges, whatever their number; on PostgreSQL each read is a round trip.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::{GraphEditor, Result};
 use crate::ids;
-use crate::storage::graph::{Entity, Relation};
+use crate::storage::graph::{Entity, GraphStorage, Relation};
+
+/// The ends of each node's edges (a self-loop once), in one read for all of them, each
+/// node's in the order of their canonical pair.
+fn incident(graph: &dyn GraphStorage, nodes: &[String]) -> Result<Vec<Vec<(String, String)>>> {
+    Ok(graph
+        .edge_weights_of_many(nodes)?
+        .into_iter()
+        .map(|weights| {
+            let mut ends: Vec<(String, String)> =
+                weights.into_iter().map(|(s, t, _)| (s, t)).collect();
+            ends.sort_by(|x, y| ids::endpoints(&x.0, &x.1).cmp(&ids::endpoints(&y.0, &y.1)));
+            ends
+        })
+        .collect())
+}
 
 /// A node as the graph explorer shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -119,27 +138,27 @@ impl GraphEditor<'_> {
                     is_truncated: false,
                 });
             }
-            // Breadth first, remembering each node's hop count.
+            // Breadth first, one hop at a time, remembering each node's hop count.
+            // Once more nodes are found than are kept, deeper ones could only be cut.
             let mut depth: HashMap<String, usize> = HashMap::from([(label.to_owned(), 0)]);
             let mut order = vec![label.to_owned()];
-            let mut queue = VecDeque::from([label.to_owned()]);
-            while let Some(node) = queue.pop_front() {
-                let d = depth[&node];
-                if d >= max_depth {
-                    continue;
+            let mut frontier = vec![label.to_owned()];
+            for d in 0..max_depth {
+                if frontier.is_empty() || order.len() > max_nodes {
+                    break;
                 }
-                for edge in graph.edges_of(&node)? {
-                    let other = if edge.source == node {
-                        edge.target
-                    } else {
-                        edge.source
-                    };
-                    if !depth.contains_key(&other) {
-                        depth.insert(other.clone(), d + 1);
-                        order.push(other.clone());
-                        queue.push_back(other);
+                let mut next = Vec::new();
+                for (node, ends) in frontier.iter().zip(incident(graph, &frontier)?) {
+                    for (source, target) in ends {
+                        let other = if source == *node { target } else { source };
+                        if !depth.contains_key(&other) {
+                            depth.insert(other.clone(), d + 1);
+                            order.push(other.clone());
+                            next.push(other);
+                        }
                     }
                 }
+                frontier = next;
             }
             let truncated = order.len() > max_nodes;
             if truncated {
@@ -155,22 +174,26 @@ impl GraphEditor<'_> {
             (order, truncated)
         };
         let kept: HashSet<&str> = names.iter().map(String::as_str).collect();
-        let mut nodes = Vec::with_capacity(names.len());
-        let mut edges = Vec::new();
+        let mut found = graph.nodes_get(&names)?;
+        let nodes: Vec<GraphNode> = names
+            .iter()
+            .filter_map(|name| found.remove(name).map(node_view))
+            .collect();
         let mut seen = HashSet::new();
-        for name in &names {
-            if let Some(entity) = graph.node_get(name)? {
-                nodes.push(node_view(entity));
-            }
-            for edge in graph.edges_of(name)? {
-                if kept.contains(edge.source.as_str())
-                    && kept.contains(edge.target.as_str())
-                    && seen.insert(ids::endpoints(edge.source.clone(), edge.target.clone()))
-                {
-                    edges.push(edge_view(edge));
-                }
-            }
-        }
+        let pairs: Vec<(String, String)> = incident(graph, &names)?
+            .into_iter()
+            .flatten()
+            .filter(|(s, t)| {
+                kept.contains(s.as_str())
+                    && kept.contains(t.as_str())
+                    && seen.insert(ids::endpoints(s.clone(), t.clone()))
+            })
+            .collect();
+        let mut relations = graph.edges_get(&pairs)?;
+        let edges: Vec<GraphEdge> = pairs
+            .into_iter()
+            .filter_map(|(s, t)| relations.remove(&ids::endpoints(s, t)).map(edge_view))
+            .collect();
         Ok(Subgraph {
             nodes,
             edges,

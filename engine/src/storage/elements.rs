@@ -133,9 +133,7 @@ impl Stores<'_> {
 
     /// Removes relations (pairs in either order) from every place.
     pub(crate) fn drop_relations(&self, pairs: &[(String, String)]) -> Result<(), StorageError> {
-        for (a, b) in pairs {
-            self.graph.edge_delete(a, b)?;
-        }
+        self.graph.edges_delete(pairs)?;
         let vector_ids: Vec<String> = pairs
             .iter()
             .map(|(a, b)| {
@@ -154,9 +152,7 @@ impl Stores<'_> {
     /// Removes entities' nodes (with any edges left), vectors and chunk lists; their
     /// relations' other places are the caller's ([`Stores::drop_relations`]).
     pub(crate) fn drop_entities(&self, names: &[String]) -> Result<(), StorageError> {
-        for name in names {
-            self.graph.node_delete(name)?;
-        }
+        self.graph.nodes_delete(names)?;
         let vector_ids: Vec<String> = names.iter().map(|n| ids::entity_id(n)).collect();
         self.vectors_delete(VectorNamespace::Entities, &vector_ids)?;
         self.kv.kv_delete(KvNamespace::EntityChunks, names)

@@ -175,6 +175,16 @@ pub trait GraphStorage {
         self.nodes_upsert(entities)?;
         self.edges_upsert(relations)
     }
+    /// [`GraphStorage::node_delete`] of each of `names`; one statement where the backend
+    /// can.
+    fn nodes_delete(&self, names: &[String]) -> Result<()> {
+        names.iter().try_for_each(|n| self.node_delete(n))
+    }
+    /// [`GraphStorage::edge_delete`] of each of `pairs` (either direction); one
+    /// statement where the backend can.
+    fn edges_delete(&self, pairs: &[(String, String)]) -> Result<()> {
+        pairs.iter().try_for_each(|(a, b)| self.edge_delete(a, b))
+    }
 }
 
 #[cfg(test)]

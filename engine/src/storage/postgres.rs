@@ -22,7 +22,9 @@ mod layout;
 mod pgvector;
 pub(crate) mod pool;
 pub(crate) mod schema;
+mod statistics;
 mod tls;
+mod vector_rows;
 mod vector_tables;
 pub(crate) mod vectors;
 

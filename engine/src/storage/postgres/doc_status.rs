@@ -218,8 +218,10 @@ impl PgDocStatus {
         );
         let value = value.to_owned();
         self.pool.run(|client| {
+            // The idle pipeline's poll reads the unfinished ones twice a second.
+            let statement = client.prepared(&sql)?;
             client
-                .query(&sql, &[&self.workspace, &value])?
+                .query(&statement, &[&self.workspace, &value])?
                 .iter()
                 .map(record)
                 .collect()

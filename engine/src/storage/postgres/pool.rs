@@ -40,7 +40,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::{PostgresConfig, schema, tls};
-use crate::storage::{Result, StorageError, outages};
+use crate::storage::outages::{self, Patience};
+use crate::storage::{Result, StorageError};
 
 /// What [`outages`] calls PostgreSQL.
 const KIND: &str = "PostgreSQL";
@@ -49,16 +50,6 @@ const KIND: &str = "PostgreSQL";
 const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(30);
 /// Longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long an operation keeps trying while PostgreSQL is unreachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Patience {
-    /// The pool's first contact, as the worker starts: POSTGRES_CONNECTION_RETRIES
-    /// attempts in all, backing off.
-    Start,
-    /// Everything after, requests and pipeline alike: one fresh connection at most.
-    Serve,
-}
 
 pub(crate) struct Pool {
     config: PostgresConfig,
@@ -331,6 +322,33 @@ impl Pool {
         op: impl FnMut(&mut Session) -> std::result::Result<T, postgres::Error> + Send,
     ) -> Result<T> {
         self.run_with(Patience::Serve, op)
+    }
+
+    /// Runs `op` on each of `parts` at once, each on a pooled connection of its own
+    /// (with [`Patience::Serve`]), so that one write's work is spread over the
+    /// server's cores instead of one backend doing it all. The first failure is the
+    /// answer; the parts that succeeded stay written.
+    pub(crate) fn run_each<P: Sync>(
+        &self,
+        parts: &[P],
+        op: impl Fn(&mut Session, &P) -> std::result::Result<(), postgres::Error> + Sync,
+    ) -> Result<()> {
+        if let [part] = parts {
+            return self.run(|c| op(c, part));
+        }
+        blocking(|| {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = parts
+                    .iter()
+                    .map(|part| scope.spawn(|| self.run(|c| op(c, part))))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|part| part.join().expect("a write thread panicked"))
+                    .collect::<Result<Vec<()>>>()
+                    .map(drop)
+            })
+        })
     }
 
     /// Runs `op` on a pooled connection, trying again on a fresh one while PostgreSQL

@@ -11,8 +11,9 @@
 
 use postgres::Transaction;
 
-use super::pool::{Patience, Pool};
+use super::pool::Pool;
 use crate::storage::Result;
+use crate::storage::outages::Patience;
 
 /// `pg_advisory_xact_lock` key of schema changes ("LRM_SCHM").
 pub(crate) const SCHEMA_LOCK: i64 = 0x4C52_4D5F_5343_484D;

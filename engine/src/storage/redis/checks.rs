@@ -6,11 +6,14 @@
 use std::collections::HashMap;
 
 use super::pool::Pool;
+use crate::storage::outages::Patience;
 use crate::storage::{Result, StorageError};
 
 /// Reaches Redis (with the configured retries) and checks its configuration.
 pub(super) fn at_start(pool: &Pool) -> Result<()> {
-    pool.run(true, |c| redis::cmd("PING").query::<String>(c))?;
+    pool.run_with(Patience::Start, true, |c| {
+        redis::cmd("PING").query::<String>(c)
+    })?;
     let uri = pool.config().display_uri();
     let settings = match pool.run(true, |c| {
         let mut all: HashMap<String, String> =

@@ -106,7 +106,7 @@ impl Hub {
             .pool
             .run(true, |c| redis::cmd("MGET").arg(&keys).query(c))
             .unwrap_or_else(|error| {
-                tracing::warn!(%error, "cache generations not read; the fallback will");
+                crate::log_unless_outage!(warn, &error, %error, "cache generations not read; the fallback will");
                 vec![None; keys.len()]
             });
         let mut state = self.lock();
@@ -157,7 +157,7 @@ impl Hub {
                 }
             }
             Err(error) => {
-                tracing::warn!(%key, %error, "cache generation not announced; retrying");
+                crate::log_unless_outage!(warn, &error, %key, %error, "cache generation not announced; retrying");
                 f.unannounced = true;
             }
         }
@@ -199,6 +199,9 @@ impl Hub {
 /// every (re)connection, and reconnects while Redis is away.
 fn subscribe(client: Client, hub: Weak<Hub>) {
     let mut backoff = Duration::from_millis(100);
+    // Whether the last attempt had subscribed: the loss is logged once, not every
+    // reconnection that fails while Redis is away.
+    let mut was_subscribed = true;
     loop {
         let Some(channel) = hub.upgrade().map(|h| h.channel.clone()) else {
             return;
@@ -212,6 +215,7 @@ fn subscribe(client: Client, hub: Weak<Hub>) {
                 match subscribed {
                     Ok(()) => {
                         backoff = Duration::from_millis(100);
+                        was_subscribed = true;
                         listen(&mut pubsub, &hub)
                     }
                     Err(e) => Some(e),
@@ -220,7 +224,11 @@ fn subscribe(client: Client, hub: Weak<Hub>) {
             Err(e) => Some(e),
         };
         let Some(error) = error else { return };
-        tracing::warn!(%error, "cache-generation subscription lost; reconnecting");
+        if std::mem::take(&mut was_subscribed) {
+            tracing::warn!(%error, "cache-generation subscription lost; reconnecting");
+        } else {
+            tracing::debug!(%error, "cache-generation subscription not restored yet");
+        }
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(FALLBACK);
     }

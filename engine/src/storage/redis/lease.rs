@@ -94,7 +94,7 @@ impl RedisClaim {
             Ok(0) => return None,
             Ok(token) => token,
             Err(error) => {
-                tracing::warn!(lease = %keys.lease, %error, "pipeline lease not taken: Redis did not answer");
+                crate::log_unless_outage!(warn, &error, lease = %keys.lease, %error, "pipeline lease not taken: Redis did not answer");
                 return None;
             }
         };

@@ -6,14 +6,21 @@
 //! returned, so a restarted Redis is reached again by fresh connections: recovery needs
 //! no restart of ours. Every outcome updates the process's [`outages`] (`/health`
 //! reports a Redis found unreachable until a command succeeds again).
+//!
+//! REDIS_RETRY_ATTEMPTS, backing off from 1 s to 8 s, apply to the first contact as the
+//! worker starts ([`Patience::Start`]). Once serving ([`Patience::Serve`]) a command
+//! never waits a back-off out, as with PostgreSQL: a dead pooled connection is replaced
+//! at once (Redis may have restarted and be back), and a fresh connection that fails
+//! ends the command with [`StorageError::Unavailable`], a 503 for a request.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use redis::{Client, Connection, ConnectionLike, RedisError};
+use redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
 
 use super::RedisConfig;
-use crate::storage::{Result, StorageError, outages};
+use crate::storage::outages::{self, Patience};
+use crate::storage::{Result, StorageError};
 
 /// What [`outages`] calls Redis.
 const KIND: &str = "Redis";
@@ -41,6 +48,8 @@ pub(crate) struct Lent<'a> {
     pool: &'a Pool,
     connection: Option<Connection>,
     broken: bool,
+    /// Made for this command rather than taken from the idle ones.
+    fresh: bool,
 }
 
 impl std::ops::Deref for Lent<'_> {
@@ -68,13 +77,19 @@ impl Drop for Lent<'_> {
 }
 
 /// Whether an error means Redis could not be reached (worth a retry, and a 503 when
-/// the retries run out) rather than a refused command.
+/// the retries run out) rather than a refused command. A Redis still loading its data
+/// after a restart (`LOADING`), or a replica without its primary, is not there yet
+/// either.
 pub(crate) fn is_unreachable(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown)
+        )
 }
 
 impl Pool {
@@ -113,13 +128,13 @@ impl Pool {
         let mut idle = self.lock();
         loop {
             if let Some(c) = idle.connections.pop() {
-                return Ok(self.lent(c));
+                return Ok(self.lent(c, false));
             }
             if idle.open < self.config.max_connections {
                 idle.open += 1;
                 drop(idle);
                 return match self.connect() {
-                    Ok(c) => Ok(self.lent(c)),
+                    Ok(c) => Ok(self.lent(c, true)),
                     Err(e) => {
                         self.lock().open -= 1;
                         self.returned.notify_one();
@@ -135,11 +150,12 @@ impl Pool {
         }
     }
 
-    fn lent(&self, connection: Connection) -> Lent<'_> {
+    fn lent(&self, connection: Connection, fresh: bool) -> Lent<'_> {
         Lent {
             pool: self,
             connection: Some(connection),
             broken: false,
+            fresh,
         }
     }
 
@@ -152,50 +168,87 @@ impl Pool {
         Ok(c)
     }
 
-    /// Runs `op` on a pooled connection. While Redis is unreachable it is tried again
-    /// (REDIS_RETRY_ATTEMPTS in all, backing off) when `idempotent`; a command that may
-    /// have been applied before its reply was lost is not repeated.
+    /// Runs `op` on a pooled connection with [`Patience::Serve`]. A command that may
+    /// have been applied before its reply was lost (not `idempotent`) is not repeated.
     pub(crate) fn run<T>(
         &self,
         idempotent: bool,
         op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
     ) -> Result<T> {
-        let outcome = self.attempts(idempotent, op);
+        self.run_with(Patience::Serve, idempotent, op)
+    }
+
+    /// Runs `op` on a pooled connection, trying again while Redis is unreachable for as
+    /// long as `patience` says (an `idempotent` command only).
+    pub(crate) fn run_with<T>(
+        &self,
+        patience: Patience,
+        idempotent: bool,
+        op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
+    ) -> Result<T> {
+        let outcome = self.attempts(patience, idempotent, op);
         outages::record(KIND, &self.address, &outcome);
         outcome
     }
 
     fn attempts<T>(
         &self,
+        patience: Patience,
         idempotent: bool,
         mut op: impl FnMut(&mut Connection) -> std::result::Result<T, RedisError>,
     ) -> Result<T> {
-        let attempts = self.config.retry_attempts.max(1);
-        let mut backoff = Duration::from_secs(1);
-        for attempt in 1..=attempts {
-            let outcome = self.lend().map(|mut c| {
-                let result = op(&mut c);
-                c.broken = matches!(&result, Err(e) if is_unreachable(e));
-                (result, c.broken)
-            });
-            let error = match outcome {
-                Ok((Ok(value), _)) => return Ok(value),
-                Ok((Err(e), false)) => return Err(StorageError::Redis(e)),
-                Ok((Err(e), true)) if !idempotent => return Err(self.unavailable(&e)),
-                Ok((Err(e), true)) | Err(e) => e,
-            };
-            if !is_unreachable(&error) {
-                return Err(StorageError::Redis(error));
+        self.retrying(patience, || {
+            let mut c = self.lend().map_err(Failure::connecting)?;
+            let result = op(&mut c);
+            c.broken = matches!(&result, Err(e) if is_unreachable(e));
+            match result {
+                Ok(value) => Ok(value),
+                Err(e) if !c.broken => Err(Failure::Refused(e)),
+                Err(e) if !idempotent => Err(Failure::Final(e)),
+                Err(e) => Err(Failure::Unreachable {
+                    error: e,
+                    fresh: c.fresh,
+                }),
             }
-            if attempt == attempts {
+        })
+    }
+
+    /// Attempts until one succeeds, Redis refuses, or `patience` runs out; a dead
+    /// pooled connection is replaced at once, once.
+    fn retrying<T>(
+        &self,
+        patience: Patience,
+        mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        let attempts = match patience {
+            Patience::Start => self.config.retry_attempts.max(1),
+            Patience::Serve => 1,
+        };
+        let mut backoff = Duration::from_secs(1);
+        let mut tried = 0;
+        let mut stale_replaced = false;
+        loop {
+            let error = match attempt() {
+                Ok(value) => return Ok(value),
+                Err(Failure::Refused(e)) => return Err(StorageError::Redis(e)),
+                Err(Failure::Final(e)) => return Err(self.unavailable(&e)),
+                Err(Failure::Unreachable { error, fresh }) => {
+                    if !fresh && !stale_replaced {
+                        stale_replaced = true;
+                        continue;
+                    }
+                    error
+                }
+            };
+            tried += 1;
+            if tried >= attempts {
                 return Err(self.unavailable(&error));
             }
-            tracing::warn!(redis = %self.config.display_uri(), attempt, attempts,
+            tracing::warn!(redis = %self.config.display_uri(), attempt = tried, attempts,
                 error = %error, "Redis unreachable; trying again");
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        unreachable!("the last attempt returns")
     }
 
     fn unavailable(&self, e: &RedisError) -> StorageError {
@@ -203,5 +256,77 @@ impl Pool {
             store: format!("{KIND} at {}", self.address),
             reason: e.to_string(),
         }
+    }
+}
+
+/// How one attempt failed.
+enum Failure {
+    /// A command Redis refused: no retry.
+    Refused(RedisError),
+    /// Redis could not be reached or dropped the connection; `fresh` when the
+    /// connection was made for this attempt.
+    Unreachable { error: RedisError, fresh: bool },
+    /// The connection broke under a command that may have been applied: no retry.
+    Final(RedisError),
+}
+
+impl Failure {
+    /// A fresh connection that could not be made: unreachable when it is, else refused.
+    fn connecting(e: RedisError) -> Failure {
+        if is_unreachable(&e) {
+            Failure::Unreachable {
+                error: e,
+                fresh: true,
+            }
+        } else {
+            Failure::Refused(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed_port_pool(retry_attempts: u32) -> Pool {
+        // Port 1 on loopback: nothing listens there.
+        let mut config = super::super::tests::config("redis://127.0.0.1:1");
+        config.retry_attempts = retry_attempts;
+        Pool::new(config).unwrap()
+    }
+
+    #[test]
+    fn serving_tries_one_fresh_connection_where_start_up_retries() {
+        let pool = closed_port_pool(2);
+        let tries = |patience, fresh| {
+            let mut tried = 0;
+            let outcome: Result<()> = pool.retrying(patience, || {
+                tried += 1;
+                let refused = pool.connect().err().expect("nothing listens on port 1");
+                Err(Failure::Unreachable {
+                    error: refused,
+                    fresh,
+                })
+            });
+            assert!(matches!(outcome, Err(StorageError::Unavailable { .. })));
+            tried
+        };
+        assert_eq!(tries(Patience::Serve, true), 1);
+        // A dead pooled connection is replaced once, at once.
+        assert_eq!(tries(Patience::Serve, false), 2);
+        assert_eq!(tries(Patience::Start, true), 2);
+    }
+
+    #[test]
+    fn a_command_that_may_have_been_applied_is_not_repeated() {
+        let pool = closed_port_pool(3);
+        let mut tried = 0;
+        let outcome: Result<()> = pool.retrying(Patience::Start, || {
+            tried += 1;
+            let refused = pool.connect().err().expect("nothing listens on port 1");
+            Err(Failure::Final(refused))
+        });
+        assert!(matches!(outcome, Err(StorageError::Unavailable { .. })));
+        assert_eq!(tried, 1);
     }
 }

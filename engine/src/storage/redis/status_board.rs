@@ -54,7 +54,7 @@ impl RedisStatusBoard {
         op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> T {
         self.pool.run(true, op).unwrap_or_else(|error| {
-            tracing::warn!(key = %self.key, %error, "pipeline status not {what}");
+            crate::log_unless_outage!(warn, &error, key = %self.key, %error, "pipeline status not {what}");
             fallback
         })
     }

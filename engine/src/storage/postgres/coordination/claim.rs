@@ -88,7 +88,7 @@ impl PgClaim {
         let mut session = match sessions.take() {
             Ok(session) => session,
             Err(error) => {
-                tracing::warn!(workspace, %error, "pipeline claim not taken: PostgreSQL did not answer");
+                crate::log_unless_outage!(warn, &error, workspace, %error, "pipeline claim not taken: PostgreSQL did not answer");
                 return None;
             }
         };

@@ -119,7 +119,7 @@ impl Listener {
         };
         let names = vec![workspace.to_owned()];
         if let Err(error) = self.pool.run(|c| self.read_rows(c, &names)) {
-            tracing::warn!(workspace, %error, "change counters not read");
+            crate::log_unless_outage!(warn, &error, workspace, %error, "change counters not read");
         }
         self.started.call_once(|| {
             let listener = self.clone();
@@ -157,7 +157,7 @@ impl Listener {
     fn listen(&self) {
         loop {
             if let Err(error) = self.listen_once() {
-                tracing::warn!(%error, "change-counter listener lost its connection; reconnecting");
+                crate::log_unless_outage!(warn, &error, %error, "change-counter listener lost its connection; reconnecting");
             }
             std::thread::sleep(RECONNECT_AFTER);
         }

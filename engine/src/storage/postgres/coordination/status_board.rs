@@ -81,7 +81,7 @@ impl PgStatusBoard {
         op: impl FnMut(&mut Session) -> Result<T, postgres::Error> + Send,
     ) -> T {
         self.pool.run(op).unwrap_or_else(|error| {
-            tracing::warn!(workspace = %self.workspace, %error, "pipeline status not {what}");
+            crate::log_unless_outage!(warn, &error, workspace = %self.workspace, %error, "pipeline status not {what}");
             fallback
         })
     }
