@@ -95,7 +95,7 @@ pub fn hash_password_command(args: &[OsString]) -> ExitCode {
 
 /// Runs the worker to completion; the return value is the process exit code.
 pub fn run(ctx: WorkerContext) -> i32 {
-    // Panics in handlers are answered 500 by the router; log them as one line instead of
+    // Panics in handlers are answered 500 (crate::service); log them as one line instead of
     // the default multi-line stderr dump.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     if let Err(e) = install_prompts(&ctx.settings) {
