@@ -410,6 +410,52 @@ fn edits_keep_graph_vectors_and_workers_consistent() {
     );
 }
 
+/// Each worker keeps its label list between changes; every change shows at once on
+/// every worker all the same, whichever worker made it: indexing (in the worker running
+/// the pipeline), creating, renaming and deleting entities, clearing the documents.
+#[test]
+fn every_workers_label_list_follows_every_change() {
+    let server = Server::builder("graph-labels")
+        .args(&["--workers", "2"])
+        .start();
+    let labels = |what: &str, expect: &dyn Fn(&[String]) -> bool| {
+        for conn in &mut common::connections_to_each_worker(&server, 2) {
+            // The second answer is the one kept from the first.
+            for _ in 0..2 {
+                let r = common::get_on(conn, "/graph/label/list");
+                assert_eq!(r.header("content-type"), Some("application/json"));
+                let names: Vec<String> = serde_json::from_value(r.json()).unwrap();
+                assert!(expect(&names), "{what}: {names:?}");
+            }
+        }
+    };
+    let has = |names: &[String], name: &str| names.iter().any(|n| n == name);
+    labels("an empty store", &|names| names.is_empty());
+    common::index_texts(&server, &CORPUS[..1]);
+    labels("after indexing", &|names| {
+        has(names, "SpaceX") && has(names, "Elon Musk") && !has(names, "Starbase")
+    });
+    let create = json!({"entity_name": "Starbase", "entity_data": {"description": "Launch site."}});
+    let r = request(&server, "POST", "/graph/entity/create", &create);
+    assert_eq!(r.status, 200, "{}", r.body);
+    labels("after a create", &|names| has(names, "Starbase"));
+    let rename = json!({"entity_name": "Starbase", "updated_data": {"entity_name": "Starbase Texas"}, "allow_rename": true});
+    let r = request(&server, "POST", "/graph/entity/edit", &rename);
+    assert_eq!(r.status, 200, "{}", r.body);
+    labels("after a rename", &|names| {
+        has(names, "Starbase Texas") && !has(names, "Starbase")
+    });
+    let delete = json!({"entity_name": "Starbase Texas"});
+    let r = request(&server, "DELETE", "/graph/entity/delete", &delete);
+    assert_eq!(r.status, 200, "{}", r.body);
+    labels("after a delete", &|names| {
+        has(names, "SpaceX") && !has(names, "Starbase Texas")
+    });
+    let r = common::send(server.port, "DELETE", "/documents", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    labels("after clearing", &|names| names.is_empty());
+}
+
 #[test]
 fn edits_wait_for_the_pipeline() {
     let server = Server::builder("graph-busy").start();

@@ -64,9 +64,30 @@ fn chunk_files(node: &Server, query: &str) -> Vec<String> {
         .collect()
 }
 
+/// The graph's labels as each worker of `node` lists them (each keeps its answer until
+/// a write moves the entity generation, on any node).
+fn labels_on_every_worker(node: &Server) -> Vec<Vec<String>> {
+    common::connections_to_each_worker(node, 2)
+        .iter_mut()
+        .map(|conn| {
+            serde_json::from_value(common::get_on(conn, "/graph/label/list").json()).unwrap()
+        })
+        .collect()
+}
+
+/// Whether every worker of `node` lists `name`, or (`listed` false) none does.
+fn every_worker_lists(node: &Server, name: &str, listed: bool) -> bool {
+    labels_on_every_worker(node)
+        .iter()
+        .all(|labels| labels.iter().any(|l| l == name) == listed)
+}
+
 /// Indexes on `a`, retrieves on `b`, deletes on `b`, and checks `a` no longer serves
 /// what was deleted on any of its workers.
 fn what_one_node_writes_the_other_serves(a: &Server, b: &Server) {
+    // Every worker of both nodes keeps an answer from before the writes.
+    assert!(every_worker_lists(a, "Nobel Prize", false));
+    assert!(every_worker_lists(b, "Nobel Prize", false));
     let r = call(
         a,
         "POST",
@@ -89,6 +110,12 @@ fn what_one_node_writes_the_other_serves(a: &Server, b: &Server) {
     // B never indexed anything: what it retrieves is A's.
     assert!(chunk_files(b, MARIE).contains(&"marie.txt".to_owned()));
     assert!(common::entity_exists(b, "Nobel Prize"));
+    // Its workers' label lists follow once A's write is announced.
+    wait_until(
+        "B's workers list A's entities",
+        Duration::from_secs(5),
+        || every_worker_lists(b, "Nobel Prize", true),
+    );
 
     let r = send(
         b.port,
@@ -113,6 +140,14 @@ fn what_one_node_writes_the_other_serves(a: &Server, b: &Server) {
             );
         }
     }
+    wait_until(
+        "A's workers drop what B deleted",
+        Duration::from_secs(5),
+        || {
+            every_worker_lists(a, "Nobel Prize", false)
+                && every_worker_lists(a, "Pierre Curie", true)
+        },
+    );
     let files = chunk_files(a, MARIE);
     assert!(!files.contains(&"marie.txt".to_owned()), "{files:?}");
     assert!(files.contains(&"pierre.txt".to_owned()), "{files:?}");

@@ -4,13 +4,9 @@
 //! over the ceiling is refused before reading; a streamed body is counted as it is read.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use http::Request;
 use lightrag_config::api::ApiSettings;
-use std::sync::Arc;
 
-use crate::app::App;
 use crate::error::ApiError;
 
 const MIB: u64 = 1 << 20;
@@ -34,21 +30,26 @@ pub fn ceiling(api: &ApiSettings, path: &str) -> Option<u64> {
     }
 }
 
-pub async fn enforce(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let Some(limit) = ceiling(&app.settings.api, req.uri().path()) else {
-        return next.run(req).await;
+/// Puts `path`'s ceiling on `req`, after the API prefix is removed: a declared
+/// Content-Length over it is refused before anything is read, and a body is counted as
+/// it is read. A request without a body has nothing to count.
+pub fn limit(api: &ApiSettings, req: &mut Request<Body>) -> Result<(), ApiError> {
+    let Some(limit) = ceiling(api, req.uri().path()) else {
+        return Ok(());
     };
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return ApiError::body_too_large(limit).into_response();
+        return Err(ApiError::body_too_large(limit));
     }
-    let (mut parts, body) = req.into_parts();
-    parts.extensions.insert(BodyCeiling(limit));
-    let limited = Body::new(http_body_util::Limited::new(body, limit as usize));
-    next.run(Request::from_parts(parts, limited)).await
+    if !hyper::body::Body::is_end_stream(req.body()) {
+        req.extensions_mut().insert(BodyCeiling(limit));
+        let body = std::mem::take(req.body_mut());
+        *req.body_mut() = Body::new(http_body_util::Limited::new(body, limit as usize));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -74,5 +75,41 @@ mod tests {
         assert_eq!(ceiling(&api(10, true, None), "/documents/texts"), Some(10));
         assert_eq!(ceiling(&api(10, true, None), "/documents/upload"), None);
         assert_eq!(ceiling(&api(0, true, Some(1)), "/login"), None);
+    }
+
+    fn request(declared: Option<u64>, body: &'static str) -> Request<Body> {
+        let mut req = Request::builder().uri("/login");
+        if let Some(n) = declared {
+            req = req.header(http::header::CONTENT_LENGTH, n);
+        }
+        req.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn refuses_a_declared_length_and_counts_a_streamed_body() {
+        let a = api(10, true, None);
+        let refused = limit(&a, &mut request(Some(11), "")).unwrap_err();
+        assert_eq!(refused.status, http::StatusCode::PAYLOAD_TOO_LARGE);
+
+        let mut over = request(None, "more than ten bytes");
+        limit(&a, &mut over).unwrap();
+        assert!(matches!(
+            over.extensions().get::<BodyCeiling>(),
+            Some(BodyCeiling(10))
+        ));
+        let read = axum::body::to_bytes(over.into_body(), usize::MAX).await;
+        assert!(read.is_err(), "counted while read");
+
+        let mut within = request(Some(4), "four");
+        limit(&a, &mut within).unwrap();
+        let read = axum::body::to_bytes(within.into_body(), usize::MAX).await;
+        assert_eq!(read.unwrap(), "four");
+
+        // Nothing to count without a body, and no ceiling at 0.
+        let mut empty = request(None, "");
+        limit(&a, &mut empty).unwrap();
+        assert!(empty.extensions().get::<BodyCeiling>().is_none());
+        let mut unlimited = request(Some(1 << 40), "");
+        limit(&api(0, true, None), &mut unlimited).unwrap();
     }
 }

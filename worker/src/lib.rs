@@ -16,7 +16,7 @@
 //!   `auth`, then `app` over them.
 //! - the pipeline runner: `pipeline` drives the engine's pipeline over `app`.
 //! - HTTP: `host_header`, `limits`, `error` (every failure as an answer, engine
-//!   errors by kind), `validate`, `body_limit`, `body_deadline`, `extract`,
+//!   errors by kind), `validate`, `cors`, `body_limit`, `body_deadline`, `extract`,
 //!   `workspace` (the request's workspace), `access_log`, `service`,
 //!   `send_deadline`, `server` (the accept loop, TLS, the connection cap), and
 //!   `routes` (the handlers by area) on top.
@@ -28,6 +28,7 @@ mod arena;
 mod auth;
 mod body_deadline;
 mod body_limit;
+mod cors;
 mod engine_settings;
 mod error;
 mod extract;
@@ -94,7 +95,7 @@ pub fn hash_password_command(args: &[OsString]) -> ExitCode {
 
 /// Runs the worker to completion; the return value is the process exit code.
 pub fn run(ctx: WorkerContext) -> i32 {
-    // Panics in handlers are answered 500 by the router; log them as one line instead of
+    // Panics in handlers are answered 500 (crate::service); log them as one line instead of
     // the default multi-line stderr dump.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     if let Err(e) = install_prompts(&ctx.settings) {
@@ -153,8 +154,10 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
             return APP_LOAD_ERROR;
         }
     };
-    let router = match routes::router(&ctx, app.clone()) {
-        Ok(router) => router,
+    let built = routes::router(&ctx, app.clone())
+        .and_then(|router| Ok((router, cors::Cors::new(&ctx.settings.api.cors_origins)?)));
+    let (router, cors) = match built {
+        Ok(built) => built,
         Err(e) => {
             tracing::error!(worker = ctx.id, pid, error = %e, "application failed to load");
             return APP_LOAD_ERROR;
@@ -205,7 +208,7 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         generation = ctx.generation,
         "Worker ready"
     );
-    let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
+    let shared = service::Shared::new(router, cors, &app, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, tls, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
     hooks.run(Hook::WorkerExit).await;

@@ -1,52 +1,106 @@
 //! What happens around every request, before and after the router: the Host check, the
-//! size limits, the body's time limit, the in-flight and served counters in the arena
-//! slot, the access log, and the max-requests check that asks the master for a
-//! replacement.
+//! size limits, CORS, the body's ceiling and time limit, the panic guard, the in-flight
+//! and served counters in the arena slot, the access log, and the max-requests check
+//! that asks the master for a replacement.
+//!
+//! These are plain steps of one function rather than tower layers on the router: axum
+//! clones every layer's boxed service on every request and each `from_fn` middleware
+//! boxes a future, which cost more than `GET /health` itself. Only authentication stays
+//! a route layer ([`crate::routes`]), as it applies to the routes it protects alone.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
+use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
+use lightrag_config::api::ApiSettings;
 use lightrag_supervisor::{SlotState, WorkerSlot};
-use tower::Service;
+use tower::{Layer, Service};
 
-use crate::access_log;
 use crate::app::{App, ClientAddr};
 use crate::arena::metrics::Shard;
 use crate::body_deadline::{self, Expired, TimedBody};
-use crate::error::ApiError;
-use crate::{host_header, limits};
+use crate::cors::Cors;
+use crate::error::{self, ApiError};
+use crate::{access_log, body_limit, host_header, limits};
 
 pub struct Shared {
     router: Router,
+    cors: Cors,
     slot: &'static WorkerSlot,
     max_requests: Option<u64>,
     metrics: &'static Shard,
-    api_prefix: String,
+    api: ApiSettings,
     body_timeout: Duration,
 }
 
 impl Shared {
     pub fn new(
         router: Router,
+        cors: Cors,
         app: &App,
         slot: &'static WorkerSlot,
         max_requests: Option<u64>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             router,
+            cors,
             slot,
             max_requests,
             metrics: app.shared.metrics.shard(app.worker_id),
-            api_prefix: app.settings.api.api_prefix.clone(),
+            api: app.settings.api.clone(),
             body_timeout: app.settings.connections.body_timeout,
         })
+    }
+
+    /// CORS around the router: a preflight is answered here, every other answer gets
+    /// the CORS headers, the 413 of a body over its ceiling included.
+    async fn route(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        expired: Option<&Expired>,
+    ) -> Response<Body> {
+        if Cors::is_preflight(req.method()) {
+            return self.cors.preflight(req.headers());
+        }
+        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        req.extensions_mut().insert(ClientAddr(peer));
+        let mut req = match expired {
+            Some(expired) => {
+                req.map(|body| Body::new(TimedBody::new(body, self.body_timeout, expired.clone())))
+            }
+            None => req.map(|_| Body::empty()),
+        };
+        let mut response = match body_limit::limit(&self.api, &mut req) {
+            Ok(()) => self.guarded(req).await,
+            Err(too_large) => too_large.into_response(),
+        };
+        self.cors.apply(origin.as_ref(), response.headers_mut());
+        response
+    }
+
+    /// The router's answer; a handler that panics is a 500 in LightRAG's shape (the
+    /// panic hook has logged it), and the worker carries on. The extractors' own body
+    /// limit is off: [`body_limit`] applies the route's.
+    async fn guarded(&self, req: Request<Body>) -> Response<Body> {
+        let mut router = DefaultBodyLimit::disable().layer(self.router.clone());
+        match AssertUnwindSafe(async move { router.call(req).await })
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(never)) => match never {},
+            Err(panic) => error::panic_response(panic),
+        }
     }
 }
 
@@ -125,18 +179,8 @@ pub async fn handle(
     } else if let Err(rejection) = limits::check(&req) {
         ApiError::from(rejection).into_response()
     } else {
-        strip_api_prefix(&mut req, &shared.api_prefix);
-        req.extensions_mut().insert(ClientAddr(peer));
-        let req = match &expired {
-            Some(expired) => req
-                .map(|body| Body::new(TimedBody::new(body, shared.body_timeout, expired.clone()))),
-            None => req.map(|_| Body::empty()),
-        };
-        let mut router = shared.router.clone();
-        match router.call(req).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
+        strip_api_prefix(&mut req, &shared.api.api_prefix);
+        shared.route(req, peer, expired.as_ref()).await
     };
     if expired.is_some_and(|e| e.get()) {
         response = body_timed_out(shared.body_timeout);
@@ -150,7 +194,7 @@ pub async fn handle(
     let elapsed = started.elapsed();
     // Grouped by route, as the router saw it; the access log keeps what the client sent.
     shared.metrics.record(
-        unprefixed(uri.path(), &shared.api_prefix),
+        unprefixed(uri.path(), &shared.api.api_prefix),
         response.status().as_u16(),
         elapsed,
     );

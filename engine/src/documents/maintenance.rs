@@ -14,11 +14,13 @@ pub fn clear_everything(ws: &Workspace) -> Result<usize> {
     for ns in KvNamespace::DOCUMENT_DATA {
         ws.storage.kv_drop(ns)?;
     }
+    ws.storage.graph_drop()?;
+    // After the graph: a cache over it reads the generations first (see
+    // `Generations`), so one that reads between a bump and the drop keeps a stale copy.
     for ns in VectorNamespace::ALL {
         ws.storage.vectors_drop(ns)?;
         ws.generations.bump(ns);
     }
-    ws.storage.graph_drop()?;
     ws.storage.docs_drop()?;
     let mut deleted = 0;
     if let Ok(entries) = std::fs::read_dir(&ws.input_dir) {

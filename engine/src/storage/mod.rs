@@ -163,6 +163,11 @@ fn postgres_detail(e: &::postgres::Error) -> String {
 /// Per-namespace write counters shared by every process that caches vectors. The worker
 /// crate implements it on the shared-memory arena; [`LocalGenerations`] serves one
 /// process.
+///
+/// A namespace is bumped after the store's write, and a graph element's vector is
+/// written after its node or edge (`elements.rs`), so a cache that reads the generation
+/// before the store (vectors, node degrees, the worker's label list) never keeps a stale
+/// copy under the current generation.
 pub trait Generations: Send + Sync {
     fn current(&self, namespace: VectorNamespace) -> u64;
     fn bump(&self, namespace: VectorNamespace);

@@ -1,6 +1,7 @@
-//! The HTTP routes and the layers around them. Each API area gets its own module;
-//! protected routes sit behind [`require_auth`]; unknown paths and methods, panics,
-//! body ceilings and CORS answer in LightRAG's shapes.
+//! The HTTP routes. Each API area gets its own module; protected routes sit behind
+//! [`guard::RequireAuth`]; unknown paths and methods answer in LightRAG's shapes. What
+//! every route shares (CORS, body ceilings, the panic guard) is done around the router,
+//! in [`crate::service`].
 
 mod auth;
 mod contract;
@@ -8,6 +9,7 @@ mod customization;
 mod docs;
 mod documents;
 mod graph;
+mod guard;
 mod health;
 mod metrics;
 mod ndjson;
@@ -21,23 +23,18 @@ mod webui;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::HeaderValue;
 use lightrag_supervisor::WorkerContext;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::app::App;
-use crate::{body_limit, error};
+use crate::error;
+use guard::RequireAuth;
 
 /// Why the application could not be built (the worker then exits with APP_LOAD_ERROR).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("invalid CORS origin {0:?}")]
-    CorsOrigin(String),
+    #[error(transparent)]
+    Cors(#[from] crate::cors::InvalidOrigin),
     #[cfg(feature = "testing")]
     #[error("boot failure requested by the test-boot-exit file")]
     InjectedFailure,
@@ -127,14 +124,10 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     let protected = protected.merge(testing::routes(ctx)?);
     #[cfg(not(feature = "testing"))]
     let _ = ctx;
-    let protected =
-        protected.route_layer(middleware::from_fn_with_state(app.clone(), require_auth));
+    let protected = protected.route_layer(RequireAuth::protected(app.clone()));
     let verify = Router::new()
         .route("/auth/verify", get(auth::auth_verify))
-        .route_layer(middleware::from_fn_with_state(
-            app.clone(),
-            require_auth_ignoring_whitelist,
-        ));
+        .route_layer(RequireAuth::ignoring_whitelist(app.clone()));
     let router = Router::new()
         .route("/", get(root::root))
         .route("/login", post(auth::login))
@@ -157,61 +150,5 @@ pub fn router(ctx: &WorkerContext, app: Arc<App>) -> Result<Router, AppError> {
     Ok(router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            body_limit::enforce,
-        ))
-        .layer(DefaultBodyLimit::disable())
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(cors(&app.settings.api.cors_origins)?)
         .with_state(app))
-}
-
-/// CORS_ORIGINS: `*` for any origin (without credentials), or a list (with
-/// credentials); every method and header; `X-New-Token` readable by scripts.
-fn cors(origins: &[String]) -> Result<CorsLayer, AppError> {
-    let layer = CorsLayer::new().expose_headers([http::HeaderName::from_static("x-new-token")]);
-    if origins.iter().any(|o| o == "*") {
-        return Ok(layer
-            .allow_origin(AllowOrigin::any())
-            .allow_methods(tower_http::cors::Any)
-            .allow_headers(tower_http::cors::Any));
-    }
-    let list = origins
-        .iter()
-        .map(|o| HeaderValue::from_str(o).map_err(|_| AppError::CorsOrigin(o.clone())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(layer
-        .allow_origin(AllowOrigin::list(list))
-        .allow_methods(AllowMethods::mirror_request())
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_credentials(true))
-}
-
-async fn authorize(app: &App, respect_whitelist: bool, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let granted = match app.auth.check(path, req.headers(), respect_whitelist) {
-        Ok(granted) => granted,
-        Err(e) => return e.into_response(),
-    };
-    let renewed = app.auth.renewal(&granted, path);
-    let mut response = next.run(req).await;
-    if let Some(token) = renewed.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        response.headers_mut().insert("x-new-token", token);
-    }
-    response
-}
-
-/// LightRAG's auth dependency on a protected route.
-async fn require_auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    authorize(&app, true, req, next).await
-}
-
-/// The same, for `/auth/verify`, which ignores WHITELIST_PATHS.
-async fn require_auth_ignoring_whitelist(
-    State(app): State<Arc<App>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    authorize(&app, false, req, next).await
 }

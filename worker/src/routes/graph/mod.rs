@@ -1,8 +1,9 @@
 //! Knowledge-graph routes: the reads the web UI's graph explorer makes (`/graphs`, the
-//! label list, popular labels, label search, entity existence) here, and the edits
-//! (create, edit, rename, merge, delete) in [`edit`].
+//! label list (kept between changes, [`labels`]), popular labels, label search, entity
+//! existence) here, and the edits (create, edit, rename, merge, delete) in [`edit`].
 
 pub mod edit;
+mod labels;
 
 use std::sync::Arc;
 
@@ -20,8 +21,8 @@ use crate::workspace::Ws;
 /// Every entity name.
 #[utoipa::path(get, path = "/graph/label/list", tag = "graph",
     responses((status = 200, body = Vec<String>)))]
-pub async fn label_list(Ws(ws): Ws) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(blocking(&ws, |ws| ws.storage.node_names()).await?))
+pub async fn label_list(Ws(ws): Ws) -> Result<axum::response::Response, ApiError> {
+    labels::answer(ws).await
 }
 
 /// Entity names by number of relations, most connected first.
