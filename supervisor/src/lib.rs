@@ -10,6 +10,7 @@
 pub mod arbiter;
 pub mod arena;
 mod backoff;
+pub mod boot_pages;
 pub mod clock;
 mod fleet;
 pub mod fork_safety;
@@ -53,7 +54,12 @@ const STARTUP_FAILURE: i32 = 1;
 /// Runs the master with `args` (program name first); returns the exit code.
 pub fn run(args: Vec<OsString>, app: Application) -> i32 {
     match start(args, app) {
-        Ok(arbiter) => arbiter.run(),
+        Ok(arbiter) => {
+            // Configuration, binding and the arena's layout are done; the loop needs
+            // little of what they ran.
+            boot_pages::release();
+            arbiter.run()
+        }
         Err(line) => {
             eprintln!("Error: {line}");
             STARTUP_FAILURE

@@ -205,6 +205,9 @@ async fn boot_and_serve(ctx: WorkerContext) -> i32 {
         generation = ctx.generation,
         "Worker ready"
     );
+    // What booting ran (the configuration's copy, the store's schema, the router) is
+    // not needed to serve: serving maps what it runs.
+    lightrag_supervisor::boot_pages::release();
     let shared = service::Shared::new(router, &app, ctx.slot, ctx.max_requests);
     server::serve(listener, shared, &ctx.settings, tls, stop).await;
     tracing::info!(worker = ctx.id, pid, "Worker exiting");
