@@ -46,6 +46,33 @@ impl<T> RobustMutex<T> {
     /// master before forking. `T` must be plain data (no pointers into one process).
     pub unsafe fn init_at(place: *mut Self, value: T) -> Result<&'static Self, LockError> {
         unsafe {
+            Self::init_lock_at(place)?;
+            UnsafeCell::raw_get(&raw const (*place).value).write(value);
+            Ok(&*place)
+        }
+    }
+
+    /// Initialises the mutex at `place` around the value the zero-filled mapping already
+    /// holds there. Writing a large table's empty value would make every page of it
+    /// resident (in the master, before any worker needs it); left alone, a page of the
+    /// table exists only once a worker writes to it.
+    ///
+    /// # Safety
+    /// As [`RobustMutex::init_at`], and the bytes at `place` are still zero and all-zero
+    /// bytes are a valid `T`.
+    pub unsafe fn init_zeroed_at(place: *mut Self) -> Result<&'static Self, LockError> {
+        unsafe {
+            Self::init_lock_at(place)?;
+            Ok(&*place)
+        }
+    }
+
+    /// The process-shared, robust pthread mutex at `place`.
+    ///
+    /// # Safety
+    /// As [`RobustMutex::init_at`].
+    unsafe fn init_lock_at(place: *mut Self) -> Result<(), LockError> {
+        unsafe {
             let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
             check(libc::pthread_mutexattr_init(&mut attr))?;
             let result = check(libc::pthread_mutexattr_setpshared(
@@ -65,9 +92,7 @@ impl<T> RobustMutex<T> {
                 ))
             });
             libc::pthread_mutexattr_destroy(&mut attr);
-            result?;
-            UnsafeCell::raw_get(&raw const (*place).value).write(value);
-            Ok(&*place)
+            result
         }
     }
 

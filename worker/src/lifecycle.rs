@@ -32,8 +32,12 @@ impl WorkerHooks {
         }
     }
 
-    /// Runs `hook` on a blocking thread, so the runtime keeps beating meanwhile.
+    /// Runs `hook` on a blocking thread, so the runtime keeps beating meanwhile. A hook
+    /// that is not configured starts no thread (an idle one stays 10 s).
     pub async fn run(&self, hook: Hook) {
+        if self.settings.hook(hook).is_none() {
+            return;
+        }
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             hooks::run_logged(&this.settings, hook, this.event)

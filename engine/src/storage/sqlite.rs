@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 mod graph;
+mod page_cache;
 mod readers;
 mod vectors;
 
@@ -99,6 +100,7 @@ impl SqliteStorage {
     pub fn open(working_dir: &Path, workspace: &str) -> Result<SqliteStorage> {
         std::fs::create_dir_all(working_dir)?;
         let path = working_dir.join(FILE_NAME);
+        page_cache::configure();
         let conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Workers open the file at the same moment after a fork; switching to WAL takes

@@ -114,12 +114,15 @@ impl StatusSlots {
     /// Initialises the slots at `place`.
     ///
     /// # Safety
-    /// As [`RobustMutex::init_at`]: shared memory, before any other process uses it.
+    /// As [`RobustMutex::init_zeroed_at`]: zero-filled shared memory, before any other
+    /// process uses it.
     pub unsafe fn init_at(place: *mut Self) -> Result<(), LockError> {
         unsafe {
             RobustMutex::init_at(&raw mut (*place).placing, ())?;
+            // The slots are 530 KiB of zeros, which is PipelineState::EMPTY: only their
+            // locks are written, so a slot's pages exist once a pipeline writes to it.
             for i in 0..SLOTS {
-                RobustMutex::init_at(&raw mut (*place).slots[i], PipelineState::EMPTY)?;
+                RobustMutex::init_zeroed_at(&raw mut (*place).slots[i])?;
             }
         }
         Ok(())
