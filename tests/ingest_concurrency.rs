@@ -202,7 +202,11 @@ fn documents_extracted_while_a_merge_runs_share_the_next_one() {
     for i in 0..texts.len() {
         let file = format!("doc{i}.txt");
         assert!(
-            ada["file_path"].as_str().unwrap().split("<SEP>").any(|f| f == file),
+            ada["file_path"]
+                .as_str()
+                .unwrap()
+                .split("<SEP>")
+                .any(|f| f == file),
             "{ada}"
         );
     }
@@ -263,7 +267,9 @@ fn a_worker_killed_during_a_merge_leaves_its_documents_to_be_indexed_again() {
         texts.len(),
         "{ada}"
     );
-    let graph = server.get("/graphs?label=Ada%20Lovelace&max_depth=1").json();
+    let graph = server
+        .get("/graphs?label=Ada%20Lovelace&max_depth=1")
+        .json();
     let edge = graph["edges"]
         .as_array()
         .unwrap()

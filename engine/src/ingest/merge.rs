@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use futures_util::StreamExt;
 use serde_json::Map;
 
-use super::schedule::Priority;
 use super::extract::Contribution;
+use super::schedule::Priority;
 use super::{Entities, Ingest, IngestError, Relations};
 use crate::llm::{ModelError, SummaryRequest, wait};
 use crate::storage::graph::{Entity, GRAPH_FIELD_SEP, Relation};
@@ -131,7 +131,8 @@ impl Ingest<'_> {
                         let kept = mode.kept(state.as_ref()).map(|e| e.description.as_str());
                         let description = merge_fragments(kept, &c.descriptions);
                         let description = self.condense("Entity", name, description).await?;
-                        state = Some(self.entity_record(name, c, state.as_ref(), description, mode));
+                        state =
+                            Some(self.entity_record(name, c, state.as_ref(), description, mode));
                         mode = Write::Merge;
                     }
                     Ok::<_, ModelError>(state.expect("every element has a contribution"))
@@ -150,7 +151,8 @@ impl Ingest<'_> {
                         let kept = mode.kept(state.as_ref()).map(|r| r.description.as_str());
                         let description = merge_fragments(kept, &c.descriptions);
                         let description = self.condense("Relation", &label, description).await?;
-                        state = Some(self.relation_record(pair, c, state.as_ref(), description, mode));
+                        state =
+                            Some(self.relation_record(pair, c, state.as_ref(), description, mode));
                         mode = Write::Merge;
                     }
                     Ok::<_, ModelError>(state.expect("every element has a contribution"))

@@ -360,9 +360,15 @@ fn a_batch_merges_to_the_graph_of_its_documents_merged_one_by_one() {
         .collect();
     // Nothing of the graph is written before the merge.
     assert!(batched.storage.node_names().unwrap().is_empty());
-    indexer.merge(&extracted.iter().collect::<Vec<_>>()).unwrap();
+    indexer
+        .merge(&extracted.iter().collect::<Vec<_>>())
+        .unwrap();
     let expected = graph_snapshot(&one_by_one);
-    let lovelace = one_by_one.storage.node_get("Ada Lovelace").unwrap().unwrap();
+    let lovelace = one_by_one
+        .storage
+        .node_get("Ada Lovelace")
+        .unwrap()
+        .unwrap();
     assert!(
         !lovelace.description.contains(GRAPH_FIELD_SEP),
         "the fixture condenses: {lovelace:?}"
