@@ -338,16 +338,19 @@ fn folding_fixture() -> Fixture {
     f
 }
 
+fn document((id, content, file): &(String, String, String)) -> Document<'_> {
+    Document {
+        id,
+        content,
+        file_path: file,
+        chunking: None,
+        has_headings: false,
+    }
+}
+
 #[test]
 fn a_batch_merges_to_the_graph_of_its_documents_merged_one_by_one() {
     let docs = shared_entity_documents();
-    let document = |(id, content, file): &(String, String, String)| Document {
-        id: id.as_str(),
-        content: content.as_str(),
-        file_path: file.as_str(),
-        chunking: None,
-        has_headings: false,
-    };
     let one_by_one = folding_fixture();
     for doc in &docs {
         one_by_one.indexer().run(&document(doc)).unwrap();
