@@ -213,7 +213,7 @@ impl Ingest<'_> {
         purge_cache: bool,
     ) -> Result<(), IngestError> {
         let kv = self.stores.kv;
-        self.write_graph(&plan.rebuilt.0, &plan.rebuilt.1, Write::Replace)?;
+        self.write_graph(&[(&plan.rebuilt.0, &plan.rebuilt.1)], Write::Replace)?;
         self.stores.drop_relations(&plan.gone_relations)?;
         self.stores.drop_entities(&plan.gone_entities)?;
         self.stores

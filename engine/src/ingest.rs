@@ -1,11 +1,13 @@
-//! One document through the indexing steps: chunk, embed the chunks, extract entities
-//! and relations per chunk ([`extract`], answers cached), merge them into the graph and
-//! the entity and relation vector stores with source tracking ([`merge`]), and record
-//! the per-document indexes. The chunks' vectors and their extractions are computed at
-//! once, as LightRAG does. The caller owns status and the run: one run per workspace at
-//! a time (the pipeline lock), its documents sharing one [`Scheduling`], because merges
-//! read, modify and write: documents naming the same entity merge in turn, others at
-//! once.
+//! A document through the indexing steps, in two halves. [`Ingest::extract`]: chunk,
+//! store and embed the chunks, extract entities and relations per chunk ([`extract`],
+//! answers cached); the chunks' vectors and their extractions are computed at once, as
+//! LightRAG does. [`Ingest::merge`]: merge what a batch of documents said into the
+//! graph and the entity and relation vector stores with source tracking ([`merge`]),
+//! and record the per-document indexes. The caller owns status and the run: one run
+//! per workspace at a time (the pipeline lock), its documents sharing one
+//! [`Scheduling`]; several documents extract at once, and because a merge reads,
+//! modifies and writes, one merge runs at a time, taking every document waiting
+//! (the runner's group commit).
 
 mod extract;
 mod merge;
@@ -98,8 +100,19 @@ pub struct Ingest<'a> {
     pub now: i64,
 }
 
+/// A document chunked, its chunks stored and embedded, and what they say gathered:
+/// what is left is its merge ([`Ingest::merge`]).
+pub struct Extracted {
+    pub doc_id: String,
+    pub(crate) entities: Entities,
+    pub(crate) relations: Relations,
+    pub report: IngestReport,
+}
+
 impl Ingest<'_> {
-    pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
+    /// A document's chunks stored with their vectors, and what they say about entities
+    /// and relations, ready to merge.
+    pub fn extract(&self, doc: &Document<'_>) -> Result<Extracted, IngestError> {
         let server = Plan::FixedToken(self.chunking.clone());
         let plan = doc.chunking.unwrap_or(&server);
         let chunks = chunking::split(
@@ -175,28 +188,51 @@ impl Ingest<'_> {
             wait(async { tokio::join!(chunk_vectors, self.extract_all(&refs, &mut report)) });
         stored?;
         let (entities, relations) = extract::gather(&refs, extractions?, &mut report);
-        // Every relation's endpoints are among the entities: holding the names covers
-        // the relations between them too.
-        let _merging = self.scheduling.merging.hold(entities.keys());
-        self.write_graph(&entities, &relations, Write::Merge)?;
-        let names: Vec<&String> = entities.keys().collect();
-        let pairs: Vec<[&String; 2]> = relations.keys().map(|(s, t)| [s, t]).collect();
-        let entity_index = [(
-            doc.id.to_owned(),
-            json!({"entity_names": names, "count": names.len()}),
-        )];
-        let relation_index = [(
-            doc.id.to_owned(),
-            json!({"relation_pairs": pairs, "count": pairs.len()}),
-        )];
+        report.entities = entities.len();
+        report.relations = relations.len();
+        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
+        Ok(Extracted {
+            doc_id: doc.id.to_owned(),
+            entities,
+            relations,
+            report,
+        })
+    }
+
+    /// Merges a batch of extracted documents, in order, into the graph and its vector
+    /// stores (one read and one write per kind, the result that of merging them one by
+    /// one), then records which entities and relations each document named. The caller
+    /// runs one merge at a time per workspace.
+    pub fn merge(&self, batch: &[&Extracted]) -> Result<(), IngestError> {
+        let graph: Vec<(&Entities, &Relations)> =
+            batch.iter().map(|d| (&d.entities, &d.relations)).collect();
+        self.write_graph(&graph, Write::Merge)?;
+        let mut entity_index = Vec::with_capacity(batch.len());
+        let mut relation_index = Vec::with_capacity(batch.len());
+        for d in batch {
+            let names: Vec<&String> = d.entities.keys().collect();
+            let pairs: Vec<[&String; 2]> = d.relations.keys().map(|(s, t)| [s, t]).collect();
+            entity_index.push((
+                d.doc_id.clone(),
+                json!({"entity_names": names, "count": names.len()}),
+            ));
+            relation_index.push((
+                d.doc_id.clone(),
+                json!({"relation_pairs": pairs, "count": pairs.len()}),
+            ));
+        }
         self.stores.kv.kv_upsert_many(&[
             (KvNamespace::FullEntities, &entity_index),
             (KvNamespace::FullRelations, &relation_index),
         ])?;
-        report.entities = entities.len();
-        report.relations = relations.len();
-        report.chunk_ids = chunk_records.into_iter().map(|(id, _)| id).collect();
-        Ok(report)
+        Ok(())
+    }
+
+    /// One document through every step, merged on its own.
+    pub fn run(&self, doc: &Document<'_>) -> Result<IngestReport, IngestError> {
+        let extracted = self.extract(doc)?;
+        self.merge(&[&extracted])?;
+        Ok(extracted.report)
     }
 
     /// Vectors for `texts`, batched as configured.

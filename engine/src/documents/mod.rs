@@ -3,6 +3,7 @@
 //! - [`intake`]: admission control and the one-document-per-name reservation.
 //! - [`runner`]: the pipeline that parses, chunks, extracts and merges documents, one
 //!   run per workspace across every process.
+//! - [`merger`]: the run's merges, documents batched as they finish extracting.
 //! - [`deletion`]: deleting documents all-or-nothing, resumed after a crash.
 //! - [`maintenance`]: clearing, retrying failed documents, cancellation, status.
 //! - [`scan`]: queueing the files dropped into a workspace's input directory.
@@ -17,6 +18,7 @@ pub mod input_files;
 pub mod input_store;
 pub mod intake;
 pub mod maintenance;
+mod merger;
 pub mod runner;
 pub mod scan;
 

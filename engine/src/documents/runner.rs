@@ -5,7 +5,8 @@
 //!
 //! A document goes `pending` → (`parsing`, for a file) → `processing` → `processed`
 //! with its chunk count, or `failed` with the reason. MAX_PARALLEL_INSERT documents
-//! are processed at once; merges of documents naming a common entity take turns.
+//! are parsed, chunked and extracted at once, each on its own thread; the documents
+//! extracted are merged by the run's merger, in batches ([`super::merger`]).
 //!
 //! `parsing` is recorded durably before a file is parsed and replaced once its text is
 //! stored (or its parse failed), so a document found still `parsing` by a later run is
@@ -29,6 +30,7 @@ use crate::storage::{DocStatus, DocStatusRecord, FullDoc, KvNamespace, Result, W
 use crate::workspace::Workspace;
 
 use super::deletion;
+use super::merger::{Merges, Waiting};
 
 /// LightRAG's job name for document processing runs.
 const JOB_NAME: &str = "Default Job";
@@ -166,22 +168,38 @@ impl Pipeline {
             board.message(&format!("Processing {total} document(s)"));
             let next = AtomicUsize::new(0);
             let failure = Mutex::new(None);
+            let fail = |error| {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(error);
+            };
+            let failed = || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
             let parallel = self.config.max_parallel_insert.clamp(1, total);
+            let merges = Merges::new(parallel);
             std::thread::scope(|scope| {
+                let merger = scope.spawn(|| {
+                    let _runtime = runtime.enter();
+                    self.with_indexer(ws, &scheduling, |indexer| {
+                        merges.run(ws, indexer, claim, total)
+                    })
+                });
+                let mut extractors = Vec::with_capacity(parallel);
                 for _ in 0..parallel {
-                    scope.spawn(|| {
+                    extractors.push(scope.spawn(|| {
                         // Model clients belong to the process's runtime.
                         let _runtime = runtime.enter();
                         self.with_indexer(ws, &scheduling, |indexer| {
                             loop {
                                 let index = next.fetch_add(1, Ordering::AcqRel);
                                 let Some(doc) = docs.get(index) else { break };
-                                let outcome = if !claim.still_held() {
+                                if !claim.still_held() || failed() {
                                     break;
-                                } else if board.cancellation_requested() {
-                                    cancel(ws, doc.clone())
+                                }
+                                let outcome = if board.cancellation_requested() {
+                                    cancel(ws, doc.clone()).map(|()| None)
                                 } else {
-                                    process_one(
+                                    extract_one(
                                         ws,
                                         indexer,
                                         claim,
@@ -191,16 +209,36 @@ impl Pipeline {
                                         total,
                                     )
                                 };
-                                if let Err(error) = outcome {
-                                    failure
-                                        .lock()
-                                        .unwrap_or_else(|e| e.into_inner())
-                                        .get_or_insert(error);
-                                    break;
+                                match outcome {
+                                    Ok(Some(waiting)) => merges.submit(waiting),
+                                    Ok(None) => {}
+                                    Err(error) => {
+                                        fail(error);
+                                        break;
+                                    }
                                 }
                             }
                         });
-                    });
+                    }));
+                }
+                // The merger is told there is no more once every extractor is done,
+                // even one that panicked; a panic is raised again after that.
+                let mut panic = None;
+                for extractor in extractors {
+                    if let Err(p) = extractor.join() {
+                        panic.get_or_insert(p);
+                    }
+                }
+                merges.close();
+                match merger.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => fail(error),
+                    Err(p) => {
+                        panic.get_or_insert(p);
+                    }
+                }
+                if let Some(p) = panic {
+                    std::panic::resume_unwind(p);
                 }
             });
             if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
@@ -324,10 +362,10 @@ fn duplicate_of(
     Ok(None)
 }
 
-/// One document: its text (parsed from its file if need be), indexed, its status
-/// recorded as `processed` with its chunk count or `failed` with the reason. A claim
+/// One document: its text (parsed from its file if need be), chunked and extracted,
+/// ready for the merger; or its status recorded as `failed` with the reason. A claim
 /// lost meanwhile writes no final status: the new holder processes the document again.
-fn process_one(
+fn extract_one(
     ws: &Workspace,
     indexer: &Ingest<'_>,
     claim: &Claim,
@@ -335,7 +373,7 @@ fn process_one(
     mut doc: DocStatusRecord,
     index: usize,
     total: usize,
-) -> Result<()> {
+) -> Result<Option<Waiting>> {
     let board = &*ws.board;
     board.progress(index + 1);
     board.message(&format!(
@@ -365,7 +403,7 @@ fn process_one(
     }
     let started = std::time::Instant::now();
     let outcome = match content.map(|stored| {
-        indexer.run(&Document {
+        indexer.extract(&Document {
             id: &doc.id,
             content: &stored.text,
             file_path: &doc.file_path,
@@ -373,41 +411,29 @@ fn process_one(
             has_headings: parsing::has_headings(&doc.file_path),
         })
     }) {
-        Err(reason) => Err(reason),
-        Ok(Ok(report)) => Ok(report),
+        Err(reason) => reason,
+        Ok(Ok(extracted)) => {
+            return Ok(Some(Waiting {
+                doc,
+                extracted,
+                index,
+                started,
+            }));
+        }
         // A store that is away fails no document: it stays `processing`, and a run
         // after the store is back indexes it again (every write is idempotent).
         Ok(Err(IngestError::Storage(e))) if e.kind() == ErrorKind::Unavailable => {
             return Err(e);
         }
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => e.to_string(),
     };
     if !claim.still_held() {
-        return Ok(());
+        return Ok(None);
     }
+    tracing::error!(doc_id = %doc.id, error = %outcome, "document failed");
     doc.updated_at = clock::now_iso8601();
-    match outcome {
-        Ok(report) => {
-            tracing::info!(
-                doc_id = %doc.id,
-                chunks = report.chunk_ids.len(),
-                entities = report.entities,
-                relations = report.relations,
-                skipped_records = report.skipped_records,
-                cached_extractions = report.cached_extractions,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "document processed"
-            );
-            doc.status = DocStatus::Processed;
-            doc.chunks_count = Some(report.chunk_ids.len());
-            doc.error_msg = None;
-        }
-        Err(error) => {
-            tracing::error!(doc_id = %doc.id, %error, "document failed");
-            doc.status = DocStatus::Failed;
-            doc.error_msg = Some(error);
-        }
-    }
+    doc.status = DocStatus::Failed;
+    doc.error_msg = Some(outcome);
     ws.storage.doc_upsert(std::slice::from_ref(&doc))?;
     board.message(&format!(
         "Completed processing file {}/{total}: {} ({})",
@@ -415,5 +441,5 @@ fn process_one(
         doc.file_path,
         doc.status
     ));
-    Ok(())
+    Ok(None)
 }

@@ -1,20 +1,14 @@
 //! What the documents of one pipeline run share, as LightRAG's pipeline does: the
 //! model calls in flight (MAX_ASYNC across every document of the run, the calls of a
 //! merge served before waiting extractions, as LightRAG gives summaries a higher
-//! priority) and the graph elements being merged.
-//!
-//! A merge reads, modifies and writes the entities (and the relations between them) a
-//! document names, so two documents naming the same entity merge one after the other;
-//! documents that share no entity merge at once (LightRAG's keyed locks, per entity
-//! name). A document takes all its names at once or none, so two merges never wait
-//! for each other's names (no deadlock), and its writes stay one batch.
+//! priority). Merges need no lock here: the run makes one at a time, each taking every
+//! document waiting (`documents::merger`).
 //!
 //! The gate sits in front of the cross-process permits: a call that passes it finds
 //! one of those free at once, and a finished call wakes the next waiter straight away
 //! instead of at the permits' next poll.
 
-use std::collections::HashSet;
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
@@ -93,53 +87,9 @@ impl Gate {
     }
 }
 
-/// Entity names being merged, each by one document at a time.
-#[derive(Default)]
-pub(crate) struct KeyedLocks {
-    held: Mutex<HashSet<String>>,
-    released: Condvar,
-}
-
-/// Names held by one merge, given back on drop.
-pub(crate) struct Keys<'l> {
-    locks: &'l KeyedLocks,
-    keys: Vec<String>,
-}
-
-impl Drop for Keys<'_> {
-    fn drop(&mut self) {
-        let mut held = self.locks.lock();
-        for key in &self.keys {
-            held.remove(key);
-        }
-        drop(held);
-        self.locks.released.notify_all();
-    }
-}
-
-impl KeyedLocks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Blocks until none of `keys` is held by another merge, then holds them all.
-    pub(crate) fn hold<'k>(&self, keys: impl IntoIterator<Item = &'k String>) -> Keys<'_> {
-        let mut keys: Vec<String> = keys.into_iter().cloned().collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut held = self.lock();
-        while keys.iter().any(|k| held.contains(k)) {
-            held = self.released.wait(held).unwrap_or_else(|e| e.into_inner());
-        }
-        held.extend(keys.iter().cloned());
-        Keys { locks: self, keys }
-    }
-}
-
-/// One run's shared turns: the model gate and the entities being merged.
+/// One run's shared turns: the model gate.
 pub struct Scheduling {
     pub(crate) model: Gate,
-    pub(crate) merging: KeyedLocks,
 }
 
 impl Scheduling {
@@ -147,7 +97,6 @@ impl Scheduling {
     pub fn new(llm_concurrency: usize) -> Scheduling {
         Scheduling {
             model: Gate::new(llm_concurrency),
-            merging: KeyedLocks::default(),
         }
     }
 }
@@ -181,39 +130,6 @@ mod tests {
         }
         assert!(peak.load(Ordering::SeqCst) <= 3);
         assert_eq!(gate.lock().free, 3, "every slot is given back");
-    }
-
-    fn keys(names: &[&str]) -> Vec<String> {
-        names.iter().map(|n| (*n).to_owned()).collect()
-    }
-
-    #[test]
-    fn merges_of_distinct_entities_hold_their_names_at_once() {
-        let locks = KeyedLocks::default();
-        let first = locks.hold(&keys(&["Alan Turing", "Bletchley Park"]));
-        // Would block forever under one merge lock for the whole run.
-        let second = locks.hold(&keys(&["Grace Hopper", "Grace Hopper"]));
-        assert_eq!(locks.lock().len(), 3);
-        drop((first, second));
-        assert!(locks.lock().is_empty(), "every name is given back");
-    }
-
-    #[test]
-    fn a_merge_naming_a_held_entity_waits_for_it() {
-        let locks = KeyedLocks::default();
-        let order = Mutex::new(Vec::new());
-        let held = locks.hold(&keys(&["Alan Turing", "Bletchley Park"]));
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let _keys = locks.hold(&keys(&["Bletchley Park", "Enigma"]));
-                order.lock().unwrap().push("second");
-            });
-            // Whenever the second merge starts, it cannot pass before this release.
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            order.lock().unwrap().push("first");
-            drop(held);
-        });
-        assert_eq!(*order.lock().unwrap(), ["first", "second"]);
     }
 
     #[tokio::test]

@@ -272,3 +272,109 @@ fn merge_fragments_keeps_order_and_drops_repeats() {
         "b<SEP>c<SEP>d"
     );
 }
+
+/// Everything indexing writes about the graph, comparable across stores: nodes, edges,
+/// their vectors and chunk lists, and the per-document indexes.
+fn graph_snapshot(f: &Fixture) -> Vec<String> {
+    use crate::storage::VectorStorage;
+    let mut rows = Vec::new();
+    for name in f.storage.node_names().unwrap() {
+        rows.push(format!("{:?}", f.storage.node_get(&name).unwrap()));
+        let mut edges: Vec<String> = f
+            .storage
+            .edges_of(&name)
+            .unwrap()
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect();
+        edges.sort();
+        rows.extend(edges);
+    }
+    for ns in [VectorNamespace::Entities, VectorNamespace::Relationships] {
+        let mut vectors: Vec<String> = f
+            .storage
+            .vectors_all(ns)
+            .unwrap()
+            .iter()
+            .map(|v| format!("{} {:?} {}", v.id, v.vector, v.meta))
+            .collect();
+        vectors.sort();
+        rows.extend(vectors);
+    }
+    for ns in [
+        KvNamespace::EntityChunks,
+        KvNamespace::RelationChunks,
+        KvNamespace::FullEntities,
+        KvNamespace::FullRelations,
+    ] {
+        for key in f.storage.kv_keys(ns).unwrap() {
+            rows.push(format!("{key} {:?}", f.storage.kv_get(ns, &key).unwrap()));
+        }
+    }
+    rows
+}
+
+/// Documents naming the same few entities, each in sentences of its own.
+fn shared_entity_documents() -> Vec<(String, String, String)> {
+    (0..4)
+        .map(|i| {
+            (
+                format!("doc-{i}"),
+                format!(
+                    "Ada Lovelace met Charles Babbage in London in year {i}. Charles Babbage \
+                     showed Ada Lovelace the Difference Engine at meeting {i}. NASA studied \
+                     Ada Lovelace and Charles Babbage in survey {i}."
+                ),
+                format!("f{i}.txt"),
+            )
+        })
+        .collect()
+}
+
+/// Small limits, so that the fold condenses descriptions and drops old sources.
+fn folding_fixture() -> Fixture {
+    let mut f = Fixture::new();
+    f.summary.force_on_merge = 3;
+    f
+}
+
+fn document((id, content, file): &(String, String, String)) -> Document<'_> {
+    Document {
+        id,
+        content,
+        file_path: file,
+        chunking: None,
+        has_headings: false,
+    }
+}
+
+#[test]
+fn a_batch_merges_to_the_graph_of_its_documents_merged_one_by_one() {
+    let docs = shared_entity_documents();
+    let one_by_one = folding_fixture();
+    for doc in &docs {
+        one_by_one.indexer().run(&document(doc)).unwrap();
+    }
+    let batched = folding_fixture();
+    let indexer = batched.indexer();
+    let extracted: Vec<Extracted> = docs
+        .iter()
+        .map(|doc| indexer.extract(&document(doc)).unwrap())
+        .collect();
+    // Nothing of the graph is written before the merge.
+    assert!(batched.storage.node_names().unwrap().is_empty());
+    indexer
+        .merge(&extracted.iter().collect::<Vec<_>>())
+        .unwrap();
+    let expected = graph_snapshot(&one_by_one);
+    let lovelace = one_by_one
+        .storage
+        .node_get("Ada Lovelace")
+        .unwrap()
+        .unwrap();
+    assert!(
+        !lovelace.description.contains(GRAPH_FIELD_SEP),
+        "the fixture condenses: {lovelace:?}"
+    );
+    assert_eq!(graph_snapshot(&batched), expected);
+}
