@@ -4,6 +4,15 @@
 //! mapped from WORKING_DIR and an exact delta of the writes after it (see
 //! [`super::ann`]), brought up to date only when the namespace's generation counter has
 //! moved since, so a write on any worker is seen everywhere at the next query.
+//!
+//! A worker's indexes publish new segments on a thread of their own when they are given
+//! the generation counters to announce them with ([`Indexes::building_in_background`],
+//! as a served workspace's are): the write that triggered the build has returned long
+//! before, and any lock its caller holds (a document's merge) is not held for it. A
+//! query starts a build that writes left pending (made while another build ran), so the
+//! last writes before a quiet spell do not stay in the exact delta.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -45,6 +54,9 @@ pub trait VectorSearch {
 /// A worker's indexes over the embedded store, one per namespace.
 pub struct Indexes {
     settings: AnnSettings,
+    /// The counters a background build moves once it has published; `None`: builds
+    /// run on the writing thread.
+    background: Option<Arc<dyn Generations>>,
     chunks: NamespaceIndex,
     entities: NamespaceIndex,
     relationships: NamespaceIndex,
@@ -60,10 +72,17 @@ impl Indexes {
     pub fn new(settings: AnnSettings) -> Indexes {
         Indexes {
             settings,
+            background: None,
             chunks: NamespaceIndex::new(VectorNamespace::Chunks),
             entities: NamespaceIndex::new(VectorNamespace::Entities),
             relationships: NamespaceIndex::new(VectorNamespace::Relationships),
         }
+    }
+
+    /// Builds publish on a thread of their own, then move `generations`.
+    pub fn building_in_background(mut self, generations: Arc<dyn Generations>) -> Indexes {
+        self.background = Some(generations);
+        self
     }
 
     fn of(&self, ns: VectorNamespace) -> &NamespaceIndex {
@@ -84,13 +103,34 @@ pub struct CachedSearch<'a> {
 }
 
 impl CachedSearch<'_> {
-    /// After a write to `ns`: folds its recent writes into a new index segment when
+    /// After a write to `ns`: publishes its recent writes as a new index segment when
     /// they are many. The write has committed whatever happens here, so a failure is
-    /// logged (searches stay exact over what the segment lacks), not returned.
+    /// logged (searches stay exact over what the segments lack), not returned.
     pub fn maintain(&self, ns: VectorNamespace) {
         let index = self.indexes.of(ns);
-        if let Err(e) = index.maintain(self.storage, self.generations, &self.indexes.settings) {
+        let not_updated = move |e: &dyn std::fmt::Display| {
             tracing::warn!(namespace = ns.as_str(), "vector index not updated: {e}");
+        };
+        let snapshot = match index.plan(self.storage, self.generations, &self.indexes.settings) {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => return,
+            Err(e) => return not_updated(&e),
+        };
+        let Some(generations) = self.indexes.background.clone() else {
+            match snapshot.publish() {
+                Ok(_) => self.generations.bump(ns),
+                Err(e) => not_updated(&e),
+            }
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("index-{}", ns.as_str()))
+            .spawn(move || match snapshot.publish() {
+                Ok(_) => generations.bump(ns),
+                Err(e) => not_updated(&e),
+            });
+        if let Err(e) = spawned {
+            not_updated(&e);
         }
     }
 }
@@ -103,14 +143,20 @@ impl VectorSearch for CachedSearch<'_> {
         top_k: usize,
         threshold: f32,
     ) -> Result<Vec<Hit>> {
-        self.indexes.of(ns).query(
+        let hits = self.indexes.of(ns).query(
             self.storage,
             self.generations,
             &self.indexes.settings,
             query,
             top_k,
             threshold,
-        )
+        )?;
+        if self.indexes.background.is_some() {
+            // A write made while another build ran did not start one: the last writes
+            // before a quiet spell are published by the next query instead.
+            self.maintain(ns);
+        }
+        Ok(hits)
     }
 
     fn similarities(
