@@ -8,16 +8,15 @@
 //! A worker's indexes publish new segments on a thread of their own when they are given
 //! the generation counters to announce them with ([`Indexes::building_in_background`],
 //! as a served workspace's are): the write that triggered the build has returned long
-//! before, and any lock its caller holds (a document's merge) is not held for it. A
-//! query starts a build that writes left pending (made while another build ran), so the
-//! last writes before a quiet spell do not stay in the exact delta.
+//! before, and any lock its caller holds (a document's merge) is not held for it (see
+//! [`super::ann::background`]).
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::ann::AnnSettings;
 use super::ann::index::NamespaceIndex;
+use super::ann::{AnnSettings, background};
 use super::{Generations, Result, VectorNamespace, VectorStorage};
 
 /// A search result.
@@ -57,9 +56,9 @@ pub struct Indexes {
     /// The counters a background build moves once it has published; `None`: builds
     /// run on the writing thread.
     background: Option<Arc<dyn Generations>>,
-    chunks: NamespaceIndex,
-    entities: NamespaceIndex,
-    relationships: NamespaceIndex,
+    chunks: Arc<NamespaceIndex>,
+    entities: Arc<NamespaceIndex>,
+    relationships: Arc<NamespaceIndex>,
 }
 
 impl Default for Indexes {
@@ -73,9 +72,9 @@ impl Indexes {
         Indexes {
             settings,
             background: None,
-            chunks: NamespaceIndex::new(VectorNamespace::Chunks),
-            entities: NamespaceIndex::new(VectorNamespace::Entities),
-            relationships: NamespaceIndex::new(VectorNamespace::Relationships),
+            chunks: Arc::new(NamespaceIndex::new(VectorNamespace::Chunks)),
+            entities: Arc::new(NamespaceIndex::new(VectorNamespace::Entities)),
+            relationships: Arc::new(NamespaceIndex::new(VectorNamespace::Relationships)),
         }
     }
 
@@ -85,7 +84,7 @@ impl Indexes {
         self
     }
 
-    fn of(&self, ns: VectorNamespace) -> &NamespaceIndex {
+    fn of(&self, ns: VectorNamespace) -> &Arc<NamespaceIndex> {
         match ns {
             VectorNamespace::Chunks => &self.chunks,
             VectorNamespace::Entities => &self.entities,
@@ -108,29 +107,12 @@ impl CachedSearch<'_> {
     /// logged (searches stay exact over what the segments lack), not returned.
     pub fn maintain(&self, ns: VectorNamespace) {
         let index = self.indexes.of(ns);
-        let not_updated = move |e: &dyn std::fmt::Display| {
+        let settings = &self.indexes.settings;
+        if let Some(generations) = &self.indexes.background {
+            return background::maintain(index, self.storage, generations, settings, ns);
+        }
+        if let Err(e) = index.maintain(self.storage, self.generations, settings) {
             tracing::warn!(namespace = ns.as_str(), "vector index not updated: {e}");
-        };
-        let snapshot = match index.plan(self.storage, self.generations, &self.indexes.settings) {
-            Ok(Some(snapshot)) => snapshot,
-            Ok(None) => return,
-            Err(e) => return not_updated(&e),
-        };
-        let Some(generations) = self.indexes.background.clone() else {
-            match snapshot.publish() {
-                Ok(_) => self.generations.bump(ns),
-                Err(e) => not_updated(&e),
-            }
-            return;
-        };
-        let spawned = std::thread::Builder::new()
-            .name(format!("index-{}", ns.as_str()))
-            .spawn(move || match snapshot.publish() {
-                Ok(_) => generations.bump(ns),
-                Err(e) => not_updated(&e),
-            });
-        if let Err(e) = spawned {
-            not_updated(&e);
         }
     }
 }
@@ -143,20 +125,14 @@ impl VectorSearch for CachedSearch<'_> {
         top_k: usize,
         threshold: f32,
     ) -> Result<Vec<Hit>> {
-        let hits = self.indexes.of(ns).query(
+        self.indexes.of(ns).query(
             self.storage,
             self.generations,
             &self.indexes.settings,
             query,
             top_k,
             threshold,
-        )?;
-        if self.indexes.background.is_some() {
-            // A write made while another build ran did not start one: the last writes
-            // before a quiet spell are published by the next query instead.
-            self.maintain(ns);
-        }
-        Ok(hits)
+        )
     }
 
     fn similarities(

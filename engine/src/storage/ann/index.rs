@@ -10,6 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
+use super::background::Building;
 use super::build::{DELTA_MIN, Snapshot};
 use super::flat::{self, Flat};
 use super::hnsw::Layers as _;
@@ -75,6 +76,7 @@ impl State {
 pub struct NamespaceIndex {
     namespace: VectorNamespace,
     state: RwLock<State>,
+    building: Building,
 }
 
 /// The manifest in `dir` and its parts mapped (reusing `known` maps); `None` when
@@ -130,7 +132,13 @@ impl NamespaceIndex {
         NamespaceIndex {
             namespace,
             state: RwLock::new(State::default()),
+            building: Building::default(),
         }
+    }
+
+    /// Whether this process's builder thread of the namespace runs.
+    pub fn building(&self) -> &Building {
+        &self.building
     }
 
     /// Where this namespace's index lives, when the store has one and indexing is on.

@@ -15,12 +15,13 @@
 //! The process that writes vectors publishes a new manifest once the delta is large
 //! enough ([`index::NamespaceIndex::plan`], [`build`]): under a file lock (one builder
 //! at a time across processes) and from a snapshot (so on any thread, no reader or
-//! writer waiting), it writes the delta as a new small segment, merges segments only
+//! writer waiting, [`background`]), it writes the delta as a new small segment, merges segments only
 //! when the tiers call for it, renames the new manifest over the old one, and moves the
 //! namespace's generation counter, which tells every worker to map it at its next
 //! query. Below `min_vectors` nothing is built and the namespace is searched exactly,
 //! as it is faster there.
 
+pub mod background;
 pub mod build;
 pub mod flat;
 pub mod hnsw;

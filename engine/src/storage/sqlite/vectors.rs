@@ -277,6 +277,13 @@ impl VectorStorage for SqliteStorage {
         Some(self.index_dir.clone())
     }
 
+    fn vectors_reopen(&self) -> Result<Option<Box<dyn VectorStorage + Send + Sync>>> {
+        Ok(Some(Box::new(SqliteStorage::open(
+            &self.working_dir,
+            &self.workspace,
+        )?)))
+    }
+
     fn vectors_forget_deletions(&self, ns: VectorNamespace, upto: u64) -> Result<()> {
         self.with(|conn, ws| {
             conn.prepare_cached(
