@@ -57,11 +57,12 @@ pub fn maintain(
         Err(e) => return not_updated(ns, &e),
     };
     index.building().0.store(true, Ordering::Release);
-    let (index, generations, settings) = (index.clone(), generations.clone(), *settings);
+    let (builder, generations, settings) = (index.clone(), generations.clone(), *settings);
     let spawned = std::thread::Builder::new()
         .name(format!("index-{}", ns.as_str()))
-        .spawn(move || run(&index, snapshot, &*own, &*generations, &settings, ns));
+        .spawn(move || run(&builder, snapshot, &*own, &*generations, &settings, ns));
     if let Err(e) = spawned {
+        index.building().0.store(false, Ordering::Release);
         not_updated(ns, &e);
     }
 }
