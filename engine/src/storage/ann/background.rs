@@ -96,3 +96,58 @@ fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::super::build::DELTA_MIN;
+    use super::super::hnsw::tests::random_vectors;
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{LocalGenerations, VectorRecord};
+
+    #[test]
+    fn writes_made_while_a_build_runs_are_published_by_it_before_it_stops() {
+        let dir = crate::storage::tests::temp("ann-background");
+        let store = SqliteStorage::open(&dir, "").unwrap();
+        let generations: Arc<dyn Generations> = Arc::new(LocalGenerations::default());
+        let index = Arc::new(NamespaceIndex::new(VectorNamespace::Chunks));
+        let settings = AnnSettings {
+            min_vectors: 1000,
+            ef_search: 64,
+        };
+        let ns = VectorNamespace::Chunks;
+        let vectors = random_vectors(6000, 8, 31);
+        let mut overlapped = false;
+        for (at, batch) in vectors.chunks(500).enumerate() {
+            let records: Vec<VectorRecord> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VectorRecord {
+                    id: format!("v{}", at * 500 + i),
+                    vector: v.clone(),
+                    meta: json!(null),
+                })
+                .collect();
+            store.vectors_upsert(ns, &records).unwrap();
+            generations.bump(ns);
+            overlapped |= index.building().running();
+            maintain(&index, &store, &generations, &settings, ns);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while index.building().running() {
+            assert!(Instant::now() < deadline, "the builder never stopped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let shape = index.shape(&store, &*generations, &settings).unwrap();
+        assert_eq!(shape.indexed + shape.delta, 6000);
+        assert!(
+            shape.delta < DELTA_MIN,
+            "{shape:?} (overlapped: {overlapped})"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
