@@ -214,16 +214,17 @@ class Backends:
 
 
 class Server:
-    """lightrag-master --workers 2 in a fresh working directory, on `backend` (emptied
-    first) or on the embedded store (None)."""
+    """lightrag-master --workers 2 in a fresh working directory (or `workdir`, removed
+    when the server stops), on `backend` (emptied first) or on the embedded store
+    (None)."""
 
-    def __init__(self, backend, extra_env=None, workers=2):
+    def __init__(self, backend, extra_env=None, workers=2, workdir=None):
         env = {}
         if backend is not None:
             backend.reset()
             env.update(backend.env())
         env.update(extra_env or {})
-        self.workdir = tempfile.mkdtemp(prefix="lrm-bench-server-")
+        self.workdir = workdir or tempfile.mkdtemp(prefix="lrm-bench-server-")
         self.port = free_port()
         self.log = open(os.path.join(self.workdir, "stderr.log"), "w")
         self.master = start_master(self.port, workers, self.workdir, env, stderr=self.log)

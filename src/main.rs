@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some("hash-password") => return lightrag_worker::hash_password_command(&args[2..]),
         Some("healthcheck") => return healthcheck::run(&args[2..]),
         Some("reembed") => return lightrag_worker::reembed_command(&args[2..]),
+        Some("vector-recall") => return lightrag_worker::vector_recall_command(&args[2..]),
         #[cfg(feature = "local-models")]
         Some("fetch-model") => return fetch_model::run(&args[2..]),
         _ => {}

@@ -1,13 +1,16 @@
 //! The embedded store's HNSW index seen from outside: with a threshold low enough that
-//! the chunks get a segment, a naive query finds the chunks of the document it names,
-//! the same after a restart (the segment is mapped again from WORKING_DIR) and never
-//! the chunks of a deleted document.
+//! the chunks get a segment (published by a background build), a naive query finds the
+//! chunks of the document it names, the same after a restart (the segments are mapped
+//! again from WORKING_DIR) and never the chunks of a deleted document; and
+//! `lightrag-master vector-recall` measures the index against exact search.
 
 mod common;
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::{Server, call, send};
+use common::{BIN, Server, call, send};
 use serde_json::json;
 
 const WORDS: [&str; 16] = [
@@ -78,11 +81,12 @@ fn queries_stay_right_through_the_index_after_a_restart_and_after_deletes() {
         .map(|d| d["id"].as_str().unwrap().to_owned())
         .unwrap();
     let storage = first.dir.join("rag_storage");
-    assert!(
-        storage.join("vector_index/chunks.hnsw").exists(),
-        "no segment:\n{}",
-        first.output()
-    );
+    let manifest = storage.join("vector_index/chunks.manifest");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !manifest.exists() {
+        assert!(Instant::now() < deadline, "no index:\n{}", first.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for word in ["cobalt", "juniper", "prairie"] {
         let files = chunk_files(&first, word);
         assert_eq!(
@@ -94,6 +98,18 @@ fn queries_stay_right_through_the_index_after_a_restart_and_after_deletes() {
     let before = chunk_files(&first, "meadow");
     first.signal(libc::SIGTERM);
     assert!(first.wait_exit(Duration::from_secs(30)).is_some());
+    // The documents repeat their sentences, so some chunks tie: at least 0.95.
+    let recall = vector_recall(&first.dir, &storage);
+    let chunks = recall
+        .lines()
+        .find_map(|l| l.strip_prefix("chunks: recall@40 "))
+        .unwrap_or_else(|| panic!("{recall}"));
+    let value: f64 = chunks.split(' ').next().unwrap().parse().unwrap();
+    assert!(value >= 0.95, "{recall}");
+    assert!(
+        chunks.contains("over 20 queries") && chunks.contains("in 1 segments"),
+        "{recall}"
+    );
 
     let second = start("vector-index-again", Some(storage.to_str().unwrap()));
     assert_eq!(chunk_files(&second, "meadow"), before);
@@ -121,4 +137,21 @@ fn queries_stay_right_through_the_index_after_a_restart_and_after_deletes() {
         chunk_files(&second, "cobalt").first().map(String::as_str),
         Some("cobalt.txt")
     );
+}
+
+/// `lightrag-master vector-recall` on `storage`, with the settings the servers had.
+fn vector_recall(cwd: &Path, storage: &Path) -> String {
+    let out = Command::new(BIN)
+        .current_dir(cwd)
+        .env("VECTOR_INDEX_MIN_VECTORS", "8")
+        .args(["vector-recall", "--queries", "20", "--working-dir"])
+        .arg(storage)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

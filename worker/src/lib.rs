@@ -47,6 +47,7 @@ mod send_deadline;
 mod server;
 mod service;
 mod validate;
+mod vector_recall;
 mod workspace;
 
 use std::ffi::OsString;
@@ -60,6 +61,7 @@ pub use arena::init_shared;
 #[cfg(feature = "local-models")]
 pub use local_models::preload as preload_models;
 pub use reembed::reembed_command;
+pub use vector_recall::vector_recall_command;
 
 /// `lightrag-master hash-password [PASSWORD]`: prints a `{bcrypt}` value for
 /// AUTH_ACCOUNTS. Without an argument the password is read from the first line of stdin

@@ -245,6 +245,8 @@ impl VectorStorage for Mixed {
         fn vector_search(&self) -> Option<&dyn super::vectors::VectorSearch>;
         fn vectors_changes(&self, ns: VectorNamespace, after: Option<u64>) -> Result<Option<super::VectorChanges>>;
         fn vector_index_dir(&self) -> Option<std::path::PathBuf>;
+        fn vectors_forget_deletions(&self, ns: VectorNamespace, upto: u64) -> Result<()>;
+        fn vectors_reopen(&self) -> Result<Option<Box<dyn VectorStorage + Send + Sync>>>;
         fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()>;
     }
 }

@@ -6,6 +6,8 @@
 //! which moves the namespace's generation so every worker's caches follow; searches go
 //! to [`Stores::search`], the backend's own search or this worker's indexes.
 
+use std::sync::Arc;
+
 use super::ann::AnnSettings;
 use super::cache::DegreeCache;
 use super::vectors::{CachedSearch, Indexes as VectorIndexes, VectorSearch};
@@ -142,6 +144,15 @@ impl Indexes {
         Indexes {
             vectors: VectorIndexes::new(settings),
             degrees: DegreeCache::default(),
+        }
+    }
+
+    /// Vector index builds run on a thread of their own and move `generations` once
+    /// published (see [`VectorIndexes::building_in_background`]).
+    pub fn building_in_background(self, generations: Arc<dyn Generations>) -> Indexes {
+        Indexes {
+            vectors: self.vectors.building_in_background(generations),
+            ..self
         }
     }
 }

@@ -273,6 +273,18 @@ pub trait VectorStorage {
         None
     }
 
+    /// Another handle on the same vectors, for a thread that outlives the caller's
+    /// borrow (a background index build); `None`: the backend has no such handle.
+    fn vectors_reopen(&self) -> Result<Option<Box<dyn VectorStorage + Send + Sync>>> {
+        Ok(None)
+    }
+
+    /// Forgets the deletions of `ns` up to change `upto`: an approximate-search index
+    /// covers them, and its readers read only the changes after it.
+    fn vectors_forget_deletions(&self, _ns: VectorNamespace, _upto: u64) -> Result<()> {
+        Ok(())
+    }
+
     /// Upserts into several namespaces; a backend that can makes it one transaction.
     fn vectors_upsert_many(&self, batches: &[(VectorNamespace, &[VectorRecord])]) -> Result<()> {
         batches

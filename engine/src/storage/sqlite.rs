@@ -72,6 +72,7 @@ pub struct SqliteStorage {
     workspace: String,
     /// `WORKING_DIR/vector_index[/<workspace>]`: the vector namespaces' HNSW segments.
     index_dir: PathBuf,
+    working_dir: PathBuf,
 }
 
 /// The directory of the vector indexes, beside the database.
@@ -138,6 +139,7 @@ impl SqliteStorage {
                 "" => working_dir.join(INDEX_DIR),
                 name => working_dir.join(INDEX_DIR).join(name),
             },
+            working_dir: working_dir.to_owned(),
         })
     }
 

@@ -4,11 +4,19 @@
 //! mapped from WORKING_DIR and an exact delta of the writes after it (see
 //! [`super::ann`]), brought up to date only when the namespace's generation counter has
 //! moved since, so a write on any worker is seen everywhere at the next query.
+//!
+//! A worker's indexes publish new segments on a thread of their own when they are given
+//! the generation counters to announce them with ([`Indexes::building_in_background`],
+//! as a served workspace's are): the write that triggered the build has returned long
+//! before, and any lock its caller holds (a document's merge) is not held for it (see
+//! [`super::ann::background`]).
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::ann::AnnSettings;
 use super::ann::index::NamespaceIndex;
+use super::ann::{AnnSettings, background};
 use super::{Generations, Result, VectorNamespace, VectorStorage};
 
 /// A search result.
@@ -45,9 +53,12 @@ pub trait VectorSearch {
 /// A worker's indexes over the embedded store, one per namespace.
 pub struct Indexes {
     settings: AnnSettings,
-    chunks: NamespaceIndex,
-    entities: NamespaceIndex,
-    relationships: NamespaceIndex,
+    /// The counters a background build moves once it has published; `None`: builds
+    /// run on the writing thread.
+    background: Option<Arc<dyn Generations>>,
+    chunks: Arc<NamespaceIndex>,
+    entities: Arc<NamespaceIndex>,
+    relationships: Arc<NamespaceIndex>,
 }
 
 impl Default for Indexes {
@@ -60,13 +71,20 @@ impl Indexes {
     pub fn new(settings: AnnSettings) -> Indexes {
         Indexes {
             settings,
-            chunks: NamespaceIndex::new(VectorNamespace::Chunks),
-            entities: NamespaceIndex::new(VectorNamespace::Entities),
-            relationships: NamespaceIndex::new(VectorNamespace::Relationships),
+            background: None,
+            chunks: Arc::new(NamespaceIndex::new(VectorNamespace::Chunks)),
+            entities: Arc::new(NamespaceIndex::new(VectorNamespace::Entities)),
+            relationships: Arc::new(NamespaceIndex::new(VectorNamespace::Relationships)),
         }
     }
 
-    fn of(&self, ns: VectorNamespace) -> &NamespaceIndex {
+    /// Builds publish on a thread of their own, then move `generations`.
+    pub fn building_in_background(mut self, generations: Arc<dyn Generations>) -> Indexes {
+        self.background = Some(generations);
+        self
+    }
+
+    fn of(&self, ns: VectorNamespace) -> &Arc<NamespaceIndex> {
         match ns {
             VectorNamespace::Chunks => &self.chunks,
             VectorNamespace::Entities => &self.entities,
@@ -84,12 +102,16 @@ pub struct CachedSearch<'a> {
 }
 
 impl CachedSearch<'_> {
-    /// After a write to `ns`: folds its recent writes into a new index segment when
+    /// After a write to `ns`: publishes its recent writes as a new index segment when
     /// they are many. The write has committed whatever happens here, so a failure is
-    /// logged (searches stay exact over what the segment lacks), not returned.
+    /// logged (searches stay exact over what the segments lack), not returned.
     pub fn maintain(&self, ns: VectorNamespace) {
         let index = self.indexes.of(ns);
-        if let Err(e) = index.maintain(self.storage, self.generations, &self.indexes.settings) {
+        let settings = &self.indexes.settings;
+        if let Some(generations) = &self.indexes.background {
+            return background::maintain(index, self.storage, generations, settings, ns);
+        }
+        if let Err(e) = index.maintain(self.storage, self.generations, settings) {
             tracing::warn!(namespace = ns.as_str(), "vector index not updated: {e}");
         }
     }

@@ -46,7 +46,7 @@ pub fn best(mut scored: Vec<(f32, usize)>, top_k: usize) -> Vec<(f32, usize)> {
 
 /// Unit-length rows with their ids and metadata; upserts replace, removals swap the last
 /// row into the hole.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Flat {
     dim: usize,
     ids: Vec<String>,

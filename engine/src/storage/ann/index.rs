@@ -1,69 +1,118 @@
-//! One namespace as a worker searches it: the mapped segment, the exact delta of the
-//! writes after it, and the tombstones of the segment's nodes deleted or rewritten
-//! since. Brought up to date only when the namespace's generation counter has moved
-//! (any worker's write, or a new segment, moves it), reading just the changes.
+//! One namespace as a worker searches it: the segments the manifest lists (mapped),
+//! the exact delta of the writes after them, and the tombstones of segment nodes
+//! deleted or rewritten since. Brought up to date only when the namespace's generation
+//! counter has moved (any worker's write, or a new manifest, moves it), reading just
+//! the changes. Building a new manifest is [`super::build`]'s, from a snapshot taken
+//! here.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
+use super::background::Building;
+use super::build::{DELTA_MIN, Snapshot};
 use super::flat::{self, Flat};
-use super::hnsw::{self, Builder, Layers};
-use super::segment::{self, Contents, Segment};
+use super::hnsw::Layers as _;
+use super::manifest::{self, Identity};
+use super::part::Part;
 use super::{AnnError, AnnSettings};
 use crate::storage::vectors::Hit;
 use crate::storage::{Generations, Result, StorageError, VectorNamespace, VectorStorage};
 
-/// The delta is folded into a new segment when it holds this many vectors, or an
-/// eighth of the segment if that is more (so rewrites stay rare as the store grows).
-const DELTA_MIN: usize = 1024;
-/// A segment with more dead nodes than this share is rebuilt rather than extended.
-const DEAD_SHARE: f64 = 0.25;
+/// Times a reader reads the manifest again when a segment it lists was deleted by a
+/// newer publish before it could be mapped.
+const LOAD_ATTEMPTS: usize = 3;
+
+/// What the mapped manifest said besides its segments.
+#[derive(Clone, Copy)]
+struct Published {
+    epoch: u64,
+    seq: u64,
+    next: u64,
+}
 
 #[derive(Default)]
 struct State {
     generation: Option<u64>,
-    /// The store epoch the delta (and a usable segment) belongs to.
+    /// The store epoch the delta belongs to.
     epoch: Option<u64>,
     /// The last store change read into the delta; `None`: read it all again.
     seen: Option<u64>,
-    /// The mapped file's (device, inode): a new one was renamed over when it differs.
-    file: Option<(u64, u64)>,
-    segment: Option<Arc<Segment>>,
+    /// The manifest file read last (a new one was renamed over when it differs).
+    file: Option<Identity>,
+    published: Option<Published>,
+    /// Oldest first.
+    parts: Vec<Part>,
     delta: Flat,
-    /// Ids whose segment copy is stale (deleted or rewritten since the segment).
+    /// Ids whose copy in a part is stale (deleted or rewritten since the manifest).
     shadowed: HashSet<String>,
 }
 
 impl State {
     fn dim(&self) -> Option<usize> {
-        match &self.segment {
-            Some(s) => Some(s.dim()),
+        match self.parts.first() {
+            Some(p) => Some(p.segment.dim()),
             None => (!self.delta.is_empty()).then(|| self.delta.row(0).len()),
         }
     }
 
-    /// Whether the delta is large enough to fold into a (first or new) segment.
+    /// Whether the delta is large enough to publish as a (first or new) segment.
     fn wants_segment(&self, settings: &AnnSettings) -> bool {
         if settings.min_vectors == 0 {
             return false;
         }
-        match &self.segment {
+        match self.published {
             None => self.delta.len() >= settings.min_vectors,
-            Some(s) => self.delta.len() + self.shadowed.len() >= DELTA_MIN.max(s.len() / 8),
+            Some(_) => self.delta.len() + self.shadowed.len() >= DELTA_MIN,
         }
+    }
+
+    fn in_parts(&self, id: &str) -> bool {
+        self.parts.iter().any(|p| p.find(id).is_some())
     }
 }
 
 pub struct NamespaceIndex {
     namespace: VectorNamespace,
     state: RwLock<State>,
+    building: Building,
 }
 
-fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+/// The manifest in `dir` and its parts mapped (reusing `known` maps); `None` when
+/// there is none.
+fn load(
+    dir: &Path,
+    namespace: &str,
+    known: &[Part],
+) -> super::Result<Option<(Published, Identity, Vec<Part>)>> {
+    let mut attempt = 0;
+    loop {
+        let Some((m, identity)) = manifest::read(dir, namespace)? else {
+            return Ok(None);
+        };
+        let parts: super::Result<Vec<Part>> = m
+            .segments
+            .into_iter()
+            .map(|e| Part::open(dir, &e.file, e.dead, known))
+            .collect();
+        match parts {
+            Ok(parts) => {
+                let published = Published {
+                    epoch: m.epoch,
+                    seq: m.seq,
+                    next: m.next,
+                };
+                return Ok(Some((published, identity, parts)));
+            }
+            Err(AnnError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound && attempt + 1 < LOAD_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl From<AnnError> for StorageError {
@@ -83,14 +132,16 @@ impl NamespaceIndex {
         NamespaceIndex {
             namespace,
             state: RwLock::new(State::default()),
+            building: Building::default(),
         }
     }
 
-    fn segment_path(&self, dir: &Path) -> PathBuf {
-        segment::path(dir, self.namespace.as_str())
+    /// Whether this process's builder thread of the namespace runs.
+    pub fn building(&self) -> &Building {
+        &self.building
     }
 
-    /// Where this namespace's segment lives, when the store has one and indexing is on.
+    /// Where this namespace's index lives, when the store has one and indexing is on.
     fn dir(&self, storage: &dyn VectorStorage, settings: &AnnSettings) -> Option<PathBuf> {
         (settings.min_vectors > 0)
             .then(|| storage.vector_index_dir())
@@ -113,19 +164,19 @@ impl NamespaceIndex {
             return Ok(());
         }
         if let Some(dir) = self.dir(storage, settings) {
-            let path = self.segment_path(&dir);
-            let file = file_identity(&path);
+            let ns = self.namespace.as_str();
+            let file = manifest::identity(&manifest::path(&dir, ns));
             if file != state.file {
-                // A segment that cannot be read is left to the next build to replace:
+                // An index that cannot be read is left to the next build to replace:
                 // the namespace is then searched exactly, never wrongly.
-                state.segment = match Segment::open(&path) {
-                    Ok(segment) => segment.map(Arc::new),
-                    Err(e) => {
-                        tracing::warn!(namespace = self.namespace.as_str(), "{e}");
-                        None
-                    }
+                let loaded = load(&dir, ns, &state.parts).unwrap_or_else(|e| {
+                    tracing::warn!(namespace = ns, "{e}");
+                    None
+                });
+                (state.published, state.parts, state.file) = match loaded {
+                    Some((published, identity, parts)) => (Some(published), parts, Some(identity)),
+                    None => (None, Vec::new(), file),
                 };
-                state.file = file;
                 state.seen = None;
             }
         }
@@ -136,7 +187,7 @@ impl NamespaceIndex {
 
     /// Brings the delta up to the store's latest change.
     fn read_changes(&self, state: &mut State, storage: &dyn VectorStorage) -> Result<()> {
-        let after = state.seen.or(state.segment.as_ref().map(|s| s.seq()));
+        let after = state.seen.or(state.published.map(|p| p.seq));
         let Some(mut changes) = storage.vectors_changes(self.namespace, after)? else {
             // The backend cannot list changes: reload everything, searched exactly.
             let records = storage.vectors_all(self.namespace)?;
@@ -150,10 +201,11 @@ impl NamespaceIndex {
             }
             return Ok(());
         };
-        let segment_epoch = state.segment.as_ref().map(|s| s.epoch());
-        if segment_epoch.is_some() && segment_epoch != Some(changes.epoch) {
-            // The namespace was dropped or replaced after this segment: unusable.
-            state.segment = None;
+        let published_epoch = state.published.map(|p| p.epoch);
+        if published_epoch.is_some() && published_epoch != Some(changes.epoch) {
+            // The namespace was dropped or replaced after this index: unusable.
+            state.published = None;
+            state.parts.clear();
             state.seen = None;
             if after.is_some() {
                 changes = match storage.vectors_changes(self.namespace, None)? {
@@ -164,9 +216,9 @@ impl NamespaceIndex {
         }
         if state.seen.is_none() || state.epoch != Some(changes.epoch) {
             let dim = state
-                .segment
-                .as_ref()
-                .map(|s| s.dim())
+                .parts
+                .first()
+                .map(|p| p.segment.dim())
                 .or(changes.upserted.first().map(|r| r.vector.len()))
                 .unwrap_or(0);
             state.delta = Flat::new(dim);
@@ -174,21 +226,19 @@ impl NamespaceIndex {
         }
         if let Some(first) = changes.upserted.first()
             && state.delta.is_empty()
-            && state.segment.is_none()
+            && state.parts.is_empty()
         {
             state.delta = Flat::new(first.vector.len());
         }
-        let in_segment =
-            |state: &State, id: &str| state.segment.as_ref().is_some_and(|s| s.find(id).is_some());
         for record in changes.upserted {
-            if in_segment(state, &record.id) {
+            if state.in_parts(&record.id) {
                 state.shadowed.insert(record.id.clone());
             }
             state.delta.upsert(record.id, &record.vector, record.meta);
         }
         for id in changes.deleted {
             state.delta.remove(&id);
-            if in_segment(state, &id) {
+            if state.in_parts(&id) {
                 state.shadowed.insert(id);
             }
         }
@@ -224,35 +274,35 @@ impl NamespaceIndex {
             });
         }
         let query = flat::normalized(query);
-        // (score, node in the segment or row in the delta)
-        let from_delta = state.delta.search(&query, top_k, threshold);
-        let from_segment = match &state.segment {
-            Some(segment) => {
-                segment_search(segment, &state.shadowed, &query, top_k, threshold, settings)
-            }
-            None => Vec::new(),
-        };
-        let mut merged: Vec<(f32, usize)> = from_delta
+        // (score, where): the source in the high half (0 the delta, i + 1 part i), the
+        // row or node in the low half.
+        let mut merged: Vec<(f32, usize)> = state
+            .delta
+            .search(&query, top_k, threshold)
             .into_iter()
-            .map(|(score, row)| (score, row << 1))
-            .chain(
-                from_segment
-                    .into_iter()
-                    .map(|(score, node)| (score, (node as usize) << 1 | 1)),
-            )
             .collect();
-        merged = flat::best(merged, top_k);
-        merged
+        for (i, part) in state.parts.iter().enumerate() {
+            let found = part.search(&state.shadowed, &query, top_k, threshold, settings);
+            merged.extend(
+                found
+                    .into_iter()
+                    .map(|(score, node)| (score, ((i + 1) << 32) | node as usize)),
+            );
+        }
+        flat::best(merged, top_k)
             .into_iter()
             .map(|(score, tagged)| {
-                let at = tagged >> 1;
-                Ok(match (&state.segment, tagged & 1) {
-                    (Some(segment), 1) => Hit {
-                        id: segment.id(at as u32).to_owned(),
-                        score,
-                        meta: serde_json::from_str(segment.meta(at as u32))?,
-                    },
-                    _ => Hit {
+                let at = tagged & 0xffff_ffff;
+                Ok(match (tagged >> 32).checked_sub(1) {
+                    Some(part) => {
+                        let segment = &state.parts[part].segment;
+                        Hit {
+                            id: segment.id(at as u32).to_owned(),
+                            score,
+                            meta: serde_json::from_str(segment.meta(at as u32))?,
+                        }
+                    }
+                    None => Hit {
                         id: state.delta.id(at).to_owned(),
                         score,
                         meta: state.delta.meta(at).clone(),
@@ -281,149 +331,127 @@ impl NamespaceIndex {
             .iter()
             .map(|id| {
                 state.delta.similarity(&query, id).or_else(|| {
-                    let segment = state.segment.as_ref()?;
                     if state.shadowed.contains(id) {
                         return None;
                     }
-                    let node = segment.find(id).filter(|&n| !segment.is_dead(n))?;
-                    Some(flat::dot(segment.vector(node), &query))
+                    state.parts.iter().rev().find_map(|part| {
+                        let node = part.find(id)?;
+                        Some(flat::dot(part.segment.vector(node), &query))
+                    })
                 })
             })
             .collect())
     }
 
-    /// After a write: folds the delta into a new segment when it has grown enough.
-    /// Another process already building one is not waited for (it will publish).
+    /// After a write: when the delta has grown enough and no other process is
+    /// building, a snapshot to publish a new manifest from (see [`Snapshot::publish`];
+    /// the caller moves the generation once it is published). Deletions the current
+    /// manifest already covers are forgotten by the store here: a reader that mapped
+    /// it reads only the changes after it.
+    pub fn plan(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        settings: &AnnSettings,
+    ) -> Result<Option<Snapshot>> {
+        let Some(dir) = self.dir(storage, settings) else {
+            return Ok(None);
+        };
+        self.refresh(storage, generations, settings)?;
+        let wants = |s: &Self| {
+            s.state
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .wants_segment(settings)
+        };
+        if !wants(self) {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&dir)?;
+        let ns = self.namespace.as_str();
+        let lock = File::create(dir.join(format!("{ns}.lock")))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+        // Another builder may have published just before this one took the lock, and
+        // not yet moved the generation: a new manifest on disk is read regardless.
+        let on_disk = manifest::identity(&manifest::path(&dir, ns));
+        {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            if state.file != on_disk {
+                state.generation = None;
+            }
+        }
+        self.refresh(storage, generations, settings)?;
+        if !wants(self) {
+            return Ok(None);
+        }
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(published) = state.published {
+            storage.vectors_forget_deletions(self.namespace, published.seq)?;
+        }
+        Ok(Some(Snapshot {
+            namespace: ns,
+            dir,
+            epoch: state.epoch.unwrap_or(0),
+            seq: state.seen.unwrap_or(0),
+            next: state.published.map_or(0, |p| p.next),
+            parts: state.parts.clone(),
+            delta: state.delta.clone(),
+            shadowed: state.shadowed.clone(),
+            lock,
+        }))
+    }
+
+    /// [`Self::plan`], then the publish on this thread, then the generation moved.
     pub fn maintain(
         &self,
         storage: &dyn VectorStorage,
         generations: &dyn Generations,
         settings: &AnnSettings,
     ) -> Result<()> {
-        let Some(dir) = self.dir(storage, settings) else {
-            return Ok(());
-        };
-        self.refresh(storage, generations, settings)?;
-        if !self
-            .state
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .wants_segment(settings)
-        {
-            return Ok(());
+        if let Some(snapshot) = self.plan(storage, generations, settings)? {
+            snapshot.publish()?;
+            generations.bump(self.namespace);
         }
-        std::fs::create_dir_all(&dir)?;
-        let lock = File::create(dir.join(format!("{}.lock", self.namespace.as_str())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-        }
-        // Another builder may have published while this one waited for the lock.
-        self.refresh(storage, generations, settings)?;
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        if !state.wants_segment(settings) {
-            return Ok(());
-        }
-        let path = self.segment_path(&dir);
-        let temporary = path.with_extension("hnsw.tmp");
-        build(&state, &temporary)?;
-        drop(state);
-        std::fs::rename(&temporary, &path)?;
-        File::open(&dir)?.sync_all()?;
-        tracing::debug!(
-            namespace = self.namespace.as_str(),
-            "published a vector index segment"
-        );
-        generations.bump(self.namespace);
         Ok(())
     }
 }
 
-/// The segment's `top_k` live nodes at or above `threshold`. Dead and shadowed nodes
-/// are skipped, so the search widens until enough live ones are found or the graph has
-/// no more at that similarity.
-fn segment_search(
-    segment: &Segment,
-    shadowed: &HashSet<String>,
-    query: &[f32],
-    top_k: usize,
-    threshold: f32,
-    settings: &AnnSettings,
-) -> Vec<(f32, u32)> {
-    let mut ef = settings.ef_search.max(top_k);
-    loop {
-        let found = hnsw::search(segment, query, ef);
-        let exhausted = found.len() < ef
-            || found.last().is_none_or(|&(score, _)| score < threshold)
-            || ef >= segment.len();
-        let live: Vec<(f32, u32)> = found
-            .into_iter()
-            .filter(|&(score, node)| {
-                score >= threshold
-                    && !segment.is_dead(node)
-                    && (shadowed.is_empty() || !shadowed.contains(segment.id(node)))
-            })
-            .take(top_k)
-            .collect();
-        if live.len() >= top_k || exhausted {
-            return live;
-        }
-        ef *= 2;
-    }
+/// How a namespace's index is made up at the moment (for diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub segments: usize,
+    /// Live nodes over all segments.
+    pub indexed: usize,
+    /// Vectors searched exactly (written after the manifest).
+    pub delta: usize,
 }
 
-/// Writes the segment that `state` searches today (segment and delta as one) to `path`.
-fn build(state: &State, path: &Path) -> std::result::Result<(), AnnError> {
-    let dim = state.dim().unwrap_or(0);
-    let delta_metas: Vec<String> = (0..state.delta.len())
-        .map(|i| state.delta.meta(i).to_string())
-        .collect();
-    let dead = |segment: &Segment, node: u32| {
-        segment.is_dead(node) || state.shadowed.contains(segment.id(node))
-    };
-    let old = state.segment.as_deref();
-    let dead_share = old.map_or(0.0, |s| {
-        (0..s.len() as u32).filter(|&n| dead(s, n)).count() as f64 / s.len().max(1) as f64
-    });
-    let mut contents = Contents {
-        epoch: state.epoch.unwrap_or(0),
-        seq: state.seen.unwrap_or(0),
-        ids: Vec::new(),
-        metas: Vec::new(),
-        dead: Vec::new(),
-    };
-    let mut graph = match old {
-        Some(s) if dead_share <= DEAD_SHARE => {
-            for node in 0..s.len() as u32 {
-                contents.ids.push(s.id(node));
-                contents.metas.push(s.meta(node));
-                contents.dead.push(dead(s, node));
-            }
-            Builder::extending(dim, s.vectors(), s.links(), s.entry())
-        }
-        _ => {
-            let mut graph = Builder::new(dim);
-            for node in old
-                .into_iter()
-                .flat_map(|s| (0..s.len() as u32).map(move |n| (s, n)))
-            {
-                let (s, n) = node;
-                if !dead(s, n) {
-                    graph.insert(s.vector(n));
-                    contents.ids.push(s.id(n));
-                    contents.metas.push(s.meta(n));
-                    contents.dead.push(false);
-                }
-            }
-            graph
-        }
-    };
-    for (row, meta) in delta_metas.iter().enumerate() {
-        graph.insert(state.delta.row(row));
-        contents.ids.push(state.delta.id(row));
-        contents.metas.push(meta);
-        contents.dead.push(false);
+impl NamespaceIndex {
+    /// The index brought up to date, described.
+    pub fn shape(
+        &self,
+        storage: &dyn VectorStorage,
+        generations: &dyn Generations,
+        settings: &AnnSettings,
+    ) -> Result<Shape> {
+        self.refresh(storage, generations, settings)?;
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        Ok(Shape {
+            segments: state.parts.len(),
+            indexed: state
+                .parts
+                .iter()
+                .map(|p| {
+                    (0..p.segment.len() as u32)
+                        .filter(|&n| !p.is_dead(n) && !state.shadowed.contains(p.segment.id(n)))
+                        .count()
+                })
+                .sum(),
+            delta: state.delta.len(),
+        })
     }
-    segment::write(path, &graph, &contents)
 }

@@ -1,6 +1,7 @@
 //! The namespace index over a real SQLite store: recall against exact search through
-//! segment and delta together, deletes, a restart that maps the persisted segment, and
-//! readers searching while a writer publishes new segments.
+//! segments and delta together, deletes, a restart that maps the persisted segments,
+//! readers searching while a writer publishes, publishes that append rather than
+//! rewrite, and deletions pruned from the segments and from the store's change log.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use serde_json::json;
 use super::flat::Flat;
 use super::hnsw::tests::{random_vectors, recall};
 use super::index::NamespaceIndex;
-use super::{AnnSettings, segment};
+use super::{AnnSettings, manifest};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{Generations, LocalGenerations, VectorNamespace, VectorRecord, VectorStorage};
 
@@ -71,8 +72,20 @@ fn exact(vectors: &[Vec<f32>]) -> Flat {
     flat
 }
 
+fn index_dir(dir: &Path) -> std::path::PathBuf {
+    dir.join(crate::storage::sqlite::INDEX_DIR)
+}
+
 fn segment_exists(dir: &Path) -> bool {
-    segment::path(&dir.join(crate::storage::sqlite::INDEX_DIR), NS.as_str()).exists()
+    manifest::path(&index_dir(dir), NS.as_str()).exists()
+}
+
+/// The published manifest's segment files and their live node counts.
+fn published(dir: &Path) -> manifest::Manifest {
+    manifest::read(&index_dir(dir), NS.as_str())
+        .unwrap()
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -208,5 +221,118 @@ fn readers_never_see_a_torn_or_short_index_while_a_writer_publishes() {
         done.store(true, Ordering::Release);
         assert!(reader.join().unwrap() > 0);
     });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_publish_appends_a_segment_and_merges_only_as_the_tiers_grow() {
+    let dir = temp("ann-tiers");
+    let store = SqliteStorage::open(&dir, "").unwrap();
+    let generations = LocalGenerations::default();
+    let index = NamespaceIndex::new(NS);
+    let dim = 8;
+    let vectors = random_vectors(12_075, dim, 11);
+    write(&store, &generations, &index, &records(&vectors[..9000], 0));
+    let first = published(&dir);
+    assert_eq!(first.segments.len(), 1);
+    let base = index_dir(&dir).join(&first.segments[0].file);
+    let inode = manifest::identity(&base).unwrap();
+    // Deltas under a quarter of the segment before them are appended beside it: the
+    // old file stays as it was, and the small ones merge among themselves.
+    write(
+        &store,
+        &generations,
+        &index,
+        &records(&vectors[9000..10_025], 9000),
+    );
+    let appended = published(&dir);
+    assert_eq!(appended.segments.len(), 2, "{appended:?}");
+    write(
+        &store,
+        &generations,
+        &index,
+        &records(&vectors[10_025..11_050], 10_025),
+    );
+    let again = published(&dir);
+    assert_eq!(again.segments.len(), 2, "{again:?}");
+    assert_ne!(again.segments[1].file, appended.segments[1].file);
+    assert!(!index_dir(&dir).join(&appended.segments[1].file).exists());
+    for m in [&appended, &again] {
+        assert_eq!(m.segments[0].file, first.segments[0].file);
+    }
+    assert_eq!(
+        manifest::identity(&base),
+        Some(inode),
+        "the base was not rewritten"
+    );
+    let shape = index.shape(&store, &generations, &SETTINGS).unwrap();
+    assert_eq!((shape.indexed, shape.delta), (11_050, 0));
+    // Once the newer ones are a quarter of it, they are merged into it.
+    write(
+        &store,
+        &generations,
+        &index,
+        &records(&vectors[11_050..], 11_050),
+    );
+    let merged = published(&dir);
+    assert_eq!(merged.segments.len(), 1, "{merged:?}");
+    assert!(!base.exists());
+    let queries = random_vectors(20, dim, 12);
+    let r = recall(
+        &exact(&vectors),
+        |q| ids(&index, &store, &generations, q, 40),
+        &queries,
+        40,
+    );
+    assert!(r >= 0.95, "recall {r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn deletions_die_in_the_manifest_then_are_pruned_from_segments_and_the_change_log() {
+    let dir = temp("ann-prune");
+    let store = SqliteStorage::open(&dir, "").unwrap();
+    let generations = LocalGenerations::default();
+    let index = NamespaceIndex::new(NS);
+    let dim = 16;
+    let vectors = random_vectors(6000, dim, 13);
+    write(&store, &generations, &index, &records(&vectors, 0));
+    let first = published(&dir);
+    let deleted: Vec<String> = (0..1100).map(|i| format!("v{i}")).collect();
+    store.vectors_delete(NS, &deleted).unwrap();
+    generations.bump(NS);
+    index.maintain(&store, &generations, &SETTINGS).unwrap();
+    // 1100 of 6000 dead: listed in the manifest, the segment kept.
+    let listed = published(&dir);
+    assert_eq!(listed.segments.len(), 1);
+    assert_eq!(listed.segments[0].file, first.segments[0].file);
+    assert_eq!(listed.segments[0].dead.len(), 1100);
+    let q = &vectors[5];
+    assert!(!ids(&index, &store, &generations, q, 10).contains(&"v5".to_owned()));
+    let deleted: Vec<String> = (1100..2200).map(|i| format!("v{i}")).collect();
+    store.vectors_delete(NS, &deleted).unwrap();
+    generations.bump(NS);
+    index.maintain(&store, &generations, &SETTINGS).unwrap();
+    // Past a quarter dead: rewritten with the live nodes only.
+    let pruned = published(&dir);
+    assert_eq!(pruned.segments.len(), 1);
+    assert_ne!(pruned.segments[0].file, first.segments[0].file);
+    assert!(pruned.segments[0].dead.is_empty());
+    let shape = index.shape(&store, &generations, &SETTINGS).unwrap();
+    assert_eq!((shape.indexed, shape.delta), (3800, 0));
+    // The first publish's deletions are covered by its manifest: the store forgot them.
+    let remembered = store.vectors_changes(NS, Some(0)).unwrap().unwrap().deleted;
+    assert_eq!(
+        remembered.len(),
+        1100,
+        "the second batch stays until the next publish"
+    );
+    // A fresh reader agrees with the one that followed along.
+    let fresh = NamespaceIndex::new(NS);
+    let fresh_generations = LocalGenerations::default();
+    assert_eq!(
+        ids(&fresh, &store, &fresh_generations, q, 20),
+        ids(&index, &store, &generations, q, 20)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

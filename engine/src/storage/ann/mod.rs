@@ -1,27 +1,34 @@
 //! Approximate nearest-neighbour search for the embedded store's vector namespaces, so
 //! a query's cost stays flat as the store grows (exact search reads every vector).
 //!
-//! Per namespace, a worker searches two parts and merges them:
+//! Per namespace, a worker searches these and merges what they find:
 //!
-//! - the **segment** ([`segment`]): an HNSW graph ([`hnsw`]) with its vectors, ids and
-//!   metadata in one immutable file under `WORKING_DIR/vector_index/`, memory-mapped, so
-//!   every worker reads the same pages of the page cache and none copies it;
-//! - the **delta** ([`flat`]): the writes the store made after the segment's last change
-//!   (`seq`), read incrementally from the store and searched exactly, so a result is
-//!   never short of a recent write. Ids deleted or rewritten since the segment are
-//!   tombstones: the segment's copy is skipped at query time.
+//! - the **segments** ([`segment`], [`part`]) the namespace's **manifest**
+//!   ([`manifest`]) lists: each an HNSW graph ([`hnsw`]) with its vectors, ids and
+//!   metadata in one immutable file under `WORKING_DIR/vector_index/`, memory-mapped,
+//!   so every worker reads the same pages of the page cache and none copies them;
+//! - the **delta** ([`flat`]): the writes the store made after the manifest's last
+//!   change (`seq`), read incrementally from the store and searched exactly, so a
+//!   result is never short of a recent write. Ids deleted or rewritten since are
+//!   tombstones: the segments' copies are skipped at query time.
 //!
-//! The process that writes vectors folds the delta into a new segment once the delta
-//! is large enough ([`index::NamespaceIndex::maintain`]): under a file lock (one builder
-//! at a time across processes), it extends the old graph (or rebuilds it when many of
-//! its nodes are dead), writes the new file beside the old one, renames it over, and
-//! moves the namespace's generation counter, which tells every worker to map the new
-//! file at its next query. Below `min_vectors` no segment is built and the namespace is
-//! searched exactly, as it is faster there.
+//! The process that writes vectors publishes a new manifest once the delta is large
+//! enough ([`index::NamespaceIndex::plan`], [`build`]): under a file lock (one builder
+//! at a time across processes) and from a snapshot (so on any thread, no reader or
+//! writer waiting, [`background`]), it writes the delta as a new small segment, merges segments only
+//! when the tiers call for it, renames the new manifest over the old one, and moves the
+//! namespace's generation counter, which tells every worker to map it at its next
+//! query. Below `min_vectors` nothing is built and the namespace is searched exactly,
+//! as it is faster there.
 
+pub mod background;
+pub mod build;
 pub mod flat;
 pub mod hnsw;
 pub mod index;
+pub mod manifest;
+pub mod part;
+pub mod recall;
 pub mod segment;
 
 /// Why a segment could not be written or read.

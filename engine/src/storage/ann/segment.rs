@@ -152,6 +152,7 @@ pub fn write(path: &Path, graph: &super::hnsw::Builder<'_>, contents: &Contents<
         let level0 = node.first().map_or(&[][..], Vec::as_slice);
         put_record(&mut out, &mut record, level0, LEVEL0)?;
     }
+    pad(&mut out, sizes[Section::Level0 as usize])?;
     out.write_all(&bytes_of(u32s(&uppers)))?;
     pad(&mut out, sizes[Section::Uppers as usize])?;
     for node in links {
@@ -379,13 +380,15 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), self.count * self.dim) }
     }
 
-    /// The node stored under `id`.
-    pub fn find(&self, id: &str) -> Option<u32> {
+    /// The nodes stored under `id`: one, or more when a merge kept an older copy as a
+    /// dead node beside the live one.
+    pub fn find_all<'s>(&'s self, id: &'s str) -> impl Iterator<Item = u32> + 's {
         let order = self.u32s(Section::Order, self.count);
-        order
-            .binary_search_by(|&node| self.id(node).cmp(id))
-            .ok()
-            .map(|i| order[i])
+        let start = order.partition_point(|&node| self.id(node) < id);
+        order[start..]
+            .iter()
+            .copied()
+            .take_while(move |&node| self.id(node) == id)
     }
 
     /// Every node's links per level (to extend the graph in a new segment).
@@ -435,5 +438,39 @@ impl Layers for Segment {
     }
     fn len(&self) -> usize {
         self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hnsw::{Builder, tests::random_vectors};
+    use super::*;
+
+    #[test]
+    fn a_segment_of_an_odd_count_reads_back_what_was_written() {
+        let dir = crate::storage::tests::temp("segment");
+        std::fs::create_dir_all(&dir).unwrap();
+        let vectors = random_vectors(7, 4, 21);
+        let mut graph = Builder::new(4);
+        for v in &vectors {
+            graph.insert(v);
+        }
+        let ids: Vec<String> = (0..7).map(|i| format!("id{i}")).collect();
+        let contents = Contents {
+            epoch: 3,
+            seq: 9,
+            ids: ids.iter().map(String::as_str).collect(),
+            metas: vec!["{}"; 7],
+            dead: (0..7).map(|i| i == 2).collect(),
+        };
+        let file = path(&dir, "chunks");
+        write(&file, &graph, &contents).unwrap();
+        let segment = Segment::open(&file).unwrap().unwrap();
+        assert_eq!((segment.len(), segment.epoch(), segment.seq()), (7, 3, 9));
+        assert_eq!(segment.vector(6), &vectors[6][..]);
+        assert_eq!(segment.find_all("id5").collect::<Vec<_>>(), [5]);
+        assert!(segment.is_dead(2) && !segment.is_dead(3));
+        assert_eq!(segment.neighbors(4, 0), graph.neighbors(4, 0));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -154,16 +154,13 @@ fn rows_after(
 }
 
 impl SqliteStorage {
-    /// Removes the index segment of a namespace just emptied: its epoch is past, so no
-    /// reader would use it, and it may be large. A reader that mapped it keeps its map.
+    /// Removes the index of a namespace just emptied: its epoch is past, so no reader
+    /// would use it, and it may be large. A reader that mapped it keeps its maps.
     fn remove_segment(&self, ns: VectorNamespace) -> Result<()> {
-        match std::fs::remove_file(crate::storage::ann::segment::path(
+        Ok(crate::storage::ann::manifest::remove_all(
             &self.index_dir,
             ns.as_str(),
-        )) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
-        }
+        )?)
     }
 }
 
@@ -278,5 +275,22 @@ impl VectorStorage for SqliteStorage {
 
     fn vector_index_dir(&self) -> Option<PathBuf> {
         Some(self.index_dir.clone())
+    }
+
+    fn vectors_reopen(&self) -> Result<Option<Box<dyn VectorStorage + Send + Sync>>> {
+        Ok(Some(Box::new(SqliteStorage::open(
+            &self.working_dir,
+            &self.workspace,
+        )?)))
+    }
+
+    fn vectors_forget_deletions(&self, ns: VectorNamespace, upto: u64) -> Result<()> {
+        self.with(|conn, ws| {
+            conn.prepare_cached(
+                "DELETE FROM vector_tombstones WHERE workspace = ?1 AND namespace = ?2 AND seq <= ?3",
+            )?
+            .execute(params![ws, ns.as_str(), upto as i64])?;
+            Ok(())
+        })
     }
 }
