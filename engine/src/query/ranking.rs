@@ -68,7 +68,7 @@ mod tests {
             edges(&[("B", "A", 1.0), ("B", "E", 5.0)]),
         ];
         let degrees: HashMap<&str, usize> =
-            HashMap::from([("A", 3), ("B", 2), ("C", 1), ("D", 2), ("E", 1)]);
+            HashMap::from([("A", 3), ("B", 2), ("C", 1), ("D", 2), ("E", 2)]);
         let ranked = most_related(&per_node, |n| degrees[n]);
         // A-B and A-D rank 5 (A-B listed first), A-C and B-E rank 4 (B-E heavier).
         assert_eq!(
