@@ -153,6 +153,10 @@ class ScriptedProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body leave in two writes; with Nagle's algorithm the
+            # body waits for the client's delayed ACK of the headers (40 ms on Linux),
+            # which a benchmark would measure as the model's time.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass

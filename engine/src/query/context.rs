@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::json;
 
+use super::line_tokens;
 use super::{
     ChunkRow, EntityRow, Mode, ProcessingInfo, QueryParams, Reference, RelationRow, Retrieval,
 };
@@ -75,7 +76,7 @@ impl Line for ChunkRow {
 /// The tokens a row's line takes in the context (with its newline), counted once.
 pub(super) fn tokens_of<T: Line>(tokenizer: &Tokenizer, item: &mut T) -> usize {
     if *item.tokens() == 0 {
-        *item.tokens() = tokenizer.count(&item.line()) + 1;
+        *item.tokens() = line_tokens::count(tokenizer, &item.line()) + 1;
     }
     *item.tokens()
 }

@@ -19,6 +19,8 @@ pub mod answer;
 mod chunk_pick;
 pub mod context;
 mod keywords;
+mod line_tokens;
+mod ranking;
 mod retrieval;
 
 use serde::Serialize;

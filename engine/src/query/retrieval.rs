@@ -9,7 +9,7 @@ use super::{
     ChunkPick, ChunkRow, EntityRow, Mode, PROGRESS_CHUNKS, PROGRESS_ENTITIES, PROGRESS_RELATIONS,
     PROGRESS_RERANKING, QueryEngine, QueryError, QueryParams, RelationRow, Retrieval,
 };
-use super::{chunk_pick, context};
+use super::{chunk_pick, context, ranking};
 use crate::chunking::{self, Tokenizer};
 use crate::embedding::{self, Batching};
 use crate::ids;
@@ -123,30 +123,14 @@ impl QueryEngine<'_> {
             .collect();
         let entities = self.entities(&names)?;
         let names: Vec<String> = entities.iter().map(|e| e.entity_name.clone()).collect();
-        let mut seen = HashSet::new();
-        let mut edges = Vec::new();
-        for weights in self.stores.graph.edge_weights_of_many(&names)? {
-            for (source, target, weight) in weights {
-                if seen.insert(ids::endpoints(source.clone(), target.clone())) {
-                    edges.push((source, target, weight));
-                }
-            }
-        }
-        let endpoints: Vec<String> = edges
-            .iter()
-            .flat_map(|(s, t, _)| [s.clone(), t.clone()])
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let per_node = self.stores.graph.edge_weights_of_many(&names)?;
+        let endpoints = ranking::endpoints(&per_node);
         let degrees =
             self.stores
                 .degrees
                 .get(self.stores.graph, self.stores.generations, &endpoints)?;
-        let rank = |(s, t, _): &(String, String, f64)| {
-            degrees.get(s).copied().unwrap_or(0) + degrees.get(t).copied().unwrap_or(0)
-        };
-        // The most connected relations first, then the heaviest.
-        edges.sort_by(|a, b| rank(b).cmp(&rank(a)).then(b.2.total_cmp(&a.2)));
+        let degree = |name: &str| degrees.get(name).copied().unwrap_or(0);
+        let edges = ranking::most_related(&per_node, degree);
         Ok((
             entities,
             self.relations_within(&edges, params.max_relation_tokens)?,
@@ -157,7 +141,7 @@ impl QueryEngine<'_> {
     /// batches: only about as many as the budget holds are read in full.
     fn relations_within(
         &self,
-        edges: &[(String, String, f64)],
+        edges: &[ranking::Edge<'_>],
         budget: usize,
     ) -> Result<Vec<RelationRow>, QueryError> {
         let mut relations = Vec::new();
@@ -165,7 +149,7 @@ impl QueryEngine<'_> {
         for batch in edges.chunks(RELATION_BATCH) {
             let pairs: Vec<(String, String)> = batch
                 .iter()
-                .map(|(s, t, _)| (s.clone(), t.clone()))
+                .map(|(s, t, _)| ((*s).to_owned(), (*t).to_owned()))
                 .collect();
             let mut found = self.stores.graph.edges_get(&pairs)?;
             for (source, target) in pairs {

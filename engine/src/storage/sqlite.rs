@@ -83,7 +83,9 @@ pub const INDEX_DIR: &str = "vector_index";
 /// ("duplicate column name").
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let upgraded = graph::add_edge_weights(conn).and_then(|()| vectors::add_change_numbers(conn));
+    let upgraded = graph::add_edge_weights(conn)
+        .and_then(|()| graph::ranking_indexes(conn))
+        .and_then(|()| vectors::add_change_numbers(conn));
     match upgraded {
         Ok(()) => conn.execute_batch("COMMIT"),
         Err(e) => {

@@ -31,6 +31,18 @@ pub(super) fn add_edge_weights(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The indexes ranking reads a node's edges from, one per end, with the direction and
+/// the weight in them (stores made before get them here). `graph_edges_by_b` stays for
+/// `edges_of`, and for a binary of before that may still serve during an upgrade.
+pub(super) fn ranking_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS graph_edges_ends_a
+             ON graph_edges (workspace, a, b, source, weight);
+         CREATE INDEX IF NOT EXISTS graph_edges_ends_b
+             ON graph_edges (workspace, b, a, source, weight);",
+    )
+}
+
 /// Many nodes by name. Lists go as one JSON array parameter, `IN (SELECT value FROM
 /// json_each(?))`: any number of items in one statement (no parameter limit), each looked
 /// up through the index on the column it is compared to (the tests check the plans).
@@ -39,13 +51,16 @@ const NODES_GET: &str = "SELECT name, data FROM graph_nodes
 /// Many edges by their sorted endpoints, `[[a, b], ...]`.
 const EDGES_GET: &str = "SELECT source, target, data FROM graph_edges WHERE workspace = ?1
      AND (a, b) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))";
-/// Many nodes' edge weights: two indexed searches, as in `edges_of` (a self-loop only in
-/// the first); the first column says which.
-const EDGE_WEIGHTS: &str = "SELECT 0, a, b, source, target, COALESCE(weight, 1.0)
-     FROM graph_edges WHERE workspace = ?1 AND a IN (SELECT value FROM json_each(?2))
+/// Many nodes' edge weights: two searches, one per end, each in an index that holds
+/// all it returns (a hub's hundreds of edges are read without their data); a self-loop
+/// only in the first. The first column says which search; the fourth whether the edge
+/// was stored from `a` (its `source`) or from `b`.
+const EDGE_WEIGHTS: &str = "SELECT 0, a, b, source = a, COALESCE(weight, 1.0)
+     FROM graph_edges INDEXED BY graph_edges_ends_a
+     WHERE workspace = ?1 AND a IN (SELECT value FROM json_each(?2))
      UNION ALL
-     SELECT 1, a, b, source, target, COALESCE(weight, 1.0)
-     FROM graph_edges INDEXED BY graph_edges_by_b
+     SELECT 1, a, b, source = a, COALESCE(weight, 1.0)
+     FROM graph_edges INDEXED BY graph_edges_ends_b
      WHERE workspace = ?1 AND b IN (SELECT value FROM json_each(?2)) AND a <> b";
 /// Many nodes' degrees (a self-loop counts twice, as it ends twice at the node).
 const DEGREES: &str = "SELECT j.value,
@@ -236,19 +251,13 @@ impl GraphStorage for SqliteStorage {
         if nodes.is_empty() {
             return Ok(Vec::new());
         }
-        type Row = (bool, String, String, String, String, f64);
+        // (which search, a, b, stored from a, weight)
+        type Row = (bool, String, String, bool, f64);
         let rows: Vec<Row> = self.read(|conn, ws| {
             let mut stmt = conn.prepare_cached(EDGE_WEIGHTS)?;
             let rows = stmt
                 .query_map(params![ws, json_list(nodes)?], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
@@ -262,6 +271,10 @@ impl GraphStorage for SqliteStorage {
                 .or_default();
             if side { as_b.push(row) } else { as_a.push(row) }
         }
+        let stored = |(_, a, b, from_a, weight): &Row| {
+            let (source, target) = if *from_a { (a, b) } else { (b, a) };
+            (source.clone(), target.clone(), *weight)
+        };
         Ok(nodes
             .iter()
             .map(|node| {
@@ -270,10 +283,7 @@ impl GraphStorage for SqliteStorage {
                 };
                 as_a.sort_by(|x, y| x.2.cmp(&y.2));
                 as_b.sort_by(|x, y| x.1.cmp(&y.1));
-                as_a.into_iter()
-                    .chain(as_b)
-                    .map(|r| (r.3.clone(), r.4.clone(), r.5))
-                    .collect()
+                as_a.into_iter().chain(as_b).map(stored).collect()
             })
             .collect())
     }
@@ -377,6 +387,14 @@ mod tests {
                         .iter()
                         .any(|s| s.starts_with("SCAN graph") || s.starts_with("SCAN kv")),
                     "{sql}: {steps:?}"
+                );
+            }
+            let weights = plan(conn, EDGE_WEIGHTS, &[&"", &"[]"]);
+            for index in ["graph_edges_ends_a", "graph_edges_ends_b"] {
+                assert!(
+                    weights.iter().any(|s| s
+                        .starts_with(&format!("SEARCH graph_edges USING COVERING INDEX {index}"))),
+                    "a node's edges are ranked from {index} alone: {weights:?}"
                 );
             }
             let kv = plan(
