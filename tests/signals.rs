@@ -276,6 +276,7 @@ fn hup_refuses_changing_the_worker_user() {
 fn usr1_reopens_the_log_file_after_a_rename() {
     let server = Server::builder("usr1").args(&["--workers", "2"]).start();
     server.get("/nope-before");
+    assert!(server.wait_log_file("/nope-before", Duration::from_secs(5)));
     std::fs::rename(
         server.dir.join("lightrag.log"),
         server.dir.join("lightrag.log.old"),
@@ -287,7 +288,10 @@ fn usr1_reopens_the_log_file_after_a_rename() {
     for i in 0..20 {
         server.get(&format!("/nope-after-{i}"));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.log_file().matches("/nope-after-").count() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let fresh = server.log_file();
     let old = std::fs::read_to_string(server.dir.join("lightrag.log.old")).unwrap();
     assert!(old.contains("/nope-before"));

@@ -237,14 +237,13 @@ impl Server {
     }
 
     pub fn wait_output(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.output().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_for_text(|| self.output(), needle, within)
+    }
+
+    /// Waits until `lightrag.log` holds `needle`: workers write their access lines in
+    /// batches, so a line can reach the file after its response.
+    pub fn wait_log_file(&self, needle: &str, within: Duration) -> bool {
+        wait_for_text(|| self.log_file(), needle, within)
     }
 
     /// Pid of the worker that answers `/debug/pid`.
@@ -706,4 +705,16 @@ pub fn upload_file(server: &Server, filename: &str, content: &[u8]) -> Response 
     );
     assert_eq!(r.status, 200, "{filename}: {}", r.body);
     r
+}
+
+/// Polls `read` until its text contains `needle` or `within` has passed.
+fn wait_for_text(read: impl Fn() -> String, needle: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if read().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }

@@ -63,7 +63,7 @@ impl Shared {
 
     /// CORS around the router: a preflight is answered here, every other answer gets
     /// the CORS headers, the 413 of a body over its ceiling included.
-    async fn route(
+    async fn dispatch(
         &self,
         mut req: Request<Incoming>,
         peer: SocketAddr,
@@ -180,7 +180,7 @@ pub async fn handle(
         ApiError::from(rejection).into_response()
     } else {
         strip_api_prefix(&mut req, &shared.api.api_prefix);
-        shared.route(req, peer, expired.as_ref()).await
+        shared.dispatch(req, peer, expired.as_ref()).await
     };
     if expired.is_some_and(|e| e.get()) {
         response = body_timed_out(shared.body_timeout);
