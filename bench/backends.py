@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from run import free_port, ok, start_master
+from run import cpu_seconds, free_port, ok, start_master
 
 PG_VERSION = "0.1.5"
 PG_USER = "lightrag"
@@ -107,9 +107,7 @@ class Redis:
         return fields
 
     def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds([self.proc.pid])
 
     def stop(self):
         self.proc.terminate()

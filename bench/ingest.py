@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backends import Backends, Server, median, ratios  # noqa: E402
-from run import api, build_release, children, index  # noqa: E402
+from run import api, build_release, children, cpu_seconds, index  # noqa: E402
 from scripted_provider import ScriptedProvider  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "50"))
@@ -104,16 +104,6 @@ def ingest(port, docs, batch=10):
     counts = index(port, docs, batch=batch, poll=0.2, timeout=60)
     elapsed = time.monotonic() - started
     return elapsed, counts, chunk_total(port)
-
-
-def cpu_seconds(pids):
-    """User + system CPU seconds of `pids` so far."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(master):

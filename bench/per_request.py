@@ -22,20 +22,11 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import (  # noqa: E402
-    CONNECTIONS, children, ensure_tools, free_port, start_baseline, start_master, wait_ok,
+    CONNECTIONS, children, cpu_seconds, ensure_tools, free_port, start_baseline, start_master,
+    wait_ok,
 )
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
 
 
 def measure(label, port, pids, path, headers=()):

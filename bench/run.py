@@ -35,6 +35,16 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds of `pids` so far."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def build_release(*packages):
     """`cargo build --release` of `packages`, unless BENCH_SKIP_BUILD=1 (built already)."""
     if os.environ.get("BENCH_SKIP_BUILD") == "1":

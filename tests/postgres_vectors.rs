@@ -48,6 +48,19 @@ fn open(
     lightrag_engine::storage::open(&config, workspace).unwrap()
 }
 
+/// A fixed pseudo-random sequence (xorshift) of floats in [0, 1) from `seed`.
+fn unit_floats(seed: u64) -> impl Fn() -> f32 {
+    let state = std::cell::Cell::new(seed);
+    move || {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
 fn record(id: &str, vector: Vec<f32>, meta: Value) -> VectorRecord {
     VectorRecord {
         id: id.into(),
@@ -210,16 +223,8 @@ fn top_k_rows_come_back_when_another_workspace_crowds_the_hnsw_index() {
     // A small candidate list and no sort: the planner walks the HNSW index, as it does
     // on large tables.
     let settings = [("hnsw.ef_search", "10"), ("enable_sort", "off")];
-    // A fixed pseudo-random sequence (xorshift), so that every run builds the same index.
-    let state = std::cell::Cell::new(0x9E37_79B9_7F4A_7C15_u64);
-    let next = || {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        (x >> 40) as f32 / (1u64 << 24) as f32
-    };
+    // A fixed pseudo-random sequence, so that every run builds the same index.
+    let next = unit_floats(0x9E37_79B9_7F4A_7C15);
     let vector = |_| (0..8).map(|_| next()).collect::<Vec<f32>>();
     let rows = |prefix: &str, n: usize| -> Vec<VectorRecord> {
         (0..n)
@@ -275,15 +280,8 @@ fn a_search_returns_the_nearest_top_k_within_the_threshold_as_an_exact_scan_does
         8,
         "near",
     );
-    let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1D_u64);
-    let next = || {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let unit = unit_floats(0x2545_F491_4F6C_DD1D);
+    let next = || unit() - 0.5;
     // More rows than one write statement takes, an id repeated across its parts.
     let mut rows: Vec<VectorRecord> = (0..300)
         .map(|i| {
