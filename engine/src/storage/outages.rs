@@ -14,6 +14,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::StorageError;
 
@@ -28,6 +29,64 @@ pub(crate) enum Patience {
     /// fails ends the operation, which a request answers with a 503 at once rather
     /// than after a back-off schedule.
     Serve,
+}
+
+/// An attempt's failure, as [`retry`] sees it.
+pub(crate) enum Miss<E> {
+    /// No retry can help: the error the operation ends with.
+    Final(StorageError),
+    /// The store could not be reached; `stale` when the connection came from the pool.
+    Unreachable { error: E, stale: bool },
+}
+
+/// A pool's start-up schedule: attempts in all, and the pause after the first, doubled
+/// after each attempt up to the longest.
+pub(crate) struct Schedule {
+    pub attempts: u32,
+    pub first_pause: Duration,
+    pub longest_pause: Duration,
+}
+
+/// Attempts until one succeeds, a failure is final, or `patience` runs out (at
+/// [`Patience::Start`] the schedule's attempts, at [`Patience::Serve`] one). A stale
+/// pooled connection is retried at once, once: the server may well be back already.
+/// `unavailable` makes the operation's error of the last unreachable one.
+pub(crate) fn retry<T, E: std::fmt::Display>(
+    kind: &'static str,
+    address: &str,
+    patience: Patience,
+    schedule: Schedule,
+    mut attempt: impl FnMut() -> Result<T, Miss<E>>,
+    unavailable: impl Fn(&E) -> StorageError,
+) -> Result<T, StorageError> {
+    let attempts = match patience {
+        Patience::Start => schedule.attempts.max(1),
+        Patience::Serve => 1,
+    };
+    let mut pause = schedule.first_pause;
+    let mut tried = 0;
+    let mut stale_retried = false;
+    loop {
+        let error = match attempt() {
+            Ok(value) => return Ok(value),
+            Err(Miss::Final(e)) => return Err(e),
+            Err(Miss::Unreachable { error, stale }) => {
+                if stale && !stale_retried {
+                    stale_retried = true;
+                    continue;
+                }
+                error
+            }
+        };
+        tried += 1;
+        if tried >= attempts {
+            return Err(unavailable(&error));
+        }
+        tracing::warn!(store = kind, address, attempt = tried, attempts, error = %error,
+            "{kind} unreachable; trying again");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(schedule.longest_pause);
+    }
 }
 
 /// One store found unreachable.

@@ -40,7 +40,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::{PostgresConfig, schema, tls};
-use crate::storage::outages::{self, Patience};
+use crate::storage::outages::{self, Miss, Patience};
 use crate::storage::{Result, StorageError};
 
 /// What [`outages`] calls PostgreSQL.
@@ -392,52 +392,41 @@ impl Pool {
         outcome
     }
 
-    /// Attempts until one succeeds, PostgreSQL refuses, or `patience` runs out. A stale
-    /// pooled connection is retried at once: the server may well be back already.
+    /// Attempts as [`outages::retry`] does, on this pool's schedule.
     fn attempts<T>(
         &self,
         patience: Patience,
         mut attempt: impl FnMut() -> std::result::Result<T, Attempt>,
     ) -> Result<T> {
-        let attempts = match patience {
-            Patience::Start => self.config.connection_retries.max(1),
-            Patience::Serve => 1,
+        let schedule = outages::Schedule {
+            attempts: self.config.connection_retries,
+            first_pause: self.config.retry_backoff,
+            longest_pause: self.config.retry_backoff_max,
         };
-        let mut backoff = self.config.retry_backoff;
-        let mut tried = 0;
-        let mut stale_retried = false;
-        loop {
-            tried += 1;
-            let error = match attempt() {
-                Ok(value) => return Ok(value),
-                Err(Attempt::Refused(e)) => return Err(StorageError::Postgres(e)),
-                Err(Attempt::Exhausted) => {
-                    return Err(StorageError::Unavailable {
+        outages::retry(
+            KIND,
+            &self.address,
+            patience,
+            schedule,
+            || {
+                attempt().map_err(|failure| match failure {
+                    Attempt::Refused(e) => Miss::Final(StorageError::Postgres(e)),
+                    Attempt::Exhausted => Miss::Final(StorageError::Unavailable {
                         store: format!("{KIND} at {}", self.address),
                         reason: format!(
                             "all {} connections of this worker stayed busy for {}s",
                             self.config.max_connections,
                             WAIT_FOR_CONNECTION.as_secs()
                         ),
-                    });
-                }
-                Err(Attempt::Unreachable(e, pooled)) => {
-                    if pooled && !stale_retried {
-                        stale_retried = true;
-                        tried -= 1;
-                        continue;
-                    }
-                    e
-                }
-            };
-            if tried >= attempts {
-                return Err(self.unavailable(&error));
-            }
-            tracing::warn!(postgres = %self.config.address(), attempt = tried, attempts,
-                error = %error, "PostgreSQL unreachable; trying again");
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(self.config.retry_backoff_max);
-        }
+                    }),
+                    Attempt::Unreachable(error, pooled) => Miss::Unreachable {
+                        error,
+                        stale: pooled,
+                    },
+                })
+            },
+            |e| self.unavailable(e),
+        )
     }
 
     fn unavailable(&self, e: &postgres::Error) -> StorageError {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
 
 use super::RedisConfig;
-use crate::storage::outages::{self, Patience};
+use crate::storage::outages::{self, Miss, Patience};
 use crate::storage::{Result, StorageError};
 
 /// What [`outages`] calls Redis.
@@ -220,35 +220,28 @@ impl Pool {
         patience: Patience,
         mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let attempts = match patience {
-            Patience::Start => self.config.retry_attempts.max(1),
-            Patience::Serve => 1,
+        let schedule = outages::Schedule {
+            attempts: self.config.retry_attempts,
+            first_pause: Duration::from_secs(1),
+            longest_pause: MAX_BACKOFF,
         };
-        let mut backoff = Duration::from_secs(1);
-        let mut tried = 0;
-        let mut stale_replaced = false;
-        loop {
-            let error = match attempt() {
-                Ok(value) => return Ok(value),
-                Err(Failure::Refused(e)) => return Err(StorageError::Redis(e)),
-                Err(Failure::Final(e)) => return Err(self.unavailable(&e)),
-                Err(Failure::Unreachable { error, fresh }) => {
-                    if !fresh && !stale_replaced {
-                        stale_replaced = true;
-                        continue;
-                    }
-                    error
-                }
-            };
-            tried += 1;
-            if tried >= attempts {
-                return Err(self.unavailable(&error));
-            }
-            tracing::warn!(redis = %self.config.display_uri(), attempt = tried, attempts,
-                error = %error, "Redis unreachable; trying again");
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+        outages::retry(
+            KIND,
+            &self.address,
+            patience,
+            schedule,
+            || {
+                attempt().map_err(|failure| match failure {
+                    Failure::Refused(e) => Miss::Final(StorageError::Redis(e)),
+                    Failure::Final(e) => Miss::Final(self.unavailable(&e)),
+                    Failure::Unreachable { error, fresh } => Miss::Unreachable {
+                        error,
+                        stale: !fresh,
+                    },
+                })
+            },
+            |e| self.unavailable(e),
+        )
     }
 
     fn unavailable(&self, e: &RedisError) -> StorageError {
