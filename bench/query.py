@@ -151,14 +151,13 @@ def indexed_server(backend, size, docs):
         started = time.monotonic()
         status = index(server.port, docs, batch=50, poll=0.5)
         took = time.monotonic() - started
-        settled = 0.0
+        settled = ""
         if backend is None:
             # Queries also start a build the last writes left pending; then wait for it.
             warm_up(server.port)
-            settled = corpus_cache.wait_index_idle(workdir)
+            settled = f", index settled {corpus_cache.wait_index_idle(workdir):.1f} s later"
         print(f"    indexed in {took:.0f} s ({status.get('processed', 0)} processed, "
-              f"{status.get('failed', 0)} failed), index settled {settled:.1f} s later",
-              flush=True)
+              f"{status.get('failed', 0)} failed){settled}", flush=True)
     finally:
         server.stop(keep=True)
     corpus_cache.save(size, key, workdir, backend)
