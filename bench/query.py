@@ -10,12 +10,14 @@ p50, p99 and requests/s, each beside the smallest corpus's figure on the same st
 the same run (the growth of the cost with corpus size), each worker's peak RSS, then the
 PostgreSQL/embedded ratios.
 
-On the embedded store the indexed working directory is kept between runs
-(corpus_cache.py: BENCH_CORPUS_CACHE, default <target>/bench-corpus, `off` to index
-every time), the server is restarted on it before the queries (so the peak RSS is the
-queries', and the index is the one persisted), and `lightrag-master vector-recall`
-prints the recall of the HNSW index against exact search at top-k 40 for the same
-questions.
+The indexed store is kept between runs (corpus_cache.py: the embedded working directory,
+or PostgreSQL's data directory; BENCH_CORPUS_CACHE, default <target>/bench-corpus, `off`
+to index every time), and the server is restarted on it before the queries (so the peak
+RSS is the queries', and the store is the one persisted). BENCH_QUERY_PHASE=index only
+fills the cache, =measure only measures what it holds (default `all`: both), so the
+long indexing can run apart from the measurement. On the embedded store
+`lightrag-master vector-recall` prints the recall of the HNSW index against exact search
+at top-k 40 for the same questions.
 
 Then (unless BENCH_QUERY_SCRIPTED=0) the repeated-question row: a small corpus
 (BENCH_SCRIPTED_CHUNKS, default 320 chunks) indexed on the embedded store with the
