@@ -139,9 +139,10 @@ def indexed_server(backend, size, docs):
         print(f"    cached already: {corpus_cache.entry(size, key, backend)}", flush=True)
         return None
     workdir = tempfile.mkdtemp(prefix="lrm-bench-server-")
+    started = time.monotonic()
     if PHASE != "index" and corpus_cache.restore(size, key, workdir, backend):
-        print(f"    indexed corpus reused from {corpus_cache.entry(size, key, backend)}",
-              flush=True)
+        print(f"    indexed corpus reused from {corpus_cache.entry(size, key, backend)} "
+              f"(copied in {time.monotonic() - started:.0f} s)", flush=True)
         return Server(backend, SERVER_ENV, workdir=workdir, reset=False)
     if PHASE == "measure":
         os.rmdir(workdir)
