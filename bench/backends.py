@@ -30,6 +30,8 @@ PG_STORAGES = {
     "graph": ("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage"),
 }
 PG_ROLES = os.environ.get("BENCH_PG_ROLES", ",".join(PG_STORAGES)).split(",")
+# Server options beside the port and socket directory.
+PG_OPTIONS = "-c max_connections=200"
 
 
 def median(xs):
@@ -39,15 +41,20 @@ def median(xs):
 def ratios(label, figures, unit, fmt="8.2f"):
     """One line: each store's figure, then each other store's ratio to the embedded one."""
     parts = [f"{store} {value:{fmt}}" for store, value in figures.items()]
-    base = figures["embedded"]
+    base = figures.get("embedded")
+    if base is None:
+        print(f"  {label} ({unit}): " + "  ".join(parts), flush=True)
+        return
     parts += [f"{store}/embedded {value / base:.2f}x" for store, value in figures.items()
               if store != "embedded"]
     print(f"  {label} ({unit}): " + "  ".join(parts), flush=True)
 
 
 def latency_ratios(figures, indent="    "):
-    """Each store's (p50, p99, req/s) as ratios to the embedded store's."""
-    e = figures["embedded"]
+    """Each store's (p50, p99, req/s) as ratios to the embedded store's (if measured)."""
+    e = figures.get("embedded")
+    if e is None:
+        return
     for store, (p50, p99, rps) in figures.items():
         if store != "embedded":
             print(f"{indent}ratio {store}/embedded: p50 {p50 / e[0]:.2f}x  p99 {p99 / e[1]:.2f}x"
@@ -148,11 +155,41 @@ class Postgres:
             subprocess.run(["chown", "-R", PG_RUN_AS, self.dir], check=True)
             self.run_as = ["runuser", "-u", PG_RUN_AS, "--"]
         self.port = free_port()
-        self.tool("initdb", "-D", f"{self.dir}/data", "-U", PG_USER, "--auth=trust",
+        self.data = f"{self.dir}/data"
+        self.tool("initdb", "-D", self.data, "-U", PG_USER, "--auth=trust",
                   "-E", "UTF8", "--locale=C.UTF-8")
-        self.tool("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/pg.log", "-w",
+        self.start()
+
+    def start(self):
+        self.tool("pg_ctl", "-D", self.data, "-l", f"{self.dir}/pg.log", "-w",
                   "-t", "30", "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} "
-                  f"-k {self.dir} -c max_connections=200", "start")
+                  f"-k {self.dir} {PG_OPTIONS}", "start")
+
+    def shut_down(self):
+        self.tool("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "600", "stop")
+
+    def settings(self):
+        """What decides a cluster's contents beside the corpus, for the corpus cache key."""
+        return {"pg_wheel": PG_VERSION, "pg_roles": ",".join(PG_ROLES),
+                "pg_database": PG_DATABASE, "pg_options": PG_OPTIONS}
+
+    def save_data(self, target):
+        """Copies the cluster's data directory to `target`, the server stopped meanwhile
+        (a clean shut-down: the copy needs no recovery)."""
+        self.shut_down()
+        try:
+            shutil.copytree(self.data, target, symlinks=True)
+        finally:
+            self.start()
+
+    def restore_data(self, source):
+        """Replaces the cluster with the data directory copied to `source` and restarts."""
+        self.shut_down()
+        shutil.rmtree(self.data)
+        shutil.copytree(source, self.data, symlinks=True)
+        if self.run_as:
+            subprocess.run(["chown", "-R", PG_RUN_AS, self.data], check=True)
+        self.start()
 
     def tool(self, name, *args):
         return subprocess.run([*self.run_as, f"{self.bin}/{name}", *args], check=True,
@@ -179,7 +216,7 @@ class Postgres:
         self.psql(PG_DATABASE, "CREATE EXTENSION IF NOT EXISTS vector")
 
     def stop(self):
-        self.tool("pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "stop")
+        self.shut_down()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -187,14 +224,15 @@ BACKENDS = {"redis": Redis, "postgres": Postgres}
 
 
 class Backends:
-    """The stores of one run by name, "embedded" first (its backend is None)."""
+    """The stores of one run by name; the embedded one's backend is None."""
 
     def __init__(self, stores):
-        assert stores[0] == "embedded", "the first store is the embedded one"
         self.stores = stores
         self.servers = {}
         try:
-            for store in stores[1:]:
+            for store in stores:
+                if store == "embedded":
+                    continue
                 self.servers[store] = BACKENDS[store]()
         except BaseException:
             self.stop()
@@ -213,13 +251,14 @@ class Backends:
 
 class Server:
     """lightrag-master --workers 2 in a fresh working directory (or `workdir`, removed
-    when the server stops), on `backend` (emptied first) or on the embedded store
-    (None)."""
+    when the server stops), on `backend` (emptied first unless `reset` is false: then
+    it serves what the backend holds) or on the embedded store (None)."""
 
-    def __init__(self, backend, extra_env=None, workers=2, workdir=None):
+    def __init__(self, backend, extra_env=None, workers=2, workdir=None, reset=True):
         env = {}
         if backend is not None:
-            backend.reset()
+            if reset:
+                backend.reset()
             env.update(backend.env())
         env.update(extra_env or {})
         self.workdir = workdir or tempfile.mkdtemp(prefix="lrm-bench-server-")

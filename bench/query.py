@@ -10,12 +10,14 @@ p50, p99 and requests/s, each beside the smallest corpus's figure on the same st
 the same run (the growth of the cost with corpus size), each worker's peak RSS, then the
 PostgreSQL/embedded ratios.
 
-On the embedded store the indexed working directory is kept between runs
-(corpus_cache.py: BENCH_CORPUS_CACHE, default <target>/bench-corpus, `off` to index
-every time), the server is restarted on it before the queries (so the peak RSS is the
-queries', and the index is the one persisted), and `lightrag-master vector-recall`
-prints the recall of the HNSW index against exact search at top-k 40 for the same
-questions.
+The indexed store is kept between runs (corpus_cache.py: the embedded working directory,
+or PostgreSQL's data directory; BENCH_CORPUS_CACHE, default <target>/bench-corpus, `off`
+to index every time), and the server is restarted on it before the queries (so the peak
+RSS is the queries', and the store is the one persisted). BENCH_QUERY_PHASE=index only
+fills the cache, =measure only measures what it holds (default `all`: both), so the
+long indexing can run apart from the measurement. On the embedded store
+`lightrag-master vector-recall` prints the recall of the HNSW index against exact search
+at top-k 40 for the same questions.
 
 Then (unless BENCH_QUERY_SCRIPTED=0) the repeated-question row: a small corpus
 (BENCH_SCRIPTED_CHUNKS, default 320 chunks) indexed on the embedded store with the
@@ -30,6 +32,7 @@ BENCH_QUERY_ONLY_SCRIPTED=1 runs that row alone. Loopback only; nothing here pas
 import inspect
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,6 +59,9 @@ RECALL_TOP_K = 40
 # Text per document, so one document is about 16 chunks.
 DOC_SENTENCES = 48
 SCRIPTED = os.environ.get("BENCH_QUERY_SCRIPTED", "1") != "0"
+# all: index what the corpus cache lacks, then measure; index: only fill the cache;
+# measure: only measure corpora the cache holds.
+PHASE = os.environ.get("BENCH_QUERY_PHASE", "all")
 SCRIPTED_CHUNKS = int(os.environ.get("BENCH_SCRIPTED_CHUNKS", "320"))
 CHAT_LATENCY = 0.100
 EMBED_LATENCY = 0.020
@@ -117,29 +123,51 @@ def generator_source():
         (FIRST, LAST, PLACES, TOPICS, VERBS, DOC_SENTENCES, CHUNK_TOKENS))
 
 
-def embedded_server(size, docs):
-    """A server on the embedded store holding `docs` indexed: from the corpus cache, or
-    indexed now (then cached) and restarted on its persisted index."""
-    cache_key = corpus_cache.key(generator_source(), SERVER_ENV)
+def cache_key(backend):
+    settings = dict(SERVER_ENV)
+    if backend is not None:
+        settings.update(backend.settings())
+    return corpus_cache.key(generator_source(), settings, postgres=backend is not None)
+
+
+def indexed_server(backend, size, docs):
+    """A server holding `docs` indexed on `backend` (None: the embedded store): from the
+    corpus cache, or indexed now (then cached) and restarted on the persisted store.
+    None in the `index` phase (nothing is measured) and for a corpus left uncached."""
+    key = cache_key(backend)
+    if PHASE == "index" and corpus_cache.cached(size, key, backend):
+        print(f"    cached already: {corpus_cache.entry(size, key, backend)}", flush=True)
+        return None
     workdir = tempfile.mkdtemp(prefix="lrm-bench-server-")
-    if corpus_cache.restore(size, cache_key, workdir):
-        print(f"    indexed corpus reused from {corpus_cache.entry(size, cache_key)}", flush=True)
-        return Server(None, SERVER_ENV, workdir=workdir)
-    server = Server(None, SERVER_ENV, workdir=workdir)
+    started = time.monotonic()
+    if PHASE != "index" and corpus_cache.restore(size, key, workdir, backend):
+        print(f"    indexed corpus reused from {corpus_cache.entry(size, key, backend)} "
+              f"(copied in {time.monotonic() - started:.0f} s)", flush=True)
+        return Server(backend, SERVER_ENV, workdir=workdir, reset=False)
+    if PHASE == "measure":
+        os.rmdir(workdir)
+        print(f"    not cached ({corpus_cache.entry(size, key, backend)}): run "
+              "BENCH_QUERY_PHASE=index first", flush=True)
+        return None
+    server = Server(backend, SERVER_ENV, workdir=workdir)
     try:
         started = time.monotonic()
         status = index(server.port, docs, batch=50, poll=0.5)
         took = time.monotonic() - started
-        # Queries also start a build the last writes left pending; then wait for it.
-        warm_up(server.port)
-        settled = corpus_cache.wait_index_idle(workdir)
+        settled = ""
+        if backend is None:
+            # Queries also start a build the last writes left pending; then wait for it.
+            warm_up(server.port)
+            settled = f", index settled {corpus_cache.wait_index_idle(workdir):.1f} s later"
         print(f"    indexed in {took:.0f} s ({status.get('processed', 0)} processed, "
-              f"{status.get('failed', 0)} failed), index settled {settled:.1f} s later",
-              flush=True)
+              f"{status.get('failed', 0)} failed){settled}", flush=True)
     finally:
         server.stop(keep=True)
-    corpus_cache.save(size, cache_key, workdir)
-    return Server(None, SERVER_ENV, workdir=workdir)
+    corpus_cache.save(size, key, workdir, backend)
+    if PHASE == "index":
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+    return Server(backend, SERVER_ENV, workdir=workdir, reset=False)
 
 
 def recall(workdir, asked):
@@ -162,16 +190,12 @@ def recall(workdir, asked):
 
 
 def measure(backend, size, docs, rng):
-    """Indexes `docs` on a fresh server on `backend`; {mode: (p50, p99, req/s, non-2xx)}."""
+    """`docs` indexed on `backend` (see indexed_server); {mode: (p50, p99, req/s,
+    non-2xx)}, or None when nothing was measured."""
     asked = questions(rng)
-    if backend is None:
-        server = embedded_server(size, docs)
-    else:
-        server = Server(backend, SERVER_ENV)
-        started = time.monotonic()
-        status = index(server.port, docs, batch=50, poll=0.5)
-        print(f"    indexed in {time.monotonic() - started:.0f} s ({status.get('processed', 0)} "
-              f"processed, {status.get('failed', 0)} failed)", flush=True)
+    server = indexed_server(backend, size, docs)
+    if server is None:
+        return None
     try:
         warm_up(server.port)
         figures = {mode: drive(server.port, mode, asked) for mode in SIZE_MODES}
@@ -230,6 +254,10 @@ def scripted_rows():
 
 
 def main():
+    if PHASE not in ("all", "index", "measure"):
+        raise SystemExit(f"BENCH_QUERY_PHASE is all, index or measure, not {PHASE!r}")
+    if PHASE != "all" and not corpus_cache.ENABLED:
+        raise SystemExit("BENCH_QUERY_PHASE=index or measure needs the corpus cache")
     ensure_wrk()
     build_release()
     if os.environ.get("BENCH_QUERY_ONLY_SCRIPTED") == "1":
@@ -245,18 +273,24 @@ def main():
             for store in STORES:
                 print(f"  {store}:", flush=True)
                 # The same questions on every store.
-                results[(size, store)] = measure(backends[store], size, docs, random.Random(-size))
-                for mode, (p50, p99, rps, errors) in results[(size, store)].items():
-                    base = results[(SIZES[0], store)][mode]
+                figures = measure(backends[store], size, docs, random.Random(-size))
+                if figures is None:
+                    continue
+                results[(size, store)] = figures
+                for mode, (p50, p99, rps, errors) in figures.items():
+                    base = results.get((SIZES[0], store), figures)[mode]
                     print(f"    {mode:>5}: p50 {p50:7.2f} ms ({p50 / base[0]:5.1f}x)  "
                           f"p99 {p99:7.2f} ms ({p99 / base[1]:5.1f}x)  "
                           f"{rps:8.1f} req/s ({rps / base[2]:5.2f}x)  non-2xx {errors}", flush=True)
-            for mode in SIZE_MODES if len(STORES) > 1 else []:
+            measured = [store for store in STORES if (size, store) in results]
+            for mode in SIZE_MODES if len(measured) > 1 else []:
                 print(f"  {mode:>5}:", end="")
-                latency_ratios({store: results[(size, store)][mode][:3] for store in STORES},
+                latency_ratios({store: results[(size, store)][mode][:3] for store in measured},
                                indent=" ")
     finally:
         backends.stop()
+    if PHASE == "index":
+        return
     print(f"(wrk -t2 -c{CONNECTIONS} -d{DURATION}; growth against the {SIZES[0]}-chunk corpus "
           "on the same store, in this run)")
     if SCRIPTED:
