@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """What one request costs the server: CPU time, system calls and context switches per
 request under wrk, for bench/hello-hyper and for lightrag-master --workers 2 on the
-routes bench/run.py compares. Throughput on this shared 2-core machine moves with the
+routes bench/run.py compares, the access-logged route also on a server at LOG_LEVEL
+WARNING, which writes no access line (the difference is what an access line costs). Throughput on this shared 2-core machine moves with the
 load of the neighbours; the CPU a request takes moves much less, so this is where a
 change to the request path shows first.
 
     BENCH_SKIP_BUILD=1 BENCH_BIN=... BENCH_HELLO=... python3 bench/per_request.py
 
-CPU is the servers' utime + stime (/proc/PID/stat) over the run, summed over the master's
-workers; system calls and context switches come from `perf stat` when it is installed.
+CPU is the servers' utime + stime (/proc/PID/stat) over the run, summed over the master
+(which forwards the workers' log lines to the file) and its workers; system calls and context switches come from `perf stat` when it is installed.
 Numbers go to stdout; nothing here passes or fails. Loopback only, bounded durations.
 """
 
@@ -67,11 +68,19 @@ def main():
     port = free_port()
     master = start_master(port, 2, workdir, {"LIGHTRAG_API_KEY": "bench-key"}, "INFO")
     wait_ok(port)
-    workers = children(master.pid)
+    workers = [master.pid, *children(master.pid)]
     hello, hello_port = start_baseline(port, "/health", (), workdir, "health.json")
     measure("hello-hyper, GET /health body", hello_port, [hello.pid], "/health")
     measure("lightrag-master GET /health", port, workers, "/health")
     measure("lightrag-master GET /graph/label/list + X-API-Key, logged", port, workers,
+            "/graph/label/list", ("X-API-Key: bench-key",))
+    master.send_signal(signal.SIGTERM)
+    master.wait()
+    quiet_dir = tempfile.mkdtemp(prefix="lrm-bench-", dir=workdir)
+    port = free_port()
+    master = start_master(port, 2, quiet_dir, {"LIGHTRAG_API_KEY": "bench-key"}, "WARNING")
+    wait_ok(port)
+    measure("  the same at LOG_LEVEL WARNING (no access line)", port, [master.pid, *children(master.pid)],
             "/graph/label/list", ("X-API-Key: bench-key",))
     hello.terminate()
     hello.wait()

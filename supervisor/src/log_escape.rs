@@ -46,15 +46,33 @@ pub fn raw_line(line: &[u8]) -> Cow<'_, [u8]> {
     if !body.iter().any(u8::is_ascii_control) {
         return Cow::Borrowed(line);
     }
-    let mut escaped = String::with_capacity(line.len() + 16);
-    for chunk in body.utf8_chunks() {
+    let mut escaped = Vec::with_capacity(line.len() + 16);
+    escape_bytes(body, &mut escaped);
+    escaped.push(b'\n');
+    Cow::Owned(escaped)
+}
+
+/// Escapes what `line` holds from `start` on, as [`Escaping`] would have written it: for
+/// a line formatted straight into a buffer rather than through the formatter. Printable
+/// ASCII, the usual case, is left as it is without a copy.
+pub fn escape_from(line: &mut Vec<u8>, start: usize) {
+    if line[start..].iter().all(|&b| (b' '..=b'~').contains(&b)) {
+        return;
+    }
+    let written = line.split_off(start);
+    escape_bytes(&written, line);
+}
+
+/// Appends `bytes` to `out` escaped, invalid UTF-8 as `\xNN`.
+fn escape_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut escaped = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
         let _ = Escaping(&mut escaped).write_str(chunk.valid());
         for byte in chunk.invalid() {
             let _ = write!(escaped, "\\x{byte:02x}");
         }
     }
-    escaped.push('\n');
-    Cow::Owned(escaped.into_bytes())
+    out.extend_from_slice(escaped.as_bytes());
 }
 
 #[cfg(test)]
@@ -88,6 +106,16 @@ mod tests {
             &*raw_line(b"a\rb\x1b[2J\xffc\n"),
             b"a\\rb\\u{1b}[2J\\xffc\n"
         );
+    }
+
+    #[test]
+    fn escapes_what_was_appended_to_a_line_only() {
+        let mut line = b"head\t".to_vec();
+        escape_from(&mut line, 5);
+        assert_eq!(line, b"head\t", "printable ASCII");
+        line.extend_from_slice("GET /a\nb\u{202e}é".as_bytes());
+        escape_from(&mut line, 5);
+        assert_eq!(line, "head\tGET /a\\nb\\u{202e}é".as_bytes());
     }
 
     #[test]
