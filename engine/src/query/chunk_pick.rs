@@ -15,20 +15,24 @@ use std::collections::{HashMap, HashSet};
 /// Each item's candidate chunks, in the order picking reads them. Items without
 /// chunks are left out; so are items whose chunks all went to earlier items when
 /// `drop_emptied` (LightRAG does so for relations, not for entities).
-pub(super) fn candidates(
-    per_item: Vec<Vec<String>>,
+pub(super) fn candidates<'a>(
+    per_item: impl IntoIterator<Item = impl IntoIterator<Item = &'a str>>,
     exclude: &HashSet<&str>,
     drop_emptied: bool,
-) -> Vec<Vec<String>> {
-    let mut occurrences: HashMap<String, usize> = HashMap::new();
+) -> Vec<Vec<&'a str>> {
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
     let mut lists = Vec::new();
-    for chunks in per_item.into_iter().filter(|c| !c.is_empty()) {
+    for chunks in per_item {
+        let mut chunks = chunks.into_iter().peekable();
+        if chunks.peek().is_none() {
+            continue;
+        }
         let mut kept = Vec::new();
         for id in chunks {
-            if exclude.contains(id.as_str()) {
+            if exclude.contains(id) {
                 continue;
             }
-            let count = occurrences.entry(id.clone()).or_default();
+            let count = occurrences.entry(id).or_default();
             *count += 1;
             if *count == 1 {
                 kept.push(id);
@@ -39,19 +43,20 @@ pub(super) fn candidates(
         }
     }
     for list in &mut lists {
-        // Stable: equally shared chunks keep their source order.
-        list.sort_by_key(|id| std::cmp::Reverse(occurrences[id]));
+        // Stable: equally shared chunks keep their source order. Each count is looked
+        // up once, not in every comparison.
+        list.sort_by_cached_key(|id| std::cmp::Reverse(occurrences[id]));
     }
     lists
 }
 
 /// Linear gradient polling over `lists` (best item first).
-pub(super) fn weighted_polling(lists: &[Vec<String>], max: usize, min: usize) -> Vec<String> {
+pub(super) fn weighted_polling(lists: &[Vec<&str>], max: usize, min: usize) -> Vec<String> {
     let n = lists.len();
     if n <= 1 {
         return lists
             .first()
-            .map(|l| l.iter().take(max).cloned().collect())
+            .map(|l| l.iter().take(max).map(|id| (*id).to_owned()).collect())
             .unwrap_or_default();
     }
     let expected: Vec<usize> = (0..n)
@@ -65,41 +70,41 @@ pub(super) fn weighted_polling(lists: &[Vec<String>], max: usize, min: usize) ->
     let mut remaining = 0;
     for (i, list) in lists.iter().enumerate() {
         used[i] = expected[i].min(list.len());
-        picked.extend(list[..used[i]].iter().cloned());
+        picked.extend(list[..used[i]].iter().map(|id| (*id).to_owned()));
         remaining += expected[i] - used[i];
     }
     for _ in 0..remaining {
         let Some(i) = (0..n).find(|&i| used[i] < lists[i].len()) else {
             break;
         };
-        picked.push(lists[i][used[i]].clone());
+        picked.push(lists[i][used[i]].to_owned());
         used[i] += 1;
     }
     picked
 }
 
 /// Every candidate chunk once, in first-seen order.
-pub(super) fn unique(lists: &[Vec<String>]) -> Vec<String> {
+pub(super) fn unique<'a>(lists: &[Vec<&'a str>]) -> Vec<&'a str> {
     let mut seen = HashSet::new();
     lists
         .iter()
         .flatten()
-        .filter(|id| seen.insert(id.as_str()))
-        .cloned()
+        .copied()
+        .filter(|id| seen.insert(*id))
         .collect()
 }
 
 /// The `count` chunks most similar to the query (`scores` matches `ids`); `None` when
 /// that picks nothing, for weighted polling to decide.
 pub(super) fn by_similarity(
-    ids: &[String],
+    ids: &[&str],
     scores: &[Option<f32>],
     count: usize,
 ) -> Option<Vec<String>> {
-    let scored: Option<Vec<(f32, &String)>> = ids
+    let scored: Option<Vec<(f32, &str)>> = ids
         .iter()
         .zip(scores)
-        .map(|(id, score)| score.map(|s| (s, id)))
+        .map(|(id, score)| score.map(|s| (s, *id)))
         .collect();
     let mut scored = scored.filter(|s| !s.is_empty() && count > 0)?;
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -107,7 +112,7 @@ pub(super) fn by_similarity(
         scored
             .into_iter()
             .take(count)
-            .map(|(_, id)| id.clone())
+            .map(|(_, id)| id.to_owned())
             .collect(),
     )
 }
@@ -116,11 +121,8 @@ pub(super) fn by_similarity(
 mod tests {
     use super::*;
 
-    fn lists(items: &[&[&str]]) -> Vec<Vec<String>> {
-        items
-            .iter()
-            .map(|l| l.iter().map(|s| s.to_string()).collect())
-            .collect()
+    fn lists<'a>(items: &[&[&'a str]]) -> Vec<Vec<&'a str>> {
+        items.iter().map(|l| l.to_vec()).collect()
     }
 
     #[test]
@@ -159,7 +161,7 @@ mod tests {
 
     #[test]
     fn similarity_takes_the_best_or_defers_to_weight() {
-        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let ids = ["a", "b", "c"];
         let scores = [Some(0.1), Some(0.9), Some(0.5)];
         assert_eq!(
             by_similarity(&ids, &scores, 2),

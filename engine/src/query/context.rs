@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::line_tokens;
 use super::{
@@ -23,21 +23,57 @@ const UNKNOWN_SOURCE: &str = "unknown_source";
 /// Tokens kept free of the total budget for the model's own formatting.
 const TOTAL_BUFFER: usize = 200;
 
+/// The context's lines, serialised from borrowed fields (the rows' texts are not
+/// copied into a JSON value first); the field order is the lines' key order.
+#[derive(Serialize)]
+struct EntityLine<'a> {
+    entity: &'a str,
+    #[serde(rename = "type")]
+    entity_type: &'a str,
+    description: &'a str,
+}
+
+#[derive(Serialize)]
+struct RelationLine<'a> {
+    entity1: &'a str,
+    entity2: &'a str,
+    description: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChunkLine<'a> {
+    reference_id: &'a str,
+    content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_headings: Option<&'a str>,
+}
+
+fn line(row: &impl Serialize) -> String {
+    serde_json::to_string(row).unwrap_or_default()
+}
+
 fn entity_line(e: &EntityRow) -> String {
-    json!({"entity": e.entity_name, "type": e.entity_type, "description": e.description})
-        .to_string()
+    line(&EntityLine {
+        entity: &e.entity_name,
+        entity_type: &e.entity_type,
+        description: &e.description,
+    })
 }
 
 fn relation_line(r: &RelationRow) -> String {
-    json!({"entity1": r.src_id, "entity2": r.tgt_id, "description": r.description}).to_string()
+    line(&RelationLine {
+        entity1: &r.src_id,
+        entity2: &r.tgt_id,
+        description: &r.description,
+    })
 }
 
 fn chunk_line(c: &ChunkRow) -> String {
-    let mut line = json!({"reference_id": c.reference_id, "content": c.content});
-    if let Some(headings) = &c.content_headings {
-        line["content_headings"] = json!(headings);
-    }
-    line.to_string()
+    line(&ChunkLine {
+        reference_id: &c.reference_id,
+        content: &c.content,
+        content_headings: c.content_headings.as_deref(),
+    })
 }
 
 /// A row of the context: its JSON line and its cached token count.
@@ -316,6 +352,55 @@ mod tests {
                 ("2".into(), "a.txt".into()),
                 ("3".into(), "c.txt".into())
             ]
+        );
+    }
+
+    #[test]
+    fn lines_are_the_json_objects_in_their_key_order() {
+        let text = "a \"quoted\" line\nwith \u{7} and \u{e9}\u{4e2d} \\ end";
+        let entity = EntityRow {
+            entity_name: "Ada".into(),
+            entity_type: "person".into(),
+            description: text.into(),
+            source_id: String::new(),
+            file_path: String::new(),
+            created_at: serde_json::Value::Null,
+            reference_id: String::new(),
+            tokens: 0,
+        };
+        assert_eq!(
+            entity_line(&entity),
+            serde_json::json!({"entity": "Ada", "type": "person", "description": text}).to_string()
+        );
+        let relation = RelationRow {
+            src_id: "Ada".into(),
+            tgt_id: "Alan".into(),
+            description: text.into(),
+            keywords: String::new(),
+            weight: 1.0,
+            source_id: String::new(),
+            file_path: String::new(),
+            created_at: serde_json::Value::Null,
+            reference_id: String::new(),
+            tokens: 0,
+        };
+        assert_eq!(
+            relation_line(&relation),
+            serde_json::json!({"entity1": "Ada", "entity2": "Alan", "description": text})
+                .to_string()
+        );
+        let mut row = chunk("a.txt");
+        row.content = text.into();
+        row.reference_id = "1".into();
+        assert_eq!(
+            chunk_line(&row),
+            serde_json::json!({"reference_id": "1", "content": text}).to_string()
+        );
+        row.content_headings = Some("# H".into());
+        assert_eq!(
+            chunk_line(&row),
+            serde_json::json!({"reference_id": "1", "content": text, "content_headings": "# H"})
+                .to_string()
         );
     }
 

@@ -205,18 +205,16 @@ impl QueryEngine<'_> {
         drop_emptied: bool,
     ) -> Result<Vec<String>, QueryError> {
         let exclude: HashSet<&str> = exclude.iter().map(String::as_str).collect();
-        let per_item = sources
-            .iter()
-            .map(|s| fragments(s).map(str::to_owned).collect())
-            .collect();
+        let per_item = sources.iter().copied().map(fragments);
         let lists = chunk_pick::candidates(per_item, &exclude, drop_emptied);
         let per_item_max = self.settings.related_chunk_number;
         if self.settings.chunk_pick == ChunkPick::Vector {
             let ids = chunk_pick::unique(&lists);
-            let scores = self
-                .stores
-                .search()
-                .similarities(VectorNamespace::Chunks, query, &ids)?;
+            let owned: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+            let scores =
+                self.stores
+                    .search()
+                    .similarities(VectorNamespace::Chunks, query, &owned)?;
             let count = per_item_max * lists.len() / 2;
             if let Some(picked) = chunk_pick::by_similarity(&ids, &scores, count) {
                 return Ok(picked);

@@ -339,14 +339,23 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), count) }
     }
 
-    fn text(&self, offsets: Section, texts: Section, node: u32) -> &str {
+    fn text_bytes(&self, offsets: Section, texts: Section, node: u32) -> &[u8] {
         let ends = self.u64s(offsets, self.count + 1);
         let (start, end) = (
             ends[node as usize] as usize,
             ends[node as usize + 1] as usize,
         );
-        let all = self.bytes(texts, ends[self.count] as usize);
-        std::str::from_utf8(&all[start..end]).unwrap_or("")
+        &self.bytes(texts, ends[self.count] as usize)[start..end]
+    }
+
+    fn text(&self, offsets: Section, texts: Section, node: u32) -> &str {
+        std::str::from_utf8(self.text_bytes(offsets, texts, node)).unwrap_or("")
+    }
+
+    /// A node's id as stored, unchecked: byte order is `str` order, so the search by
+    /// id compares bytes without validating UTF-8 at every step.
+    fn id_bytes(&self, node: u32) -> &[u8] {
+        self.text_bytes(Section::IdOffsets, Section::Ids, node)
     }
 
     pub fn dim(&self) -> usize {
@@ -384,11 +393,12 @@ impl Segment {
     /// dead node beside the live one.
     pub fn find_all<'s>(&'s self, id: &'s str) -> impl Iterator<Item = u32> + 's {
         let order = self.u32s(Section::Order, self.count);
-        let start = order.partition_point(|&node| self.id(node) < id);
+        let id = id.as_bytes();
+        let start = order.partition_point(|&node| self.id_bytes(node) < id);
         order[start..]
             .iter()
             .copied()
-            .take_while(move |&node| self.id(node) == id)
+            .take_while(move |&node| self.id_bytes(node) == id)
     }
 
     /// Every node's links per level (to extend the graph in a new segment).
