@@ -106,10 +106,12 @@ def save(chunks, cache_key, workdir, postgres=None):
     os.rename(temporary, target)
 
 
-def wait_index_idle(workdir, timeout=600):
-    """Waits until no process holds a vector index builder lock in `workdir` (a
-    build publishes after the write that started it has returned); seconds waited."""
+def wait_index_idle(workdir, timeout=600, quiet=1.0):
+    """Waits until no process has held a vector index builder lock in `workdir` for
+    `quiet` seconds (a build publishes after the write that started it has returned,
+    and a builder lets the lock go between two publishes); seconds waited."""
     started = time.monotonic()
+    idle_since = None
     locks = os.path.join(workdir, STORAGE, "vector_index", "**", "*.lock")
     while time.monotonic() - started < timeout:
         busy = False
@@ -120,7 +122,12 @@ def wait_index_idle(workdir, timeout=600):
                     fcntl.flock(f, fcntl.LOCK_UN)
                 except BlockingIOError:
                     busy = True
-        if not busy:
-            return time.monotonic() - started
+        now = time.monotonic()
+        if busy:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        elif now - idle_since >= quiet:
+            return idle_since - started
         time.sleep(0.25)
     raise RuntimeError(f"a vector index build still running after {timeout} s")

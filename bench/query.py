@@ -156,7 +156,7 @@ def indexed_server(backend, size, docs):
         took = time.monotonic() - started
         settled = ""
         if backend is None:
-            # Queries also start a build the last writes left pending; then wait for it.
+            # A process's first searches also resume a build left unfinished; wait for it.
             warm_up(server.port)
             settled = f", index settled {corpus_cache.wait_index_idle(workdir):.1f} s later"
         print(f"    indexed in {took:.0f} s ({status.get('processed', 0)} processed, "
@@ -198,6 +198,10 @@ def measure(backend, size, docs, rng):
         return None
     try:
         warm_up(server.port)
+        if backend is None:
+            # A build the cached store was left with resumes at the first searches:
+            # it finishes now, not during the measurement.
+            corpus_cache.wait_index_idle(server.workdir)
         figures = {mode: drive(server.port, mode, asked) for mode in SIZE_MODES}
         workers = children(server.master.pid)
         print("    worker peak RSS (VmHWM) "

@@ -115,6 +115,16 @@ impl CachedSearch<'_> {
             tracing::warn!(namespace = ns.as_str(), "vector index not updated: {e}");
         }
     }
+
+    /// At this process's first search of `ns`, the build a stopped or crashed process
+    /// left unfinished starts again, on the builder thread: otherwise the writes after
+    /// the manifest would be searched exactly until the next write, which a read-only
+    /// server never makes.
+    fn resume_unfinished_build(&self, ns: VectorNamespace) {
+        if self.indexes.background.is_some() && self.indexes.of(ns).first_search() {
+            self.maintain(ns);
+        }
+    }
 }
 
 impl VectorSearch for CachedSearch<'_> {
@@ -125,6 +135,7 @@ impl VectorSearch for CachedSearch<'_> {
         top_k: usize,
         threshold: f32,
     ) -> Result<Vec<Hit>> {
+        self.resume_unfinished_build(ns);
         self.indexes.of(ns).query(
             self.storage,
             self.generations,
@@ -141,6 +152,7 @@ impl VectorSearch for CachedSearch<'_> {
         query: &[f32],
         ids: &[String],
     ) -> Result<Vec<Option<f32>>> {
+        self.resume_unfinished_build(ns);
         self.indexes.of(ns).similarities(
             self.storage,
             self.generations,
@@ -148,5 +160,69 @@ impl VectorSearch for CachedSearch<'_> {
             query,
             ids,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::super::ann::build::DELTA_MIN;
+    use super::super::ann::hnsw::tests::random_vectors;
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{LocalGenerations, VectorRecord};
+
+    #[test]
+    fn a_build_left_unfinished_resumes_at_the_first_search() {
+        let dir = crate::storage::tests::temp("vectors-resume");
+        let store = SqliteStorage::open(&dir, "").unwrap();
+        let ns = VectorNamespace::Relationships;
+        // Written by a process that stopped before its build published anything.
+        let vectors = random_vectors(3000, 8, 7);
+        let records: Vec<VectorRecord> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| VectorRecord {
+                id: format!("r{i}"),
+                vector: v.clone(),
+                meta: json!(null),
+            })
+            .collect();
+        store.vectors_upsert(ns, &records).unwrap();
+
+        let generations: Arc<dyn Generations> = Arc::new(LocalGenerations::default());
+        let settings = AnnSettings {
+            min_vectors: 1000,
+            ef_search: 64,
+        };
+        let indexes = Indexes::new(settings).building_in_background(generations.clone());
+        let search = CachedSearch {
+            indexes: &indexes,
+            storage: &store,
+            generations: &*generations,
+        };
+        let index = indexes.of(ns);
+        assert_eq!(
+            index.shape(&store, &*generations, &settings).unwrap().delta,
+            3000
+        );
+
+        let hits = search.query(ns, &vectors[0], 5, 0.0).unwrap();
+        assert_eq!(hits[0].id, "r0");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running = index.building().running();
+            let shape = index.shape(&store, &*generations, &settings).unwrap();
+            if !running && shape.delta < DELTA_MIN {
+                assert_eq!(shape.indexed + shape.delta, 3000);
+                break;
+            }
+            assert!(Instant::now() < deadline, "not resumed: {shape:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

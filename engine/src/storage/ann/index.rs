@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::background::Building;
 use super::build::{DELTA_MIN, Snapshot};
@@ -77,6 +78,8 @@ pub struct NamespaceIndex {
     namespace: VectorNamespace,
     state: RwLock<State>,
     building: Building,
+    /// Whether this process has searched the namespace yet (see [`Self::first_search`]).
+    searched: AtomicBool,
 }
 
 /// The manifest in `dir` and its parts mapped (reusing `known` maps); `None` when
@@ -133,7 +136,13 @@ impl NamespaceIndex {
             namespace,
             state: RwLock::new(State::default()),
             building: Building::default(),
+            searched: AtomicBool::new(false),
         }
+    }
+
+    /// True once per process: at its first search of the namespace.
+    pub fn first_search(&self) -> bool {
+        !self.searched.load(Ordering::Relaxed) && !self.searched.swap(true, Ordering::Relaxed)
     }
 
     /// Whether this process's builder thread of the namespace runs.
