@@ -39,6 +39,8 @@ def main():
     server = Server(None, query.SERVER_ENV, workdir=workdir)
     try:
         query.warm_up(server.port)
+        # A build the cached store was left with resumes at the first searches.
+        corpus_cache.wait_index_idle(workdir)
         pids = [server.master.pid] + children(server.master.pid)
         asked = query.questions(random.Random(7))
         answers = {}

@@ -15,6 +15,7 @@ pub mod documents;
 pub mod embedding;
 pub mod error;
 pub mod extraction;
+pub mod fast_hash;
 pub mod graph_edit;
 pub mod ids;
 pub mod ingest;

@@ -10,7 +10,9 @@
 //!   to the query; when that picks nothing (no vector for a chunk, or a quota of 0),
 //!   `WEIGHT` decides instead.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::fast_hash::{FastMap, FastSet};
 
 /// Each item's candidate chunks, in the order picking reads them. Items without
 /// chunks are left out; so are items whose chunks all went to earlier items when
@@ -20,7 +22,7 @@ pub(super) fn candidates<'a>(
     exclude: &HashSet<&str>,
     drop_emptied: bool,
 ) -> Vec<Vec<&'a str>> {
-    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    let mut occurrences: FastMap<&str, usize> = FastMap::default();
     let mut lists = Vec::new();
     for chunks in per_item {
         let mut chunks = chunks.into_iter().peekable();
@@ -85,7 +87,7 @@ pub(super) fn weighted_polling(lists: &[Vec<&str>], max: usize, min: usize) -> V
 
 /// Every candidate chunk once, in first-seen order.
 pub(super) fn unique<'a>(lists: &[Vec<&'a str>]) -> Vec<&'a str> {
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     lists
         .iter()
         .flatten()

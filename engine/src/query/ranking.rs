@@ -7,7 +7,7 @@
 //! once (not in every comparison), the sort moves small keys, and the relations stay
 //! borrowed from what the graph returned until the few that are read in full.
 
-use std::collections::HashSet;
+use crate::fast_hash::FastSet;
 
 use crate::ids;
 
@@ -16,7 +16,7 @@ pub(super) type Edge<'a> = (&'a str, &'a str, f64);
 
 /// Every endpoint of `per_node`'s relations once (whose degrees the ranking needs).
 pub(super) fn endpoints(per_node: &[Vec<(String, String, f64)>]) -> Vec<String> {
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     per_node
         .iter()
         .flatten()
@@ -31,7 +31,7 @@ pub(super) fn most_related<'a>(
     per_node: &'a [Vec<(String, String, f64)>],
     degree: impl Fn(&str) -> usize,
 ) -> Vec<Edge<'a>> {
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     let edges: Vec<Edge<'a>> = per_node
         .iter()
         .flatten()
@@ -103,7 +103,7 @@ mod tests {
         let degree = |n: &str| n.as_bytes()[0] as usize % 3;
         // What retrieval did before: dedup in order, then a stable sort with the rank
         // computed in the comparison.
-        let mut seen = HashSet::new();
+        let mut seen = FastSet::default();
         let mut expected: Vec<Edge<'_>> = per_node
             .iter()
             .flatten()

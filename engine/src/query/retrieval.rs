@@ -12,6 +12,7 @@ use super::{
 use super::{chunk_pick, context, ranking};
 use crate::chunking::{self, Tokenizer};
 use crate::embedding::{self, Batching};
+use crate::fast_hash::FastMap;
 use crate::ids;
 use crate::llm::Keywords;
 use crate::rerank;
@@ -129,6 +130,11 @@ impl QueryEngine<'_> {
             self.stores
                 .degrees
                 .get(self.stores.graph, self.stores.generations, &endpoints)?;
+        // Looked up twice per relation (thousands around a hub): a fast hasher.
+        let degrees: FastMap<&str, usize> = degrees
+            .iter()
+            .map(|(name, d)| (name.as_str(), *d))
+            .collect();
         let degree = |name: &str| degrees.get(name).copied().unwrap_or(0);
         let edges = ranking::most_related(&per_node, degree);
         Ok((

@@ -12,7 +12,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::flat::dot;
+use super::flat::{dot, dots};
 
 /// Neighbours per node on levels above 0 (twice as many on level 0).
 pub const M: usize = 16;
@@ -83,16 +83,25 @@ fn search_level(
     while found.len() > ef {
         found.pop();
     }
+    let (mut fresh, mut scores) = (Vec::new(), Vec::new());
     while let Some(current) = candidates.pop() {
         let worst = found.peek().map_or(f32::NEG_INFINITY, |w| w.0.0);
         if current.0 < worst && found.len() >= ef {
             break;
         }
-        for &next in graph.neighbors(current.1, level) {
-            if !visited.insert(next) {
-                continue;
-            }
-            let near = Near(dot(graph.vector(next), query), next);
+        // The unvisited neighbours' scores together (`dots`), then each in turn.
+        fresh.clear();
+        fresh.extend(
+            graph
+                .neighbors(current.1, level)
+                .iter()
+                .copied()
+                .filter(|&next| visited.insert(next)),
+        );
+        scores.clear();
+        dots(fresh.iter().map(|&n| graph.vector(n)), query, &mut scores);
+        for (&next, &score) in fresh.iter().zip(&scores) {
+            let near = Near(score, next);
             let worst = found.peek().map_or(f32::NEG_INFINITY, |w| w.0.0);
             if found.len() < ef || near.0 > worst {
                 candidates.push(near);

@@ -336,19 +336,27 @@ impl NamespaceIndex {
             return Ok(vec![None; ids.len()]);
         }
         let query = flat::normalized(query);
-        Ok(ids
+        // Each id's vector first, then their scores together (`flat::dots`).
+        let vectors: Vec<Option<&[f32]>> = ids
             .iter()
             .map(|id| {
-                state.delta.similarity(&query, id).or_else(|| {
+                state.delta.vector(id).or_else(|| {
                     if state.shadowed.contains(id) {
                         return None;
                     }
                     state.parts.iter().rev().find_map(|part| {
                         let node = part.find(id)?;
-                        Some(flat::dot(part.segment.vector(node), &query))
+                        Some(part.segment.vector(node))
                     })
                 })
             })
+            .collect();
+        let mut scores = Vec::with_capacity(ids.len());
+        flat::dots(vectors.iter().flatten().copied(), &query, &mut scores);
+        let mut scores = scores.into_iter();
+        Ok(vectors
+            .iter()
+            .map(|v| v.and_then(|_| scores.next()))
             .collect())
     }
 

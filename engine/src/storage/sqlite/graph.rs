@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStorage;
+use crate::fast_hash::FastMap;
 use crate::ids;
 use crate::storage::Result;
 use crate::storage::graph::{Entity, GraphStorage, Relation};
@@ -263,7 +264,7 @@ impl GraphStorage for SqliteStorage {
             Ok(rows)
         })?;
         // Per node: where it is `a`, by `b`; then where it is only `b`, by `a`.
-        let mut by_node: HashMap<&str, (Vec<&Row>, Vec<&Row>)> = HashMap::new();
+        let mut by_node: FastMap<&str, (Vec<&Row>, Vec<&Row>)> = FastMap::default();
         for row in &rows {
             let (side, a, b) = (row.0, &row.1, &row.2);
             let (as_a, as_b) = by_node
