@@ -58,7 +58,7 @@ impl Default for AnnSettings {
     fn default() -> Self {
         AnnSettings {
             min_vectors: 5000,
-            ef_search: 128,
+            ef_search: 256,
         }
     }
 }
