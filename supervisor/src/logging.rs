@@ -216,7 +216,15 @@ impl AccessStamp {
             self.date.clear();
             let _ = write!(self.date, "{}.", UtcSecond(self.second));
             self.tail.clear();
-            let _ = write!(self.tail, " [{pid}] [INFO] access: ");
+            let _ = write!(
+                self.tail,
+                "{}",
+                Origin {
+                    pid,
+                    level: &Level::INFO,
+                    target: "access"
+                }
+            );
         }
         let millis = now.subsec_millis();
         out.extend_from_slice(&self.date);
@@ -284,24 +292,37 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let level = match *meta.level() {
+        let origin = Origin {
+            pid: PID.load(Ordering::Relaxed),
+            level: meta.level(),
+            target: meta.target(),
+        };
+        write!(writer, "{}{origin}", UtcTimestamp::now())?;
+        let mut escaping = Escaping(&mut writer);
+        ctx.field_format()
+            .format_fields(Writer::new(&mut escaping), event)?;
+        writeln!(writer)
+    }
+}
+
+/// What follows a line's timestamp: ` [pid] [LEVEL] target: `, for events and access
+/// lines alike.
+struct Origin<'a> {
+    pid: i32,
+    level: &'a Level,
+    target: &'a str,
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match *self.level {
             Level::ERROR => "ERROR",
             Level::WARN => "WARNING",
             Level::INFO => "INFO",
             Level::DEBUG => "DEBUG",
             Level::TRACE => "TRACE",
         };
-        write!(
-            writer,
-            "{} [{}] [{level}] {}: ",
-            UtcTimestamp::now(),
-            PID.load(Ordering::Relaxed),
-            meta.target()
-        )?;
-        let mut escaping = Escaping(&mut writer);
-        ctx.field_format()
-            .format_fields(Writer::new(&mut escaping), event)?;
-        writeln!(writer)
+        write!(f, " [{}] [{level}] {}: ", self.pid, self.target)
     }
 }
 
