@@ -165,11 +165,9 @@ impl VectorSearch for CachedSearch<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use serde_json::json;
 
-    use super::super::ann::build::DELTA_MIN;
+    use super::super::ann::background::tests::wait_until_published;
     use super::super::ann::hnsw::tests::random_vectors;
     use super::*;
     use crate::storage::sqlite::SqliteStorage;
@@ -212,17 +210,10 @@ mod tests {
 
         let hits = search.query(ns, &vectors[0], 5, 0.0).unwrap();
         assert_eq!(hits[0].id, "r0");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let running = index.building().running();
-            let shape = index.shape(&store, &*generations, &settings).unwrap();
-            if !running && shape.delta < DELTA_MIN {
-                assert_eq!(shape.indexed + shape.delta, 3000);
-                break;
-            }
-            assert!(Instant::now() < deadline, "not resumed: {shape:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_published(index, &store, &*generations, &settings, |shape| {
+            assert_eq!(shape.indexed + shape.delta, 3000);
+            "not resumed".to_owned()
+        });
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -98,13 +98,14 @@ fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::{Duration, Instant};
 
     use serde_json::json;
 
     use super::super::build::DELTA_MIN;
     use super::super::hnsw::tests::random_vectors;
+    use super::super::index::Shape;
     use super::*;
     use crate::storage::sqlite::SqliteStorage;
     use crate::storage::{LocalGenerations, VectorRecord};
@@ -138,20 +139,33 @@ mod tests {
             maintain(&index, &store, &generations, &settings, ns);
         }
         // No write follows: only the builder thread can publish what is left.
+        wait_until_published(&index, &store, &*generations, &settings, |shape| {
+            assert_eq!(shape.indexed + shape.delta, 6000);
+            format!("overlapped: {overlapped}")
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Waits (60 s at most) until no builder of `index` runs here and what is left
+    /// outside its segments is less than a build's worth. `check` looks at every shape
+    /// seen and says what to add to the failure.
+    pub(crate) fn wait_until_published(
+        index: &NamespaceIndex,
+        store: &dyn VectorStorage,
+        generations: &dyn Generations,
+        settings: &AnnSettings,
+        check: impl Fn(&Shape) -> String,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let running = index.building().running();
-            let shape = index.shape(&store, &*generations, &settings).unwrap();
-            assert_eq!(shape.indexed + shape.delta, 6000);
+            let shape = index.shape(store, generations, settings).unwrap();
+            let context = check(&shape);
             if !running && shape.delta < DELTA_MIN {
-                break;
+                return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{shape:?} (overlapped: {overlapped})"
-            );
+            assert!(Instant::now() < deadline, "{shape:?} ({context})");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
