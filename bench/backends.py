@@ -30,8 +30,11 @@ PG_STORAGES = {
     "graph": ("LIGHTRAG_GRAPH_STORAGE", "PGTableGraphStorage"),
 }
 PG_ROLES = os.environ.get("BENCH_PG_ROLES", ",".join(PG_STORAGES)).split(",")
-# Server options beside the port and socket directory.
-PG_OPTIONS = "-c max_connections=200"
+# Server options beside the port and socket directory. shared_buffers as a deployment
+# sizes it (a quarter of this machine's memory), not the 128 MB initdb writes: with that,
+# the writes of a 10k-chunk corpus spend most of their time evicting the vector indexes'
+# pages (waiting on LWLock:BufferMapping in pg_stat_activity).
+PG_OPTIONS = "-c max_connections=200 -c shared_buffers=4GB"
 
 
 def median(xs):

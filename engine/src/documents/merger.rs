@@ -14,8 +14,12 @@
 //! not a store that is away) is merged again one document at a time, so only the
 //! document that causes it fails.
 //!
-//! At most `capacity` documents wait (MAX_PARALLEL_INSERT): a thread whose document
-//! would be one more waits for the merger, so extracted documents never pile up.
+//! At most [`BACKLOG_PER_EXTRACTOR`] documents per extracting thread wait: a thread
+//! whose document would be one more waits for the merger, so extracted documents never
+//! pile up without bound. The backlog is deeper than the MAX_PARALLEL_INSERT threads
+//! because a batch's cost grows much more slowly than its documents when they name the
+//! same entities (each rewritten once per batch): while a slow merge runs, the
+//! extractors keep going, the next batch is larger, and the merger catches up.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -26,6 +30,13 @@ use crate::error::{ErrorKind, Kind};
 use crate::ingest::{Extracted, Ingest, IngestError};
 use crate::storage::{DocStatus, DocStatusRecord, Result, StorageError};
 use crate::workspace::Workspace;
+
+/// Extracted documents that may wait for the merger per extracting thread: enough that
+/// batches grow until the merger stops being the bound (builtin models: 3-4 documents
+/// per batch with a backlog of one per thread, each batch rewriting the same ~280
+/// elements), small enough that the waiting extractions (their chunks and vectors, about
+/// 100 KB a document) stay a few MB.
+const BACKLOG_PER_EXTRACTOR: usize = 8;
 
 /// A document extracted and waiting for its merge.
 pub(super) struct Waiting {
@@ -53,7 +64,8 @@ pub(super) struct Merges {
 }
 
 impl Merges {
-    pub(super) fn new(capacity: usize) -> Merges {
+    /// The queue of a run with `extractors` extracting threads.
+    pub(super) fn for_extractors(extractors: usize) -> Merges {
         Merges {
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
@@ -61,7 +73,7 @@ impl Merges {
                 stopped: false,
             }),
             changed: Condvar::new(),
-            capacity: capacity.max(1),
+            capacity: extractors.max(1) * BACKLOG_PER_EXTRACTOR,
         }
     }
 
@@ -237,4 +249,73 @@ fn record(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ingest::IngestReport;
+
+    fn waiting(index: usize) -> Waiting {
+        let id = format!("doc-{index}");
+        Waiting {
+            doc: DocStatusRecord {
+                id: id.clone(),
+                status: DocStatus::Processing,
+                file_path: format!("{id}.txt"),
+                track_id: None,
+                content_summary: String::new(),
+                content_length: 0,
+                chunks_count: None,
+                error_msg: None,
+                metadata: serde_json::Value::Null,
+                created_at: String::new(),
+                updated_at: String::new(),
+            },
+            extracted: Extracted {
+                doc_id: id,
+                entities: Default::default(),
+                relations: Default::default(),
+                report: IngestReport::default(),
+            },
+            index,
+            started: Instant::now(),
+        }
+    }
+
+    /// Waits up to 10 s for `thread`; whether it finished.
+    fn finishes<T>(thread: &std::thread::ScopedJoinHandle<'_, T>) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thread.is_finished()
+    }
+
+    #[test]
+    fn extractors_run_ahead_of_a_busy_merger_until_the_backlog_is_full() {
+        let extractors = 2;
+        let backlog = extractors * BACKLOG_PER_EXTRACTOR;
+        let merges = Merges::for_extractors(extractors);
+        std::thread::scope(|scope| {
+            // Nothing takes meanwhile, as while the merger is busy with a batch.
+            let ahead = scope.spawn(|| (0..backlog).for_each(|i| merges.submit(waiting(i))));
+            assert!(finishes(&ahead), "a submission within the backlog waited");
+            let over = scope.spawn(|| merges.submit(waiting(backlog)));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                !over.is_finished(),
+                "a submission past the backlog did not wait"
+            );
+            let batch = merges.take().expect("a batch");
+            assert_eq!(batch.len(), backlog);
+            assert!(finishes(&over), "taking a batch did not free the backlog");
+        });
+        merges.close();
+        let last = merges.take().expect("the last document");
+        assert_eq!(last.iter().map(|w| w.index).collect::<Vec<_>>(), [backlog]);
+        assert!(merges.take().is_none());
+    }
 }

@@ -176,7 +176,7 @@ impl Pipeline {
             };
             let failed = || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
             let parallel = self.config.max_parallel_insert.clamp(1, total);
-            let merges = Merges::new(parallel);
+            let merges = Merges::for_extractors(parallel);
             std::thread::scope(|scope| {
                 let merger = scope.spawn(|| {
                     let _runtime = runtime.enter();
