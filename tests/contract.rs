@@ -69,6 +69,9 @@ fn openapi_contract_holds_under_fuzzing() {
         ])
         .args(["--checks", "all", "--max-examples", "15", "--seed", &seed])
         .args(["--generation-database", "none", "--request-timeout", "30"])
+        // Hypothesis's "data generation is too slow" check times the fuzzer on the
+        // machine, not the server: on a loaded 2-core CI it failed POST /api/generate.
+        .arg("--suppress-health-check=too_slow")
         .args(["-H", &format!("X-API-Key: {KEY}")])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&report).unwrap())
