@@ -261,6 +261,31 @@ fn cached_degrees_follow_new_relations() {
 }
 
 #[test]
+fn cached_relation_weights_follow_new_relations() {
+    let f = Fixture::new();
+    f.ingest("doc-1", "NASA hired SpaceX.", "a.txt");
+    let names = ["NASA".to_owned(), "Nobody".to_owned()];
+    let weights = || {
+        let got = f
+            .indexes
+            .weights
+            .get(&f.storage, &f.generations, &names)
+            .unwrap();
+        got.iter().map(|w| w.len()).collect::<Vec<_>>()
+    };
+    assert_eq!(weights(), [1, 0]);
+    f.ingest("doc-2", "NASA worked with Boeing.", "b.txt");
+    assert_eq!(weights(), [2, 0], "a new relation invalidates the cache");
+    assert_eq!(
+        f.indexes
+            .weights
+            .get(&f.storage, &f.generations, &names[..1])
+            .unwrap()[0][..],
+        f.storage.edge_weights_of("NASA").unwrap()[..]
+    );
+}
+
+#[test]
 fn merge_fragments_keeps_order_and_drops_repeats() {
     assert_eq!(
         merge_fragments(Some("a<SEP>b"), &["b", "c"]),

@@ -15,11 +15,11 @@ use crate::ids;
 pub(super) type Edge<'a> = (&'a str, &'a str, f64);
 
 /// Every endpoint of `per_node`'s relations once (whose degrees the ranking needs).
-pub(super) fn endpoints(per_node: &[Vec<(String, String, f64)>]) -> Vec<String> {
+pub(super) fn endpoints<W: AsRef<[(String, String, f64)]>>(per_node: &[W]) -> Vec<String> {
     let mut seen = FastSet::default();
     per_node
         .iter()
-        .flatten()
+        .flat_map(AsRef::as_ref)
         .flat_map(|(s, t, _)| [s.as_str(), t.as_str()])
         .filter(|name| seen.insert(*name))
         .map(str::to_owned)
@@ -27,14 +27,14 @@ pub(super) fn endpoints(per_node: &[Vec<(String, String, f64)>]) -> Vec<String> 
 }
 
 /// The relations of `per_node` (each entity's, best entity first), each once, ranked.
-pub(super) fn most_related<'a>(
-    per_node: &'a [Vec<(String, String, f64)>],
+pub(super) fn most_related<'a, W: AsRef<[(String, String, f64)]>>(
+    per_node: &'a [W],
     degree: impl Fn(&str) -> usize,
 ) -> Vec<Edge<'a>> {
     let mut seen = FastSet::default();
     let edges: Vec<Edge<'a>> = per_node
         .iter()
-        .flatten()
+        .flat_map(AsRef::as_ref)
         .map(|(s, t, w)| (s.as_str(), t.as_str(), *w))
         .filter(|(s, t, _)| seen.insert(ids::endpoints(*s, *t)))
         .collect();

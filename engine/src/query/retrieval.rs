@@ -124,7 +124,10 @@ impl QueryEngine<'_> {
             .collect();
         let entities = self.entities(&names)?;
         let names: Vec<String> = entities.iter().map(|e| e.entity_name.clone()).collect();
-        let per_node = self.stores.graph.edge_weights_of_many(&names)?;
+        let per_node =
+            self.stores
+                .weights
+                .get(self.stores.graph, self.stores.generations, &names)?;
         let endpoints = ranking::endpoints(&per_node);
         let degrees =
             self.stores

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::ann::AnnSettings;
-use super::cache::DegreeCache;
+use super::cache::{DegreeCache, WeightCache};
 use super::vectors::{CachedSearch, Indexes as VectorIndexes, VectorSearch};
 use super::{
     Generations, GraphStorage, KvStorage, Result, StorageError, VectorNamespace, VectorRecord,
@@ -20,8 +20,9 @@ use crate::llm::{ModelError, wait};
 
 /// The stores of one workspace, as the engine takes them.
 pub struct Stores<'a> {
-    /// Cached node degrees (read by retrieval).
+    /// Cached node degrees and relation weights (read by retrieval).
     pub degrees: &'a DegreeCache,
+    pub weights: &'a WeightCache,
     pub kv: &'a dyn KvStorage,
     pub graph: &'a dyn GraphStorage,
     pub vectors: &'a dyn VectorStorage,
@@ -55,6 +56,7 @@ impl<'a> Stores<'a> {
         };
         Stores {
             degrees: &indexes.degrees,
+            weights: &indexes.weights,
             kv: storage,
             graph: storage,
             vectors: storage,
@@ -131,11 +133,12 @@ impl<'a> Stores<'a> {
 }
 
 /// A worker's caches over one workspace: its vector indexes (used only when the
-/// backend does not search itself) and the node degrees.
+/// backend does not search itself), the node degrees and relation weights.
 #[derive(Default)]
 pub struct Indexes {
     vectors: VectorIndexes,
     pub degrees: DegreeCache,
+    pub weights: WeightCache,
 }
 
 impl Indexes {
@@ -144,6 +147,7 @@ impl Indexes {
         Indexes {
             vectors: VectorIndexes::new(settings),
             degrees: DegreeCache::default(),
+            weights: WeightCache::default(),
         }
     }
 

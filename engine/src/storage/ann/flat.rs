@@ -6,75 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-/// The dot product, in eight independent lanes so the compiler can use SIMD (a single
-/// running sum is a dependency chain it may not reorder).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// `dot` of each of `rows` with `b`, in `rows`' order, each exactly as `dot` computes
-/// it (the same lanes, the same sums). Four rows go through the loop together: one
-/// row's lanes are a chain of dependent additions the processor waits on, four rows'
-/// are independent chains it overlaps, so a scan runs several times faster with the
-/// same results.
-pub fn dots<'a>(rows: impl IntoIterator<Item = &'a [f32]>, b: &[f32], out: &mut Vec<f32>) {
-    let mut rows = rows.into_iter();
-    let mut group: [&[f32]; 4] = [&[]; 4];
-    loop {
-        let mut taken = 0;
-        for (slot, row) in group.iter_mut().zip(rows.by_ref()) {
-            *slot = row;
-            taken += 1;
-        }
-        if taken < 4 {
-            // The last few, one by one.
-            out.extend(group[..taken].iter().map(|row| dot(row, b)));
-            return;
-        }
-        out.extend(dot4(group, b));
-    }
-}
-
-/// Four `dot`s at once; rows of another length than `b` go through `dot` alone.
-fn dot4(rows: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
-    if rows.iter().any(|r| r.len() != b.len()) {
-        return rows.map(|r| dot(r, b));
-    }
-    let mut lanes = [[0.0f32; 8]; 4];
-    let (ys, y_tail) = b.as_chunks::<8>();
-    let xs = rows.map(|r| r.as_chunks::<8>().0);
-    for (k, y) in ys.iter().enumerate() {
-        for (lane, x) in lanes.iter_mut().zip(xs) {
-            let x = &x[k];
-            for i in 0..8 {
-                lane[i] += x[i] * y[i];
-            }
-        }
-    }
-    let mut out = [0.0; 4];
-    for ((score, lane), row) in out.iter_mut().zip(&lanes).zip(rows) {
-        let tail: f32 = row[ys.len() * 8..]
-            .iter()
-            .zip(y_tail)
-            .map(|(x, y)| x * y)
-            .sum();
-        *score = lane.iter().sum::<f32>() + tail;
-    }
-    out
-}
+use super::dot::dots;
 
 /// `vector` scaled to unit length (a zero vector stays zero).
 pub fn normalized(vector: &[f32]) -> Vec<f32> {
@@ -201,41 +133,6 @@ impl Flat {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn lane_dot_product_matches_the_plain_sum() {
-        for len in [0, 1, 7, 8, 13, 1024] {
-            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
-            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - plain).abs() < 1e-3, "{len}");
-        }
-    }
-
-    #[test]
-    fn dots_are_each_rows_dot_to_the_bit() {
-        for (rows, len) in [(0, 8), (1, 1024), (3, 13), (4, 7), (9, 1024), (6, 0)] {
-            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
-            let all: Vec<Vec<f32>> = (0..rows)
-                .map(|r| {
-                    (0..len)
-                        .map(|i| ((i * 7 + r) as f32 * 0.37).sin())
-                        .collect()
-                })
-                .collect();
-            let mut got = Vec::new();
-            dots(all.iter().map(Vec::as_slice), &b, &mut got);
-            let expected: Vec<u32> = all.iter().map(|a| dot(a, &b).to_bits()).collect();
-            let got: Vec<u32> = got.iter().map(|s| s.to_bits()).collect();
-            assert_eq!(got, expected, "{rows} rows of {len}");
-        }
-        // A row of another length is scored alone, as dot scores it.
-        let b = [1.0, 2.0, 3.0];
-        let rows: [&[f32]; 4] = [&[1.0, 1.0, 1.0], &[1.0], &[0.5, 0.5, 0.5], &[2.0, 0.0, 0.0]];
-        let mut got = Vec::new();
-        dots(rows, &b, &mut got);
-        assert_eq!(got, rows.map(|r| dot(r, &b)));
-    }
 
     #[test]
     fn upserts_replace_and_removals_keep_the_others() {

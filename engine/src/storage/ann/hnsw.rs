@@ -12,7 +12,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::flat::{dot, dots};
+use super::dot::{dot, dots};
 
 /// Neighbours per node on levels above 0 (twice as many on level 0).
 pub const M: usize = 16;

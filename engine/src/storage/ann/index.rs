@@ -336,7 +336,7 @@ impl NamespaceIndex {
             return Ok(vec![None; ids.len()]);
         }
         let query = flat::normalized(query);
-        // Each id's vector first, then their scores together (`flat::dots`).
+        // Each id's vector first, then their scores together (`dot::dots`).
         let vectors: Vec<Option<&[f32]>> = ids
             .iter()
             .map(|id| {
@@ -352,7 +352,7 @@ impl NamespaceIndex {
             })
             .collect();
         let mut scores = Vec::with_capacity(ids.len());
-        flat::dots(vectors.iter().flatten().copied(), &query, &mut scores);
+        super::dot::dots(vectors.iter().flatten().copied(), &query, &mut scores);
         let mut scores = scores.into_iter();
         Ok(vectors
             .iter()

@@ -23,6 +23,7 @@
 
 pub mod background;
 pub mod build;
+pub mod dot;
 pub mod flat;
 pub mod hnsw;
 pub mod index;

@@ -26,6 +26,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use memmap2::Mmap;
 
@@ -40,6 +41,8 @@ const HEADER_BYTES: usize = 64 + SECTIONS * 8;
 const LEVEL0: usize = 1 + 2 * M;
 const UPPER: usize = 1 + M;
 const NO_LEVEL: u32 = u32::MAX;
+/// Bytes of each id in the table a lookup by id searches first (see [`Prefixes`]).
+const PREFIX: usize = 16;
 
 /// The segment of namespace `ns` in the index directory `dir`.
 pub fn path(dir: &Path, namespace: &str) -> std::path::PathBuf {
@@ -64,7 +67,23 @@ pub struct Segment {
     seq: u64,
     entry: Option<(u32, usize)>,
     offsets: [usize; SECTIONS],
+    /// The lookup table by id, built at the first lookup (see [`Prefixes`]).
+    prefixes: OnceLock<Prefixes>,
 }
+
+/// The first `PREFIX` bytes of each id (zero-padded) in `order`'s order, and every
+/// `FENCE`th of them. A step of a binary search over `order` reads three scattered
+/// places of the map (the node, its offset, its bytes) and 100k ids take seventeen;
+/// here the fences (a few kilobytes, cached) find the block, a search of the block's
+/// contiguous prefixes finds the id's, and the map is read once, to compare the whole
+/// id. A local query looks up hundreds of chunks' vectors in every segment.
+struct Prefixes {
+    all: Box<[[u8; PREFIX]]>,
+    fences: Box<[[u8; PREFIX]]>,
+}
+
+/// Prefixes per block of the table.
+const FENCE: usize = 64;
 
 enum Section {
     Vectors,
@@ -195,6 +214,15 @@ pub fn write(path: &Path, graph: &super::hnsw::Builder<'_>, contents: &Contents<
     Ok(())
 }
 
+/// The first `PREFIX` bytes of `id`, zero-padded: `a <= b` implies
+/// `prefix(a) <= prefix(b)`.
+fn prefix(id: &[u8]) -> [u8; PREFIX] {
+    let mut out = [0; PREFIX];
+    let len = id.len().min(PREFIX);
+    out[..len].copy_from_slice(&id[..len]);
+    out
+}
+
 fn bytes_of<const N: usize>(items: impl Iterator<Item = [u8; N]>) -> Vec<u8> {
     items.flatten().collect()
 }
@@ -258,6 +286,7 @@ impl Segment {
             entry: (top != NO_LEVEL && (entry as usize) < count).then_some((entry, top as usize)),
             offsets,
             map,
+            prefixes: OnceLock::new(),
         };
         segment.check()?;
         Ok(segment)
@@ -393,12 +422,30 @@ impl Segment {
     /// dead node beside the live one.
     pub fn find_all<'s>(&'s self, id: &'s str) -> impl Iterator<Item = u32> + 's {
         let order = self.u32s(Section::Order, self.count);
-        let id = id.as_bytes();
-        let start = order.partition_point(|&node| self.id_bytes(node) < id);
+        let prefixes = self.prefixes.get_or_init(|| {
+            let all: Box<[_]> = order
+                .iter()
+                .map(|&node| prefix(self.id_bytes(node)))
+                .collect();
+            let fences = all.iter().step_by(FENCE).copied().collect();
+            Prefixes { all, fences }
+        });
+        // Ids sorted are prefixes sorted, so those sharing `id`'s prefix are one run
+        // (almost always of one), starting in the block after the last smaller fence.
+        let key = prefix(id.as_bytes());
+        let block = prefixes
+            .fences
+            .partition_point(|p| *p < key)
+            .saturating_sub(1)
+            * FENCE;
+        let end = (block + FENCE + 1).min(self.count);
+        let start = block + prefixes.all[block..end].partition_point(|p| *p < key);
         order[start..]
             .iter()
-            .copied()
-            .take_while(move |&node| self.id_bytes(node) == id)
+            .zip(&prefixes.all[start..])
+            .take_while(move |(_, p)| **p == key)
+            .map(|(&node, _)| node)
+            .filter(move |&node| self.id_bytes(node) == id.as_bytes())
     }
 
     /// Every node's links per level (to extend the graph in a new segment).
@@ -481,6 +528,65 @@ mod tests {
         assert_eq!(segment.find_all("id5").collect::<Vec<_>>(), [5]);
         assert!(segment.is_dead(2) && !segment.is_dead(3));
         assert_eq!(segment.neighbors(4, 0), graph.neighbors(4, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lookups_by_id_find_every_copy_whatever_the_ids_share() {
+        let dir = crate::storage::tests::temp("segment-ids");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Ids longer than the prefix table's width that share it, a duplicate, ids
+        // shorter than it, the empty id, one that is another's prefix, and enough
+        // others for several blocks of the table.
+        let special = [
+            "chunk-shared-prefix-b",
+            "chunk-shared-prefix-a",
+            "x",
+            "",
+            "chunk-shared-prefix-a",
+            "chunk-shared-pre",
+            "chunk-shared-prefix",
+        ];
+        let others: Vec<String> = (0..300u64)
+            .map(|i| format!("chunk-{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let ids: Vec<&str> = special
+            .into_iter()
+            .chain(others.iter().map(String::as_str))
+            .collect();
+        let vectors = random_vectors(ids.len(), 4, 5);
+        let mut graph = Builder::new(4);
+        for v in &vectors {
+            graph.insert(v);
+        }
+        let contents = Contents {
+            epoch: 0,
+            seq: 0,
+            ids: ids.clone(),
+            metas: vec!["{}"; ids.len()],
+            dead: vec![false; ids.len()],
+        };
+        let file = path(&dir, "chunks");
+        write(&file, &graph, &contents).unwrap();
+        let segment = Segment::open(&file).unwrap().unwrap();
+        for &id in &ids {
+            let mut found: Vec<u32> = segment.find_all(id).collect();
+            found.sort_unstable();
+            let expected: Vec<u32> = (0..ids.len() as u32)
+                .filter(|&n| ids[n as usize] == id)
+                .collect();
+            assert_eq!(found, expected, "{id:?}");
+        }
+        for missing in [
+            "chunk-shared-prefix-c",
+            "chunk-shared-p",
+            "chunk-shared-prefix-",
+            "chunk-",
+            "chunk-ffffffffffffffffffffffffffffffff",
+            "y",
+        ] {
+            assert_eq!(segment.find_all(missing).count(), 0, "{missing:?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
