@@ -371,14 +371,40 @@ fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocStatusRecord, Str
 const DOC_COLUMNS: &str = "id, status, file_path, track_id, content_summary, content_length, \
                            chunks_count, error_msg, metadata, created_at, updated_at";
 
+/// Which documents `docs_where` reads, and through which index. Without statistics
+/// SQLite reads a status or a track id through the primary key's workspace prefix,
+/// every row of the workspace: the pipeline's poll (three statuses, twice a second in
+/// every worker) read the whole table, taking a share of the cores from queries.
+#[derive(Clone, Copy)]
+enum DocsBy {
+    Id,
+    Status,
+    TrackId,
+}
+
+impl DocsBy {
+    fn source(self) -> &'static str {
+        match self {
+            DocsBy::Id => "doc_status WHERE workspace = ?1 AND id = ?2",
+            DocsBy::Status => {
+                "doc_status INDEXED BY doc_status_by_status WHERE workspace = ?1 AND status = ?2"
+            }
+            DocsBy::TrackId => {
+                "doc_status INDEXED BY doc_status_by_track WHERE workspace = ?1 AND track_id = ?2"
+            }
+        }
+    }
+}
+
 fn docs_where(
     conn: &Connection,
-    clause: &str,
+    by: DocsBy,
     ws: &str,
     value: &str,
 ) -> Result<Vec<DocStatusRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DOC_COLUMNS} FROM doc_status WHERE workspace = ?1 AND {clause} ORDER BY created_at, id"
+        "SELECT {DOC_COLUMNS} FROM {} ORDER BY created_at, id",
+        by.source()
     ))?;
     let rows = stmt
         .query_map(params![ws, value], doc_from_row)?
@@ -453,7 +479,7 @@ impl DocStatusStorage for SqliteStorage {
             // insert one of these ids between the check and the insert.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for d in docs {
-                if let Some(existing) = docs_where(&tx, "id = ?2", ws, &d.id)?.into_iter().next() {
+                if let Some(existing) = docs_where(&tx, DocsBy::Id, ws, &d.id)?.into_iter().next() {
                     return Ok(Some(existing));
                 }
             }
@@ -471,15 +497,15 @@ impl DocStatusStorage for SqliteStorage {
     }
 
     fn doc_get(&self, id: &str) -> Result<Option<DocStatusRecord>> {
-        self.read(|conn, ws| Ok(docs_where(conn, "id = ?2", ws, id)?.into_iter().next()))
+        self.read(|conn, ws| Ok(docs_where(conn, DocsBy::Id, ws, id)?.into_iter().next()))
     }
 
     fn docs_with_status(&self, status: DocStatus) -> Result<Vec<DocStatusRecord>> {
-        self.read(|conn, ws| docs_where(conn, "status = ?2", ws, status.as_str()))
+        self.read(|conn, ws| docs_where(conn, DocsBy::Status, ws, status.as_str()))
     }
 
     fn docs_with_track_id(&self, track_id: &str) -> Result<Vec<DocStatusRecord>> {
-        self.read(|conn, ws| docs_where(conn, "track_id = ?2", ws, track_id))
+        self.read(|conn, ws| docs_where(conn, DocsBy::TrackId, ws, track_id))
     }
 
     fn status_counts(&self) -> Result<Vec<(DocStatus, usize)>> {
@@ -503,5 +529,38 @@ impl DocStatusStorage for SqliteStorage {
                 ids,
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_by_status_or_track_are_read_through_their_index() {
+        let s = SqliteStorage::open(&crate::storage::tests::temp("docs-plans"), "").unwrap();
+        s.read(|conn, _| {
+            for (by, index) in [
+                (DocsBy::Status, "doc_status_by_status"),
+                (DocsBy::TrackId, "doc_status_by_track"),
+            ] {
+                let sql = format!(
+                    "EXPLAIN QUERY PLAN SELECT {DOC_COLUMNS} FROM {} ORDER BY created_at, id",
+                    by.source()
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let steps: Vec<String> = stmt
+                    .query_map(params!["", "x"], |r| r.get(3))?
+                    .collect::<rusqlite::Result<_>>()?;
+                assert!(
+                    steps
+                        .iter()
+                        .any(|s| s.contains(&format!("USING INDEX {index}"))),
+                    "{steps:?}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
     }
 }
