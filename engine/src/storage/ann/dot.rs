@@ -25,45 +25,24 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `dot` of each of `rows` with `b`, in `rows`' order, each exactly as `dot` computes
 /// it. Four rows go through the loop together: one row's lanes are a chain of
 /// dependent additions the processor waits on, four rows' are independent chains it
-/// overlaps, so a scan runs several times faster with the same results. While a group
-/// is scored the next one is fetched: a graph search's rows are scattered through a
-/// map larger than the caches, and the processor cannot guess their addresses.
+/// overlaps, so a scan runs several times faster with the same results. (Prefetching
+/// the next group's rows while one is scored made a graph search slower: measured.)
 pub fn dots<'a>(rows: impl IntoIterator<Item = &'a [f32]>, b: &[f32], out: &mut Vec<f32>) {
     let mut rows = rows.into_iter();
-    let mut take = || {
-        let mut group: [&[f32]; 4] = [&[]; 4];
+    let mut group: [&[f32]; 4] = [&[]; 4];
+    loop {
         let mut taken = 0;
         for (slot, row) in group.iter_mut().zip(rows.by_ref()) {
             *slot = row;
             taken += 1;
         }
-        (group, taken)
-    };
-    let (mut group, mut taken) = take();
-    while taken == 4 {
-        let (next, next_taken) = take();
-        next[..next_taken].iter().for_each(|row| prefetch(row));
+        if taken < 4 {
+            // The last few, one by one.
+            out.extend(group[..taken].iter().map(|row| dot(row, b)));
+            return;
+        }
         out.extend(dot4(group, b));
-        (group, taken) = (next, next_taken);
     }
-    // The last few, one by one.
-    out.extend(group[..taken].iter().map(|row| dot(row, b)));
-}
-
-/// Asks for `row`'s cache lines ahead of their use (nothing where there is no such
-/// instruction).
-fn prefetch(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(16) {
-        // SAFETY: a prefetch reads nothing and cannot fault; the address is in `row`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 /// Four `dot`s at once; rows of another length than `b` go through `dot` alone.
