@@ -118,6 +118,17 @@ fn load(
     }
 }
 
+/// The candidates a segment's first search keeps: EF_SEARCH for the largest segment,
+/// and for each smaller one the same share of it as its size is of the largest's (a
+/// segment a sixth the size holds about a sixth as many of a query's nearest), never
+/// under a quarter of it. Searching every segment with all of EF_SEARCH made the small
+/// ones cost nearly what the largest does. A segment all of whose finds make the best
+/// `top_k` (a query about what was written last) is searched again in full.
+fn first_ef(settings: &AnnSettings, len: usize, largest: usize) -> usize {
+    let share = (settings.ef_search * len).div_ceil(largest.max(1));
+    share.max(settings.ef_search / 4).min(settings.ef_search)
+}
+
 impl From<AnnError> for StorageError {
     fn from(e: AnnError) -> Self {
         match e {
@@ -290,8 +301,37 @@ impl NamespaceIndex {
             .search(&query, top_k, threshold)
             .into_iter()
             .collect();
-        for (i, part) in state.parts.iter().enumerate() {
-            let found = part.search(&state.shadowed, &query, top_k, threshold, settings);
+        let search =
+            |part: &Part, ef: usize| part.search(&state.shadowed, &query, top_k, threshold, ef);
+        // Each segment first with its share of the candidates (see `first_ef`), then
+        // again in full where all it found made the best `top_k`: it may hold more.
+        let largest = state
+            .parts
+            .iter()
+            .map(|p| p.segment.len())
+            .max()
+            .unwrap_or(0);
+        let mut found: Vec<Vec<(f32, u32)>> = state
+            .parts
+            .iter()
+            .map(|part| search(part, first_ef(settings, part.segment.len(), largest)))
+            .collect();
+        let mut scores: Vec<f32> = merged
+            .iter()
+            .map(|m| m.0)
+            .chain(found.iter().flatten().map(|f| f.0))
+            .collect();
+        if scores.len() >= top_k {
+            let (_, &mut kth, _) = scores.select_nth_unstable_by(top_k - 1, |a, b| b.total_cmp(a));
+            for (part, found) in state.parts.iter().zip(&mut found) {
+                let first = first_ef(settings, part.segment.len(), largest);
+                let competitive = found.len() == top_k && found.last().is_some_and(|l| l.0 >= kth);
+                if first < settings.ef_search && competitive {
+                    *found = search(part, settings.ef_search);
+                }
+            }
+        }
+        for (i, found) in found.into_iter().enumerate() {
             merged.extend(
                 found
                     .into_iter()
@@ -470,5 +510,22 @@ impl NamespaceIndex {
                 .sum(),
             delta: state.delta.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaller_segments_keep_their_share_of_the_candidates_never_under_a_quarter() {
+        let settings = AnnSettings {
+            min_vectors: 0,
+            ef_search: 256,
+        };
+        assert_eq!(first_ef(&settings, 93_000, 93_000), 256);
+        assert_eq!(first_ef(&settings, 46_500, 93_000), 128);
+        assert_eq!(first_ef(&settings, 3_000, 93_000), 64);
+        assert_eq!(first_ef(&settings, 0, 0), 64);
     }
 }

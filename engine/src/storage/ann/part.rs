@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::Result;
 use super::hnsw::{self, Layers as _};
 use super::manifest::Identity;
 use super::segment::Segment;
-use super::{AnnSettings, Result};
 
 #[derive(Clone)]
 pub struct Part {
@@ -62,19 +62,19 @@ impl Part {
             .count()
     }
 
-    /// The `top_k` live nodes at or above `threshold` that are not `shadowed`. The
-    /// search widens until enough are found or the graph has no more at that
-    /// similarity.
+    /// The `top_k` live nodes at or above `threshold` that are not `shadowed`, keeping
+    /// `ef` candidates (at least `top_k`). The search widens until enough are found or
+    /// the graph has no more at that similarity.
     pub fn search(
         &self,
         shadowed: &HashSet<String>,
         query: &[f32],
         top_k: usize,
         threshold: f32,
-        settings: &AnnSettings,
+        ef: usize,
     ) -> Vec<(f32, u32)> {
         let segment = &*self.segment;
-        let mut ef = settings.ef_search.max(top_k);
+        let mut ef = ef.max(top_k);
         loop {
             let found = hnsw::search(segment, query, ef);
             let exhausted = found.len() < ef
