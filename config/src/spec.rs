@@ -84,7 +84,7 @@ settings_table! {
     GRAPH_STORAGE = "LIGHTRAG_GRAPH_STORAGE", "graph-storage", "CLASS", Value("NetworkXStorage"), "Graph storage (NetworkXStorage: embedded SQLite; PGTableGraphStorage: LightRAG's PostgreSQL tables)";
     VECTOR_STORAGE = "LIGHTRAG_VECTOR_STORAGE", "vector-storage", "CLASS", Value("NanoVectorDBStorage"), "Vector storage (NanoVectorDBStorage: embedded SQLite, HNSW index under WORKING_DIR; PGVectorStorage: pgvector, searched in PostgreSQL)";
     VECTOR_INDEX_MIN_VECTORS = "VECTOR_INDEX_MIN_VECTORS", "vector-index-min-vectors", "N", Value("5000"), "Embedded store: vectors a namespace holds before it gets an HNSW index (searched exactly below; 0: always exact)";
-    VECTOR_INDEX_EF_SEARCH = "VECTOR_INDEX_EF_SEARCH", "vector-index-ef-search", "N", Value("256"), "Embedded store: candidates an HNSW search keeps (at least top_k; more finds more of the exact answer, slower)";
+    VECTOR_INDEX_EF_SEARCH = "VECTOR_INDEX_EF_SEARCH", "vector-index-ef-search", "N", Value("256"), "Embedded store: candidates an HNSW search keeps in the largest segment, smaller ones their share (at least top_k; more finds more of the exact answer, slower)";
     REDIS_URI = "REDIS_URI", "redis-uri", "URL", Value("redis://localhost:6379"), "Redis of RedisKVStorage and RedisDocStatusStorage (rediss:// for TLS; the path picks the database); must be given when one is chosen";
     REDIS_WORKSPACE = "REDIS_WORKSPACE", "redis-workspace", "NAME", Unset, "Workspace of every Redis key instead of WORKSPACE";
     REDIS_MAX_CONNECTIONS = "REDIS_MAX_CONNECTIONS", "redis-max-connections", "N", Value("200"), "Redis connections one worker process holds at most";

@@ -3,7 +3,7 @@
 //! model when too many or too long), source chunks and files as the newest few, as
 //! LightRAG stores them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use serde_json::Map;
@@ -11,6 +11,7 @@ use serde_json::Map;
 use super::extract::Contribution;
 use super::schedule::Priority;
 use super::{Entities, Ingest, IngestError, Relations};
+use crate::fast_hash::FastSet;
 use crate::llm::{ModelError, SummaryRequest, wait};
 use crate::storage::graph::{Entity, GRAPH_FIELD_SEP, Relation};
 
@@ -51,7 +52,8 @@ pub(super) fn merge_newest<S: AsRef<str>>(
         .filter(|s| !s.is_empty())
         .map(|s| s.split(GRAPH_FIELD_SEP).collect())
         .unwrap_or_default();
-    let mut seen: HashSet<&str> = fragments.iter().copied().collect();
+    // A hub's lists hold hundreds of fragments, hashed at every merge: foldhash.
+    let mut seen: FastSet<&str> = fragments.iter().copied().collect();
     for fragment in new {
         let fragment = fragment.as_ref();
         if !fragment.is_empty() && seen.insert(fragment) {
@@ -220,10 +222,10 @@ impl Ingest<'_> {
         // The weight counts the distinct chunks that state the relation: a chunk
         // already among the sources adds nothing, so running a document again
         // (after a crash mid-merge) counts nothing twice.
-        let known: HashSet<&str> = kept
+        let known: FastSet<&str> = kept
             .map(|r| r.source_id.split(GRAPH_FIELD_SEP).collect())
             .unwrap_or_default();
-        let fresh: HashSet<&String> = c
+        let fresh: FastSet<&String> = c
             .chunk_ids
             .iter()
             .filter(|id| !known.contains(id.as_str()))
