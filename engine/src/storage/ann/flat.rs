@@ -2,11 +2,10 @@
 //! small, and the recent writes not yet in the namespace's HNSW segment (the delta)
 //! once it is large. Rows are unit length, so cosine is a dot product.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use super::dot::dots;
+use crate::fast_hash::FastMap;
 
 /// `vector` scaled to unit length (a zero vector stays zero).
 pub fn normalized(vector: &[f32]) -> Vec<f32> {
@@ -35,7 +34,7 @@ pub struct Flat {
     ids: Vec<String>,
     metas: Vec<Value>,
     rows: Vec<f32>,
-    positions: HashMap<String, usize>,
+    positions: FastMap<String, usize>,
 }
 
 impl Flat {
